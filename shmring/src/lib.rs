@@ -1,0 +1,89 @@
+//! Lock-free messaging between processes on one Linux machine, in POSIX shared memory, with a
+//! layout guard and crash-safe handles.
+//!
+//! This release provides the foundation the rings stand on: **segments** (named shared
+//! memory, sealed memfds, files, heap) that two processes create and open safely, a validated
+//! **header**, and the **layout guard** that refuses a process attaching with the wrong
+//! payload type before it reads a byte.
+//!
+//! # Creating and opening
+//!
+//! One process creates a segment with [`SegmentOptions::create`]; others open it with
+//! [`SegmentOptions::open`], or every process calls [`SegmentOptions::open_or_create`].
+//! Named segments live in `/dev/shm`, owner-only (mode 0600) unless you ask for more, and stay
+//! until [`Segment::unlink`]. The creator reserves every page at creation, so a full
+//! `/dev/shm` is [`OpenError::NoSpace`] then, not a SIGBUS later.
+//!
+//! ```
+//! use shmring::{RingKind, SegmentOptions};
+//!
+//! let name = format!("shmring-doc-lib-{}", std::process::id());
+//! let opts = SegmentOptions::new(RingKind::Raw).payload::<u64>().capacity(1024);
+//! let creator = opts.create(name.as_str())?;
+//! let opener = opts.open(name.as_str())?;
+//! assert_eq!(opener.info().owner.pid, std::process::id());
+//! creator.unlink()?;
+//! # Ok::<(), shmring::OpenError>(())
+//! ```
+//!
+//! # The layout guard
+//!
+//! Payload types implement [`ShmType`]: the primitives and arrays do, and
+//! `#[derive(ShmType)]` covers `#[repr(C)]` structs that are [`bytemuck::Pod`]. The header
+//! stores the type's structural fingerprint and readable description; opening with another type
+//! is [`OpenError::IncompatibleLayout`], whose message shows both layouts.
+//!
+//! ```
+//! use shmring::{Location, OpenError, RingKind, SegmentOptions, ShmType};
+//!
+//! #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable, ShmType)]
+//! #[repr(C)]
+//! struct Tick { ts_ns: u64, price: f64, qty: i32, side: u32 }
+//!
+//! #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable, ShmType)]
+//! #[repr(C)]
+//! struct Other { price: f64, ts_ns: u64, qty: i32, side: u32 }
+//!
+//! let path = std::env::temp_dir().join(format!("shmring-doc-guard-{}", std::process::id()));
+//! let _ring = SegmentOptions::new(RingKind::Raw).payload::<Tick>().capacity(64)
+//!     .create(Location::file(&path))?;
+//! let err = SegmentOptions::new(RingKind::Raw).payload::<Other>()
+//!     .open(Location::file(&path)).unwrap_err();
+//! assert!(matches!(err, OpenError::IncompatibleLayout { .. }));
+//! # std::fs::remove_file(&path).unwrap();
+//! # Ok::<(), OpenError>(())
+//! ```
+//!
+//! # Crashed and hostile peers
+//!
+//! The header is validated field by field and by checksum; a bad value is a specific error
+//! ([`OpenError::Corrupted`], [`OpenError::NotASegment`], [`OpenError::VersionMismatch`],
+//! [`OpenError::Truncated`]), never a panic or an access outside the mapping. An opener waits
+//! at most [`SegmentOptions::init_timeout`] for a creator that has not finished, and fails
+//! at once with [`OpenError::InitTimeout`] if that creator is proven dead (pid + start time,
+//! see [`process`]). Memfd segments are sealed so no peer can shrink them under you; a named
+//! segment shrunk by a peer while mapped can still raise SIGBUS — `docs/failures.md` lists
+//! what is and is not defended.
+#![cfg(target_os = "linux")]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs, missing_debug_implementations)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod error;
+pub mod header;
+mod layout;
+pub mod process;
+pub mod region;
+mod segment;
+
+pub use error::OpenError;
+pub use header::RingKind;
+pub use layout::{FieldLayout, ShmType, TypeLayout};
+pub use segment::{DEFAULT_INIT_TIMEOUT, DEFAULT_MODE, Location, Segment, SegmentOptions};
+/// Derives [`ShmType`] for a `#[repr(C)]` struct of `ShmType` fields (also `bytemuck::Pod`).
+#[cfg(feature = "derive")]
+pub use shmring_derive::ShmType;
+
+// Lets `#[derive(ShmType)]` name `::shmring` inside this crate's own tests.
+#[cfg(test)]
+extern crate self as shmring;
