@@ -1,0 +1,133 @@
+//! Helpers for tests that run real processes: the test binary re-executes itself in a child
+//! role, every wait is bounded by a watchdog, and segment names are unique and cleaned up.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Environment variable that tells a re-executed test binary which role to play.
+pub const ROLE_VAR: &str = "SHMRING_TEST_ROLE";
+/// Environment variable carrying the segment name to a child.
+pub const NAME_VAR: &str = "SHMRING_TEST_NAME";
+/// Longest a child may take before the watchdog kills it and fails the test.
+pub const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// The role this process was started in, if it is a child.
+pub fn role() -> Option<String> {
+    std::env::var(ROLE_VAR).ok()
+}
+
+/// The segment name handed to a child.
+pub fn child_name() -> String {
+    std::env::var(NAME_VAR).expect("child started without a segment name")
+}
+
+/// A command that re-runs this test binary's test `entry` (the child dispatcher) in `role`.
+pub fn child(entry: &str, role: &str, name: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+    cmd.args([entry, "--exact", "--nocapture", "--test-threads=1", "-q"])
+        .env(ROLE_VAR, role)
+        .env(NAME_VAR, name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs `cmd` to completion, killing it and panicking if it outlives the watchdog.
+pub fn run(mut cmd: Command) -> Output {
+    let child = cmd.spawn().expect("spawn child");
+    wait_with_watchdog(child)
+}
+
+/// Waits for `child`, killing it and panicking if it outlives the watchdog.
+pub fn wait_with_watchdog(child: Child) -> Output {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(out) => out.expect("wait for child"),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            panic!("child {pid} did not finish within {WATCHDOG:?}");
+        }
+    }
+}
+
+/// Reads lines from `child`'s stdout until one starts with `prefix`; panics on EOF or when
+/// the watchdog expires. Returns the line.
+pub fn wait_for_line(child: &mut Child, prefix: &str) -> String {
+    let stdout = child.stdout.take().expect("child stdout is piped");
+    let prefix = prefix.to_owned();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with(&prefix) {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    rx.recv_timeout(WATCHDOG)
+        .expect("child never printed the expected line")
+}
+
+/// The `RESULT ...` line a child printed, or a panic showing everything it printed.
+pub fn result_line(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT ").map(str::to_owned))
+        .unwrap_or_else(|| {
+            panic!(
+                "child printed no RESULT line (status {:?})\nstdout:\n{stdout}\nstderr:\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+/// A segment name unique to this process and call.
+pub fn unique_name(tag: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "shmring-test-{tag}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Unlinks a named segment when dropped, so failing tests leave nothing in /dev/shm.
+pub struct Unlink(pub String);
+
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        let _ = shmring::Segment::unlink_name(&self.0);
+    }
+}
+
+/// The path of a named segment in /dev/shm.
+pub fn shm_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new("/dev/shm").join(name)
+}
+
+/// Prints the outcome of an open for the parent to read: `RESULT ok <description>` or
+/// `RESULT err <Variant>: <message>`.
+pub fn report(result: Result<shmring::Segment, shmring::OpenError>) {
+    match result {
+        Ok(seg) => println!("RESULT ok {}", seg.info().description),
+        Err(e) => {
+            let debug = format!("{e:?}");
+            let variant = debug.split([' ', '{', '(']).next().unwrap_or("");
+            println!("RESULT err {variant}: {e}");
+        }
+    }
+}
