@@ -1,7 +1,7 @@
 //! The segment header (format version 1): byte layout, encoding and validation.
 //!
 //! The first [`HEADER_SIZE`] bytes of every segment. `docs/layout.md` gives every offset; the
-//! `const` assertions below hold [`RawHeader`] to that document. The header is never accessed
+//! `const` assertions below hold the private `RawHeader` struct to that document. The header is never accessed
 //! through a Rust reference: the creator encodes it in a local buffer and copies it in with
 //! 32-bit atomic stores, then publishes [`STATE_READY`] with a Release store; an opener
 //! Acquire-loads the state and copies the header out with 32-bit atomic loads into a local
