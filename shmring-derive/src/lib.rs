@@ -121,8 +121,10 @@ fn check_repr(input: &DeriveInput) -> syn::Result<()> {
                 ok = true;
             }
             if meta.input.peek(syn::token::Paren) {
-                let _content;
-                syn::parenthesized!(_content in meta.input);
+                // `align(N)` / `packed(N)`: the argument does not change what we describe.
+                let content;
+                syn::parenthesized!(content in meta.input);
+                content.parse::<TokenStream2>()?;
             }
             Ok(())
         })?;

@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use crate::layout::Fnv1a;
+use crate::layout::{FNV_OFFSET_BASIS, FNV_PRIME};
 use crate::process::ProcessId;
 
 /// Size of the header in bytes: one page. The ring area starts right after it.
@@ -358,13 +358,36 @@ pub fn encode(info: &HeaderInfo, state: u32) -> Vec<u8> {
     bytes
 }
 
-/// FNV-1a over every header byte except the mutable `state` word and the checksum itself.
+/// The header checksum: FNV-1a taken over 64-bit little-endian words instead of bytes, over
+/// all [`HEADER_SIZE`] bytes with the mutable `state` word and the checksum itself read as
+/// zero. A change to any one word always changes the result (each step is a bijection).
+///
+/// # Panics
+///
+/// If `bytes` is shorter than [`HEADER_SIZE`].
+///
+/// ```
+/// use shmring::header::{checksum, HEADER_SIZE};
+/// let mut h = vec![0u8; HEADER_SIZE];
+/// let a = checksum(&h);
+/// h[16] = 1; // the state word does not count
+/// assert_eq!(checksum(&h), a);
+/// h[24] = 1;
+/// assert_ne!(checksum(&h), a);
+/// ```
 pub fn checksum(bytes: &[u8]) -> u64 {
-    let mut h = Fnv1a::new();
-    h.write(&bytes[..STATE_OFFSET]);
-    h.write(&bytes[STATE_OFFSET + 4..CHECKSUM_OFFSET]);
-    h.write(&bytes[CHECKSUM_OFFSET + 8..HEADER_SIZE]);
-    h.finish()
+    const _: () = assert!(STATE_OFFSET % 8 == 0 && CHECKSUM_OFFSET % 8 == 0);
+    let mut h = FNV_OFFSET_BASIS;
+    for (i, chunk) in bytes[..HEADER_SIZE].chunks_exact(8).enumerate() {
+        let mut w = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
+        match i * 8 {
+            STATE_OFFSET => w &= !0xffff_ffff, // `state` is the low half of its word
+            CHECKSUM_OFFSET => w = 0,
+            _ => {}
+        }
+        h = (h ^ w).wrapping_mul(FNV_PRIME);
+    }
+    h
 }
 
 /// Validates header bytes copied out of a segment. Never panics, whatever the bytes.

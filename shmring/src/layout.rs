@@ -282,19 +282,24 @@ impl fmt::Display for TypeLayout {
     }
 }
 
+/// 64-bit FNV-1a offset basis.
+pub(crate) const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+/// 64-bit FNV prime.
+pub(crate) const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
 /// 64-bit FNV-1a: tiny, fixed forever, and good enough to tell layouts apart by accident (the
 /// header also keeps the readable description, which an opener compares too).
-pub(crate) struct Fnv1a(u64);
+struct Fnv1a(u64);
 
 impl Fnv1a {
-    pub(crate) fn new() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
+    fn new() -> Self {
+        Fnv1a(FNV_OFFSET_BASIS)
     }
 
-    pub(crate) fn write(&mut self, bytes: &[u8]) {
+    fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+            self.0 = self.0.wrapping_mul(FNV_PRIME);
         }
     }
 
@@ -307,7 +312,7 @@ impl Fnv1a {
         self.write(s.as_bytes());
     }
 
-    pub(crate) fn finish(&self) -> u64 {
+    fn finish(&self) -> u64 {
         self.0
     }
 }

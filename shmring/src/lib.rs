@@ -54,6 +54,25 @@
 //! # Ok::<(), OpenError>(())
 //! ```
 //!
+//! The derive refuses types whose layout is not fixed, at compile time:
+//!
+//! ```compile_fail
+//! #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable, shmring::ShmType)]
+//! struct NoRepr { a: u32 } // error: #[derive(ShmType)] needs #[repr(C)]
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(Clone, Copy, shmring::ShmType)]
+//! #[repr(u8)]
+//! enum Side { Buy, Sell } // error: #[derive(ShmType)] supports only structs
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(Clone, Copy, shmring::ShmType)]
+//! #[repr(C)]
+//! struct WithRef { p: &'static u8 } // error: not bytemuck::Pod, not ShmType
+//! ```
+//!
 //! # Crashed and hostile peers
 //!
 //! The header is validated field by field and by checksum; a bad value is a specific error

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Lints: every target of every workspace crate, warnings are errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo clippy --workspace --all-targets --locked -- -D warnings
