@@ -116,6 +116,15 @@ impl Location {
         Location::Memfd(debug_name.into())
     }
 
+    /// A copy of a named location (shm or file), which can be created or opened again.
+    fn reopenable(&self) -> Option<Location> {
+        match self {
+            Location::Shm(n) => Some(Location::Shm(n.clone())),
+            Location::File(p) => Some(Location::File(p.clone())),
+            _ => None,
+        }
+    }
+
     /// The name used in error messages.
     fn display_name(&self) -> String {
         match self {
@@ -403,41 +412,27 @@ impl SegmentOptions {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn open_or_create(&self, location: impl Into<Location>) -> Result<Segment, OpenError> {
-        let path = match location.into() {
-            Location::Shm(n) => {
-                for _ in 0..OPEN_OR_CREATE_ATTEMPTS {
-                    match self.create(n.as_str()) {
-                        Err(OpenError::AlreadyExists { .. }) => {}
-                        other => return other,
-                    }
-                    match self.open(n.as_str()) {
-                        Err(OpenError::NotFound { .. }) => {}
-                        other => return other,
-                    }
-                }
-                return Err(OpenError::Io {
-                    name: n,
-                    op: "open_or_create",
-                    source: std::io::Error::other("the name kept appearing and vanishing"),
-                });
-            }
-            Location::File(path) => path,
-            other => return self.create(other),
+        let location = location.into();
+        let Some(name) = location.reopenable() else {
+            return match location {
+                Location::Fd(_) => self.open(location),
+                other => self.create(other),
+            };
         };
         for _ in 0..OPEN_OR_CREATE_ATTEMPTS {
-            match self.create(Location::File(path.clone())) {
+            match self.create(name.reopenable().expect("named location")) {
                 Err(OpenError::AlreadyExists { .. }) => {}
                 other => return other,
             }
-            match self.open(Location::File(path.clone())) {
+            match self.open(name.reopenable().expect("named location")) {
                 Err(OpenError::NotFound { .. }) => {}
                 other => return other,
             }
         }
         Err(OpenError::Io {
-            name: path.display().to_string(),
+            name: name.display_name(),
             op: "open_or_create",
-            source: std::io::Error::other("the file kept appearing and vanishing"),
+            source: std::io::Error::other("the segment kept appearing and vanishing"),
         })
     }
 
