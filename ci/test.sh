@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# Unit, integration (including multi-process) and doc tests of the whole workspace.
+# Unit, integration (including multi-process) and doc tests of the whole workspace, then one
+# total line over every test binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --all-features --locked
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --all-features --locked 2>&1 | tee "$log"
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1); if ($(i) ~ /^ignored/) s += $(i-1) } }
+     END { printf "workspace tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

@@ -7,7 +7,7 @@
 //!
 //! Use it through the `shmring` crate, which re-exports it:
 //!
-//! ```ignore
+//! ```text
 //! #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable, shmring::ShmType)]
 //! #[repr(C)]
 //! struct Tick { ts_ns: u64, price: f64, qty: i32, side: u32 }
