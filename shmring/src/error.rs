@@ -198,6 +198,20 @@ pub enum OpenError {
         /// The segment.
         name: String,
     },
+    /// The role (sender or receiver of a single-producer/single-consumer ring) is held by a
+    /// live process.
+    #[error(
+        "ring {name:?} already has a live {role} (pid {pid}); an spsc ring has one sender and \
+         one receiver — stop that process first, or use an mpmc ring for several"
+    )]
+    RoleTaken {
+        /// The segment.
+        name: String,
+        /// `"sender"` or `"receiver"`.
+        role: &'static str,
+        /// The process holding it.
+        pid: u32,
+    },
     /// Any other operating-system error.
     #[error("{op} failed for ring {name:?}: {source}")]
     Io {
@@ -237,3 +251,234 @@ impl OpenError {
         }
     }
 }
+
+macro_rules! value_error {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($(#[$vmeta:meta])* $variant:ident => $msg:literal),* $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        pub enum $name<T> {
+            $($(#[$vmeta])* $variant(T),)*
+        }
+
+        impl<T> $name<T> {
+            /// The message that could not be sent.
+            pub fn into_inner(self) -> T {
+                match self {
+                    $($name::$variant(v) => v,)*
+                }
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $($name::$variant(_) => f.write_str(concat!(stringify!($variant), "(..)")),)*
+                }
+            }
+        }
+
+        impl<T> fmt::Display for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $($name::$variant(_) => f.write_str($msg),)*
+                }
+            }
+        }
+
+        impl<T> std::error::Error for $name<T> {}
+    };
+}
+
+macro_rules! unit_error {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($(#[$vmeta:meta])* $variant:ident => $msg:literal),* $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $($name::$variant => f.write_str($msg),)*
+                }
+            }
+        }
+
+        impl std::error::Error for $name {}
+    };
+}
+
+value_error! {
+    /// A blocking send failed; the message comes back.
+    ///
+    /// ```
+    /// let e = shmring::SendError::Disconnected(5u32);
+    /// assert_eq!(e.into_inner(), 5);
+    /// ```
+    SendError {
+        /// The receiver is gone (dropped, or its process died).
+        Disconnected => "sending on a ring whose receiver is gone (dropped or dead)",
+        /// The ring's shared state failed validation.
+        Corrupted => "the ring's shared state is corrupt (a peer wrote impossible indices); stop using it and recreate it",
+    }
+}
+
+value_error! {
+    /// A non-blocking send failed; the message comes back.
+    ///
+    /// ```
+    /// let e = shmring::TrySendError::Full(1u8);
+    /// assert!(e.is_full());
+    /// ```
+    TrySendError {
+        /// No free slot right now.
+        Full => "sending on a full ring",
+        /// The receiver is gone (dropped, or its process died).
+        Disconnected => "sending on a ring whose receiver is gone (dropped or dead)",
+        /// The ring's shared state failed validation.
+        Corrupted => "the ring's shared state is corrupt (a peer wrote impossible indices); stop using it and recreate it",
+    }
+}
+
+value_error! {
+    /// A send with a timeout or deadline failed; the message comes back.
+    ///
+    /// ```
+    /// let e = shmring::SendTimeoutError::Timeout(1u8);
+    /// assert!(e.is_timeout());
+    /// ```
+    SendTimeoutError {
+        /// The ring stayed full until the deadline.
+        Timeout => "timed out waiting for a free slot",
+        /// The receiver is gone (dropped, or its process died).
+        Disconnected => "sending on a ring whose receiver is gone (dropped or dead)",
+        /// The ring's shared state failed validation.
+        Corrupted => "the ring's shared state is corrupt (a peer wrote impossible indices); stop using it and recreate it",
+    }
+}
+
+impl<T> TrySendError<T> {
+    /// Whether the ring was full.
+    pub fn is_full(&self) -> bool {
+        matches!(self, TrySendError::Full(_))
+    }
+
+    /// Whether the receiver is gone.
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, TrySendError::Disconnected(_))
+    }
+}
+
+impl<T> SendTimeoutError<T> {
+    /// Whether the deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, SendTimeoutError::Timeout(_))
+    }
+
+    /// Whether the receiver is gone.
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, SendTimeoutError::Disconnected(_))
+    }
+}
+
+impl<T> From<SendError<T>> for TrySendError<T> {
+    fn from(e: SendError<T>) -> Self {
+        match e {
+            SendError::Disconnected(v) => TrySendError::Disconnected(v),
+            SendError::Corrupted(v) => TrySendError::Corrupted(v),
+        }
+    }
+}
+
+impl<T> From<SendError<T>> for SendTimeoutError<T> {
+    fn from(e: SendError<T>) -> Self {
+        match e {
+            SendError::Disconnected(v) => SendTimeoutError::Disconnected(v),
+            SendError::Corrupted(v) => SendTimeoutError::Corrupted(v),
+        }
+    }
+}
+
+unit_error! {
+    /// A blocking receive failed.
+    ///
+    /// ```
+    /// assert!(shmring::RecvError::Disconnected.to_string().contains("sender is gone"));
+    /// ```
+    RecvError {
+        /// The ring is empty and its sender is gone (dropped, or its process died).
+        Disconnected => "receiving on an empty ring whose sender is gone (dropped or dead)",
+        /// The ring's shared state failed validation.
+        Corrupted => "the ring's shared state is corrupt (a peer wrote impossible indices); stop using it and recreate it",
+    }
+}
+
+unit_error! {
+    /// A non-blocking receive failed.
+    ///
+    /// ```
+    /// assert_eq!(shmring::TryRecvError::Empty.to_string(), "receiving on an empty ring");
+    /// ```
+    TryRecvError {
+        /// No message right now.
+        Empty => "receiving on an empty ring",
+        /// The ring is empty and its sender is gone (dropped, or its process died).
+        Disconnected => "receiving on an empty ring whose sender is gone (dropped or dead)",
+        /// The ring's shared state failed validation.
+        Corrupted => "the ring's shared state is corrupt (a peer wrote impossible indices); stop using it and recreate it",
+    }
+}
+
+unit_error! {
+    /// A receive with a timeout or deadline failed.
+    ///
+    /// ```
+    /// assert_eq!(shmring::RecvTimeoutError::Timeout.to_string(), "timed out waiting for a message");
+    /// ```
+    RecvTimeoutError {
+        /// No message arrived before the deadline.
+        Timeout => "timed out waiting for a message",
+        /// The ring is empty and its sender is gone (dropped, or its process died).
+        Disconnected => "receiving on an empty ring whose sender is gone (dropped or dead)",
+        /// The ring's shared state failed validation.
+        Corrupted => "the ring's shared state is corrupt (a peer wrote impossible indices); stop using it and recreate it",
+    }
+}
+
+/// A chunk of the requested size could not be reserved.
+///
+/// ```
+/// let e = shmring::ChunkError::TooFewSlots(3);
+/// assert!(e.to_string().contains("only 3"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkError {
+    /// Fewer slots (or messages) than asked for are available right now; this many are.
+    TooFewSlots(usize),
+    /// The peer is gone (dropped, or its process died) and nothing more will come.
+    Disconnected,
+    /// The ring's shared state failed validation.
+    Corrupted,
+}
+
+impl fmt::Display for ChunkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChunkError::TooFewSlots(n) => write!(f, "only {n} slots are available for the chunk"),
+            ChunkError::Disconnected => f.write_str("the peer is gone (dropped or dead)"),
+            ChunkError::Corrupted => f.write_str(
+                "the ring's shared state is corrupt (a peer wrote impossible indices); stop using \
+                 it and recreate it",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ChunkError {}

@@ -89,19 +89,27 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod error;
+mod futex;
 pub mod header;
 mod layout;
 pub mod process;
 pub mod region;
 mod segment;
+pub mod spsc;
+mod sync;
+pub mod wait;
 
-pub use error::OpenError;
+pub use error::{
+    ChunkError, OpenError, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError,
+    TrySendError,
+};
 pub use header::RingKind;
 pub use layout::{FieldLayout, ShmType, TypeLayout};
 pub use segment::{DEFAULT_INIT_TIMEOUT, DEFAULT_MODE, Location, Segment, SegmentOptions};
 /// Derives [`ShmType`] for a `#[repr(C)]` struct of `ShmType` fields (also `bytemuck::Pod`).
 #[cfg(feature = "derive")]
 pub use shmring_derive::ShmType;
+pub use wait::WaitStrategy;
 
 // Lets `#[derive(ShmType)]` name `::shmring` inside this crate's own tests.
 #[cfg(test)]

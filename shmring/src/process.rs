@@ -81,31 +81,49 @@ impl ProcessId {
     /// assert_eq!(ProcessId::current().unwrap().liveness(), Liveness::Alive);
     /// ```
     pub fn liveness(&self) -> Liveness {
-        if self.pid == 0 || self.pid > i32::MAX as u32 {
-            return Liveness::Dead;
-        }
-        let here = current_pid_ns();
-        if self.pid_ns == 0 || here == 0 || self.pid_ns != here {
-            return Liveness::Unknown;
-        }
-        match fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
-            Ok(stat) => match parse_stat(&stat) {
-                Some((state, start))
-                    if start == self.start_ticks && state != 'Z' && state != 'X' =>
-                {
-                    Liveness::Alive
-                }
-                Some(_) => Liveness::Dead,
-                None => Liveness::Unknown,
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Liveness::Dead,
-            Err(_) => Liveness::Unknown,
-        }
+        liveness_of(self.pid, self.pid_ns, |start| start == self.start_ticks)
+    }
+}
+
+/// A process packed into one 64-bit word for compare-and-swap in shared memory: pid in the
+/// high half, the low 32 bits of its start time in the low half. 0 means "nobody".
+pub(crate) fn owner_word(p: &ProcessId) -> u64 {
+    (u64::from(p.pid) << 32) | (p.start_ticks & 0xffff_ffff)
+}
+
+/// Liveness of the process packed in an [`owner_word`], recorded in pid namespace `pid_ns`
+/// (0 if not recorded yet, taken as this namespace).
+pub(crate) fn owner_liveness(word: u64, pid_ns: u64) -> Liveness {
+    liveness_of((word >> 32) as u32, pid_ns, |start| {
+        start & 0xffff_ffff == word & 0xffff_ffff
+    })
+}
+
+/// Whether `pid` (in namespace `pid_ns`, 0 = this one) runs with a start time that
+/// `started_as` accepts.
+fn liveness_of(pid: u32, pid_ns: u64, started_as: impl Fn(u64) -> bool) -> Liveness {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return Liveness::Dead;
+    }
+    let here = current_pid_ns();
+    if pid_ns != 0 && here != 0 && pid_ns != here {
+        return Liveness::Unknown;
+    }
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => match parse_stat(&stat) {
+            Some((state, start)) if started_as(start) && state != 'Z' && state != 'X' => {
+                Liveness::Alive
+            }
+            Some(_) => Liveness::Dead,
+            None => Liveness::Unknown,
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Liveness::Dead,
+        Err(_) => Liveness::Unknown,
     }
 }
 
 /// The pid namespace inode, from the `pid:[INODE]` link; 0 if unreadable.
-fn current_pid_ns() -> u64 {
+pub(crate) fn current_pid_ns() -> u64 {
     fs::read_link("/proc/self/ns/pid")
         .ok()
         .and_then(|p| {

@@ -1,0 +1,233 @@
+//! Waiting for a peer: adaptive spin → yield → park on an eventcount futex word.
+//!
+//! Each direction of a ring has an **eventcount**: a 32-bit futex word `seq` and a `waiting`
+//! flag, both in shared memory. The protocol (proved by the loom models in
+//! `tests/loom_spsc.rs`, described in `docs/protocols.md`):
+//!
+//! * a **waiter** reads `key = seq` (Acquire), sets `waiting = 1`, issues a SeqCst fence,
+//!   re-checks its condition, and only then sleeps with `futex_wait(seq, key)`;
+//! * a **notifier** publishes (Release store of its index), issues a SeqCst fence, and only if
+//!   it sees `waiting != 0` bumps `seq` and calls `futex_wake`.
+//!
+//! The two fences order the flag and the index: either the waiter's re-check sees the new
+//! index, or the notifier sees the flag. So a notifier makes **no system call when nobody
+//! sleeps**, and a wake-up is never lost. Sleeps are cut into slices of [`LIVENESS_PERIOD`] so
+//! that a peer that died without notifying is noticed within a bounded time.
+
+use std::time::{Duration, Instant};
+
+use crate::futex::Woken;
+use crate::sync::{AtomicU32, Ordering, fence, spin_loop, yield_now};
+
+/// Longest single sleep; a waiter re-checks its peer's liveness at least this often.
+pub const LIVENESS_PERIOD: Duration = Duration::from_millis(10);
+/// Default spin budget (iterations of the CPU spin hint) before yielding.
+pub const DEFAULT_SPIN: u32 = 1 << 14;
+/// Default number of `sched_yield` calls between spinning and sleeping.
+pub const DEFAULT_YIELDS: u32 = 4;
+
+/// How a handle waits when the ring is full (sender) or empty (receiver).
+///
+/// ```
+/// use shmring::WaitStrategy;
+///
+/// let default = WaitStrategy::default();
+/// assert!(matches!(default, WaitStrategy::Blocking { .. }));
+/// let tight = WaitStrategy::Blocking { spin: 1000, yields: 0 };
+/// let pinned = WaitStrategy::BusyPoll;
+/// # let _ = (tight, pinned);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitStrategy {
+    /// Spin up to `spin` iterations (adapting down when spinning does not pay), yield
+    /// `yields` times, then sleep on the futex. The peer's sends or receives cost no system
+    /// call unless this side is asleep.
+    Blocking {
+        /// Spin budget, in spin-hint iterations.
+        spin: u32,
+        /// `sched_yield` calls after spinning, before sleeping.
+        yields: u32,
+    },
+    /// Never sleep: spin until the condition holds or the deadline passes. For processes
+    /// pinned to their own cores. A busy-polling handle does not wake its peer either, so use
+    /// it on both sides.
+    BusyPoll,
+}
+
+impl Default for WaitStrategy {
+    fn default() -> Self {
+        WaitStrategy::Blocking {
+            spin: DEFAULT_SPIN,
+            yields: DEFAULT_YIELDS,
+        }
+    }
+}
+
+impl WaitStrategy {
+    /// Whether handles with this strategy must notify sleeping peers.
+    pub(crate) fn notifies(self) -> bool {
+        matches!(self, WaitStrategy::Blocking { .. })
+    }
+}
+
+/// Sleeping on and waking a futex word; the mapped implementation uses the real system call,
+/// the loom one a model mutex and condition variable.
+pub(crate) trait Futex {
+    /// Sleeps while `*word == expected`, at most until `deadline`.
+    fn futex_wait(&self, word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Woken;
+    /// Wakes every sleeper on `word`.
+    fn futex_wake(&self, word: &AtomicU32);
+}
+
+/// One direction's eventcount: the futex word and the waiting flag.
+#[derive(Clone, Copy)]
+pub(crate) struct EventCount<'a> {
+    pub seq: &'a AtomicU32,
+    pub waiting: &'a AtomicU32,
+}
+
+impl EventCount<'_> {
+    /// Called after publishing: wakes a sleeping peer, and costs no system call otherwise.
+    #[inline]
+    pub fn notify(&self, futex: &impl Futex) {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) != 0 {
+            self.wake(futex);
+        }
+    }
+
+    /// Wakes unconditionally (used when a handle closes).
+    pub fn wake(&self, futex: &impl Futex) {
+        self.seq.fetch_add(1, Ordering::Release);
+        futex.futex_wake(self.seq);
+    }
+}
+
+/// What one attempt at the waited-for operation found.
+pub(crate) enum Step<R> {
+    /// Finished (with success or a final error).
+    Done(R),
+    /// Not possible yet; wait and try again.
+    Retry,
+}
+
+/// The per-handle waiting state: the strategy and the adaptive spin budget.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Waiter {
+    strategy: WaitStrategy,
+    spin_now: u32,
+}
+
+impl Waiter {
+    pub fn new(strategy: WaitStrategy) -> Waiter {
+        let spin_now = match strategy {
+            WaitStrategy::Blocking { spin, .. } => spin,
+            WaitStrategy::BusyPoll => 0,
+        };
+        Waiter { strategy, spin_now }
+    }
+
+    pub fn strategy(&self) -> WaitStrategy {
+        self.strategy
+    }
+
+    /// Runs `attempt` until it is done or `deadline` passes (`None` on timeout). Between
+    /// attempts: spin, then yield, then sleep on `event`. `attempt(true)` asks for a full
+    /// liveness check of the peer (after every sleep and every [`LIVENESS_PERIOD`] of
+    /// busy-polling); `attempt(false)` may use cached liveness.
+    pub fn wait<R>(
+        &mut self,
+        futex: &impl Futex,
+        event: EventCount<'_>,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut(bool) -> Step<R>,
+    ) -> Option<R> {
+        let (budget, yields) = match self.strategy {
+            WaitStrategy::Blocking { spin, yields } => (spin, yields),
+            WaitStrategy::BusyPoll => (u32::MAX, 0),
+        };
+        let mut spins: u32 = 0;
+        let mut last_liveness = None::<Instant>;
+        loop {
+            if let Step::Done(r) = attempt(false) {
+                if spins < self.spin_now {
+                    self.spin_now = self.spin_now.saturating_mul(2).clamp(1, budget.max(1));
+                }
+                return Some(r);
+            }
+            if spins % 128 == 0 {
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    return None;
+                }
+                if self.strategy == WaitStrategy::BusyPoll {
+                    let due =
+                        last_liveness.is_none_or(|t| now.duration_since(t) >= LIVENESS_PERIOD);
+                    if due {
+                        last_liveness = Some(now);
+                        if let Step::Done(r) = attempt(true) {
+                            return Some(r);
+                        }
+                    }
+                }
+            }
+            if self.strategy == WaitStrategy::BusyPoll || spins < self.spin_now {
+                spins = spins.wrapping_add(1);
+                spin_loop();
+                continue;
+            }
+            if spins < self.spin_now.saturating_add(yields) {
+                spins += 1;
+                yield_now();
+                continue;
+            }
+            // Spinning did not pay this time: spin less next time (never below 1/16).
+            self.spin_now = (self.spin_now / 2).max(budget / 16);
+            if let Some(r) = self.park(futex, event, deadline, &mut attempt) {
+                return r;
+            }
+        }
+    }
+
+    /// Registers as waiting, re-checks, and sleeps one slice. `Some(None)`: the deadline
+    /// passed; `Some(Some(r))`: done; `None`: try again.
+    fn park<R>(
+        &mut self,
+        futex: &impl Futex,
+        event: EventCount<'_>,
+        deadline: Option<Instant>,
+        attempt: &mut impl FnMut(bool) -> Step<R>,
+    ) -> Option<Option<R>> {
+        let key = event.seq.load(Ordering::Acquire);
+        event.waiting.store(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if let Step::Done(r) = attempt(false) {
+            event.waiting.store(0, Ordering::Relaxed);
+            return Some(Some(r));
+        }
+        let slice = slice_deadline(deadline);
+        let woken = futex.futex_wait(event.seq, key, slice);
+        event.waiting.store(0, Ordering::Relaxed);
+        if let Step::Done(r) = attempt(true) {
+            return Some(Some(r));
+        }
+        let timed_out = woken == Woken::TimedOut || slice.is_some_and(|s| Instant::now() >= s);
+        if timed_out && deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(None);
+        }
+        None
+    }
+}
+
+/// The end of the next sleep: the caller's deadline or one liveness period, whichever comes
+/// first. Under loom there is no time: sleeps last until woken.
+#[cfg(not(shmring_loom))]
+fn slice_deadline(deadline: Option<Instant>) -> Option<Instant> {
+    let slice = Instant::now() + LIVENESS_PERIOD;
+    Some(deadline.map_or(slice, |d| d.min(slice)))
+}
+
+#[cfg(shmring_loom)]
+fn slice_deadline(_deadline: Option<Instant>) -> Option<Instant> {
+    None
+}
