@@ -9,5 +9,6 @@ done
 ./fmt.sh
 ./clippy.sh
 ./doc.sh
+./loom.sh
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then ./fuzz.sh; fi
 ./test.sh

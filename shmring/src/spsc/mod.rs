@@ -168,7 +168,8 @@ pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), Op
             area: area.clone(),
             role,
             me,
-            waiter: Waiter::new(WaitStrategy::default()),
+            // No spinning: every wait goes to sleep, so loom explores the futex protocol.
+            waiter: Waiter::new(WaitStrategy::Blocking { spin: 0, yields: 0 }),
             dead_peer: 0,
             last_liveness: None,
             corrupted: false,
@@ -977,18 +978,14 @@ impl<T: ShmType> Receiver<T> {
             return Err(ChunkError::Corrupted);
         }
         if ((self.tail - self.head) as usize) < n {
-            if !self.refresh_tail() {
-                return Err(ChunkError::Corrupted);
+            match self.wait_free(false) {
+                Ok(_) => {}
+                Err(TryRecvError::Disconnected) => return Err(ChunkError::Disconnected),
+                Err(_) => return Err(ChunkError::Corrupted),
             }
             let available = (self.tail - self.head) as usize;
             if available < n {
-                return Err(match (available, self.end.peer(false)) {
-                    (_, Peer::Corrupt) => ChunkError::Corrupted,
-                    (0, Peer::Gone) if self.refresh_tail() && self.tail == self.head => {
-                        ChunkError::Disconnected
-                    }
-                    _ => ChunkError::TooFewSlots((self.tail - self.head) as usize),
-                });
+                return Err(ChunkError::TooFewSlots(available));
             }
         }
         Ok(ReadChunk {
