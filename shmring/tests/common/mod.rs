@@ -69,10 +69,12 @@ pub fn wait_for_line(child: &mut Child, prefix: &str) -> String {
     let prefix = prefix.to_owned();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        let mut sent = false;
+        // Keep draining after the match, so the child never writes into a closed pipe.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with(&prefix) {
+            if !sent && line.starts_with(&prefix) {
                 let _ = tx.send(line);
-                return;
+                sent = true;
             }
         }
     });
