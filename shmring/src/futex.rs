@@ -1,6 +1,7 @@
-//! The two futex operations shmring needs, on 32-bit words that may live in memory shared
-//! between processes (so never `FUTEX_PRIVATE_FLAG`). nix has no futex; this is the one small
-//! audited `libc::syscall` module.
+//! The system calls behind waiting: the two futex operations shmring needs, on 32-bit words
+//! that may live in memory shared between processes (so never `FUTEX_PRIVATE_FLAG`), and
+//! `membarrier` for the asymmetric fence of the wake-up protocol. nix has neither; this is
+//! the one small audited `libc::syscall` module.
 
 use std::sync::atomic::AtomicU32;
 use std::time::Instant;
@@ -76,4 +77,44 @@ fn monotonic_timespec(deadline: Instant) -> libc::timespec {
         tv_sec: sec,
         tv_nsec: nsec,
     }
+}
+
+const MEMBARRIER_CMD_QUERY: libc::c_int = 0;
+const MEMBARRIER_CMD_GLOBAL_EXPEDITED: libc::c_int = 1 << 1;
+const MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED: libc::c_int = 1 << 2;
+
+/// Registers this process for expedited global memory barriers (once; cached).
+///
+/// Returns whether it worked. When it did, this process may notify sleeping peers after only a
+/// compiler fence, because every peer about to sleep calls [`heavy_barrier`], which makes the
+/// kernel run a full memory barrier on every CPU currently running a registered process.
+/// That moves the cost of the store→load barrier from every send to every sleep.
+pub(crate) fn register_barrier() -> bool {
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REGISTERED.get_or_init(|| {
+        // SAFETY: membarrier takes no pointers; unknown commands fail with EINVAL.
+        let supported = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0) };
+        let needed = (MEMBARRIER_CMD_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED)
+            as libc::c_long;
+        if supported < 0 || supported & needed != needed {
+            return false;
+        }
+        // SAFETY: as above.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED,
+                0,
+                0,
+            )
+        };
+        rc == 0
+    })
+}
+
+/// A full memory barrier on every CPU running a process registered with
+/// [`register_barrier`]; returns whether the kernel did it.
+pub(crate) fn heavy_barrier() -> bool {
+    // SAFETY: membarrier takes no pointers.
+    unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0 }
 }

@@ -10,7 +10,12 @@
 //!   it sees `waiting != 0` bumps `seq` and calls `futex_wake`.
 //!
 //! The two fences order the flag and the index: either the waiter's re-check sees the new
-//! index, or the notifier sees the flag. So a notifier makes **no system call when nobody
+//! index, or the notifier sees the flag. A fence on every send costs a full drain of the store
+//! buffer, so where the kernel offers it the notifier's fence is made asymmetric: processes
+//! register for `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`, notify after only a compiler
+//! fence, and a waiter issues the membarrier (a full barrier on every CPU running a registered
+//! process) right after its own fence, before it re-checks — the cost moves from every send
+//! to every sleep. So a notifier makes **no system call when nobody
 //! sleeps**, and a wake-up is never lost. Sleeps are cut into slices of [`LIVENESS_PERIOD`] so
 //! that a peer that died without notifying is noticed within a bounded time.
 
@@ -77,6 +82,9 @@ pub(crate) trait Futex {
     fn futex_wait(&self, word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Woken;
     /// Wakes every sleeper on `word`.
     fn futex_wake(&self, word: &AtomicU32);
+    /// Before sleeping: a full barrier in every process that notifies with only a compiler
+    /// fence (see [`EventCount::notify`]).
+    fn heavy_barrier(&self);
 }
 
 /// One direction's eventcount: the futex word and the waiting flag.
@@ -88,9 +96,17 @@ pub(crate) struct EventCount<'a> {
 
 impl EventCount<'_> {
     /// Called after publishing: wakes a sleeping peer, and costs no system call otherwise.
+    ///
+    /// `light`: this process is registered for `membarrier`, so every waiter runs a heavy
+    /// barrier on this process's CPU before it sleeps, and a compiler fence suffices here.
+    /// Otherwise a full SeqCst fence orders the publishing store before the flag load.
     #[inline]
-    pub fn notify(&self, futex: &impl Futex) {
-        fence(Ordering::SeqCst);
+    pub fn notify(&self, futex: &impl Futex, light: bool) {
+        if light {
+            std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        } else {
+            fence(Ordering::SeqCst);
+        }
         if self.waiting.load(Ordering::Relaxed) != 0 {
             self.wake(futex);
         }
@@ -147,7 +163,8 @@ impl Waiter {
             WaitStrategy::BusyPoll => (u32::MAX, 0),
         };
         let mut spins: u32 = 0;
-        let mut last_liveness = None::<Instant>;
+        // Busy-polling re-checks the peer's process once per period of continuous waiting.
+        let mut last_liveness: Option<Instant> = None;
         loop {
             if let Step::Done(r) = attempt(false) {
                 if spins < self.spin_now {
@@ -155,15 +172,15 @@ impl Waiter {
                 }
                 return Some(r);
             }
-            if spins % 128 == 0 {
+            // The clock is read every 128 iterations, not on the first: a short wait costs none.
+            if spins % 128 == 127 {
                 let now = Instant::now();
                 if deadline.is_some_and(|d| now >= d) {
                     return None;
                 }
                 if self.strategy == WaitStrategy::BusyPoll {
-                    let due =
-                        last_liveness.is_none_or(|t| now.duration_since(t) >= LIVENESS_PERIOD);
-                    if due {
+                    let since = *last_liveness.get_or_insert(now);
+                    if now.duration_since(since) >= LIVENESS_PERIOD {
                         last_liveness = Some(now);
                         if let Step::Done(r) = attempt(true) {
                             return Some(r);
@@ -201,6 +218,7 @@ impl Waiter {
         let key = event.seq.load(Ordering::Acquire);
         event.waiting.store(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
+        futex.heavy_barrier();
         if let Step::Done(r) = attempt(false) {
             event.waiting.store(0, Ordering::Relaxed);
             return Some(Some(r));

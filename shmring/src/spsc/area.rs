@@ -286,6 +286,15 @@ mod mapped {
         fn futex_wake(&self, word: &AtomicU32) {
             crate::futex::wake_all(word);
         }
+
+        fn heavy_barrier(&self) {
+            // Peers that registered notify after a compiler fence only; if this process cannot
+            // issue the barrier, its sleeps are still cut into liveness periods, so a missed
+            // wake-up costs latency, never a hang.
+            if crate::futex::register_barrier() {
+                crate::futex::heavy_barrier();
+            }
+        }
     }
 }
 
@@ -401,5 +410,8 @@ mod model {
             let _guard = self.inner.lock.lock().unwrap();
             self.inner.wake.notify_all();
         }
+
+        /// The model notifies with full fences, so no heavy barrier is needed.
+        fn heavy_barrier(&self) {}
     }
 }

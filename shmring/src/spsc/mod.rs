@@ -112,6 +112,8 @@ struct End<T: ShmType> {
     /// Owner word this handle wrote into its role record.
     me: u64,
     waiter: Waiter,
+    /// Notify with a compiler fence only (this process is registered for membarrier).
+    light: bool,
     /// The peer's owner word once proven dead (cached so it is not re-checked).
     dead_peer: u64,
     last_liveness: Option<Instant>,
@@ -170,6 +172,7 @@ pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), Op
             me,
             // No spinning: every wait goes to sleep, so loom explores the futex protocol.
             waiter: Waiter::new(WaitStrategy::Blocking { spin: 0, yields: 0 }),
+            light: false,
             dead_peer: 0,
             last_liveness: None,
             corrupted: false,
@@ -295,6 +298,7 @@ impl<T: ShmType> End<T> {
             role,
             me,
             waiter: Waiter::new(WaitStrategy::default()),
+            light: crate::futex::register_barrier(),
             dead_peer: 0,
             last_liveness: None,
             corrupted: false,
@@ -481,6 +485,7 @@ impl<T: ShmType> Sender<T> {
     /// t.join().unwrap();
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
+    #[inline]
     pub fn send(&mut self, value: T) -> Result<(), SendError<T>> {
         match self.send_until(value, None) {
             Ok(()) => Ok(()),
@@ -528,16 +533,27 @@ impl<T: ShmType> Sender<T> {
         self.send_until(value, Some(deadline))
     }
 
+    /// The fast path (inlined, so a large `T` goes from the caller to the slot without
+    /// intermediate copies), falling back to waiting when the ring is full.
+    #[inline]
     fn send_until(
         &mut self,
         value: T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
-        let value = match self.push(value, false) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Full(v)) => v,
-            Err(e) => return Err(try_to_timeout(e)),
-        };
+        match self.push(value, false) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(v)) => self.send_wait(v, deadline),
+            Err(e) => Err(try_to_timeout(e)),
+        }
+    }
+
+    #[inline(never)]
+    fn send_wait(
+        &mut self,
+        value: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
         let mut pending = Some(value);
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
@@ -593,7 +609,10 @@ impl<T: ShmType> Sender<T> {
         self.tail = tail;
         self.end.area.tail().store(tail, Ordering::Release);
         if self.end.waiter.strategy().notifies() {
-            self.end.area.data_event().notify(&self.end.area);
+            self.end
+                .area
+                .data_event()
+                .notify(&self.end.area, self.end.light);
         }
     }
 
@@ -820,6 +839,7 @@ impl<T: ShmType> Receiver<T> {
     /// assert_eq!(rx.recv(), Err(shmring::RecvError::Disconnected));
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
+    #[inline]
     pub fn recv(&mut self) -> Result<T, RecvError> {
         match self.recv_until(None) {
             Ok(v) => Ok(v),
@@ -863,12 +883,17 @@ impl<T: ShmType> Receiver<T> {
         self.recv_until(Some(deadline))
     }
 
+    #[inline]
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         match self.pop(false) {
-            Ok(v) => return Ok(v),
-            Err(TryRecvError::Empty) => {}
-            Err(e) => return Err(try_recv_to_timeout(e)),
+            Ok(v) => Ok(v),
+            Err(TryRecvError::Empty) => self.recv_wait(deadline),
+            Err(e) => Err(try_recv_to_timeout(e)),
         }
+    }
+
+    #[inline(never)]
+    fn recv_wait(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
         let done = waiter.wait(&area, area.data_event(), deadline, |force| {
@@ -930,7 +955,10 @@ impl<T: ShmType> Receiver<T> {
         self.head = head;
         self.end.area.head().store(head, Ordering::Release);
         if self.end.waiter.strategy().notifies() {
-            self.end.area.space_event().notify(&self.end.area);
+            self.end
+                .area
+                .space_event()
+                .notify(&self.end.area, self.end.light);
         }
     }
 
@@ -1242,11 +1270,15 @@ impl<T: ShmType> WriteChunk<'_, T> {
     /// let mut c = tx.write_chunk(4).unwrap();
     /// let mut i = 0;
     /// c.fill_with(|| { i += 1; i });
+    /// assert_eq!(i, 4, "called once per slot");
     /// assert_eq!(c.commit(), 4);
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn fill_with(&mut self, mut f: impl FnMut() -> T) {
-        while self.push(f()).is_ok() {}
+        // `f` runs exactly once per remaining slot: no value is made and then dropped.
+        while self.written < self.len {
+            let _ = self.push(f());
+        }
     }
 
     /// Publishes the written slots with one Release store (waking a sleeping receiver);

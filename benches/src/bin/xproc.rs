@@ -1,0 +1,777 @@
+//! Cross-process latency and throughput of the shmring SPSC ring against baselines measured in
+//! the same run: two processes spinning on one shared cache line (the floor), an unchecked
+//! shared-memory ring (the floor for streaming), a pipe (FIFO), a Unix stream socket, and
+//! in-process rtrb and crossbeam `ArrayQueue`.
+//!
+//! ```text
+//! cargo run --release -p shmring-benches --bin xproc -- [--quick] [--rows spsc,floor,...]
+//! ```
+//!
+//! The two processes are pinned to different cores when there are two. Round trips are
+//! recorded in an HDR histogram (p50/p99/p99.9/max); throughput is one-way, one message at a
+//! time unless the row says `chunk`.
+
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use shmring::spsc::{Receiver, Sender};
+use shmring::{RingKind, Segment, SegmentOptions, ShmType, WaitStrategy};
+
+/// A message of a given size whose first word carries a sequence number.
+trait Payload: ShmType + Send {
+    const LABEL: &'static str;
+    fn with_seq(seq: u64) -> Self;
+    fn seq(&self) -> u64;
+}
+
+impl Payload for u64 {
+    const LABEL: &'static str = "8 B";
+    fn with_seq(seq: u64) -> Self {
+        seq
+    }
+    fn seq(&self) -> u64 {
+        *self
+    }
+}
+
+macro_rules! array_payload {
+    ($n:literal, $label:literal) => {
+        impl Payload for [u64; $n] {
+            const LABEL: &'static str = $label;
+            fn with_seq(seq: u64) -> Self {
+                let mut a = [seq; $n];
+                a[0] = seq;
+                a
+            }
+            fn seq(&self) -> u64 {
+                self[0]
+            }
+        }
+    };
+}
+
+array_payload!(128, "1 KiB");
+array_payload!(8192, "64 KiB");
+
+const STOP: u64 = u64::MAX;
+
+#[derive(Clone, Copy)]
+struct Config {
+    rtt_iters: u64,
+    tput: Duration,
+}
+
+struct Row {
+    name: String,
+    size: &'static str,
+    rtt: Option<[f64; 4]>,
+    tput: Option<f64>,
+    bytes: usize,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("peer") {
+        peer(&args[2..]);
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let rows: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--rows")
+        .and_then(|i| args.get(i + 1))
+        .map(|r| r.split(',').map(str::to_owned).collect());
+    let want = |row: &str| rows.as_ref().is_none_or(|r| r.iter().any(|x| x == row));
+    let cfg = if quick {
+        Config {
+            rtt_iters: 100_000,
+            tput: Duration::from_millis(700),
+        }
+    } else {
+        Config {
+            rtt_iters: 400_000,
+            tput: Duration::from_secs(2),
+        }
+    };
+    pin(0);
+    let mut out = Vec::new();
+    if want("floor") {
+        out.push(floor_rtt::<u64>(cfg));
+        out.push(floor_rtt::<[u64; 128]>(cfg));
+        out.push(floor_tput::<u64>(cfg));
+        out.push(floor_tput::<[u64; 8192]>(cfg));
+    }
+    if want("spsc") {
+        for (mode, strategy) in [
+            ("spin", WaitStrategy::BusyPoll),
+            ("blocking", WaitStrategy::default()),
+        ] {
+            out.push(spsc_rtt::<u64>(cfg, mode, strategy));
+            out.push(spsc_rtt::<[u64; 128]>(cfg, mode, strategy));
+            out.push(spsc_tput::<u64>(cfg, mode, strategy, false));
+            out.push(spsc_tput::<u64>(cfg, mode, strategy, true));
+            out.push(spsc_tput::<[u64; 8192]>(cfg, mode, strategy, false));
+        }
+    }
+    if want("pipe") {
+        out.push(stream_rtt(cfg, "pipe", 8));
+        out.push(stream_rtt(cfg, "pipe", 1024));
+        out.push(stream_tput(cfg, "pipe", 8));
+    }
+    if want("uds") {
+        out.push(stream_rtt(cfg, "uds", 8));
+        out.push(stream_rtt(cfg, "uds", 1024));
+        out.push(stream_tput(cfg, "uds", 8));
+    }
+    if want("inproc") {
+        out.push(rtrb_tput(cfg));
+        out.push(crossbeam_tput(cfg));
+    }
+    print_table(&out);
+}
+
+// ---------------------------------------------------------------- measurement helpers
+
+/// Pins this process to `core` when the machine has two or more. The core count is taken
+/// before the parent pins itself and handed to peers, whose inherited mask shows one core.
+fn pin(core: usize) {
+    let cores: usize = match std::env::var("XPROC_CORES") {
+        Ok(n) => n.parse().unwrap_or(1),
+        Err(_) => {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            // SAFETY: called before this program starts any thread (single-threaded here).
+            unsafe { std::env::set_var("XPROC_CORES", n.to_string()) };
+            n
+        }
+    };
+    if cores < 2 {
+        return;
+    }
+    let mut set = nix::sched::CpuSet::new();
+    if set.set(core % cores).is_ok() {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+    }
+}
+
+fn spawn_peer(args: &[&str]) -> Child {
+    Command::new(std::env::current_exe().expect("current_exe"))
+        .arg("peer")
+        .args(args)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn peer")
+}
+
+fn finish(mut child: Child) {
+    let status = child.wait().expect("wait peer");
+    assert!(status.success(), "peer failed: {status}");
+}
+
+fn rtt_row(name: &str, size: &'static str, hist: &Histogram<u64>) -> Row {
+    let us = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    Row {
+        name: name.into(),
+        size,
+        rtt: Some([us(0.5), us(0.99), us(0.999), hist.max() as f64 / 1000.0]),
+        tput: None,
+        bytes: 0,
+    }
+}
+
+fn tput_row(name: &str, size: &'static str, bytes: usize, msgs: u64, took: Duration) -> Row {
+    Row {
+        name: name.into(),
+        size,
+        rtt: None,
+        tput: Some(msgs as f64 / took.as_secs_f64()),
+        bytes,
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram")
+}
+
+fn unique(tag: &str) -> String {
+    format!("shmring-bench-{tag}-{}", std::process::id())
+}
+
+fn print_table(rows: &[Row]) {
+    let floor_rtt = |size: &str| {
+        rows.iter()
+            .find(|r| r.name == "floor (spinning cache line)" && r.size == size)
+            .and_then(|r| r.rtt.map(|x| x[0]))
+    };
+    let floor_tput = |size: &str| {
+        rows.iter()
+            .find(|r| r.name.starts_with("floor (unchecked ring") && r.size == size)
+            .and_then(|r| r.tput)
+    };
+    println!("\n## Round trip (µs; ratio = p50 / floor p50 at the same size)\n");
+    println!("| transport | size | p50 | p99 | p99.9 | max | ratio |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        if let Some([p50, p99, p999, max]) = r.rtt {
+            let ratio = floor_rtt(r.size).map_or("—".into(), |f| format!("{:.2}×", p50 / f));
+            println!(
+                "| {} | {} | {p50:.2} | {p99:.2} | {p999:.2} | {max:.1} | {ratio} |",
+                r.name, r.size
+            );
+        }
+    }
+    println!("\n## One-way throughput (ratio = rate / floor rate at the same size)\n");
+    println!("| transport | size | M msgs/s | GB/s | ratio |");
+    println!("|---|---|---:|---:|---:|");
+    for r in rows {
+        if let Some(rate) = r.tput {
+            let ratio = floor_tput(r.size).map_or("—".into(), |f| format!("{:.2}×", rate / f));
+            let gbs = rate * r.bytes as f64 / 1e9;
+            println!(
+                "| {} | {} | {:.2} | {gbs:.2} | {ratio} |",
+                r.name,
+                r.size,
+                rate / 1e6
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------- peers
+
+fn peer(args: &[String]) {
+    pin(1);
+    let arg = |i: usize| args[i].as_str();
+    match (arg(0), arg(1)) {
+        ("floor-rtt", size) => floor_echo(arg(2), size.parse().unwrap()),
+        ("floor-tput", "8") => floor_produce::<u64>(arg(2), arg(3).parse().unwrap()),
+        ("floor-tput", _) => floor_produce::<[u64; 8192]>(arg(2), arg(3).parse().unwrap()),
+        ("spsc-rtt", "8") => spsc_echo::<u64>(arg(2), arg(3)),
+        ("spsc-rtt", _) => spsc_echo::<[u64; 128]>(arg(2), arg(3)),
+        ("spsc-tput", "8") => spsc_produce::<u64>(arg(2), arg(3), arg(4) == "chunk"),
+        ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), arg(3), false),
+        ("stream-rtt", kind) => stream_echo(kind, arg(2), arg(3).parse().unwrap()),
+        ("stream-tput", kind) => stream_produce(kind, arg(2), arg(3).parse().unwrap()),
+        other => panic!("unknown peer role {other:?}"),
+    }
+}
+
+fn strategy(mode: &str) -> WaitStrategy {
+    if mode == "spin" {
+        WaitStrategy::BusyPoll
+    } else {
+        WaitStrategy::default()
+    }
+}
+
+// ---------------------------------------------------------------- the floor
+
+/// A raw shared segment: word 0 and word 16 are flags on separate cache lines, then two
+/// payload buffers.
+fn raw_segment(name: &str, bytes: u64, create: bool) -> Segment {
+    let opts = SegmentOptions::new(RingKind::Raw)
+        .payload::<u64>()
+        .capacity(bytes / 8);
+    if create {
+        opts.create(name).expect("create raw")
+    } else {
+        opts.open(name).expect("open raw")
+    }
+}
+
+fn word(seg: &Segment, index: usize) -> &AtomicU64 {
+    assert!((index + 1) * 8 <= seg.area_len());
+    // SAFETY: in bounds (asserted), 8-aligned, and only accessed atomically by both processes.
+    unsafe { AtomicU64::from_ptr(seg.area_ptr().as_ptr().cast::<u64>().add(index)) }
+}
+
+fn copy_in(seg: &Segment, offset: usize, src: &[u8]) {
+    assert!(offset + src.len() <= seg.area_len());
+    // SAFETY: in bounds (asserted); the flag protocol gives this process the buffer.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), seg.area_ptr().as_ptr().add(offset), src.len())
+    };
+}
+
+fn copy_out(seg: &Segment, offset: usize, dst: &mut [u8]) {
+    assert!(offset + dst.len() <= seg.area_len());
+    // SAFETY: in bounds (asserted); the flag protocol gives this process the buffer.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            seg.area_ptr().as_ptr().add(offset),
+            dst.as_mut_ptr(),
+            dst.len(),
+        )
+    };
+}
+
+const PING_BUF: usize = 256;
+const PONG_BUF: usize = 256 + 2048;
+
+/// Round trip on one shared cache line (plus a copied payload above 8 bytes): the floor.
+fn floor_rtt<P: Payload>(cfg: Config) -> Row {
+    let size = size_of::<P>();
+    let name = unique("floor-rtt");
+    let seg = raw_segment(&name, 8192, true);
+    let child = spawn_peer(&["floor-rtt", &size.to_string(), &name]);
+    let flag = word(&seg, 0);
+    let mut payload = vec![7u8; size];
+    let mut hist = histogram();
+    let mut seq = 0u64;
+    for i in 0..cfg.rtt_iters + 10_000 {
+        let start = Instant::now();
+        if size > 8 {
+            copy_in(&seg, PING_BUF, &payload);
+        }
+        seq += 1;
+        flag.store(2 * seq - 1, Ordering::Release);
+        while flag.load(Ordering::Acquire) != 2 * seq {
+            std::hint::spin_loop();
+        }
+        if size > 8 {
+            copy_out(&seg, PONG_BUF, &mut payload);
+        }
+        if i >= 10_000 {
+            hist.record(start.elapsed().as_nanos() as u64).unwrap();
+        }
+    }
+    flag.store(STOP, Ordering::Release);
+    finish(child);
+    seg.unlink().unwrap();
+    rtt_row("floor (spinning cache line)", P::LABEL, &hist)
+}
+
+fn floor_echo(name: &str, size: usize) {
+    let seg = raw_segment(name, 8192, false);
+    let flag = word(&seg, 0);
+    let mut payload = vec![0u8; size];
+    let mut seen = 0;
+    loop {
+        let v = flag.load(Ordering::Acquire);
+        if v == STOP {
+            return;
+        }
+        if v % 2 == 1 && v != seen {
+            seen = v;
+            if size > 8 {
+                copy_out(&seg, PING_BUF, &mut payload);
+                copy_in(&seg, PONG_BUF, &payload);
+            }
+            flag.store(v + 1, Ordering::Release);
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// An unchecked Lamport ring in a raw segment: no validation, no wake-ups, no liveness — the
+/// floor for streaming. Words: 0 = tail, 16 = head, 32 = stop; slots from byte 512.
+const FLOOR_SLOTS: usize = 512;
+
+fn floor_tput<P: Payload>(cfg: Config) -> Row {
+    let cap = if size_of::<P>() > 8 { 64 } else { 4096 };
+    let name = unique("floor-tput");
+    let seg = raw_segment(&name, (FLOOR_SLOTS + cap * size_of::<P>()) as u64, true);
+    let child = spawn_peer(&[
+        "floor-tput",
+        &size_of::<P>().to_string(),
+        &name,
+        &cap.to_string(),
+    ]);
+    let (tail, head, stop) = (word(&seg, 0), word(&seg, 16), word(&seg, 32));
+    let mut value = P::zeroed();
+    let mut pos = 0u64;
+    let mut cached = 0u64;
+    let mut expected = 0u64;
+    let mut start = None;
+    let mut count = 0u64;
+    loop {
+        if pos == cached {
+            cached = tail.load(Ordering::Acquire);
+            if pos == cached {
+                std::hint::spin_loop();
+                continue;
+            }
+        }
+        let offset = FLOOR_SLOTS + (pos as usize % cap) * size_of::<P>();
+        copy_out(&seg, offset, bytemuck::bytes_of_mut(&mut value));
+        pos += 1;
+        head.store(pos, Ordering::Release);
+        assert_eq!(value.seq(), expected);
+        expected += 1;
+        let started = *start.get_or_insert_with(Instant::now);
+        count += 1;
+        if count % 1024 == 0 && started.elapsed() >= cfg.tput {
+            break;
+        }
+    }
+    let took = start.unwrap().elapsed();
+    stop.store(1, Ordering::Release);
+    finish(child);
+    seg.unlink().unwrap();
+    tput_row(
+        "floor (unchecked ring, spinning)",
+        P::LABEL,
+        size_of::<P>(),
+        count,
+        took,
+    )
+}
+
+fn floor_produce<P: Payload>(name: &str, cap: usize) {
+    let seg = raw_segment(name, (FLOOR_SLOTS + cap * size_of::<P>()) as u64, false);
+    let (tail, head, stop) = (word(&seg, 0), word(&seg, 16), word(&seg, 32));
+    let mut pos = 0u64;
+    let mut cached = 0u64;
+    while stop.load(Ordering::Relaxed) == 0 {
+        if pos - cached == cap as u64 {
+            cached = head.load(Ordering::Acquire);
+            if pos - cached == cap as u64 {
+                std::hint::spin_loop();
+                continue;
+            }
+        }
+        let value = P::with_seq(pos);
+        let offset = FLOOR_SLOTS + (pos as usize % cap) * size_of::<P>();
+        copy_in(&seg, offset, bytemuck::bytes_of(&value));
+        pos += 1;
+        tail.store(pos, Ordering::Release);
+    }
+}
+
+// ---------------------------------------------------------------- shmring spsc
+
+fn spsc_rtt<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row {
+    let name = unique("spsc-rtt");
+    let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
+    let mut tx = Sender::<P>::create(ping.as_str(), 64)
+        .unwrap()
+        .with_wait_strategy(strategy);
+    let mut rx = Receiver::<P>::create(pong.as_str(), 64)
+        .unwrap()
+        .with_wait_strategy(strategy);
+    let child = spawn_peer(&["spsc-rtt", &size_of::<P>().to_string(), &name, mode]);
+    let mut hist = histogram();
+    for i in 0..cfg.rtt_iters + 10_000 {
+        let start = Instant::now();
+        tx.send(P::with_seq(i)).unwrap();
+        let back = rx.recv().unwrap();
+        if i >= 10_000 {
+            hist.record(start.elapsed().as_nanos() as u64).unwrap();
+        }
+        assert_eq!(back.seq(), i);
+    }
+    tx.send(P::with_seq(STOP)).unwrap();
+    finish(child);
+    Segment::unlink_name(&ping).unwrap();
+    Segment::unlink_name(&pong).unwrap();
+    rtt_row(&format!("shmring spsc ({mode})"), P::LABEL, &hist)
+}
+
+fn spsc_echo<P: Payload>(name: &str, mode: &str) {
+    let mut rx = Receiver::<P>::open(format!("{name}-ping").as_str())
+        .unwrap()
+        .with_wait_strategy(strategy(mode));
+    let mut tx = Sender::<P>::open(format!("{name}-pong").as_str())
+        .unwrap()
+        .with_wait_strategy(strategy(mode));
+    loop {
+        let v = rx.recv().unwrap();
+        if v.seq() == STOP {
+            return;
+        }
+        tx.send(v).unwrap();
+    }
+}
+
+fn spsc_tput<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, chunk: bool) -> Row {
+    let name = unique("spsc-tput");
+    let cap = if size_of::<P>() > 8 { 64 } else { 4096 };
+    let mut rx = Receiver::<P>::create(name.as_str(), cap)
+        .unwrap()
+        .with_wait_strategy(strategy);
+    let child = spawn_peer(&[
+        "spsc-tput",
+        &size_of::<P>().to_string(),
+        &name,
+        mode,
+        if chunk { "chunk" } else { "one" },
+    ]);
+    let mut expected = 0u64;
+    let mut start = None;
+    let mut count = 0u64;
+    let mut batch = vec![P::zeroed(); 256];
+    loop {
+        if chunk {
+            let avail = rx.slots().min(batch.len());
+            if avail == 0 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let mut c = rx.read_chunk(avail).unwrap();
+            let n = c.copy_to_slice(&mut batch);
+            c.commit();
+            for v in &batch[..n] {
+                assert_eq!(v.seq(), expected);
+                expected += 1;
+            }
+            count += n as u64;
+        } else {
+            let v = rx.recv().unwrap();
+            assert_eq!(v.seq(), expected);
+            expected += 1;
+            count += 1;
+        }
+        let started = *start.get_or_insert_with(Instant::now);
+        if (chunk || count % 1024 == 0) && started.elapsed() >= cfg.tput {
+            break;
+        }
+    }
+    let took = start.unwrap().elapsed();
+    drop(rx);
+    finish(child);
+    Segment::unlink_name(&name).unwrap();
+    let how = if chunk {
+        "chunks of ≤256"
+    } else {
+        "one at a time"
+    };
+    tput_row(
+        &format!("shmring spsc ({mode}, {how})"),
+        P::LABEL,
+        size_of::<P>(),
+        count,
+        took,
+    )
+}
+
+fn spsc_produce<P: Payload>(name: &str, mode: &str, chunk: bool) {
+    let mut tx = Sender::<P>::open(name)
+        .unwrap()
+        .with_wait_strategy(strategy(mode));
+    let mut seq = 0u64;
+    if chunk {
+        loop {
+            let free = tx.slots().clamp(1, 256);
+            match tx.write_chunk(free) {
+                Ok(mut c) => {
+                    c.fill_with(|| {
+                        seq += 1;
+                        P::with_seq(seq - 1)
+                    });
+                    c.commit();
+                }
+                Err(shmring::ChunkError::TooFewSlots(_)) => std::hint::spin_loop(),
+                Err(_) => return,
+            }
+        }
+    }
+    while tx.send(P::with_seq(seq)).is_ok() {
+        seq += 1;
+    }
+}
+
+// ---------------------------------------------------------------- pipes and sockets
+
+/// A bidirectional byte stream: two FIFOs or one Unix socket.
+struct Duplex {
+    read: Box<dyn Read>,
+    write: Box<dyn Write>,
+}
+
+fn stream_paths(kind: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(unique(kind));
+    std::fs::create_dir_all(&dir).unwrap();
+    (dir.clone(), dir.display().to_string())
+}
+
+/// The parent's end. For pipes: creates two FIFOs; for uds: listens and accepts.
+fn stream_parent(kind: &str, dir: &std::path::Path, accept: impl FnOnce()) -> Duplex {
+    if kind == "pipe" {
+        let (a, b) = (dir.join("ping"), dir.join("pong"));
+        nix::unistd::mkfifo(&a, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        nix::unistd::mkfifo(&b, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        accept();
+        let write = std::fs::OpenOptions::new().write(true).open(&a).unwrap();
+        let read = std::fs::File::open(&b).unwrap();
+        Duplex {
+            read: Box::new(read),
+            write: Box::new(write),
+        }
+    } else {
+        let listener = UnixListener::bind(dir.join("sock")).unwrap();
+        accept();
+        let (s, _) = listener.accept().unwrap();
+        Duplex {
+            read: Box::new(s.try_clone().unwrap()),
+            write: Box::new(s),
+        }
+    }
+}
+
+fn stream_child(kind: &str, dir: &str) -> Duplex {
+    let dir = std::path::Path::new(dir);
+    if kind == "pipe" {
+        let read = std::fs::File::open(dir.join("ping")).unwrap();
+        let write = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("pong"))
+            .unwrap();
+        Duplex {
+            read: Box::new(read),
+            write: Box::new(write),
+        }
+    } else {
+        let s = UnixStream::connect(dir.join("sock")).unwrap();
+        Duplex {
+            read: Box::new(s.try_clone().unwrap()),
+            write: Box::new(s),
+        }
+    }
+}
+
+fn stream_rtt(cfg: Config, kind: &str, size: usize) -> Row {
+    let (dir, dir_s) = stream_paths(kind);
+    let mut child = None;
+    let mut io = stream_parent(kind, &dir, || {
+        child = Some(spawn_peer(&["stream-rtt", kind, &dir_s, &size.to_string()]));
+    });
+    let mut buf = vec![1u8; size];
+    let mut hist = histogram();
+    let iters = cfg.rtt_iters / 10 + 2_000;
+    for i in 0..iters {
+        let start = Instant::now();
+        io.write.write_all(&buf).unwrap();
+        io.read.read_exact(&mut buf).unwrap();
+        if i >= 2_000 {
+            hist.record(start.elapsed().as_nanos() as u64).unwrap();
+        }
+    }
+    drop(io);
+    finish(child.unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+    let label = if size == 8 { "8 B" } else { "1 KiB" };
+    rtt_row(
+        if kind == "pipe" {
+            "pipe (FIFO)"
+        } else {
+            "Unix stream socket"
+        },
+        label,
+        &hist,
+    )
+}
+
+fn stream_echo(kind: &str, dir: &str, size: usize) {
+    let mut io = stream_child(kind, dir);
+    let mut buf = vec![0u8; size];
+    while io.read.read_exact(&mut buf).is_ok() {
+        io.write.write_all(&buf).unwrap();
+    }
+}
+
+fn stream_tput(cfg: Config, kind: &str, size: usize) -> Row {
+    let (dir, dir_s) = stream_paths(kind);
+    let mut child = None;
+    let mut io = stream_parent(kind, &dir, || {
+        child = Some(spawn_peer(&[
+            "stream-tput",
+            kind,
+            &dir_s,
+            &size.to_string(),
+        ]));
+    });
+    let mut buf = vec![0u8; size];
+    let start = Instant::now();
+    let mut count = 0u64;
+    while start.elapsed() < cfg.tput {
+        for _ in 0..1024 {
+            io.read.read_exact(&mut buf).unwrap();
+        }
+        count += 1024;
+    }
+    let took = start.elapsed();
+    drop(io);
+    finish(child.unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+    tput_row(
+        if kind == "pipe" {
+            "pipe (FIFO)"
+        } else {
+            "Unix stream socket"
+        },
+        "8 B",
+        size,
+        count,
+        took,
+    )
+}
+
+fn stream_produce(kind: &str, dir: &str, size: usize) {
+    let mut io = stream_child(kind, dir);
+    let buf = vec![2u8; size];
+    while io.write.write_all(&buf).is_ok() {}
+}
+
+// ---------------------------------------------------------------- in-process baselines
+
+/// Spinning producer thread on core 1, consumer on core 0; returns messages and time.
+fn inproc(
+    cfg: Config,
+    mut push: impl FnMut(u64) -> bool + Send + 'static,
+    mut pop: impl FnMut() -> Option<u64>,
+) -> (u64, Duration) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let producer = std::thread::spawn(move || {
+        pin(1);
+        let mut i = 0;
+        while !stop2.load(Ordering::Relaxed) {
+            if push(i) {
+                i += 1;
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    });
+    let mut expected = 0;
+    let start = Instant::now();
+    while start.elapsed() < cfg.tput {
+        for _ in 0..1024 {
+            loop {
+                if let Some(v) = pop() {
+                    assert_eq!(v, expected);
+                    expected += 1;
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+        }
+    }
+    let took = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    while pop().is_some() {}
+    producer.join().unwrap();
+    (expected, took)
+}
+
+fn rtrb_tput(cfg: Config) -> Row {
+    let (mut p, mut c) = rtrb::RingBuffer::<u64>::new(4096);
+    let (n, took) = inproc(cfg, move |v| p.push(v).is_ok(), move || c.pop().ok());
+    tput_row("rtrb (in-process, spinning)", "8 B", 8, n, took)
+}
+
+fn crossbeam_tput(cfg: Config) -> Row {
+    let q = std::sync::Arc::new(crossbeam_queue::ArrayQueue::<u64>::new(4096));
+    let q2 = q.clone();
+    let (n, took) = inproc(cfg, move |v| q2.push(v).is_ok(), move || q.pop());
+    tput_row(
+        "crossbeam ArrayQueue (in-process, spinning)",
+        "8 B",
+        8,
+        n,
+        took,
+    )
+}
