@@ -270,6 +270,14 @@ macro_rules! value_error {
                     $($name::$variant(v) => v,)*
                 }
             }
+
+            /// The same error carrying `value` instead.
+            #[allow(dead_code)] // not every error type needs it
+            pub(crate) fn with_value<U>(self, value: U) -> $name<U> {
+                match self {
+                    $($name::$variant(_) => $name::$variant(value),)*
+                }
+            }
         }
 
         impl<T> fmt::Debug for $name<T> {

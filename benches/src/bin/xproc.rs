@@ -26,6 +26,7 @@ trait Payload: ShmType + Send {
     const LABEL: &'static str;
     fn with_seq(seq: u64) -> Self;
     fn seq(&self) -> u64;
+    fn set_seq(&mut self, seq: u64);
 }
 
 impl Payload for u64 {
@@ -35,6 +36,9 @@ impl Payload for u64 {
     }
     fn seq(&self) -> u64 {
         *self
+    }
+    fn set_seq(&mut self, seq: u64) {
+        *self = seq;
     }
 }
 
@@ -49,6 +53,9 @@ macro_rules! array_payload {
             }
             fn seq(&self) -> u64 {
                 self[0]
+            }
+            fn set_seq(&mut self, seq: u64) {
+                self[0] = seq;
             }
         }
     };
@@ -98,38 +105,72 @@ fn main() {
         }
     };
     pin(0);
+    let reps = if quick { 3 } else { 5 };
     let mut out = Vec::new();
+    // Each row is measured `reps` times, interleaved with the others so that a noisy moment
+    // on the machine hits every row alike, and the median run is reported.
+    type Bench = Box<dyn Fn() -> Row>;
+    let mut benches: Vec<Bench> = Vec::new();
     if want("floor") {
-        out.push(floor_rtt::<u64>(cfg));
-        out.push(floor_rtt::<[u64; 128]>(cfg));
-        out.push(floor_tput::<u64>(cfg));
-        out.push(floor_tput::<[u64; 8192]>(cfg));
+        benches.push(Box::new(move || floor_rtt::<u64>(cfg)));
+        benches.push(Box::new(move || floor_rtt::<[u64; 128]>(cfg)));
+        benches.push(Box::new(move || floor_tput::<u64>(cfg)));
+        benches.push(Box::new(move || floor_tput::<[u64; 8192]>(cfg)));
     }
-    if want("spsc") {
-        for (mode, strategy) in [
-            ("spin", WaitStrategy::BusyPoll),
-            ("blocking", WaitStrategy::default()),
-        ] {
-            out.push(spsc_rtt::<u64>(cfg, mode, strategy));
-            out.push(spsc_rtt::<[u64; 128]>(cfg, mode, strategy));
-            out.push(spsc_tput::<u64>(cfg, mode, strategy, false));
-            out.push(spsc_tput::<u64>(cfg, mode, strategy, true));
-            out.push(spsc_tput::<[u64; 8192]>(cfg, mode, strategy, false));
+    for (mode, strategy) in [
+        ("spin", WaitStrategy::BusyPoll),
+        ("blocking", WaitStrategy::default()),
+    ] {
+        if want("spsc") || want(&format!("spsc-{mode}")) {
+            benches.push(Box::new(move || spsc_rtt::<u64>(cfg, mode, strategy)));
+            benches.push(Box::new(move || {
+                spsc_rtt::<[u64; 128]>(cfg, mode, strategy)
+            }));
+            benches.push(Box::new(move || {
+                spsc_tput::<u64>(cfg, mode, strategy, false)
+            }));
+            benches.push(Box::new(move || {
+                spsc_tput::<u64>(cfg, mode, strategy, true)
+            }));
+            benches.push(Box::new(move || {
+                spsc_tput::<[u64; 8192]>(cfg, mode, strategy, false)
+            }));
+            benches.push(Box::new(move || {
+                spsc_tput::<[u64; 8192]>(cfg, mode, strategy, true)
+            }));
         }
     }
     if want("pipe") {
-        out.push(stream_rtt(cfg, "pipe", 8));
-        out.push(stream_rtt(cfg, "pipe", 1024));
-        out.push(stream_tput(cfg, "pipe", 8));
+        benches.push(Box::new(move || stream_rtt(cfg, "pipe", 8)));
+        benches.push(Box::new(move || stream_rtt(cfg, "pipe", 1024)));
+        benches.push(Box::new(move || stream_tput(cfg, "pipe", 8)));
     }
     if want("uds") {
-        out.push(stream_rtt(cfg, "uds", 8));
-        out.push(stream_rtt(cfg, "uds", 1024));
-        out.push(stream_tput(cfg, "uds", 8));
+        benches.push(Box::new(move || stream_rtt(cfg, "uds", 8)));
+        benches.push(Box::new(move || stream_rtt(cfg, "uds", 1024)));
+        benches.push(Box::new(move || stream_tput(cfg, "uds", 8)));
     }
     if want("inproc") {
-        out.push(rtrb_tput(cfg));
-        out.push(crossbeam_tput(cfg));
+        benches.push(Box::new(move || rtrb_tput(cfg)));
+        benches.push(Box::new(move || crossbeam_tput(cfg)));
+    }
+    let mut runs: Vec<Vec<Row>> = benches.iter().map(|_| Vec::new()).collect();
+    for rep in 0..reps {
+        for (i, bench) in benches.iter().enumerate() {
+            eprint!(
+                "\rrun {}/{reps}, row {}/{}   ",
+                rep + 1,
+                i + 1,
+                benches.len()
+            );
+            runs[i].push(bench());
+        }
+    }
+    eprintln!();
+    for mut rows in runs {
+        rows.sort_by(|a, b| a.key().total_cmp(&b.key()));
+        let mid = rows.len() / 2;
+        out.push(rows.swap_remove(mid));
     }
     print_table(&out);
 }
@@ -200,6 +241,13 @@ fn unique(tag: &str) -> String {
     format!("shmring-bench-{tag}-{}", std::process::id())
 }
 
+impl Row {
+    /// What the median is taken over: p50 round trip, or rate.
+    fn key(&self) -> f64 {
+        self.rtt.map_or_else(|| self.tput.unwrap_or(0.0), |r| r[0])
+    }
+}
+
 fn print_table(rows: &[Row]) {
     let floor_rtt = |size: &str| {
         rows.iter()
@@ -252,7 +300,7 @@ fn peer(args: &[String]) {
         ("spsc-rtt", "8") => spsc_echo::<u64>(arg(2), arg(3)),
         ("spsc-rtt", _) => spsc_echo::<[u64; 128]>(arg(2), arg(3)),
         ("spsc-tput", "8") => spsc_produce::<u64>(arg(2), arg(3), arg(4) == "chunk"),
-        ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), arg(3), false),
+        ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), arg(3), arg(4) == "chunk"),
         ("stream-rtt", kind) => stream_echo(kind, arg(2), arg(3).parse().unwrap()),
         ("stream-tput", kind) => stream_produce(kind, arg(2), arg(3).parse().unwrap()),
         other => panic!("unknown peer role {other:?}"),
@@ -425,6 +473,7 @@ fn floor_produce<P: Payload>(name: &str, cap: usize) {
     let (tail, head, stop) = (word(&seg, 0), word(&seg, 16), word(&seg, 32));
     let mut pos = 0u64;
     let mut cached = 0u64;
+    let mut value = P::with_seq(0);
     while stop.load(Ordering::Relaxed) == 0 {
         if pos - cached == cap as u64 {
             cached = head.load(Ordering::Acquire);
@@ -433,7 +482,7 @@ fn floor_produce<P: Payload>(name: &str, cap: usize) {
                 continue;
             }
         }
-        let value = P::with_seq(pos);
+        value.set_seq(pos);
         let offset = FLOOR_SLOTS + (pos as usize % cap) * size_of::<P>();
         copy_in(&seg, offset, bytemuck::bytes_of(&value));
         pos += 1;
@@ -454,10 +503,13 @@ fn spsc_rtt<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row 
         .with_wait_strategy(strategy);
     let child = spawn_peer(&["spsc-rtt", &size_of::<P>().to_string(), &name, mode]);
     let mut hist = histogram();
+    let mut msg = P::with_seq(0);
     for i in 0..cfg.rtt_iters + 10_000 {
         let start = Instant::now();
-        tx.send(P::with_seq(i)).unwrap();
-        let back = rx.recv().unwrap();
+        msg.set_seq(i);
+        tx.send_ref(&msg).unwrap();
+        let mut back = P::zeroed();
+        rx.recv_into(&mut back).unwrap();
         if i >= 10_000 {
             hist.record(start.elapsed().as_nanos() as u64).unwrap();
         }
@@ -477,12 +529,13 @@ fn spsc_echo<P: Payload>(name: &str, mode: &str) {
     let mut tx = Sender::<P>::open(format!("{name}-pong").as_str())
         .unwrap()
         .with_wait_strategy(strategy(mode));
+    let mut v = P::zeroed();
     loop {
-        let v = rx.recv().unwrap();
+        rx.recv_into(&mut v).unwrap();
         if v.seq() == STOP {
             return;
         }
-        tx.send(v).unwrap();
+        tx.send_ref(&v).unwrap();
     }
 }
 
@@ -502,7 +555,7 @@ fn spsc_tput<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, chunk:
     let mut expected = 0u64;
     let mut start = None;
     let mut count = 0u64;
-    let mut batch = vec![P::zeroed(); 256];
+    let mut batch = vec![P::zeroed(); if size_of::<P>() > 8 { 4 } else { 256 }];
     loop {
         if chunk {
             let avail = rx.slots().min(batch.len());
@@ -519,7 +572,8 @@ fn spsc_tput<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, chunk:
             }
             count += n as u64;
         } else {
-            let v = rx.recv().unwrap();
+            rx.recv_into(&mut batch[0]).unwrap();
+            let v = batch[0];
             assert_eq!(v.seq(), expected);
             expected += 1;
             count += 1;
@@ -533,11 +587,7 @@ fn spsc_tput<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, chunk:
     drop(rx);
     finish(child);
     Segment::unlink_name(&name).unwrap();
-    let how = if chunk {
-        "chunks of ≤256"
-    } else {
-        "one at a time"
-    };
+    let how = if chunk { "chunks" } else { "one at a time" };
     tput_row(
         &format!("shmring spsc ({mode}, {how})"),
         P::LABEL,
@@ -553,14 +603,17 @@ fn spsc_produce<P: Payload>(name: &str, mode: &str, chunk: bool) {
         .with_wait_strategy(strategy(mode));
     let mut seq = 0u64;
     if chunk {
+        let most = if size_of::<P>() > 8 { 4 } else { 256 };
+        let mut batch = vec![P::with_seq(0); most];
         loop {
-            let free = tx.slots().clamp(1, 256);
-            match tx.write_chunk(free) {
+            let n = tx.slots().clamp(1, most);
+            match tx.write_chunk(n) {
                 Ok(mut c) => {
-                    c.fill_with(|| {
+                    for m in &mut batch[..n] {
+                        m.set_seq(seq);
                         seq += 1;
-                        P::with_seq(seq - 1)
-                    });
+                    }
+                    c.extend_from_slice(&batch[..n]);
                     c.commit();
                 }
                 Err(shmring::ChunkError::TooFewSlots(_)) => std::hint::spin_loop(),
@@ -568,7 +621,12 @@ fn spsc_produce<P: Payload>(name: &str, mode: &str, chunk: bool) {
             }
         }
     }
-    while tx.send(P::with_seq(seq)).is_ok() {
+    let mut msg = P::with_seq(0);
+    loop {
+        msg.set_seq(seq);
+        if tx.send_ref(&msg).is_err() {
+            return;
+        }
         seq += 1;
     }
 }

@@ -117,6 +117,8 @@ struct End<T: ShmType> {
     /// The peer's owner word once proven dead (cached so it is not re-checked).
     dead_peer: u64,
     last_liveness: Option<Instant>,
+    /// Unforced liveness questions since the handle was made (see `peer_process`).
+    polls: u32,
     corrupted: bool,
     name: String,
     /// Keeps the mapping alive; after `area` so it is dropped last.
@@ -175,6 +177,7 @@ pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), Op
             light: false,
             dead_peer: 0,
             last_liveness: None,
+            polls: 0,
             corrupted: false,
             name: "loom".into(),
             _segment: None,
@@ -301,6 +304,7 @@ impl<T: ShmType> End<T> {
             light: crate::futex::register_barrier(),
             dead_peer: 0,
             last_liveness: None,
+            polls: 0,
             corrupted: false,
             name,
             _segment: Some(segment),
@@ -336,6 +340,12 @@ impl<T: ShmType> End<T> {
         }
         if owner == self.dead_peer {
             return Peer::Gone;
+        }
+        // Unforced checks come from polling loops: read the clock only every 1024th time, so
+        // an empty poll stays a few loads (blocking waits force a check after every sleep).
+        self.polls = self.polls.wrapping_add(1);
+        if !force && self.polls % 1024 != 0 {
+            return Peer::Present;
         }
         let now = Instant::now();
         if !force
@@ -471,6 +481,55 @@ impl<T: ShmType> Sender<T> {
         self.push(value, false)
     }
 
+    /// Like [`try_send`](Sender::try_send), copying `*value` straight into the slot: for large
+    /// payloads, one copy instead of moving the value through the call.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_send`](Sender::try_send), without a value to give back.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<[u64; 512]>(2)?;
+    /// let big = [7u64; 512];
+    /// tx.try_send_ref(&big).unwrap();
+    /// assert_eq!(rx.recv().unwrap()[511], 7);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[inline]
+    pub fn try_send_ref(&mut self, value: &T) -> Result<(), TrySendError<()>> {
+        self.push_ref(value, false)
+    }
+
+    /// Like [`send`](Sender::send), copying `*value` straight into the slot.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send), without a value to give back.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<[u8; 4096]>(2)?;
+    /// tx.send_ref(&[1; 4096]).unwrap();
+    /// let mut page = [0u8; 4096];
+    /// rx.recv_into(&mut page).unwrap();
+    /// assert_eq!(page[4095], 1);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[inline]
+    pub fn send_ref(&mut self, value: &T) -> Result<(), SendError<()>> {
+        let result = match self.push_ref(value, false) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(())) => self.send_wait(value, None),
+            Err(e) => Err(try_to_timeout(e)),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Disconnected(())) => Err(SendError::Disconnected(())),
+            Err(SendTimeoutError::Corrupted(()) | SendTimeoutError::Timeout(())) => {
+                Err(SendError::Corrupted(()))
+            }
+        }
+    }
+
     /// Sends, waiting as long as the ring is full.
     ///
     /// # Errors
@@ -543,62 +602,75 @@ impl<T: ShmType> Sender<T> {
     ) -> Result<(), SendTimeoutError<T>> {
         match self.push(value, false) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(v)) => self.send_wait(v, deadline),
+            Err(TrySendError::Full(v)) => self.send_wait(&v, deadline).map_err(|e| e.with_value(v)),
             Err(e) => Err(try_to_timeout(e)),
         }
     }
 
+    /// Waits for a free slot and copies `*value` into it.
     #[inline(never)]
     fn send_wait(
         &mut self,
-        value: T,
+        value: &T,
         deadline: Option<Instant>,
-    ) -> Result<(), SendTimeoutError<T>> {
-        let mut pending = Some(value);
+    ) -> Result<(), SendTimeoutError<()>> {
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
         let done = waiter.wait(&area, area.space_event(), deadline, |force| {
-            match self.push(pending.take().expect("pending value"), force) {
+            match self.push_ref(value, force) {
                 Ok(()) => Step::Done(Ok(())),
-                Err(TrySendError::Full(v)) => {
-                    pending = Some(v);
-                    Step::Retry
-                }
+                Err(TrySendError::Full(())) => Step::Retry,
                 Err(e) => Step::Done(Err(try_to_timeout(e))),
             }
         });
         self.end.waiter = waiter;
-        done.unwrap_or_else(|| {
-            Err(SendTimeoutError::Timeout(
-                pending.take().expect("pending value"),
-            ))
-        })
+        done.unwrap_or(Err(SendTimeoutError::Timeout(())))
+    }
+
+    /// One attempt: `Ok` if the slot at `tail` is free for this sender to write.
+    #[inline]
+    fn reserve(&mut self, force: bool) -> Result<(), TrySendError<()>> {
+        if self.end.corrupted {
+            return Err(TrySendError::Corrupted(()));
+        }
+        if self.end.peer_closed() {
+            return Err(TrySendError::Disconnected(()));
+        }
+        if self.tail - self.head == self.end.area.capacity() {
+            if !self.refresh_head() {
+                return Err(TrySendError::Corrupted(()));
+            }
+            if self.tail - self.head == self.end.area.capacity() {
+                return Err(match self.end.peer(force) {
+                    Peer::Present => TrySendError::Full(()),
+                    Peer::Gone => TrySendError::Disconnected(()),
+                    Peer::Corrupt => TrySendError::Corrupted(()),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// One attempt: publish `value` if a slot is free.
     #[inline]
     fn push(&mut self, value: T, force: bool) -> Result<(), TrySendError<T>> {
-        if self.end.corrupted {
-            return Err(TrySendError::Corrupted(value));
+        if let Err(e) = self.reserve(force) {
+            return Err(e.with_value(value));
         }
-        if self.end.peer_closed() {
-            return Err(TrySendError::Disconnected(value));
-        }
-        if self.tail - self.head == self.end.area.capacity() {
-            if !self.refresh_head() {
-                return Err(TrySendError::Corrupted(value));
-            }
-            if self.tail - self.head == self.end.area.capacity() {
-                return Err(match self.end.peer(force) {
-                    Peer::Present => TrySendError::Full(value),
-                    Peer::Gone => TrySendError::Disconnected(value),
-                    Peer::Corrupt => TrySendError::Corrupted(value),
-                });
-            }
-        }
-        // SAFETY: tail < head + capacity, so the slot at `tail` is free and only this sender
-        // writes it until the Release store below publishes it.
+        // SAFETY: `reserve` found tail < head + capacity, so the slot at `tail` is free and
+        // only this sender writes it until `publish` releases it.
         unsafe { self.end.area.write_one(self.tail, value) };
+        self.publish(self.tail + 1);
+        Ok(())
+    }
+
+    /// One attempt: publish a copy of `*value` if a slot is free (one copy, straight into the
+    /// slot).
+    #[inline]
+    fn push_ref(&mut self, value: &T, force: bool) -> Result<(), TrySendError<()>> {
+        self.reserve(force)?;
+        // SAFETY: as in `push`.
+        unsafe { self.end.area.write(self.tail, std::slice::from_ref(value)) };
         self.publish(self.tail + 1);
         Ok(())
     }
@@ -824,6 +896,56 @@ impl<T: ShmType> Receiver<T> {
         self.pop(false)
     }
 
+    /// Like [`try_recv`](Receiver::try_recv), copying the message straight into `*dst`: for
+    /// large payloads, one copy instead of moving the value out through the call.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_recv`](Receiver::try_recv); `*dst` is unchanged then.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<[u64; 512]>(2)?;
+    /// tx.send([3; 512]).unwrap();
+    /// let mut buf = [0u64; 512];
+    /// rx.try_recv_into(&mut buf).unwrap();
+    /// assert_eq!(buf[0], 3);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[inline]
+    pub fn try_recv_into(&mut self, dst: &mut T) -> Result<(), TryRecvError> {
+        self.pop_into(dst, false)
+    }
+
+    /// Like [`recv`](Receiver::recv), copying the message straight into `*dst`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv); `*dst` is unchanged then.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(2)?;
+    /// tx.send(5).unwrap();
+    /// let mut v = 0;
+    /// rx.recv_into(&mut v).unwrap();
+    /// assert_eq!(v, 5);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[inline]
+    pub fn recv_into(&mut self, dst: &mut T) -> Result<(), RecvError> {
+        let result = match self.pop_into(dst, false) {
+            Ok(()) => Ok(()),
+            Err(TryRecvError::Empty) => self.recv_wait(dst, None),
+            Err(e) => Err(try_recv_to_timeout(e)),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(RecvTimeoutError::Disconnected) => Err(RecvError::Disconnected),
+            Err(RecvTimeoutError::Corrupted | RecvTimeoutError::Timeout) => {
+                Err(RecvError::Corrupted)
+            }
+        }
+    }
+
     /// Receives, waiting as long as the ring is empty.
     ///
     /// # Errors
@@ -887,18 +1009,26 @@ impl<T: ShmType> Receiver<T> {
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         match self.pop(false) {
             Ok(v) => Ok(v),
-            Err(TryRecvError::Empty) => self.recv_wait(deadline),
+            Err(TryRecvError::Empty) => {
+                let mut value = T::zeroed();
+                self.recv_wait(&mut value, deadline).map(|()| value)
+            }
             Err(e) => Err(try_recv_to_timeout(e)),
         }
     }
 
+    /// Waits for a message and copies it into `*dst`.
     #[inline(never)]
-    fn recv_wait(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    fn recv_wait(
+        &mut self,
+        dst: &mut T,
+        deadline: Option<Instant>,
+    ) -> Result<(), RecvTimeoutError> {
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
         let done = waiter.wait(&area, area.data_event(), deadline, |force| {
-            match self.pop(force) {
-                Ok(v) => Step::Done(Ok(v)),
+            match self.pop_into(dst, force) {
+                Ok(()) => Step::Done(Ok(())),
                 Err(TryRecvError::Empty) => Step::Retry,
                 Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
             }
@@ -907,20 +1037,37 @@ impl<T: ShmType> Receiver<T> {
         done.unwrap_or(Err(RecvTimeoutError::Timeout))
     }
 
-    /// One attempt: take the next message if one is published.
+    /// One attempt: `Ok` if the slot at `head` holds a published message.
     #[inline]
-    fn pop(&mut self, force: bool) -> Result<T, TryRecvError> {
+    fn ready(&mut self, force: bool) -> Result<(), TryRecvError> {
         if self.end.corrupted {
             return Err(TryRecvError::Corrupted);
         }
         if self.head == self.tail && !self.wait_free(force)? {
             return Err(TryRecvError::Empty);
         }
-        // SAFETY: head < tail (validated), so the slot at `head` is published by the sender
-        // and is not rewritten until the Release store below hands it back.
+        Ok(())
+    }
+
+    /// One attempt: take the next message if one is published.
+    #[inline]
+    fn pop(&mut self, force: bool) -> Result<T, TryRecvError> {
+        self.ready(force)?;
+        // SAFETY: `ready` found head < tail (validated), so the slot at `head` is published
+        // and is not rewritten until `release` hands it back.
         let value = unsafe { self.end.area.read_one(self.head) };
         self.release(self.head + 1);
         Ok(value)
+    }
+
+    /// One attempt: copy the next message into `*dst` if one is published.
+    #[inline]
+    fn pop_into(&mut self, dst: &mut T, force: bool) -> Result<(), TryRecvError> {
+        self.ready(force)?;
+        // SAFETY: as in `pop`.
+        unsafe { self.end.area.read(self.head, std::slice::from_mut(dst)) };
+        self.release(self.head + 1);
+        Ok(())
     }
 
     /// When the cached tail says empty: re-reads it, and if still empty decides between
