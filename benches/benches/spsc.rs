@@ -54,7 +54,7 @@ fn chunks(c: &mut Criterion) {
     group.bench_function("rtrb chunks", |b| {
         b.iter(|| {
             let w = p.write_chunk_uninit(64).unwrap();
-            w.fill_from_iter(black_box(src).into_iter());
+            w.fill_from_iter(black_box(src));
             let r = q.read_chunk(64).unwrap();
             let (a, bb) = r.as_slices();
             dst[..a.len()].copy_from_slice(a);

@@ -1,10 +1,35 @@
 //! Lock-free messaging between processes on one Linux machine, in POSIX shared memory, with a
 //! layout guard and crash-safe handles.
 //!
-//! This release provides the foundation the rings stand on: **segments** (named shared
-//! memory, sealed memfds, files, heap) that two processes create and open safely, a validated
-//! **header**, and the **layout guard** that refuses a process attaching with the wrong
-//! payload type before it reads a byte.
+//! * [`spsc`]: the single-producer / single-consumer typed ring — the fastest path, with futex
+//!   wake-ups that cost nothing when nobody sleeps, zero-copy chunks, and crash detection.
+//! * **Segments** ([`SegmentOptions`], [`Segment`]): named shared memory, sealed memfds, files or
+//!   heap, with a validated header — what every ring stands on.
+//! * The **layout guard** ([`ShmType`], `#[derive(ShmType)]`): a process that attaches with the
+//!   wrong payload type gets [`OpenError::IncompatibleLayout`] before it reads a byte.
+//!
+//! ```
+//! use shmring::spsc;
+//!
+//! let name = format!("shmring-doc-intro-{}", std::process::id());
+//! // Process A
+//! let mut tx = spsc::Sender::<u64>::create(name.as_str(), 4096)?;
+//! // Process B (here the same process, for the example)
+//! let mut rx = spsc::Receiver::<u64>::open(name.as_str())?;
+//! tx.send(42).unwrap();
+//! assert_eq!(rx.recv(), Ok(42));
+//! shmring::Segment::unlink_name(&name)?;
+//! # Ok::<(), shmring::OpenError>(())
+//! ```
+//!
+//! # Blocking, disconnection and errors
+//!
+//! Every ring offers non-blocking (`try_send`, `try_recv`), blocking (`send`, `recv`) and
+//! bounded (`*_timeout`, `*_deadline`) calls, with errors in crossbeam-channel's shape
+//! ([`TrySendError::Full`], [`RecvError::Disconnected`], …) plus a `Corrupted` case for a peer
+//! that wrote impossible values. A value that could not be sent always comes back. How a
+//! handle waits is its [`WaitStrategy`]. When the other side is dropped or its process dies,
+//! the receiver first gets everything committed, then `Disconnected`.
 //!
 //! # Creating and opening
 //!

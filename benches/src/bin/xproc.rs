@@ -419,7 +419,7 @@ fn floor_echo(name: &str, size: usize) {
 const FLOOR_SLOTS: usize = 512;
 
 fn floor_tput<P: Payload>(cfg: Config) -> Row {
-    let cap = if size_of::<P>() > 8 { 64 } else { 4096 };
+    let cap = if size_of::<P>() > 8 { 16 } else { 4096 };
     let name = unique("floor-tput");
     let seg = raw_segment(&name, (FLOOR_SLOTS + cap * size_of::<P>()) as u64, true);
     let child = spawn_peer(&[
@@ -445,6 +445,9 @@ fn floor_tput<P: Payload>(cfg: Config) -> Row {
         }
         let offset = FLOOR_SLOTS + (pos as usize % cap) * size_of::<P>();
         copy_out(&seg, offset, bytemuck::bytes_of_mut(&mut value));
+        // Keep the whole copy: the check below reads one word, and the compiler could shrink
+        // the copy to that word otherwise.
+        std::hint::black_box(&mut value);
         pos += 1;
         head.store(pos, Ordering::Release);
         assert_eq!(value.seq(), expected);
@@ -541,7 +544,7 @@ fn spsc_echo<P: Payload>(name: &str, mode: &str) {
 
 fn spsc_tput<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, chunk: bool) -> Row {
     let name = unique("spsc-tput");
-    let cap = if size_of::<P>() > 8 { 64 } else { 4096 };
+    let cap = if size_of::<P>() > 8 { 16 } else { 4096 };
     let mut rx = Receiver::<P>::create(name.as_str(), cap)
         .unwrap()
         .with_wait_strategy(strategy);

@@ -65,6 +65,9 @@ use crate::{
     SegmentOptions, SendError, SendTimeoutError, ShmType, TryRecvError, TrySendError, WaitStrategy,
 };
 
+/// Payloads up to this size are copied as typed values; larger ones by one `memcpy`.
+const SMALL_PAYLOAD: usize = 64;
+
 /// The sending half. `Send` but neither `Clone` nor `Sync`: there is one producer.
 ///
 /// ```
@@ -669,8 +672,15 @@ impl<T: ShmType> Sender<T> {
     #[inline]
     fn push_ref(&mut self, value: &T, force: bool) -> Result<(), TrySendError<()>> {
         self.reserve(force)?;
-        // SAFETY: as in `push`.
-        unsafe { self.end.area.write(self.tail, std::slice::from_ref(value)) };
+        // SAFETY: as in `push`. Small payloads are moved as typed values (plain register
+        // moves); large ones with one memcpy straight from `*value`.
+        unsafe {
+            if size_of::<T>() <= SMALL_PAYLOAD {
+                self.end.area.write_one(self.tail, *value);
+            } else {
+                self.end.area.write(self.tail, std::slice::from_ref(value));
+            }
+        }
         self.publish(self.tail + 1);
         Ok(())
     }
@@ -1064,8 +1074,14 @@ impl<T: ShmType> Receiver<T> {
     #[inline]
     fn pop_into(&mut self, dst: &mut T, force: bool) -> Result<(), TryRecvError> {
         self.ready(force)?;
-        // SAFETY: as in `pop`.
-        unsafe { self.end.area.read(self.head, std::slice::from_mut(dst)) };
+        // SAFETY: as in `pop`; small payloads as typed values, large ones with one memcpy.
+        unsafe {
+            if size_of::<T>() <= SMALL_PAYLOAD {
+                *dst = self.end.area.read_one(self.head);
+            } else {
+                self.end.area.read(self.head, std::slice::from_mut(dst));
+            }
+        }
         self.release(self.head + 1);
         Ok(())
     }
