@@ -314,6 +314,28 @@ impl<T: ShmType> End<T> {
         })
     }
 
+    /// Claims `role` and reads the shared indices, which must satisfy
+    /// `head <= tail <= head + capacity`: a successor continues exactly where the ring is.
+    #[cfg(not(shmring_loom))]
+    fn attach_with_indices(
+        segment: Arc<Segment>,
+        role: Role,
+    ) -> Result<(End<T>, u64, u64), OpenError> {
+        let end = End::attach(segment, role)?;
+        let head = end.area.head().load(Ordering::Acquire);
+        let tail = end.area.tail().load(Ordering::Acquire);
+        if head > tail || tail - head > end.area.capacity() {
+            return Err(OpenError::Corrupted {
+                name: end.name.clone(),
+                reason: HeaderError::BadField {
+                    field: "ring indices (tail - head)",
+                    value: tail.wrapping_sub(head),
+                },
+            });
+        }
+        Ok((end, head, tail))
+    }
+
     /// The peer's state; `force` re-checks its process even if checked recently.
     fn peer(&mut self, force: bool) -> Peer {
         let peer = self.role.other();
@@ -444,12 +466,7 @@ impl<T: ShmType> Sender<T> {
 
     #[cfg(not(shmring_loom))]
     fn attach(segment: Arc<Segment>) -> Result<Sender<T>, OpenError> {
-        let end = End::attach(segment, Role::Sender)?;
-        let tail = end.area.tail().load(Ordering::Acquire);
-        let head = end.area.head().load(Ordering::Acquire);
-        if head > tail || tail - head > end.area.capacity() {
-            return Err(corrupt_indices(&end.name, tail));
-        }
+        let (end, head, tail) = End::attach_with_indices(segment, Role::Sender)?;
         Ok(Sender { end, tail, head })
     }
 
@@ -866,12 +883,7 @@ impl<T: ShmType> Receiver<T> {
 
     #[cfg(not(shmring_loom))]
     fn attach(segment: Arc<Segment>) -> Result<Receiver<T>, OpenError> {
-        let end = End::attach(segment, Role::Receiver)?;
-        let head = end.area.head().load(Ordering::Acquire);
-        let tail = end.area.tail().load(Ordering::Acquire);
-        if head > tail || tail - head > end.area.capacity() {
-            return Err(corrupt_indices(&end.name, head));
-        }
+        let (end, head, tail) = End::attach_with_indices(segment, Role::Receiver)?;
         Ok(Receiver { end, head, tail })
     }
 
@@ -1276,16 +1288,6 @@ fn ring_len<T: ShmType>(area: &Area<T>) -> usize {
     let head = area.head().load(Ordering::Acquire);
     let tail = area.tail().load(Ordering::Acquire);
     tail.saturating_sub(head).min(area.capacity()) as usize
-}
-
-fn corrupt_indices(name: &str, value: u64) -> OpenError {
-    OpenError::Corrupted {
-        name: name.to_owned(),
-        reason: HeaderError::BadField {
-            field: "ring indices (head/tail)",
-            value,
-        },
-    }
 }
 
 fn try_to_timeout<T>(e: TrySendError<T>) -> SendTimeoutError<T> {
