@@ -868,10 +868,10 @@ fn read_u32(bytes: &[u8], offset: usize) -> u32 {
 /// The 32-bit header word at `offset`.
 fn word(region: &Region, offset: usize) -> &AtomicU32 {
     assert!(offset % 4 == 0 && offset + 4 <= HEADER_SIZE.min(region.len()));
-    // SAFETY: the offset is 4-aligned and inside the region (asserted; regions are page
-    // aligned and at least HEADER_SIZE long), and the region outlives the returned reference.
     // Header words are only ever accessed as AtomicU32, by every process, so there are no
     // mixed-size or non-atomic accesses to race with.
+    // SAFETY: 4-aligned and inside the region (asserted; regions are page aligned), and the
+    // region outlives the returned reference; all accesses to the word are atomic.
     unsafe { AtomicU32::from_ptr(region.as_ptr().as_ptr().add(offset).cast()) }
 }
 
