@@ -65,6 +65,8 @@ array_payload!(128, "1 KiB");
 array_payload!(8192, "64 KiB");
 
 const STOP: u64 = u64::MAX;
+/// Ring capacity for the round-trip rows: one message is in flight at a time.
+const RTT_CAPACITY: u64 = 64;
 
 #[derive(Clone, Copy)]
 struct Config {
@@ -498,10 +500,10 @@ fn floor_produce<P: Payload>(name: &str, cap: usize) {
 fn spsc_rtt<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row {
     let name = unique("spsc-rtt");
     let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
-    let mut tx = Sender::<P>::create(ping.as_str(), 64)
+    let mut tx = Sender::<P>::create(ping.as_str(), RTT_CAPACITY)
         .unwrap()
         .with_wait_strategy(strategy);
-    let mut rx = Receiver::<P>::create(pong.as_str(), 64)
+    let mut rx = Receiver::<P>::create(pong.as_str(), RTT_CAPACITY)
         .unwrap()
         .with_wait_strategy(strategy);
     let child = spawn_peer(&["spsc-rtt", &size_of::<P>().to_string(), &name, mode]);
