@@ -1504,9 +1504,19 @@ impl<T: ShmType> ReadChunk<'_, T> {
     /// assert_eq!(rx.read_chunk(1).unwrap().len(), 1);
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    #[allow(clippy::len_without_is_empty)] // `is_empty` would clash with Iterator's intent
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Whether the chunk holds no messages.
+    ///
+    /// ```
+    /// let (_tx, mut rx) = shmring::spsc::channel::<u8>(4)?;
+    /// assert!(rx.read_chunk(0).unwrap().is_empty());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Reads the next message of the chunk.
