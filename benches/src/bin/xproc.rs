@@ -154,6 +154,7 @@ fn main() {
     }
     if want("inproc") {
         benches.push(Box::new(move || rtrb_tput(cfg)));
+        benches.push(Box::new(move || shmring_inproc_tput(cfg)));
         benches.push(Box::new(move || crossbeam_tput(cfg)));
     }
     let mut runs: Vec<Vec<Row>> = benches.iter().map(|_| Vec::new()).collect();
@@ -824,6 +825,16 @@ fn rtrb_tput(cfg: Config) -> Row {
     let (mut p, mut c) = rtrb::RingBuffer::<u64>::new(4096);
     let (n, took) = inproc(cfg, move |v| p.push(v).is_ok(), move || c.pop().ok());
     tput_row("rtrb (in-process, spinning)", "8 B", 8, n, took)
+}
+
+fn shmring_inproc_tput(cfg: Config) -> Row {
+    let (mut tx, mut rx) = shmring::spsc::channel::<u64>(4096).unwrap();
+    let (n, took) = inproc(
+        cfg,
+        move |v| tx.try_send(v).is_ok(),
+        move || rx.try_recv().ok(),
+    );
+    tput_row("shmring spsc (in-process, spinning)", "8 B", 8, n, took)
 }
 
 fn crossbeam_tput(cfg: Config) -> Row {
