@@ -128,17 +128,21 @@ fn main() {
             benches.push(Box::new(move || {
                 spsc_rtt::<[u64; 128]>(cfg, mode, strategy)
             }));
+            for how in ["one", "try", "chunk"] {
+                benches.push(Box::new(move || spsc_tput::<u64>(cfg, mode, strategy, how)));
+            }
+            for how in ["one", "chunk"] {
+                benches.push(Box::new(move || {
+                    spsc_tput::<[u64; 8192]>(cfg, mode, strategy, how)
+                }));
+            }
+        }
+    }
+    // One-way 8 B streaming only, blocking API against try-loops (for profiling).
+    if want("spsc-tput8") {
+        for how in ["one", "try"] {
             benches.push(Box::new(move || {
-                spsc_tput::<u64>(cfg, mode, strategy, false)
-            }));
-            benches.push(Box::new(move || {
-                spsc_tput::<u64>(cfg, mode, strategy, true)
-            }));
-            benches.push(Box::new(move || {
-                spsc_tput::<[u64; 8192]>(cfg, mode, strategy, false)
-            }));
-            benches.push(Box::new(move || {
-                spsc_tput::<[u64; 8192]>(cfg, mode, strategy, true)
+                spsc_tput::<u64>(cfg, "spin", WaitStrategy::BusyPoll, how)
             }));
         }
     }
@@ -302,8 +306,8 @@ fn peer(args: &[String]) {
         ("floor-tput", _) => floor_produce::<[u64; 8192]>(arg(2), arg(3).parse().unwrap()),
         ("spsc-rtt", "8") => spsc_echo::<u64>(arg(2), arg(3)),
         ("spsc-rtt", _) => spsc_echo::<[u64; 128]>(arg(2), arg(3)),
-        ("spsc-tput", "8") => spsc_produce::<u64>(arg(2), arg(3), arg(4) == "chunk"),
-        ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), arg(3), arg(4) == "chunk"),
+        ("spsc-tput", "8") => spsc_produce::<u64>(arg(2), arg(3), arg(4)),
+        ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), arg(3), arg(4)),
         ("stream-rtt", kind) => stream_echo(kind, arg(2), arg(3).parse().unwrap()),
         ("stream-tput", kind) => stream_produce(kind, arg(2), arg(3).parse().unwrap()),
         other => panic!("unknown peer role {other:?}"),
@@ -545,19 +549,16 @@ fn spsc_echo<P: Payload>(name: &str, mode: &str) {
     }
 }
 
-fn spsc_tput<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, chunk: bool) -> Row {
+/// `how`: "one" (blocking API), "try" (non-blocking calls in a spin loop) or "chunk".
+fn spsc_tput<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, how: &str) -> Row {
+    let chunk = how == "chunk";
+    let try_loop = how == "try";
     let name = unique("spsc-tput");
     let cap = if size_of::<P>() > 8 { 16 } else { 4096 };
     let mut rx = Receiver::<P>::create(name.as_str(), cap)
         .unwrap()
         .with_wait_strategy(strategy);
-    let child = spawn_peer(&[
-        "spsc-tput",
-        &size_of::<P>().to_string(),
-        &name,
-        mode,
-        if chunk { "chunk" } else { "one" },
-    ]);
+    let child = spawn_peer(&["spsc-tput", &size_of::<P>().to_string(), &name, mode, how]);
     let mut expected = 0u64;
     let mut start = None;
     let mut count = 0u64;
@@ -578,7 +579,13 @@ fn spsc_tput<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, chunk:
             }
             count += n as u64;
         } else {
-            rx.recv_into(&mut batch[0]).unwrap();
+            if try_loop {
+                while rx.try_recv_into(&mut batch[0]).is_err() {
+                    std::hint::spin_loop();
+                }
+            } else {
+                rx.recv_into(&mut batch[0]).unwrap();
+            }
             let v = batch[0];
             assert_eq!(v.seq(), expected);
             expected += 1;
@@ -593,7 +600,11 @@ fn spsc_tput<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, chunk:
     drop(rx);
     finish(child);
     Segment::unlink_name(&name).unwrap();
-    let how = if chunk { "chunks" } else { "one at a time" };
+    let how = match how {
+        "chunk" => "chunks",
+        "try" => "one at a time, try-loop",
+        _ => "one at a time",
+    };
     tput_row(
         &format!("shmring spsc ({mode}, {how})"),
         P::LABEL,
@@ -603,7 +614,9 @@ fn spsc_tput<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, chunk:
     )
 }
 
-fn spsc_produce<P: Payload>(name: &str, mode: &str, chunk: bool) {
+fn spsc_produce<P: Payload>(name: &str, mode: &str, how: &str) {
+    let chunk = how == "chunk";
+    let try_loop = how == "try";
     let mut tx = Sender::<P>::open(name)
         .unwrap()
         .with_wait_strategy(strategy(mode));
@@ -630,7 +643,15 @@ fn spsc_produce<P: Payload>(name: &str, mode: &str, chunk: bool) {
     let mut msg = P::with_seq(0);
     loop {
         msg.set_seq(seq);
-        if tx.send_ref(&msg).is_err() {
+        if try_loop {
+            loop {
+                match tx.try_send_ref(&msg) {
+                    Ok(()) => break,
+                    Err(shmring::TrySendError::Full(())) => std::hint::spin_loop(),
+                    Err(_) => return,
+                }
+            }
+        } else if tx.send_ref(&msg).is_err() {
             return;
         }
         seq += 1;
