@@ -536,18 +536,21 @@ impl<T: ShmType> Sender<T> {
     /// ```
     #[inline]
     pub fn send_ref(&mut self, value: &T) -> Result<(), SendError<()>> {
-        let result = match self.push_ref(value, false) {
+        match self.push_ref(value, false) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(())) => self.send_wait(value, None),
-            Err(e) => Err(try_to_timeout(e)),
-        };
-        match result {
-            Ok(()) => Ok(()),
-            Err(SendTimeoutError::Disconnected(())) => Err(SendError::Disconnected(())),
-            Err(SendTimeoutError::Corrupted(()) | SendTimeoutError::Timeout(())) => {
-                Err(SendError::Corrupted(()))
-            }
+            Err(first) => self.send_ref_slow(value, first),
         }
+    }
+
+    /// `send_ref` after a failed first attempt: wait if full, else report.
+    #[cold]
+    #[inline(never)]
+    fn send_ref_slow(&mut self, value: &T, first: TrySendError<()>) -> Result<(), SendError<()>> {
+        let result = match first {
+            TrySendError::Full(()) => self.send_wait(value, None),
+            e => Err(try_to_timeout(e)),
+        };
+        result.map_err(without_timeout)
     }
 
     /// Sends, waiting as long as the ring is full.
@@ -566,13 +569,7 @@ impl<T: ShmType> Sender<T> {
     /// ```
     #[inline]
     pub fn send(&mut self, value: T) -> Result<(), SendError<T>> {
-        match self.send_until(value, None) {
-            Ok(()) => Ok(()),
-            Err(SendTimeoutError::Disconnected(v)) => Err(SendError::Disconnected(v)),
-            Err(SendTimeoutError::Corrupted(v) | SendTimeoutError::Timeout(v)) => {
-                Err(SendError::Corrupted(v))
-            }
-        }
+        self.send_until(value, None).map_err(without_timeout)
     }
 
     /// Sends, waiting at most `timeout` for a free slot.
@@ -622,8 +619,21 @@ impl<T: ShmType> Sender<T> {
     ) -> Result<(), SendTimeoutError<T>> {
         match self.push(value, false) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(v)) => self.send_wait(&v, deadline).map_err(|e| e.with_value(v)),
-            Err(e) => Err(try_to_timeout(e)),
+            Err(first) => self.send_slow(first, deadline),
+        }
+    }
+
+    /// A send after a failed first attempt: wait if full, else report.
+    #[cold]
+    #[inline(never)]
+    fn send_slow(
+        &mut self,
+        first: TrySendError<T>,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        match first {
+            TrySendError::Full(v) => self.send_wait(&v, deadline).map_err(|e| e.with_value(v)),
+            e => Err(try_to_timeout(e)),
         }
     }
 
@@ -954,18 +964,21 @@ impl<T: ShmType> Receiver<T> {
     /// ```
     #[inline]
     pub fn recv_into(&mut self, dst: &mut T) -> Result<(), RecvError> {
-        let result = match self.pop_into(dst, false) {
+        match self.pop_into(dst, false) {
             Ok(()) => Ok(()),
-            Err(TryRecvError::Empty) => self.recv_wait(dst, None),
-            Err(e) => Err(try_recv_to_timeout(e)),
-        };
-        match result {
-            Ok(()) => Ok(()),
-            Err(RecvTimeoutError::Disconnected) => Err(RecvError::Disconnected),
-            Err(RecvTimeoutError::Corrupted | RecvTimeoutError::Timeout) => {
-                Err(RecvError::Corrupted)
-            }
+            Err(first) => self.recv_into_slow(dst, first),
         }
+    }
+
+    /// `recv_into` after a failed first attempt: wait if empty, else report.
+    #[cold]
+    #[inline(never)]
+    fn recv_into_slow(&mut self, dst: &mut T, first: TryRecvError) -> Result<(), RecvError> {
+        let result = match first {
+            TryRecvError::Empty => self.recv_wait(dst, None),
+            e => Err(try_recv_to_timeout(e)),
+        };
+        result.map_err(recv_without_timeout)
     }
 
     /// Receives, waiting as long as the ring is empty.
@@ -985,13 +998,7 @@ impl<T: ShmType> Receiver<T> {
     /// ```
     #[inline]
     pub fn recv(&mut self) -> Result<T, RecvError> {
-        match self.recv_until(None) {
-            Ok(v) => Ok(v),
-            Err(RecvTimeoutError::Disconnected) => Err(RecvError::Disconnected),
-            Err(RecvTimeoutError::Corrupted | RecvTimeoutError::Timeout) => {
-                Err(RecvError::Corrupted)
-            }
-        }
+        self.recv_until(None).map_err(recv_without_timeout)
     }
 
     /// Receives, waiting at most `timeout`.
@@ -1031,11 +1038,24 @@ impl<T: ShmType> Receiver<T> {
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         match self.pop(false) {
             Ok(v) => Ok(v),
-            Err(TryRecvError::Empty) => {
+            Err(first) => self.recv_slow(first, deadline),
+        }
+    }
+
+    /// A receive after a failed first attempt: wait if empty, else report.
+    #[cold]
+    #[inline(never)]
+    fn recv_slow(
+        &mut self,
+        first: TryRecvError,
+        deadline: Option<Instant>,
+    ) -> Result<T, RecvTimeoutError> {
+        match first {
+            TryRecvError::Empty => {
                 let mut value = T::zeroed();
                 self.recv_wait(&mut value, deadline).map(|()| value)
             }
-            Err(e) => Err(try_recv_to_timeout(e)),
+            e => Err(try_recv_to_timeout(e)),
         }
     }
 
@@ -1295,6 +1315,23 @@ fn try_to_timeout<T>(e: TrySendError<T>) -> SendTimeoutError<T> {
         TrySendError::Full(v) => SendTimeoutError::Timeout(v),
         TrySendError::Disconnected(v) => SendTimeoutError::Disconnected(v),
         TrySendError::Corrupted(v) => SendTimeoutError::Corrupted(v),
+    }
+}
+
+/// A blocking call's error: without a deadline there is no timeout, so that arm only
+/// completes the match.
+fn without_timeout<T>(e: SendTimeoutError<T>) -> SendError<T> {
+    match e {
+        SendTimeoutError::Disconnected(v) => SendError::Disconnected(v),
+        SendTimeoutError::Corrupted(v) | SendTimeoutError::Timeout(v) => SendError::Corrupted(v),
+    }
+}
+
+/// As [`without_timeout`], for receiving.
+fn recv_without_timeout(e: RecvTimeoutError) -> RecvError {
+    match e {
+        RecvTimeoutError::Disconnected => RecvError::Disconnected,
+        RecvTimeoutError::Corrupted | RecvTimeoutError::Timeout => RecvError::Corrupted,
     }
 }
 
