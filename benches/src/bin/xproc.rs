@@ -139,7 +139,10 @@ fn main() {
         }
     }
     // One-way 8 B streaming only, blocking API against try-loops (for profiling).
-    if want("spsc-tput8") {
+    if rows
+        .as_ref()
+        .is_some_and(|r| r.iter().any(|x| x == "spsc-tput8"))
+    {
         for how in ["one", "try"] {
             benches.push(Box::new(move || {
                 spsc_tput::<u64>(cfg, "spin", WaitStrategy::BusyPoll, how)
