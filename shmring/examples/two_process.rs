@@ -6,12 +6,14 @@
 //!
 //! The parent creates `/dev/shm/shmring-example-PID` holding 8 `Tick` slots, fills them, and
 //! starts itself twice: once opening the segment as `Tick` (accepted; it prints the ticks it
-//! reads) and once as `u8` (refused by the layout guard, before any byte is read). The child
-//! modes can be run by hand: `two_process open NAME` and `two_process open-as-u8 NAME`.
+//! reads) and once as `u8` (refused by the layout guard, before any byte is read). Then it
+//! streams one million ticks to a third process through an SPSC ring and prints the rate. The
+//! child modes can be run by hand: `two_process open NAME`, `two_process open-as-u8 NAME`,
+//! `two_process recv NAME`.
 
 use std::process::{Command, ExitCode};
 
-use shmring::{RingKind, SegmentOptions, ShmType};
+use shmring::{RingKind, SegmentOptions, ShmType, spsc};
 
 /// The payload. The integration tests define the same struct in another binary, and the
 /// layout guard accepts it there: fingerprints are structural, not per-binary.
@@ -36,7 +38,8 @@ fn main() -> ExitCode {
         None => parent(),
         Some("open") if args.len() == 3 => open_as_tick(&args[2]),
         Some("open-as-u8") if args.len() == 3 => open_as_u8(&args[2]),
-        _ => Err("usage: two_process [open NAME | open-as-u8 NAME]".into()),
+        Some("recv") if args.len() == 3 => receive(&args[2]),
+        _ => Err("usage: two_process [open NAME | open-as-u8 NAME | recv NAME]".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -77,7 +80,58 @@ fn parent() -> Result<()> {
     if !status.success() || !refused.success() {
         return Err("a child process failed".into());
     }
-    println!("both processes behaved as expected; ring removed");
+    println!("both processes behaved as expected; segment removed\n");
+    stream(&me)
+}
+
+const STREAMED: u64 = 1_000_000;
+
+/// Sends `STREAMED` ticks through an SPSC ring to a child process.
+fn stream(me: &std::path::Path) -> Result<()> {
+    let name = format!("shmring-example-ring-{}", std::process::id());
+    let mut tx = spsc::Sender::<Tick>::create(name.as_str(), 4096)?;
+    let mut child = Command::new(me).args(["recv", &name]).spawn()?;
+    let start = std::time::Instant::now();
+    for i in 0..STREAMED {
+        let tick = Tick {
+            ts_ns: i,
+            price: 100.0,
+            qty: 1,
+            side: (i % 2) as u32,
+        };
+        tx.send(tick).map_err(|e| format!("send: {e}"))?;
+    }
+    drop(tx); // the receiver drains the ring, then sees the sender is gone
+    let status = child.wait()?;
+    shmring::Segment::unlink_name(&name)?;
+    println!(
+        "sent {STREAMED} ticks in {:.1} ms through ring {name:?}",
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    if status.success() {
+        Ok(())
+    } else {
+        Err("the receiving process failed".into())
+    }
+}
+
+/// Receives ticks until the sender is gone, checking their order.
+fn receive(name: &str) -> Result<()> {
+    let mut rx = spsc::Receiver::<Tick>::open(name)?;
+    let start = std::time::Instant::now();
+    let mut expected = 0;
+    for tick in rx.iter() {
+        if tick.ts_ns != expected {
+            return Err(format!("tick {expected} arrived as {}", tick.ts_ns).into());
+        }
+        expected += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "pid {} received {expected} ticks in order ({:.1} M ticks/s), then the sender was gone",
+        std::process::id(),
+        expected as f64 / secs / 1e6
+    );
     Ok(())
 }
 
