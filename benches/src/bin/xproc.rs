@@ -517,11 +517,11 @@ fn spsc_rtt<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row 
     let child = spawn_peer(&["spsc-rtt", &size_of::<P>().to_string(), &name, mode]);
     let mut hist = histogram();
     let mut msg = P::with_seq(0);
+    let mut back = P::zeroed();
     for i in 0..cfg.rtt_iters + 10_000 {
         let start = Instant::now();
         msg.set_seq(i);
         tx.send_ref(&msg).unwrap();
-        let mut back = P::zeroed();
         rx.recv_into(&mut back).unwrap();
         if i >= 10_000 {
             hist.record(start.elapsed().as_nanos() as u64).unwrap();
