@@ -65,6 +65,10 @@ use crate::{
     SegmentOptions, SendError, SendTimeoutError, ShmType, TryRecvError, TrySendError, WaitStrategy,
 };
 
+/// Tight polls a blocking call makes inline before it enters the waiting machinery (none
+/// under loom, whose models must reach the sleeping protocol).
+const QUICK_POLLS: u32 = if cfg!(shmring_loom) { 0 } else { 8 };
+
 /// Payloads up to this size are copied as typed values; larger ones by one `memcpy`.
 const SMALL_PAYLOAD: usize = 64;
 
@@ -536,7 +540,15 @@ impl<T: ShmType> Sender<T> {
     /// ```
     #[inline]
     pub fn send_ref(&mut self, value: &T) -> Result<(), SendError<()>> {
-        match self.push_ref(value, false) {
+        let mut result = self.push_ref(value, false);
+        for _ in 0..QUICK_POLLS {
+            if result != Err(TrySendError::Full(())) {
+                break;
+            }
+            crate::sync::spin_loop();
+            result = self.push_ref(value, false);
+        }
+        match result {
             Ok(()) => Ok(()),
             Err(first) => self.send_ref_slow(value, first),
         }
@@ -617,7 +629,18 @@ impl<T: ShmType> Sender<T> {
         value: T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
-        match self.push(value, false) {
+        let mut result = self.push(value, false);
+        // A slot is usually a moment away: a few tight polls before the slow path.
+        for _ in 0..QUICK_POLLS {
+            match result {
+                Err(TrySendError::Full(v)) => {
+                    crate::sync::spin_loop();
+                    result = self.push(v, false);
+                }
+                _ => break,
+            }
+        }
+        match result {
             Ok(()) => Ok(()),
             Err(first) => self.send_slow(first, deadline),
         }
@@ -964,7 +987,16 @@ impl<T: ShmType> Receiver<T> {
     /// ```
     #[inline]
     pub fn recv_into(&mut self, dst: &mut T) -> Result<(), RecvError> {
-        match self.pop_into(dst, false) {
+        let mut result = self.pop_into(dst, false);
+        // A message is usually a moment away: a few tight polls before the slow path.
+        for _ in 0..QUICK_POLLS {
+            if result != Err(TryRecvError::Empty) {
+                break;
+            }
+            crate::sync::spin_loop();
+            result = self.pop_into(dst, false);
+        }
+        match result {
             Ok(()) => Ok(()),
             Err(first) => self.recv_into_slow(dst, first),
         }
@@ -1036,7 +1068,16 @@ impl<T: ShmType> Receiver<T> {
 
     #[inline]
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        match self.pop(false) {
+        let mut result = self.pop(false);
+        // A message is usually a moment away: a few tight polls before the slow path.
+        for _ in 0..QUICK_POLLS {
+            if !matches!(result, Err(TryRecvError::Empty)) {
+                break;
+            }
+            crate::sync::spin_loop();
+            result = self.pop(false);
+        }
+        match result {
             Ok(v) => Ok(v),
             Err(first) => self.recv_slow(first, deadline),
         }
