@@ -540,15 +540,7 @@ impl<T: ShmType> Sender<T> {
     /// ```
     #[inline]
     pub fn send_ref(&mut self, value: &T) -> Result<(), SendError<()>> {
-        let mut result = self.push_ref(value, false);
-        for _ in 0..QUICK_POLLS {
-            if result != Err(TrySendError::Full(())) {
-                break;
-            }
-            crate::sync::spin_loop();
-            result = self.push_ref(value, false);
-        }
-        match result {
+        match self.push_ref(value, false) {
             Ok(()) => Ok(()),
             Err(first) => self.send_ref_slow(value, first),
         }
@@ -629,18 +621,7 @@ impl<T: ShmType> Sender<T> {
         value: T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
-        let mut result = self.push(value, false);
-        // A slot is usually a moment away: a few tight polls before the slow path.
-        for _ in 0..QUICK_POLLS {
-            match result {
-                Err(TrySendError::Full(v)) => {
-                    crate::sync::spin_loop();
-                    result = self.push(v, false);
-                }
-                _ => break,
-            }
-        }
-        match result {
+        match self.push(value, false) {
             Ok(()) => Ok(()),
             Err(first) => self.send_slow(first, deadline),
         }
