@@ -968,19 +968,29 @@ impl<T: ShmType> Receiver<T> {
     /// ```
     #[inline]
     pub fn recv_into(&mut self, dst: &mut T) -> Result<(), RecvError> {
-        let mut result = self.pop_into(dst, false);
-        // A message is usually a moment away: a few tight polls before the slow path.
-        for _ in 0..QUICK_POLLS {
-            if result != Err(TryRecvError::Empty) {
-                break;
-            }
-            crate::sync::spin_loop();
-            result = self.pop_into(dst, false);
-        }
-        match result {
+        match self.poll_quickly(|rx| rx.pop_into(dst, false)) {
             Ok(()) => Ok(()),
             Err(first) => self.recv_into_slow(dst, first),
         }
+    }
+
+    /// Runs `attempt`, and while it finds the ring empty, up to [`QUICK_POLLS`] more times
+    /// with a spin hint between: a message is usually a moment away, and this is cheaper than
+    /// entering the waiting machinery.
+    #[inline]
+    fn poll_quickly<R>(
+        &mut self,
+        mut attempt: impl FnMut(&mut Self) -> Result<R, TryRecvError>,
+    ) -> Result<R, TryRecvError> {
+        let mut result = attempt(self);
+        for _ in 0..QUICK_POLLS {
+            if !matches!(result, Err(TryRecvError::Empty)) {
+                break;
+            }
+            crate::sync::spin_loop();
+            result = attempt(self);
+        }
+        result
     }
 
     /// `recv_into` after a failed first attempt: wait if empty, else report.
@@ -1049,16 +1059,7 @@ impl<T: ShmType> Receiver<T> {
 
     #[inline]
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        let mut result = self.pop(false);
-        // A message is usually a moment away: a few tight polls before the slow path.
-        for _ in 0..QUICK_POLLS {
-            if !matches!(result, Err(TryRecvError::Empty)) {
-                break;
-            }
-            crate::sync::spin_loop();
-            result = self.pop(false);
-        }
-        match result {
+        match self.poll_quickly(|rx| rx.pop(false)) {
             Ok(v) => Ok(v),
             Err(first) => self.recv_slow(first, deadline),
         }
