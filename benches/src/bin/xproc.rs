@@ -67,6 +67,9 @@ array_payload!(8192, "64 KiB");
 const STOP: u64 = u64::MAX;
 /// Ring capacity for the round-trip rows: one message is in flight at a time.
 const RTT_CAPACITY: u64 = 64;
+/// A request/response-sized ring: at 1 KiB, 64 slots per direction (128 KiB in all) do not
+/// fit the 32 KiB L1 of a core here, 4 slots do.
+const RTT_SMALL_CAPACITY: u64 = 4;
 
 #[derive(Clone, Copy)]
 struct Config {
@@ -124,10 +127,14 @@ fn main() {
         ("blocking", WaitStrategy::default()),
     ] {
         if want("spsc") || want(&format!("spsc-{mode}")) {
-            benches.push(Box::new(move || spsc_rtt::<u64>(cfg, mode, strategy)));
             benches.push(Box::new(move || {
-                spsc_rtt::<[u64; 128]>(cfg, mode, strategy)
+                spsc_rtt::<u64>(cfg, mode, strategy, RTT_CAPACITY)
             }));
+            for capacity in [RTT_CAPACITY, RTT_SMALL_CAPACITY] {
+                benches.push(Box::new(move || {
+                    spsc_rtt::<[u64; 128]>(cfg, mode, strategy, capacity)
+                }));
+            }
             for how in ["one", "try", "chunk"] {
                 benches.push(Box::new(move || spsc_tput::<u64>(cfg, mode, strategy, how)));
             }
@@ -505,13 +512,13 @@ fn floor_produce<P: Payload>(name: &str, cap: usize) {
 
 // ---------------------------------------------------------------- shmring spsc
 
-fn spsc_rtt<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row {
+fn spsc_rtt<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, capacity: u64) -> Row {
     let name = unique("spsc-rtt");
     let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
-    let mut tx = Sender::<P>::create(ping.as_str(), RTT_CAPACITY)
+    let mut tx = Sender::<P>::create(ping.as_str(), capacity)
         .unwrap()
         .with_wait_strategy(strategy);
-    let mut rx = Receiver::<P>::create(pong.as_str(), RTT_CAPACITY)
+    let mut rx = Receiver::<P>::create(pong.as_str(), capacity)
         .unwrap()
         .with_wait_strategy(strategy);
     let child = spawn_peer(&["spsc-rtt", &size_of::<P>().to_string(), &name, mode]);
@@ -532,7 +539,12 @@ fn spsc_rtt<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row 
     finish(child);
     Segment::unlink_name(&ping).unwrap();
     Segment::unlink_name(&pong).unwrap();
-    rtt_row(&format!("shmring spsc ({mode})"), P::LABEL, &hist)
+    let label = if capacity == RTT_CAPACITY {
+        format!("shmring spsc ({mode})")
+    } else {
+        format!("shmring spsc ({mode}, {capacity} slots)")
+    };
+    rtt_row(&label, P::LABEL, &hist)
 }
 
 fn spsc_echo<P: Payload>(name: &str, mode: &str) {
