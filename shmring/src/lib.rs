@@ -123,6 +123,7 @@ pub mod process;
 pub mod region;
 mod segment;
 pub mod spsc;
+mod storage;
 mod sync;
 pub mod wait;
 

@@ -22,7 +22,7 @@
 use std::time::{Duration, Instant};
 
 use crate::futex::Woken;
-use crate::sync::{AtomicU32, Ordering, fence, spin_loop, yield_now};
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering, fence, spin_loop, yield_now};
 
 /// Longest single sleep; a waiter re-checks its peer's liveness at least this often.
 pub const LIVENESS_PERIOD: Duration = Duration::from_millis(10);
@@ -89,11 +89,63 @@ pub(crate) trait Futex {
     fn heavy_barrier(&self);
 }
 
-/// One direction's eventcount: the futex word and the waiting flag.
+/// One direction's eventcount: the futex word and who is (about to be) asleep on it.
 #[derive(Clone, Copy)]
 pub(crate) struct EventCount<'a> {
     pub seq: &'a AtomicU32,
-    pub waiting: &'a AtomicU32,
+    pub waiting: Waiting<'a>,
+}
+
+/// How sleepers announce themselves to notifiers.
+#[derive(Clone, Copy)]
+pub(crate) enum Waiting<'a> {
+    /// At most one sleeper per direction (spsc): a 0/1 flag.
+    Flag(&'a AtomicU32),
+    /// Many sleepers (mpmc): one bit per participant record in a 64-bit mask, so a dead
+    /// participant's bit can be cleared exactly by whoever reaps it. `local` counts this
+    /// process's threads asleep under `bit` (the first sets it, the last clears it).
+    Mask {
+        word: &'a AtomicU64,
+        bit: u64,
+        local: &'a Mutex<u32>,
+    },
+}
+
+impl Waiting<'_> {
+    /// Whether anybody may be asleep (the notifier's one load).
+    #[inline]
+    pub fn any(&self) -> bool {
+        match self {
+            Waiting::Flag(flag) => flag.load(Ordering::Relaxed) != 0,
+            Waiting::Mask { word, .. } => word.load(Ordering::Relaxed) != 0,
+        }
+    }
+
+    fn enter(&self) {
+        match self {
+            Waiting::Flag(flag) => flag.store(1, Ordering::Relaxed),
+            Waiting::Mask { word, bit, local } => {
+                let mut n = local.lock().unwrap_or_else(|e| e.into_inner());
+                if *n == 0 {
+                    word.fetch_or(*bit, Ordering::Relaxed);
+                }
+                *n += 1;
+            }
+        }
+    }
+
+    fn leave(&self) {
+        match self {
+            Waiting::Flag(flag) => flag.store(0, Ordering::Relaxed),
+            Waiting::Mask { word, bit, local } => {
+                let mut n = local.lock().unwrap_or_else(|e| e.into_inner());
+                *n -= 1;
+                if *n == 0 {
+                    word.fetch_and(!*bit, Ordering::Relaxed);
+                }
+            }
+        }
+    }
 }
 
 impl EventCount<'_> {
@@ -109,7 +161,7 @@ impl EventCount<'_> {
         } else {
             fence(Ordering::SeqCst);
         }
-        if self.waiting.load(Ordering::Relaxed) != 0 {
+        if self.waiting.any() {
             self.wake(futex);
         }
     }
@@ -218,16 +270,16 @@ impl Waiter {
         attempt: &mut impl FnMut(bool) -> Step<R>,
     ) -> Option<Option<R>> {
         let key = event.seq.load(Ordering::Acquire);
-        event.waiting.store(1, Ordering::Relaxed);
+        event.waiting.enter();
         fence(Ordering::SeqCst);
         futex.heavy_barrier();
         if let Step::Done(r) = attempt(false) {
-            event.waiting.store(0, Ordering::Relaxed);
+            event.waiting.leave();
             return Some(Some(r));
         }
         let slice = slice_deadline(deadline);
         let woken = futex.futex_wait(event.seq, key, slice);
-        event.waiting.store(0, Ordering::Relaxed);
+        event.waiting.leave();
         if let Step::Done(r) = attempt(true) {
             return Some(Some(r));
         }

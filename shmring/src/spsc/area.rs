@@ -9,8 +9,9 @@
 use std::time::Instant;
 
 use crate::futex::Woken;
+use crate::storage::{Geometry, Storage};
 use crate::sync::{AtomicU32, AtomicU64};
-use crate::wait::{EventCount, Futex};
+use crate::wait::{EventCount, Futex, Waiting};
 
 /// Producer index (`u64`, monotonic), alone in its 128-byte block.
 pub const TAIL_OFFSET: usize = 0;
@@ -44,16 +45,22 @@ pub const STATE_ATTACHED: u32 = 1;
 /// Attachment state: the last holder closed it.
 pub const STATE_CLOSED: u32 = 2;
 
+/// Offset of the waiting flag of the direction `role` sleeps on.
+fn waiting_offset(role: Role) -> usize {
+    match role {
+        Role::Sender => SPACE_WAITING_OFFSET,
+        Role::Receiver => DATA_WAITING_OFFSET,
+    }
+}
+
 /// Offset of slot 0 for a payload of alignment `align`.
 pub fn slots_offset(align: usize) -> usize {
     CONTROL_SIZE.next_multiple_of(align.max(1))
 }
 
-/// Area size for `capacity` slots of a payload of `size` and `align` bytes, if it fits.
-pub fn area_size(capacity: u64, size: usize, align: usize) -> Option<u64> {
-    capacity
-        .checked_mul(size as u64)?
-        .checked_add(slots_offset(align) as u64)
+/// Area size for `capacity` slots of `T`, if it fits.
+pub fn area_size<T>(capacity: u64) -> Option<u64> {
+    Geometry::packed::<T>(CONTROL_SIZE).area_size(capacity)
 }
 
 /// The two ends of the ring.
@@ -86,11 +93,59 @@ impl Role {
     }
 }
 
-#[cfg(not(shmring_loom))]
-pub(crate) use mapped::Area;
+/// The spsc ring area: control words at the offsets above, then packed slots of `T`.
+pub(crate) struct Area<T>(Storage<T>);
 
-#[cfg(shmring_loom)]
-pub(crate) use model::Area;
+impl<T> Clone for Area<T> {
+    fn clone(&self) -> Self {
+        Area(self.0.clone())
+    }
+}
+
+impl<T> std::ops::Deref for Area<T> {
+    type Target = Storage<T>;
+
+    fn deref(&self) -> &Storage<T> {
+        &self.0
+    }
+}
+
+impl<T> Futex for Area<T> {
+    fn futex_wait(&self, word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Woken {
+        self.0.futex_wait(word, expected, deadline)
+    }
+
+    fn futex_wake(&self, word: &AtomicU32) {
+        self.0.futex_wake(word);
+    }
+
+    fn heavy_barrier(&self) {
+        self.0.heavy_barrier();
+    }
+}
+
+impl<T: Copy> Area<T> {
+    /// # Safety
+    ///
+    /// As for [`Storage::new`] with the spsc geometry: `base` is 128-byte aligned and valid
+    /// for `area_size::<T>(capacity)` bytes while in use.
+    #[cfg(not(shmring_loom))]
+    pub unsafe fn new(base: std::ptr::NonNull<u8>, capacity: u64) -> Area<T> {
+        // SAFETY: forwarded contract; the geometry is the one `area_size` uses.
+        Area(unsafe { Storage::new(base, capacity, Geometry::packed::<T>(CONTROL_SIZE)) })
+    }
+
+    #[cfg(shmring_loom)]
+    pub fn new_model(capacity: u64) -> Area<T>
+    where
+        T: bytemuck::Zeroable,
+    {
+        Area(Storage::new_model(
+            capacity,
+            Geometry::packed::<T>(CONTROL_SIZE),
+        ))
+    }
+}
 
 /// Accessors shared by both storage implementations.
 impl<T: Copy> Area<T> {
@@ -118,7 +173,7 @@ impl<T: Copy> Area<T> {
     pub fn data_event(&self) -> EventCount<'_> {
         EventCount {
             seq: self.u32_at(DATA_SEQ_OFFSET),
-            waiting: self.u32_at(DATA_WAITING_OFFSET),
+            waiting: Waiting::Flag(self.u32_at(DATA_WAITING_OFFSET)),
         }
     }
 
@@ -126,292 +181,16 @@ impl<T: Copy> Area<T> {
     pub fn space_event(&self) -> EventCount<'_> {
         EventCount {
             seq: self.u32_at(SPACE_SEQ_OFFSET),
-            waiting: self.u32_at(SPACE_WAITING_OFFSET),
+            waiting: Waiting::Flag(self.u32_at(SPACE_WAITING_OFFSET)),
         }
     }
 
-    /// The eventcount that `role` sleeps on.
-    pub fn event_of(&self, role: Role) -> EventCount<'_> {
-        match role {
-            Role::Sender => self.space_event(),
-            Role::Receiver => self.data_event(),
-        }
+    /// The waiting flag of the direction `role` sleeps on.
+    pub fn waiting_flag(&self, role: Role) -> &AtomicU32 {
+        self.u32_at(waiting_offset(role))
     }
 
     pub fn capacity(&self) -> u64 {
         self.mask + 1
-    }
-}
-
-#[cfg(not(shmring_loom))]
-mod mapped {
-    use std::marker::PhantomData;
-    use std::ptr::NonNull;
-
-    use super::*;
-
-    /// The ring area inside a mapped segment. Holds raw pointers only; the segment that keeps
-    /// the mapping alive is owned by the handle next to it.
-    pub(crate) struct Area<T> {
-        base: NonNull<u8>,
-        slots: NonNull<T>,
-        pub(super) mask: u64,
-        _payload: PhantomData<T>,
-    }
-
-    impl<T> Clone for Area<T> {
-        fn clone(&self) -> Self {
-            Area {
-                base: self.base,
-                slots: self.slots,
-                mask: self.mask,
-                _payload: PhantomData,
-            }
-        }
-    }
-
-    impl<T: Copy> Area<T> {
-        /// # Safety
-        ///
-        /// `base` is 128-byte aligned and valid for `area_size(capacity, size_of::<T>(),
-        /// align_of::<T>())` bytes for as long as the `Area` (and its clones) are used;
-        /// `capacity` is a power of two.
-        pub unsafe fn new(base: NonNull<u8>, capacity: u64) -> Area<T> {
-            debug_assert!(capacity.is_power_of_two());
-            debug_assert_eq!(base.as_ptr() as usize % 128, 0);
-            // SAFETY: the slots start inside the area (the caller's contract covers
-            // slots_offset + capacity slots).
-            let slots = unsafe { base.add(slots_offset(align_of::<T>())) }.cast::<T>();
-            Area {
-                base,
-                slots,
-                mask: capacity - 1,
-                _payload: PhantomData,
-            }
-        }
-
-        pub(super) fn u64_at(&self, offset: usize) -> &AtomicU64 {
-            debug_assert!(offset % 8 == 0 && offset + 8 <= CONTROL_SIZE);
-            // SAFETY: offset is one of the 8-aligned control offsets below CONTROL_SIZE, inside
-            // the area (`new`'s contract); these words are only ever accessed atomically.
-            unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) }
-        }
-
-        pub(super) fn u32_at(&self, offset: usize) -> &AtomicU32 {
-            debug_assert!(offset % 4 == 0 && offset + 4 <= CONTROL_SIZE);
-            // SAFETY: as in `u64_at`, for a 4-aligned control offset.
-            unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset).cast()) }
-        }
-
-        /// Copies `src` into the slots starting at ring position `pos`, wrapping.
-        ///
-        /// # Safety
-        ///
-        /// The caller is the only writer of those slots: they lie between the published tail
-        /// and head + capacity (the sender's reservation).
-        pub unsafe fn write(&self, pos: u64, src: &[T]) {
-            let (first, second) = self.split(pos, src.len());
-            // SAFETY: `split` keeps both runs inside the slot array; the slots belong to the
-            // caller, and `src` is process-local memory, so the ranges do not overlap.
-            unsafe {
-                let start = self.slots.as_ptr().add((pos & self.mask) as usize);
-                std::ptr::copy_nonoverlapping(src.as_ptr(), start, first);
-                std::ptr::copy_nonoverlapping(src.as_ptr().add(first), self.slots.as_ptr(), second);
-            }
-        }
-
-        /// Copies the slots starting at ring position `pos`, wrapping, into `dst`.
-        ///
-        /// # Safety
-        ///
-        /// Those slots are published (below the tail this receiver validated) and not yet
-        /// released (at or above its head). `T` is `Pod`, so whatever bytes a hostile peer
-        /// left there are still a valid `T`.
-        pub unsafe fn read(&self, pos: u64, dst: &mut [T]) {
-            let (first, second) = self.split(pos, dst.len());
-            // SAFETY: as in `write`, with source and destination swapped.
-            unsafe {
-                let start = self.slots.as_ptr().add((pos & self.mask) as usize);
-                std::ptr::copy_nonoverlapping(start, dst.as_mut_ptr(), first);
-                std::ptr::copy_nonoverlapping(
-                    self.slots.as_ptr(),
-                    dst.as_mut_ptr().add(first),
-                    second,
-                );
-            }
-        }
-
-        /// Writes one slot (the single-message fast path).
-        ///
-        /// # Safety
-        ///
-        /// As for [`Area::write`].
-        #[inline]
-        pub unsafe fn write_one(&self, pos: u64, value: T) {
-            // SAFETY: the masked index is inside the slot array; the slot is the caller's.
-            unsafe {
-                self.slots
-                    .as_ptr()
-                    .add((pos & self.mask) as usize)
-                    .write(value)
-            }
-        }
-
-        /// Reads one slot (the single-message fast path).
-        ///
-        /// # Safety
-        ///
-        /// As for [`Area::read`].
-        #[inline]
-        pub unsafe fn read_one(&self, pos: u64) -> T {
-            // SAFETY: the masked index is inside the slot array; the slot is published.
-            unsafe { self.slots.as_ptr().add((pos & self.mask) as usize).read() }
-        }
-
-        /// Lengths of the runs before and after the wrap for `n` slots from `pos`.
-        fn split(&self, pos: u64, n: usize) -> (usize, usize) {
-            let start = (pos & self.mask) as usize;
-            let capacity = self.capacity() as usize;
-            assert!(n <= capacity, "a run longer than the ring");
-            let first = n.min(capacity - start);
-            (first, n - first)
-        }
-    }
-
-    impl<T> Futex for Area<T> {
-        fn futex_wait(&self, word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Woken {
-            crate::futex::wait(word, expected, deadline)
-        }
-
-        fn futex_wake(&self, word: &AtomicU32) {
-            crate::futex::wake_all(word);
-        }
-
-        fn heavy_barrier(&self) {
-            // Peers that registered notify after a compiler fence only; if this process cannot
-            // issue the barrier, its sleeps are still cut into liveness periods, so a missed
-            // wake-up costs latency, never a hang.
-            if crate::futex::register_barrier() {
-                crate::futex::heavy_barrier();
-            }
-        }
-    }
-}
-
-#[cfg(shmring_loom)]
-mod model {
-    use loom::cell::UnsafeCell;
-    use loom::sync::{Arc, Condvar, Mutex};
-
-    use super::*;
-
-    /// The ring area on the loom heap: every control word a loom atomic at its offset, every
-    /// slot a loom cell, and a model futex.
-    pub(crate) struct Area<T> {
-        inner: Arc<Inner<T>>,
-        pub(super) mask: u64,
-    }
-
-    struct Inner<T> {
-        words64: Vec<AtomicU64>,
-        words32: Vec<AtomicU32>,
-        slots: Vec<UnsafeCell<T>>,
-        lock: Mutex<()>,
-        wake: Condvar,
-    }
-
-    impl<T> Clone for Area<T> {
-        fn clone(&self) -> Self {
-            Area {
-                inner: self.inner.clone(),
-                mask: self.mask,
-            }
-        }
-    }
-
-    impl<T: Copy + bytemuck::Zeroable> Area<T> {
-        pub fn new_model(capacity: u64) -> Area<T> {
-            assert!(capacity.is_power_of_two());
-            let inner = Inner {
-                words64: (0..CONTROL_SIZE / 8).map(|_| AtomicU64::new(0)).collect(),
-                words32: (0..CONTROL_SIZE / 4).map(|_| AtomicU32::new(0)).collect(),
-                slots: (0..capacity)
-                    .map(|_| UnsafeCell::new(T::zeroed()))
-                    .collect(),
-                lock: Mutex::new(()),
-                wake: Condvar::new(),
-            };
-            Area {
-                inner: Arc::new(inner),
-                mask: capacity - 1,
-            }
-        }
-    }
-
-    impl<T: Copy> Area<T> {
-        pub(super) fn u64_at(&self, offset: usize) -> &AtomicU64 {
-            &self.inner.words64[offset / 8]
-        }
-
-        pub(super) fn u32_at(&self, offset: usize) -> &AtomicU32 {
-            &self.inner.words32[offset / 4]
-        }
-
-        /// # Safety
-        ///
-        /// As for the mapped `Area::write`; loom checks it.
-        pub unsafe fn write(&self, pos: u64, src: &[T]) {
-            for (i, v) in src.iter().enumerate() {
-                // SAFETY: forwarded contract.
-                unsafe { self.write_one(pos + i as u64, *v) };
-            }
-        }
-
-        /// # Safety
-        ///
-        /// As for the mapped `Area::read`; loom checks it.
-        pub unsafe fn read(&self, pos: u64, dst: &mut [T]) {
-            for (i, v) in dst.iter_mut().enumerate() {
-                // SAFETY: forwarded contract.
-                *v = unsafe { self.read_one(pos + i as u64) };
-            }
-        }
-
-        /// # Safety
-        ///
-        /// As for the mapped `Area::write_one`; loom reports a racing access.
-        pub unsafe fn write_one(&self, pos: u64, value: T) {
-            let cell = &self.inner.slots[(pos & self.mask) as usize];
-            // SAFETY: loom tracks the access and fails the model on a race.
-            cell.with_mut(|p| unsafe { p.write(value) });
-        }
-
-        /// # Safety
-        ///
-        /// As for the mapped `Area::read_one`; loom reports a racing access.
-        pub unsafe fn read_one(&self, pos: u64) -> T {
-            let cell = &self.inner.slots[(pos & self.mask) as usize];
-            // SAFETY: loom tracks the access and fails the model on a race.
-            cell.with(|p| unsafe { p.read() })
-        }
-    }
-
-    impl<T> Futex for Area<T> {
-        fn futex_wait(&self, word: &AtomicU32, expected: u32, _deadline: Option<Instant>) -> Woken {
-            let guard = self.inner.lock.lock().unwrap();
-            if word.load(crate::sync::Ordering::SeqCst) != expected {
-                return Woken::Changed;
-            }
-            drop(self.inner.wake.wait(guard).unwrap());
-            Woken::Maybe
-        }
-
-        fn futex_wake(&self, _word: &AtomicU32) {
-            let _guard = self.inner.lock.lock().unwrap();
-            self.inner.wake.notify_all();
-        }
-
-        /// The model notifies with full fences, so no heavy barrier is needed.
-        fn heavy_barrier(&self) {}
     }
 }

@@ -218,7 +218,7 @@ fn create_options<T: ShmType>(capacity: u64) -> Result<SegmentOptions, OpenError
     let rounded = capacity
         .checked_next_power_of_two()
         .ok_or_else(|| invalid(format!("capacity {capacity} is too large")))?;
-    let area = area::area_size(rounded, size_of::<T>(), align_of::<T>()).ok_or_else(|| {
+    let area = area::area_size::<T>(rounded).ok_or_else(|| {
         invalid(format!(
             "{rounded} slots of {} bytes overflow",
             size_of::<T>()
@@ -248,7 +248,7 @@ fn check_geometry<T: ShmType>(segment: &Segment) -> Result<(), OpenError> {
     if !info.capacity.is_power_of_two() {
         return Err(bad("capacity", info.capacity));
     }
-    if area::area_size(info.capacity, size_of::<T>(), align_of::<T>()) != Some(info.area_size) {
+    if area::area_size::<T>(info.capacity) != Some(info.area_size) {
         return Err(bad("area_size", info.area_size));
     }
     Ok(())
@@ -301,7 +301,7 @@ impl<T: ShmType> End<T> {
         }
         area.pid_ns(role).store(current_pid_ns(), Ordering::Relaxed);
         // A predecessor that died asleep left its flag set; only this role sleeps there.
-        area.event_of(role).waiting.store(0, Ordering::Relaxed);
+        area.waiting_flag(role).store(0, Ordering::Relaxed);
         area.state(role).store(STATE_ATTACHED, Ordering::Release);
         Ok(End {
             area,

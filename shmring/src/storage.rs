@@ -1,0 +1,442 @@
+//! The storage every ring runs on: control words at fixed offsets, then an array of slots.
+//!
+//! In normal builds a [`Storage`] reinterprets a mapped segment's area (atomics through
+//! `AtomicU64::from_ptr`, payloads through raw pointers; never a Rust reference to a payload
+//! another process can write). Under `--cfg shmring_loom` it owns heap-allocated loom atomics,
+//! loom cells and a model futex, so the same ring code is model-checked. Each ring gives the
+//! offsets of its control words (`spsc::area`, `mpmc::area`); this module only knows the
+//! [`Geometry`].
+
+use std::time::Instant;
+
+use crate::futex::Woken;
+use crate::sync::{AtomicU32, AtomicU64};
+use crate::wait::Futex;
+
+/// Where the slots start and how they are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    /// Bytes of control words before the slots (before rounding up to the slot alignment).
+    pub control: usize,
+    /// Offset of the payload inside a slot: 0 for bare payloads, 8 after a `u64` stamp.
+    pub value_offset: usize,
+    /// Bytes from one slot to the next.
+    pub stride: usize,
+    /// Alignment of a slot.
+    pub align: usize,
+}
+
+impl Geometry {
+    /// Slots that are just the payload (spsc).
+    pub const fn packed<T>(control: usize) -> Geometry {
+        Geometry {
+            control,
+            value_offset: 0,
+            stride: size_of::<T>(),
+            align: align_of::<T>(),
+        }
+    }
+
+    /// Slots that start with a 64-bit stamp (mpmc): `[stamp u64][payload][padding]`.
+    pub const fn stamped<T>(control: usize) -> Geometry {
+        let align = if align_of::<T>() > 8 {
+            align_of::<T>()
+        } else {
+            8
+        };
+        Geometry {
+            control,
+            value_offset: align,
+            stride: (align + size_of::<T>()).next_multiple_of(align),
+            align,
+        }
+    }
+
+    /// Offset of slot 0 from the start of the area.
+    pub const fn slots_offset(&self) -> usize {
+        self.control.next_multiple_of(self.align)
+    }
+
+    /// Area size for `capacity` slots, if it fits in a `u64`.
+    pub fn area_size(&self, capacity: u64) -> Option<u64> {
+        capacity
+            .checked_mul(self.stride as u64)?
+            .checked_add(self.slots_offset() as u64)
+    }
+}
+
+#[cfg(not(shmring_loom))]
+pub(crate) use mapped::Storage;
+
+#[cfg(shmring_loom)]
+pub(crate) use model::Storage;
+
+#[cfg(not(shmring_loom))]
+mod mapped {
+    use std::marker::PhantomData;
+    use std::ptr::NonNull;
+
+    use super::*;
+
+    /// A ring area inside a mapped segment. Holds raw pointers only; the segment that keeps
+    /// the mapping alive is owned by the handle next to it.
+    pub(crate) struct Storage<T> {
+        base: NonNull<u8>,
+        slots: NonNull<u8>,
+        geometry: Geometry,
+        pub(crate) mask: u64,
+        _payload: PhantomData<T>,
+    }
+
+    impl<T> Clone for Storage<T> {
+        fn clone(&self) -> Self {
+            Storage {
+                base: self.base,
+                slots: self.slots,
+                geometry: self.geometry,
+                mask: self.mask,
+                _payload: PhantomData,
+            }
+        }
+    }
+
+    impl<T: Copy> Storage<T> {
+        /// # Safety
+        ///
+        /// `base` is 128-byte aligned and valid for `geometry.area_size(capacity)` bytes for
+        /// as long as the `Storage` (and its clones) are used; `capacity` is a power of two;
+        /// `geometry` was made for `T`.
+        pub unsafe fn new(base: NonNull<u8>, capacity: u64, geometry: Geometry) -> Storage<T> {
+            debug_assert!(capacity.is_power_of_two());
+            debug_assert_eq!(base.as_ptr() as usize % 128, 0);
+            // SAFETY: the slots start inside the area (the caller's contract covers
+            // slots_offset + capacity slots).
+            let slots = unsafe { base.add(geometry.slots_offset()) };
+            Storage {
+                base,
+                slots,
+                geometry,
+                mask: capacity - 1,
+                _payload: PhantomData,
+            }
+        }
+
+        pub fn u64_at(&self, offset: usize) -> &AtomicU64 {
+            debug_assert!(offset % 8 == 0 && offset + 8 <= self.geometry.control);
+            // SAFETY: offset is one of the 8-aligned control offsets below the control size,
+            // inside the area (`new`'s contract); these words are only ever accessed
+            // atomically.
+            unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast()) }
+        }
+
+        pub fn u32_at(&self, offset: usize) -> &AtomicU32 {
+            debug_assert!(offset % 4 == 0 && offset + 4 <= self.geometry.control);
+            // SAFETY: as in `u64_at`, for a 4-aligned control offset.
+            unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset).cast()) }
+        }
+
+        /// The start of the slot of ring position `pos`.
+        #[inline]
+        fn slot(&self, pos: u64) -> *mut u8 {
+            // SAFETY: the masked index is below the capacity, so the slot lies inside the
+            // area (`new`'s contract).
+            unsafe {
+                self.slots
+                    .as_ptr()
+                    .add((pos & self.mask) as usize * self.geometry.stride)
+            }
+        }
+
+        /// The stamp word of the slot of `pos` (stamped geometries only).
+        #[inline]
+        pub fn stamp(&self, pos: u64) -> &AtomicU64 {
+            debug_assert!(self.geometry.value_offset >= 8);
+            // SAFETY: a stamped slot starts with an 8-aligned u64 that is only ever accessed
+            // atomically.
+            unsafe { AtomicU64::from_ptr(self.slot(pos).cast()) }
+        }
+
+        /// Copies `src` into the slots starting at ring position `pos`, wrapping (packed
+        /// geometries only).
+        ///
+        /// # Safety
+        ///
+        /// The caller is the only writer of those slots (its reservation, per the ring
+        /// protocol) and no other process reads them meanwhile.
+        pub unsafe fn write(&self, pos: u64, src: &[T]) {
+            debug_assert_eq!(self.geometry.stride, size_of::<T>());
+            let (first, second) = self.split(pos, src.len());
+            // SAFETY: `split` keeps both runs inside the slot array; the slots belong to the
+            // caller, and `src` is process-local memory, so the ranges do not overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(src.as_ptr(), self.slot(pos).cast(), first);
+                std::ptr::copy_nonoverlapping(
+                    src.as_ptr().add(first),
+                    self.slots.as_ptr().cast(),
+                    second,
+                );
+            }
+        }
+
+        /// Copies the slots starting at ring position `pos`, wrapping, into `dst` (packed
+        /// geometries only).
+        ///
+        /// # Safety
+        ///
+        /// Those slots are published to the caller and not written meanwhile. `T` is `Pod`,
+        /// so whatever bytes a hostile peer left there are still a valid `T`.
+        pub unsafe fn read(&self, pos: u64, dst: &mut [T]) {
+            debug_assert_eq!(self.geometry.stride, size_of::<T>());
+            let (first, second) = self.split(pos, dst.len());
+            // SAFETY: as in `write`, with source and destination swapped.
+            unsafe {
+                std::ptr::copy_nonoverlapping(self.slot(pos).cast(), dst.as_mut_ptr(), first);
+                std::ptr::copy_nonoverlapping(
+                    self.slots.as_ptr().cast(),
+                    dst.as_mut_ptr().add(first),
+                    second,
+                );
+            }
+        }
+
+        /// Writes the payload of one slot.
+        ///
+        /// # Safety
+        ///
+        /// As for [`Storage::write`].
+        #[inline]
+        pub unsafe fn write_one(&self, pos: u64, value: T) {
+            // SAFETY: the payload lies inside the slot at its (aligned) offset; the slot is
+            // the caller's. Unaligned-safe write is not needed: slots are aligned for T.
+            unsafe {
+                self.slot(pos)
+                    .add(self.geometry.value_offset)
+                    .cast::<T>()
+                    .write(value)
+            }
+        }
+
+        /// Copies `*value` into the payload of one slot (one `memcpy` for large payloads).
+        ///
+        /// # Safety
+        ///
+        /// As for [`Storage::write`].
+        #[inline]
+        pub unsafe fn write_from(&self, pos: u64, value: &T) {
+            // SAFETY: as in `write_one`; `value` is process-local, so no overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    value,
+                    self.slot(pos).add(self.geometry.value_offset).cast::<T>(),
+                    1,
+                )
+            }
+        }
+
+        /// Reads the payload of one slot.
+        ///
+        /// # Safety
+        ///
+        /// As for [`Storage::read`].
+        #[inline]
+        pub unsafe fn read_one(&self, pos: u64) -> T {
+            // SAFETY: as in `write_one`; the slot is published to the caller.
+            unsafe {
+                self.slot(pos)
+                    .add(self.geometry.value_offset)
+                    .cast::<T>()
+                    .read()
+            }
+        }
+
+        /// Copies the payload of one slot into `*dst` (one `memcpy` for large payloads).
+        ///
+        /// # Safety
+        ///
+        /// As for [`Storage::read`].
+        #[inline]
+        pub unsafe fn read_to(&self, pos: u64, dst: &mut T) {
+            // SAFETY: as in `read_one`; `dst` is process-local, so no overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    self.slot(pos).add(self.geometry.value_offset).cast::<T>(),
+                    dst,
+                    1,
+                )
+            }
+        }
+
+        /// Lengths of the runs before and after the wrap for `n` slots from `pos`.
+        fn split(&self, pos: u64, n: usize) -> (usize, usize) {
+            let start = (pos & self.mask) as usize;
+            let capacity = (self.mask + 1) as usize;
+            assert!(n <= capacity, "a run longer than the ring");
+            let first = n.min(capacity - start);
+            (first, n - first)
+        }
+    }
+
+    impl<T> Futex for Storage<T> {
+        fn futex_wait(&self, word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Woken {
+            crate::futex::wait(word, expected, deadline)
+        }
+
+        fn futex_wake(&self, word: &AtomicU32) {
+            crate::futex::wake_all(word);
+        }
+
+        fn heavy_barrier(&self) {
+            // Peers that registered notify after a compiler fence only; if this process cannot
+            // issue the barrier, its sleeps are still cut into liveness periods, so a missed
+            // wake-up costs latency, never a hang.
+            if crate::futex::register_barrier() {
+                crate::futex::heavy_barrier();
+            }
+        }
+    }
+}
+
+#[cfg(shmring_loom)]
+mod model {
+    use loom::cell::UnsafeCell;
+    use loom::sync::{Arc, Condvar, Mutex};
+
+    use super::*;
+
+    /// A ring area on the loom heap: every control word a loom atomic at its offset, every
+    /// stamp a loom atomic, every payload a loom cell, and a model futex.
+    pub(crate) struct Storage<T> {
+        inner: Arc<Inner<T>>,
+        pub(crate) mask: u64,
+    }
+
+    struct Inner<T> {
+        words64: Vec<AtomicU64>,
+        words32: Vec<AtomicU32>,
+        stamps: Vec<AtomicU64>,
+        slots: Vec<UnsafeCell<T>>,
+        lock: Mutex<()>,
+        wake: Condvar,
+    }
+
+    impl<T> Clone for Storage<T> {
+        fn clone(&self) -> Self {
+            Storage {
+                inner: self.inner.clone(),
+                mask: self.mask,
+            }
+        }
+    }
+
+    impl<T: Copy + bytemuck::Zeroable> Storage<T> {
+        pub fn new_model(capacity: u64, geometry: Geometry) -> Storage<T> {
+            assert!(capacity.is_power_of_two());
+            let inner = Inner {
+                words64: (0..geometry.control / 8)
+                    .map(|_| AtomicU64::new(0))
+                    .collect(),
+                words32: (0..geometry.control / 4)
+                    .map(|_| AtomicU32::new(0))
+                    .collect(),
+                stamps: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+                slots: (0..capacity)
+                    .map(|_| UnsafeCell::new(T::zeroed()))
+                    .collect(),
+                lock: Mutex::new(()),
+                wake: Condvar::new(),
+            };
+            Storage {
+                inner: Arc::new(inner),
+                mask: capacity - 1,
+            }
+        }
+    }
+
+    impl<T: Copy> Storage<T> {
+        pub fn u64_at(&self, offset: usize) -> &AtomicU64 {
+            &self.inner.words64[offset / 8]
+        }
+
+        pub fn u32_at(&self, offset: usize) -> &AtomicU32 {
+            &self.inner.words32[offset / 4]
+        }
+
+        /// The stamp word of the slot of `pos` (zero, as in a fresh mapped ring).
+        pub fn stamp(&self, pos: u64) -> &AtomicU64 {
+            &self.inner.stamps[(pos & self.mask) as usize]
+        }
+
+        /// # Safety
+        ///
+        /// As for the mapped `Storage::write`; loom checks it.
+        pub unsafe fn write(&self, pos: u64, src: &[T]) {
+            for (i, v) in src.iter().enumerate() {
+                // SAFETY: forwarded contract.
+                unsafe { self.write_one(pos + i as u64, *v) };
+            }
+        }
+
+        /// # Safety
+        ///
+        /// As for the mapped `Storage::read`; loom checks it.
+        pub unsafe fn read(&self, pos: u64, dst: &mut [T]) {
+            for (i, v) in dst.iter_mut().enumerate() {
+                // SAFETY: forwarded contract.
+                *v = unsafe { self.read_one(pos + i as u64) };
+            }
+        }
+
+        /// # Safety
+        ///
+        /// As for the mapped `Storage::write_one`; loom reports a racing access.
+        pub unsafe fn write_one(&self, pos: u64, value: T) {
+            let cell = &self.inner.slots[(pos & self.mask) as usize];
+            // SAFETY: loom tracks the access and fails the model on a race.
+            cell.with_mut(|p| unsafe { p.write(value) });
+        }
+
+        /// # Safety
+        ///
+        /// As for the mapped `Storage::write_from`.
+        pub unsafe fn write_from(&self, pos: u64, value: &T) {
+            // SAFETY: forwarded contract.
+            unsafe { self.write_one(pos, *value) }
+        }
+
+        /// # Safety
+        ///
+        /// As for the mapped `Storage::read_one`; loom reports a racing access.
+        pub unsafe fn read_one(&self, pos: u64) -> T {
+            let cell = &self.inner.slots[(pos & self.mask) as usize];
+            // SAFETY: loom tracks the access and fails the model on a race.
+            cell.with(|p| unsafe { p.read() })
+        }
+
+        /// # Safety
+        ///
+        /// As for the mapped `Storage::read_to`.
+        pub unsafe fn read_to(&self, pos: u64, dst: &mut T) {
+            // SAFETY: forwarded contract.
+            *dst = unsafe { self.read_one(pos) };
+        }
+    }
+
+    impl<T> Futex for Storage<T> {
+        fn futex_wait(&self, word: &AtomicU32, expected: u32, _deadline: Option<Instant>) -> Woken {
+            let guard = self.inner.lock.lock().unwrap();
+            if word.load(crate::sync::Ordering::SeqCst) != expected {
+                return Woken::Changed;
+            }
+            drop(self.inner.wake.wait(guard).unwrap());
+            Woken::Maybe
+        }
+
+        fn futex_wake(&self, _word: &AtomicU32) {
+            let _guard = self.inner.lock.lock().unwrap();
+            self.inner.wake.notify_all();
+        }
+
+        /// The model notifies with full fences, so no heavy barrier is needed.
+        fn heavy_barrier(&self) {}
+    }
+}
