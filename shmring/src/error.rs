@@ -212,6 +212,17 @@ pub enum OpenError {
         /// The process holding it.
         pid: u32,
     },
+    /// Every participant record of an mpmc ring is held by a live process.
+    #[error(
+        "ring {name:?} already has {max} attached participants, all alive; an mpmc ring \
+         records at most {max} attached processes — close a handle in one of them first"
+    )]
+    ParticipantsFull {
+        /// The segment.
+        name: String,
+        /// The size of the participant table.
+        max: usize,
+    },
     /// Any other operating-system error.
     #[error("{op} failed for ring {name:?}: {source}")]
     Io {
@@ -490,3 +501,37 @@ impl fmt::Display for ChunkError {
 }
 
 impl std::error::Error for ChunkError {}
+
+/// A `try_` error as the matching timed error (`Full`/`Empty` become `Timeout`).
+pub(crate) fn try_to_timeout<T>(e: TrySendError<T>) -> SendTimeoutError<T> {
+    match e {
+        TrySendError::Full(v) => SendTimeoutError::Timeout(v),
+        TrySendError::Disconnected(v) => SendTimeoutError::Disconnected(v),
+        TrySendError::Corrupted(v) => SendTimeoutError::Corrupted(v),
+    }
+}
+
+/// A blocking call's error: without a deadline there is no timeout, so that arm only
+/// completes the match.
+pub(crate) fn without_timeout<T>(e: SendTimeoutError<T>) -> SendError<T> {
+    match e {
+        SendTimeoutError::Disconnected(v) => SendError::Disconnected(v),
+        SendTimeoutError::Corrupted(v) | SendTimeoutError::Timeout(v) => SendError::Corrupted(v),
+    }
+}
+
+/// As [`without_timeout`], for receiving.
+pub(crate) fn recv_without_timeout(e: RecvTimeoutError) -> RecvError {
+    match e {
+        RecvTimeoutError::Disconnected => RecvError::Disconnected,
+        RecvTimeoutError::Corrupted | RecvTimeoutError::Timeout => RecvError::Corrupted,
+    }
+}
+
+pub(crate) fn try_recv_to_timeout(e: TryRecvError) -> RecvTimeoutError {
+    match e {
+        TryRecvError::Empty => RecvTimeoutError::Timeout,
+        TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+        TryRecvError::Corrupted => RecvTimeoutError::Corrupted,
+    }
+}

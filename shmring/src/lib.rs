@@ -119,6 +119,7 @@ mod error;
 mod futex;
 pub mod header;
 mod layout;
+pub mod mpmc;
 pub mod process;
 pub mod region;
 mod segment;

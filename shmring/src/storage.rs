@@ -10,8 +10,10 @@
 use std::time::Instant;
 
 use crate::futex::Woken;
+use crate::header::HeaderError;
 use crate::sync::{AtomicU32, AtomicU64};
 use crate::wait::Futex;
+use crate::{Location, OpenError, RingKind, Segment, SegmentOptions, ShmType};
 
 /// Where the slots start and how they are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +66,67 @@ impl Geometry {
             .checked_add(self.slots_offset() as u64)
     }
 }
+
+/// Segment options for a new ring of `T` with `capacity` slots (rounded up to a power of two)
+/// laid out as `geometry`.
+pub(crate) fn ring_options<T: ShmType>(
+    kind: RingKind,
+    capacity: u64,
+    geometry: Geometry,
+) -> Result<SegmentOptions, OpenError> {
+    let invalid = |reason: String| OpenError::InvalidConfig {
+        name: String::new(),
+        reason,
+    };
+    if capacity == 0 {
+        return Err(invalid(format!(
+            "capacity is 0; an {kind} ring needs at least 1 slot"
+        )));
+    }
+    let rounded = capacity
+        .checked_next_power_of_two()
+        .filter(|c| *c <= MAX_CAPACITY)
+        .ok_or_else(|| {
+            invalid(format!(
+                "capacity {capacity} is too large (at most {MAX_CAPACITY} slots)"
+            ))
+        })?;
+    let area = geometry.area_size(rounded).ok_or_else(|| {
+        invalid(format!(
+            "{rounded} slots of {} bytes overflow",
+            geometry.stride
+        ))
+    })?;
+    Ok(SegmentOptions::new(kind)
+        .payload::<T>()
+        .capacity(rounded)
+        .area_size(area))
+}
+
+/// Opens a ring of `kind` holding `T` and checks that its capacity and area size match
+/// `geometry`, so every slot index the ring computes stays inside the mapping.
+pub(crate) fn open_ring<T: ShmType>(
+    kind: RingKind,
+    location: impl Into<Location>,
+    geometry: Geometry,
+) -> Result<Segment, OpenError> {
+    let segment = SegmentOptions::new(kind).payload::<T>().open(location)?;
+    let info = segment.info();
+    let bad = |field, value| OpenError::Corrupted {
+        name: segment.name().to_owned(),
+        reason: HeaderError::BadField { field, value },
+    };
+    if !info.capacity.is_power_of_two() || info.capacity > MAX_CAPACITY {
+        return Err(bad("capacity", info.capacity));
+    }
+    if geometry.area_size(info.capacity) != Some(info.area_size) {
+        return Err(bad("area_size", info.area_size));
+    }
+    Ok(segment)
+}
+
+/// Largest ring capacity in slots (positions stay far below the stamp flag bit).
+pub const MAX_CAPACITY: u64 = 1 << 40;
 
 #[cfg(not(shmring_loom))]
 pub(crate) use mapped::Storage;

@@ -58,9 +58,9 @@ pub fn slots_offset(align: usize) -> usize {
     CONTROL_SIZE.next_multiple_of(align.max(1))
 }
 
-/// Area size for `capacity` slots of `T`, if it fits.
-pub fn area_size<T>(capacity: u64) -> Option<u64> {
-    Geometry::packed::<T>(CONTROL_SIZE).area_size(capacity)
+/// The geometry of an spsc ring of `T`: packed slots after the control block.
+pub const fn geometry<T>() -> Geometry {
+    Geometry::packed::<T>(CONTROL_SIZE)
 }
 
 /// The two ends of the ring.
@@ -128,7 +128,7 @@ impl<T: Copy> Area<T> {
     /// # Safety
     ///
     /// As for [`Storage::new`] with the spsc geometry: `base` is 128-byte aligned and valid
-    /// for `area_size::<T>(capacity)` bytes while in use.
+    /// for `geometry::<T>().area_size(capacity)` bytes while in use.
     #[cfg(not(shmring_loom))]
     pub unsafe fn new(base: std::ptr::NonNull<u8>, capacity: u64) -> Area<T> {
         // SAFETY: forwarded contract; the geometry is the one `area_size` uses.

@@ -57,7 +57,9 @@ pub use area::{
     SPACE_WAITING_OFFSET, STATE_ATTACHED, STATE_CLOSED, STATE_NEVER, TAIL_OFFSET, slots_offset,
 };
 
+use crate::error::{recv_without_timeout, try_recv_to_timeout, try_to_timeout, without_timeout};
 use crate::header::HeaderError;
+use crate::storage::{open_ring, ring_options};
 use crate::sync::Ordering;
 use crate::wait::{Step, Waiter};
 use crate::{
@@ -206,52 +208,11 @@ pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), Op
 
 /// Segment options for a new ring of `capacity` (rounded up to a power of two) `T` slots.
 fn create_options<T: ShmType>(capacity: u64) -> Result<SegmentOptions, OpenError> {
-    let invalid = |reason: String| OpenError::InvalidConfig {
-        name: String::new(),
-        reason,
-    };
-    if capacity == 0 {
-        return Err(invalid(
-            "capacity is 0; an spsc ring needs at least 1 slot".into(),
-        ));
-    }
-    let rounded = capacity
-        .checked_next_power_of_two()
-        .ok_or_else(|| invalid(format!("capacity {capacity} is too large")))?;
-    let area = area::area_size::<T>(rounded).ok_or_else(|| {
-        invalid(format!(
-            "{rounded} slots of {} bytes overflow",
-            size_of::<T>()
-        ))
-    })?;
-    Ok(SegmentOptions::new(RingKind::Spsc)
-        .payload::<T>()
-        .capacity(rounded)
-        .area_size(area))
+    ring_options::<T>(RingKind::Spsc, capacity, area::geometry::<T>())
 }
 
-/// Opens an spsc segment of `T` at `location` and checks its area geometry.
 fn open_segment<T: ShmType>(location: impl Into<Location>) -> Result<Segment, OpenError> {
-    let segment = SegmentOptions::new(RingKind::Spsc)
-        .payload::<T>()
-        .open(location)?;
-    check_geometry::<T>(&segment)?;
-    Ok(segment)
-}
-
-fn check_geometry<T: ShmType>(segment: &Segment) -> Result<(), OpenError> {
-    let info = segment.info();
-    let bad = |field, value| OpenError::Corrupted {
-        name: segment.name().to_owned(),
-        reason: HeaderError::BadField { field, value },
-    };
-    if !info.capacity.is_power_of_two() {
-        return Err(bad("capacity", info.capacity));
-    }
-    if area::area_size::<T>(info.capacity) != Some(info.area_size) {
-        return Err(bad("area_size", info.area_size));
-    }
-    Ok(())
+    open_ring::<T>(RingKind::Spsc, location, area::geometry::<T>())
 }
 
 impl<T: ShmType> End<T> {
@@ -1331,39 +1292,6 @@ fn ring_len<T: ShmType>(area: &Area<T>) -> usize {
     let head = area.head().load(Ordering::Acquire);
     let tail = area.tail().load(Ordering::Acquire);
     tail.saturating_sub(head).min(area.capacity()) as usize
-}
-
-fn try_to_timeout<T>(e: TrySendError<T>) -> SendTimeoutError<T> {
-    match e {
-        TrySendError::Full(v) => SendTimeoutError::Timeout(v),
-        TrySendError::Disconnected(v) => SendTimeoutError::Disconnected(v),
-        TrySendError::Corrupted(v) => SendTimeoutError::Corrupted(v),
-    }
-}
-
-/// A blocking call's error: without a deadline there is no timeout, so that arm only
-/// completes the match.
-fn without_timeout<T>(e: SendTimeoutError<T>) -> SendError<T> {
-    match e {
-        SendTimeoutError::Disconnected(v) => SendError::Disconnected(v),
-        SendTimeoutError::Corrupted(v) | SendTimeoutError::Timeout(v) => SendError::Corrupted(v),
-    }
-}
-
-/// As [`without_timeout`], for receiving.
-fn recv_without_timeout(e: RecvTimeoutError) -> RecvError {
-    match e {
-        RecvTimeoutError::Disconnected => RecvError::Disconnected,
-        RecvTimeoutError::Corrupted | RecvTimeoutError::Timeout => RecvError::Corrupted,
-    }
-}
-
-fn try_recv_to_timeout(e: TryRecvError) -> RecvTimeoutError {
-    match e {
-        TryRecvError::Empty => RecvTimeoutError::Timeout,
-        TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
-        TryRecvError::Corrupted => RecvTimeoutError::Corrupted,
-    }
 }
 
 impl<T: ShmType> fmt::Debug for Sender<T> {

@@ -1,0 +1,1280 @@
+//! Multi-producer / multi-consumer typed ring across processes that a killed participant
+//! can never wedge.
+//!
+//! The algorithm is the bounded Vyukov queue (crossbeam's `ArrayQueue` form): every slot
+//! carries a 64-bit sequence stamp, producers claim positions with a CAS on `tail`,
+//! consumers with a CAS on `head`, and a slot is published or released by a Release store of
+//! its stamp. Stamps are absolute 64-bit positions, so a stale value can never be mistaken for
+//! a current one.
+//!
+//! Any number of processes may attach on either side; [`Sender`] and [`Receiver`] are
+//! `Clone` and `Sync` (clones share one participant record and up to
+//! [`LANES`] operations in flight at once).
+//!
+//! ```
+//! use shmring::mpmc;
+//!
+//! let name = format!("shmring-doc-mpmc-{}", std::process::id());
+//! let tx = mpmc::Sender::<u64>::create(name.as_str(), 1024)?;
+//! let rx = mpmc::Receiver::<u64>::open(name.as_str())?;   // normally other processes
+//! let tx2 = tx.clone();
+//! std::thread::scope(|s| {
+//!     s.spawn(|| tx.send(1).unwrap());
+//!     s.spawn(|| tx2.send(2).unwrap());
+//! });
+//! let mut got = [rx.recv().unwrap(), rx.recv().unwrap()];
+//! got.sort();
+//! assert_eq!(got, [1, 2]);
+//! shmring::Segment::unlink_name(&name)?;
+//! # Ok::<(), shmring::OpenError>(())
+//! ```
+//!
+//! # Crashes
+//!
+//! Each attached process holds a **participant record** in the segment (owner pid and start
+//! time, role, and the ring position of every operation it has in flight, written before the
+//! claiming CAS). A process that finds the ring empty or full for a while (at least every
+//! [`LIVENESS_PERIOD`](crate::wait::LIVENESS_PERIOD) while it waits) scans the table; for a
+//! participant proven dead it **tombstones** a slot that participant claimed but never
+//! published (consumers skip it) and **releases** a slot it was consuming (that message is
+//! lost with its consumer), then frees the record. The protocol and its proof obligations are
+//! in `docs/protocols.md`. The table has [`PARTICIPANTS`] records; attaching
+//! to a ring whose records are all held by live processes fails with
+//! [`OpenError::ParticipantsFull`].
+//!
+//! # Disconnection
+//!
+//! Once every sender is gone (dropped, or dead and reaped), receivers take what is left and
+//! then get `Disconnected`; once every receiver is gone, senders get `Disconnected` with
+//! their value back. A ring nobody has attached to yet on one side is not disconnected: its
+//! first peer may still come.
+//!
+//! # Hostile peers
+//!
+//! Positions, stamps and records read from shared memory are validated against what the
+//! protocol allows (a stamp is one of the two values its lap permits, positions only move
+//! forward and stay within a capacity of each other); a violation makes the handle return
+//! `Corrupted` from then on — never undefined behaviour, a panic or an endless loop.
+
+mod area;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use area::{Area, Role};
+pub use area::{
+    CONTROL_SIZE, DATA_SEQ_OFFSET, DATA_WAITING_OFFSET, EPOCH_OFFSET, HEAD_OFFSET, IDLE, LANES,
+    PARTICIPANTS, RECEIVERS_EVER_OFFSET, RECORD_LANES, RECORD_OWNER, RECORD_PID_NS, RECORD_ROLE,
+    RECORD_SIZE, SENDERS_EVER_OFFSET, SPACE_SEQ_OFFSET, SPACE_WAITING_OFFSET, TABLE_OFFSET,
+    TAIL_OFFSET, TOMBSTONE,
+};
+
+use crate::error::{recv_without_timeout, try_recv_to_timeout, try_to_timeout, without_timeout};
+use crate::header::HeaderError;
+use crate::storage::{open_ring, ring_options};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Mutex, Ordering, yield_now};
+use crate::wait::{Step, Waiter};
+use crate::{
+    Location, OpenError, RecvError, RecvTimeoutError, RingKind, Segment, SendError,
+    SendTimeoutError, ShmType, TryRecvError, TrySendError, WaitStrategy,
+};
+
+/// Attempts one operation makes before it reports `Full`/`Empty` under contention (each
+/// failed attempt means another participant made progress).
+const RETRIES: u32 = 1 << 16;
+
+/// The sending side. `Clone` (the clone shares this process's participant record) and
+/// `Sync`.
+pub struct Sender<T: ShmType> {
+    shared: Arc<Participant<T>>,
+    strategy: WaitStrategy,
+}
+
+/// The receiving side. `Clone` and `Sync`, like [`Sender`].
+pub struct Receiver<T: ShmType> {
+    shared: Arc<Participant<T>>,
+    strategy: WaitStrategy,
+}
+
+/// One attached participant: a record in the segment's table, and this process's view.
+struct Participant<T: ShmType> {
+    area: Area<T>,
+    role: Role,
+    /// Index of the record in the table.
+    index: usize,
+    /// The owner word written in the record.
+    me: u64,
+    /// Which of the record's lanes an operation of this process is using.
+    busy: [AtomicBool; LANES],
+    /// Threads of this process asleep under this record's waiting bit.
+    sleepers: Mutex<u32>,
+    light: bool,
+    corrupted: AtomicBool,
+    /// Dropping releases nothing: not (yet) holding a record, or left as a killed process
+    /// would leave it (models).
+    abandoned: AtomicBool,
+    /// Membership epoch of the last table scan, and whether the other side was present then.
+    seen_epoch: AtomicU64,
+    peers: AtomicBool,
+    /// Polls since the last scan, and when it ran (ns since `clock_base`).
+    polls: AtomicU32,
+    last_scan: AtomicU64,
+    name: String,
+    _segment: Option<Arc<Segment>>,
+}
+
+/// What a table scan found alive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Members {
+    senders: u32,
+    receivers: u32,
+}
+
+impl Members {
+    fn of(&self, role: Role) -> u32 {
+        match role {
+            Role::Sender => self.senders,
+            Role::Receiver => self.receivers,
+        }
+    }
+}
+
+/// The outcome of resolving one in-flight position of a dead participant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resolution {
+    /// Nothing is left waiting on it.
+    Settled,
+    /// A live participant may own the same position; try again on a later scan.
+    Pending,
+}
+
+/// Creates an mpmc ring on the process heap, for threads of one process (and for tests).
+///
+/// # Errors
+///
+/// [`OpenError::InvalidConfig`] for a zero or too large capacity. A capacity of 1 is made 2
+/// (the smallest Vyukov ring).
+///
+/// ```
+/// let (tx, rx) = shmring::mpmc::channel::<u32>(4)?;
+/// tx.send(1).unwrap();
+/// assert_eq!(rx.recv(), Ok(1));
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+#[cfg(not(shmring_loom))]
+pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
+    let segment = Arc::new(create_options::<T>(capacity)?.create(Location::Heap)?);
+    let tx = Sender::attach(segment.clone())?;
+    let rx = Receiver::attach(segment)?;
+    Ok((tx, rx))
+}
+
+/// The loom build: the ring on the loom heap; every further participant comes from
+/// [`Sender::attach_sender`]-style calls on these handles.
+#[cfg(shmring_loom)]
+pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
+    let area = Area::<T>::new_model(capacity.next_power_of_two().max(2));
+    let tx = Participant::join(area.clone(), Role::Sender, "loom".into(), None)?;
+    let rx = Participant::join(area, Role::Receiver, "loom".into(), None)?;
+    Ok((Sender::from_shared(tx), Receiver::from_shared(rx)))
+}
+
+/// Capacities are powers of two of at least 2: with one slot, a published stamp (`pos + 1`)
+/// would equal the next lap's free stamp (`pos + capacity`).
+fn create_options<T: ShmType>(capacity: u64) -> Result<crate::SegmentOptions, OpenError> {
+    let capacity = if capacity == 1 { 2 } else { capacity };
+    ring_options::<T>(RingKind::Mpmc, capacity, area::geometry::<T>())
+}
+
+#[cfg(not(shmring_loom))]
+fn attach<T: ShmType>(segment: Arc<Segment>, role: Role) -> Result<Participant<T>, OpenError> {
+    // SAFETY: `open_ring` (or our own create) checked that the area holds the control block
+    // and `capacity` stamped slots of T; the area is page aligned; the segment is kept alive
+    // in the participant next to the area.
+    let capacity = segment.info().capacity;
+    if capacity < 2 {
+        return Err(OpenError::Corrupted {
+            name: segment.name().to_owned(),
+            reason: HeaderError::BadField {
+                field: "capacity",
+                value: capacity,
+            },
+        });
+    }
+    // SAFETY: see above; the capacity was checked to be a power of two by `open_ring`.
+    let area = unsafe { Area::<T>::new(segment.area_ptr(), capacity) };
+    let head = area.head().load(Ordering::Acquire);
+    let tail = area.tail().load(Ordering::Acquire);
+    if head > tail || tail - head > area.capacity() || tail & TOMBSTONE != 0 {
+        return Err(OpenError::Corrupted {
+            name: segment.name().to_owned(),
+            reason: HeaderError::BadField {
+                field: "ring positions (tail - head)",
+                value: tail.wrapping_sub(head),
+            },
+        });
+    }
+    Participant::join(area, role, segment.name().to_owned(), Some(segment))
+}
+
+/// The strategy of new handles; under loom no spinning, so that every wait goes to sleep and
+/// loom explores the futex protocol instead of unrolling spin loops.
+fn default_strategy() -> WaitStrategy {
+    if cfg!(shmring_loom) {
+        WaitStrategy::Blocking { spin: 0, yields: 0 }
+    } else {
+        WaitStrategy::default()
+    }
+}
+
+/// Nanoseconds on a process-local monotonic clock.
+#[cfg(not(shmring_loom))]
+fn now_ns() -> u64 {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+impl<T: ShmType> Participant<T> {
+    /// Claims a free record of the table for `role`.
+    fn join(
+        area: Area<T>,
+        role: Role,
+        name: String,
+        segment: Option<Arc<Segment>>,
+    ) -> Result<Participant<T>, OpenError> {
+        let me = Self::identity(&name)?;
+        let mut participant = Participant {
+            area,
+            role,
+            index: 0,
+            me,
+            busy: std::array::from_fn(|_| AtomicBool::new(false)),
+            sleepers: Mutex::new(0),
+            light: Self::light(),
+            corrupted: AtomicBool::new(false),
+            abandoned: AtomicBool::new(true),
+            seen_epoch: AtomicU64::new(u64::MAX),
+            peers: AtomicBool::new(true),
+            polls: AtomicU32::new(0),
+            last_scan: AtomicU64::new(0),
+            name,
+            _segment: segment,
+        };
+        // Two passes: the second after reaping whatever dead participants hold records.
+        for pass in 0..2 {
+            for index in 0..PARTICIPANTS {
+                let me = participant.model_identity(index);
+                let owner = participant.area.owner(index);
+                if owner
+                    .compare_exchange(0, me, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    participant.index = index;
+                    participant.me = me;
+                    participant.abandoned.store(false, Ordering::Relaxed);
+                    participant.enter(role);
+                    return Ok(participant);
+                }
+            }
+            if pass == 0 {
+                participant.scan();
+            }
+        }
+        Err(OpenError::ParticipantsFull {
+            name: participant.name.clone(),
+            max: PARTICIPANTS,
+        })
+    }
+
+    /// Fills a freshly claimed record and announces it.
+    fn enter(&self, role: Role) {
+        let area = &self.area;
+        area.pid_ns(self.index)
+            .store(Self::pid_ns(), Ordering::Relaxed);
+        for lane in 0..LANES {
+            area.lane(self.index, lane).store(IDLE, Ordering::Relaxed);
+        }
+        // A predecessor in this record that died asleep left its waiting bits set.
+        let bit = 1u64 << self.index;
+        area.waiting(Role::Sender)
+            .fetch_and(!bit, Ordering::Relaxed);
+        area.waiting(Role::Receiver)
+            .fetch_and(!bit, Ordering::Relaxed);
+        area.role(self.index).store(role as u32, Ordering::Release);
+        area.ever(role).store(1, Ordering::Release);
+        area.epoch().fetch_add(1, Ordering::AcqRel);
+        // Peers blocked on "nobody attached yet" re-check now.
+        self.wake_all();
+    }
+
+    #[cfg(not(shmring_loom))]
+    fn identity(name: &str) -> Result<u64, OpenError> {
+        let me = crate::process::ProcessId::current().map_err(|source| OpenError::Io {
+            name: name.to_owned(),
+            op: "read /proc/self/stat",
+            source,
+        })?;
+        Ok(crate::process::owner_word(&me))
+    }
+
+    #[cfg(shmring_loom)]
+    fn identity(_name: &str) -> Result<u64, OpenError> {
+        Ok(0)
+    }
+
+    /// The owner word to claim record `index` with: this process's word; under loom every
+    /// participant is its own "process", named by its record.
+    #[cfg(not(shmring_loom))]
+    fn model_identity(&self, _index: usize) -> u64 {
+        self.me
+    }
+
+    #[cfg(shmring_loom)]
+    fn model_identity(&self, index: usize) -> u64 {
+        index as u64 + 1
+    }
+
+    #[cfg(not(shmring_loom))]
+    fn pid_ns() -> u64 {
+        crate::process::current_pid_ns()
+    }
+
+    #[cfg(shmring_loom)]
+    fn pid_ns() -> u64 {
+        0
+    }
+
+    #[cfg(not(shmring_loom))]
+    fn light() -> bool {
+        crate::futex::register_barrier()
+    }
+
+    #[cfg(shmring_loom)]
+    fn light() -> bool {
+        false
+    }
+
+    /// Whether the process owning record `index` (owner word `owner`) is proven dead.
+    #[cfg(not(shmring_loom))]
+    fn dead(&self, index: usize, owner: u64, verdicts: &mut Vec<(u64, bool)>) -> bool {
+        use crate::process::{Liveness, owner_liveness};
+        if owner == self.me {
+            return false;
+        }
+        if let Some(&(_, dead)) = verdicts.iter().find(|(o, _)| *o == owner) {
+            return dead;
+        }
+        let ns = self.area.pid_ns(index).load(Ordering::Relaxed);
+        let dead = owner_liveness(owner, ns) == Liveness::Dead;
+        verdicts.push((owner, dead));
+        dead
+    }
+
+    /// Under loom a participant "dies" by setting its bit in a model-only word.
+    #[cfg(shmring_loom)]
+    fn dead(&self, index: usize, owner: u64, _verdicts: &mut Vec<(u64, bool)>) -> bool {
+        owner == index as u64 + 1
+            && self
+                .area
+                .storage()
+                .u64_at(area::MODEL_DEAD_OFFSET)
+                .load(Ordering::SeqCst)
+                & (1 << index)
+                != 0
+    }
+
+    fn corrupt(&self) {
+        self.corrupted.store(true, Ordering::Relaxed);
+    }
+
+    fn is_corrupted(&self) -> bool {
+        self.corrupted.load(Ordering::Relaxed)
+    }
+
+    /// Takes one of the record's lanes for an operation.
+    fn lane(&self) -> LaneGuard<'_, T> {
+        loop {
+            for (i, busy) in self.busy.iter().enumerate() {
+                if !busy.load(Ordering::Relaxed) && !busy.swap(true, Ordering::Acquire) {
+                    return LaneGuard {
+                        participant: self,
+                        lane: i,
+                    };
+                }
+            }
+            // More threads of this process mid-operation than lanes: wait for one.
+            yield_now();
+        }
+    }
+
+    fn wake_all(&self) {
+        let area = &self.area;
+        area.event(Role::Sender, self.index, &self.sleepers)
+            .wake(area);
+        area.event(Role::Receiver, self.index, &self.sleepers)
+            .wake(area);
+    }
+
+    fn notify(&self, role: Role) {
+        let area = &self.area;
+        area.event(role, self.index, &self.sleepers)
+            .notify(area, self.light);
+    }
+
+    // ------------------------------------------------------------------ the Vyukov queue
+
+    /// One enqueue: `Ok(true)` published, `Ok(false)` full, `Err(())` corrupted.
+    fn push(&self, value: &T) -> Result<bool, ()> {
+        let area = &self.area;
+        let cap = area.capacity();
+        let lane = self.lane();
+        let mut pos = area.tail().load(Ordering::Relaxed);
+        for _ in 0..RETRIES {
+            if pos & TOMBSTONE != 0 {
+                return Err(());
+            }
+            let stamp = area.load_stamp(pos, Ordering::Acquire);
+            let bare = stamp & !TOMBSTONE;
+            if stamp == pos {
+                // Announce the position before claiming it, so that whoever reaps this
+                // process after a crash finds the claim.
+                lane.set(pos);
+                match area.tail().compare_exchange(
+                    pos,
+                    pos + 1,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: the CAS made this process the only writer of the slot of
+                        // `pos` until its stamp says published; consumers read it only then.
+                        unsafe { area.storage().write_from(pos, value) };
+                        area.store_stamp(pos, pos + 1, Ordering::Release);
+                        lane.set(IDLE);
+                        drop(lane);
+                        self.notify(Role::Receiver);
+                        return Ok(true);
+                    }
+                    Err(current) => pos = current,
+                }
+            } else if bare.wrapping_add(cap) == pos + 1
+                || (stamp.wrapping_add(cap) == pos && pos >= cap)
+            {
+                // The previous lap's message is still unconsumed (or being consumed), or its
+                // producer has not published yet: full.
+                return Ok(false);
+            } else if bare > pos {
+                // Another producer took `pos` already; our tail was stale.
+                let tail = area.tail().load(Ordering::Acquire);
+                if tail <= pos {
+                    return Err(());
+                }
+                pos = tail;
+            } else {
+                return Err(());
+            }
+        }
+        Ok(false)
+    }
+
+    /// One dequeue into `*dst`: `Ok(true)` taken, `Ok(false)` empty, `Err(())` corrupted.
+    /// Tombstoned slots are skipped.
+    fn pop(&self, dst: &mut T) -> Result<bool, ()> {
+        let area = &self.area;
+        let cap = area.capacity();
+        let lane = self.lane();
+        let mut pos = area.head().load(Ordering::Relaxed);
+        for _ in 0..RETRIES {
+            if pos & TOMBSTONE != 0 {
+                return Err(());
+            }
+            let stamp = area.load_stamp(pos, Ordering::Acquire);
+            let bare = stamp & !TOMBSTONE;
+            if bare == pos + 1 {
+                lane.set(pos);
+                match area.head().compare_exchange(
+                    pos,
+                    pos + 1,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        let message = stamp & TOMBSTONE == 0;
+                        if message {
+                            // SAFETY: the slot is published (stamp pos + 1, Acquire) and the
+                            // CAS made this process its only reader; no producer writes it
+                            // until the stamp below releases it.
+                            unsafe { area.storage().read_to(pos, dst) };
+                        }
+                        area.store_stamp(pos, pos + cap, Ordering::Release);
+                        lane.set(IDLE);
+                        self.notify(Role::Sender);
+                        if message {
+                            return Ok(true);
+                        }
+                        pos += 1;
+                    }
+                    Err(current) => pos = current,
+                }
+            } else if stamp == pos || bare.wrapping_add(cap) == pos + 1 {
+                // Not yet published, or the previous lap's consumer is still reading: empty.
+                return Ok(false);
+            } else if bare > pos + 1 {
+                let head = area.head().load(Ordering::Acquire);
+                if head <= pos {
+                    return Err(());
+                }
+                pos = head;
+            } else {
+                return Err(());
+            }
+        }
+        Ok(false)
+    }
+
+    /// The first half of an operation: announce and claim the next position, if possible.
+    #[cfg(shmring_loom)]
+    fn claim_only(&self) -> bool {
+        let area = &self.area;
+        let (index, ready) = match self.role {
+            Role::Sender => (area.tail(), 0),
+            Role::Receiver => (area.head(), 1),
+        };
+        let pos = index.load(Ordering::Relaxed);
+        area.load_stamp(pos, Ordering::Acquire) == pos + ready && {
+            area.lane(self.index, 0).store(pos, Ordering::Relaxed);
+            index
+                .compare_exchange(pos, pos + 1, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+        }
+    }
+
+    // ------------------------------------------------------------------ membership, recovery
+
+    /// Whether the other side is present (attached, or never attached yet). Cheap unless the
+    /// membership changed or a rescan is due: `slow` polls (empty/full) rescan every
+    /// [`LIVENESS_PERIOD`](crate::wait::LIVENESS_PERIOD), `force` at once.
+    fn peers_present(&self, slow: bool, force: bool) -> bool {
+        let epoch = self.area.epoch().load(Ordering::Acquire);
+        if force || epoch != self.seen_epoch.load(Ordering::Relaxed) || (slow && self.scan_due()) {
+            let members = self.scan();
+            let other = self.role.other();
+            let never = self.area.ever(other).load(Ordering::Acquire) == 0;
+            self.peers
+                .store(never || members.of(other) > 0, Ordering::Relaxed);
+            self.seen_epoch.store(epoch, Ordering::Relaxed);
+        }
+        self.peers.load(Ordering::Relaxed)
+    }
+
+    /// Every 1024th slow poll reads the clock; a scan is due once per liveness period.
+    #[cfg(not(shmring_loom))]
+    fn scan_due(&self) -> bool {
+        if self.polls.fetch_add(1, Ordering::Relaxed) % 1024 != 0 {
+            return false;
+        }
+        let now = now_ns();
+        let last = self.last_scan.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= crate::wait::LIVENESS_PERIOD.as_nanos() as u64
+    }
+
+    /// loom has no time: a "liveness period" passes whenever a participant died since this
+    /// one last looked (the dead mask changed).
+    #[cfg(shmring_loom)]
+    fn scan_due(&self) -> bool {
+        let dead = self
+            .area
+            .storage()
+            .u64_at(area::MODEL_DEAD_OFFSET)
+            .load(Ordering::SeqCst) as u32;
+        self.polls.swap(dead, Ordering::Relaxed) != dead
+    }
+
+    /// Scans the table: counts live participants and reaps dead ones.
+    fn scan(&self) -> Members {
+        #[cfg(not(shmring_loom))]
+        self.last_scan.store(now_ns(), Ordering::Relaxed);
+        let mut members = Members::default();
+        let mut verdicts = Vec::new();
+        for index in 0..PARTICIPANTS {
+            let owner = self.area.owner(index).load(Ordering::Acquire);
+            if owner == 0 {
+                continue;
+            }
+            if self.dead(index, owner, &mut verdicts) {
+                self.reap(index, owner, &mut verdicts);
+                continue;
+            }
+            match Role::from_code(self.area.role(index).load(Ordering::Acquire)) {
+                Some(Role::Sender) => members.senders += 1,
+                Some(Role::Receiver) => members.receivers += 1,
+                None => {}
+            }
+        }
+        members
+    }
+
+    /// Recovers what the dead owner of record `index` left in flight, then frees the record.
+    fn reap(&self, index: usize, owner: u64, verdicts: &mut Vec<(u64, bool)>) {
+        let area = &self.area;
+        let mut settled = true;
+        if let Some(role) = Role::from_code(area.role(index).load(Ordering::Acquire)) {
+            for lane in 0..LANES {
+                let pos = area.lane(index, lane).load(Ordering::Acquire);
+                if pos != IDLE && self.resolve(role, pos, verdicts) == Resolution::Pending {
+                    settled = false;
+                }
+            }
+        }
+        if !settled {
+            return;
+        }
+        let bit = 1u64 << index;
+        area.waiting(Role::Sender)
+            .fetch_and(!bit, Ordering::Relaxed);
+        area.waiting(Role::Receiver)
+            .fetch_and(!bit, Ordering::Relaxed);
+        if area
+            .owner(index)
+            .compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            area.epoch().fetch_add(1, Ordering::AcqRel);
+            self.wake_all();
+        }
+    }
+
+    /// Settles position `pos` that a dead participant of `role` had in flight.
+    fn resolve(&self, role: Role, pos: u64, verdicts: &mut Vec<(u64, bool)>) -> Resolution {
+        let area = &self.area;
+        if pos & TOMBSTONE != 0 {
+            return Resolution::Settled; // not a position: garbage in a dead record
+        }
+        match role {
+            Role::Sender => {
+                // Claimed (tail past it) but never published (stamp still `pos`)?
+                if area.load_stamp(pos, Ordering::Acquire) != pos
+                    || area.tail().load(Ordering::Acquire) <= pos
+                {
+                    return Resolution::Settled;
+                }
+                if self.held_by_live(Role::Sender, pos, verdicts) {
+                    return Resolution::Pending;
+                }
+                if area.swap_stamp(pos, pos, (pos + 1) | TOMBSTONE) {
+                    self.notify_all(Role::Receiver);
+                }
+                Resolution::Settled
+            }
+            Role::Receiver => {
+                // Claimed (head past it) but never released (stamp still `pos + 1`)?
+                let stamp = area.load_stamp(pos, Ordering::Acquire);
+                if stamp & !TOMBSTONE != pos + 1 || area.head().load(Ordering::Acquire) <= pos {
+                    return Resolution::Settled;
+                }
+                if self.held_by_live(Role::Receiver, pos, verdicts) {
+                    return Resolution::Pending;
+                }
+                if area.swap_stamp(pos, stamp, pos + area.capacity()) {
+                    self.notify_all(Role::Sender);
+                }
+                Resolution::Settled
+            }
+        }
+    }
+
+    /// Wakes every sleeper of `role`'s direction (after a recovery made progress possible).
+    fn notify_all(&self, role: Role) {
+        self.area
+            .event(role, self.index, &self.sleepers)
+            .wake(&self.area);
+    }
+
+    /// Whether a participant not proven dead (of `role`, or not yet announced) has `pos` in
+    /// one of its lanes. Read after the position that shows `pos` claimed, so a live claimer's
+    /// announcement (written before its claiming CAS) is visible here.
+    fn held_by_live(&self, role: Role, pos: u64, verdicts: &mut Vec<(u64, bool)>) -> bool {
+        (0..PARTICIPANTS).any(|index| {
+            let owner = self.area.owner(index).load(Ordering::Acquire);
+            if owner == 0 || self.dead(index, owner, verdicts) {
+                return false;
+            }
+            let code = self.area.role(index).load(Ordering::Acquire);
+            if code != 0 && Role::from_code(code) != Some(role) {
+                return false;
+            }
+            (0..LANES).any(|lane| self.area.lane(index, lane).load(Ordering::Acquire) == pos)
+        })
+    }
+
+    // ------------------------------------------------------------------ operations
+
+    fn try_send_ref(&self, value: &T, force: bool) -> Result<(), TrySendError<()>> {
+        if self.is_corrupted() {
+            return Err(TrySendError::Corrupted(()));
+        }
+        if !self.peers_present(false, force) {
+            return Err(TrySendError::Disconnected(()));
+        }
+        match self.push(value) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                if self.peers_present(true, false) {
+                    Err(TrySendError::Full(()))
+                } else {
+                    Err(TrySendError::Disconnected(()))
+                }
+            }
+            Err(()) => {
+                self.corrupt();
+                Err(TrySendError::Corrupted(()))
+            }
+        }
+    }
+
+    fn try_recv_into(&self, dst: &mut T, force: bool) -> Result<(), TryRecvError> {
+        if self.is_corrupted() {
+            return Err(TryRecvError::Corrupted);
+        }
+        let corrupted = |p: &Self| {
+            p.corrupt();
+            Err(TryRecvError::Corrupted)
+        };
+        match self.pop(dst) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(()) => return corrupted(self),
+        }
+        let epoch = self.area.epoch().load(Ordering::Acquire);
+        if self.peers_present(true, force) {
+            return Err(TryRecvError::Empty);
+        }
+        // No sender is left. Reaping settles a dead sender's claims before freeing its
+        // record, so whatever is between head and tail now is published or tombstoned.
+        match self.pop(dst) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(()) => return corrupted(self),
+        }
+        let head = self.area.head().load(Ordering::Acquire);
+        let tail = self.area.tail().load(Ordering::Acquire);
+        if tail <= head {
+            Err(TryRecvError::Disconnected)
+        } else if self.area.epoch().load(Ordering::Acquire) != epoch {
+            Err(TryRecvError::Empty) // a new sender attached meanwhile
+        } else {
+            corrupted(self) // claimed positions with no sender to own them
+        }
+    }
+
+    fn len(&self) -> usize {
+        let head = self.area.head().load(Ordering::Acquire);
+        let tail = self.area.tail().load(Ordering::Acquire);
+        tail.saturating_sub(head).min(self.area.capacity()) as usize
+    }
+}
+
+impl<T: ShmType> Drop for Participant<T> {
+    fn drop(&mut self) {
+        if self.abandoned.load(Ordering::Relaxed) {
+            return;
+        }
+        let area = &self.area;
+        area.role(self.index).store(0, Ordering::Relaxed);
+        let _ = area.owner(self.index).compare_exchange(
+            self.me,
+            0,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+        area.epoch().fetch_add(1, Ordering::AcqRel);
+        self.wake_all();
+    }
+}
+
+/// A lane of this process's record, held for one operation.
+struct LaneGuard<'a, T: ShmType> {
+    participant: &'a Participant<T>,
+    lane: usize,
+}
+
+impl<T: ShmType> LaneGuard<'_, T> {
+    #[inline]
+    fn set(&self, pos: u64) {
+        let order = if pos == IDLE {
+            Ordering::Release
+        } else {
+            Ordering::Relaxed
+        };
+        self.participant
+            .area
+            .lane(self.participant.index, self.lane)
+            .store(pos, order);
+    }
+}
+
+impl<T: ShmType> Drop for LaneGuard<'_, T> {
+    fn drop(&mut self) {
+        self.participant.busy[self.lane].store(false, Ordering::Release);
+    }
+}
+
+// SAFETY: a participant touches the shared area only through atomics and through slot
+// copies whose exclusive ownership the ring protocol gives it (a won CAS); its process-local
+// state is atomics and a mutex. Any thread may use it, concurrently.
+unsafe impl<T: ShmType + Send> Send for Participant<T> {}
+// SAFETY: as above; every method takes `&self` and synchronises through atomics.
+unsafe impl<T: ShmType + Send> Sync for Participant<T> {}
+
+macro_rules! common_handle_methods {
+    ($handle:ident, $role:expr, $var:literal) => {
+        impl<T: ShmType> $handle<T> {
+            fn from_shared(shared: Participant<T>) -> $handle<T> {
+                $handle {
+                    shared: Arc::new(shared),
+                    strategy: default_strategy(),
+                }
+            }
+
+            #[cfg(not(shmring_loom))]
+            fn attach(segment: Arc<Segment>) -> Result<$handle<T>, OpenError> {
+                Ok($handle::from_shared(attach(segment, $role)?))
+            }
+
+            /// Creates a ring of at least `capacity` slots (rounded up to a power of two) at
+            /// `location` (a name means `/dev/shm/NAME`) and attaches to it.
+            ///
+            /// # Errors
+            ///
+            /// As [`SegmentOptions::create`](crate::SegmentOptions::create), and
+            /// [`OpenError::InvalidConfig`] for a zero or too large capacity.
+            ///
+            /// ```
+            /// let name = format!("shmring-doc-mpmc-create-{}-{}", std::process::id(), line!());
+            #[doc = concat!("let h = shmring::mpmc::", stringify!($handle), "::<u32>::create(name.as_str(), 100)?;")]
+            /// assert_eq!(h.capacity(), 128);
+            /// shmring::Segment::unlink_name(&name)?;
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            #[cfg(not(shmring_loom))]
+            pub fn create(
+                location: impl Into<Location>,
+                capacity: u64,
+            ) -> Result<$handle<T>, OpenError> {
+                let segment = create_options::<T>(capacity)?.create(location)?;
+                $handle::attach(Arc::new(segment))
+            }
+
+            /// Opens the ring at `location` and attaches to it as one more participant.
+            ///
+            /// # Errors
+            ///
+            /// As [`SegmentOptions::open`](crate::SegmentOptions::open), plus
+            /// [`OpenError::ParticipantsFull`] when every record is held by a live process
+            /// and [`OpenError::Corrupted`] for impossible positions.
+            ///
+            /// ```
+            #[doc = concat!("let err = shmring::mpmc::", stringify!($handle), "::<u32>::open(\"shmring-doc-no-such-mpmc\").unwrap_err();")]
+            /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
+            /// ```
+            #[cfg(not(shmring_loom))]
+            pub fn open(location: impl Into<Location>) -> Result<$handle<T>, OpenError> {
+                let segment = open_ring::<T>(RingKind::Mpmc, location, area::geometry::<T>())?;
+                $handle::attach(Arc::new(segment))
+            }
+
+            /// Sets how this handle waits (clones made afterwards inherit it).
+            ///
+            /// ```
+            /// let (tx, rx) = shmring::mpmc::channel::<u8>(2)?;
+            #[doc = concat!("let h = ", $var, ".with_wait_strategy(shmring::WaitStrategy::BusyPoll);")]
+            /// # let _ = (h,);
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn with_wait_strategy(mut self, strategy: WaitStrategy) -> $handle<T> {
+                self.strategy = strategy;
+                self
+            }
+
+            /// Attaches one more sender to the same ring as a separate participant (its own
+            /// record, as another process would have).
+            ///
+            /// # Errors
+            ///
+            /// [`OpenError::ParticipantsFull`].
+            #[doc(hidden)]
+            pub fn attach_sender(&self) -> Result<Sender<T>, OpenError> {
+                self.attach_as(Role::Sender).map(Sender::from_shared)
+            }
+
+            /// Attaches one more receiver as a separate participant.
+            ///
+            /// # Errors
+            ///
+            /// [`OpenError::ParticipantsFull`].
+            #[doc(hidden)]
+            pub fn attach_receiver(&self) -> Result<Receiver<T>, OpenError> {
+                self.attach_as(Role::Receiver).map(Receiver::from_shared)
+            }
+
+            fn attach_as(&self, role: Role) -> Result<Participant<T>, OpenError> {
+                let s = &self.shared;
+                Participant::join(s.area.clone(), role, s.name.clone(), s._segment.clone())
+            }
+
+            /// Messages in the ring now (published or being written or read).
+            ///
+            /// ```
+            /// let (tx, rx) = shmring::mpmc::channel::<u8>(4)?;
+            /// tx.send(1).unwrap();
+            /// assert_eq!((tx.len(), rx.len()), (1, 1));
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn len(&self) -> usize {
+                self.shared.len()
+            }
+
+            /// Whether the ring holds no message now.
+            ///
+            /// ```
+            /// let (_tx, rx) = shmring::mpmc::channel::<u8>(4)?;
+            /// assert!(rx.is_empty());
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// Whether every slot is taken now.
+            ///
+            /// ```
+            /// let (tx, _rx) = shmring::mpmc::channel::<u8>(2)?;
+            /// tx.send(1).unwrap();
+            /// tx.send(2).unwrap();
+            /// assert!(tx.is_full());
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn is_full(&self) -> bool {
+                self.len() == self.capacity()
+            }
+
+            /// Slots in the ring.
+            ///
+            /// ```
+            /// let (tx, _rx) = shmring::mpmc::channel::<u8>(5)?;
+            /// assert_eq!(tx.capacity(), 8);
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn capacity(&self) -> usize {
+                self.shared.area.capacity() as usize
+            }
+
+            /// Whether every participant of the other side is gone (dropped, or dead —
+            /// checked now). A side nobody has attached to yet is not gone.
+            ///
+            /// ```
+            /// let (tx, rx) = shmring::mpmc::channel::<u8>(2)?;
+            /// drop(rx);
+            /// assert!(tx.is_disconnected());
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn is_disconnected(&self) -> bool {
+                !self.shared.peers_present(true, true)
+            }
+
+            /// The ring's name (empty for heap rings).
+            ///
+            /// ```
+            /// let (tx, _rx) = shmring::mpmc::channel::<u8>(2)?;
+            /// assert_eq!(tx.name(), "");
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn name(&self) -> &str {
+                &self.shared.name
+            }
+
+            /// Claims the next position as an operation would (lane, then CAS), then dies before
+            /// writing, reading or releasing it (loom models of the crash protocol). Returns
+            /// whether a position was claimed.
+            #[doc(hidden)]
+            #[cfg(shmring_loom)]
+            pub fn die_after_claim(self) -> bool {
+                let claimed = self.shared.claim_only();
+                self.die();
+                claimed
+            }
+
+            /// (head, tail, logical stamps) for model debugging.
+            #[doc(hidden)]
+            #[cfg(shmring_loom)]
+            pub fn debug_state(&self) -> (u64, u64, Vec<u64>) {
+                let a = &self.shared.area;
+                let h = a.head().load(Ordering::SeqCst);
+                let t = a.tail().load(Ordering::SeqCst);
+                (h, t, (0..a.capacity()).map(|i| a.load_stamp(i, Ordering::SeqCst)).collect())
+            }
+
+            /// Marks this participant dead without releasing anything, as a process killed
+            /// at that point would leave it (tests and loom models of the crash protocol).
+            #[doc(hidden)]
+            #[cfg(shmring_loom)]
+            pub fn die(self) {
+                let s = &self.shared;
+                s.area
+                    .storage()
+                    .u64_at(area::MODEL_DEAD_OFFSET)
+                    .fetch_or(1 << s.index, Ordering::SeqCst);
+                s.abandoned.store(true, Ordering::Relaxed);
+                // Survivors asleep would notice within a liveness period; loom has no time.
+                s.wake_all();
+            }
+        }
+
+        impl<T: ShmType> Clone for $handle<T> {
+            fn clone(&self) -> Self {
+                $handle {
+                    shared: self.shared.clone(),
+                    strategy: self.strategy,
+                }
+            }
+        }
+
+        impl<T: ShmType> fmt::Debug for $handle<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($handle))
+                    .field("ring", &self.shared.name)
+                    .field("record", &self.shared.index)
+                    .field("capacity", &self.shared.area.capacity())
+                    .field("wait", &self.strategy)
+                    .field("corrupted", &self.shared.is_corrupted())
+                    .finish()
+            }
+        }
+    };
+}
+
+common_handle_methods!(Sender, Role::Sender, "tx");
+common_handle_methods!(Receiver, Role::Receiver, "rx");
+
+impl<T: ShmType> Sender<T> {
+    /// Sends without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] when no slot is free, `Disconnected` when every receiver is
+    /// gone, `Corrupted` after invalid shared state. The value comes back in every case.
+    ///
+    /// ```
+    /// let (tx, _rx) = shmring::mpmc::channel::<u8>(2)?;
+    /// tx.try_send(1).unwrap();
+    /// tx.try_send(2).unwrap();
+    /// assert!(tx.try_send(3).unwrap_err().is_full());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        self.shared
+            .try_send_ref(&value, false)
+            .map_err(|e| e.with_value(value))
+    }
+
+    /// Sends, waiting as long as the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Disconnected`] once every receiver is gone, `Corrupted` after invalid
+    /// shared state; the value comes back.
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::mpmc::channel::<u8>(2)?;
+    /// let t = std::thread::spawn(move || (1..=5).for_each(|i| tx.send(i).unwrap()));
+    /// assert_eq!(rx.iter().collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    /// t.join().unwrap();
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.send_until(value, None).map_err(without_timeout)
+    }
+
+    /// Sends, waiting at most `timeout` for a free slot.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send), plus [`SendTimeoutError::Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, _rx) = shmring::mpmc::channel::<u8>(2)?;
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert!(tx.send_timeout(3, Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.send_until(value, Instant::now().checked_add(timeout))
+    }
+
+    /// Sends, waiting until `deadline` (a `CLOCK_MONOTONIC` instant) for a free slot.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_timeout`](Sender::send_timeout).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, _rx) = shmring::mpmc::channel::<u8>(2)?;
+    /// tx.send_deadline(1, Instant::now() + Duration::from_secs(1)).unwrap();
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.send_until(value, Some(deadline))
+    }
+
+    fn send_until(&self, value: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        let shared = &*self.shared;
+        match shared.try_send_ref(&value, false) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(())) => {}
+            Err(e) => return Err(try_to_timeout(e.with_value(value))),
+        }
+        let mut waiter = Waiter::new(self.strategy);
+        let event = shared
+            .area
+            .event(Role::Sender, shared.index, &shared.sleepers);
+        let done = waiter.wait(&shared.area, event, deadline, |force| {
+            match shared.try_send_ref(&value, force) {
+                Ok(()) => Step::Done(Ok(())),
+                Err(TrySendError::Full(())) => Step::Retry,
+                Err(e) => Step::Done(Err(try_to_timeout(e))),
+            }
+        });
+        done.unwrap_or(Err(SendTimeoutError::Timeout(())))
+            .map_err(|e| e.with_value(value))
+    }
+}
+
+impl<T: ShmType> Receiver<T> {
+    /// Receives without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`], `Disconnected` once the ring is empty and every sender is
+    /// gone, `Corrupted` after invalid shared state.
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::mpmc::channel::<u8>(2)?;
+    /// assert_eq!(rx.try_recv(), Err(shmring::TryRecvError::Empty));
+    /// tx.send(4).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(4));
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Err(shmring::TryRecvError::Disconnected));
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut value = T::zeroed();
+        self.shared.try_recv_into(&mut value, false).map(|()| value)
+    }
+
+    /// Receives, waiting as long as the ring is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Disconnected`] once the ring is empty and every sender is gone,
+    /// `Corrupted` after invalid shared state.
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::mpmc::channel::<u8>(2)?;
+    /// tx.send(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.recv(), Ok(1));
+    /// assert_eq!(rx.recv(), Err(shmring::RecvError::Disconnected));
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.recv_until(None).map_err(recv_without_timeout)
+    }
+
+    /// Receives, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv), plus [`RecvTimeoutError::Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (_tx, rx) = shmring::mpmc::channel::<u8>(2)?;
+    /// assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Err(shmring::RecvTimeoutError::Timeout));
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_until(Instant::now().checked_add(timeout))
+    }
+
+    /// Receives, waiting until `deadline` (a `CLOCK_MONOTONIC` instant).
+    ///
+    /// # Errors
+    ///
+    /// As [`recv_timeout`](Receiver::recv_timeout).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, rx) = shmring::mpmc::channel::<u8>(2)?;
+    /// tx.send(3).unwrap();
+    /// assert_eq!(rx.recv_deadline(Instant::now() + Duration::from_secs(1)), Ok(3));
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.recv_until(Some(deadline))
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let shared = &*self.shared;
+        let mut value = T::zeroed();
+        match shared.try_recv_into(&mut value, false) {
+            Ok(()) => return Ok(value),
+            Err(TryRecvError::Empty) => {}
+            Err(e) => return Err(try_recv_to_timeout(e)),
+        }
+        let mut waiter = Waiter::new(self.strategy);
+        let event = shared
+            .area
+            .event(Role::Receiver, shared.index, &shared.sleepers);
+        let done = waiter.wait(&shared.area, event, deadline, |force| {
+            match shared.try_recv_into(&mut value, force) {
+                Ok(()) => Step::Done(Ok(())),
+                Err(TryRecvError::Empty) => Step::Retry,
+                Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
+            }
+        });
+        done.unwrap_or(Err(RecvTimeoutError::Timeout))
+            .map(|()| value)
+    }
+
+    /// A blocking iterator: yields messages until every sender is gone and the ring is
+    /// drained (or the ring is corrupted).
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::mpmc::channel::<u8>(4)?;
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.iter().collect::<Vec<_>>(), [1, 2]);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        std::iter::from_fn(|| self.recv().ok())
+    }
+
+    /// A non-blocking iterator over the messages available now.
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::mpmc::channel::<u8>(4)?;
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_iter(&self) -> impl Iterator<Item = T> + '_ {
+        std::iter::from_fn(|| self.try_recv().ok())
+    }
+}
