@@ -10,13 +10,13 @@
 pub(crate) use loom::{
     hint::spin_loop,
     sync::Mutex,
-    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence},
+    sync::atomic::{AtomicU32, AtomicU64, Ordering, fence},
     thread::yield_now,
 };
 #[cfg(not(shmring_loom))]
 pub(crate) use std::{
     hint::spin_loop,
     sync::Mutex,
-    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence},
+    sync::atomic::{AtomicU32, AtomicU64, Ordering, fence},
     thread::yield_now,
 };

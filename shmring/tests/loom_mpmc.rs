@@ -6,10 +6,21 @@
 use loom::thread;
 use shmring::{RecvError, mpmc};
 
-/// Runs a model with room for the longer paths of three participants.
+/// Runs a model of two threads with the preemption bound from the environment
+/// (`LOOM_MAX_PREEMPTIONS=2` in CI).
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.max_branches = 20_000;
+    builder.check(f);
+}
+
+/// Runs a model of three threads with a preemption bound of 1: at 2, each of these models
+/// runs for more than the whole CI budget (measured: over 400 s each), while every two-thread
+/// scenario below also runs at 2.
+fn model3(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.max_branches = 20_000;
+    builder.preemption_bound = Some(1);
     builder.check(f);
 }
 
@@ -26,7 +37,7 @@ fn send_all(tx: &mpmc::Sender<u32>, values: &[u32]) {
 /// accesses and that no wake-up is lost.
 #[test]
 fn two_producers_one_consumer() {
-    model(|| {
+    model3(|| {
         let (tx, rx) = mpmc::channel::<u32>(2).unwrap();
         let tx2 = tx.attach_sender().unwrap();
         let a = thread::spawn(move || send_all(&tx, &[10, 11]));
@@ -47,7 +58,7 @@ fn two_producers_one_consumer() {
 /// wake-up would leave one asleep, which loom reports as a deadlock).
 #[test]
 fn one_producer_two_consumers_blocking() {
-    model(|| {
+    model3(|| {
         let (tx, rx) = mpmc::channel::<u32>(2).unwrap();
         let rx2 = rx.attach_receiver().unwrap();
         let c = thread::spawn(move || rx2.iter().collect::<Vec<_>>());
@@ -84,7 +95,7 @@ fn full_then_wait_then_wake() {
 /// the recovery tombstones the dead claim — and then `Disconnected`.
 #[test]
 fn producer_dies_after_claiming() {
-    model(|| {
+    model3(|| {
         let (tx, rx) = mpmc::channel::<u32>(2).unwrap();
         let doomed = tx.attach_sender().unwrap();
         let d = thread::spawn(move || doomed.die_after_claim());
@@ -104,7 +115,7 @@ fn producer_dies_after_claiming() {
 /// the slot, so the blocked producer continues and the surviving consumer gets its messages.
 #[test]
 fn consumer_dies_while_consuming() {
-    model(|| {
+    model3(|| {
         let (tx, rx) = mpmc::channel::<u32>(2).unwrap();
         tx.send(0).unwrap();
         tx.send(1).unwrap();
@@ -125,5 +136,41 @@ fn consumer_dies_while_consuming() {
         // duplicated or reordered.
         assert!(got.is_sorted() && got.iter().all(|v| *v <= 2), "{got:?}");
         assert_eq!(got.len(), if claimed { 2 } else { 3 }, "{got:?}");
+    });
+}
+
+/// Two threads, full preemption bound: a producer sends one message, then dies after
+/// claiming the next position; the blocked consumer gets the message, then (after the
+/// recovery tombstones the dead claim) `Disconnected`.
+#[test]
+fn lone_producer_dies_after_claiming() {
+    model(|| {
+        let (tx, rx) = mpmc::channel::<u32>(2).unwrap();
+        let p = thread::spawn(move || {
+            tx.send(7).unwrap();
+            tx.die_after_claim()
+        });
+        assert_eq!(rx.recv(), Ok(7));
+        assert_eq!(rx.recv(), Err(RecvError::Disconnected));
+        assert!(
+            p.join().unwrap(),
+            "the ring had room, so the claim succeeded"
+        );
+    });
+}
+
+/// Two threads, full preemption bound: a consumer dies holding a slot of a full ring; the
+/// producer blocked on it continues once the recovery releases the slot.
+#[test]
+fn consumer_dies_holding_a_full_ring() {
+    model(|| {
+        let (tx, rx) = mpmc::channel::<u32>(2).unwrap();
+        tx.send(0).unwrap();
+        tx.send(1).unwrap();
+        let doomed = rx.attach_receiver().unwrap();
+        let d = thread::spawn(move || doomed.die_after_claim());
+        tx.send(2).unwrap();
+        assert!(d.join().unwrap());
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
     });
 }

@@ -145,6 +145,15 @@ fn main() {
             }
         }
     }
+    for (mode, strategy) in [
+        ("spin", WaitStrategy::BusyPoll),
+        ("blocking", WaitStrategy::default()),
+    ] {
+        if want("mpmc") || want(&format!("mpmc-{mode}")) {
+            benches.push(Box::new(move || mpmc_rtt(cfg, mode, strategy)));
+            benches.push(Box::new(move || mpmc_tput(cfg, mode, strategy)));
+        }
+    }
     // One-way 8 B streaming only, blocking API against try-loops (for profiling).
     if rows
         .as_ref()
@@ -318,6 +327,8 @@ fn peer(args: &[String]) {
         ("spsc-rtt", _) => spsc_echo::<[u64; 128]>(arg(2), arg(3)),
         ("spsc-tput", "8") => spsc_produce::<u64>(arg(2), arg(3), arg(4)),
         ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), arg(3), arg(4)),
+        ("mpmc-rtt", _) => mpmc_echo(arg(2), arg(3)),
+        ("mpmc-tput", _) => mpmc_produce(arg(2), arg(3)),
         ("stream-rtt", kind) => stream_echo(kind, arg(2), arg(3).parse().unwrap()),
         ("stream-tput", kind) => stream_produce(kind, arg(2), arg(3).parse().unwrap()),
         other => panic!("unknown peer role {other:?}"),
@@ -669,6 +680,92 @@ fn spsc_produce<P: Payload>(name: &str, mode: &str, how: &str) {
         } else if tx.send_ref(&msg).is_err() {
             return;
         }
+        seq += 1;
+    }
+}
+
+// ---------------------------------------------------------------- shmring mpmc
+
+/// Round trip through two mpmc rings (one producer and one consumer each), 8 B.
+fn mpmc_rtt(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row {
+    let name = unique("mpmc-rtt");
+    let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
+    let tx = shmring::mpmc::Sender::<u64>::create(ping.as_str(), RTT_CAPACITY)
+        .unwrap()
+        .with_wait_strategy(strategy);
+    let rx = shmring::mpmc::Receiver::<u64>::create(pong.as_str(), RTT_CAPACITY)
+        .unwrap()
+        .with_wait_strategy(strategy);
+    let child = spawn_peer(&["mpmc-rtt", "8", &name, mode]);
+    let mut hist = histogram();
+    for i in 0..cfg.rtt_iters + 10_000 {
+        let start = Instant::now();
+        tx.send(i).unwrap();
+        let back = rx.recv().unwrap();
+        if i >= 10_000 {
+            hist.record(start.elapsed().as_nanos() as u64).unwrap();
+        }
+        assert_eq!(back, i);
+    }
+    tx.send(STOP).unwrap();
+    finish(child);
+    Segment::unlink_name(&ping).unwrap();
+    Segment::unlink_name(&pong).unwrap();
+    rtt_row(&format!("shmring mpmc ({mode})"), "8 B", &hist)
+}
+
+fn mpmc_echo(name: &str, mode: &str) {
+    let rx = shmring::mpmc::Receiver::<u64>::open(format!("{name}-ping").as_str())
+        .unwrap()
+        .with_wait_strategy(strategy(mode));
+    let tx = shmring::mpmc::Sender::<u64>::open(format!("{name}-pong").as_str())
+        .unwrap()
+        .with_wait_strategy(strategy(mode));
+    loop {
+        let v = rx.recv().unwrap();
+        if v == STOP {
+            return;
+        }
+        tx.send(v).unwrap();
+    }
+}
+
+/// One producer process, this process consuming, 8 B one at a time.
+fn mpmc_tput(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row {
+    let name = unique("mpmc-tput");
+    let rx = shmring::mpmc::Receiver::<u64>::create(name.as_str(), 4096)
+        .unwrap()
+        .with_wait_strategy(strategy);
+    let child = spawn_peer(&["mpmc-tput", "8", &name, mode]);
+    let mut expected = 0u64;
+    let mut start = None;
+    loop {
+        assert_eq!(rx.recv().unwrap(), expected);
+        expected += 1;
+        let started = *start.get_or_insert_with(Instant::now);
+        if expected % 1024 == 0 && started.elapsed() >= cfg.tput {
+            break;
+        }
+    }
+    let took = start.unwrap().elapsed();
+    drop(rx);
+    finish(child);
+    Segment::unlink_name(&name).unwrap();
+    tput_row(
+        &format!("shmring mpmc ({mode}, one at a time)"),
+        "8 B",
+        8,
+        expected,
+        took,
+    )
+}
+
+fn mpmc_produce(name: &str, mode: &str) {
+    let tx = shmring::mpmc::Sender::<u64>::open(name)
+        .unwrap()
+        .with_wait_strategy(strategy(mode));
+    let mut seq = 0;
+    while tx.send(seq).is_ok() {
         seq += 1;
     }
 }

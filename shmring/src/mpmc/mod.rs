@@ -73,7 +73,9 @@ pub use area::{
 use crate::error::{recv_without_timeout, try_recv_to_timeout, try_to_timeout, without_timeout};
 use crate::header::HeaderError;
 use crate::storage::{open_ring, ring_options};
-use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Mutex, Ordering, yield_now};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+
+use crate::sync::{Mutex, Ordering, yield_now};
 use crate::wait::{Step, Waiter};
 use crate::{
     Location, OpenError, RecvError, RecvTimeoutError, RingKind, Segment, SendError,
@@ -97,7 +99,9 @@ pub struct Receiver<T: ShmType> {
     strategy: WaitStrategy,
 }
 
-/// One attached participant: a record in the segment's table, and this process's view.
+/// One attached participant: a record in the segment's table, and this process's view. The
+/// process-local atomics are std's even under loom: they are per-process caches and flags, not
+/// part of the shared-memory protocol being modelled.
 struct Participant<T: ShmType> {
     area: Area<T>,
     role: Role,
