@@ -987,11 +987,11 @@ macro_rules! common_handle_methods {
                 !self.shared.peers_present(true, true)
             }
 
-            /// The ring's name (empty for heap rings).
+            /// The ring's name (`heap` for rings made by [`channel`]).
             ///
             /// ```
             /// let (tx, _rx) = shmring::mpmc::channel::<u8>(2)?;
-            /// assert_eq!(tx.name(), "");
+            /// assert_eq!(tx.name(), "heap");
             /// # Ok::<(), shmring::OpenError>(())
             /// ```
             pub fn name(&self) -> &str {
