@@ -1082,6 +1082,41 @@ impl<T: ShmType> Sender<T> {
             .map_err(|e| e.with_value(value))
     }
 
+    /// Like [`try_send`](Sender::try_send), copying `*value` straight into the slot: for large
+    /// payloads, one copy instead of moving the value through the call.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_send`](Sender::try_send), without a value to give back.
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::mpmc::channel::<[u64; 512]>(2)?;
+    /// tx.try_send_ref(&[7; 512]).unwrap();
+    /// assert_eq!(rx.recv().unwrap()[511], 7);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_send_ref(&self, value: &T) -> Result<(), TrySendError<()>> {
+        self.shared.try_send_ref(value, false)
+    }
+
+    /// Like [`send`](Sender::send), copying `*value` straight into the slot.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send), without a value to give back.
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::mpmc::channel::<[u8; 4096]>(2)?;
+    /// tx.send_ref(&[1; 4096]).unwrap();
+    /// let mut page = [0u8; 4096];
+    /// rx.recv_into(&mut page).unwrap();
+    /// assert_eq!(page[4095], 1);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send_ref(&self, value: &T) -> Result<(), SendError<()>> {
+        self.send_ref_until(value, None).map_err(without_timeout)
+    }
+
     /// Sends, waiting as long as the ring is full.
     ///
     /// # Errors
@@ -1135,25 +1170,33 @@ impl<T: ShmType> Sender<T> {
     }
 
     fn send_until(&self, value: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        self.send_ref_until(&value, deadline)
+            .map_err(|e| e.with_value(value))
+    }
+
+    fn send_ref_until(
+        &self,
+        value: &T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<()>> {
         let shared = &*self.shared;
-        match shared.try_send_ref(&value, false) {
+        match shared.try_send_ref(value, false) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Full(())) => {}
-            Err(e) => return Err(try_to_timeout(e.with_value(value))),
+            Err(e) => return Err(try_to_timeout(e)),
         }
         let mut waiter = Waiter::new(self.strategy);
         let event = shared
             .area
             .event(Role::Sender, shared.index, &shared.sleepers);
         let done = waiter.wait(&shared.area, event, deadline, |force| {
-            match shared.try_send_ref(&value, force) {
+            match shared.try_send_ref(value, force) {
                 Ok(()) => Step::Done(Ok(())),
                 Err(TrySendError::Full(())) => Step::Retry,
                 Err(e) => Step::Done(Err(try_to_timeout(e))),
             }
         });
         done.unwrap_or(Err(SendTimeoutError::Timeout(())))
-            .map_err(|e| e.with_value(value))
     }
 }
 
@@ -1177,6 +1220,44 @@ impl<T: ShmType> Receiver<T> {
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut value = T::zeroed();
         self.shared.try_recv_into(&mut value, false).map(|()| value)
+    }
+
+    /// Like [`try_recv`](Receiver::try_recv), copying the message straight into `*dst`: for
+    /// large payloads, one copy instead of moving the value out through the call.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_recv`](Receiver::try_recv); `*dst` is unspecified then.
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::mpmc::channel::<[u64; 512]>(2)?;
+    /// tx.send([3; 512]).unwrap();
+    /// let mut buf = [0u64; 512];
+    /// rx.try_recv_into(&mut buf).unwrap();
+    /// assert_eq!(buf[0], 3);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_recv_into(&self, dst: &mut T) -> Result<(), TryRecvError> {
+        self.shared.try_recv_into(dst, false)
+    }
+
+    /// Like [`recv`](Receiver::recv), copying the message straight into `*dst`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::mpmc::channel::<u32>(2)?;
+    /// tx.send(5).unwrap();
+    /// let mut v = 0;
+    /// rx.recv_into(&mut v).unwrap();
+    /// assert_eq!(v, 5);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn recv_into(&self, dst: &mut T) -> Result<(), RecvError> {
+        self.recv_into_until(dst, None)
+            .map_err(recv_without_timeout)
     }
 
     /// Receives, waiting as long as the ring is empty.
@@ -1232,10 +1313,18 @@ impl<T: ShmType> Receiver<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        let shared = &*self.shared;
         let mut value = T::zeroed();
-        match shared.try_recv_into(&mut value, false) {
-            Ok(()) => return Ok(value),
+        self.recv_into_until(&mut value, deadline).map(|()| value)
+    }
+
+    fn recv_into_until(
+        &self,
+        value: &mut T,
+        deadline: Option<Instant>,
+    ) -> Result<(), RecvTimeoutError> {
+        let shared = &*self.shared;
+        match shared.try_recv_into(value, false) {
+            Ok(()) => return Ok(()),
             Err(TryRecvError::Empty) => {}
             Err(e) => return Err(try_recv_to_timeout(e)),
         }
@@ -1244,14 +1333,13 @@ impl<T: ShmType> Receiver<T> {
             .area
             .event(Role::Receiver, shared.index, &shared.sleepers);
         let done = waiter.wait(&shared.area, event, deadline, |force| {
-            match shared.try_recv_into(&mut value, force) {
+            match shared.try_recv_into(value, force) {
                 Ok(()) => Step::Done(Ok(())),
                 Err(TryRecvError::Empty) => Step::Retry,
                 Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
             }
         });
         done.unwrap_or(Err(RecvTimeoutError::Timeout))
-            .map(|()| value)
     }
 
     /// A blocking iterator: yields messages until every sender is gone and the ring is
