@@ -329,6 +329,34 @@ mod mapped {
             }
         }
 
+        /// The 64-bit word at the slot of `pos` (byte rings: a record header).
+        ///
+        /// # Safety
+        ///
+        /// The slot of `pos` starts an 8-aligned run of 8 bytes inside the slot array, and
+        /// every process accesses that word only atomically while it is shared.
+        #[inline]
+        pub unsafe fn word(&self, pos: u64) -> &AtomicU64 {
+            debug_assert_eq!(self.slot(pos) as usize % 8, 0);
+            // SAFETY: the caller's contract.
+            unsafe { AtomicU64::from_ptr(self.slot(pos).cast()) }
+        }
+
+        /// Zeroes `n` slots from `pos`, wrapping.
+        ///
+        /// # Safety
+        ///
+        /// As for [`Storage::write`]: those slots are the caller's to write.
+        pub unsafe fn zero(&self, pos: u64, n: usize) {
+            let (first, second) = self.split(pos, n);
+            let stride = self.geometry.stride;
+            // SAFETY: `split` keeps both runs inside the slot array.
+            unsafe {
+                std::ptr::write_bytes(self.slot(pos), 0, first * stride);
+                std::ptr::write_bytes(self.slots.as_ptr(), 0, second * stride);
+            }
+        }
+
         /// Lengths of the runs before and after the wrap for `n` slots from `pos`.
         fn split(&self, pos: u64, n: usize) -> (usize, usize) {
             let start = (pos & self.mask) as usize;

@@ -50,7 +50,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use area::{Area, Role};
+pub(crate) use area::{Area, Role, geometry};
 pub use area::{
     CONTROL_SIZE, DATA_SEQ_OFFSET, DATA_WAITING_OFFSET, HEAD_OFFSET, RECEIVER_RECORD_OFFSET,
     RECORD_OWNER, RECORD_PID_NS, RECORD_STATE, SENDER_RECORD_OFFSET, SPACE_SEQ_OFFSET,
@@ -115,28 +115,28 @@ unsafe impl<T: ShmType + Send> Send for Receiver<T> {}
 
 /// What both handles share: the area, the segment that keeps it mapped, the claimed role and
 /// what is known about the peer.
-struct End<T: ShmType> {
-    area: Area<T>,
-    role: Role,
+pub(crate) struct End<T: ShmType> {
+    pub(crate) area: Area<T>,
+    pub(crate) role: Role,
     /// Owner word this handle wrote into its role record.
-    me: u64,
-    waiter: Waiter,
+    pub(crate) me: u64,
+    pub(crate) waiter: Waiter,
     /// Notify with a compiler fence only (this process is registered for membarrier).
-    light: bool,
+    pub(crate) light: bool,
     /// The peer's owner word once proven dead (cached so it is not re-checked).
-    dead_peer: u64,
-    last_liveness: Option<Instant>,
+    pub(crate) dead_peer: u64,
+    pub(crate) last_liveness: Option<Instant>,
     /// Unforced liveness questions since the handle was made (see `peer_process`).
-    polls: u32,
-    corrupted: bool,
-    name: String,
+    pub(crate) polls: u32,
+    pub(crate) corrupted: bool,
+    pub(crate) name: String,
     /// Keeps the mapping alive; after `area` so it is dropped last.
-    _segment: Option<Arc<Segment>>,
+    pub(crate) _segment: Option<Arc<Segment>>,
 }
 
 /// What is known about the other side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Peer {
+pub(crate) enum Peer {
     /// Attached and alive, or not attached yet.
     Present,
     /// Closed, or its process died.
@@ -207,7 +207,7 @@ pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), Op
 }
 
 /// Segment options for a new ring of `capacity` (rounded up to a power of two) `T` slots.
-fn create_options<T: ShmType>(capacity: u64) -> Result<SegmentOptions, OpenError> {
+pub(crate) fn create_options<T: ShmType>(capacity: u64) -> Result<SegmentOptions, OpenError> {
     ring_options::<T>(RingKind::Spsc, capacity, area::geometry::<T>())
 }
 
@@ -218,7 +218,7 @@ fn open_segment<T: ShmType>(location: impl Into<Location>) -> Result<Segment, Op
 impl<T: ShmType> End<T> {
     /// Claims `role` in `segment` for this process.
     #[cfg(not(shmring_loom))]
-    fn attach(segment: Arc<Segment>, role: Role) -> Result<End<T>, OpenError> {
+    pub(crate) fn attach(segment: Arc<Segment>, role: Role) -> Result<End<T>, OpenError> {
         use crate::process::{Liveness, ProcessId, current_pid_ns, owner_liveness, owner_word};
         let name = segment.name().to_owned();
         // SAFETY: the segment's header was validated and `check_geometry` (or our own create)
@@ -302,7 +302,7 @@ impl<T: ShmType> End<T> {
     }
 
     /// The peer's state; `force` re-checks its process even if checked recently.
-    fn peer(&mut self, force: bool) -> Peer {
+    pub(crate) fn peer(&mut self, force: bool) -> Peer {
         let peer = self.role.other();
         match self.area.state(peer).load(Ordering::Acquire) {
             STATE_NEVER => Peer::Present,
@@ -357,7 +357,7 @@ impl<T: ShmType> End<T> {
 
     /// Whether the peer's role record says it closed (one shared load, for hot paths).
     #[inline]
-    fn peer_closed(&self) -> bool {
+    pub(crate) fn peer_closed(&self) -> bool {
         self.area.state(self.role.other()).load(Ordering::Relaxed) == STATE_CLOSED
     }
 }
