@@ -211,6 +211,21 @@ fn header(area: &Area<u8>, pos: u64) -> &crate::sync::AtomicU64 {
 }
 
 impl Sender {
+    /// The segment the ring lives in: for example to pass a memfd ring's descriptor to
+    /// another process (`segment().as_fd()`).
+    ///
+    /// ```
+    /// let (tx, _rx) = shmring::framed::channel(64)?;
+    /// assert_eq!(tx.segment().info().capacity, 64);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn segment(&self) -> &Segment {
+        self.end
+            ._segment
+            .as_deref()
+            .expect("a mapped ring always holds its segment")
+    }
+
     /// Creates a ring with a data area of at least `capacity` bytes (rounded up to a power of
     /// two, at least [`MIN_CAPACITY`]) and attaches as its sender.
     ///
@@ -718,6 +733,21 @@ impl Drop for Reservation<'_> {
 }
 
 impl Receiver {
+    /// The segment the ring lives in: for example to pass a memfd ring's descriptor to
+    /// another process (`segment().as_fd()`).
+    ///
+    /// ```
+    /// let (_tx, rx) = shmring::framed::channel(64)?;
+    /// assert_eq!(rx.segment().info().capacity, 64);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn segment(&self) -> &Segment {
+        self.end
+            ._segment
+            .as_deref()
+            .expect("a mapped ring always holds its segment")
+    }
+
     /// Creates a ring with a data area of at least `capacity` bytes and attaches as its
     /// receiver.
     ///
