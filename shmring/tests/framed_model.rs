@@ -38,9 +38,11 @@ fn op() -> impl Strategy<Value = Op> {
 
 enum Entry {
     Padding(u64),
+    /// `bytes`: the first bytes of a message of `len` (the rest was never written).
     Message {
         span: u64,
         kind: u32,
+        len: usize,
         bytes: Vec<u8>,
     },
 }
@@ -68,19 +70,29 @@ impl Model {
         true
     }
 
-    fn commit(&mut self, kind: u32, bytes: Vec<u8>) {
-        let span = record::span(bytes.len()) as u64;
+    fn commit(&mut self, kind: u32, len: usize, bytes: Vec<u8>) {
+        let span = record::span(len) as u64;
         self.tail += span;
-        self.queue.push_back(Entry::Message { span, kind, bytes });
+        self.queue.push_back(Entry::Message {
+            span,
+            kind,
+            len,
+            bytes,
+        });
     }
 
-    fn recv(&mut self) -> Option<(u32, Vec<u8>)> {
+    fn recv(&mut self) -> Option<(u32, usize, Vec<u8>)> {
         while let Some(entry) = self.queue.pop_front() {
             match entry {
                 Entry::Padding(span) => self.head += span,
-                Entry::Message { span, kind, bytes } => {
+                Entry::Message {
+                    span,
+                    kind,
+                    len,
+                    bytes,
+                } => {
                     self.head += span;
-                    return Some((kind, bytes));
+                    return Some((kind, len, bytes));
                 }
             }
         }
@@ -107,7 +119,7 @@ proptest! {
                         prop_assert_eq!(got, Err(SendError::TooLarge { len, max }));
                     } else if model.claim(len) {
                         prop_assert_eq!(got, Ok(()));
-                        model.commit(kind, msg);
+                        model.commit(kind, len, msg);
                     } else {
                         prop_assert_eq!(got, Err(SendError::Full));
                     }
@@ -123,9 +135,7 @@ proptest! {
                             if commit {
                                 r.set_type(9);
                                 r.commit();
-                                let mut msg = bytes;
-                                msg.resize(len, 0); // bytes never written are zero
-                                model.commit(9, msg);
+                                model.commit(9, len, bytes);
                             }
                         }
                         Err(e) => {
@@ -136,9 +146,11 @@ proptest! {
                 }
                 Op::Recv => match rx.try_recv_into(&mut buf) {
                     Ok(kind) => {
-                        let (want_kind, want) = model.recv().expect("the model has a message");
+                        let (want_kind, len, want) = model.recv().expect("the model has a message");
                         prop_assert_eq!(kind, want_kind);
-                        prop_assert_eq!(&buf, &want);
+                        prop_assert_eq!(buf.len(), len);
+                        // Bytes of a reservation that were never written are unspecified.
+                        prop_assert_eq!(&buf[..want.len()], &want[..]);
                     }
                     Err(TryRecvError::Empty) => prop_assert!(model.recv().is_none()),
                     Err(e) => prop_assert!(false, "unexpected {:?}", e),
@@ -146,9 +158,10 @@ proptest! {
             }
         }
         drop(tx);
-        while let Some((kind, want)) = model.recv() {
+        while let Some((kind, len, want)) = model.recv() {
             prop_assert_eq!(rx.recv_into(&mut buf), Ok(kind));
-            prop_assert_eq!(&buf, &want);
+            prop_assert_eq!(buf.len(), len);
+            prop_assert_eq!(&buf[..want.len()], &want[..]);
         }
         prop_assert_eq!(rx.recv_into(&mut buf), Err(RecvError::Disconnected));
     }

@@ -29,7 +29,10 @@ fn length(seq: u64, max: usize) -> usize {
 
 /// Byte `i` of message `seq` (after its 8-byte sequence number).
 fn byte(seq: u64, i: usize) -> u8 {
-    (seq as u8).wrapping_mul(31).wrapping_add(i as u8).wrapping_add((i >> 8) as u8)
+    (seq as u8)
+        .wrapping_mul(31)
+        .wrapping_add(i as u8)
+        .wrapping_add((i >> 8) as u8)
 }
 
 /// Checks a received message completely; returns its sequence number.
@@ -38,7 +41,12 @@ fn check(msg: &[u8], max: usize) -> u64 {
     let seq = u64::from_le_bytes(msg[..8].try_into().unwrap());
     assert_eq!(msg.len(), length(seq, max), "message {seq}: wrong length");
     for (i, b) in msg[8..].iter().enumerate() {
-        assert_eq!(*b, byte(seq, i), "message {seq}: torn or corrupt at byte {}", i + 8);
+        assert_eq!(
+            *b,
+            byte(seq, i),
+            "message {seq}: torn or corrupt at byte {}",
+            i + 8
+        );
     }
     seq
 }
@@ -102,7 +110,11 @@ fn random_lengths_every_byte_checked() {
     let _g = Unlink(name.clone());
     let mut rx = Receiver::create(name.as_str(), 1 << 14).unwrap();
     let max = rx.max_message();
-    const N: u64 = if cfg!(debug_assertions) { 50_000 } else { 200_000 };
+    const N: u64 = if cfg!(debug_assertions) {
+        50_000
+    } else {
+        200_000
+    };
     let mut producer = spawn(&name, 0, Some(N), false);
     wait_for_line(&mut producer, "READY");
     let mut buf = Vec::new();

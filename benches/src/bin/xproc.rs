@@ -154,6 +154,20 @@ fn main() {
             benches.push(Box::new(move || mpmc_tput(cfg, mode, strategy)));
         }
     }
+    for (mode, strategy) in [
+        ("spin", WaitStrategy::BusyPoll),
+        ("blocking", WaitStrategy::default()),
+    ] {
+        if want("framed") || want(&format!("framed-{mode}")) {
+            for size in [64, 65536] {
+                benches.push(Box::new(move || framed_tput(cfg, mode, strategy, size)));
+            }
+        }
+    }
+    if want("framed") {
+        benches.push(Box::new(move || stream_tput(cfg, "pipe", 64)));
+        benches.push(Box::new(move || stream_tput(cfg, "uds", 64)));
+    }
     // One-way 8 B streaming only, blocking API against try-loops (for profiling).
     if rows
         .as_ref()
@@ -328,6 +342,7 @@ fn peer(args: &[String]) {
         ("spsc-tput", "8") => spsc_produce::<u64>(arg(2), arg(3), arg(4)),
         ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), arg(3), arg(4)),
         ("mpmc-rtt", _) => mpmc_echo(arg(2), arg(3)),
+        ("framed-tput", size) => framed_produce(arg(2), size.parse().unwrap(), arg(3)),
         ("mpmc-tput", _) => mpmc_produce(arg(2), arg(3)),
         ("stream-rtt", kind) => stream_echo(kind, arg(2), arg(3).parse().unwrap()),
         ("stream-tput", kind) => stream_produce(kind, arg(2), arg(3).parse().unwrap()),
@@ -899,11 +914,74 @@ fn stream_tput(cfg: Config, kind: &str, size: usize) -> Row {
         } else {
             "Unix stream socket"
         },
-        "8 B",
+        size_label(size),
         size,
         count,
         took,
     )
+}
+
+fn size_label(size: usize) -> &'static str {
+    match size {
+        8 => "8 B",
+        64 => "64 B",
+        1024 => "1 KiB",
+        65536 => "64 KiB",
+        _ => "other",
+    }
+}
+
+// ---------------------------------------------------------------- shmring framed
+
+/// One producer process sending `size`-byte messages through a framed ring, this process
+/// receiving them with `recv_into` (one reused buffer) and checking each sequence number.
+fn framed_tput(cfg: Config, mode: &str, strategy: WaitStrategy, size: usize) -> Row {
+    let name = unique("framed-tput");
+    // Small messages: a ring that stays in the caches; large: room for a few messages.
+    let capacity = if size <= 1024 { 1 << 16 } else { 1 << 18 };
+    let mut rx = shmring::framed::Receiver::create(name.as_str(), capacity)
+        .unwrap()
+        .with_wait_strategy(strategy);
+    let child = spawn_peer(&["framed-tput", &size.to_string(), &name, mode]);
+    let mut buf = Vec::with_capacity(size);
+    let mut expected = 0u64;
+    let mut start = None;
+    loop {
+        rx.recv_into(&mut buf).unwrap();
+        assert_eq!(buf.len(), size);
+        assert_eq!(u64::from_le_bytes(buf[..8].try_into().unwrap()), expected);
+        expected += 1;
+        let started = *start.get_or_insert_with(Instant::now);
+        if expected % 256 == 0 && started.elapsed() >= cfg.tput {
+            break;
+        }
+    }
+    let took = start.unwrap().elapsed();
+    drop(rx);
+    finish(child);
+    Segment::unlink_name(&name).unwrap();
+    tput_row(
+        &format!("shmring framed ({mode})"),
+        size_label(size),
+        size,
+        expected,
+        took,
+    )
+}
+
+fn framed_produce(name: &str, size: usize, mode: &str) {
+    let mut tx = shmring::framed::Sender::open(name)
+        .unwrap()
+        .with_wait_strategy(strategy(mode));
+    let mut msg = vec![5u8; size];
+    let mut seq = 0u64;
+    loop {
+        msg[..8].copy_from_slice(&seq.to_le_bytes());
+        if tx.send(&msg).is_err() {
+            return;
+        }
+        seq += 1;
+    }
 }
 
 fn stream_produce(kind: &str, dir: &str, size: usize) {
