@@ -9,7 +9,7 @@ use std::process::Child;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{Unlink, child, unique_name, wait_for_line, wait_with_watchdog};
+use common::{Rng, Unlink, child, unique_name, wait_for_line, wait_with_watchdog};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use shmring::RecvTimeoutError;
@@ -133,24 +133,13 @@ fn random_lengths_every_byte_checked() {
     eprintln!("{N} messages, {bytes} bytes, all checked");
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
-
 /// Producers SIGKILLed at random moments, most of them mid-copy (byte-by-byte writes into a
 /// reservation): the consumer gets an unbroken, untorn prefix, then `Disconnected` — never a
 /// hang; a successor producer then takes over and its messages arrive intact.
 #[test]
 fn producer_killed_mid_copy_never_tears_or_blocks() {
     let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
-    let mut rng = Rng(std::process::id() as u64 | 1);
+    let mut rng = Rng::new();
     for round in 0..12 {
         let name = unique_name("framed-kill");
         let _g = Unlink(name.clone());

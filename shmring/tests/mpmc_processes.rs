@@ -10,7 +10,7 @@ use std::process::Child;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{Unlink, child, shm_path, unique_name, wait_for_line, wait_with_watchdog};
+use common::{Rng, Unlink, child, shm_path, unique_name, wait_for_line, wait_with_watchdog};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use shmring::header::HEADER_SIZE;
@@ -175,21 +175,6 @@ fn four_producers_one_consumer_exactly_once() {
 #[test]
 fn one_producer_three_consumers_exactly_once() {
     exactly_once(1, 3, 300_000);
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn new() -> Rng {
-        Rng(std::process::id() as u64 ^ 0x9e37_79b9_7f4a_7c15)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
 }
 
 /// A producer SIGKILLed mid-stream (possibly between claiming a slot and publishing it) next

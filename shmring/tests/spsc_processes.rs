@@ -9,7 +9,7 @@ use std::process::Child;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{Unlink, child, shm_path, unique_name, wait_for_line, wait_with_watchdog};
+use common::{Rng, Unlink, child, shm_path, unique_name, wait_for_line, wait_with_watchdog};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use shmring::header::HEADER_SIZE;
@@ -131,27 +131,6 @@ fn ten_million_in_order_busy_poll() {
 #[test]
 fn ten_million_in_order_blocking() {
     ten_million("blocking");
-}
-
-/// xorshift64*, seeded from the clock (printed, so a failure can be replayed by hand).
-struct Rng(u64);
-
-impl Rng {
-    fn new() -> Rng {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap();
-        let seed = now.as_nanos() as u64 ^ (u64::from(std::process::id()) << 32);
-        eprintln!("rng seed {seed:#x}");
-        Rng(seed | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
 }
 
 /// SIGKILL the producer at random points: the consumer gets an unbroken prefix of the

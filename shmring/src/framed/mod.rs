@@ -546,7 +546,7 @@ impl Sender {
         }
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
-        let done = waiter.wait(&area, area.space_event(), deadline, |force| {
+        let done = waiter.wait(&*area, area.space_event(), deadline, |force| {
             match self.claim(len, kind, force) {
                 Err(SendError::Full) => Step::Retry,
                 other => Step::Done(other),
@@ -620,7 +620,7 @@ impl Sender {
             self.end
                 .area
                 .data_event()
-                .notify(&self.end.area, self.end.light);
+                .notify(&*self.end.area, self.end.light);
         }
     }
 }
@@ -990,7 +990,7 @@ impl Receiver {
         }
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
-        let done = waiter.wait(&area, area.data_event(), deadline, |force| {
+        let done = waiter.wait(&*area, area.data_event(), deadline, |force| {
             match self.pop(buf, force) {
                 Ok(kind) => Step::Done(Ok(kind)),
                 Err(TryRecvError::Empty) => Step::Retry,
@@ -1092,7 +1092,7 @@ impl Receiver {
             self.end
                 .area
                 .space_event()
-                .notify(&self.end.area, self.end.light);
+                .notify(&*self.end.area, self.end.light);
         }
     }
 }

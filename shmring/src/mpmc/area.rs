@@ -2,12 +2,9 @@
 //!
 //! Offsets are relative to the start of the area (segment offset 4096).
 
-use std::time::Instant;
-
-use crate::futex::Woken;
 use crate::storage::{Geometry, Storage};
 use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering};
-use crate::wait::{EventCount, Futex, Waiting};
+use crate::wait::{EventCount, Waiting};
 
 /// Next position to enqueue (`u64`, monotonic), alone in its 128-byte block.
 pub const TAIL_OFFSET: usize = 0;
@@ -91,20 +88,6 @@ pub(crate) struct Area<T>(Storage<T>);
 impl<T> Clone for Area<T> {
     fn clone(&self) -> Self {
         Area(self.0.clone())
-    }
-}
-
-impl<T> Futex for Area<T> {
-    fn futex_wait(&self, word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Woken {
-        self.0.futex_wait(word, expected, deadline)
-    }
-
-    fn futex_wake(&self, word: &AtomicU32) {
-        self.0.futex_wake(word);
-    }
-
-    fn heavy_barrier(&self) {
-        self.0.heavy_barrier();
     }
 }
 

@@ -415,15 +415,15 @@ impl<T: ShmType> Participant<T> {
     fn wake_all(&self) {
         let area = &self.area;
         area.event(Role::Sender, self.index, &self.sleepers)
-            .wake(area);
+            .wake(area.storage());
         area.event(Role::Receiver, self.index, &self.sleepers)
-            .wake(area);
+            .wake(area.storage());
     }
 
     fn notify(&self, role: Role) {
         let area = &self.area;
         area.event(role, self.index, &self.sleepers)
-            .notify(area, self.light);
+            .notify(area.storage(), self.light);
     }
 
     // ------------------------------------------------------------------ the Vyukov queue
@@ -692,7 +692,7 @@ impl<T: ShmType> Participant<T> {
     fn notify_all(&self, role: Role) {
         self.area
             .event(role, self.index, &self.sleepers)
-            .wake(&self.area);
+            .wake(self.area.storage());
     }
 
     /// Whether a participant not proven dead (of `role`, or not yet announced) has `pos` in
@@ -1189,12 +1189,12 @@ impl<T: ShmType> Sender<T> {
         let event = shared
             .area
             .event(Role::Sender, shared.index, &shared.sleepers);
-        let done = waiter.wait(&shared.area, event, deadline, |force| {
-            match shared.try_send_ref(value, force) {
-                Ok(()) => Step::Done(Ok(())),
-                Err(TrySendError::Full(())) => Step::Retry,
-                Err(e) => Step::Done(Err(try_to_timeout(e))),
-            }
+        let done = waiter.wait(shared.area.storage(), event, deadline, |force| match shared
+            .try_send_ref(value, force)
+        {
+            Ok(()) => Step::Done(Ok(())),
+            Err(TrySendError::Full(())) => Step::Retry,
+            Err(e) => Step::Done(Err(try_to_timeout(e))),
         });
         done.unwrap_or(Err(SendTimeoutError::Timeout(())))
     }
@@ -1332,12 +1332,12 @@ impl<T: ShmType> Receiver<T> {
         let event = shared
             .area
             .event(Role::Receiver, shared.index, &shared.sleepers);
-        let done = waiter.wait(&shared.area, event, deadline, |force| {
-            match shared.try_recv_into(value, force) {
-                Ok(()) => Step::Done(Ok(())),
-                Err(TryRecvError::Empty) => Step::Retry,
-                Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
-            }
+        let done = waiter.wait(shared.area.storage(), event, deadline, |force| match shared
+            .try_recv_into(value, force)
+        {
+            Ok(()) => Step::Done(Ok(())),
+            Err(TryRecvError::Empty) => Step::Retry,
+            Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
         });
         done.unwrap_or(Err(RecvTimeoutError::Timeout))
     }

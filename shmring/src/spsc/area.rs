@@ -6,12 +6,9 @@
 //! model-checked. Offsets are relative to the start of the area (segment offset 4096) and are
 //! documented in `docs/layout.md`.
 
-use std::time::Instant;
-
-use crate::futex::Woken;
 use crate::storage::{Geometry, Storage};
 use crate::sync::{AtomicU32, AtomicU64};
-use crate::wait::{EventCount, Futex, Waiting};
+use crate::wait::{EventCount, Waiting};
 
 /// Producer index (`u64`, monotonic), alone in its 128-byte block.
 pub const TAIL_OFFSET: usize = 0;
@@ -107,20 +104,6 @@ impl<T> std::ops::Deref for Area<T> {
 
     fn deref(&self) -> &Storage<T> {
         &self.0
-    }
-}
-
-impl<T> Futex for Area<T> {
-    fn futex_wait(&self, word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Woken {
-        self.0.futex_wait(word, expected, deadline)
-    }
-
-    fn futex_wake(&self, word: &AtomicU32) {
-        self.0.futex_wake(word);
-    }
-
-    fn heavy_barrier(&self) {
-        self.0.heavy_barrier();
     }
 }
 

@@ -374,8 +374,8 @@ impl<T: ShmType> Drop for End<T> {
             Ordering::Relaxed,
         );
         // Wake the peer whichever way it sleeps, so it sees the closed state now.
-        self.area.data_event().wake(&self.area);
-        self.area.space_event().wake(&self.area);
+        self.area.data_event().wake(&*self.area);
+        self.area.space_event().wake(&*self.area);
     }
 }
 
@@ -611,7 +611,7 @@ impl<T: ShmType> Sender<T> {
     ) -> Result<(), SendTimeoutError<()>> {
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
-        let done = waiter.wait(&area, area.space_event(), deadline, |force| {
+        let done = waiter.wait(&*area, area.space_event(), deadline, |force| {
             match self.push_ref(value, force) {
                 Ok(()) => Step::Done(Ok(())),
                 Err(TrySendError::Full(())) => Step::Retry,
@@ -686,7 +686,7 @@ impl<T: ShmType> Sender<T> {
             self.end
                 .area
                 .data_event()
-                .notify(&self.end.area, self.end.light);
+                .notify(&*self.end.area, self.end.light);
         }
     }
 
@@ -1052,7 +1052,7 @@ impl<T: ShmType> Receiver<T> {
     ) -> Result<(), RecvTimeoutError> {
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
-        let done = waiter.wait(&area, area.data_event(), deadline, |force| {
+        let done = waiter.wait(&*area, area.data_event(), deadline, |force| {
             match self.pop_into(dst, force) {
                 Ok(()) => Step::Done(Ok(())),
                 Err(TryRecvError::Empty) => Step::Retry,
@@ -1137,7 +1137,7 @@ impl<T: ShmType> Receiver<T> {
             self.end
                 .area
                 .space_event()
-                .notify(&self.end.area, self.end.light);
+                .notify(&*self.end.area, self.end.light);
         }
     }
 

@@ -133,3 +133,27 @@ pub fn report(result: Result<shmring::Segment, shmring::OpenError>) {
         }
     }
 }
+
+/// A small xorshift generator for random kill points, seeded from the clock and the pid
+/// (the seed is printed, so a failing round can be replayed).
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator with a fresh seed.
+    pub fn new() -> Rng {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let seed = now.as_nanos() as u64 ^ (u64::from(std::process::id()) << 32);
+        eprintln!("rng seed {seed:#x}");
+        Rng(seed | 1)
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
