@@ -615,13 +615,7 @@ impl Sender {
 
     fn publish(&mut self, tail: u64) {
         self.tail = tail;
-        self.end.area.tail().store(tail, Ordering::Release);
-        if self.end.waiter.strategy().notifies() {
-            self.end
-                .area
-                .data_event()
-                .notify(&*self.end.area, self.end.light);
-        }
+        self.end.store_index(tail);
     }
 }
 
@@ -1087,12 +1081,6 @@ impl Receiver {
             unsafe { self.end.area.zero(self.head + HEADER as u64, span - HEADER) };
         }
         self.head += span as u64;
-        self.end.area.head().store(self.head, Ordering::Release);
-        if self.end.waiter.strategy().notifies() {
-            self.end
-                .area
-                .space_event()
-                .notify(&*self.end.area, self.end.light);
-        }
+        self.end.store_index(self.head);
     }
 }

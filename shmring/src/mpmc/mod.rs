@@ -562,9 +562,12 @@ impl<T: ShmType> Participant<T> {
     fn peers_present(&self, slow: bool, force: bool) -> bool {
         let epoch = self.area.epoch().load(Ordering::Acquire);
         if force || epoch != self.seen_epoch.load(Ordering::Relaxed) || (slow && self.scan_due()) {
-            let members = self.scan();
+            // Read "ever attached" before the scan: a peer that sets it has already claimed
+            // and announced its record, so the scan sees it (reading it after the scan could
+            // miss a peer that attached in between and call the ring disconnected).
             let other = self.role.other();
             let never = self.area.ever(other).load(Ordering::Acquire) == 0;
+            let members = self.scan();
             self.peers
                 .store(never || members.of(other) > 0, Ordering::Relaxed);
             self.seen_epoch.store(epoch, Ordering::Relaxed);

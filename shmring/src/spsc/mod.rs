@@ -355,6 +355,20 @@ impl<T: ShmType> End<T> {
         }
     }
 
+    /// Stores this role's index (the sender's tail, the receiver's head) with one Release
+    /// store and wakes the peer if it sleeps (no system call otherwise).
+    #[inline]
+    pub(crate) fn store_index(&self, index: u64) {
+        let (word, event) = match self.role {
+            Role::Sender => (self.area.tail(), self.area.data_event()),
+            Role::Receiver => (self.area.head(), self.area.space_event()),
+        };
+        word.store(index, Ordering::Release);
+        if self.waiter.strategy().notifies() {
+            event.notify(&*self.area, self.light);
+        }
+    }
+
     /// Whether the peer's role record says it closed (one shared load, for hot paths).
     #[inline]
     pub(crate) fn peer_closed(&self) -> bool {
@@ -681,13 +695,7 @@ impl<T: ShmType> Sender<T> {
     #[inline]
     fn publish(&mut self, tail: u64) {
         self.tail = tail;
-        self.end.area.tail().store(tail, Ordering::Release);
-        if self.end.waiter.strategy().notifies() {
-            self.end
-                .area
-                .data_event()
-                .notify(&*self.end.area, self.end.light);
-        }
+        self.end.store_index(tail);
     }
 
     /// Re-reads the receiver's head; `false` (and the handle marked corrupted) if it moved
@@ -1132,13 +1140,7 @@ impl<T: ShmType> Receiver<T> {
     #[inline]
     fn release(&mut self, head: u64) {
         self.head = head;
-        self.end.area.head().store(head, Ordering::Release);
-        if self.end.waiter.strategy().notifies() {
-            self.end
-                .area
-                .space_event()
-                .notify(&*self.end.area, self.end.light);
-        }
+        self.end.store_index(head);
     }
 
     /// Re-reads the sender's tail; `false` (and the handle marked corrupted) if it moved
