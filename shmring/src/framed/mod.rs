@@ -615,7 +615,7 @@ impl Sender {
 
     fn publish(&mut self, tail: u64) {
         self.tail = tail;
-        self.end.store_index(tail);
+        self.end.publish_tail(tail);
     }
 }
 
@@ -1081,6 +1081,6 @@ impl Receiver {
             unsafe { self.end.area.zero(self.head + HEADER as u64, span - HEADER) };
         }
         self.head += span as u64;
-        self.end.store_index(self.head);
+        self.end.publish_head(self.head);
     }
 }

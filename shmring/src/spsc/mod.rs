@@ -355,17 +355,23 @@ impl<T: ShmType> End<T> {
         }
     }
 
-    /// Stores this role's index (the sender's tail, the receiver's head) with one Release
-    /// store and wakes the peer if it sleeps (no system call otherwise).
+    /// The sender publishes its tail with one Release store and wakes the receiver if it
+    /// sleeps (no system call otherwise).
     #[inline]
-    pub(crate) fn store_index(&self, index: u64) {
-        let (word, event) = match self.role {
-            Role::Sender => (self.area.tail(), self.area.data_event()),
-            Role::Receiver => (self.area.head(), self.area.space_event()),
-        };
-        word.store(index, Ordering::Release);
+    pub(crate) fn publish_tail(&self, tail: u64) {
+        self.area.tail().store(tail, Ordering::Release);
         if self.waiter.strategy().notifies() {
-            event.notify(&*self.area, self.light);
+            self.area.data_event().notify(&*self.area, self.light);
+        }
+    }
+
+    /// The receiver releases up to `head` with one Release store and wakes the sender if it
+    /// sleeps.
+    #[inline]
+    pub(crate) fn publish_head(&self, head: u64) {
+        self.area.head().store(head, Ordering::Release);
+        if self.waiter.strategy().notifies() {
+            self.area.space_event().notify(&*self.area, self.light);
         }
     }
 
@@ -695,7 +701,7 @@ impl<T: ShmType> Sender<T> {
     #[inline]
     fn publish(&mut self, tail: u64) {
         self.tail = tail;
-        self.end.store_index(tail);
+        self.end.publish_tail(tail);
     }
 
     /// Re-reads the receiver's head; `false` (and the handle marked corrupted) if it moved
@@ -1140,7 +1146,7 @@ impl<T: ShmType> Receiver<T> {
     #[inline]
     fn release(&mut self, head: u64) {
         self.head = head;
-        self.end.store_index(head);
+        self.end.publish_head(head);
     }
 
     /// Re-reads the sender's tail; `false` (and the handle marked corrupted) if it moved
