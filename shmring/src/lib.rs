@@ -116,7 +116,6 @@
 #![cfg_attr(shmring_loom, allow(dead_code, unused_imports))]
 
 mod error;
-#[cfg(not(shmring_loom))]
 pub mod framed;
 mod futex;
 pub mod header;

@@ -405,6 +405,10 @@ mod model {
         words64: Vec<AtomicU64>,
         words32: Vec<AtomicU32>,
         stamps: Vec<AtomicU64>,
+        /// One atomic per 8 bytes of the slot array (byte rings' record headers). The model
+        /// keeps them apart from the payload cells.
+        data_words: Vec<AtomicU64>,
+        stride: usize,
         slots: Vec<UnsafeCell<T>>,
         lock: Mutex<()>,
         wake: Condvar,
@@ -430,6 +434,10 @@ mod model {
                     .map(|_| AtomicU32::new(0))
                     .collect(),
                 stamps: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+                data_words: (0..(capacity as usize * geometry.stride).div_ceil(8))
+                    .map(|_| AtomicU64::new(0))
+                    .collect(),
+                stride: geometry.stride,
                 slots: (0..capacity)
                     .map(|_| UnsafeCell::new(T::zeroed()))
                     .collect(),
@@ -455,6 +463,28 @@ mod model {
         /// The stamp word of the slot of `pos` (zero, as in a fresh mapped ring).
         pub fn stamp(&self, pos: u64) -> &AtomicU64 {
             &self.inner.stamps[(pos & self.mask) as usize]
+        }
+
+        /// The model word at the slot of `pos` (8-aligned positions of byte rings).
+        ///
+        /// # Safety
+        ///
+        /// None in the model; `unsafe` to match the mapped storage.
+        pub unsafe fn word(&self, pos: u64) -> &AtomicU64 {
+            &self.inner.data_words[(pos & self.mask) as usize * self.inner.stride / 8]
+        }
+
+        /// # Safety
+        ///
+        /// As for the mapped `Storage::zero`; loom checks it.
+        pub unsafe fn zero(&self, pos: u64, n: usize)
+        where
+            T: bytemuck::Zeroable,
+        {
+            for i in 0..n as u64 {
+                // SAFETY: forwarded contract.
+                unsafe { self.write_one(pos + i, T::zeroed()) };
+            }
         }
 
         /// # Safety

@@ -95,6 +95,7 @@ impl SendError {
 }
 
 /// The ring's geometry over bytes.
+#[cfg(not(shmring_loom))]
 fn geometry() -> Geometry {
     crate::spsc::geometry::<u8>()
 }
@@ -105,6 +106,7 @@ fn max_message(capacity: u64) -> usize {
     (capacity / 2) as usize - HEADER
 }
 
+#[cfg(not(shmring_loom))]
 fn create_segment(location: impl Into<Location>, capacity: u64) -> Result<Segment, OpenError> {
     if capacity < MIN_CAPACITY {
         return Err(OpenError::InvalidConfig {
@@ -117,6 +119,7 @@ fn create_segment(location: impl Into<Location>, capacity: u64) -> Result<Segmen
     ring_options::<u8>(RingKind::Framed, capacity, geometry())?.create(location)
 }
 
+#[cfg(not(shmring_loom))]
 fn open_segment(location: impl Into<Location>) -> Result<Segment, OpenError> {
     let segment = open_ring::<u8>(RingKind::Framed, location, geometry())?;
     if segment.info().capacity < MIN_CAPACITY {
@@ -195,10 +198,31 @@ impl std::fmt::Debug for Receiver {
 /// assert_eq!(rx.try_recv().unwrap(), [1, 2, 3]);
 /// # Ok::<(), shmring::OpenError>(())
 /// ```
+#[cfg(not(shmring_loom))]
 pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
     let segment = Arc::new(create_segment(Location::Heap, capacity)?);
     let tx = Sender::attach(segment.clone())?;
     let rx = Receiver::attach(segment)?;
+    Ok((tx, rx))
+}
+
+/// The loom build: the ring on the loom heap, with a model futex.
+///
+/// # Errors
+///
+/// Never; the `Result` matches the normal build's signature.
+#[cfg(shmring_loom)]
+pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
+    let area = Area::<u8>::new_model(capacity.next_power_of_two().max(MIN_CAPACITY));
+    let tx = Sender {
+        end: End::model(&area, Role::Sender),
+        tail: 0,
+        head: 0,
+    };
+    let rx = Receiver {
+        end: End::model(&area, Role::Receiver),
+        head: 0,
+    };
     Ok((tx, rx))
 }
 
@@ -219,6 +243,7 @@ impl Sender {
     /// assert_eq!(tx.segment().info().capacity, 64);
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
+    #[cfg(not(shmring_loom))]
     pub fn segment(&self) -> &Segment {
         self.end
             ._segment
@@ -241,6 +266,7 @@ impl Sender {
     /// shmring::Segment::unlink_name(&name)?;
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
+    #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender, OpenError> {
         Sender::attach(Arc::new(create_segment(location, capacity)?))
     }
@@ -258,10 +284,12 @@ impl Sender {
     /// let err = shmring::framed::Sender::open("shmring-doc-no-such-framed").unwrap_err();
     /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
     /// ```
+    #[cfg(not(shmring_loom))]
     pub fn open(location: impl Into<Location>) -> Result<Sender, OpenError> {
         Sender::attach(Arc::new(open_segment(location)?))
     }
 
+    #[cfg(not(shmring_loom))]
     fn attach(segment: Arc<Segment>) -> Result<Sender, OpenError> {
         let end = End::<u8>::attach(segment, Role::Sender)?;
         let corrupted = |what: &'static str, value: u64| OpenError::Corrupted {
@@ -735,6 +763,7 @@ impl Receiver {
     /// assert_eq!(rx.segment().info().capacity, 64);
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
+    #[cfg(not(shmring_loom))]
     pub fn segment(&self) -> &Segment {
         self.end
             ._segment
@@ -756,6 +785,7 @@ impl Receiver {
     /// shmring::Segment::unlink_name(&name)?;
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
+    #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Receiver, OpenError> {
         Receiver::attach(Arc::new(create_segment(location, capacity)?))
     }
@@ -770,10 +800,12 @@ impl Receiver {
     /// let err = shmring::framed::Receiver::open("shmring-doc-no-such-framed").unwrap_err();
     /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
     /// ```
+    #[cfg(not(shmring_loom))]
     pub fn open(location: impl Into<Location>) -> Result<Receiver, OpenError> {
         Receiver::attach(Arc::new(open_segment(location)?))
     }
 
+    #[cfg(not(shmring_loom))]
     fn attach(segment: Arc<Segment>) -> Result<Receiver, OpenError> {
         let end = End::<u8>::attach(segment, Role::Receiver)?;
         let head = end.area.head().load(Ordering::Acquire);

@@ -173,25 +173,7 @@ pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), Op
 #[cfg(shmring_loom)]
 pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
     let area = Area::<T>::new_model(capacity.next_power_of_two());
-    let end = |role: Role| {
-        let me = 1u64 << 40 | role as u64;
-        area.owner(role).store(me, Ordering::Relaxed);
-        area.state(role).store(STATE_ATTACHED, Ordering::Relaxed);
-        End {
-            area: area.clone(),
-            role,
-            me,
-            // No spinning: every wait goes to sleep, so loom explores the futex protocol.
-            waiter: Waiter::new(WaitStrategy::Blocking { spin: 0, yields: 0 }),
-            light: false,
-            dead_peer: 0,
-            last_liveness: None,
-            polls: 0,
-            corrupted: false,
-            name: "loom".into(),
-            _segment: None,
-        }
-    };
+    let end = |role: Role| End::model(&area, role);
     Ok((
         Sender {
             end: end(Role::Sender),
@@ -216,6 +198,28 @@ fn open_segment<T: ShmType>(location: impl Into<Location>) -> Result<Segment, Op
 }
 
 impl<T: ShmType> End<T> {
+    /// A handle end on a loom model area, attached as `role`.
+    #[cfg(shmring_loom)]
+    pub(crate) fn model(area: &Area<T>, role: Role) -> End<T> {
+        let me = 1u64 << 40 | role as u64;
+        area.owner(role).store(me, Ordering::Relaxed);
+        area.state(role).store(STATE_ATTACHED, Ordering::Relaxed);
+        End {
+            area: area.clone(),
+            role,
+            me,
+            // No spinning: every wait goes to sleep, so loom explores the futex protocol.
+            waiter: Waiter::new(WaitStrategy::Blocking { spin: 0, yields: 0 }),
+            light: false,
+            dead_peer: 0,
+            last_liveness: None,
+            polls: 0,
+            corrupted: false,
+            name: "loom".into(),
+            _segment: None,
+        }
+    }
+
     /// Claims `role` in `segment` for this process.
     #[cfg(not(shmring_loom))]
     pub(crate) fn attach(segment: Arc<Segment>, role: Role) -> Result<End<T>, OpenError> {
