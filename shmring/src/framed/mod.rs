@@ -245,10 +245,7 @@ impl Sender {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn segment(&self) -> &Segment {
-        self.end
-            ._segment
-            .as_deref()
-            .expect("a mapped ring always holds its segment")
+        self.end.segment()
     }
 
     /// Creates a ring with a data area of at least `capacity` bytes (rounded up to a power of
@@ -765,10 +762,7 @@ impl Receiver {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn segment(&self) -> &Segment {
-        self.end
-            ._segment
-            .as_deref()
-            .expect("a mapped ring always holds its segment")
+        self.end.segment()
     }
 
     /// Creates a ring with a data area of at least `capacity` bytes and attaches as its

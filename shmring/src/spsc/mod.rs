@@ -359,6 +359,14 @@ impl<T: ShmType> End<T> {
         }
     }
 
+    /// The segment this end's ring lives in (mapped builds always hold one).
+    #[cfg(not(shmring_loom))]
+    pub(crate) fn segment(&self) -> &Segment {
+        self._segment
+            .as_deref()
+            .expect("a mapped ring always holds its segment")
+    }
+
     /// The sender publishes its tail with one Release store and wakes the receiver if it
     /// sleeps (no system call otherwise).
     #[inline]
