@@ -50,6 +50,8 @@ enum Entry {
 struct Model {
     capacity: u64,
     head: u64,
+    /// The head as handed back to the sender (every quarter ring, or when found empty).
+    published: u64,
     tail: u64,
     queue: VecDeque<Entry>,
 }
@@ -60,7 +62,7 @@ impl Model {
         let span = record::span(len) as u64;
         let to_end = self.capacity - self.tail % self.capacity;
         let needed = if span > to_end { to_end + span } else { span };
-        if self.capacity - (self.tail - self.head) < needed {
+        if self.capacity - (self.tail - self.published) < needed {
             return false;
         }
         if span > to_end {
@@ -84,19 +86,28 @@ impl Model {
     fn recv(&mut self) -> Option<(u32, usize, Vec<u8>)> {
         while let Some(entry) = self.queue.pop_front() {
             match entry {
-                Entry::Padding(span) => self.head += span,
+                Entry::Padding(span) => self.release(span),
                 Entry::Message {
                     span,
                     kind,
                     len,
                     bytes,
                 } => {
-                    self.head += span;
+                    self.release(span);
                     return Some((kind, len, bytes));
                 }
             }
         }
+        self.published = self.head; // found empty: everything is handed back
         None
+    }
+
+    /// Moves past a consumed record; hands space back every quarter ring, like the receiver.
+    fn release(&mut self, span: u64) {
+        self.head += span;
+        if self.head - self.published >= self.capacity / 4 {
+            self.published = self.head;
+        }
     }
 }
 
@@ -107,7 +118,7 @@ proptest! {
     fn ring_matches_the_model(cap_log in 6u32..10, ops in proptest::collection::vec(op(), 1..300)) {
         let (mut tx, mut rx) = framed::channel(1 << cap_log).unwrap();
         let max = tx.max_message();
-        let mut model = Model { capacity: 1 << cap_log, head: 0, tail: 0, queue: VecDeque::new() };
+        let mut model = Model { capacity: 1 << cap_log, head: 0, published: 0, tail: 0, queue: VecDeque::new() };
         let mut buf = Vec::new();
         for op in ops {
             match op {

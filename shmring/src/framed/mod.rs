@@ -156,6 +156,18 @@ pub struct Receiver {
     end: End<u8>,
     /// The authoritative head (bytes consumed).
     head: u64,
+    /// The head as last published to the sender; [published, head) is consumed but not yet
+    /// cleared and handed back (see [`Receiver::hand_back`]).
+    published: u64,
+}
+
+impl Drop for Receiver {
+    /// Hands back what was consumed, so a receiver opened later does not see it again.
+    fn drop(&mut self) {
+        if !self.end.corrupted {
+            self.hand_back();
+        }
+    }
 }
 
 // SAFETY: a handle owns its role exclusively (claimed in shared memory) and touches the area
@@ -222,6 +234,7 @@ pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
     let rx = Receiver {
         end: End::model(&area, Role::Receiver),
         head: 0,
+        published: 0,
     };
     Ok((tx, rx))
 }
@@ -813,7 +826,11 @@ impl Receiver {
                 },
             });
         }
-        Ok(Receiver { end, head })
+        Ok(Receiver {
+            end,
+            head,
+            published: head,
+        })
     }
 
     /// Sets how this handle waits when the ring is empty.
@@ -1064,6 +1081,7 @@ impl Receiver {
             };
             match record {
                 Record::Empty => {
+                    self.hand_back();
                     return match self.end.peer(force) {
                         Peer::Present => Err(TryRecvError::Empty),
                         Peer::Corrupt => Err(TryRecvError::Corrupted),
@@ -1097,16 +1115,30 @@ impl Receiver {
         TryRecvError::Corrupted
     }
 
-    /// Zeroes the consumed record (so no stale byte ever looks like a header) and moves the
-    /// head past it with a Release store.
+    /// Moves past a consumed record. The space is handed back to the sender in batches (a
+    /// quarter of the ring, or whenever the ring is found empty), so the shared head line and
+    /// the clearing cost once per batch instead of once per message.
     fn release(&mut self, span: usize) {
+        // The header word is cleared at once, atomically (the loom model keeps header words
+        // apart from payload bytes); the rest of the record with the batch.
         header(&self.end.area, self.head).store(0, Ordering::Relaxed);
-        if span > HEADER {
-            // SAFETY: the record is consumed and still before the head: only this receiver
-            // touches it until the head store below hands it to the sender.
-            unsafe { self.end.area.zero(self.head + HEADER as u64, span - HEADER) };
-        }
         self.head += span as u64;
+        if self.head - self.published >= self.end.area.capacity() / 4 {
+            self.hand_back();
+        }
+    }
+
+    /// Zeroes the consumed bytes [published, head) (so no stale byte ever looks like a header)
+    /// and publishes the head with a Release store, waking a waiting sender.
+    fn hand_back(&mut self) {
+        let consumed = (self.head - self.published) as usize;
+        if consumed == 0 {
+            return;
+        }
+        // SAFETY: [published, head) is consumed: the sender does not write it before the head
+        // store below, and this receiver only reads at or after `head`.
+        unsafe { self.end.area.zero(self.published, consumed) };
+        self.published = self.head;
         self.end.publish_head(self.head);
     }
 }
