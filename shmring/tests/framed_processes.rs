@@ -9,7 +9,7 @@ use std::process::Child;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{Rng, Unlink, child, unique_name, wait_for_line, wait_with_watchdog};
+use common::{Rng, Unlink, child, shm_path, unique_name, wait_for_line, wait_with_watchdog};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use shmring::RecvTimeoutError;
@@ -179,4 +179,32 @@ fn producer_killed_mid_copy_never_tears_or_blocks() {
         assert!(wait_with_watchdog(successor).status.success());
         eprintln!("round {round}: {next} messages before the kill, successor's 500 intact");
     }
+}
+
+/// A sender killed between committing a record and storing its tail leaves the stored tail
+/// behind a head the receiver moved past that record: a new receiver must still open the ring
+/// (and a new sender continue it).
+#[test]
+fn head_past_the_stored_tail_is_not_corruption() {
+    use std::os::unix::fs::FileExt;
+    let name = unique_name("framed-head-past-tail");
+    let _g = Unlink(name.clone());
+    let mut tx = Sender::create(name.as_str(), 256).unwrap();
+    let mut rx = Receiver::open(name.as_str()).unwrap();
+    tx.send(b"committed").unwrap();
+    drop(tx);
+    // Rewind the stored tail as if the sender had died before storing it.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(shm_path(&name))
+        .unwrap();
+    let tail_at = (shmring::header::HEADER_SIZE + shmring::spsc::TAIL_OFFSET) as u64;
+    file.write_all_at(&0u64.to_le_bytes(), tail_at).unwrap();
+    assert_eq!(rx.recv().unwrap(), b"committed");
+    assert!(rx.recv().is_err()); // drained; hands the space back (head 24, tail 0)
+    drop(rx);
+    let mut rx = Receiver::open(name.as_str()).expect("head past the stored tail");
+    let mut tx = Sender::open(name.as_str()).unwrap();
+    tx.send(b"next").unwrap();
+    assert_eq!(rx.recv().unwrap(), b"next");
 }

@@ -817,7 +817,9 @@ impl Receiver {
         let end = End::<u8>::attach(segment, Role::Receiver)?;
         let head = end.area.head().load(Ordering::Acquire);
         let tail = end.area.tail().load(Ordering::Acquire);
-        if head % record::ALIGN as u64 != 0 || head > tail || tail - head > end.area.capacity() {
+        // The head may be past the stored tail: a sender commits a record before it stores the
+        // tail, and one killed in between leaves a record the receiver may already have taken.
+        if head % record::ALIGN as u64 != 0 || head.abs_diff(tail) > end.area.capacity() {
             return Err(OpenError::Corrupted {
                 name: end.name.clone(),
                 reason: HeaderError::BadField {
