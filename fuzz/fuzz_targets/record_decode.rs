@@ -22,8 +22,14 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(Record::Message { len, span, .. }) = record::decode(word, offset, capacity, max) {
             assert!(len <= max && offset + span <= capacity && span % 8 == 0);
         }
-        if let Ok(Record::Padding { span }) = record::decode(word, offset, capacity, max) {
-            assert_eq!(offset + span, capacity);
+        match record::decode(word, offset, capacity, max) {
+            Ok(Record::Padding { span }) => {
+                assert!(span >= 8 && span % 8 == 0 && offset + span <= capacity);
+            }
+            Ok(Record::Claimed { span }) => {
+                assert!(span >= 8 && span % 8 == 0 && offset + span <= capacity + record::span(max));
+            }
+            _ => {}
         }
     }
 });

@@ -67,6 +67,8 @@ pub enum RingKind {
     Mpmc,
     /// Variable-length message ring.
     Framed,
+    /// Variable-length message ring with many producers.
+    FramedMpsc,
 }
 
 impl RingKind {
@@ -81,7 +83,19 @@ impl RingKind {
             RingKind::Spsc => 2,
             RingKind::Mpmc => 3,
             RingKind::Framed => 4,
+            RingKind::FramedMpsc => 5,
         }
+    }
+
+    /// Whether the ring's capacity counts bytes of a byte area (the framed rings) rather than
+    /// slots.
+    ///
+    /// ```
+    /// assert!(shmring::RingKind::FramedMpsc.is_byte_ring());
+    /// assert!(!shmring::RingKind::Spsc.is_byte_ring());
+    /// ```
+    pub fn is_byte_ring(self) -> bool {
+        matches!(self, RingKind::Framed | RingKind::FramedMpsc)
     }
 
     /// The kind stored as `code`, if any.
@@ -97,6 +111,7 @@ impl RingKind {
             2 => RingKind::Spsc,
             3 => RingKind::Mpmc,
             4 => RingKind::Framed,
+            5 => RingKind::FramedMpsc,
             _ => return None,
         })
     }
@@ -109,6 +124,7 @@ impl fmt::Display for RingKind {
             RingKind::Spsc => "spsc",
             RingKind::Mpmc => "mpmc",
             RingKind::Framed => "framed",
+            RingKind::FramedMpsc => "framed-mpsc",
         })
     }
 }
@@ -450,7 +466,7 @@ pub fn decode(bytes: &[u8]) -> Result<HeaderInfo, HeaderError> {
     if raw.slot_size == 0 || raw.slot_size % raw.slot_align != 0 {
         return bad("slot_size", raw.slot_size.into());
     }
-    if kind != RingKind::Framed
+    if !kind.is_byte_ring()
         && u64::from(raw.slot_size)
             .checked_mul(raw.capacity)
             .is_none_or(|n| n > raw.area_size)

@@ -476,7 +476,7 @@ impl SegmentOptions {
                 "{capacity} slots of {payload} need more than the 128 TiB limit"
             )));
         }
-        if self.kind != RingKind::Framed && slots.is_none_or(|bytes| bytes > area) {
+        if !self.kind.is_byte_ring() && slots.is_none_or(|bytes| bytes > area) {
             return Err(invalid(format!(
                 "area of {area} bytes cannot hold {capacity} slots of {payload}"
             )));

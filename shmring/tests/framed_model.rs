@@ -86,7 +86,8 @@ impl Model {
     fn recv(&mut self) -> Option<(u32, usize, Vec<u8>)> {
         while let Some(entry) = self.queue.pop_front() {
             match entry {
-                Entry::Padding(span) => self.release(span),
+                // Padding is skipped; the batch is checked after the message behind it.
+                Entry::Padding(span) => self.head += span,
                 Entry::Message {
                     span,
                     kind,

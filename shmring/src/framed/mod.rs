@@ -29,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod mpsc;
 pub mod record;
 
 use std::sync::Arc;
@@ -38,8 +39,10 @@ use record::{HEADER, Record};
 
 use crate::error::{recv_without_timeout, try_recv_to_timeout};
 use crate::header::HeaderError;
-use crate::spsc::{Area, End, Peer, Role};
-use crate::storage::{Geometry, open_ring, ring_options};
+#[cfg(shmring_loom)]
+use crate::spsc::Area;
+use crate::spsc::{End, Peer, Role};
+use crate::storage::{Geometry, Storage, open_ring, ring_options};
 use crate::sync::Ordering;
 use crate::wait::{Step, Waiter};
 use crate::{
@@ -48,6 +51,11 @@ use crate::{
 
 /// Smallest data area in bytes.
 pub const MIN_CAPACITY: u64 = 64;
+
+/// Offset (in the control block of the single-producer ring) of the receiver's "consumed"
+/// word: the position up to which the receiver has taken messages, stored after every
+/// message, so a receiver taking over from a dead one resumes exactly there.
+pub const CONSUMED_OFFSET: usize = 704;
 
 /// A send that did not happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -103,7 +111,7 @@ fn geometry() -> Geometry {
 /// The largest payload a ring of `capacity` bytes carries: half the area minus a header, so a
 /// record plus the padding before it always fits once the reader has caught up.
 fn max_message(capacity: u64) -> usize {
-    (capacity / 2) as usize - HEADER
+    ((capacity / 2) as usize - HEADER).min(record::MAX_MESSAGE)
 }
 
 #[cfg(not(shmring_loom))]
@@ -154,19 +162,138 @@ pub struct Sender {
 /// The receiving side: one per ring at a time.
 pub struct Receiver {
     end: End<u8>,
-    /// The authoritative head (bytes consumed).
-    head: u64,
-    /// The head as last published to the sender; [published, head) is consumed but not yet
-    /// cleared and handed back (see [`Receiver::hand_back`]).
-    published: u64,
+    cursor: Cursor,
 }
 
 impl Drop for Receiver {
-    /// Hands back what was consumed, so a receiver opened later does not see it again.
+    /// Hands back what was consumed.
     fn drop(&mut self) {
         if !self.end.corrupted {
             self.hand_back();
         }
+    }
+}
+
+/// What the record at a receiver's head holds.
+pub(crate) enum Next {
+    /// A message of this type was copied out.
+    Message(u32),
+    /// Nothing committed there yet (empty, or a claim in progress).
+    NotReady,
+    /// An invalid record or a run of padding that cannot be.
+    Corrupt,
+}
+
+/// The reading position of a framed ring, shared by both receivers.
+///
+/// Consumed space is handed back to the senders in batches (a quarter of the ring, or
+/// whenever the ring is found empty), so the shared head line and the clearing cost once per
+/// batch instead of once per message. The exact position is kept in the receiver's own
+/// "consumed" word after every message, so a successor of a receiver that died resumes where
+/// it stopped instead of redelivering the batch.
+pub(crate) struct Cursor {
+    /// The authoritative head (bytes consumed).
+    pub(crate) head: u64,
+    /// The head as last published; [published, head) is consumed but not yet cleared and
+    /// handed back.
+    published: u64,
+    /// Offset of the consumed word in the control block.
+    consumed_at: usize,
+}
+
+impl Cursor {
+    /// Where a receiver attaching to `storage` starts: the published head, or the consumed
+    /// word of a predecessor that died between taking messages and handing them back (whose
+    /// bytes are then cleared and handed back; the caller publishes `head`).
+    pub(crate) fn open(storage: &Storage<u8>, consumed_at: usize) -> Result<Cursor, u64> {
+        let head = storage.u64_at(128).load(Ordering::Acquire);
+        if head % record::ALIGN as u64 != 0 {
+            return Err(head);
+        }
+        let consumed = storage.u64_at(consumed_at).load(Ordering::Acquire);
+        let mut cursor = Cursor {
+            head,
+            published: head,
+            consumed_at,
+        };
+        if consumed > head
+            && consumed - head <= storage.mask + 1
+            && consumed % record::ALIGN as u64 == 0
+        {
+            cursor.head = consumed;
+        } else {
+            storage.u64_at(consumed_at).store(head, Ordering::Relaxed);
+        }
+        Ok(cursor)
+    }
+
+    /// A cursor at 0 on a fresh (model) ring.
+    #[cfg(shmring_loom)]
+    pub(crate) fn fresh(consumed_at: usize) -> Cursor {
+        Cursor {
+            head: 0,
+            published: 0,
+            consumed_at,
+        }
+    }
+
+    /// Takes the next message (skipping padding) into `buf`.
+    pub(crate) fn next(&mut self, storage: &Storage<u8>, buf: &mut Vec<u8>) -> Next {
+        let capacity = storage.mask + 1;
+        let max = max_message(capacity);
+        // Every padding record moves the head on by at least 8 bytes: a whole ring of them
+        // is the most there can be before a message or the end of what is committed.
+        for _ in 0..=capacity / record::ALIGN as u64 {
+            let index = self.head & storage.mask;
+            let word = header(storage, self.head).load(Ordering::Acquire);
+            match record::decode(word, index as usize, capacity as usize, max) {
+                Ok(Record::Empty | Record::Claimed { .. }) => return Next::NotReady,
+                Ok(Record::Padding { span }) => self.release(storage, span),
+                Ok(Record::Message { kind, len, span }) => {
+                    buf.clear();
+                    buf.resize(len, 0);
+                    // SAFETY: the header (Acquire) committed the record's bytes; they stay
+                    // this receiver's until it hands them back.
+                    unsafe { storage.read(self.head.wrapping_add(HEADER as u64), buf) };
+                    self.release(storage, span);
+                    return Next::Message(kind);
+                }
+                Err(_) => return Next::Corrupt,
+            }
+        }
+        Next::Corrupt
+    }
+
+    /// Moves past a consumed record.
+    fn release(&mut self, storage: &Storage<u8>, span: usize) {
+        // The header word is cleared at once, atomically (the loom model keeps header words
+        // apart from payload bytes); the rest of the record with the batch.
+        header(storage, self.head).store(0, Ordering::Relaxed);
+        // Wrapping: a hostile head near 2^64 must not panic (positions never get there).
+        self.head = self.head.wrapping_add(span as u64);
+        storage
+            .u64_at(self.consumed_at)
+            .store(self.head, Ordering::Relaxed);
+    }
+
+    /// Whether a batch is due to be handed back.
+    #[inline]
+    pub(crate) fn due(&self, capacity: u64) -> bool {
+        self.head.wrapping_sub(self.published) >= capacity / 4
+    }
+
+    /// Zeroes the consumed bytes [published, head) (so no stale byte ever looks like a
+    /// header) and returns the head to publish, if anything was consumed.
+    pub(crate) fn hand_back(&mut self, storage: &Storage<u8>) -> Option<u64> {
+        let consumed = self.head.wrapping_sub(self.published) as usize;
+        if consumed == 0 {
+            return None;
+        }
+        // SAFETY: [published, head) is consumed: no sender writes it before the head is
+        // published, and this receiver only reads at or after `head`.
+        unsafe { storage.zero(self.published, consumed) };
+        self.published = self.head;
+        Some(self.head)
     }
 }
 
@@ -192,7 +319,7 @@ impl std::fmt::Debug for Receiver {
         f.debug_struct("framed::Receiver")
             .field("ring", &self.end.name)
             .field("capacity", &self.end.area.capacity())
-            .field("head", &self.head)
+            .field("head", &self.cursor.head)
             .finish()
     }
 }
@@ -233,18 +360,17 @@ pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
     };
     let rx = Receiver {
         end: End::model(&area, Role::Receiver),
-        head: 0,
-        published: 0,
+        cursor: Cursor::fresh(CONSUMED_OFFSET),
     };
     Ok((tx, rx))
 }
 
 /// The header word of the record at data offset `pos & mask`.
-fn header(area: &Area<u8>, pos: u64) -> &crate::sync::AtomicU64 {
+pub(crate) fn header(storage: &Storage<u8>, pos: u64) -> &crate::sync::AtomicU64 {
     debug_assert_eq!(pos % record::ALIGN as u64, 0);
     // SAFETY: positions of records are multiples of 8 and the data area starts 8-aligned, so
     // the 8 bytes lie inside the area; both sides access header words only atomically.
-    unsafe { area.word(pos) }
+    unsafe { storage.word(pos) }
 }
 
 impl Sender {
@@ -326,7 +452,9 @@ impl Sender {
                 Ok(Record::Message { span, .. }) => tail += span as u64,
                 Ok(Record::Padding { span }) => tail += span as u64,
                 Ok(Record::Empty) => break,
-                Err(_) => return Err(corrupted("framed record at the tail", tail)),
+                Ok(Record::Claimed { .. }) | Err(_) => {
+                    return Err(corrupted("framed record at the tail", tail));
+                }
             }
         }
         let head = area.head().load(Ordering::Acquire);
@@ -416,7 +544,7 @@ impl Sender {
         self.try_send_typed(0, msg)
     }
 
-    /// Sends `msg` with message type `kind` (any value but `u32::MAX`) without waiting.
+    /// Sends `msg` with message type `kind` (any value below `u32::MAX - 1`) without waiting.
     ///
     /// # Errors
     ///
@@ -602,8 +730,8 @@ impl Sender {
             return Err(SendError::TooLarge { len, max });
         }
         assert!(
-            kind != record::PADDING,
-            "message type u32::MAX is reserved for padding"
+            record::user_kind(kind),
+            "message types u32::MAX and u32::MAX - 1 are reserved"
         );
         if self.end.corrupted {
             return Err(SendError::Corrupted);
@@ -719,7 +847,7 @@ impl Reservation<'_> {
         self.dirty = self.dirty.max(end);
     }
 
-    /// Sets the message type (default 0; `u32::MAX` is reserved).
+    /// Sets the message type (default 0; `u32::MAX` and `u32::MAX - 1` are reserved).
     ///
     /// ```
     /// let (mut tx, _rx) = shmring::framed::channel(64)?;
@@ -728,8 +856,8 @@ impl Reservation<'_> {
     /// ```
     pub fn set_type(&mut self, kind: u32) {
         assert!(
-            kind != record::PADDING,
-            "message type u32::MAX is reserved for padding"
+            record::user_kind(kind),
+            "message types u32::MAX and u32::MAX - 1 are reserved"
         );
         self.kind = kind;
     }
@@ -817,22 +945,24 @@ impl Receiver {
         let end = End::<u8>::attach(segment, Role::Receiver)?;
         let head = end.area.head().load(Ordering::Acquire);
         let tail = end.area.tail().load(Ordering::Acquire);
+        let corrupted = |value: u64| OpenError::Corrupted {
+            name: end.name.clone(),
+            reason: HeaderError::BadField {
+                field: "framed positions (tail - head)",
+                value,
+            },
+        };
         // The head may be past the stored tail: a sender commits a record before it stores the
         // tail, and one killed in between leaves a record the receiver may already have taken.
-        if head % record::ALIGN as u64 != 0 || head.abs_diff(tail) > end.area.capacity() {
-            return Err(OpenError::Corrupted {
-                name: end.name.clone(),
-                reason: HeaderError::BadField {
-                    field: "framed positions (tail - head)",
-                    value: tail.wrapping_sub(head),
-                },
-            });
+        if head.abs_diff(tail) > end.area.capacity() {
+            return Err(corrupted(tail.wrapping_sub(head)));
         }
-        Ok(Receiver {
-            end,
-            head,
-            published: head,
-        })
+        let cursor = Cursor::open(&end.area, CONSUMED_OFFSET)
+            .map_err(|head| corrupted(tail.wrapping_sub(head)))?;
+        let mut rx = Receiver { end, cursor };
+        // A predecessor that died before handing back what it consumed: hand it back now.
+        rx.hand_back();
+        Ok(rx)
     }
 
     /// Sets how this handle waits when the ring is empty.
@@ -1071,76 +1201,40 @@ impl Receiver {
         if self.end.corrupted {
             return Err(TryRecvError::Corrupted);
         }
-        let capacity = self.end.area.capacity();
-        let max = max_message(capacity);
-        // At most one padding record comes before a message.
-        for _ in 0..2 {
-            let index = self.head & self.end.area.mask;
-            let word = header(&self.end.area, self.head).load(Ordering::Acquire);
-            let record = match record::decode(word, index as usize, capacity as usize, max) {
-                Ok(r) => r,
-                Err(_) => return Err(self.corrupt()),
-            };
-            match record {
-                Record::Empty => {
+        match self.cursor.next(&self.end.area, buf) {
+            Next::Message(kind) => {
+                if self.cursor.due(self.end.area.capacity()) {
                     self.hand_back();
-                    return match self.end.peer(force) {
-                        Peer::Present => Err(TryRecvError::Empty),
-                        Peer::Corrupt => Err(TryRecvError::Corrupted),
-                        // The sender commits before it closes: a last look, then gone.
-                        Peer::Gone => {
-                            if header(&self.end.area, self.head).load(Ordering::Acquire) == 0 {
-                                Err(TryRecvError::Disconnected)
-                            } else {
-                                self.pop(buf, false)
-                            }
-                        }
-                    };
                 }
-                Record::Padding { span } => self.release(span),
-                Record::Message { kind, len, span } => {
-                    buf.clear();
-                    buf.resize(len, 0);
-                    // SAFETY: the header (Acquire) committed the record's bytes; they stay
-                    // this receiver's until `release` moves the head past them.
-                    unsafe { self.end.area.read(self.head + HEADER as u64, buf) };
-                    self.release(span);
-                    return Ok(kind);
+                Ok(kind)
+            }
+            Next::Corrupt => {
+                self.end.corrupted = true;
+                Err(TryRecvError::Corrupted)
+            }
+            Next::NotReady => {
+                self.hand_back();
+                match self.end.peer(force) {
+                    Peer::Present => Err(TryRecvError::Empty),
+                    Peer::Corrupt => Err(TryRecvError::Corrupted),
+                    // The sender commits before it closes: a last look, then gone.
+                    Peer::Gone => {
+                        if header(&self.end.area, self.cursor.head).load(Ordering::Acquire) == 0 {
+                            Err(TryRecvError::Disconnected)
+                        } else {
+                            self.pop(buf, false)
+                        }
+                    }
                 }
             }
         }
-        Err(self.corrupt()) // two paddings in a row
     }
 
-    fn corrupt(&mut self) -> TryRecvError {
-        self.end.corrupted = true;
-        TryRecvError::Corrupted
-    }
-
-    /// Moves past a consumed record. The space is handed back to the sender in batches (a
-    /// quarter of the ring, or whenever the ring is found empty), so the shared head line and
-    /// the clearing cost once per batch instead of once per message.
-    fn release(&mut self, span: usize) {
-        // The header word is cleared at once, atomically (the loom model keeps header words
-        // apart from payload bytes); the rest of the record with the batch.
-        header(&self.end.area, self.head).store(0, Ordering::Relaxed);
-        self.head += span as u64;
-        if self.head - self.published >= self.end.area.capacity() / 4 {
-            self.hand_back();
-        }
-    }
-
-    /// Zeroes the consumed bytes [published, head) (so no stale byte ever looks like a header)
-    /// and publishes the head with a Release store, waking a waiting sender.
+    /// Clears what was consumed and publishes the head with a Release store, waking a
+    /// waiting sender.
     fn hand_back(&mut self) {
-        let consumed = (self.head - self.published) as usize;
-        if consumed == 0 {
-            return;
+        if let Some(head) = self.cursor.hand_back(&self.end.area) {
+            self.end.publish_head(head);
         }
-        // SAFETY: [published, head) is consumed: the sender does not write it before the head
-        // store below, and this receiver only reads at or after `head`.
-        unsafe { self.end.area.zero(self.published, consumed) };
-        self.published = self.head;
-        self.end.publish_head(self.head);
     }
 }

@@ -3,10 +3,14 @@
 //!
 //! A record starts at an 8-byte aligned offset of the data area with one 64-bit header word,
 //! written last with a Release store (the commit): bits 0–31 the record length (header plus
-//! payload, at least 8), bits 32–63 the message type. Type [`PADDING`] marks the padding
-//! record that fills the end of the area when the next record does not fit before the wrap. A
-//! header of 0 means nothing is committed there yet: the reader zeroes every byte it consumes,
-//! so stale bytes of an earlier lap never look like a header.
+//! payload, at least 8), bits 32–63 the message type. Type [`PADDING`] marks a padding
+//! record, skipped by the reader: it fills the end of the area when the next record does not
+//! fit before the wrap, and in the many-producer ring it also replaces a record its producer
+//! abandoned (dropped uncommitted, or died). Type [`CLAIMED`] marks a record a producer of the
+//! many-producer ring has claimed but not yet committed ("in progress"; its length field is
+//! the whole claim, which may run past the wrap). A header of 0 means nothing is committed
+//! there yet: the reader zeroes every byte it consumes, so stale bytes of an earlier lap never
+//! look like a header.
 
 use std::fmt;
 
@@ -16,6 +20,23 @@ pub const HEADER: usize = 8;
 pub const ALIGN: usize = 8;
 /// Message type of a padding record (not available to users).
 pub const PADDING: u32 = u32::MAX;
+/// Message type of a claimed, uncommitted record of the many-producer ring (not available to
+/// users).
+pub const CLAIMED: u32 = u32::MAX - 1;
+/// The largest payload of any ring: the length field is 32 bits, and a claim (the padding to
+/// the wrap plus the record) must fit in it too.
+pub const MAX_MESSAGE: usize = (1 << 31) - HEADER;
+
+/// Whether `kind` is a message type users may send (not [`PADDING`] or [`CLAIMED`]).
+///
+/// ```
+/// use shmring::framed::record;
+/// assert!(record::user_kind(0));
+/// assert!(!record::user_kind(record::PADDING));
+/// ```
+pub fn user_kind(kind: u32) -> bool {
+    kind < CLAIMED
+}
 
 /// The header word of a record of `payload` bytes and type `kind`.
 ///
@@ -31,6 +52,11 @@ pub fn encode(payload: usize, kind: u32) -> u64 {
 /// The header word of a padding record of `span` bytes.
 pub fn encode_padding(span: usize) -> u64 {
     (u64::from(PADDING) << 32) | span as u64
+}
+
+/// The header word of a claim of `span` bytes (in progress).
+pub fn encode_claimed(span: usize) -> u64 {
+    (u64::from(CLAIMED) << 32) | span as u64
 }
 
 /// Bytes a record with `payload` bytes occupies (header, payload, alignment).
@@ -58,9 +84,15 @@ pub enum Record {
         /// Bytes to the next record.
         span: usize,
     },
-    /// Padding up to the end of the area (`span` bytes).
+    /// Padding: `span` bytes to skip (at most to the end of the area).
     Padding {
-        /// Bytes to the end of the area.
+        /// Bytes to the next record.
+        span: usize,
+    },
+    /// A claim in progress (many-producer ring): `span` bytes, possibly past the wrap; not
+    /// readable until its producer commits it (or the ring turns it into padding).
+    Claimed {
+        /// Bytes claimed from this offset.
         span: usize,
     },
 }
@@ -92,7 +124,8 @@ pub enum RecordError {
         /// The record's span.
         span: usize,
     },
-    /// A padding record that does not end exactly at the end of the area.
+    /// A padding record that runs past the end of the area, or a claim longer than any
+    /// claim can be.
     BadPadding {
         /// The offset.
         offset: usize,
@@ -122,7 +155,7 @@ impl fmt::Display for RecordError {
             }
             RecordError::BadPadding { offset, span } => write!(
                 f,
-                "padding at {offset} of {span} bytes does not end at the end of the ring"
+                "padding or claim at {offset} of {span} bytes does not fit the ring"
             ),
         }
     }
@@ -158,12 +191,23 @@ pub fn decode(
         return Err(RecordError::TooShort { length });
     }
     let room = capacity - offset;
-    if kind == PADDING {
+    if kind == PADDING || kind == CLAIMED {
         let span = length as usize;
-        if span != room || span % ALIGN != 0 {
+        // A padding record ends at the end of the area at the latest; a claim may also cover
+        // the padding before a record that starts at offset 0 (at most `max` bytes of payload).
+        let limit = if kind == PADDING {
+            room
+        } else {
+            room + self::span(max)
+        };
+        if span > limit || span % ALIGN != 0 {
             return Err(RecordError::BadPadding { offset, span });
         }
-        return Ok(Record::Padding { span });
+        return Ok(if kind == PADDING {
+            Record::Padding { span }
+        } else {
+            Record::Claimed { span }
+        });
     }
     let len = length as usize - HEADER;
     if len > max {
@@ -195,8 +239,8 @@ pub fn walk(area: &[u8], max: usize, limit: usize) -> Vec<Result<Record, RecordE
         out.push(record);
         match record {
             Ok(Record::Message { span, .. }) => offset += span,
-            Ok(Record::Padding { .. }) => offset = 0,
-            Ok(Record::Empty) | Err(_) => break,
+            Ok(Record::Padding { span }) => offset += span,
+            Ok(Record::Empty | Record::Claimed { .. }) | Err(_) => break,
         }
         if offset == 0 || offset >= capacity {
             break;

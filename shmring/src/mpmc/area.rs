@@ -85,6 +85,14 @@ pub const fn geometry<T>() -> Geometry {
 /// The MPMC ring area over its storage.
 pub(crate) struct Area<T>(Storage<T>);
 
+impl<T> std::ops::Deref for Area<T> {
+    type Target = Storage<T>;
+
+    fn deref(&self) -> &Storage<T> {
+        &self.0
+    }
+}
+
 impl<T> Clone for Area<T> {
     fn clone(&self) -> Self {
         Area(self.0.clone())
@@ -99,7 +107,23 @@ impl<T: Copy> Area<T> {
     #[cfg(not(shmring_loom))]
     pub unsafe fn new(base: std::ptr::NonNull<u8>, capacity: u64) -> Area<T> {
         // SAFETY: forwarded contract.
-        Area(unsafe { Storage::new(base, capacity, geometry::<T>()) })
+        unsafe { Area::with_geometry(base, capacity, geometry::<T>()) }
+    }
+
+    /// The control block and table of this layout over slots laid out as `geometry` (the
+    /// many-producer framed ring: bytes).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Storage::new`].
+    #[cfg(not(shmring_loom))]
+    pub unsafe fn with_geometry(
+        base: std::ptr::NonNull<u8>,
+        capacity: u64,
+        geometry: Geometry,
+    ) -> Area<T> {
+        // SAFETY: forwarded contract.
+        Area(unsafe { Storage::new(base, capacity, geometry) })
     }
 
     #[cfg(shmring_loom)]
@@ -107,7 +131,15 @@ impl<T: Copy> Area<T> {
     where
         T: bytemuck::Zeroable,
     {
-        Area(Storage::new_model(capacity, geometry::<T>()))
+        Area::model_with_geometry(capacity, geometry::<T>())
+    }
+
+    #[cfg(shmring_loom)]
+    pub fn model_with_geometry(capacity: u64, geometry: Geometry) -> Area<T>
+    where
+        T: bytemuck::Zeroable,
+    {
+        Area(Storage::new_model(capacity, geometry))
     }
 
     pub fn storage(&self) -> &Storage<T> {

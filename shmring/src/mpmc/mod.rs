@@ -56,13 +56,13 @@
 //! forward and stay within a capacity of each other); a violation makes the handle return
 //! `Corrupted` from then on — never undefined behaviour, a panic or an endless loop.
 
-mod area;
+pub(crate) mod area;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use area::{Area, Role};
+pub(crate) use area::{Area, Role};
 pub use area::{
     CONTROL_SIZE, DATA_SEQ_OFFSET, DATA_WAITING_OFFSET, EPOCH_OFFSET, HEAD_OFFSET, IDLE, LANES,
     PARTICIPANTS, RECEIVERS_EVER_OFFSET, RECORD_LANES, RECORD_OWNER, RECORD_PID_NS, RECORD_ROLE,
@@ -99,20 +99,58 @@ pub struct Receiver<T: ShmType> {
     strategy: WaitStrategy,
 }
 
+/// What the positions in a participant's lanes refer to, and so how a dead participant's
+/// in-flight operations are recovered.
+pub(crate) enum Protocol<T: ShmType> {
+    /// Vyukov slots (this module): a lane is one position.
+    Slots,
+    /// Framed records of the many-producer byte ring ([`crate::framed::mpsc`]): a lane is a
+    /// pair of words, the claim's position and its length in bytes, settled by this function.
+    Records(Recover<T>),
+}
+
+/// Settles the claim (position, length) a dead participant of a role had in flight.
+pub(crate) type Recover<T> =
+    fn(&Participant<T>, Role, u64, u64, &mut Vec<(u64, bool)>) -> Resolution;
+
+impl<T: ShmType> Clone for Protocol<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ShmType> Copy for Protocol<T> {}
+
+impl<T: ShmType> Protocol<T> {
+    /// Words per lane.
+    fn stride(self) -> usize {
+        match self {
+            Protocol::Slots => 1,
+            Protocol::Records(_) => 2,
+        }
+    }
+}
+
 /// One attached participant: a record in the segment's table, and this process's view. The
 /// process-local atomics are std's even under loom: they are per-process caches and flags, not
-/// part of the shared-memory protocol being modelled.
-struct Participant<T: ShmType> {
-    area: Area<T>,
+/// part of the shared-memory protocol being modelled. The participant table is shared with
+/// the many-producer framed ring, which recovers claims of dead producers its own way
+/// ([`Protocol`]).
+pub(crate) struct Participant<T: ShmType> {
+    pub(crate) area: Area<T>,
+    pub(crate) protocol: Protocol<T>,
     role: Role,
     /// Index of the record in the table.
-    index: usize,
+    pub(crate) index: usize,
     /// The owner word written in the record.
     me: u64,
     /// Which of the record's lanes an operation of this process is using.
     busy: [AtomicBool; LANES],
     /// Threads of this process asleep under this record's waiting bit.
-    sleepers: Mutex<u32>,
+    pub(crate) sleepers: Mutex<u32>,
+    /// Framed receivers: the position up to which this process has consumed (recovery of
+    /// dead producers' claims only touches records from here on).
+    pub(crate) local_head: AtomicU64,
     light: bool,
     corrupted: AtomicBool,
     /// Dropping releases nothing: not (yet) holding a record, or left as a killed process
@@ -124,15 +162,15 @@ struct Participant<T: ShmType> {
     /// Polls since the last scan, and when it ran (ns since `clock_base`).
     polls: AtomicU32,
     last_scan: AtomicU64,
-    name: String,
-    _segment: Option<Arc<Segment>>,
+    pub(crate) name: String,
+    pub(crate) _segment: Option<Arc<Segment>>,
 }
 
 /// What a table scan found alive.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Members {
-    senders: u32,
-    receivers: u32,
+pub(crate) struct Members {
+    pub(crate) senders: u32,
+    pub(crate) receivers: u32,
 }
 
 impl Members {
@@ -146,7 +184,7 @@ impl Members {
 
 /// The outcome of resolving one in-flight position of a dead participant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Resolution {
+pub(crate) enum Resolution {
     /// Nothing is left waiting on it.
     Settled,
     /// A live participant may own the same position; try again on a later scan.
@@ -179,8 +217,14 @@ pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), Op
 #[cfg(shmring_loom)]
 pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
     let area = Area::<T>::new_model(capacity.next_power_of_two().max(2));
-    let tx = Participant::join(area.clone(), Role::Sender, "loom".into(), None)?;
-    let rx = Participant::join(area, Role::Receiver, "loom".into(), None)?;
+    let tx = Participant::join(
+        area.clone(),
+        Protocol::Slots,
+        Role::Sender,
+        "loom".into(),
+        None,
+    )?;
+    let rx = Participant::join(area, Protocol::Slots, Role::Receiver, "loom".into(), None)?;
     Ok((Sender::from_shared(tx), Receiver::from_shared(rx)))
 }
 
@@ -219,7 +263,13 @@ fn attach<T: ShmType>(segment: Arc<Segment>, role: Role) -> Result<Participant<T
             },
         });
     }
-    Participant::join(area, role, segment.name().to_owned(), Some(segment))
+    Participant::join(
+        area,
+        Protocol::Slots,
+        role,
+        segment.name().to_owned(),
+        Some(segment),
+    )
 }
 
 /// The strategy of new handles; under loom no spinning, so that every wait goes to sleep and
@@ -241,8 +291,9 @@ fn now_ns() -> u64 {
 
 impl<T: ShmType> Participant<T> {
     /// Claims a free record of the table for `role`.
-    fn join(
+    pub(crate) fn join(
         area: Area<T>,
+        protocol: Protocol<T>,
         role: Role,
         name: String,
         segment: Option<Arc<Segment>>,
@@ -250,11 +301,13 @@ impl<T: ShmType> Participant<T> {
         let me = Self::identity(&name)?;
         let mut participant = Participant {
             area,
+            protocol,
             role,
             index: 0,
             me,
             busy: std::array::from_fn(|_| AtomicBool::new(false)),
             sleepers: Mutex::new(0),
+            local_head: AtomicU64::new(0),
             light: Self::light(),
             corrupted: AtomicBool::new(false),
             abandoned: AtomicBool::new(true),
@@ -388,31 +441,77 @@ impl<T: ShmType> Participant<T> {
                 != 0
     }
 
-    fn corrupt(&self) {
+    /// Marks this participant dead without releasing anything, as a process killed at that
+    /// point would leave it (loom models of the crash protocol).
+    #[cfg(shmring_loom)]
+    pub(crate) fn die(&self) {
+        self.area
+            .storage()
+            .u64_at(area::MODEL_DEAD_OFFSET)
+            .fetch_or(1 << self.index, Ordering::SeqCst);
+        self.abandoned.store(true, Ordering::Relaxed);
+        // Survivors asleep would notice within a liveness period; loom has no time.
+        self.wake_all();
+    }
+
+    pub(crate) fn corrupt(&self) {
         self.corrupted.store(true, Ordering::Relaxed);
     }
 
-    fn is_corrupted(&self) -> bool {
+    pub(crate) fn is_corrupted(&self) -> bool {
         self.corrupted.load(Ordering::Relaxed)
     }
 
+    /// The side this participant is on.
+    pub(crate) fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The pid of another participant of `role` not proven dead, if there is one.
+    pub(crate) fn other_live(&self, role: Role) -> Option<u32> {
+        let mut verdicts = Vec::new();
+        (0..PARTICIPANTS).find_map(|index| {
+            let owner = self.area.owner(index).load(Ordering::Acquire);
+            let live = index != self.index
+                && owner != 0
+                && Role::from_code(self.area.role(index).load(Ordering::Acquire)) == Some(role)
+                && !self.dead(index, owner, &mut verdicts);
+            live.then_some((owner >> 32) as u32)
+        })
+    }
+
+    /// Lanes per record under this participant's protocol.
+    fn lanes(&self) -> usize {
+        LANES / self.protocol.stride()
+    }
+
     /// Takes one of the record's lanes for an operation.
-    fn lane(&self) -> LaneGuard<'_, T> {
+    pub(crate) fn lane(&self) -> LaneGuard<'_, T> {
         loop {
-            for (i, busy) in self.busy.iter().enumerate() {
-                if !busy.load(Ordering::Relaxed) && !busy.swap(true, Ordering::Acquire) {
-                    return LaneGuard {
-                        participant: self,
-                        lane: i,
-                    };
-                }
+            if let Some(lane) = self.try_lane() {
+                return lane;
             }
             // More threads of this process mid-operation than lanes: wait for one.
             yield_now();
         }
     }
 
-    fn wake_all(&self) {
+    /// Takes a free lane of the record, if there is one.
+    pub(crate) fn try_lane(&self) -> Option<LaneGuard<'_, T>> {
+        let (i, _) = self.busy[..self.lanes()]
+            .iter()
+            .enumerate()
+            .find(|(_, busy)| {
+                !busy.load(Ordering::Relaxed) && !busy.swap(true, Ordering::Acquire)
+            })?;
+        Some(LaneGuard {
+            participant: self,
+            lane: i,
+            armed: std::cell::Cell::new(false),
+        })
+    }
+
+    pub(crate) fn wake_all(&self) {
         let area = &self.area;
         area.event(Role::Sender, self.index, &self.sleepers)
             .wake(area.storage());
@@ -420,7 +519,7 @@ impl<T: ShmType> Participant<T> {
             .wake(area.storage());
     }
 
-    fn notify(&self, role: Role) {
+    pub(crate) fn notify(&self, role: Role) {
         let area = &self.area;
         area.event(role, self.index, &self.sleepers)
             .notify(area.storage(), self.light);
@@ -559,7 +658,7 @@ impl<T: ShmType> Participant<T> {
     /// Whether the other side is present (attached, or never attached yet). Cheap unless the
     /// membership changed or a rescan is due: `slow` polls (empty/full) rescan every
     /// [`LIVENESS_PERIOD`](crate::wait::LIVENESS_PERIOD), `force` at once.
-    fn peers_present(&self, slow: bool, force: bool) -> bool {
+    pub(crate) fn peers_present(&self, slow: bool, force: bool) -> bool {
         let epoch = self.area.epoch().load(Ordering::Acquire);
         if force || epoch != self.seen_epoch.load(Ordering::Relaxed) || (slow && self.scan_due()) {
             // Read "ever attached" before the scan: a peer that sets it has already claimed
@@ -599,7 +698,7 @@ impl<T: ShmType> Participant<T> {
     }
 
     /// Scans the table: counts live participants and reaps dead ones.
-    fn scan(&self) -> Members {
+    pub(crate) fn scan(&self) -> Members {
         #[cfg(not(shmring_loom))]
         self.last_scan.store(now_ns(), Ordering::Relaxed);
         let mut members = Members::default();
@@ -627,9 +726,20 @@ impl<T: ShmType> Participant<T> {
         let area = &self.area;
         let mut settled = true;
         if let Some(role) = Role::from_code(area.role(index).load(Ordering::Acquire)) {
-            for lane in 0..LANES {
-                let pos = area.lane(index, lane).load(Ordering::Acquire);
-                if pos != IDLE && self.resolve(role, pos, verdicts) == Resolution::Pending {
+            let stride = self.protocol.stride();
+            for lane in 0..LANES / stride {
+                let pos = area.lane(index, lane * stride).load(Ordering::Acquire);
+                if pos == IDLE {
+                    continue;
+                }
+                let resolution = match self.protocol {
+                    Protocol::Slots => self.resolve(role, pos, verdicts),
+                    Protocol::Records(recover) => {
+                        let span = area.lane(index, lane * stride + 1).load(Ordering::Acquire);
+                        recover(self, role, pos, span, verdicts)
+                    }
+                };
+                if resolution == Resolution::Pending {
                     settled = false;
                 }
             }
@@ -701,7 +811,12 @@ impl<T: ShmType> Participant<T> {
     /// Whether a participant not proven dead (of `role`, or not yet announced) has `pos` in
     /// one of its lanes. Read after the position that shows `pos` claimed, so a live claimer's
     /// announcement (written before its claiming CAS) is visible here.
-    fn held_by_live(&self, role: Role, pos: u64, verdicts: &mut Vec<(u64, bool)>) -> bool {
+    pub(crate) fn held_by_live(
+        &self,
+        role: Role,
+        pos: u64,
+        verdicts: &mut Vec<(u64, bool)>,
+    ) -> bool {
         (0..PARTICIPANTS).any(|index| {
             let owner = self.area.owner(index).load(Ordering::Acquire);
             if owner == 0 || self.dead(index, owner, verdicts) {
@@ -711,7 +826,44 @@ impl<T: ShmType> Participant<T> {
             if code != 0 && Role::from_code(code) != Some(role) {
                 return false;
             }
-            (0..LANES).any(|lane| self.area.lane(index, lane).load(Ordering::Acquire) == pos)
+            (0..LANES)
+                .step_by(self.protocol.stride())
+                .any(|word| self.area.lane(index, word).load(Ordering::Acquire) == pos)
+        })
+    }
+
+    /// Calls `f(record, position, span)` for every in-flight claim in the lanes of every
+    /// record whose owner is proven dead (framed records only).
+    pub(crate) fn dead_claims(
+        &self,
+        verdicts: &mut Vec<(u64, bool)>,
+        mut f: impl FnMut(usize, u64, u64),
+    ) {
+        for index in 0..PARTICIPANTS {
+            let owner = self.area.owner(index).load(Ordering::Acquire);
+            if owner == 0 || !self.dead(index, owner, verdicts) {
+                continue;
+            }
+            for lane in 0..LANES / 2 {
+                let pos = self.area.lane(index, 2 * lane).load(Ordering::Acquire);
+                if pos != IDLE {
+                    f(
+                        index,
+                        pos,
+                        self.area.lane(index, 2 * lane + 1).load(Ordering::Acquire),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Whether any lane word at a position slot (any record, live or dead) shows `pos`.
+    pub(crate) fn any_lane_shows(&self, pos: u64) -> bool {
+        (0..PARTICIPANTS).any(|index| {
+            self.area.owner(index).load(Ordering::Acquire) != 0
+                && (0..LANES)
+                    .step_by(self.protocol.stride())
+                    .any(|word| self.area.lane(index, word).load(Ordering::Acquire) == pos)
         })
     }
 
@@ -801,28 +953,53 @@ impl<T: ShmType> Drop for Participant<T> {
 }
 
 /// A lane of this process's record, held for one operation.
-struct LaneGuard<'a, T: ShmType> {
+pub(crate) struct LaneGuard<'a, T: ShmType> {
     participant: &'a Participant<T>,
     lane: usize,
+    /// The lane shows a position: dropping the guard makes it idle again (an operation that
+    /// gave up after a lost CAS must not leave a stale announcement, which would make the
+    /// recovery of a dead participant's claim at that position wait for this live one).
+    armed: std::cell::Cell<bool>,
 }
 
 impl<T: ShmType> LaneGuard<'_, T> {
+    /// Announces `pos` (or [`IDLE`], with Release: everything this operation wrote to the
+    /// ring is visible to whoever sees the lane idle).
     #[inline]
-    fn set(&self, pos: u64) {
+    pub(crate) fn set(&self, pos: u64) {
         let order = if pos == IDLE {
             Ordering::Release
         } else {
             Ordering::Relaxed
         };
-        self.participant
-            .area
-            .lane(self.participant.index, self.lane)
+        let p = self.participant;
+        p.area
+            .lane(p.index, self.lane * p.protocol.stride())
             .store(pos, order);
+        self.armed.set(pos != IDLE);
+    }
+
+    /// Announces a framed claim: its length first, then its position (both before the
+    /// claiming CAS, which publishes them).
+    #[inline]
+    pub(crate) fn set_claim(&self, pos: u64, span: u64) {
+        let p = self.participant;
+        debug_assert_eq!(p.protocol.stride(), 2);
+        p.area
+            .lane(p.index, 2 * self.lane + 1)
+            .store(span, Ordering::Relaxed);
+        p.area
+            .lane(p.index, 2 * self.lane)
+            .store(pos, Ordering::Relaxed);
+        self.armed.set(true);
     }
 }
 
 impl<T: ShmType> Drop for LaneGuard<'_, T> {
     fn drop(&mut self) {
+        if self.armed.get() {
+            self.set(IDLE);
+        }
         self.participant.busy[self.lane].store(false, Ordering::Release);
     }
 }
@@ -927,7 +1104,13 @@ macro_rules! common_handle_methods {
 
             fn attach_as(&self, role: Role) -> Result<Participant<T>, OpenError> {
                 let s = &self.shared;
-                Participant::join(s.area.clone(), role, s.name.clone(), s._segment.clone())
+                Participant::join(
+                    s.area.clone(),
+                    Protocol::Slots,
+                    role,
+                    s.name.clone(),
+                    s._segment.clone(),
+                )
             }
 
             /// Messages in the ring now (published or being written or read).
@@ -1027,14 +1210,7 @@ macro_rules! common_handle_methods {
             #[doc(hidden)]
             #[cfg(shmring_loom)]
             pub fn die(self) {
-                let s = &self.shared;
-                s.area
-                    .storage()
-                    .u64_at(area::MODEL_DEAD_OFFSET)
-                    .fetch_or(1 << s.index, Ordering::SeqCst);
-                s.abandoned.store(true, Ordering::Relaxed);
-                // Survivors asleep would notice within a liveness period; loom has no time.
-                s.wake_all();
+                self.shared.die();
             }
         }
 
