@@ -418,13 +418,14 @@ impl Sender {
     }
 
     /// Claims room for a message of `len` bytes as [`reserve`](Sender::reserve) would, then
-    /// dies without writing or committing it (loom models of the crash protocol). Returns
-    /// whether the claim was made.
+    /// dies without writing or committing it (loom models of the crash protocol) — with
+    /// `marked` false, between the claiming CAS and the claimed mark. Returns whether the
+    /// claim was made.
     #[doc(hidden)]
     #[cfg(shmring_loom)]
-    pub fn die_after_claim(self, len: usize) -> bool {
+    pub fn die_after_claim(self, len: usize, marked: bool) -> bool {
         let lane = self.shared.lane();
-        let claimed = self.claim(&lane, len, false).is_ok();
+        let claimed = self.claim_marked(&lane, len, false, marked).is_ok();
         std::mem::forget(lane);
         self.shared.die();
         claimed
@@ -712,6 +713,19 @@ impl Sender {
     /// One attempt to claim room for a record of `len` payload bytes (plus the padding to the
     /// wrap if it does not fit before it): announce, then CAS the tail, then mark it claimed.
     fn claim(&self, lane: &LaneGuard<'_, u8>, len: usize, force: bool) -> Result<Claim, SendError> {
+        self.claim_marked(lane, len, force, true)
+    }
+
+    /// [`claim`](Sender::claim), optionally stopping before the mark (loom models of a
+    /// producer killed between its CAS and the mark).
+    #[inline]
+    fn claim_marked(
+        &self,
+        lane: &LaneGuard<'_, u8>,
+        len: usize,
+        force: bool,
+        mark: bool,
+    ) -> Result<Claim, SendError> {
         let shared = &*self.shared;
         let max = self.max_message();
         if len > max {
@@ -769,8 +783,10 @@ impl Sender {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    header(area, pos)
-                        .store(record::encode_claimed(needed as usize), Ordering::Relaxed);
+                    if mark {
+                        header(area, pos)
+                            .store(record::encode_claimed(needed as usize), Ordering::Relaxed);
+                    }
                     return Ok(Claim { pos, needed, len });
                 }
                 Err(current) => pos = current,
@@ -1277,9 +1293,23 @@ impl Receiver {
         }
         let tail = self.shared.area.tail().load(Ordering::Acquire);
         if tail <= self.cursor.head {
-            Err(TryRecvError::Disconnected)
-        } else if self.shared.area.epoch().load(Ordering::Acquire) != epoch {
-            Err(TryRecvError::Empty) // a producer attached meanwhile
+            return Err(TryRecvError::Disconnected);
+        }
+        // Still stuck behind a claim: a fresh scan settles what it can; a claim it must leave
+        // pending (a producer not proven dead showed its position) is not corruption.
+        let pending = force && self.shared.scan().pending > 0;
+        if let Some(result) = self.take(buf) {
+            return result;
+        }
+        if !force
+            || pending
+            || self.shared.area.epoch().load(Ordering::Acquire) != epoch
+            || self.shared.sender_may_live()
+        {
+            // A producer attached meanwhile, or one is joining or leaving: its claims settle
+            // once it is done. Only a forced look (after a sleep: fresh views of every record)
+            // calls it corruption.
+            Err(TryRecvError::Empty)
         } else {
             self.shared.corrupt(); // claimed bytes with no producer to own them
             Err(TryRecvError::Corrupted)

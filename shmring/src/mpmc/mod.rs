@@ -171,6 +171,9 @@ pub(crate) struct Participant<T: ShmType> {
 pub(crate) struct Members {
     pub(crate) senders: u32,
     pub(crate) receivers: u32,
+    /// Dead records left for a later scan: a participant not proven dead showed one of
+    /// their positions in flight.
+    pub(crate) pending: u32,
 }
 
 impl Members {
@@ -709,7 +712,9 @@ impl<T: ShmType> Participant<T> {
                 continue;
             }
             if self.dead(index, owner, &mut verdicts) {
-                self.reap(index, owner, &mut verdicts);
+                if !self.reap(index, owner, &mut verdicts) {
+                    members.pending += 1;
+                }
                 continue;
             }
             match Role::from_code(self.area.role(index).load(Ordering::Acquire)) {
@@ -722,7 +727,8 @@ impl<T: ShmType> Participant<T> {
     }
 
     /// Recovers what the dead owner of record `index` left in flight, then frees the record.
-    fn reap(&self, index: usize, owner: u64, verdicts: &mut Vec<(u64, bool)>) {
+    /// Returns whether the record was settled (freed, or free already).
+    fn reap(&self, index: usize, owner: u64, verdicts: &mut Vec<(u64, bool)>) -> bool {
         let area = &self.area;
         let mut settled = true;
         if let Some(role) = Role::from_code(area.role(index).load(Ordering::Acquire)) {
@@ -745,7 +751,7 @@ impl<T: ShmType> Participant<T> {
             }
         }
         if !settled {
-            return;
+            return false;
         }
         let bit = 1u64 << index;
         area.waiting(Role::Sender)
@@ -760,6 +766,7 @@ impl<T: ShmType> Participant<T> {
             area.epoch().fetch_add(1, Ordering::AcqRel);
             self.wake_all();
         }
+        true
     }
 
     /// Settles position `pos` that a dead participant of `role` had in flight.
@@ -920,11 +927,33 @@ impl<T: ShmType> Participant<T> {
         let tail = self.area.tail().load(Ordering::Acquire);
         if tail <= head {
             Err(TryRecvError::Disconnected)
-        } else if self.area.epoch().load(Ordering::Acquire) != epoch {
-            Err(TryRecvError::Empty) // a new sender attached meanwhile
+        } else if !force
+            || self.area.epoch().load(Ordering::Acquire) != epoch
+            || self.scan().pending > 0
+            || self.sender_may_live()
+        {
+            // A sender attached meanwhile, or one is between joining and announcing its role
+            // or leaving (its record still held): its claims settle once it is done. Only a
+            // forced look (after a sleep: fresh views of every record) calls it corruption.
+            Err(TryRecvError::Empty)
         } else {
             corrupted(self) // claimed positions with no sender to own them
         }
+    }
+
+    /// Whether another record not proven dead may belong to a sender: announced as one, or
+    /// with no role (joining, or leaving). Such a record counts as no sender in a scan, but its
+    /// lanes keep dead senders' claims pending ([`held_by_live`](Participant::held_by_live)).
+    pub(crate) fn sender_may_live(&self) -> bool {
+        let mut verdicts = Vec::new();
+        (0..PARTICIPANTS).any(|index| {
+            let owner = self.area.owner(index).load(Ordering::Acquire);
+            index != self.index
+                && owner != 0
+                && Role::from_code(self.area.role(index).load(Ordering::Acquire))
+                    != Some(Role::Receiver)
+                && !self.dead(index, owner, &mut verdicts)
+        })
     }
 
     fn len(&self) -> usize {
