@@ -160,7 +160,16 @@ fn main() {
     ] {
         if want("framed") || want(&format!("framed-{mode}")) {
             for size in [64, 65536] {
-                benches.push(Box::new(move || framed_tput(cfg, mode, strategy, size)));
+                benches.push(Box::new(move || {
+                    framed_tput(cfg, mode, strategy, size, false)
+                }));
+            }
+        }
+        if want("framed-mpsc") || want(&format!("framed-mpsc-{mode}")) {
+            for size in [64, 65536] {
+                benches.push(Box::new(move || {
+                    framed_tput(cfg, mode, strategy, size, true)
+                }));
             }
         }
     }
@@ -342,7 +351,8 @@ fn peer(args: &[String]) {
         ("spsc-tput", "8") => spsc_produce::<u64>(arg(2), arg(3), arg(4)),
         ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), arg(3), arg(4)),
         ("mpmc-rtt", _) => mpmc_echo(arg(2), arg(3)),
-        ("framed-tput", size) => framed_produce(arg(2), size.parse().unwrap(), arg(3)),
+        ("framed-tput", size) => framed_produce(arg(2), size.parse().unwrap(), arg(3), false),
+        ("framed-mpsc-tput", size) => framed_produce(arg(2), size.parse().unwrap(), arg(3), true),
         ("mpmc-tput", _) => mpmc_produce(arg(2), arg(3)),
         ("stream-rtt", kind) => stream_echo(kind, arg(2), arg(3).parse().unwrap()),
         ("stream-tput", kind) => stream_produce(kind, arg(2), arg(3).parse().unwrap()),
@@ -933,21 +943,58 @@ fn size_label(size: usize) -> &'static str {
 
 // ---------------------------------------------------------------- shmring framed
 
-/// One producer process sending `size`-byte messages through a framed ring, this process
-/// receiving them with `recv_into` (one reused buffer) and checking each sequence number.
-fn framed_tput(cfg: Config, mode: &str, strategy: WaitStrategy, size: usize) -> Row {
+/// One producer process sending `size`-byte messages through a framed ring (the
+/// single-producer one, or the many-producer one with `many`), this process receiving them
+/// with `recv_into` (one reused buffer) and checking each sequence number.
+fn framed_tput(cfg: Config, mode: &str, strategy: WaitStrategy, size: usize, many: bool) -> Row {
     let name = unique("framed-tput");
     // Small messages: a ring that stays in the caches; large: room for a few messages.
     let capacity = if size <= 1024 { 1 << 16 } else { 1 << 18 };
-    let mut rx = shmring::framed::Receiver::create(name.as_str(), capacity)
-        .unwrap()
-        .with_wait_strategy(strategy);
-    let child = spawn_peer(&["framed-tput", &size.to_string(), &name, mode]);
+    let (role, label) = if many {
+        ("framed-mpsc-tput", "framed-mpsc")
+    } else {
+        ("framed-tput", "framed")
+    };
+    let row = if many {
+        let mut rx = shmring::framed::mpsc::Receiver::create(name.as_str(), capacity)
+            .unwrap()
+            .with_wait_strategy(strategy);
+        let child = spawn_peer(&[role, &size.to_string(), &name, mode]);
+        let (n, took) = framed_drain(cfg, size, |buf| rx.recv_into(buf).unwrap());
+        drop(rx);
+        finish(child);
+        (n, took)
+    } else {
+        let mut rx = shmring::framed::Receiver::create(name.as_str(), capacity)
+            .unwrap()
+            .with_wait_strategy(strategy);
+        let child = spawn_peer(&[role, &size.to_string(), &name, mode]);
+        let (n, took) = framed_drain(cfg, size, |buf| rx.recv_into(buf).unwrap());
+        drop(rx);
+        finish(child);
+        (n, took)
+    };
+    Segment::unlink_name(&name).unwrap();
+    tput_row(
+        &format!("shmring {label} ({mode})"),
+        size_label(size),
+        size,
+        row.0,
+        row.1,
+    )
+}
+
+/// Receives for the configured time, checking every sequence number; (messages, time).
+fn framed_drain(
+    cfg: Config,
+    size: usize,
+    mut recv: impl FnMut(&mut Vec<u8>) -> u32,
+) -> (u64, Duration) {
     let mut buf = Vec::with_capacity(size);
     let mut expected = 0u64;
     let mut start = None;
     loop {
-        rx.recv_into(&mut buf).unwrap();
+        recv(&mut buf);
         assert_eq!(buf.len(), size);
         assert_eq!(u64::from_le_bytes(buf[..8].try_into().unwrap()), expected);
         expected += 1;
@@ -956,31 +1003,36 @@ fn framed_tput(cfg: Config, mode: &str, strategy: WaitStrategy, size: usize) -> 
             break;
         }
     }
-    let took = start.unwrap().elapsed();
-    drop(rx);
-    finish(child);
-    Segment::unlink_name(&name).unwrap();
-    tput_row(
-        &format!("shmring framed ({mode})"),
-        size_label(size),
-        size,
-        expected,
-        took,
-    )
+    (expected, start.unwrap().elapsed())
 }
 
-fn framed_produce(name: &str, size: usize, mode: &str) {
-    let mut tx = shmring::framed::Sender::open(name)
-        .unwrap()
-        .with_wait_strategy(strategy(mode));
+fn framed_produce(name: &str, size: usize, mode: &str, many: bool) {
     let mut msg = vec![5u8; size];
     let mut seq = 0u64;
-    loop {
+    let mut next = |msg: &mut Vec<u8>| {
         msg[..8].copy_from_slice(&seq.to_le_bytes());
-        if tx.send(&msg).is_err() {
-            return;
-        }
         seq += 1;
+    };
+    if many {
+        let tx = shmring::framed::mpsc::Sender::open(name)
+            .unwrap()
+            .with_wait_strategy(strategy(mode));
+        loop {
+            next(&mut msg);
+            if tx.send(&msg).is_err() {
+                return;
+            }
+        }
+    } else {
+        let mut tx = shmring::framed::Sender::open(name)
+            .unwrap()
+            .with_wait_strategy(strategy(mode));
+        loop {
+            next(&mut msg);
+            if tx.send(&msg).is_err() {
+                return;
+            }
+        }
     }
 }
 
