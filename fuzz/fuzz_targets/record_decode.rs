@@ -27,7 +27,9 @@ fuzz_target!(|data: &[u8]| {
                 assert!(span >= 8 && span % 8 == 0 && offset + span <= capacity);
             }
             Ok(Record::Claimed { span }) => {
-                assert!(span >= 8 && span % 8 == 0 && offset + span <= capacity + record::span(max));
+                assert!(
+                    span >= 8 && span % 8 == 0 && offset + span <= capacity + record::span(max)
+                );
             }
             _ => {}
         }
