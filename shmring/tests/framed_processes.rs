@@ -208,3 +208,28 @@ fn head_past_the_stored_tail_is_not_corruption() {
     tx.send(b"next").unwrap();
     assert_eq!(rx.recv().unwrap(), b"next");
 }
+
+/// A hostile chain of padding records that would carry the receiver more than a ring's worth
+/// past what it handed back (found by the `framed_mpsc_live` fuzz target: it used to reach an
+/// assertion while clearing the consumed bytes) is `Corrupted`, not a panic.
+#[test]
+fn padding_chain_past_a_ring_is_corruption() {
+    use std::os::unix::fs::FileExt;
+    let name = unique_name("framed-padding-chain");
+    let _g = Unlink(name.clone());
+    let mut tx = Sender::create(name.as_str(), 256).unwrap();
+    let mut rx = Receiver::open(name.as_str()).unwrap();
+    tx.send(&[1; 8]).unwrap();
+    tx.send(&[2; 8]).unwrap();
+    assert_eq!(rx.recv().unwrap(), [1; 8]);
+    assert_eq!(rx.recv().unwrap(), [2; 8]); // head 32, nothing handed back yet
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(shm_path(&name))
+        .unwrap();
+    let data = (shmring::header::HEADER_SIZE + shmring::spsc::CONTROL_SIZE) as u64;
+    let padding = |span: u64| ((u64::from(u32::MAX) << 32) | span).to_ne_bytes();
+    file.write_all_at(&padding(224), data + 32).unwrap(); // 32 → the end
+    file.write_all_at(&padding(256), data).unwrap(); // then a whole lap
+    assert_eq!(rx.try_recv(), Err(shmring::TryRecvError::Corrupted));
+}

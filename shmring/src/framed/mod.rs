@@ -246,10 +246,21 @@ impl Cursor {
         for _ in 0..=capacity / record::ALIGN as u64 {
             let index = self.head & storage.mask;
             let word = header(storage, self.head).load(Ordering::Acquire);
-            match record::decode(word, index as usize, capacity as usize, max) {
-                Ok(Record::Empty | Record::Claimed { .. }) => return Next::NotReady,
-                Ok(Record::Padding { span }) => self.release(storage, span),
-                Ok(Record::Message { kind, len, span }) => {
+            let record = match record::decode(word, index as usize, capacity as usize, max) {
+                Ok(Record::Padding { span } | Record::Message { span, .. })
+                    if self.head.wrapping_sub(self.published) + span as u64 > capacity =>
+                {
+                    // More than a ring's worth past what was handed back: no sender can
+                    // have written that (a hostile chain of padding records, say).
+                    return Next::Corrupt;
+                }
+                Ok(record) => record,
+                Err(_) => return Next::Corrupt,
+            };
+            match record {
+                Record::Empty | Record::Claimed { .. } => return Next::NotReady,
+                Record::Padding { span } => self.release(storage, span),
+                Record::Message { kind, len, span } => {
                     buf.clear();
                     buf.resize(len, 0);
                     // SAFETY: the header (Acquire) committed the record's bytes; they stay
@@ -258,7 +269,6 @@ impl Cursor {
                     self.release(storage, span);
                     return Next::Message(kind);
                 }
-                Err(_) => return Next::Corrupt,
             }
         }
         Next::Corrupt
