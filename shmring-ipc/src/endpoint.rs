@@ -1,0 +1,129 @@
+//! Endpoint strings: which transport, and where.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::ConnectError;
+
+/// A parsed endpoint string.
+///
+/// | string | transport |
+/// |---|---|
+/// | `shm:NAME` | the many-producer framed ring `/dev/shm/NAME` ([`shmring::framed::mpsc`]) |
+/// | `uds:PATH` | a Unix stream socket at `PATH` |
+/// | `fifo:PATH` | a named pipe at `PATH` (one sender at a time) |
+/// | `pipe` | an anonymous pipe inherited from the parent process (not available yet) |
+/// | `mq:/NAME` | a POSIX message queue (not available yet) |
+/// | `tcp:HOST:PORT` | a TCP connection |
+///
+/// ```
+/// use shmring_ipc::Endpoint;
+/// assert_eq!("uds:/tmp/a.sock".parse::<Endpoint>()?, Endpoint::Uds("/tmp/a.sock".into()));
+/// assert_eq!("tcp:127.0.0.1:9000".parse::<Endpoint>()?, Endpoint::Tcp("127.0.0.1:9000".into()));
+/// assert!("udp:1".parse::<Endpoint>().is_err());
+/// # Ok::<(), shmring_ipc::ConnectError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `shm:NAME`.
+    Shm(String),
+    /// `uds:PATH`.
+    Uds(PathBuf),
+    /// `fifo:PATH`.
+    Fifo(PathBuf),
+    /// `pipe`.
+    Pipe,
+    /// `mq:/NAME` (the name keeps its leading slash).
+    Mq(String),
+    /// `tcp:HOST:PORT`.
+    Tcp(String),
+}
+
+impl Endpoint {
+    /// Parses an endpoint string.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError::BadEndpoint`] naming what is wrong.
+    ///
+    /// ```
+    /// let err = shmring_ipc::Endpoint::parse("mq:queue").unwrap_err();
+    /// assert!(err.to_string().contains("must start with '/'"), "{err}");
+    /// ```
+    pub fn parse(s: &str) -> Result<Endpoint, ConnectError> {
+        let bad = |reason: &str| ConnectError::BadEndpoint {
+            endpoint: s.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if s == "pipe" {
+            return Ok(Endpoint::Pipe);
+        }
+        let Some((scheme, rest)) = s.split_once(':') else {
+            return Err(bad(
+                "expected SCHEME:ADDRESS with a scheme of shm, uds, fifo, mq or tcp, or `pipe`",
+            ));
+        };
+        if rest.is_empty() {
+            return Err(bad("the address after the scheme is empty"));
+        }
+        match scheme {
+            "shm" => {
+                if rest.contains('/') || rest.len() > 255 {
+                    return Err(bad("a shm name has no '/' and at most 255 bytes"));
+                }
+                Ok(Endpoint::Shm(rest.to_owned()))
+            }
+            "uds" => Ok(Endpoint::Uds(rest.into())),
+            "fifo" => Ok(Endpoint::Fifo(rest.into())),
+            "mq" => {
+                if !rest.starts_with('/') || rest[1..].contains('/') || rest.len() < 2 {
+                    return Err(bad(
+                        "a message queue name must start with '/' and contain no other '/'",
+                    ));
+                }
+                if rest.len() > 255 {
+                    return Err(bad("a message queue name has at most 255 bytes"));
+                }
+                Ok(Endpoint::Mq(rest.to_owned()))
+            }
+            "tcp" => {
+                let ok = rest
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+                if !ok {
+                    return Err(bad("expected tcp:HOST:PORT with a port of 0 to 65535"));
+                }
+                Ok(Endpoint::Tcp(rest.to_owned()))
+            }
+            "auto" => Err(bad(
+                "auto: (rendezvous with upgrade to shared memory) is not available yet",
+            )),
+            _ => Err(bad(
+                "unknown scheme; expected shm, uds, fifo, mq, tcp, or `pipe`",
+            )),
+        }
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = ConnectError;
+
+    fn from_str(s: &str) -> Result<Endpoint, ConnectError> {
+        Endpoint::parse(s)
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Shm(name) => write!(f, "shm:{name}"),
+            Endpoint::Uds(path) => write!(f, "uds:{}", path.display()),
+            Endpoint::Fifo(path) => write!(f, "fifo:{}", path.display()),
+            Endpoint::Pipe => f.write_str("pipe"),
+            Endpoint::Mq(name) => write!(f, "mq:{name}"),
+            Endpoint::Tcp(addr) => write!(f, "tcp:{addr}"),
+        }
+    }
+}

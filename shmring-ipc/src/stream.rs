@@ -1,0 +1,502 @@
+//! The stream transports (`uds:`, `tcp:`, `fifo:`, `pipe`): one sender connection, and a
+//! receiver that reads frames from every connected sender, over non-blocking descriptors and
+//! `poll(2)`, so that blocking, try, timeout and deadline calls all have one implementation.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use crate::codec::{Decoder, FrameError, Hello, LENGTH_PREFIX, encode_frame};
+use crate::{RecvTimeoutError, SendError};
+
+/// A connected byte stream: a Unix or TCP socket, or one end of a pipe or FIFO.
+pub(crate) trait Conn: Read + Write + AsFd + Send + fmt::Debug {}
+
+impl<T: Read + Write + AsFd + Send + fmt::Debug> Conn for T {}
+
+/// `POLLRDHUP` (Linux: the peer shut down its end), which nix does not name.
+const POLLRDHUP: PollFlags = PollFlags::from_bits_retain(0x2000);
+
+/// How long dropping a sender waits for the receiver to take its committed bytes.
+pub const DROP_FLUSH: Duration = Duration::from_secs(10);
+/// Committed bytes a sender holds before `send` waits for the receiver.
+const HIGH_WATER: usize = 256 * 1024;
+/// Bytes a receiver reads from one connection per call before looking at the others.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Waits until `fd` shows `events` (or an error or hang-up), or `deadline` passes; `Ok(false)`
+/// on timeout. `None` waits for ever.
+pub(crate) fn wait_fd(
+    fds: &[BorrowedFd<'_>],
+    events: PollFlags,
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
+    loop {
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Round up, so a wait never ends a little early and spins.
+                let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128);
+                PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut polls: Vec<PollFd<'_>> = fds.iter().map(|fd| PollFd::new(*fd, events)).collect();
+        match poll(&mut polls, timeout) {
+            Ok(0) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(false);
+                }
+            }
+            Ok(_) => return Ok(true),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The sending end of a stream connection.
+#[derive(Debug)]
+pub(crate) struct StreamSender {
+    conn: Box<dyn Conn>,
+    /// Committed bytes not yet written: whole frames, the first possibly partly written.
+    out: Vec<u8>,
+    written: usize,
+    /// The largest payload the receiver accepts (this side's setting until the receiver's
+    /// hello arrives).
+    pub(crate) peer_max: u32,
+    /// The receiver's hello as far as read (two-way streams; `None` once complete or on
+    /// one-way streams).
+    peer_hello: Option<Vec<u8>>,
+    broken: bool,
+}
+
+impl StreamSender {
+    /// A sender over `conn` (already non-blocking, its hello written). On a two-way stream
+    /// the receiver's hello is read as it arrives (the receiver writes it when it accepts the
+    /// connection, which may be after this side's first messages).
+    pub(crate) fn new(conn: Box<dyn Conn>, peer_max: u32, two_way: bool) -> StreamSender {
+        StreamSender {
+            conn,
+            out: Vec::new(),
+            written: 0,
+            peer_max,
+            peer_hello: two_way.then(Vec::new),
+            broken: false,
+        }
+    }
+
+    /// Reads whatever of the receiver's hello has arrived; applies it once complete.
+    fn poll_hello(&mut self) -> Result<(), SendError> {
+        let Some(got) = &mut self.peer_hello else {
+            return Ok(());
+        };
+        let mut chunk = [0u8; 256];
+        loop {
+            match Hello::decode(got) {
+                Ok(Some((hello, _))) => {
+                    self.peer_max = hello.max_frame;
+                    self.peer_hello = None;
+                    return Ok(());
+                }
+                Ok(None) => {}
+                Err(_) => return Err(self.broke()), // not a shmring-ipc receiver
+            }
+            let want = hello_missing(got).min(chunk.len());
+            match self.conn.read(&mut chunk[..want]) {
+                Ok(0) => return Err(self.broke()),
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(self.broke()),
+            }
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.out.len() - self.written
+    }
+
+    /// Writes committed bytes until done or the stream is full.
+    fn flush_some(&mut self) -> Result<(), SendError> {
+        while self.written < self.out.len() {
+            match self.conn.write(&self.out[self.written..]) {
+                Ok(0) => return Err(self.broke()),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(self.broke()),
+            }
+        }
+        if self.written == self.out.len() {
+            self.out.clear();
+            self.written = 0;
+        } else if self.written > self.out.len() / 2 {
+            self.out.drain(..self.written);
+            self.written = 0;
+        }
+        Ok(())
+    }
+
+    fn broke(&mut self) -> SendError {
+        self.broken = true;
+        self.out.clear();
+        self.written = 0;
+        SendError::Disconnected
+    }
+
+    /// Sends one frame.
+    ///
+    /// * `wait` false (try): only when no committed bytes are waiting; `Full` unless the
+    ///   stream takes at least the frame's first byte now.
+    /// * `wait` with a `deadline`: waits (until the deadline, else `Timeout`) while more than
+    ///   a high-water mark of committed bytes wait, then commits the frame behind them.
+    /// * `wait` without a deadline: as above, then returns once the stream has the whole frame.
+    ///
+    /// A committed frame is completed by later calls, `flush` or drop.
+    pub(crate) fn send(
+        &mut self,
+        msg: &[u8],
+        wait: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError> {
+        if self.broken {
+            return Err(SendError::Disconnected);
+        }
+        self.poll_hello()?;
+        let max = self.peer_max as usize;
+        if msg.len() > max {
+            return Err(SendError::TooLarge {
+                len: msg.len(),
+                max,
+            });
+        }
+        self.flush_some()?;
+        let limit = if wait { HIGH_WATER } else { 0 };
+        while self.pending() > limit {
+            if !wait {
+                return Err(SendError::Full);
+            }
+            self.wait_writable(deadline)?;
+            self.flush_some()?;
+        }
+        let frame = LENGTH_PREFIX + msg.len();
+        encode_frame(msg, &mut self.out);
+        self.flush_some()?;
+        if !wait {
+            if self.pending() == frame {
+                self.out.clear(); // the stream took nothing: not committed
+                return Err(SendError::Full);
+            }
+            return Ok(());
+        }
+        if deadline.is_none() {
+            return self.flush_blocking(None);
+        }
+        Ok(())
+    }
+
+    fn wait_writable(&mut self, deadline: Option<Instant>) -> Result<(), SendError> {
+        match wait_fd(&[self.conn.as_fd()], PollFlags::POLLOUT, deadline) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SendError::Timeout),
+            Err(_) => Err(self.broke()),
+        }
+    }
+
+    /// Writes every committed byte, waiting until `deadline` at most.
+    pub(crate) fn flush_blocking(&mut self, deadline: Option<Instant>) -> Result<(), SendError> {
+        self.flush_some()?;
+        while self.pending() > 0 {
+            self.wait_writable(deadline)?;
+            self.flush_some()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the receiver is gone (the stream is broken or hung up).
+    pub(crate) fn is_disconnected(&mut self) -> bool {
+        if self.broken || self.poll_hello().is_err() {
+            return true;
+        }
+        let mut fds = [PollFd::new(
+            self.conn.as_fd(),
+            PollFlags::POLLOUT | POLLRDHUP,
+        )];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(_) => fds[0]
+                .revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | POLLRDHUP)),
+            Err(_) => true,
+        }
+    }
+}
+
+impl Drop for StreamSender {
+    /// Completes committed frames (waiting up to [`DROP_FLUSH`] for the receiver to take
+    /// them).
+    fn drop(&mut self) {
+        if !self.broken && self.pending() > 0 {
+            let _ = self.flush_blocking(Some(Instant::now() + DROP_FLUSH));
+        }
+    }
+}
+
+/// Bytes still missing from a hello being read (at least 1).
+pub(crate) fn hello_missing(got: &[u8]) -> usize {
+    use crate::codec::HELLO_FIXED;
+    if got.len() < HELLO_FIXED {
+        return HELLO_FIXED - got.len();
+    }
+    let len = usize::from(u16::from_le_bytes([got[24], got[25]]));
+    (HELLO_FIXED + len).saturating_sub(got.len()).max(1)
+}
+
+/// What the receiver expects of a sender's hello.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Expect {
+    pub fingerprint: u64,
+    pub description: String,
+}
+
+/// One connection of a receiver.
+#[derive(Debug)]
+struct Incoming {
+    conn: Box<dyn Conn>,
+    /// Bytes read: `buf[start..end]` not yet decoded.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    hello: bool,
+    eof: bool,
+}
+
+impl Incoming {
+    fn new(conn: Box<dyn Conn>) -> Incoming {
+        Incoming {
+            conn,
+            buf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            hello: false,
+            eof: false,
+        }
+    }
+
+    /// Reads what is available (up to one chunk beyond what is buffered).
+    fn read_some(&mut self, want: usize) -> io::Result<()> {
+        if self.start > 0 && (self.start == self.end || self.buf.len() - self.end < READ_CHUNK) {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let need = (self.end + want.max(READ_CHUNK)).max(self.buf.len());
+        if need > self.buf.len() {
+            self.buf.resize(need, 0);
+        }
+        loop {
+            match self.conn.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A source of new connections (a listening socket).
+pub(crate) trait Listen: AsFd + Send + fmt::Debug {
+    /// Accepts one pending connection, if any (non-blocking), ready for use (non-blocking,
+    /// this side's hello written).
+    fn accept_one(&mut self) -> io::Result<Option<Box<dyn Conn>>>;
+}
+
+/// The receiving end: frames from every connected sender, round robin.
+#[derive(Debug)]
+pub(crate) struct StreamReceiver {
+    listener: Option<Box<dyn Listen>>,
+    incoming: Vec<Incoming>,
+    decoder: Decoder,
+    expect: Expect,
+    next: usize,
+    /// Whether a sender has ever said hello (before that, no sender is not "disconnected").
+    ever: bool,
+    /// A FIFO's own write end, kept open until the first sender's hello (so the read end does
+    /// not report end-of-file before anyone connected).
+    keepalive: Option<Box<dyn Conn>>,
+    /// Why the last connection that broke the protocol was closed.
+    pub(crate) error: Option<FrameError>,
+    /// A file this receiver created and removes when dropped (a FIFO).
+    pub(crate) remove_on_drop: Option<std::path::PathBuf>,
+}
+
+impl Drop for StreamReceiver {
+    fn drop(&mut self) {
+        if let Some(path) = &self.remove_on_drop {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl StreamReceiver {
+    pub(crate) fn new(
+        listener: Option<Box<dyn Listen>>,
+        initial: Option<Box<dyn Conn>>,
+        keepalive: Option<Box<dyn Conn>>,
+        max: u32,
+        expect: Expect,
+    ) -> StreamReceiver {
+        StreamReceiver {
+            listener,
+            incoming: initial.into_iter().map(Incoming::new).collect(),
+            decoder: Decoder::new(max),
+            expect,
+            next: 0,
+            ever: false,
+            keepalive,
+            error: None,
+            remove_on_drop: None,
+        }
+    }
+
+    pub(crate) fn max(&self) -> u32 {
+        self.decoder.max()
+    }
+
+    /// Receives one frame into `buf`. `wait` false: one look (`Timeout` stands for empty).
+    pub(crate) fn recv(
+        &mut self,
+        buf: &mut Vec<u8>,
+        wait: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(), RecvTimeoutError> {
+        loop {
+            self.accept_all();
+            if let Some(r) = self.take(buf) {
+                return r;
+            }
+            for conn in &mut self.incoming {
+                if !conn.eof {
+                    let want = self.decoder.max() as usize + LENGTH_PREFIX;
+                    if conn.read_some(want).is_err() {
+                        conn.eof = true;
+                    }
+                }
+            }
+            if let Some(r) = self.take(buf) {
+                return r;
+            }
+            // Connections at end of file have nothing more to give; one that stopped in the
+            // middle of a frame vanished mid-message (its partial frame is dropped).
+            self.incoming.retain(|c| !c.eof);
+            if self.incoming.is_empty() && self.ever && self.listener.is_none() {
+                return Err(RecvTimeoutError::Disconnected);
+            }
+            if self.incoming.is_empty() && self.ever && self.listener.is_some() {
+                // Every sender that connected is gone; another may still connect (a later
+                // call delivers its messages).
+                return Err(RecvTimeoutError::Disconnected);
+            }
+            if !wait {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            let mut fds: Vec<BorrowedFd<'_>> =
+                self.incoming.iter().map(|c| c.conn.as_fd()).collect();
+            if let Some(l) = &self.listener {
+                fds.push(l.as_fd());
+            }
+            match wait_fd(&fds, PollFlags::POLLIN, deadline) {
+                Ok(true) => {}
+                Ok(false) => return Err(RecvTimeoutError::Timeout),
+                Err(_) => return Err(RecvTimeoutError::Disconnected),
+            }
+        }
+    }
+
+    fn accept_all(&mut self) {
+        let Some(listener) = &mut self.listener else {
+            return;
+        };
+        while let Ok(Some(conn)) = listener.accept_one() {
+            self.incoming.push(Incoming::new(conn));
+        }
+    }
+
+    /// The next buffered frame (round robin over connections), or a protocol error (the
+    /// offending connection is closed).
+    fn take(&mut self, buf: &mut Vec<u8>) -> Option<Result<(), RecvTimeoutError>> {
+        let n = self.incoming.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let conn = &mut self.incoming[i];
+            let bytes = &conn.buf[conn.start..conn.end];
+            if !conn.hello {
+                match Hello::decode(bytes) {
+                    Ok(None) => continue,
+                    Ok(Some((hello, used))) => {
+                        if hello.fingerprint != self.expect.fingerprint {
+                            return Some(Err(self.close(
+                                i,
+                                FrameError::BadHello {
+                                    field: "payload layout fingerprint",
+                                    value: hello.fingerprint,
+                                },
+                            )));
+                        }
+                        conn.start += used;
+                        conn.hello = true;
+                        self.ever = true;
+                        self.keepalive = None;
+                    }
+                    Err(e) => return Some(Err(self.close(i, e))),
+                }
+            }
+            let conn = &mut self.incoming[i];
+            match self.decoder.decode(&conn.buf[conn.start..conn.end]) {
+                Ok(None) => {}
+                Ok(Some((payload, used))) => {
+                    buf.clear();
+                    buf.extend_from_slice(
+                        &conn.buf[conn.start + payload.start..conn.start + payload.end],
+                    );
+                    conn.start += used;
+                    self.next = (i + 1) % n;
+                    return Some(Ok(()));
+                }
+                Err(e) => return Some(Err(self.close(i, e))),
+            }
+        }
+        None
+    }
+
+    /// Closes connection `i` for breaking the protocol.
+    fn close(&mut self, i: usize, error: FrameError) -> RecvTimeoutError {
+        self.incoming.remove(i);
+        self.error = Some(error);
+        self.ever = true;
+        RecvTimeoutError::Corrupted
+    }
+
+    /// Whether every sender that connected is gone (none connected yet: not disconnected).
+    pub(crate) fn is_disconnected(&mut self) -> bool {
+        self.accept_all();
+        self.ever
+            && self.incoming.iter().all(|c| c.eof)
+            && self.incoming.iter().all(|c| c.start == c.end)
+    }
+}

@@ -1,0 +1,286 @@
+//! One conformance suite, run against every transport across real processes: message
+//! boundaries (0 bytes to the maximum) and order, a large burst, disconnection in both
+//! directions, timeouts, too-large messages on both sides, and a sender killed in the middle of
+//! a message.
+
+#[path = "../../shmring/tests/common/mod.rs"]
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::{Unlink, child, unique_name, wait_for_line, wait_with_watchdog};
+use shmring_ipc::{Options, Receiver, RecvError, RecvTimeoutError, SendError, Sender};
+
+const ENDPOINT_VAR: &str = "SHMRING_IPC_TEST_ENDPOINT";
+const COUNT_VAR: &str = "SHMRING_IPC_TEST_COUNT";
+
+/// Every transport, with a fresh address for `tag`.
+fn endpoints(tag: &str) -> Vec<(String, Option<Unlink>)> {
+    let dir = std::env::temp_dir();
+    let name = unique_name(tag);
+    vec![
+        (format!("shm:{name}"), Some(Unlink(name.clone()))),
+        (
+            format!("uds:{}", dir.join(format!("{name}.sock")).display()),
+            None,
+        ),
+        ("tcp:127.0.0.1:0".to_owned(), None),
+        (
+            format!("fifo:{}", dir.join(format!("{name}.fifo")).display()),
+            None,
+        ),
+    ]
+}
+
+fn options() -> Options {
+    // The shm ring's maximum is half its capacity less 8 bytes; the stream maximum matches it.
+    Options::default()
+        .shm_capacity(1 << 16)
+        .max_message((1 << 15) - 8)
+}
+
+/// Message `i` of a stream: its length cycles through the boundaries and beyond.
+fn message(i: u32, max: usize) -> Vec<u8> {
+    let len = match i % 7 {
+        0 => 0,
+        1 => 1,
+        2 => max,
+        3 => 4,
+        _ => (i as usize * 7919) % max,
+    };
+    let mut m: Vec<u8> = (0..len).map(|k| (k as u32 ^ i) as u8).collect();
+    if len >= 4 {
+        m[..4].copy_from_slice(&i.to_le_bytes());
+    }
+    m
+}
+
+fn check(i: u32, got: &[u8], max: usize) {
+    assert_eq!(got, message(i, max).as_slice(), "message {i}");
+}
+
+#[test]
+fn child_entry() {
+    let Some(role) = common::role() else { return };
+    let endpoint = std::env::var(ENDPOINT_VAR).unwrap();
+    let count: u32 = std::env::var(COUNT_VAR).map_or(u32::MAX, |c| c.parse().unwrap());
+    match role.as_str() {
+        "sender" => {
+            let mut tx = Sender::connect_with(&endpoint, &options()).unwrap();
+            let max = tx.max_message();
+            println!("READY");
+            std::io::stdout().flush().unwrap();
+            for i in 0..count {
+                match tx.send(&message(i, max)) {
+                    Ok(()) => {}
+                    Err(SendError::Disconnected) => {
+                        println!("RESULT disconnected {i}");
+                        return;
+                    }
+                    Err(e) => panic!("send {i}: {e}"),
+                }
+            }
+            println!("RESULT sent {count}");
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn spawn_sender(endpoint: &str, count: Option<u32>) -> std::process::Child {
+    let mut cmd = child("child_entry", "sender", "-");
+    cmd.env(ENDPOINT_VAR, endpoint);
+    if let Some(count) = count {
+        cmd.env(COUNT_VAR, count.to_string());
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Order and boundaries, then a burst, from a child process; then `Disconnected` once it
+/// exits — on every transport.
+#[test]
+fn order_boundaries_burst_and_disconnect() {
+    for (endpoint, _guard) in endpoints("conf-order") {
+        let mut rx = Receiver::bind_with(&endpoint, &options()).unwrap();
+        let endpoint = rx.endpoint().to_string();
+        let max = rx.max_message();
+        const N: u32 = 20_000;
+        let mut tx = spawn_sender(&endpoint, Some(N));
+        wait_for_line(&mut tx, "READY");
+        let mut buf = Vec::new();
+        for i in 0..N {
+            rx.recv_into_deadline(&mut buf, Instant::now() + common::WATCHDOG)
+                .unwrap_or_else(|e| panic!("{endpoint}: message {i}: {e:?}"));
+            check(i, &buf, max);
+        }
+        assert!(wait_with_watchdog(tx).status.success());
+        assert_eq!(
+            rx.recv_timeout(common::WATCHDOG),
+            Err(RecvTimeoutError::Disconnected),
+            "{endpoint}"
+        );
+        eprintln!("{endpoint}: {N} messages in order, then Disconnected");
+    }
+}
+
+/// Timeouts on both sides, `TooLarge` on the sending side, and a receiver that goes away:
+/// the sender gets `Disconnected`.
+#[test]
+fn timeouts_too_large_and_receiver_gone() {
+    for (endpoint, _guard) in endpoints("conf-timeouts") {
+        let mut rx = Receiver::bind_with(&endpoint, &options()).unwrap();
+        let endpoint = rx.endpoint().to_string();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(20)),
+            Err(RecvTimeoutError::Timeout),
+            "{endpoint}: nobody connected yet"
+        );
+        let mut tx = Sender::connect_with(&endpoint, &options()).unwrap();
+        let max = tx.max_message();
+        assert_eq!(
+            tx.send(&vec![0; max + 1]),
+            Err(SendError::TooLarge { len: max + 1, max }),
+            "{endpoint}"
+        );
+        // Fill the transport (nobody reads), then a send times out.
+        let big = vec![7u8; max];
+        let start = Instant::now();
+        loop {
+            match tx.send_timeout(&big, Duration::from_millis(20)) {
+                Ok(()) => assert!(start.elapsed() < common::WATCHDOG, "{endpoint}: never full"),
+                Err(SendError::Timeout) => break,
+                Err(e) => panic!("{endpoint}: {e}"),
+            }
+        }
+        assert_eq!(rx.try_recv().map(|m| m.len()), Ok(max), "{endpoint}");
+        drop(rx);
+        let start = Instant::now();
+        loop {
+            match tx.send_timeout(b"after", Duration::from_millis(20)) {
+                Err(SendError::Disconnected) => break,
+                Ok(()) | Err(SendError::Timeout) => {
+                    assert!(
+                        start.elapsed() < common::WATCHDOG,
+                        "{endpoint}: never disconnected"
+                    );
+                }
+                Err(e) => panic!("{endpoint}: {e}"),
+            }
+        }
+        eprintln!("{endpoint}: timeouts, TooLarge and Disconnected as specified");
+    }
+}
+
+/// A sender killed while it streams (on the stream transports, often in the middle of a
+/// frame): the receiver gets whole messages in order, then `Disconnected` — never a partial
+/// message, never a hang.
+#[test]
+fn sender_killed_mid_stream() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    for (endpoint, _guard) in endpoints("conf-kill") {
+        let mut rx = Receiver::bind_with(&endpoint, &options()).unwrap();
+        let endpoint = rx.endpoint().to_string();
+        let max = rx.max_message();
+        let mut tx = spawn_sender(&endpoint, None);
+        wait_for_line(&mut tx, "READY");
+        let mut buf = Vec::new();
+        for i in 0..2_000 {
+            rx.recv_into(&mut buf).unwrap();
+            check(i, &buf, max);
+        }
+        kill(Pid::from_raw(tx.id() as i32), Signal::SIGKILL).unwrap();
+        wait_with_watchdog(tx);
+        let mut i = 2_000;
+        loop {
+            match rx.recv_timeout(common::WATCHDOG) {
+                Ok(m) => {
+                    check(i, &m, max);
+                    i += 1;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(e) => panic!("{endpoint}: {e:?} after {i}"),
+            }
+        }
+        eprintln!("{endpoint}: {i} whole messages, then Disconnected");
+    }
+}
+
+/// A peer that writes a frame over the receiver's maximum (a raw socket client) is a protocol
+/// error: its connection is closed, the receive says `Corrupted` and names the reason; other
+/// senders carry on.
+#[test]
+fn oversized_frame_is_a_protocol_error() {
+    use shmring_ipc::codec::{FrameError, Hello};
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("{}.sock", unique_name("conf-oversize")));
+    let endpoint = format!("uds:{}", path.display());
+    let mut rx = Receiver::bind_with(&endpoint, &Options::default().max_message(100)).unwrap();
+    let mut good = Sender::connect(&endpoint).unwrap();
+    let mut raw = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    let mut bytes = Vec::new();
+    Hello {
+        max_frame: 100,
+        fingerprint: 0,
+        description: String::new(),
+    }
+    .encode(&mut bytes);
+    bytes.extend_from_slice(&1000u32.to_le_bytes());
+    raw.write_all(&bytes).unwrap();
+    good.send(b"fine").unwrap();
+    let mut got = Vec::new();
+    let mut corrupted = 0;
+    while got.is_empty() || corrupted == 0 {
+        match rx.recv() {
+            Ok(m) => got.push(m),
+            Err(RecvError::Corrupted) => corrupted += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(got, [b"fine".to_vec()]);
+    assert_eq!(
+        rx.protocol_error(),
+        Some(&FrameError::TooLong {
+            len: 1000,
+            max: 100
+        })
+    );
+    assert_eq!(
+        rx.protocol_error().unwrap().to_string(),
+        "frame of 1000 bytes exceeds the maximum of 100 bytes"
+    );
+}
+
+/// Bad endpoints and missing receivers are specific errors.
+#[test]
+fn connect_errors_are_specific() {
+    use shmring_ipc::ConnectError;
+    let dir = std::env::temp_dir();
+    let missing = dir.join(unique_name("conf-missing"));
+    for (endpoint, want) in [
+        (format!("uds:{}", missing.display()), "NotFound"),
+        (format!("fifo:{}", missing.display()), "NotFound"),
+        (format!("shm:{}", unique_name("conf-missing")), "NotFound"),
+        ("tcp:127.0.0.1:1".to_owned(), "NoReceiver"),
+        ("carrier-pigeon:x".to_owned(), "BadEndpoint"),
+    ] {
+        let err = Sender::connect(&endpoint).unwrap_err();
+        let variant = format!("{err:?}");
+        assert!(variant.starts_with(want), "{endpoint}: {err:?}");
+        assert!(!err.to_string().is_empty());
+    }
+    // A FIFO that exists but that nobody reads.
+    let fifo = dir.join(unique_name("conf-unread"));
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let err = Sender::connect(&format!("fifo:{}", fifo.display())).unwrap_err();
+    assert!(matches!(err, ConnectError::NoReceiver { .. }), "{err:?}");
+    std::fs::remove_file(&fifo).unwrap();
+    // A socket file left by a dead receiver is replaced by the next bind.
+    let sock = dir.join(format!("{}.sock", unique_name("conf-stale")));
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap()); // leaves the file
+    let err = Sender::connect(&format!("uds:{}", sock.display())).unwrap_err();
+    assert!(matches!(err, ConnectError::NoReceiver { .. }), "{err:?}");
+    let _rx = Receiver::bind(&format!("uds:{}", sock.display())).unwrap();
+    let err = Receiver::bind(&format!("uds:{}", sock.display())).unwrap_err();
+    assert!(matches!(err, ConnectError::InUse { .. }), "{err:?}");
+}
