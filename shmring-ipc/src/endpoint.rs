@@ -14,7 +14,7 @@ use crate::ConnectError;
 /// | `uds:PATH` | a Unix stream socket at `PATH` |
 /// | `fifo:PATH` | a named pipe at `PATH` (one sender at a time) |
 /// | `pipe` | an anonymous pipe inherited from the parent process (not available yet) |
-/// | `mq:/NAME` | a POSIX message queue (not available yet) |
+/// | `mq:/NAME` | a POSIX message queue |
 /// | `tcp:HOST:PORT` | a TCP connection |
 ///
 /// ```

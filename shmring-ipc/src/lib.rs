@@ -45,6 +45,7 @@
 pub mod codec;
 mod endpoint;
 mod error;
+mod mq;
 mod stream;
 mod transport;
 
@@ -58,30 +59,39 @@ pub use shmring::{OpenError, RecvError, RecvTimeoutError, ShmType, TryRecvError,
 use shmring::framed::mpsc;
 use stream::{Expect, StreamReceiver, StreamSender};
 
+/// The largest message on the stream transports unless [`Options::max_message`] says
+/// otherwise.
+pub const DEFAULT_STREAM_MAX: u32 = 1 << 20;
+
 /// Settings of a binding or connection.
 ///
 /// ```
 /// let options = shmring_ipc::Options::default().max_message(4096);
-/// assert_eq!(options.max_message, 4096);
+/// assert_eq!(options.max_message, Some(4096));
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Options {
-    /// The largest message a receiver accepts (stream transports; 1 MiB by default). A
-    /// `fifo:` sender must use the receiver's value (a FIFO carries no reply).
-    pub max_message: u32,
+    /// The largest message a receiver accepts. `None` (the default): 1 MiB on the stream
+    /// transports, the system's `msgsize_max` on `mq:`; `shm:` rings take half their
+    /// capacity. A `fifo:` or `pipe` sender must use the receiver's value (these carry no
+    /// reply).
+    pub max_message: Option<u32>,
     /// Bytes of a `shm:` ring created by `bind` (1 MiB by default; messages up to half).
     pub shm_capacity: u64,
     /// How long connecting waits for the peer's hello.
     pub handshake_timeout: Duration,
+    /// Messages an `mq:` queue holds (`None`: the system's `msg_max`).
+    pub mq_depth: Option<u32>,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
-            max_message: 1 << 20,
+            max_message: None,
             shm_capacity: 1 << 20,
             handshake_timeout: Duration::from_secs(5),
+            mq_depth: None,
         }
     }
 }
@@ -90,11 +100,16 @@ impl Options {
     /// Sets [`Options::max_message`].
     ///
     /// ```
-    /// assert_eq!(shmring_ipc::Options::default().max_message(10).max_message, 10);
+    /// assert_eq!(shmring_ipc::Options::default().max_message(10).max_message, Some(10));
     /// ```
     pub fn max_message(mut self, max: u32) -> Options {
-        self.max_message = max.min(codec::MAX_FRAME_LIMIT);
+        self.max_message = Some(max.min(codec::MAX_FRAME_LIMIT));
         self
+    }
+
+    /// The maximum on the stream transports.
+    pub(crate) fn stream_max(&self) -> u32 {
+        self.max_message.unwrap_or(DEFAULT_STREAM_MAX)
     }
 
     /// Sets [`Options::shm_capacity`].
@@ -104,6 +119,16 @@ impl Options {
     /// ```
     pub fn shm_capacity(mut self, bytes: u64) -> Options {
         self.shm_capacity = bytes;
+        self
+    }
+
+    /// Sets [`Options::mq_depth`].
+    ///
+    /// ```
+    /// assert_eq!(shmring_ipc::Options::default().mq_depth(4).mq_depth, Some(4));
+    /// ```
+    pub fn mq_depth(mut self, depth: u32) -> Options {
+        self.mq_depth = Some(depth);
         self
     }
 
@@ -131,6 +156,7 @@ pub struct Sender {
 enum SenderInner {
     Shm(mpsc::Sender),
     Stream(StreamSender),
+    Mq(mq::MqSender),
 }
 
 /// The receiving side, bound to an endpoint.
@@ -144,6 +170,7 @@ pub struct Receiver {
 enum ReceiverInner {
     Shm(mpsc::Receiver),
     Stream(StreamReceiver),
+    Mq(mq::MqReceiver),
 }
 
 impl Sender {
@@ -194,7 +221,8 @@ impl Sender {
             Endpoint::Fifo(path) => {
                 SenderInner::Stream(transport::connect_fifo(&endpoint, path, options, &expect)?)
             }
-            Endpoint::Pipe | Endpoint::Mq(_) => {
+            Endpoint::Mq(name) => SenderInner::Mq(mq::connect(&endpoint, name, &expect)?),
+            Endpoint::Pipe => {
                 return Err(ConnectError::BadEndpoint {
                     endpoint: endpoint.to_string(),
                     reason: "this transport is not available yet".into(),
@@ -226,6 +254,7 @@ impl Sender {
         match &self.inner {
             SenderInner::Shm(tx) => tx.max_message(),
             SenderInner::Stream(tx) => tx.peer_max as usize,
+            SenderInner::Mq(tx) => tx.max(),
         }
     }
 
@@ -245,6 +274,7 @@ impl Sender {
         match &mut self.inner {
             SenderInner::Shm(tx) => tx.send(msg),
             SenderInner::Stream(tx) => tx.send(msg, true, None),
+            SenderInner::Mq(tx) => tx.send(msg, true, None),
         }
     }
 
@@ -268,6 +298,7 @@ impl Sender {
         match &mut self.inner {
             SenderInner::Shm(tx) => tx.try_send(msg),
             SenderInner::Stream(tx) => tx.send(msg, false, None),
+            SenderInner::Mq(tx) => tx.send(msg, false, None),
         }
     }
 
@@ -306,6 +337,7 @@ impl Sender {
         match &mut self.inner {
             SenderInner::Shm(tx) => tx.send_deadline(msg, deadline),
             SenderInner::Stream(tx) => tx.send(msg, true, Some(deadline)),
+            SenderInner::Mq(tx) => tx.send(msg, true, Some(deadline)),
         }
     }
 
@@ -323,7 +355,7 @@ impl Sender {
     /// ```
     pub fn flush(&mut self) -> Result<(), SendError> {
         match &mut self.inner {
-            SenderInner::Shm(_) => Ok(()),
+            SenderInner::Shm(_) | SenderInner::Mq(_) => Ok(()),
             SenderInner::Stream(tx) => tx.flush_blocking(None),
         }
     }
@@ -339,6 +371,7 @@ impl Sender {
         match &mut self.inner {
             SenderInner::Shm(tx) => tx.is_disconnected(),
             SenderInner::Stream(tx) => tx.is_disconnected(),
+            SenderInner::Mq(tx) => tx.is_disconnected(),
         }
     }
 }
@@ -399,7 +432,8 @@ impl Receiver {
             Endpoint::Fifo(path) => {
                 ReceiverInner::Stream(transport::bind_fifo(&endpoint, path, options, expect)?)
             }
-            Endpoint::Pipe | Endpoint::Mq(_) => {
+            Endpoint::Mq(name) => ReceiverInner::Mq(mq::bind(&endpoint, name, options, expect)?),
+            Endpoint::Pipe => {
                 return Err(ConnectError::BadEndpoint {
                     endpoint: endpoint.to_string(),
                     reason: "this transport is not available yet".into(),
@@ -436,6 +470,7 @@ impl Receiver {
         match &self.inner {
             ReceiverInner::Shm(rx) => rx.max_message(),
             ReceiverInner::Stream(rx) => rx.max() as usize,
+            ReceiverInner::Mq(rx) => rx.max(),
         }
     }
 
@@ -452,6 +487,7 @@ impl Receiver {
         match &self.inner {
             ReceiverInner::Shm(_) => None,
             ReceiverInner::Stream(rx) => rx.error.as_ref(),
+            ReceiverInner::Mq(rx) => rx.error.as_ref(),
         }
     }
 
@@ -611,6 +647,7 @@ impl Receiver {
                 r.map(|_| ())
             }
             ReceiverInner::Stream(rx) => rx.recv(buf, wait, deadline),
+            ReceiverInner::Mq(rx) => rx.recv(buf, wait, deadline),
         }
     }
 
@@ -626,6 +663,7 @@ impl Receiver {
         match &mut self.inner {
             ReceiverInner::Shm(rx) => rx.is_disconnected(),
             ReceiverInner::Stream(rx) => rx.is_disconnected(),
+            ReceiverInner::Mq(rx) => rx.is_disconnected(),
         }
     }
 }

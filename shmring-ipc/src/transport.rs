@@ -130,7 +130,7 @@ fn set_nonblocking(fd: &impl AsFd) -> io::Result<()> {
 
 fn our_hello(options: &Options, expect: &Expect) -> Hello {
     Hello {
-        max_frame: options.max_message,
+        max_frame: options.stream_max(),
         fingerprint: expect.fingerprint,
         description: expect.description.clone(),
     }
@@ -175,7 +175,7 @@ pub(crate) fn bind_uds(
         Some(Box::new(listener)),
         None,
         None,
-        options.max_message,
+        options.stream_max(),
         expect,
     ))
 }
@@ -209,7 +209,7 @@ pub(crate) fn bind_tcp(
         Some(Box::new(TcpListen { listener, hello })),
         None,
         None,
-        options.max_message,
+        options.stream_max(),
         expect,
     );
     Ok((rx, local))
@@ -281,7 +281,7 @@ fn finish_connect(
         endpoint,
         options.handshake_timeout,
     )?;
-    Ok(StreamSender::new(conn, options.max_message, true))
+    Ok(StreamSender::new(conn, options.stream_max(), true))
 }
 
 // ---------------------------------------------------------------- FIFOs
@@ -323,7 +323,7 @@ pub(crate) fn bind_fifo(
         None,
         Some(Box::new(read)),
         Some(Box::new(keepalive)),
-        options.max_message,
+        options.stream_max(),
         expect,
     );
     rx.remove_on_drop = created.then(|| path.to_owned());
@@ -363,5 +363,5 @@ pub(crate) fn connect_fifo(
         endpoint,
         options.handshake_timeout,
     )?;
-    Ok(StreamSender::new(conn, options.max_message, false))
+    Ok(StreamSender::new(conn, options.stream_max(), false))
 }

@@ -30,14 +30,20 @@ fn endpoints(tag: &str) -> Vec<(String, Option<Unlink>)> {
             format!("fifo:{}", dir.join(format!("{name}.fifo")).display()),
             None,
         ),
+        (format!("mq:/{name}"), None),
     ]
 }
 
-fn options() -> Options {
-    // The shm ring's maximum is half its capacity less 8 bytes; the stream maximum matches it.
-    Options::default()
-        .shm_capacity(1 << 16)
-        .max_message((1 << 15) - 8)
+/// The options of `endpoint`: the shm ring's maximum is half its capacity less 8 bytes, the
+/// stream maximum matches it; a message queue takes the system's `msgsize_max`.
+fn options_for(endpoint: &str) -> Options {
+    if endpoint.starts_with("mq:") {
+        Options::default()
+    } else {
+        Options::default()
+            .shm_capacity(1 << 16)
+            .max_message((1 << 15) - 8)
+    }
 }
 
 /// Message `i` of a stream: its length cycles through the boundaries and beyond.
@@ -67,7 +73,7 @@ fn child_entry() {
     let count: u32 = std::env::var(COUNT_VAR).map_or(u32::MAX, |c| c.parse().unwrap());
     match role.as_str() {
         "sender" => {
-            let mut tx = Sender::connect_with(&endpoint, &options()).unwrap();
+            let mut tx = Sender::connect_with(&endpoint, &options_for(&endpoint)).unwrap();
             let max = tx.max_message();
             println!("READY");
             std::io::stdout().flush().unwrap();
@@ -101,7 +107,7 @@ fn spawn_sender(endpoint: &str, count: Option<u32>) -> std::process::Child {
 #[test]
 fn order_boundaries_burst_and_disconnect() {
     for (endpoint, _guard) in endpoints("conf-order") {
-        let mut rx = Receiver::bind_with(&endpoint, &options()).unwrap();
+        let mut rx = Receiver::bind_with(&endpoint, &options_for(&endpoint)).unwrap();
         let endpoint = rx.endpoint().to_string();
         let max = rx.max_message();
         const N: u32 = 20_000;
@@ -128,14 +134,14 @@ fn order_boundaries_burst_and_disconnect() {
 #[test]
 fn timeouts_too_large_and_receiver_gone() {
     for (endpoint, _guard) in endpoints("conf-timeouts") {
-        let mut rx = Receiver::bind_with(&endpoint, &options()).unwrap();
+        let mut rx = Receiver::bind_with(&endpoint, &options_for(&endpoint)).unwrap();
         let endpoint = rx.endpoint().to_string();
         assert_eq!(
             rx.recv_timeout(Duration::from_millis(20)),
             Err(RecvTimeoutError::Timeout),
             "{endpoint}: nobody connected yet"
         );
-        let mut tx = Sender::connect_with(&endpoint, &options()).unwrap();
+        let mut tx = Sender::connect_with(&endpoint, &options_for(&endpoint)).unwrap();
         let max = tx.max_message();
         assert_eq!(
             tx.send(&vec![0; max + 1]),
@@ -179,7 +185,7 @@ fn sender_killed_mid_stream() {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     for (endpoint, _guard) in endpoints("conf-kill") {
-        let mut rx = Receiver::bind_with(&endpoint, &options()).unwrap();
+        let mut rx = Receiver::bind_with(&endpoint, &options_for(&endpoint)).unwrap();
         let endpoint = rx.endpoint().to_string();
         let max = rx.max_message();
         let mut tx = spawn_sender(&endpoint, None);
@@ -282,5 +288,22 @@ fn connect_errors_are_specific() {
     assert!(matches!(err, ConnectError::NoReceiver { .. }), "{err:?}");
     let _rx = Receiver::bind(&format!("uds:{}", sock.display())).unwrap();
     let err = Receiver::bind(&format!("uds:{}", sock.display())).unwrap_err();
+    assert!(matches!(err, ConnectError::InUse { .. }), "{err:?}");
+}
+
+/// POSIX message queue limits are checked when binding, with the limit named.
+#[test]
+fn mq_limits_are_clear_errors() {
+    use shmring_ipc::ConnectError;
+    let name = format!("mq:/{}", unique_name("conf-limits"));
+    let err = Receiver::bind_with(&name, &Options::default().max_message(1 << 20)).unwrap_err();
+    assert!(matches!(err, ConnectError::Limit { .. }), "{err:?}");
+    assert!(err.to_string().contains("msgsize_max"), "{err}");
+    let err = Receiver::bind_with(&name, &Options::default().mq_depth(1 << 20)).unwrap_err();
+    assert!(matches!(err, ConnectError::Limit { .. }), "{err:?}");
+    assert!(err.to_string().contains("msg_max"), "{err}");
+    // Within the limits it works, and a second receiver is refused while the first lives.
+    let _rx = Receiver::bind_with(&name, &Options::default().mq_depth(2)).unwrap();
+    let err = Receiver::bind(&name).unwrap_err();
     assert!(matches!(err, ConnectError::InUse { .. }), "{err:?}");
 }

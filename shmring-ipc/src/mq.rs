@@ -1,0 +1,440 @@
+//! The `mq:/NAME` transport: a POSIX message queue. The kernel keeps message boundaries; each
+//! queue message is a one-byte tag (0: the sender's hello, 1: a message) and the payload.
+//!
+//! A message queue has no notion of its peers, so liveness uses two lock files next to the
+//! shared-memory segments, `/dev/shm/shmring-mq-NAME.receiver` (the receiver holds an
+//! exclusive `flock`) and `/dev/shm/shmring-mq-NAME.senders` (every sender holds a shared one):
+//! locks vanish with their process, so a killed peer is noticed (within
+//! [`LIVENESS_PERIOD`](shmring::wait::LIVENESS_PERIOD) of waiting).
+//!
+//! Limits (`/proc/sys/fs/mqueue/msg_max` and `msgsize_max`) are read when binding: asking for
+//! more is a clear [`ConnectError::Limit`], never a failure later.
+
+use std::fs::{File, OpenOptions};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use nix::mqueue::{
+    MQ_OFlag, MqAttr, MqdT, mq_close, mq_getattr, mq_open, mq_receive, mq_send, mq_unlink,
+};
+use nix::poll::PollFlags;
+use nix::sys::stat::Mode;
+use std::os::fd::AsFd;
+
+use crate::codec::{FrameError, Hello};
+use crate::stream::{Expect, wait_fd};
+use crate::{ConnectError, Endpoint, Options, RecvTimeoutError, SendError};
+
+const TAG_HELLO: u8 = 0;
+const TAG_MESSAGE: u8 = 1;
+
+/// A system limit from `/proc/sys/fs/mqueue/`.
+fn limit(file: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/sys/fs/mqueue/{file}"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn lock_path(name: &str, role: &str) -> PathBuf {
+    PathBuf::from(format!("/dev/shm/shmring-mq-{}.{role}", &name[1..]))
+}
+
+fn open_lock(endpoint: &Endpoint, path: &PathBuf) -> Result<File, ConnectError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| ConnectError::io(endpoint, "open the liveness lock file", e))
+}
+
+/// A lock file kept open to probe whether others hold locks on it.
+#[derive(Debug)]
+struct Probe(Option<File>);
+
+impl Probe {
+    /// Whether someone holds a lock that an exclusive (or shared) lock would conflict with.
+    fn held(&mut self, exclusive: bool) -> bool {
+        let Some(file) = self.0.take() else {
+            return false;
+        };
+        let arg = if exclusive {
+            FlockArg::LockExclusiveNonblock
+        } else {
+            FlockArg::LockSharedNonblock
+        };
+        let (file, held) = match Flock::lock(file, arg) {
+            Ok(lock) => match lock.unlock() {
+                Ok(file) => (file, false),
+                Err((lock, _)) => {
+                    // Cannot happen (unlocking our own lock); keep the probe usable anyway.
+                    drop(lock);
+                    return false;
+                }
+            },
+            Err((file, errno)) => (file, errno == Errno::EWOULDBLOCK),
+        };
+        self.0 = Some(file);
+        held
+    }
+}
+
+/// A queue descriptor, closed when dropped.
+#[derive(Debug)]
+struct Queue(Option<MqdT>);
+
+impl Queue {
+    fn get(&self) -> &MqdT {
+        self.0.as_ref().expect("open queue")
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        if let Some(q) = self.0.take() {
+            let _ = mq_close(q);
+        }
+    }
+}
+
+/// The receiving end of a message queue.
+#[derive(Debug)]
+pub(crate) struct MqReceiver {
+    queue: Queue,
+    name: String,
+    max: usize,
+    scratch: Vec<u8>,
+    expect: Expect,
+    ever: bool,
+    /// Holds the exclusive lock that says "a receiver is here".
+    _receiver_lock: Flock<File>,
+    receiver_path: PathBuf,
+    senders: Probe,
+    senders_path: PathBuf,
+    pub(crate) error: Option<FrameError>,
+}
+
+impl Drop for MqReceiver {
+    fn drop(&mut self) {
+        let _ = mq_unlink(self.name.as_str());
+        let _ = std::fs::remove_file(&self.senders_path);
+        let _ = std::fs::remove_file(&self.receiver_path);
+    }
+}
+
+pub(crate) fn bind(
+    endpoint: &Endpoint,
+    name: &str,
+    options: &Options,
+    expect: Expect,
+) -> Result<MqReceiver, ConnectError> {
+    let limit_error = |reason: String| ConnectError::Limit {
+        endpoint: endpoint.to_string(),
+        reason,
+    };
+    let size_max = limit("msgsize_max").unwrap_or(8192);
+    let depth_max = limit("msg_max").unwrap_or(10);
+    let max = u64::from(options.max_message.unwrap_or((size_max - 1) as u32));
+    if max + 1 > size_max {
+        return Err(limit_error(format!(
+            "messages of up to {max} bytes need queue messages of {} bytes, over the system's \
+             msgsize_max of {size_max} (/proc/sys/fs/mqueue/msgsize_max)",
+            max + 1
+        )));
+    }
+    let depth = options.mq_depth.map_or(depth_max, u64::from);
+    if depth > depth_max || depth == 0 {
+        return Err(limit_error(format!(
+            "a queue of {depth} messages is over the system's msg_max of {depth_max} \
+             (/proc/sys/fs/mqueue/msg_max)"
+        )));
+    }
+    let receiver_path = lock_path(name, "receiver");
+    let receiver_lock = match Flock::lock(
+        open_lock(endpoint, &receiver_path)?,
+        FlockArg::LockExclusiveNonblock,
+    ) {
+        Ok(lock) => lock,
+        Err((_, Errno::EWOULDBLOCK)) => {
+            return Err(ConnectError::InUse {
+                endpoint: endpoint.to_string(),
+            });
+        }
+        Err((_, e)) => return Err(ConnectError::io(endpoint, "lock", e.into())),
+    };
+    // No live receiver: a queue left by a dead one is stale.
+    let _ = mq_unlink(name);
+    let attr = MqAttr::new(0, depth as _, (max + 1) as _, 0);
+    let flags = MQ_OFlag::O_CREAT
+        | MQ_OFlag::O_EXCL
+        | MQ_OFlag::O_RDONLY
+        | MQ_OFlag::O_NONBLOCK
+        | MQ_OFlag::O_CLOEXEC;
+    let queue = mq_open(name, flags, Mode::from_bits_truncate(0o600), Some(&attr)).map_err(|e| match e {
+        Errno::EMFILE | Errno::ENOSPC | Errno::ENOMEM => limit_error(format!(
+            "the system refused another message queue ({e}: see /proc/sys/fs/mqueue/queues_max and RLIMIT_MSGQUEUE)"
+        )),
+        Errno::EINVAL => limit_error(format!(
+            "the system refused a queue of {depth} messages of {} bytes ({e})",
+            max + 1
+        )),
+        e => ConnectError::io(endpoint, "mq_open", e.into()),
+    })?;
+    let senders_path = lock_path(name, "senders");
+    let senders = Probe(Some(open_lock(endpoint, &senders_path)?));
+    Ok(MqReceiver {
+        queue: Queue(Some(queue)),
+        name: name.to_owned(),
+        max: max as usize,
+        scratch: vec![0; max as usize + 1],
+        expect,
+        ever: false,
+        _receiver_lock: receiver_lock,
+        receiver_path,
+        senders,
+        senders_path,
+        error: None,
+    })
+}
+
+impl MqReceiver {
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// One queue message into `buf`: `Some(Ok)` a message, `Some(Err)` a protocol error,
+    /// `None` empty (hellos are consumed here).
+    fn take(&mut self, buf: &mut Vec<u8>) -> Option<Result<(), RecvTimeoutError>> {
+        loop {
+            let mut prio = 0;
+            let n = match mq_receive(self.queue.get(), &mut self.scratch, &mut prio) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(_) => return None,
+            };
+            match self.scratch.first() {
+                Some(&TAG_MESSAGE) if n >= 1 => {
+                    buf.clear();
+                    buf.extend_from_slice(&self.scratch[1..n]);
+                    return Some(Ok(()));
+                }
+                Some(&TAG_HELLO) if n >= 1 => match Hello::decode(&self.scratch[1..n]) {
+                    Ok(Some((hello, _))) if hello.fingerprint == self.expect.fingerprint => {
+                        self.ever = true;
+                    }
+                    Ok(Some((hello, _))) => {
+                        return Some(Err(self.protocol(FrameError::BadHello {
+                            field: "payload layout fingerprint",
+                            value: hello.fingerprint,
+                        })));
+                    }
+                    Ok(None) => {
+                        return Some(Err(self.protocol(FrameError::BadHello {
+                            field: "length",
+                            value: n as u64,
+                        })));
+                    }
+                    Err(e) => return Some(Err(self.protocol(e))),
+                },
+                _ => {
+                    return Some(Err(self.protocol(FrameError::BadHello {
+                        field: "queue message tag",
+                        value: self.scratch.first().copied().unwrap_or(0).into(),
+                    })));
+                }
+            }
+        }
+    }
+
+    fn protocol(&mut self, e: FrameError) -> RecvTimeoutError {
+        self.ever = true;
+        self.error = Some(e);
+        RecvTimeoutError::Corrupted
+    }
+
+    pub(crate) fn recv(
+        &mut self,
+        buf: &mut Vec<u8>,
+        wait: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(), RecvTimeoutError> {
+        loop {
+            if let Some(r) = self.take(buf) {
+                return r;
+            }
+            if self.ever && !self.senders.held(true) {
+                // Every sender is gone: whatever they sent is in the queue already.
+                return self
+                    .take(buf)
+                    .unwrap_or(Err(RecvTimeoutError::Disconnected));
+            }
+            if !wait {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            if !slice_wait(&self.queue, PollFlags::POLLIN, deadline) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+        }
+    }
+
+    pub(crate) fn is_disconnected(&mut self) -> bool {
+        self.ever && !self.senders.held(true)
+    }
+}
+
+/// Waits for `events` on the queue for one liveness period at most (peers are checked
+/// between slices); `false` once `deadline` has passed.
+fn slice_wait(queue: &Queue, events: PollFlags, deadline: Option<Instant>) -> bool {
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return false;
+    }
+    let slice = Instant::now() + shmring::wait::LIVENESS_PERIOD * 5;
+    let until = deadline.map_or(slice, |d| d.min(slice));
+    let _ = wait_fd(&[queue.get().as_fd()], events, Some(until));
+    true
+}
+
+/// The sending end of a message queue.
+#[derive(Debug)]
+pub(crate) struct MqSender {
+    queue: Queue,
+    max: usize,
+    scratch: Vec<u8>,
+    receiver: Probe,
+    /// Holds a shared lock that says "a sender is here".
+    _senders: Flock<File>,
+    broken: bool,
+}
+
+pub(crate) fn connect(
+    endpoint: &Endpoint,
+    name: &str,
+    expect: &Expect,
+) -> Result<MqSender, ConnectError> {
+    let flags = MQ_OFlag::O_WRONLY | MQ_OFlag::O_NONBLOCK | MQ_OFlag::O_CLOEXEC;
+    let queue = mq_open(name, flags, Mode::empty(), None).map_err(|e| match e {
+        Errno::ENOENT => ConnectError::NotFound {
+            endpoint: endpoint.to_string(),
+        },
+        e => ConnectError::io(endpoint, "mq_open", e.into()),
+    })?;
+    let queue = Queue(Some(queue));
+    let attr =
+        mq_getattr(queue.get()).map_err(|e| ConnectError::io(endpoint, "mq_getattr", e.into()))?;
+    let size = attr.msgsize().max(1) as usize;
+    let mut receiver = Probe(Some(open_lock(endpoint, &lock_path(name, "receiver"))?));
+    if !receiver.held(false) {
+        return Err(ConnectError::NoReceiver {
+            endpoint: endpoint.to_string(),
+            reason: "the queue exists but its receiver is gone".into(),
+        });
+    }
+    let senders = Flock::lock(
+        open_lock(endpoint, &lock_path(name, "senders"))?,
+        FlockArg::LockShared,
+    )
+    .map_err(|(_, e)| ConnectError::io(endpoint, "lock", e.into()))?;
+    let mut tx = MqSender {
+        queue,
+        max: size - 1,
+        scratch: Vec::with_capacity(size),
+        receiver,
+        _senders: senders,
+        broken: false,
+    };
+    let mut hello = Vec::new();
+    Hello {
+        max_frame: 0,
+        fingerprint: expect.fingerprint,
+        description: expect.description.clone(),
+    }
+    .encode(&mut hello);
+    if hello.len() > tx.max {
+        return Err(ConnectError::Limit {
+            endpoint: endpoint.to_string(),
+            reason: format!(
+                "queue messages of {size} bytes cannot carry the {}-byte hello",
+                hello.len() + 1
+            ),
+        });
+    }
+    tx.put(
+        TAG_HELLO,
+        &hello,
+        true,
+        Some(Instant::now() + std::time::Duration::from_secs(5)),
+    )
+    .map_err(|_| ConnectError::HandshakeTimeout {
+        endpoint: endpoint.to_string(),
+        seconds: 5,
+    })?;
+    Ok(tx)
+}
+
+impl MqSender {
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    pub(crate) fn send(
+        &mut self,
+        msg: &[u8],
+        wait: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError> {
+        if msg.len() > self.max {
+            return Err(SendError::TooLarge {
+                len: msg.len(),
+                max: self.max,
+            });
+        }
+        self.put(TAG_MESSAGE, msg, wait, deadline)
+    }
+
+    fn put(
+        &mut self,
+        tag: u8,
+        msg: &[u8],
+        wait: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError> {
+        if self.broken {
+            return Err(SendError::Disconnected);
+        }
+        self.scratch.clear();
+        self.scratch.push(tag);
+        self.scratch.extend_from_slice(msg);
+        loop {
+            match mq_send(self.queue.get(), &self.scratch, 0) {
+                Ok(()) => return Ok(()),
+                Err(Errno::EAGAIN) => {}
+                Err(Errno::EINTR) => continue,
+                Err(_) => {
+                    self.broken = true;
+                    return Err(SendError::Disconnected);
+                }
+            }
+            if self.is_disconnected() {
+                return Err(SendError::Disconnected);
+            }
+            if !wait {
+                return Err(SendError::Full);
+            }
+            if !slice_wait(&self.queue, PollFlags::POLLOUT, deadline) {
+                return Err(SendError::Timeout);
+            }
+        }
+    }
+
+    pub(crate) fn is_disconnected(&mut self) -> bool {
+        if !self.broken && !self.receiver.held(false) {
+            self.broken = true;
+        }
+        self.broken
+    }
+}
