@@ -13,7 +13,7 @@ use crate::ConnectError;
 /// | `shm:NAME` | the many-producer framed ring `/dev/shm/NAME` ([`shmring::framed::mpsc`]) |
 /// | `uds:PATH` | a Unix stream socket at `PATH` |
 /// | `fifo:PATH` | a named pipe at `PATH` (one sender at a time) |
-/// | `pipe` | an anonymous pipe inherited from the parent process (not available yet) |
+/// | `pipe` | an anonymous pipe inherited from the parent process ([`crate::pipe`]) |
 /// | `mq:/NAME` | a POSIX message queue |
 /// | `tcp:HOST:PORT` | a TCP connection |
 ///

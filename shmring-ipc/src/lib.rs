@@ -1,9 +1,9 @@
-//! One message API over shmring shared memory, Unix sockets, named pipes and TCP, selected by
-//! an endpoint string: `shm:NAME`, `uds:PATH`, `fifo:PATH`, `tcp:HOST:PORT`
-//! ([`Endpoint`]).
+//! One message API over shmring shared memory, Unix sockets, pipes and FIFOs, POSIX message
+//! queues and TCP, selected by an endpoint string: `shm:NAME`, `uds:PATH`, `fifo:PATH`,
+//! `pipe`, `mq:/NAME`, `tcp:HOST:PORT` ([`Endpoint`]).
 //!
 //! A [`Receiver`] binds an endpoint; [`Sender`]s connect to it — any number of them, except
-//! on `fifo:` (one at a time). Every transport has the same blocking, try, timeout and
+//! on `fifo:` and `pipe` (one at a time; see [`pipe`] for handing a pipe to a child). Every transport has the same blocking, try, timeout and
 //! deadline calls and the same errors as the rings ([`SendError`], [`RecvError`],
 //! [`TryRecvError`], [`RecvTimeoutError`]); binding and connecting fail with a specific
 //! [`ConnectError`].
@@ -46,6 +46,7 @@ pub mod codec;
 mod endpoint;
 mod error;
 mod mq;
+pub mod pipe;
 mod stream;
 mod transport;
 
@@ -222,12 +223,7 @@ impl Sender {
                 SenderInner::Stream(transport::connect_fifo(&endpoint, path, options, &expect)?)
             }
             Endpoint::Mq(name) => SenderInner::Mq(mq::connect(&endpoint, name, &expect)?),
-            Endpoint::Pipe => {
-                return Err(ConnectError::BadEndpoint {
-                    endpoint: endpoint.to_string(),
-                    reason: "this transport is not available yet".into(),
-                });
-            }
+            Endpoint::Pipe => SenderInner::Stream(pipe::connect_inherited(options)?),
         };
         Ok(Sender { inner, endpoint })
     }
@@ -433,12 +429,7 @@ impl Receiver {
                 ReceiverInner::Stream(transport::bind_fifo(&endpoint, path, options, expect)?)
             }
             Endpoint::Mq(name) => ReceiverInner::Mq(mq::bind(&endpoint, name, options, expect)?),
-            Endpoint::Pipe => {
-                return Err(ConnectError::BadEndpoint {
-                    endpoint: endpoint.to_string(),
-                    reason: "this transport is not available yet".into(),
-                });
-            }
+            Endpoint::Pipe => ReceiverInner::Stream(pipe::bind_inherited(options)?),
         };
         Ok(Receiver { inner, endpoint })
     }

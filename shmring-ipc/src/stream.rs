@@ -404,12 +404,9 @@ impl StreamReceiver {
             // Connections at end of file have nothing more to give; one that stopped in the
             // middle of a frame vanished mid-message (its partial frame is dropped).
             self.incoming.retain(|c| !c.eof);
-            if self.incoming.is_empty() && self.ever && self.listener.is_none() {
-                return Err(RecvTimeoutError::Disconnected);
-            }
-            if self.incoming.is_empty() && self.ever && self.listener.is_some() {
-                // Every sender that connected is gone; another may still connect (a later
-                // call delivers its messages).
+            if self.incoming.is_empty() && (self.ever || self.listener.is_none()) {
+                // Every sender that connected is gone (on a socket another may still connect:
+                // a later call delivers its messages); a pipe's only writer is gone.
                 return Err(RecvTimeoutError::Disconnected);
             }
             if !wait {

@@ -89,6 +89,24 @@ fn child_entry() {
             }
             println!("RESULT sent {count}");
         }
+        // Receives on an inherited pipe, checking every message, until disconnected.
+        "pipe-receiver" => {
+            let mut rx = Receiver::bind_with("pipe", &options_for("pipe")).unwrap();
+            let max = rx.max_message();
+            let mut n = 0;
+            let mut buf = Vec::new();
+            loop {
+                match rx.recv_into(&mut buf) {
+                    Ok(()) => {
+                        check(n, &buf, max);
+                        n += 1;
+                    }
+                    Err(RecvError::Disconnected) => break,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            println!("RESULT received {n}");
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -306,4 +324,59 @@ fn mq_limits_are_clear_errors() {
     let _rx = Receiver::bind_with(&name, &Options::default().mq_depth(2)).unwrap();
     let err = Receiver::bind(&name).unwrap_err();
     assert!(matches!(err, ConnectError::InUse { .. }), "{err:?}");
+}
+
+/// `pipe` both ways: a child sending on an inherited pipe (order, boundaries, then
+/// `Disconnected` when it exits; then a child killed mid-stream), and a child receiving.
+#[test]
+fn pipe_to_and_from_a_child() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use shmring_ipc::pipe;
+    for killed in [false, true] {
+        let (mut rx, end) = pipe::receiver(&options_for("pipe")).unwrap();
+        let max = rx.max_message();
+        let mut cmd = child("child_entry", "sender", "-");
+        cmd.env(ENDPOINT_VAR, "pipe");
+        if !killed {
+            cmd.env(COUNT_VAR, "5000");
+        }
+        end.configure(&mut cmd).unwrap();
+        let mut tx = cmd.spawn().unwrap();
+        drop(end);
+        wait_for_line(&mut tx, "READY");
+        let mut n = 0;
+        let mut buf = Vec::new();
+        loop {
+            if killed && n == 1000 {
+                kill(Pid::from_raw(tx.id() as i32), Signal::SIGKILL).unwrap();
+            }
+            match rx.recv_into_deadline(&mut buf, Instant::now() + common::WATCHDOG) {
+                Ok(()) => {
+                    check(n, &buf, max);
+                    n += 1;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(e) => panic!("pipe: {e:?} after {n}"),
+            }
+        }
+        wait_with_watchdog(tx);
+        if !killed {
+            assert_eq!(n, 5000);
+        }
+        eprintln!("pipe (killed: {killed}): {n} whole messages, then Disconnected");
+    }
+    let (mut tx, end) = pipe::sender(&options_for("pipe")).unwrap();
+    let max = tx.max_message();
+    let mut cmd = child("child_entry", "pipe-receiver", "-");
+    cmd.env(ENDPOINT_VAR, "pipe");
+    end.configure(&mut cmd).unwrap();
+    let rx = cmd.spawn().unwrap();
+    drop(end);
+    for i in 0..5000 {
+        tx.send(&message(i, max)).unwrap();
+    }
+    drop(tx);
+    let out = wait_with_watchdog(rx);
+    assert_eq!(common::result_line(&out), "received 5000");
 }
