@@ -263,11 +263,14 @@ impl MqReceiver {
         wait: bool,
         deadline: Option<Instant>,
     ) -> Result<(), RecvTimeoutError> {
+        // Senders' liveness is probed when a try finds the queue empty and whenever a wait
+        // slice passes with nothing arriving — not while messages keep coming.
+        let mut probe = !wait;
         loop {
             if let Some(r) = self.take(buf) {
                 return r;
             }
-            if self.ever && !self.senders.held(true) {
+            if probe && self.ever && !self.senders.held(true) {
                 // Every sender is gone: whatever they sent is in the queue already.
                 return self
                     .take(buf)
@@ -276,8 +279,9 @@ impl MqReceiver {
             if !wait {
                 return Err(RecvTimeoutError::Timeout);
             }
-            if !slice_wait(&self.queue, PollFlags::POLLIN, deadline) {
-                return Err(RecvTimeoutError::Timeout);
+            match slice_wait(&self.queue, PollFlags::POLLIN, deadline) {
+                None => return Err(RecvTimeoutError::Timeout),
+                Some(readable) => probe = !readable,
             }
         }
     }
@@ -287,16 +291,15 @@ impl MqReceiver {
     }
 }
 
-/// Waits for `events` on the queue for one liveness period at most (peers are checked
-/// between slices); `false` once `deadline` has passed.
-fn slice_wait(queue: &Queue, events: PollFlags, deadline: Option<Instant>) -> bool {
+/// Waits for `events` on the queue for one slice (five liveness periods) at most, so peers
+/// are checked between slices: `Some(ready)`, or `None` once `deadline` has passed.
+fn slice_wait(queue: &Queue, events: PollFlags, deadline: Option<Instant>) -> Option<bool> {
     if deadline.is_some_and(|d| Instant::now() >= d) {
-        return false;
+        return None;
     }
     let slice = Instant::now() + shmring::wait::LIVENESS_PERIOD * 5;
     let until = deadline.map_or(slice, |d| d.min(slice));
-    let _ = wait_fd(&[queue.get().as_fd()], events, Some(until));
-    true
+    Some(wait_fd(&[queue.get().as_fd()], events, Some(until)).unwrap_or(false))
 }
 
 /// The sending end of a message queue.
@@ -409,6 +412,7 @@ impl MqSender {
         self.scratch.clear();
         self.scratch.push(tag);
         self.scratch.extend_from_slice(msg);
+        let mut probe = !wait;
         loop {
             match mq_send(self.queue.get(), &self.scratch, 0) {
                 Ok(()) => return Ok(()),
@@ -419,14 +423,15 @@ impl MqSender {
                     return Err(SendError::Disconnected);
                 }
             }
-            if self.is_disconnected() {
+            if probe && self.is_disconnected() {
                 return Err(SendError::Disconnected);
             }
             if !wait {
                 return Err(SendError::Full);
             }
-            if !slice_wait(&self.queue, PollFlags::POLLOUT, deadline) {
-                return Err(SendError::Timeout);
+            match slice_wait(&self.queue, PollFlags::POLLOUT, deadline) {
+                None => return Err(SendError::Timeout),
+                Some(writable) => probe = !writable,
             }
         }
     }

@@ -343,6 +343,8 @@ pub(crate) struct StreamReceiver {
     pub(crate) error: Option<FrameError>,
     /// A file this receiver created and removes when dropped (a FIFO).
     pub(crate) remove_on_drop: Option<std::path::PathBuf>,
+    /// The listener may have connections to accept (poll said so, or not asked yet).
+    check_listener: bool,
 }
 
 impl Drop for StreamReceiver {
@@ -371,6 +373,7 @@ impl StreamReceiver {
             keepalive,
             error: None,
             remove_on_drop: None,
+            check_listener: true,
         }
     }
 
@@ -385,17 +388,30 @@ impl StreamReceiver {
         wait: bool,
         deadline: Option<Instant>,
     ) -> Result<(), RecvTimeoutError> {
+        // Which connections to read: a try reads every one; a waiting receive asks poll(2)
+        // first (one call that returns at once when data is there), then reads only the
+        // ready ones — so a receiver that keeps up pays poll + read per wake-up, and nothing
+        // for frames already buffered.
+        let mut ready: Option<Vec<bool>> = if wait {
+            Some(vec![false; self.incoming.len()])
+        } else {
+            None
+        };
         loop {
-            self.accept_all();
             if let Some(r) = self.take(buf) {
                 return r;
             }
-            for conn in &mut self.incoming {
-                if !conn.eof {
-                    let want = self.decoder.max() as usize + LENGTH_PREFIX;
-                    if conn.read_some(want).is_err() {
-                        conn.eof = true;
-                    }
+            if self.check_listener || !wait {
+                self.check_listener = false;
+                self.accept_all();
+            }
+            let want = self.decoder.max() as usize + LENGTH_PREFIX;
+            for (i, conn) in self.incoming.iter_mut().enumerate() {
+                let readable = ready
+                    .as_ref()
+                    .is_none_or(|r| r.get(i).copied().unwrap_or(true));
+                if !conn.eof && readable && conn.read_some(want).is_err() {
+                    conn.eof = true;
                 }
             }
             if let Some(r) = self.take(buf) {
@@ -412,15 +428,51 @@ impl StreamReceiver {
             if !wait {
                 return Err(RecvTimeoutError::Timeout);
             }
-            let mut fds: Vec<BorrowedFd<'_>> =
-                self.incoming.iter().map(|c| c.conn.as_fd()).collect();
-            if let Some(l) = &self.listener {
-                fds.push(l.as_fd());
-            }
-            match wait_fd(&fds, PollFlags::POLLIN, deadline) {
-                Ok(true) => {}
-                Ok(false) => return Err(RecvTimeoutError::Timeout),
+            match self.poll(deadline) {
+                Ok(Some(r)) => ready = Some(r),
+                Ok(None) => return Err(RecvTimeoutError::Timeout),
                 Err(_) => return Err(RecvTimeoutError::Disconnected),
+            }
+        }
+    }
+
+    /// Waits until a connection or the listener is readable (or `deadline`): which
+    /// connections are, or `None` on timeout. Notes a readable listener for the next accept.
+    fn poll(&mut self, deadline: Option<Instant>) -> io::Result<Option<Vec<bool>>> {
+        loop {
+            let timeout = match deadline {
+                None => PollTimeout::NONE,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128);
+                    PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
+                }
+            };
+            let mut fds: Vec<PollFd<'_>> = self
+                .incoming
+                .iter()
+                .map(|c| PollFd::new(c.conn.as_fd(), PollFlags::POLLIN))
+                .collect();
+            if let Some(l) = &self.listener {
+                fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, timeout) {
+                Ok(0) => {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(None);
+                    }
+                }
+                Ok(_) => {
+                    let flags: Vec<bool> = fds
+                        .iter()
+                        .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                        .collect();
+                    let n = self.incoming.len();
+                    self.check_listener |= flags.get(n).copied().unwrap_or(false);
+                    return Ok(Some(flags[..n].to_vec()));
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }
