@@ -105,7 +105,9 @@ impl Drop for Queue {
 /// The receiving end of a message queue.
 #[derive(Debug)]
 pub(crate) struct MqReceiver {
+    /// Non-blocking descriptor (tries), and a blocking one (waits).
     queue: Queue,
+    wait_queue: Queue,
     name: String,
     max: usize,
     scratch: Vec<u8>,
@@ -185,10 +187,19 @@ pub(crate) fn bind(
         )),
         e => ConnectError::io(endpoint, "mq_open", e.into()),
     })?;
+    let queue = Queue(Some(queue));
+    let wait_queue = mq_open(
+        name,
+        MQ_OFlag::O_RDONLY | MQ_OFlag::O_CLOEXEC,
+        Mode::empty(),
+        None,
+    )
+    .map_err(|e| ConnectError::io(endpoint, "mq_open", e.into()))?;
     let senders_path = lock_path(name, "senders");
     let senders = Probe(Some(open_lock(endpoint, &senders_path)?));
     Ok(MqReceiver {
-        queue: Queue(Some(queue)),
+        queue,
+        wait_queue: Queue(Some(wait_queue)),
         name: name.to_owned(),
         max: max as usize,
         scratch: vec![0; max as usize + 1],
@@ -209,10 +220,29 @@ impl MqReceiver {
 
     /// One queue message into `buf`: `Some(Ok)` a message, `Some(Err)` a protocol error,
     /// `None` empty (hellos are consumed here).
-    fn take(&mut self, buf: &mut Vec<u8>) -> Option<Result<(), RecvTimeoutError>> {
+    ///
+    /// `until`: wait for a message until then (a blocking `mq_timedreceive` on the second
+    /// descriptor: one system call per message while waiting); `None`: do not wait.
+    fn take(
+        &mut self,
+        buf: &mut Vec<u8>,
+        until: Option<Instant>,
+    ) -> Option<Result<(), RecvTimeoutError>> {
         loop {
             let mut prio = 0;
-            let n = match mq_receive(self.queue.get(), &mut self.scratch, &mut prio) {
+            let got = match until {
+                None => mq_receive(self.queue.get(), &mut self.scratch, &mut prio),
+                Some(until) => {
+                    let abs = realtime_after(until.saturating_duration_since(Instant::now()));
+                    nix::mqueue::mq_timedreceive(
+                        self.wait_queue.get(),
+                        &mut self.scratch,
+                        &mut prio,
+                        &abs,
+                    )
+                }
+            };
+            let n = match got {
                 Ok(n) => n,
                 Err(Errno::EINTR) => continue,
                 Err(_) => return None,
@@ -263,25 +293,31 @@ impl MqReceiver {
         wait: bool,
         deadline: Option<Instant>,
     ) -> Result<(), RecvTimeoutError> {
-        // Senders' liveness is probed when a try finds the queue empty and whenever a wait
-        // slice passes with nothing arriving — not while messages keep coming.
-        let mut probe = !wait;
+        // A waiting receive blocks in the kernel for one slice at a time; senders' liveness
+        // is probed when a try finds the queue empty and whenever a slice passes idle — not
+        // while messages keep coming.
         loop {
-            if let Some(r) = self.take(buf) {
+            let until = if wait {
+                let slice = Instant::now() + shmring::wait::LIVENESS_PERIOD * 5;
+                match deadline {
+                    Some(d) if Instant::now() >= d => return Err(RecvTimeoutError::Timeout),
+                    Some(d) => Some(d.min(slice)),
+                    None => Some(slice),
+                }
+            } else {
+                None
+            };
+            if let Some(r) = self.take(buf, until) {
                 return r;
             }
-            if probe && self.ever && !self.senders.held(true) {
+            if self.ever && !self.senders.held(true) {
                 // Every sender is gone: whatever they sent is in the queue already.
                 return self
-                    .take(buf)
+                    .take(buf, None)
                     .unwrap_or(Err(RecvTimeoutError::Disconnected));
             }
             if !wait {
                 return Err(RecvTimeoutError::Timeout);
-            }
-            match slice_wait(&self.queue, PollFlags::POLLIN, deadline) {
-                None => return Err(RecvTimeoutError::Timeout),
-                Some(readable) => probe = !readable,
             }
         }
     }
@@ -289,6 +325,14 @@ impl MqReceiver {
     pub(crate) fn is_disconnected(&mut self) -> bool {
         self.ever && !self.senders.held(true)
     }
+}
+
+/// The `CLOCK_REALTIME` instant `after` from now (the clock `mq_timedreceive` takes).
+fn realtime_after(after: std::time::Duration) -> nix::sys::time::TimeSpec {
+    use nix::time::{ClockId, clock_gettime};
+    let now = clock_gettime(ClockId::CLOCK_REALTIME)
+        .unwrap_or_else(|_| nix::sys::time::TimeSpec::new(0, 0));
+    now + nix::sys::time::TimeSpec::from_duration(after)
 }
 
 /// Waits for `events` on the queue for one slice (five liveness periods) at most, so peers

@@ -72,6 +72,8 @@ pub(crate) struct StreamSender {
     /// one-way streams).
     peer_hello: Option<Vec<u8>>,
     broken: bool,
+    /// The descriptor is in blocking mode (for `send` without a deadline).
+    blocking: bool,
 }
 
 impl StreamSender {
@@ -86,6 +88,33 @@ impl StreamSender {
             peer_max,
             peer_hello: two_way.then(Vec::new),
             broken: false,
+            blocking: false,
+        }
+    }
+
+    /// Switches the descriptor between blocking and non-blocking writes (one `fcntl` per
+    /// change of mode): a plain `send` writes like the raw mechanism, in one blocking call.
+    fn set_blocking(&mut self, on: bool) -> Result<(), SendError> {
+        use nix::fcntl::{FcntlArg, OFlag, fcntl};
+        if self.blocking == on {
+            return Ok(());
+        }
+        let fd = self.conn.as_fd();
+        let set = fcntl(fd, FcntlArg::F_GETFL).and_then(|flags| {
+            let flags = OFlag::from_bits_retain(flags);
+            let flags = if on {
+                flags - OFlag::O_NONBLOCK
+            } else {
+                flags | OFlag::O_NONBLOCK
+            };
+            fcntl(fd, FcntlArg::F_SETFL(flags))
+        });
+        match set {
+            Ok(_) => {
+                self.blocking = on;
+                Ok(())
+            }
+            Err(_) => Err(self.broke()),
         }
     }
 
@@ -166,13 +195,23 @@ impl StreamSender {
         if self.broken {
             return Err(SendError::Disconnected);
         }
-        self.poll_hello()?;
+        if self.peer_hello.is_some() {
+            // The receiver's hello is read without blocking.
+            self.set_blocking(false)?;
+            self.poll_hello()?;
+        }
+        if !(wait && deadline.is_none()) {
+            self.set_blocking(false)?;
+        }
         let max = self.peer_max as usize;
         if msg.len() > max {
             return Err(SendError::TooLarge {
                 len: msg.len(),
                 max,
             });
+        }
+        if wait && deadline.is_none() {
+            self.set_blocking(true)?;
         }
         self.flush_some()?;
         let limit = if wait { HIGH_WATER } else { 0 };
@@ -209,6 +248,9 @@ impl StreamSender {
 
     /// Writes every committed byte, waiting until `deadline` at most.
     pub(crate) fn flush_blocking(&mut self, deadline: Option<Instant>) -> Result<(), SendError> {
+        if deadline.is_some() {
+            self.set_blocking(false)?;
+        }
         self.flush_some()?;
         while self.pending() > 0 {
             self.wait_writable(deadline)?;
@@ -219,7 +261,12 @@ impl StreamSender {
 
     /// Whether the receiver is gone (the stream is broken or hung up).
     pub(crate) fn is_disconnected(&mut self) -> bool {
-        if self.broken || self.poll_hello().is_err() {
+        if self.broken {
+            return true;
+        }
+        if self.peer_hello.is_some()
+            && (self.set_blocking(false).is_err() || self.poll_hello().is_err())
+        {
             return true;
         }
         let mut fds = [PollFd::new(
@@ -272,6 +319,8 @@ struct Incoming {
     end: usize,
     hello: bool,
     eof: bool,
+    /// The descriptor is in blocking mode (a lone pipe or FIFO read without a deadline).
+    blocking: bool,
 }
 
 impl Incoming {
@@ -283,7 +332,27 @@ impl Incoming {
             end: 0,
             hello: false,
             eof: false,
+            blocking: false,
         }
+    }
+
+    /// Switches the descriptor between blocking and non-blocking reads (one `fcntl` per
+    /// change of mode).
+    fn set_blocking(&mut self, on: bool) -> io::Result<()> {
+        use nix::fcntl::{FcntlArg, OFlag, fcntl};
+        if self.blocking == on {
+            return Ok(());
+        }
+        let fd = self.conn.as_fd();
+        let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+        let flags = if on {
+            flags - OFlag::O_NONBLOCK
+        } else {
+            flags | OFlag::O_NONBLOCK
+        };
+        fcntl(fd, FcntlArg::F_SETFL(flags))?;
+        self.blocking = on;
+        Ok(())
     }
 
     /// Reads what is available (up to one chunk beyond what is buffered).
@@ -397,6 +466,18 @@ impl StreamReceiver {
         } else {
             None
         };
+        // A lone pipe or FIFO without a deadline: a plain blocking read, as the raw pipe
+        // would do (no poll in between).
+        let lone =
+            wait && deadline.is_none() && self.listener.is_none() && self.incoming.len() == 1;
+        if let Some(conn) = self.incoming.first_mut() {
+            if conn.set_blocking(lone).is_err() {
+                conn.eof = true;
+            }
+        }
+        if lone {
+            ready = None;
+        }
         loop {
             if let Some(r) = self.take(buf) {
                 return r;
