@@ -70,6 +70,13 @@ pub enum FrameError {
         /// The version the peer announced.
         version: u16,
     },
+    /// The sender's messages are of another type than the receiver's (typed channels).
+    Layout {
+        /// The receiver's payload type.
+        expected: String,
+        /// The sender's.
+        found: String,
+    },
     /// A hello field is out of range.
     BadHello {
         /// Which field.
@@ -89,6 +96,10 @@ impl fmt::Display for FrameError {
             FrameError::Version { version } => write!(
                 f,
                 "the peer speaks codec version {version}; this side speaks {VERSION}"
+            ),
+            FrameError::Layout { expected, found } => write!(
+                f,
+                "the sender sends {found}; this receiver expects {expected}"
             ),
             FrameError::BadHello { field, value } => {
                 write!(f, "the peer's hello has an invalid {field} ({value})")

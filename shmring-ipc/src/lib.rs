@@ -49,6 +49,7 @@ mod mq;
 pub mod pipe;
 mod stream;
 mod transport;
+pub mod typed;
 
 use std::time::{Duration, Instant};
 
@@ -202,22 +203,44 @@ impl Sender {
     /// assert!(shmring_ipc::Sender::connect_with("tcp:127.0.0.1:1", &options).is_err());
     /// ```
     pub fn connect_with(endpoint: &str, options: &Options) -> Result<Sender, ConnectError> {
+        Sender::open(endpoint, options, Expect::default())
+    }
+
+    /// Connects, announcing (and, where the transport can tell, checking) the payload type.
+    pub(crate) fn open(
+        endpoint: &str,
+        options: &Options,
+        expect: Expect,
+    ) -> Result<Sender, ConnectError> {
         let endpoint = Endpoint::parse(endpoint)?;
-        let expect = Expect::default();
+        let mismatch = |e: OpenError, endpoint: &Endpoint| match e {
+            OpenError::NotFound { .. } => ConnectError::NotFound {
+                endpoint: endpoint.to_string(),
+            },
+            OpenError::IncompatibleLayout {
+                found, expected, ..
+            } => ConnectError::IncompatibleLayout {
+                endpoint: endpoint.to_string(),
+                ours: expected,
+                theirs: found,
+            },
+            e => ConnectError::Open(e),
+        };
         let inner = match &endpoint {
             Endpoint::Shm(name) => {
-                SenderInner::Shm(mpsc::Sender::open(name.as_str()).map_err(|e| match e {
-                    OpenError::NotFound { .. } => ConnectError::NotFound {
-                        endpoint: endpoint.to_string(),
-                    },
-                    e => ConnectError::Open(e),
-                })?)
+                let tx = match &expect.layout {
+                    Some(layout) => mpsc::Sender::open_labelled(name.as_str(), layout.clone()),
+                    None => mpsc::Sender::open(name.as_str()),
+                };
+                SenderInner::Shm(tx.map_err(|e| mismatch(e, &endpoint))?)
             }
             Endpoint::Uds(path) => {
-                SenderInner::Stream(transport::connect_uds(&endpoint, path, options, &expect)?)
+                let tx = transport::connect_uds(&endpoint, path, options, &expect)?;
+                SenderInner::Stream(check_typed(tx, &endpoint, options, &expect)?)
             }
             Endpoint::Tcp(addr) => {
-                SenderInner::Stream(transport::connect_tcp(&endpoint, addr, options, &expect)?)
+                let tx = transport::connect_tcp(&endpoint, addr, options, &expect)?;
+                SenderInner::Stream(check_typed(tx, &endpoint, options, &expect)?)
             }
             Endpoint::Fifo(path) => {
                 SenderInner::Stream(transport::connect_fifo(&endpoint, path, options, &expect)?)
@@ -372,6 +395,36 @@ impl Sender {
     }
 }
 
+/// For a typed sender on a two-way stream: waits for the receiver's hello (it arrives when the
+/// receiver accepts, which it does while receiving) and checks its payload type.
+fn check_typed(
+    mut tx: StreamSender,
+    endpoint: &Endpoint,
+    options: &Options,
+    expect: &Expect,
+) -> Result<StreamSender, ConnectError> {
+    if expect.fingerprint == 0 {
+        return Ok(tx);
+    }
+    match tx.await_hello(Instant::now() + options.handshake_timeout) {
+        Ok(Some(peer)) if peer.fingerprint == expect.fingerprint => Ok(tx),
+        Ok(Some(peer)) => Err(ConnectError::IncompatibleLayout {
+            endpoint: endpoint.to_string(),
+            ours: expect.describe(),
+            theirs: stream::describe(peer.fingerprint, &peer.description),
+        }),
+        Ok(None) => Ok(tx),
+        Err(SendError::Timeout) => Err(ConnectError::HandshakeTimeout {
+            endpoint: endpoint.to_string(),
+            seconds: options.handshake_timeout.as_secs().max(1),
+        }),
+        Err(_) => Err(ConnectError::NoReceiver {
+            endpoint: endpoint.to_string(),
+            reason: "the receiver closed the connection during the handshake".into(),
+        }),
+    }
+}
+
 impl Receiver {
     /// Binds `endpoint` and receives from every sender that connects. `shm:` creates the
     /// ring (or takes it over from a dead receiver); `uds:` replaces a socket file nobody
@@ -407,13 +460,36 @@ impl Receiver {
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
     pub fn bind_with(endpoint: &str, options: &Options) -> Result<Receiver, ConnectError> {
+        Receiver::open(endpoint, options, Expect::default())
+    }
+
+    /// Binds, expecting senders of the payload type in `expect`.
+    pub(crate) fn open(
+        endpoint: &str,
+        options: &Options,
+        expect: Expect,
+    ) -> Result<Receiver, ConnectError> {
         let mut endpoint = Endpoint::parse(endpoint)?;
-        let expect = Expect::default();
         let inner = match &endpoint {
             Endpoint::Shm(name) => {
-                let rx = match mpsc::Receiver::create(name.as_str(), options.shm_capacity) {
-                    Err(OpenError::AlreadyExists { .. }) => mpsc::Receiver::open(name.as_str()),
-                    other => other,
+                let capacity = options.shm_capacity;
+                let rx = match &expect.layout {
+                    Some(layout) => {
+                        match mpsc::Receiver::create_labelled(
+                            name.as_str(),
+                            capacity,
+                            layout.clone(),
+                        ) {
+                            Err(OpenError::AlreadyExists { .. }) => {
+                                mpsc::Receiver::open_labelled(name.as_str(), layout.clone())
+                            }
+                            other => other,
+                        }
+                    }
+                    None => match mpsc::Receiver::create(name.as_str(), capacity) {
+                        Err(OpenError::AlreadyExists { .. }) => mpsc::Receiver::open(name.as_str()),
+                        other => other,
+                    },
                 };
                 ReceiverInner::Shm(rx?)
             }

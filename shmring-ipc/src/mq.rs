@@ -169,6 +169,24 @@ pub(crate) fn bind(
         }
         Err((_, e)) => return Err(ConnectError::io(endpoint, "lock", e.into())),
     };
+    // The lock file also carries this receiver's hello, so typed senders can check the
+    // payload type when they connect.
+    {
+        use std::io::{Seek, Write};
+        let mut hello = Vec::new();
+        Hello {
+            max_frame: max as u32,
+            fingerprint: expect.fingerprint,
+            description: expect.description.clone(),
+        }
+        .encode(&mut hello);
+        let mut file: &File = &receiver_lock;
+        let written = file
+            .set_len(0)
+            .and_then(|()| file.seek(std::io::SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(&hello));
+        written.map_err(|e| ConnectError::io(endpoint, "write the receiver's hello", e))?;
+    }
     // No live receiver: a queue left by a dead one is stale.
     let _ = mq_unlink(name);
     let attr = MqAttr::new(0, depth as _, (max + 1) as _, 0);
@@ -258,10 +276,11 @@ impl MqReceiver {
                         self.ever = true;
                     }
                     Ok(Some((hello, _))) => {
-                        return Some(Err(self.protocol(FrameError::BadHello {
-                            field: "payload layout fingerprint",
-                            value: hello.fingerprint,
-                        })));
+                        let mismatch = FrameError::Layout {
+                            expected: self.expect.describe(),
+                            found: crate::stream::describe(hello.fingerprint, &hello.description),
+                        };
+                        return Some(Err(self.protocol(mismatch)));
                     }
                     Ok(None) => {
                         return Some(Err(self.protocol(FrameError::BadHello {
@@ -380,6 +399,36 @@ pub(crate) fn connect(
             endpoint: endpoint.to_string(),
             reason: "the queue exists but its receiver is gone".into(),
         });
+    }
+    if expect.fingerprint != 0 {
+        // A typed sender checks the receiver's payload type, from its lock file.
+        let bytes = std::fs::read(lock_path(name, "receiver"))
+            .map_err(|e| ConnectError::io(endpoint, "read the receiver's hello", e))?;
+        match Hello::decode(&bytes) {
+            Ok(Some((peer, _))) if peer.fingerprint == expect.fingerprint => {}
+            Ok(Some((peer, _))) => {
+                return Err(ConnectError::IncompatibleLayout {
+                    endpoint: endpoint.to_string(),
+                    ours: expect.describe(),
+                    theirs: crate::stream::describe(peer.fingerprint, &peer.description),
+                });
+            }
+            Ok(None) => {
+                return Err(ConnectError::Handshake {
+                    endpoint: endpoint.to_string(),
+                    source: FrameError::BadHello {
+                        field: "length",
+                        value: bytes.len() as u64,
+                    },
+                });
+            }
+            Err(source) => {
+                return Err(ConnectError::Handshake {
+                    endpoint: endpoint.to_string(),
+                    source,
+                });
+            }
+        }
     }
     let senders = Flock::lock(
         open_lock(endpoint, &lock_path(name, "senders"))?,

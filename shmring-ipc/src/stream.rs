@@ -71,6 +71,8 @@ pub(crate) struct StreamSender {
     /// The receiver's hello as far as read (two-way streams; `None` once complete or on
     /// one-way streams).
     peer_hello: Option<Vec<u8>>,
+    /// The receiver's hello, once read.
+    pub(crate) peer: Option<Hello>,
     broken: bool,
     /// The descriptor is in blocking mode (for `send` without a deadline).
     blocking: bool,
@@ -87,6 +89,7 @@ impl StreamSender {
             written: 0,
             peer_max,
             peer_hello: two_way.then(Vec::new),
+            peer: None,
             broken: false,
             blocking: false,
         }
@@ -129,6 +132,7 @@ impl StreamSender {
                 Ok(Some((hello, _))) => {
                     self.peer_max = hello.max_frame;
                     self.peer_hello = None;
+                    self.peer = Some(hello);
                     return Ok(());
                 }
                 Ok(None) => {}
@@ -143,6 +147,23 @@ impl StreamSender {
                 Err(_) => return Err(self.broke()),
             }
         }
+    }
+
+    /// Waits until the receiver's hello has arrived (two-way streams; the receiver writes it
+    /// when it accepts the connection), or `deadline`.
+    pub(crate) fn await_hello(&mut self, deadline: Instant) -> Result<Option<&Hello>, SendError> {
+        while self.peer_hello.is_some() {
+            self.set_blocking(false)?;
+            self.poll_hello()?;
+            if self.peer_hello.is_some() {
+                match wait_fd(&[self.conn.as_fd()], PollFlags::POLLIN, Some(deadline)) {
+                    Ok(true) => {}
+                    Ok(false) => return Err(SendError::Timeout),
+                    Err(_) => return Err(self.broke()),
+                }
+            }
+        }
+        Ok(self.peer.as_ref())
     }
 
     fn pending(&self) -> usize {
@@ -307,6 +328,33 @@ pub(crate) fn hello_missing(got: &[u8]) -> usize {
 pub(crate) struct Expect {
     pub fingerprint: u64,
     pub description: String,
+    /// The typed payload's layout (`None`: untyped bytes).
+    pub layout: Option<shmring::TypeLayout>,
+}
+
+impl Expect {
+    /// What a typed channel of `T` announces.
+    pub(crate) fn of<T: shmring::ShmType>() -> Expect {
+        let layout = T::layout();
+        Expect {
+            fingerprint: layout.fingerprint(),
+            description: layout.to_string(),
+            layout: Some(layout),
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        describe(self.fingerprint, &self.description)
+    }
+}
+
+/// A payload type as error messages name it.
+pub(crate) fn describe(fingerprint: u64, description: &str) -> String {
+    if fingerprint == 0 {
+        "untyped byte messages".into()
+    } else {
+        description.to_owned()
+    }
 }
 
 /// One connection of a receiver.
@@ -482,7 +530,7 @@ impl StreamReceiver {
             if let Some(r) = self.take(buf) {
                 return r;
             }
-            if self.check_listener || !wait {
+            if self.check_listener || !wait || self.incoming.is_empty() {
                 self.check_listener = false;
                 self.accept_all();
             }
@@ -575,18 +623,21 @@ impl StreamReceiver {
             let i = (self.next + k) % n;
             let conn = &mut self.incoming[i];
             let bytes = &conn.buf[conn.start..conn.end];
+            // On a FIFO the next sender's hello follows the previous sender's last frame: no
+            // frame length can equal the magic's first four bytes (0x524d4853 > 2^30).
+            if conn.hello && bytes.starts_with(&crate::codec::MAGIC[..4]) {
+                conn.hello = false;
+            }
             if !conn.hello {
                 match Hello::decode(bytes) {
                     Ok(None) => continue,
                     Ok(Some((hello, used))) => {
                         if hello.fingerprint != self.expect.fingerprint {
-                            return Some(Err(self.close(
-                                i,
-                                FrameError::BadHello {
-                                    field: "payload layout fingerprint",
-                                    value: hello.fingerprint,
-                                },
-                            )));
+                            let mismatch = FrameError::Layout {
+                                expected: self.expect.describe(),
+                                found: describe(hello.fingerprint, &hello.description),
+                            };
+                            return Some(Err(self.close(i, mismatch)));
                         }
                         conn.start += used;
                         conn.hello = true;

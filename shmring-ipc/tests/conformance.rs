@@ -380,3 +380,67 @@ fn pipe_to_and_from_a_child() {
     let out = wait_with_watchdog(rx);
     assert_eq!(common::result_line(&out), "received 5000");
 }
+
+/// Typed channels on every transport: values arrive whole; a sender of another type is refused
+/// with `IncompatibleLayout` naming both types when connecting (shm, uds, tcp, mq), or cut off
+/// by the receiver with the mismatch named (fifo: one-way, the sender cannot be told).
+#[test]
+fn typed_channels_check_the_layout() {
+    use shmring_ipc::typed;
+    use shmring_ipc::{ConnectError, codec::FrameError};
+    type Tick = [u32; 3];
+    for (endpoint, _guard) in endpoints("conf-typed") {
+        let rx = typed::Receiver::<Tick>::bind(&endpoint).unwrap();
+        let endpoint = rx.endpoint().to_string();
+        // The receiver receives on its own thread (on sockets it accepts while receiving).
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let receiving = std::thread::spawn(move || {
+            let mut rx = rx;
+            let mut got = Vec::new();
+            let mut corrupted = Vec::new();
+            while stop_rx.try_recv().is_err() {
+                match rx.recv_timeout(Duration::from_millis(10)) {
+                    Ok(v) => got.push(v),
+                    Err(RecvTimeoutError::Corrupted) => {
+                        corrupted.push(rx.protocol_error().cloned());
+                    }
+                    Err(_) => {}
+                }
+            }
+            (got, corrupted)
+        });
+        let one_way = endpoint.starts_with("fifo:");
+        if !one_way {
+            let err = typed::Sender::<u64>::connect(&endpoint).unwrap_err();
+            match &err {
+                ConnectError::IncompatibleLayout { ours, theirs, .. } => {
+                    assert!(ours.contains("u64"), "{endpoint}: {err}");
+                    assert!(theirs.contains("u32"), "{endpoint}: {err}");
+                }
+                other => panic!("{endpoint}: {other:?}"),
+            }
+        }
+        let mut tx = typed::Sender::<Tick>::connect(&endpoint).unwrap();
+        for i in 0..100u32 {
+            tx.send(&[i, i + 1, i + 2]).unwrap();
+        }
+        drop(tx);
+        if one_way {
+            // A FIFO has one sender at a time: the mismatched one comes after.
+            let mut bad = typed::Sender::<u64>::connect(&endpoint).unwrap();
+            let _ = bad.send(&1);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        stop_tx.send(()).unwrap();
+        let (got, corrupted) = receiving.join().unwrap();
+        let want: Vec<Tick> = (0..100u32).map(|i| [i, i + 1, i + 2]).collect();
+        assert_eq!(got, want, "{endpoint}");
+        if one_way {
+            assert!(
+                matches!(corrupted.first(), Some(Some(FrameError::Layout { .. }))),
+                "{endpoint}: {corrupted:?}"
+            );
+        }
+        eprintln!("{endpoint}: 100 typed values; mismatched sender refused");
+    }
+}

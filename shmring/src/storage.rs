@@ -110,7 +110,20 @@ pub(crate) fn open_ring<T: ShmType>(
     location: impl Into<Location>,
     geometry: Geometry,
 ) -> Result<Segment, OpenError> {
-    let segment = SegmentOptions::new(kind).payload::<T>().open(location)?;
+    open_ring_as(kind, T::layout(), location, geometry)
+}
+
+/// [`open_ring`] for a payload named by its layout (byte rings labelled with the type their
+/// messages carry).
+pub(crate) fn open_ring_as(
+    kind: RingKind,
+    layout: crate::TypeLayout,
+    location: impl Into<Location>,
+    geometry: Geometry,
+) -> Result<Segment, OpenError> {
+    let segment = SegmentOptions::new(kind)
+        .payload_layout(layout)
+        .open(location)?;
     let info = segment.info();
     let bad = |field, value| OpenError::Corrupted {
         name: segment.name().to_owned(),

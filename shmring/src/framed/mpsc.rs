@@ -39,7 +39,7 @@ use crate::storage::{Geometry, Storage};
 use crate::sync::Ordering;
 use crate::wait::{Step, Waiter};
 #[cfg(not(shmring_loom))]
-use crate::{Location, RingKind, Segment, header::HeaderError};
+use crate::{Location, RingKind, Segment, TypeLayout, header::HeaderError};
 use crate::{OpenError, RecvError, RecvTimeoutError, TryRecvError, WaitStrategy};
 
 /// Offset (in the control block) of the receiver's "consumed" word (see
@@ -68,7 +68,11 @@ fn default_strategy() -> WaitStrategy {
 }
 
 #[cfg(not(shmring_loom))]
-fn create_segment(location: impl Into<Location>, capacity: u64) -> Result<Segment, OpenError> {
+fn create_segment(
+    location: impl Into<Location>,
+    capacity: u64,
+    label: Option<TypeLayout>,
+) -> Result<Segment, OpenError> {
     if capacity < MIN_CAPACITY {
         return Err(OpenError::InvalidConfig {
             name: String::new(),
@@ -77,12 +81,21 @@ fn create_segment(location: impl Into<Location>, capacity: u64) -> Result<Segmen
             ),
         });
     }
-    crate::storage::ring_options::<u8>(RingKind::FramedMpsc, capacity, geometry())?.create(location)
+    let options = crate::storage::ring_options::<u8>(RingKind::FramedMpsc, capacity, geometry())?;
+    match label {
+        Some(layout) => options.payload_layout(layout),
+        None => options,
+    }
+    .create(location)
 }
 
 #[cfg(not(shmring_loom))]
-fn open_segment(location: impl Into<Location>) -> Result<Segment, OpenError> {
-    crate::storage::open_ring::<u8>(RingKind::FramedMpsc, location, geometry())
+fn open_segment(
+    location: impl Into<Location>,
+    label: Option<TypeLayout>,
+) -> Result<Segment, OpenError> {
+    let layout = label.unwrap_or_else(<u8 as crate::ShmType>::layout);
+    crate::storage::open_ring_as(RingKind::FramedMpsc, layout, location, geometry())
 }
 
 /// Joins the ring in `segment` as `role`, after checking its positions.
@@ -132,7 +145,7 @@ fn attach(segment: Arc<Segment>, role: Role) -> Result<Participant<u8>, OpenErro
 /// ```
 #[cfg(not(shmring_loom))]
 pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
-    let segment = Arc::new(create_segment(Location::Heap, capacity)?);
+    let segment = Arc::new(create_segment(Location::Heap, capacity, None)?);
     let rx = Receiver::attach(segment.clone())?;
     let tx = Sender::attach(segment)?;
     Ok((tx, rx))
@@ -376,7 +389,7 @@ impl Sender {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender, OpenError> {
-        Sender::attach(Arc::new(create_segment(location, capacity)?))
+        Sender::attach(Arc::new(create_segment(location, capacity, None)?))
     }
 
     /// Opens the ring at `location` as one more producer.
@@ -395,7 +408,34 @@ impl Sender {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn open(location: impl Into<Location>) -> Result<Sender, OpenError> {
-        Sender::attach(Arc::new(open_segment(location)?))
+        Sender::attach(Arc::new(open_segment(location, None)?))
+    }
+
+    /// Opens a ring whose header says its messages carry values of `label` (created with
+    /// [`Receiver::create_labelled`]): a ring labelled with another type, or not labelled, is
+    /// [`OpenError::IncompatibleLayout`] naming both. The ring still carries bytes; the label
+    /// is for typed layers such as `shmring-ipc`'s typed channels.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Sender::open).
+    ///
+    /// ```
+    /// use shmring::ShmType;
+    /// let name = format!("shmring-doc-mpsc-label-{}", std::process::id());
+    /// let _rx = shmring::framed::mpsc::Receiver::create_labelled(name.as_str(), 256, u32::layout())?;
+    /// assert!(shmring::framed::mpsc::Sender::open_labelled(name.as_str(), u32::layout()).is_ok());
+    /// let err = shmring::framed::mpsc::Sender::open_labelled(name.as_str(), i64::layout()).unwrap_err();
+    /// assert!(matches!(err, shmring::OpenError::IncompatibleLayout { .. }), "{err}");
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn open_labelled(
+        location: impl Into<Location>,
+        label: TypeLayout,
+    ) -> Result<Sender, OpenError> {
+        Sender::attach(Arc::new(open_segment(location, Some(label))?))
     }
 
     /// Attaches one more producer to the same ring as a separate participant (its own
@@ -995,7 +1035,50 @@ impl Receiver {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Receiver, OpenError> {
-        Receiver::attach(Arc::new(create_segment(location, capacity)?))
+        Receiver::attach(Arc::new(create_segment(location, capacity, None)?))
+    }
+
+    /// Creates a ring whose header says its messages carry values of `label` (see
+    /// [`Sender::open_labelled`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Receiver::create).
+    ///
+    /// ```
+    /// use shmring::ShmType;
+    /// let name = format!("shmring-doc-mpsc-rlabel-{}", std::process::id());
+    /// let rx = shmring::framed::mpsc::Receiver::create_labelled(name.as_str(), 256, u16::layout())?;
+    /// assert_eq!(rx.segment().info().description, "u16 (size 2, align 2)");
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_labelled(
+        location: impl Into<Location>,
+        capacity: u64,
+        label: TypeLayout,
+    ) -> Result<Receiver, OpenError> {
+        Receiver::attach(Arc::new(create_segment(location, capacity, Some(label))?))
+    }
+
+    /// Opens a labelled ring as its receiver (see [`Sender::open_labelled`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Receiver::open), plus [`OpenError::IncompatibleLayout`].
+    ///
+    /// ```
+    /// use shmring::ShmType;
+    /// let err = shmring::framed::mpsc::Receiver::open_labelled("shmring-doc-none", u8::layout()).unwrap_err();
+    /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn open_labelled(
+        location: impl Into<Location>,
+        label: TypeLayout,
+    ) -> Result<Receiver, OpenError> {
+        Receiver::attach(Arc::new(open_segment(location, Some(label))?))
     }
 
     /// Opens the ring at `location` as its receiver, taking over from a dead receiver (which
@@ -1017,7 +1100,7 @@ impl Receiver {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn open(location: impl Into<Location>) -> Result<Receiver, OpenError> {
-        Receiver::attach(Arc::new(open_segment(location)?))
+        Receiver::attach(Arc::new(open_segment(location, None)?))
     }
 
     /// The segment the ring lives in.
