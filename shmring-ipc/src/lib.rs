@@ -43,6 +43,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod codec;
+pub mod duplex;
 mod endpoint;
 mod error;
 mod mq;

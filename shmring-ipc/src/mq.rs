@@ -195,7 +195,12 @@ pub(crate) fn bind(
         | MQ_OFlag::O_RDONLY
         | MQ_OFlag::O_NONBLOCK
         | MQ_OFlag::O_CLOEXEC;
-    let queue = mq_open(name, flags, Mode::from_bits_truncate(0o600), Some(&attr)).map_err(|e| match e {
+    let queue =
+        mq_open(name, flags, Mode::from_bits_truncate(0o600), Some(&attr)).inspect_err(|_| {
+            // Nothing was bound: leave no lock file behind.
+            let _ = std::fs::remove_file(&receiver_path);
+        });
+    let queue = queue.map_err(|e| match e {
         Errno::EMFILE | Errno::ENOSPC | Errno::ENOMEM => limit_error(format!(
             "the system refused another message queue ({e}: see /proc/sys/fs/mqueue/queues_max and RLIMIT_MSGQUEUE)"
         )),

@@ -462,6 +462,9 @@ pub(crate) struct StreamReceiver {
     pub(crate) remove_on_drop: Option<std::path::PathBuf>,
     /// The listener may have connections to accept (poll said so, or not asked yet).
     check_listener: bool,
+    /// Keep the FIFO's own write end for good: senders come and go (a duplex server's
+    /// control FIFO), and the receiver never reports `Disconnected`.
+    pub(crate) persistent: bool,
 }
 
 impl Drop for StreamReceiver {
@@ -491,6 +494,7 @@ impl StreamReceiver {
             error: None,
             remove_on_drop: None,
             check_listener: true,
+            persistent: false,
         }
     }
 
@@ -642,7 +646,9 @@ impl StreamReceiver {
                         conn.start += used;
                         conn.hello = true;
                         self.ever = true;
-                        self.keepalive = None;
+                        if !self.persistent {
+                            self.keepalive = None;
+                        }
                     }
                     Err(e) => return Some(Err(self.close(i, e))),
                 }

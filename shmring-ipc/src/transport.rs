@@ -136,14 +136,9 @@ fn our_hello(options: &Options, expect: &Expect) -> Hello {
     }
 }
 
-/// Binds a Unix socket receiver. A socket file nobody listens on (left by a dead receiver)
-/// is replaced; one a live receiver listens on is [`ConnectError::InUse`].
-pub(crate) fn bind_uds(
-    endpoint: &Endpoint,
-    path: &Path,
-    options: &Options,
-    expect: Expect,
-) -> Result<StreamReceiver, ConnectError> {
+/// Removes a socket file nobody listens on (left by a dead receiver); one a live receiver
+/// listens on, or another kind of file, is [`ConnectError::InUse`].
+fn replace_stale_socket(endpoint: &Endpoint, path: &Path) -> Result<(), ConnectError> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(ConnectError::InUse {
@@ -160,34 +155,38 @@ pub(crate) fn bind_uds(
                 .map_err(|e| ConnectError::io(endpoint, "remove the stale socket file", e))?,
         }
     }
+    Ok(())
+}
+
+/// A listening Unix socket (a stale socket file replaced) that writes this side's hello to
+/// every connection it accepts.
+pub(crate) fn uds_listener(
+    endpoint: &Endpoint,
+    path: &Path,
+    options: &Options,
+    expect: &Expect,
+) -> Result<Box<dyn Listen>, ConnectError> {
+    replace_stale_socket(endpoint, path)?;
     let listener = UnixListener::bind(path).map_err(|e| ConnectError::io(endpoint, "bind", e))?;
     listener
         .set_nonblocking(true)
         .map_err(|e| ConnectError::io(endpoint, "set non-blocking", e))?;
     let mut hello = Vec::new();
-    our_hello(options, &expect).encode(&mut hello);
-    let listener = UdsListener {
+    our_hello(options, expect).encode(&mut hello);
+    Ok(Box::new(UdsListener {
         listener,
         path: path.to_owned(),
         hello,
-    };
-    Ok(StreamReceiver::new(
-        Some(Box::new(listener)),
-        None,
-        None,
-        options.stream_max(),
-        expect,
-    ))
+    }))
 }
 
-/// Binds a TCP receiver; returns it with the address it listens on (port 0 picks a free
-/// port).
-pub(crate) fn bind_tcp(
+/// A listening TCP socket, with the address it listens on (port 0 picks a free port).
+pub(crate) fn tcp_listener(
     endpoint: &Endpoint,
     addr: &str,
     options: &Options,
-    expect: Expect,
-) -> Result<(StreamReceiver, std::net::SocketAddr), ConnectError> {
+    expect: &Expect,
+) -> Result<(Box<dyn Listen>, std::net::SocketAddr), ConnectError> {
     let listener = TcpListener::bind(addr).map_err(|e| {
         if e.kind() == io::ErrorKind::AddrInUse {
             ConnectError::InUse {
@@ -204,23 +203,46 @@ pub(crate) fn bind_tcp(
         .local_addr()
         .map_err(|e| ConnectError::io(endpoint, "read the bound address", e))?;
     let mut hello = Vec::new();
-    our_hello(options, &expect).encode(&mut hello);
-    let rx = StreamReceiver::new(
-        Some(Box::new(TcpListen { listener, hello })),
+    our_hello(options, expect).encode(&mut hello);
+    Ok((Box::new(TcpListen { listener, hello }), local))
+}
+
+/// Binds a Unix socket receiver.
+pub(crate) fn bind_uds(
+    endpoint: &Endpoint,
+    path: &Path,
+    options: &Options,
+    expect: Expect,
+) -> Result<StreamReceiver, ConnectError> {
+    let listener = uds_listener(endpoint, path, options, &expect)?;
+    Ok(StreamReceiver::new(
+        Some(listener),
         None,
         None,
         options.stream_max(),
         expect,
-    );
+    ))
+}
+
+/// Binds a TCP receiver; returns it with the address it listens on.
+pub(crate) fn bind_tcp(
+    endpoint: &Endpoint,
+    addr: &str,
+    options: &Options,
+    expect: Expect,
+) -> Result<(StreamReceiver, std::net::SocketAddr), ConnectError> {
+    let (listener, local) = tcp_listener(endpoint, addr, options, &expect)?;
+    let rx = StreamReceiver::new(Some(listener), None, None, options.stream_max(), expect);
     Ok((rx, local))
 }
 
-pub(crate) fn connect_uds(
+/// A connected Unix socket, non-blocking, this side's hello written.
+pub(crate) fn uds_stream(
     endpoint: &Endpoint,
     path: &Path,
     options: &Options,
     expect: &Expect,
-) -> Result<StreamSender, ConnectError> {
+) -> Result<Box<dyn Conn>, ConnectError> {
     let stream = UnixStream::connect(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => ConnectError::NotFound {
             endpoint: endpoint.to_string(),
@@ -231,15 +253,16 @@ pub(crate) fn connect_uds(
         },
         _ => ConnectError::io(endpoint, "connect", e),
     })?;
-    finish_connect(Box::new(stream), endpoint, options, expect)
+    ready(Box::new(stream), endpoint, options, expect)
 }
 
-pub(crate) fn connect_tcp(
+/// A connected TCP socket (`TCP_NODELAY`), non-blocking, this side's hello written.
+pub(crate) fn tcp_stream(
     endpoint: &Endpoint,
     addr: &str,
     options: &Options,
     expect: &Expect,
-) -> Result<StreamSender, ConnectError> {
+) -> Result<Box<dyn Conn>, ConnectError> {
     let addrs: Vec<_> = addr
         .to_socket_addrs()
         .map_err(|e| ConnectError::io(endpoint, "resolve the address", e))?
@@ -250,7 +273,7 @@ pub(crate) fn connect_tcp(
             Ok(s) => {
                 s.set_nodelay(true)
                     .map_err(|e| ConnectError::io(endpoint, "set TCP_NODELAY", e))?;
-                return finish_connect(Box::new(s), endpoint, options, expect);
+                return ready(Box::new(s), endpoint, options, expect);
             }
             Err(e) => last = Some(e),
         }
@@ -267,12 +290,12 @@ pub(crate) fn connect_tcp(
     })
 }
 
-fn finish_connect(
+fn ready(
     mut conn: Box<dyn Conn>,
     endpoint: &Endpoint,
     options: &Options,
     expect: &Expect,
-) -> Result<StreamSender, ConnectError> {
+) -> Result<Box<dyn Conn>, ConnectError> {
     set_nonblocking(&conn.as_fd())
         .map_err(|e| ConnectError::io(endpoint, "set non-blocking", e))?;
     send_hello(
@@ -281,6 +304,26 @@ fn finish_connect(
         endpoint,
         options.handshake_timeout,
     )?;
+    Ok(conn)
+}
+
+pub(crate) fn connect_uds(
+    endpoint: &Endpoint,
+    path: &Path,
+    options: &Options,
+    expect: &Expect,
+) -> Result<StreamSender, ConnectError> {
+    let conn = uds_stream(endpoint, path, options, expect)?;
+    Ok(StreamSender::new(conn, options.stream_max(), true))
+}
+
+pub(crate) fn connect_tcp(
+    endpoint: &Endpoint,
+    addr: &str,
+    options: &Options,
+    expect: &Expect,
+) -> Result<StreamSender, ConnectError> {
+    let conn = tcp_stream(endpoint, addr, options, expect)?;
     Ok(StreamSender::new(conn, options.stream_max(), true))
 }
 

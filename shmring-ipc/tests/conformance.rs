@@ -35,10 +35,11 @@ fn endpoints(tag: &str) -> Vec<(String, Option<Unlink>)> {
 }
 
 /// The options of `endpoint`: the shm ring's maximum is half its capacity less 8 bytes, the
-/// stream maximum matches it; a message queue takes the system's `msgsize_max`.
+/// stream maximum matches it; message queues are kept small (a user may only have about
+/// 800 KiB of them: `RLIMIT_MSGQUEUE`), and tests run in parallel.
 fn options_for(endpoint: &str) -> Options {
     if endpoint.starts_with("mq:") {
-        Options::default()
+        Options::default().mq_depth(4).max_message(4095)
     } else {
         Options::default()
             .shm_capacity(1 << 16)
@@ -106,6 +107,24 @@ fn child_entry() {
                 }
             }
             println!("RESULT received {n}");
+        }
+        // A duplex echo server: every message of every client comes back.
+        "echo-server" => {
+            let mut server =
+                shmring_ipc::duplex::Server::bind_with(&endpoint, &options_for(&endpoint)).unwrap();
+            println!("READY {}", server.endpoint());
+            std::io::stdout().flush().unwrap();
+            loop {
+                let mut conn = server.accept().unwrap();
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    while conn.recv_into(&mut buf).is_ok() {
+                        if conn.send(&buf).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
         }
         other => panic!("unknown role {other}"),
     }
@@ -442,5 +461,86 @@ fn typed_channels_check_the_layout() {
             );
         }
         eprintln!("{endpoint}: 100 typed values; mismatched sender refused");
+    }
+}
+
+/// Duplex request/response over every named transport with a server in another process:
+/// several clients at once, every reply checked; a client that leaves does not disturb the
+/// others; when the server dies the clients get `Disconnected`.
+#[test]
+fn duplex_echo_across_processes() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use shmring_ipc::duplex::Connection;
+    for (endpoint, _guard) in endpoints("conf-echo") {
+        let mut cmd = child("child_entry", "echo-server", "-");
+        cmd.env(ENDPOINT_VAR, &endpoint);
+        let mut server = cmd.spawn().unwrap();
+        let line = wait_for_line(&mut server, "READY");
+        let bound = line.trim_start_matches("READY ").to_owned();
+        let clients: Vec<_> = (0..3)
+            .map(|c| {
+                let bound = bound.clone();
+                std::thread::spawn(move || {
+                    let mut conn = Connection::connect_with(&bound, &options_for(&bound)).unwrap();
+                    for i in 0..(300 * (c + 1)) {
+                        let msg = message(i as u32, 200);
+                        conn.send(&msg).unwrap();
+                        assert_eq!(conn.recv().unwrap(), msg, "{bound}: client {c} reply {i}");
+                    }
+                    conn
+                })
+            })
+            .collect();
+        let mut conns: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+        drop(conns.pop()); // one client leaves; the others still get replies
+        for conn in &mut conns {
+            conn.send(b"still here").unwrap();
+            assert_eq!(conn.recv().unwrap(), b"still here");
+        }
+        kill(Pid::from_raw(server.id() as i32), Signal::SIGKILL).unwrap();
+        wait_with_watchdog(server);
+        for conn in &mut conns {
+            assert_eq!(
+                conn.recv_timeout(common::WATCHDOG),
+                Err(RecvTimeoutError::Disconnected),
+                "{bound}"
+            );
+        }
+        drop(conns);
+        // What the killed server bound (its endpoint, the clients' `up` channels) is left
+        // behind, as a killed process leaves it (`shmring gc` is the cure); clean up here.
+        remove_leftovers(&bound);
+        eprintln!("{bound}: 3 clients echoed, one left, server killed → Disconnected");
+    }
+}
+
+/// Removes every file, segment and queue whose name starts with the name in `endpoint`.
+fn remove_leftovers(endpoint: &str) {
+    let name = endpoint
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(".sock")
+        .trim_end_matches(".fifo")
+        .to_owned();
+    if name.is_empty() {
+        return;
+    }
+    for dir in [std::env::temp_dir(), "/dev/shm".into()] {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(queue) = file
+                .strip_prefix("shmring-mq-")
+                .and_then(|f| f.strip_suffix(".receiver"))
+            {
+                if queue.starts_with(&name) {
+                    let _ = nix::mqueue::mq_unlink(format!("/{queue}").as_str());
+                }
+            }
+            if file.starts_with(&name) || file.starts_with(&format!("shmring-mq-{name}")) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
