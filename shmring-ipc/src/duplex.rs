@@ -232,8 +232,16 @@ impl Server {
             Kind::Paired(control) => {
                 let request = match control.recv_deadline(deadline) {
                     Ok(m) => m,
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                        return Ok(None);
+                    Err(RecvTimeoutError::Timeout) => return Ok(None),
+                    Err(RecvTimeoutError::Disconnected) => {
+                        // Every client that asked so far has gone; the next may come at any
+                        // time. Look again shortly (never spin).
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        std::thread::sleep(left.min(Duration::from_millis(5)));
+                        if left.is_zero() {
+                            return Ok(None);
+                        }
+                        return self.accept_timeout(left);
                     }
                     Err(RecvTimeoutError::Corrupted) => {
                         return Err(ConnectError::Handshake {
@@ -303,6 +311,7 @@ fn socket_connection(
         tx: Sender {
             inner: SenderInner::Stream(tx),
             endpoint: endpoint.clone(),
+            selection: None,
         },
         rx: Receiver {
             inner: ReceiverInner::Stream(rx),

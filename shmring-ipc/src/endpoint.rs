@@ -16,6 +16,7 @@ use crate::ConnectError;
 /// | `pipe` | an anonymous pipe inherited from the parent process ([`crate::pipe`]) |
 /// | `mq:/NAME` | a POSIX message queue |
 /// | `tcp:HOST:PORT` | a TCP connection |
+/// | `auto:NAME` | rendezvous on a Unix socket, then shared memory if both sides can ([`crate::auto`]) |
 ///
 /// ```
 /// use shmring_ipc::Endpoint;
@@ -39,6 +40,8 @@ pub enum Endpoint {
     Mq(String),
     /// `tcp:HOST:PORT`.
     Tcp(String),
+    /// `auto:NAME`.
+    Auto(String),
 }
 
 impl Endpoint {
@@ -62,7 +65,7 @@ impl Endpoint {
         }
         let Some((scheme, rest)) = s.split_once(':') else {
             return Err(bad(
-                "expected SCHEME:ADDRESS with a scheme of shm, uds, fifo, mq or tcp, or `pipe`",
+                "expected SCHEME:ADDRESS with a scheme of shm, uds, fifo, mq, tcp or auto, or `pipe`",
             ));
         };
         if rest.is_empty() {
@@ -97,11 +100,14 @@ impl Endpoint {
                 }
                 Ok(Endpoint::Tcp(rest.to_owned()))
             }
-            "auto" => Err(bad(
-                "auto: (rendezvous with upgrade to shared memory) is not available yet",
-            )),
+            "auto" => {
+                if rest.contains('/') || rest.len() > 200 {
+                    return Err(bad("an auto name has no '/' and at most 200 bytes"));
+                }
+                Ok(Endpoint::Auto(rest.to_owned()))
+            }
             _ => Err(bad(
-                "unknown scheme; expected shm, uds, fifo, mq, tcp, or `pipe`",
+                "unknown scheme; expected shm, uds, fifo, mq, tcp, auto, or `pipe`",
             )),
         }
     }
@@ -124,6 +130,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Pipe => f.write_str("pipe"),
             Endpoint::Mq(name) => write!(f, "mq:{name}"),
             Endpoint::Tcp(addr) => write!(f, "tcp:{addr}"),
+            Endpoint::Auto(name) => write!(f, "auto:{name}"),
         }
     }
 }

@@ -34,6 +34,15 @@ pub enum ConnectError {
         /// What was found.
         reason: String,
     },
+    /// The receiver refused this process (`auto:`: its credentials, checked with
+    /// `SO_PEERCRED`).
+    #[error("`{endpoint}` refused this process: {reason}")]
+    PeerRefused {
+        /// The endpoint.
+        endpoint: String,
+        /// The receiver's reason.
+        reason: String,
+    },
     /// A live receiver is already bound there.
     #[error("`{endpoint}` is already bound by a live receiver")]
     InUse {

@@ -42,6 +42,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod auto;
 pub mod codec;
 pub mod duplex;
 mod endpoint;
@@ -86,6 +87,11 @@ pub struct Options {
     pub handshake_timeout: Duration,
     /// Messages an `mq:` queue holds (`None`: the system's `msg_max`).
     pub mq_depth: Option<u32>,
+    /// Which peers an `auto:` receiver accepts (same user by default).
+    pub auto_peers: auto::Peers,
+    /// An `auto:` sender stays on the socket even when offered shared memory (also
+    /// `SHMRING_IPC_NO_SHM=1` in the environment).
+    pub auto_no_shm: bool,
 }
 
 impl Default for Options {
@@ -95,6 +101,8 @@ impl Default for Options {
             shm_capacity: 1 << 20,
             handshake_timeout: Duration::from_secs(5),
             mq_depth: None,
+            auto_peers: auto::Peers::SameUser,
+            auto_no_shm: false,
         }
     }
 }
@@ -153,6 +161,8 @@ impl Options {
 pub struct Sender {
     inner: SenderInner,
     endpoint: Endpoint,
+    /// What an `auto:` connection chose, and why.
+    selection: Option<auto::Selection>,
 }
 
 #[derive(Debug)]
@@ -174,6 +184,7 @@ enum ReceiverInner {
     Shm(mpsc::Receiver),
     Stream(StreamReceiver),
     Mq(mq::MqReceiver),
+    Auto(Box<auto::AutoReceiver>),
 }
 
 impl Sender {
@@ -248,8 +259,20 @@ impl Sender {
             }
             Endpoint::Mq(name) => SenderInner::Mq(mq::connect(&endpoint, name, &expect)?),
             Endpoint::Pipe => SenderInner::Stream(pipe::connect_inherited(options)?),
+            Endpoint::Auto(name) => {
+                let (inner, selection) = auto::connect(&endpoint, name, options)?;
+                return Ok(Sender {
+                    inner,
+                    endpoint,
+                    selection: Some(selection),
+                });
+            }
         };
-        Ok(Sender { inner, endpoint })
+        Ok(Sender {
+            inner,
+            endpoint,
+            selection: None,
+        })
     }
 
     /// The endpoint this sender is connected to.
@@ -261,6 +284,18 @@ impl Sender {
     /// ```
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// For `auto:` endpoints, the transport chosen and the reason for any downgrade
+    /// (`None` on other endpoints).
+    ///
+    /// ```no_run
+    /// let tx = shmring_ipc::Sender::connect("auto:feed")?;
+    /// eprintln!("connected over {}", tx.selection().unwrap());
+    /// # Ok::<(), shmring_ipc::ConnectError>(())
+    /// ```
+    pub fn selection(&self) -> Option<&auto::Selection> {
+        self.selection.as_ref()
     }
 
     /// The largest message the receiver accepts.
@@ -396,6 +431,28 @@ impl Sender {
     }
 }
 
+/// One receive from a framed ring, in the shape of the stream receivers.
+fn ring_recv(
+    rx: &mut mpsc::Receiver,
+    buf: &mut Vec<u8>,
+    wait: bool,
+    deadline: Option<Instant>,
+) -> Result<(), RecvTimeoutError> {
+    let r = match (wait, deadline) {
+        (false, _) => rx.try_recv_into(buf).map_err(|e| match e {
+            TryRecvError::Empty => RecvTimeoutError::Timeout,
+            TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+            TryRecvError::Corrupted => RecvTimeoutError::Corrupted,
+        }),
+        (true, Some(d)) => rx.recv_into_deadline(buf, d),
+        (true, None) => rx.recv_into(buf).map_err(|e| match e {
+            RecvError::Disconnected => RecvTimeoutError::Disconnected,
+            RecvError::Corrupted => RecvTimeoutError::Corrupted,
+        }),
+    };
+    r.map(|_| ())
+}
+
 /// For a typed sender on a two-way stream: waits for the receiver's hello (it arrives when the
 /// receiver accepts, which it does while receiving) and checks its payload type.
 fn check_typed(
@@ -507,6 +564,9 @@ impl Receiver {
             }
             Endpoint::Mq(name) => ReceiverInner::Mq(mq::bind(&endpoint, name, options, expect)?),
             Endpoint::Pipe => ReceiverInner::Stream(pipe::bind_inherited(options)?),
+            Endpoint::Auto(name) => {
+                ReceiverInner::Auto(Box::new(auto::bind(&endpoint, name, options)?))
+            }
         };
         Ok(Receiver { inner, endpoint })
     }
@@ -537,6 +597,7 @@ impl Receiver {
     pub fn max_message(&self) -> usize {
         match &self.inner {
             ReceiverInner::Shm(rx) => rx.max_message(),
+            ReceiverInner::Auto(rx) => rx.ring.max_message(),
             ReceiverInner::Stream(rx) => rx.max() as usize,
             ReceiverInner::Mq(rx) => rx.max(),
         }
@@ -553,7 +614,7 @@ impl Receiver {
     /// ```
     pub fn protocol_error(&self) -> Option<&codec::FrameError> {
         match &self.inner {
-            ReceiverInner::Shm(_) => None,
+            ReceiverInner::Shm(_) | ReceiverInner::Auto(_) => None,
             ReceiverInner::Stream(rx) => rx.error.as_ref(),
             ReceiverInner::Mq(rx) => rx.error.as_ref(),
         }
@@ -699,21 +760,8 @@ impl Receiver {
         deadline: Option<Instant>,
     ) -> Result<(), RecvTimeoutError> {
         match &mut self.inner {
-            ReceiverInner::Shm(rx) => {
-                let r = match (wait, deadline) {
-                    (false, _) => rx.try_recv_into(buf).map_err(|e| match e {
-                        TryRecvError::Empty => RecvTimeoutError::Timeout,
-                        TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
-                        TryRecvError::Corrupted => RecvTimeoutError::Corrupted,
-                    }),
-                    (true, Some(d)) => rx.recv_into_deadline(buf, d),
-                    (true, None) => rx.recv_into(buf).map_err(|e| match e {
-                        RecvError::Disconnected => RecvTimeoutError::Disconnected,
-                        RecvError::Corrupted => RecvTimeoutError::Corrupted,
-                    }),
-                };
-                r.map(|_| ())
-            }
+            ReceiverInner::Shm(rx) => ring_recv(rx, buf, wait, deadline),
+            ReceiverInner::Auto(rx) => ring_recv(&mut rx.ring, buf, wait, deadline),
             ReceiverInner::Stream(rx) => rx.recv(buf, wait, deadline),
             ReceiverInner::Mq(rx) => rx.recv(buf, wait, deadline),
         }
@@ -730,6 +778,7 @@ impl Receiver {
     pub fn is_disconnected(&mut self) -> bool {
         match &mut self.inner {
             ReceiverInner::Shm(rx) => rx.is_disconnected(),
+            ReceiverInner::Auto(rx) => rx.ring.is_disconnected(),
             ReceiverInner::Stream(rx) => rx.is_disconnected(),
             ReceiverInner::Mq(rx) => rx.is_disconnected(),
         }

@@ -135,6 +135,7 @@ pub fn sender(options: &Options) -> Result<(Sender, ChildEnd), ConnectError> {
         Sender {
             inner: SenderInner::Stream(tx),
             endpoint,
+            selection: None,
         },
         ChildEnd {
             fd: read,

@@ -502,6 +502,14 @@ impl StreamReceiver {
         self.decoder.max()
     }
 
+    /// Adds a connection whose hello was read already (the `auto:` rendezvous).
+    pub(crate) fn add_after_hello(&mut self, conn: Box<dyn Conn>) {
+        let mut incoming = Incoming::new(conn);
+        incoming.hello = true;
+        self.incoming.push(incoming);
+        self.ever = true;
+    }
+
     /// Receives one frame into `buf`. `wait` false: one look (`Timeout` stands for empty).
     pub(crate) fn recv(
         &mut self,

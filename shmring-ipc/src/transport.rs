@@ -138,7 +138,7 @@ fn our_hello(options: &Options, expect: &Expect) -> Hello {
 
 /// Removes a socket file nobody listens on (left by a dead receiver); one a live receiver
 /// listens on, or another kind of file, is [`ConnectError::InUse`].
-fn replace_stale_socket(endpoint: &Endpoint, path: &Path) -> Result<(), ConnectError> {
+pub(crate) fn replace_stale_socket(endpoint: &Endpoint, path: &Path) -> Result<(), ConnectError> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(ConnectError::InUse {

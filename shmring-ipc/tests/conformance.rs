@@ -108,6 +108,19 @@ fn child_entry() {
             }
             println!("RESULT received {n}");
         }
+        // Connects to an auto: endpoint, reports the choice, sends `count` messages.
+        "auto-sender" => {
+            let mut tx = Sender::connect(&endpoint).unwrap();
+            println!("SELECTION {}", tx.selection().unwrap());
+            std::io::stdout().flush().unwrap();
+            let id = u8::from(std::env::var_os("SHMRING_IPC_NO_SHM").is_some());
+            for i in 0..count {
+                let mut msg = vec![id; 5 + (i as usize % 100)];
+                msg[1..5].copy_from_slice(&i.to_le_bytes());
+                tx.send(&msg).unwrap();
+            }
+            println!("RESULT sent {count}");
+        }
         // A duplex echo server: every message of every client comes back.
         "echo-server" => {
             let mut server =
@@ -543,4 +556,51 @@ fn remove_leftovers(endpoint: &str) {
             }
         }
     }
+}
+
+/// `auto:`: a sender of the same user is upgraded to shared memory (the choice reported); one
+/// told not to (`SHMRING_IPC_NO_SHM=1`) stays on the Unix socket with the reason reported, and
+/// its messages arrive all the same; both at once, then `Disconnected` when both have gone.
+#[test]
+fn auto_upgrades_or_explains() {
+    let name = unique_name("conf-auto");
+    let endpoint = format!("auto:{name}");
+    let mut rx = Receiver::bind(&endpoint).unwrap();
+    let mut senders = Vec::new();
+    for no_shm in [false, true] {
+        let mut cmd = child("child_entry", "auto-sender", "-");
+        cmd.env(ENDPOINT_VAR, &endpoint).env(COUNT_VAR, "3000");
+        if no_shm {
+            cmd.env("SHMRING_IPC_NO_SHM", "1");
+        }
+        let mut tx = cmd.spawn().unwrap();
+        let line = wait_for_line(&mut tx, "SELECTION");
+        if no_shm {
+            assert!(line.starts_with("SELECTION uds (asked not to"), "{line}");
+        } else {
+            assert_eq!(line, "SELECTION shm");
+        }
+        senders.push(tx);
+    }
+    // Each sender's messages: its id, then its sequence number, in order, whole.
+    let mut next = [0u32; 2];
+    let mut buf = Vec::new();
+    loop {
+        match rx.recv_into_deadline(&mut buf, Instant::now() + common::WATCHDOG) {
+            Ok(()) => {
+                let id = usize::from(buf[0]);
+                let i = u32::from_le_bytes(buf[1..5].try_into().unwrap());
+                assert_eq!(i, next[id], "sender {id} out of order");
+                assert_eq!(buf.len(), 5 + (i as usize % 100));
+                assert!(buf.iter().skip(5).all(|b| usize::from(*b) == id), "torn");
+                next[id] += 1;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(e) => panic!("{e:?} after {next:?}"),
+        }
+    }
+    for tx in senders {
+        assert!(wait_with_watchdog(tx).status.success());
+    }
+    assert_eq!(next, [3000, 3000]);
 }
