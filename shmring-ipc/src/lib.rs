@@ -259,6 +259,9 @@ impl Sender {
             }
             Endpoint::Mq(name) => SenderInner::Mq(mq::connect(&endpoint, name, &expect)?),
             Endpoint::Pipe => SenderInner::Stream(pipe::connect_inherited(options)?),
+            Endpoint::Auto(_) if expect.fingerprint != 0 => {
+                return Err(typed_auto(&endpoint));
+            }
             Endpoint::Auto(name) => {
                 let (inner, selection) = auto::connect(&endpoint, name, options)?;
                 return Ok(Sender {
@@ -431,6 +434,17 @@ impl Sender {
     }
 }
 
+/// Typed channels over `auto:` would need the type in the rendezvous; refused clearly until
+/// then.
+fn typed_auto(endpoint: &Endpoint) -> ConnectError {
+    ConnectError::BadEndpoint {
+        endpoint: endpoint.to_string(),
+        reason: "typed channels over auto: are not available yet; use shm: or uds: for typed \
+                 channels"
+            .into(),
+    }
+}
+
 /// One receive from a framed ring, in the shape of the stream receivers.
 fn ring_recv(
     rx: &mut mpsc::Receiver,
@@ -564,6 +578,7 @@ impl Receiver {
             }
             Endpoint::Mq(name) => ReceiverInner::Mq(mq::bind(&endpoint, name, options, expect)?),
             Endpoint::Pipe => ReceiverInner::Stream(pipe::bind_inherited(options)?),
+            Endpoint::Auto(_) if expect.fingerprint != 0 => return Err(typed_auto(&endpoint)),
             Endpoint::Auto(name) => {
                 ReceiverInner::Auto(Box::new(auto::bind(&endpoint, name, options)?))
             }

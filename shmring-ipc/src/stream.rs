@@ -24,6 +24,8 @@ const POLLRDHUP: PollFlags = PollFlags::from_bits_retain(0x2000);
 pub const DROP_FLUSH: Duration = Duration::from_secs(10);
 /// Committed bytes a sender holds before `send` waits for the receiver.
 const HIGH_WATER: usize = 256 * 1024;
+/// Non-blocking read attempts a waiting receiver makes before it sleeps in `poll(2)`.
+const SPIN_READS: u32 = 8;
 /// Bytes a receiver reads from one connection per call before looking at the others.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -538,6 +540,7 @@ impl StreamReceiver {
         if lone {
             ready = None;
         }
+        let mut spins = if wait && !lone { SPIN_READS } else { 0 };
         loop {
             if let Some(r) = self.take(buf) {
                 return r;
@@ -568,6 +571,16 @@ impl StreamReceiver {
             }
             if !wait {
                 return Err(RecvTimeoutError::Timeout);
+            }
+            if spins > 0 {
+                // Spin briefly before sleeping: a sender that keeps sending is caught without
+                // a wake-up (which costs the sender far more than these reads cost here).
+                spins -= 1;
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                }
+                ready = None;
+                continue;
             }
             match self.poll(deadline) {
                 Ok(Some(r)) => ready = Some(r),

@@ -475,6 +475,11 @@ fn typed_channels_check_the_layout() {
         }
         eprintln!("{endpoint}: 100 typed values; mismatched sender refused");
     }
+    // Not over auto: (yet), and said so.
+    let err = typed::Receiver::<u32>::bind("auto:typed").unwrap_err();
+    assert!(matches!(err, ConnectError::BadEndpoint { .. }), "{err:?}");
+    let err = typed::Sender::<u32>::connect("auto:typed").unwrap_err();
+    assert!(matches!(err, ConnectError::BadEndpoint { .. }), "{err:?}");
 }
 
 /// Duplex request/response over every named transport with a server in another process:
