@@ -234,7 +234,13 @@ pub(crate) fn resolve(
             Resolution::Pending
         };
     }
-    if pos < p.local_head.load(Ordering::Relaxed) {
+    let local_head = p.local_head.load(Ordering::Relaxed);
+    if local_head == u64::MAX {
+        // Attaching: this receiver's position is not known yet, so nothing it might have
+        // consumed may be written; the next scan settles it.
+        return Resolution::Pending;
+    }
+    if pos < local_head {
         return Resolution::Settled; // consumed already
     }
     let word = header(area, pos).load(Ordering::Acquire);
@@ -1009,6 +1015,7 @@ impl Receiver {
                     value: head,
                 },
             })?;
+        shared.local_head.store(cursor.head, Ordering::Relaxed);
         let mut rx = Receiver {
             shared,
             cursor,
@@ -1162,6 +1169,10 @@ impl Receiver {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn is_disconnected(&self) -> bool {
+        // The scan below may settle dead producers' claims: from this receiver's position.
+        self.shared
+            .local_head
+            .store(self.cursor.head, Ordering::Relaxed);
         !self.shared.peers_present(false, true)
     }
 

@@ -149,7 +149,7 @@ pub(crate) struct Participant<T: ShmType> {
     /// Threads of this process asleep under this record's waiting bit.
     pub(crate) sleepers: Mutex<u32>,
     /// Framed receivers: the position up to which this process has consumed (recovery of
-    /// dead producers' claims only touches records from here on).
+    /// dead producers' claims only touches records from here on); `u64::MAX` until known.
     pub(crate) local_head: AtomicU64,
     light: bool,
     corrupted: AtomicBool,
@@ -310,7 +310,7 @@ impl<T: ShmType> Participant<T> {
             me,
             busy: std::array::from_fn(|_| AtomicBool::new(false)),
             sleepers: Mutex::new(0),
-            local_head: AtomicU64::new(0),
+            local_head: AtomicU64::new(u64::MAX),
             light: Self::light(),
             corrupted: AtomicBool::new(false),
             abandoned: AtomicBool::new(true),
