@@ -121,6 +121,14 @@ fn child_entry() {
             }
             println!("RESULT sent {count}");
         }
+        // Connects to an auto: endpoint and reports how it went (run as another user).
+        "auto-probe" => match Sender::connect(&endpoint) {
+            Ok(mut tx) => {
+                tx.send(b"from another user").unwrap();
+                println!("RESULT connected {}", tx.selection().unwrap());
+            }
+            Err(e) => println!("RESULT error {e:?}"),
+        },
         // A duplex echo server: every message of every client comes back.
         "echo-server" => {
             let mut server =
@@ -608,4 +616,62 @@ fn auto_upgrades_or_explains() {
         assert!(wait_with_watchdog(tx).status.success());
     }
     assert_eq!(next, [3000, 3000]);
+}
+
+/// `auto:` checks the peer's credentials: a process of another user (`nobody`, by dropping
+/// privileges with `setpriv`) is refused by default, with the reason; a receiver that allows
+/// that user lets it in. Needs root to drop privileges; skipped (and said so) otherwise.
+#[test]
+fn auto_checks_peer_credentials() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::getuid().is_root()
+        || std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: needs root and setpriv to run a peer as another user");
+        return;
+    }
+    for allow in [false, true] {
+        let name = unique_name("conf-auto-cred");
+        let endpoint = format!("auto:{name}");
+        let mut options = Options::default();
+        if allow {
+            options.auto_peers = shmring_ipc::auto::Peers::Uid(65534);
+        }
+        let mut rx = Receiver::bind_with(&endpoint, &options).unwrap();
+        // Let the other user reach the socket, so that the credential check is what decides.
+        let path = shmring_ipc::auto::socket_path(&name);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "child_entry",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+                "-q",
+            ])
+            .env(common::ROLE_VAR, "auto-probe")
+            .env(common::NAME_VAR, "-")
+            .env(ENDPOINT_VAR, &endpoint)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let out = common::run(cmd);
+        let result = common::result_line(&out);
+        if allow {
+            assert!(result.starts_with("connected"), "{result}");
+            assert_eq!(
+                rx.recv_timeout(common::WATCHDOG).unwrap(),
+                b"from another user"
+            );
+        } else {
+            assert!(result.starts_with("error PeerRefused"), "{result}");
+            assert!(result.contains("uid 65534"), "{result}");
+        }
+        eprintln!("auto (allow nobody: {allow}): {result}");
+    }
 }
