@@ -250,36 +250,38 @@ fn rendezvous(
     options: &Options,
     stop: &AtomicBool,
 ) {
-    let mut relay: Option<(StreamReceiver, mpsc::Sender, usize)> = None;
+    // Frames of clients that stay on the socket, and one producer handle of the ring per such
+    // client (attached before its offer, so the ring never looks sender-less while a client
+    // is being set up or relayed).
+    let mut relay: Option<(StreamReceiver, Vec<mpsc::Sender>)> = None;
     let mut buf = Vec::new();
+    // Each client's handshake runs on its own short-lived thread, so a client that stalls
+    // holds up nobody else; clients that stay on the socket come back here to be relayed.
+    let (staying_tx, staying) = std::sync::mpsc::channel::<(Box<dyn Conn>, mpsc::Sender)>();
     while !stop.load(Ordering::Relaxed) {
         while let Ok((sock, _)) = listener.accept() {
-            if let Some(conn) = handshake(sock, memfd.as_ref(), endpoint, options) {
-                let (rx, _, n) = match &mut relay {
-                    Some(r) => r,
-                    None => {
-                        let Some(fd) = memfd.as_ref().and_then(|f| f.try_clone().ok()) else {
-                            continue;
-                        };
-                        let Ok(tx) = mpsc::Sender::open(Location::Fd(fd)) else {
-                            continue;
-                        };
-                        let rx = StreamReceiver::new(
-                            None,
-                            None,
-                            None,
-                            options.stream_max(),
-                            Expect::default(),
-                        );
-                        relay.insert((rx, tx, 0))
+            let fd = memfd.as_ref().and_then(|f| f.try_clone().ok());
+            let (endpoint, options, staying_tx) =
+                (endpoint.clone(), options.clone(), staying_tx.clone());
+            let _ = std::thread::Builder::new()
+                .name("shmring-auto-handshake".into())
+                .spawn(move || {
+                    if let Some(stay) = handshake(sock, fd, &endpoint, &options) {
+                        let _ = staying_tx.send(stay);
                     }
-                };
-                rx.add_after_hello(conn);
-                *n += 1;
-            }
+                });
+        }
+        while let Ok((conn, guard)) = staying.try_recv() {
+            let (rx, guards) = relay.get_or_insert_with(|| {
+                let rx =
+                    StreamReceiver::new(None, None, None, options.stream_max(), Expect::default());
+                (rx, Vec::new())
+            });
+            rx.add_after_hello(conn);
+            guards.push(guard);
         }
         match &mut relay {
-            Some((rx, tx, _)) => match rx.recv(
+            Some((rx, guards)) => match rx.recv(
                 &mut buf,
                 true,
                 Some(Instant::now() + Duration::from_millis(10)),
@@ -287,14 +289,15 @@ fn rendezvous(
                 Ok(()) => {
                     // Wait for room, but never past a stop request (the receiver is going).
                     while let Err(shmring::framed::SendError::Timeout) =
-                        tx.send_timeout(&buf, Duration::from_millis(10))
+                        guards[0].send_timeout(&buf, Duration::from_millis(10))
                     {
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
                     }
                 }
-                Err(RecvTimeoutError::Disconnected) => relay = None, // the relay sender leaves
+                // Every relayed client is gone: their producer handles leave with them.
+                Err(RecvTimeoutError::Disconnected) => relay = None,
                 Err(_) => {}
             },
             None => {
@@ -311,11 +314,14 @@ fn rendezvous(
 /// Checks a new client and settles its transport; `Some(conn)` if it stays on the socket.
 fn handshake(
     sock: UnixStream,
-    memfd: Option<&OwnedFd>,
+    memfd: Option<OwnedFd>,
     endpoint: &Endpoint,
     options: &Options,
-) -> Option<Box<dyn Conn>> {
+) -> Option<(Box<dyn Conn>, mpsc::Sender)> {
+    // A client that connects and then stalls must not hold up the next ones for long.
     let _ = sock.set_nonblocking(false);
+    let _ = sock.set_read_timeout(Some(options.handshake_timeout));
+    let _ = sock.set_write_timeout(Some(options.handshake_timeout));
     let deadline = Instant::now() + options.handshake_timeout;
     if let Err(reason) = peer_allowed(&sock, options.auto_peers) {
         log(endpoint, &format!("refused a client: {reason}"));
@@ -329,19 +335,17 @@ fn handshake(
     {
         return None;
     }
-    let offer = match memfd {
-        Some(fd) => send_frame(&sock, b"shm", Some(fd)),
-        None => send_frame(
-            &sock,
-            b"uds this receiver could not create a shared-memory ring",
-            None,
-        ),
-    };
-    offer.ok()?;
+    // A producer handle of the ring for this client, attached before the offer: the ring
+    // never looks sender-less while the client is being set up (it attaches its own before
+    // answering `shm`) or relayed (this handle goes with its socket).
+    let memfd = memfd?;
+    let guard = mpsc::Sender::open(Location::Fd(memfd.try_clone().ok()?)).ok()?;
+    send_frame(&sock, b"shm", Some(&memfd)).ok()?;
+    drop(memfd);
     let (answer, _) = recv_frame(&sock, deadline).ok()?;
     if answer == b"shm" {
         log(endpoint, "a client upgraded to shared memory");
-        return None; // done with this socket
+        return None; // done with this socket; the client is a producer of its own now
     }
     let reason =
         String::from_utf8_lossy(answer.strip_prefix(b"uds ").unwrap_or(&answer)).into_owned();
@@ -350,8 +354,9 @@ fn handshake(
         &format!("a client stays on the Unix socket: {reason}"),
     );
     let _ = sock.set_read_timeout(None);
+    let _ = sock.set_write_timeout(None);
     sock.set_nonblocking(true).ok()?;
-    Some(Box::new(sock))
+    Some((Box::new(sock), guard))
 }
 
 /// Connects to `auto:NAME`: the ring if both sides can, else the socket.

@@ -579,6 +579,9 @@ fn auto_upgrades_or_explains() {
     let name = unique_name("conf-auto");
     let endpoint = format!("auto:{name}");
     let mut rx = Receiver::bind(&endpoint).unwrap();
+    // A client that connects and never says hello holds up nobody.
+    let _stalled =
+        std::os::unix::net::UnixStream::connect(shmring_ipc::auto::socket_path(&name)).unwrap();
     let mut senders = Vec::new();
     for no_shm in [false, true] {
         let mut cmd = child("child_entry", "auto-sender", "-");
