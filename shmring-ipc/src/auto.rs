@@ -323,16 +323,17 @@ fn handshake(
     let _ = sock.set_read_timeout(Some(options.handshake_timeout));
     let _ = sock.set_write_timeout(Some(options.handshake_timeout));
     let deadline = Instant::now() + options.handshake_timeout;
-    if let Err(reason) = peer_allowed(&sock, options.auto_peers) {
-        log(endpoint, &format!("refused a client: {reason}"));
-        let _ = send_frame(&sock, format!("refused {reason}").as_bytes(), None);
-        return None;
-    }
-    // The client's hello.
+    // The client's hello first (so that a refused client is not cut off mid-write and sees
+    // the reason), then its credentials.
     let mut hello = vec![0u8; crate::codec::HELLO_FIXED];
     if std::io::Read::read_exact(&mut &sock, &mut hello).is_err()
         || Hello::decode(&hello).ok()?.is_none()
     {
+        return None;
+    }
+    if let Err(reason) = peer_allowed(&sock, options.auto_peers) {
+        log(endpoint, &format!("refused a client: {reason}"));
+        let _ = send_frame(&sock, format!("refused {reason}").as_bytes(), None);
         return None;
     }
     // A producer handle of the ring for this client, attached before the offer: the ring
@@ -384,9 +385,18 @@ pub(crate) fn connect(
         description: String::new(),
     }
     .encode(&mut hello);
-    std::io::Write::write_all(&mut &sock, &hello)
-        .map_err(|e| ConnectError::io(endpoint, "send the hello", e))?;
-    let (offer, fd) = recv_frame(&sock, deadline).map_err(|e| {
+    // A receiver that refuses this process may close before the hello is all written: its
+    // reason still waits to be read.
+    let sent = std::io::Write::write_all(&mut &sock, &hello);
+    let offer = recv_frame(&sock, deadline);
+    if let (Err(e), Err(_)) = (&sent, &offer) {
+        return Err(ConnectError::io(
+            endpoint,
+            "send the hello",
+            e.kind().into(),
+        ));
+    }
+    let (offer, fd) = offer.map_err(|e| {
         if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::WouldBlock {
             ConnectError::HandshakeTimeout {
                 endpoint: endpoint.to_string(),
