@@ -7,7 +7,7 @@
 //! shmring-ipc rows send with `Sender::send` and receive with `Receiver::recv_into` (framed,
 //! checked). Each row is the median of `--reps` interleaved repetitions.
 //!
-//! `cargo run --release -p shmring-benches --bin ipc -- [--quick] [--reps N] [--secs S]`
+//! `cargo run --release -p shmring-benches --bin ipc -- [--quick] [--reps N] [--secs S] [--only KIND]`
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -204,9 +204,18 @@ fn main() {
     let reps = flag("--reps").map_or(3, |r| r as usize).max(1);
     let secs = Duration::from_secs_f64(flag("--secs").unwrap_or(if quick { 0.4 } else { 1.0 }));
     pin(0);
+    let only: Option<&str> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
     let mut rows = Vec::new();
     for size in SIZES {
-        for kind in KINDS {
+        for kind in KINDS
+            .iter()
+            .copied()
+            .filter(|k| only.is_none_or(|o| o == *k))
+        {
             let mut raw = Vec::new();
             let mut ipc = Vec::new();
             for _ in 0..reps {
@@ -230,6 +239,9 @@ fn main() {
             "| {kind} | {size} B | {raw_s} | {:.3} | {ratio} |",
             ipc / 1e6
         );
+    }
+    if only.is_some() {
+        return;
     }
     let at = |kind: &str| {
         rows.iter()
