@@ -126,9 +126,9 @@ fn recv_frame(sock: &UnixStream, deadline: Instant) -> std::io::Result<(Vec<u8>,
         }
         sock.set_read_timeout(Some(left))?;
         // Read no further than the frame (its prefix first, then its payload).
-        let want = match decoder.decode(&got) {
-            _ if got.len() < 4 => 4 - got.len(),
-            _ => (4 + u32::from_le_bytes(got[..4].try_into().expect("4 bytes")) as usize)
+        let want = match got.first_chunk::<4>() {
+            None => 4 - got.len(),
+            Some(prefix) => (4 + u32::from_le_bytes(*prefix) as usize)
                 .saturating_sub(got.len())
                 .max(1),
         };

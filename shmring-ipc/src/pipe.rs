@@ -21,7 +21,7 @@
 //! ```
 
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -72,12 +72,8 @@ fn make(endpoint: &Endpoint) -> Result<(OwnedFd, OwnedFd), ConnectError> {
 }
 
 fn nonblocking(fd: &OwnedFd, endpoint: &Endpoint) -> Result<(), ConnectError> {
-    let flags = OFlag::from_bits_retain(
-        fcntl(fd, FcntlArg::F_GETFL).map_err(|e| ConnectError::io(endpoint, "fcntl", e.into()))?,
-    );
-    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))
-        .map_err(|e| ConnectError::io(endpoint, "fcntl", e.into()))?;
-    Ok(())
+    crate::stream::set_nonblocking(fd.as_fd(), true)
+        .map_err(|e| ConnectError::io(endpoint, "fcntl", e))
 }
 
 /// A pipe the child sends on: this process's receiver, and the child's (write) end.
@@ -197,7 +193,8 @@ fn inherited(write: bool) -> Result<OwnedFd, ConnectError> {
             "{ENV_VAR} names descriptor {fd}, which is not open"
         ))
     })?;
-    if stat.st_mode & libc_s_ifmt() != libc_s_ififo() {
+    use nix::sys::stat::SFlag;
+    if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFIFO {
         return Err(bad(format!(
             "descriptor {fd} named by {ENV_VAR} is not a pipe"
         )));
@@ -213,14 +210,6 @@ fn inherited(write: bool) -> Result<OwnedFd, ConnectError> {
         .map_err(|e| ConnectError::io(&endpoint, "fcntl", e.into()))?;
     nonblocking(&fd, &endpoint)?;
     Ok(fd)
-}
-
-const fn libc_s_ifmt() -> u32 {
-    0o170000
-}
-
-const fn libc_s_ififo() -> u32 {
-    0o010000
 }
 
 pub(crate) fn connect_inherited(options: &Options) -> Result<StreamSender, ConnectError> {

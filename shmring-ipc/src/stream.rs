@@ -29,6 +29,32 @@ const SPIN_READS: u32 = 8;
 /// Bytes a receiver reads from one connection per call before looking at the others.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// The `poll(2)` timeout that ends at `deadline` (`None`: none), rounded up so a wait never
+/// ends a little early and spins.
+fn poll_timeout(deadline: Option<Instant>) -> PollTimeout {
+    match deadline {
+        None => PollTimeout::NONE,
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128);
+            PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
+        }
+    }
+}
+
+/// Makes `fd` non-blocking (`on`) or blocking.
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    let flags = if on {
+        flags | OFlag::O_NONBLOCK
+    } else {
+        flags - OFlag::O_NONBLOCK
+    };
+    fcntl(fd, FcntlArg::F_SETFL(flags))?;
+    Ok(())
+}
+
 /// Waits until `fd` shows `events` (or an error or hang-up), or `deadline` passes; `Ok(false)`
 /// on timeout. `None` waits for ever.
 pub(crate) fn wait_fd(
@@ -37,15 +63,7 @@ pub(crate) fn wait_fd(
     deadline: Option<Instant>,
 ) -> io::Result<bool> {
     loop {
-        let timeout = match deadline {
-            None => PollTimeout::NONE,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                // Round up, so a wait never ends a little early and spins.
-                let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128);
-                PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
-            }
-        };
+        let timeout = poll_timeout(deadline);
         let mut polls: Vec<PollFd<'_>> = fds.iter().map(|fd| PollFd::new(*fd, events)).collect();
         match poll(&mut polls, timeout) {
             Ok(0) => {
@@ -100,22 +118,11 @@ impl StreamSender {
     /// Switches the descriptor between blocking and non-blocking writes (one `fcntl` per
     /// change of mode): a plain `send` writes like the raw mechanism, in one blocking call.
     fn set_blocking(&mut self, on: bool) -> Result<(), SendError> {
-        use nix::fcntl::{FcntlArg, OFlag, fcntl};
         if self.blocking == on {
             return Ok(());
         }
-        let fd = self.conn.as_fd();
-        let set = fcntl(fd, FcntlArg::F_GETFL).and_then(|flags| {
-            let flags = OFlag::from_bits_retain(flags);
-            let flags = if on {
-                flags - OFlag::O_NONBLOCK
-            } else {
-                flags | OFlag::O_NONBLOCK
-            };
-            fcntl(fd, FcntlArg::F_SETFL(flags))
-        });
-        match set {
-            Ok(_) => {
+        match set_nonblocking(self.conn.as_fd(), !on) {
+            Ok(()) => {
                 self.blocking = on;
                 Ok(())
             }
@@ -389,19 +396,10 @@ impl Incoming {
     /// Switches the descriptor between blocking and non-blocking reads (one `fcntl` per
     /// change of mode).
     fn set_blocking(&mut self, on: bool) -> io::Result<()> {
-        use nix::fcntl::{FcntlArg, OFlag, fcntl};
-        if self.blocking == on {
-            return Ok(());
+        if self.blocking != on {
+            set_nonblocking(self.conn.as_fd(), !on)?;
+            self.blocking = on;
         }
-        let fd = self.conn.as_fd();
-        let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
-        let flags = if on {
-            flags - OFlag::O_NONBLOCK
-        } else {
-            flags | OFlag::O_NONBLOCK
-        };
-        fcntl(fd, FcntlArg::F_SETFL(flags))?;
-        self.blocking = on;
         Ok(())
     }
 
@@ -464,6 +462,8 @@ pub(crate) struct StreamReceiver {
     pub(crate) remove_on_drop: Option<std::path::PathBuf>,
     /// The listener may have connections to accept (poll said so, or not asked yet).
     check_listener: bool,
+    /// Which connections the last `poll(2)` found readable (kept to reuse its allocation).
+    ready: Vec<bool>,
     /// Keep the FIFO's own write end for good: senders come and go (a duplex server's
     /// control FIFO), and the receiver never reports `Disconnected`.
     pub(crate) persistent: bool,
@@ -496,6 +496,7 @@ impl StreamReceiver {
             error: None,
             remove_on_drop: None,
             check_listener: true,
+            ready: Vec::new(),
             persistent: false,
         }
     }
@@ -523,11 +524,6 @@ impl StreamReceiver {
         // first (one call that returns at once when data is there), then reads only the
         // ready ones — so a receiver that keeps up pays poll + read per wake-up, and nothing
         // for frames already buffered.
-        let mut ready: Option<Vec<bool>> = if wait {
-            Some(vec![false; self.incoming.len()])
-        } else {
-            None
-        };
         // A lone pipe or FIFO without a deadline: a plain blocking read, as the raw pipe
         // would do (no poll in between).
         let lone =
@@ -537,9 +533,9 @@ impl StreamReceiver {
                 conn.eof = true;
             }
         }
-        if lone {
-            ready = None;
-        }
+        // Read every connection (`true`), or only those `self.ready` marks.
+        let mut read_all = !wait || lone;
+        self.ready.clear();
         let mut spins = if wait && !lone { SPIN_READS } else { 0 };
         loop {
             if let Some(r) = self.take(buf) {
@@ -551,9 +547,7 @@ impl StreamReceiver {
             }
             let want = self.decoder.max() as usize + LENGTH_PREFIX;
             for (i, conn) in self.incoming.iter_mut().enumerate() {
-                let readable = ready
-                    .as_ref()
-                    .is_none_or(|r| r.get(i).copied().unwrap_or(true));
+                let readable = read_all || self.ready.get(i).copied().unwrap_or(true);
                 if !conn.eof && readable && conn.read_some(want).is_err() {
                     conn.eof = true;
                 }
@@ -579,29 +573,24 @@ impl StreamReceiver {
                 for _ in 0..64 {
                     std::hint::spin_loop();
                 }
-                ready = None;
+                read_all = true;
                 continue;
             }
+            read_all = false;
             match self.poll(deadline) {
-                Ok(Some(r)) => ready = Some(r),
-                Ok(None) => return Err(RecvTimeoutError::Timeout),
+                Ok(true) => {}
+                Ok(false) => return Err(RecvTimeoutError::Timeout),
                 Err(_) => return Err(RecvTimeoutError::Disconnected),
             }
         }
     }
 
-    /// Waits until a connection or the listener is readable (or `deadline`): which
-    /// connections are, or `None` on timeout. Notes a readable listener for the next accept.
-    fn poll(&mut self, deadline: Option<Instant>) -> io::Result<Option<Vec<bool>>> {
+    /// Waits until a connection or the listener is readable (or `deadline`; `Ok(false)`),
+    /// marking the readable connections in `self.ready` and a readable listener for the next
+    /// accept.
+    fn poll(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
         loop {
-            let timeout = match deadline {
-                None => PollTimeout::NONE,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128);
-                    PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
-                }
-            };
+            let timeout = poll_timeout(deadline);
             let mut fds: Vec<PollFd<'_>> = self
                 .incoming
                 .iter()
@@ -613,17 +602,16 @@ impl StreamReceiver {
             match poll(&mut fds, timeout) {
                 Ok(0) => {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Ok(None);
+                        return Ok(false);
                     }
                 }
                 Ok(_) => {
-                    let flags: Vec<bool> = fds
-                        .iter()
-                        .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                        .collect();
                     let n = self.incoming.len();
-                    self.check_listener |= flags.get(n).copied().unwrap_or(false);
-                    return Ok(Some(flags[..n].to_vec()));
+                    let ready = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+                    self.check_listener |= fds.get(n).is_some_and(ready);
+                    self.ready.clear();
+                    self.ready.extend(fds[..n].iter().map(ready));
+                    return Ok(true);
                 }
                 Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(e.into()),

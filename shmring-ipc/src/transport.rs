@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::codec::Hello;
-use crate::stream::{Conn, Expect, Listen, StreamReceiver, StreamSender, wait_fd};
+use crate::stream::{Conn, Expect, Listen, StreamReceiver, StreamSender, set_nonblocking, wait_fd};
 use crate::{ConnectError, Endpoint, Options};
 
 /// Writes this side's hello (within the handshake timeout).
@@ -117,15 +117,8 @@ fn accept<S: Conn + 'static>(
         Err(e) => return Err(e),
     };
     s.write_all(hello)?;
-    set_nonblocking(&s)?;
+    set_nonblocking(s.as_fd(), true)?;
     Ok(Some(Box::new(s)))
-}
-
-fn set_nonblocking(fd: &impl AsFd) -> io::Result<()> {
-    use nix::fcntl::{FcntlArg, OFlag, fcntl};
-    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
-    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
-    Ok(())
 }
 
 fn our_hello(options: &Options, expect: &Expect) -> Hello {
@@ -296,7 +289,7 @@ fn ready(
     options: &Options,
     expect: &Expect,
 ) -> Result<Box<dyn Conn>, ConnectError> {
-    set_nonblocking(&conn.as_fd())
+    set_nonblocking(conn.as_fd(), true)
         .map_err(|e| ConnectError::io(endpoint, "set non-blocking", e))?;
     send_hello(
         &mut *conn,

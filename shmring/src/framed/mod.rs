@@ -174,6 +174,10 @@ impl Drop for Receiver {
     }
 }
 
+/// Where both control blocks (spsc and mpmc) keep the published head.
+const HEAD_OFFSET: usize = crate::spsc::HEAD_OFFSET;
+const _: () = assert!(crate::spsc::HEAD_OFFSET == crate::mpmc::HEAD_OFFSET);
+
 /// What the record at a receiver's head holds.
 pub(crate) enum Next {
     /// A message of this type was copied out.
@@ -206,7 +210,7 @@ impl Cursor {
     /// word of a predecessor that died between taking messages and handing them back (whose
     /// bytes are then cleared and handed back; the caller publishes `head`).
     pub(crate) fn open(storage: &Storage<u8>, consumed_at: usize) -> Result<Cursor, u64> {
-        let head = storage.u64_at(128).load(Ordering::Acquire);
+        let head = storage.u64_at(HEAD_OFFSET).load(Ordering::Acquire);
         if head % record::ALIGN as u64 != 0 {
             return Err(head);
         }
