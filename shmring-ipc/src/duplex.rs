@@ -6,7 +6,10 @@
 //!   server's endpoint (`NAME.ID.up` carries the client's messages, `NAME.ID.down` the
 //!   server's). The client binds its `down` channel, asks the server over the endpoint itself
 //!   (`connect ID`), the server binds `up`, connects to `down` and answers `accepted`; the
-//!   side that bound a channel removes it when the connection is dropped.
+//!   client connects to `up` and at once removes both names (the open channels outlive
+//!   them), so a connection leaves nothing behind in `/dev/shm`, the queue namespace or the
+//!   file system even if both processes are killed afterwards. Until then, each side removes
+//!   the channel it bound if the handshake fails or the connection is dropped.
 //! * `pipe` has no names to rendezvous on: use [`crate::pipe`] twice.
 //!
 //! ```
@@ -49,15 +52,24 @@ pub struct Connection {
     remove: Unlink,
 }
 
-/// The name of a shared-memory ring this side bound, removed when dropped (both sides have
-/// it mapped by then; the mapping outlives the name).
+/// Names of channels this side bound, removed when dropped (open channels outlive their
+/// names: a mapped ring, an open queue or FIFO keeps working).
 #[derive(Debug)]
-struct Unlink(Option<String>);
+struct Unlink(Vec<Endpoint>);
 
 impl Drop for Unlink {
     fn drop(&mut self) {
-        if let Some(name) = &self.0 {
-            let _ = shmring::Segment::unlink_name(name);
+        for endpoint in &self.0 {
+            match endpoint {
+                Endpoint::Shm(name) => {
+                    let _ = shmring::Segment::unlink_name(name);
+                }
+                Endpoint::Fifo(path) => {
+                    let _ = std::fs::remove_file(path);
+                }
+                Endpoint::Mq(name) => crate::mq::unlink(name),
+                _ => {}
+            }
         }
     }
 }
@@ -94,10 +106,6 @@ fn derive(base: &Endpoint, id: &str, dir: &str) -> String {
         Endpoint::Mq(name) => format!("mq:{name}.{id}.{dir}"),
         other => other.to_string(),
     }
-}
-
-fn shm_name(endpoint: &str) -> Option<String> {
-    endpoint.strip_prefix("shm:").map(str::to_owned)
 }
 
 impl Server {
@@ -279,7 +287,7 @@ impl Server {
                 Ok(Some(Connection {
                     tx,
                     rx,
-                    remove: Unlink(shm_name(&up)),
+                    remove: Unlink(Endpoint::parse(&up).into_iter().collect()),
                 }))
             }
         }
@@ -317,7 +325,7 @@ fn socket_connection(
             inner: ReceiverInner::Stream(rx),
             endpoint: endpoint.clone(),
         },
-        remove: Unlink(None),
+        remove: Unlink(Vec::new()),
     })
 }
 
@@ -371,7 +379,7 @@ impl Connection {
                 );
                 let down = derive(&parsed, &id, "down");
                 let mut rx = Receiver::bind_with(&down, options)?;
-                let remove = Unlink(shm_name(&down));
+                let remove = Unlink(Endpoint::parse(&down).into_iter().collect());
                 let mut control = Sender::connect_with(endpoint, options)?;
                 control
                     .send(format!("connect {id}").as_bytes())
@@ -387,8 +395,16 @@ impl Connection {
                         seconds: options.handshake_timeout.as_secs().max(1),
                     });
                 }
-                let tx = Sender::connect_with(&derive(&parsed, &id, "up"), options)?;
-                Ok(Connection { tx, rx, remove })
+                let up = derive(&parsed, &id, "up");
+                let tx = Sender::connect_with(&up, options)?;
+                // Both channels are open on both sides: their names can go now.
+                drop(remove);
+                drop(Unlink(Endpoint::parse(&up).into_iter().collect()));
+                Ok(Connection {
+                    tx,
+                    rx,
+                    remove: Unlink(Vec::new()),
+                })
             }
         }
     }
@@ -401,7 +417,7 @@ impl Connection {
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
     pub fn split(self) -> (Sender, Receiver) {
-        // Both sides have their rings mapped by now: the names can go.
+        // Both sides have their channels open by now: the names can go.
         let Connection { tx, rx, remove } = self;
         drop(remove);
         (tx, rx)

@@ -121,6 +121,14 @@ pub(crate) struct MqReceiver {
     pub(crate) error: Option<FrameError>,
 }
 
+/// Removes queue `name` (with its leading `/`) and its liveness files; open descriptors and
+/// held locks keep working.
+pub(crate) fn unlink(name: &str) {
+    let _ = mq_unlink(name);
+    let _ = std::fs::remove_file(lock_path(name, "senders"));
+    let _ = std::fs::remove_file(lock_path(name, "receiver"));
+}
+
 impl Drop for MqReceiver {
     fn drop(&mut self) {
         let _ = mq_unlink(self.name.as_str());

@@ -136,7 +136,9 @@ fn child_entry() {
             println!("READY {}", server.endpoint());
             std::io::stdout().flush().unwrap();
             loop {
-                let mut conn = server.accept().unwrap();
+                let mut conn = server
+                    .accept()
+                    .unwrap_or_else(|e| panic!("echo server {endpoint}: accept: {e:?}"));
                 std::thread::spawn(move || {
                     let mut buf = Vec::new();
                     while conn.recv_into(&mut buf).is_ok() {
@@ -500,7 +502,8 @@ fn duplex_echo_across_processes() {
     use shmring_ipc::duplex::Connection;
     for (endpoint, _guard) in endpoints("conf-echo") {
         let mut cmd = child("child_entry", "echo-server", "-");
-        cmd.env(ENDPOINT_VAR, &endpoint);
+        cmd.env(ENDPOINT_VAR, &endpoint)
+            .stderr(std::process::Stdio::inherit()); // the server's errors, if any, in the log
         let mut server = cmd.spawn().unwrap();
         let line = wait_for_line(&mut server, "READY");
         let bound = line.trim_start_matches("READY ").to_owned();
@@ -508,7 +511,8 @@ fn duplex_echo_across_processes() {
             .map(|c| {
                 let bound = bound.clone();
                 std::thread::spawn(move || {
-                    let mut conn = Connection::connect_with(&bound, &options_for(&bound)).unwrap();
+                    let mut conn = Connection::connect_with(&bound, &options_for(&bound))
+                        .unwrap_or_else(|e| panic!("{bound}: client {c} connect: {e:?}"));
                     for i in 0..(300 * (c + 1)) {
                         let msg = message(i as u32, 200);
                         conn.send(&msg).unwrap();
@@ -519,6 +523,13 @@ fn duplex_echo_across_processes() {
             })
             .collect();
         let mut conns: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+        // Connected channels have no names left (nothing to leak if both sides are killed).
+        let named: Vec<String> = entries_named_after(&bound)
+            .into_iter()
+            .filter(|(file, _)| file.contains(".up") || file.contains(".down"))
+            .map(|(file, _)| file)
+            .collect();
+        assert!(named.is_empty(), "{bound}: channel names left: {named:?}");
         drop(conns.pop()); // one client leaves; the others still get replies
         for conn in &mut conns {
             conn.send(b"still here").unwrap();
@@ -541,8 +552,9 @@ fn duplex_echo_across_processes() {
     }
 }
 
-/// Removes every file, segment and queue whose name starts with the name in `endpoint`.
-fn remove_leftovers(endpoint: &str) {
+/// Files, segments, queue lock files (and queues, where `/dev/mqueue` is mounted) named
+/// after the name in `endpoint`: (file name, path).
+fn entries_named_after(endpoint: &str) -> Vec<(String, std::path::PathBuf)> {
     let name = endpoint
         .rsplit(['/', ':'])
         .next()
@@ -551,22 +563,37 @@ fn remove_leftovers(endpoint: &str) {
         .trim_end_matches(".fifo")
         .to_owned();
     if name.is_empty() {
-        return;
+        return Vec::new();
     }
-    for dir in [std::env::temp_dir(), "/dev/shm".into()] {
+    let mut found = Vec::new();
+    for dir in [
+        std::env::temp_dir(),
+        "/dev/shm".into(),
+        "/dev/mqueue".into(),
+    ] {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
-            if let Some(queue) = file
-                .strip_prefix("shmring-mq-")
-                .and_then(|f| f.strip_suffix(".receiver"))
-            {
-                if queue.starts_with(&name) {
-                    let _ = nix::mqueue::mq_unlink(format!("/{queue}").as_str());
-                }
-            }
             if file.starts_with(&name) || file.starts_with(&format!("shmring-mq-{name}")) {
-                let _ = std::fs::remove_file(entry.path());
+                found.push((file, entry.path()));
             }
+        }
+    }
+    found
+}
+
+/// Removes every file, segment and queue whose name starts with the name in `endpoint`.
+fn remove_leftovers(endpoint: &str) {
+    for (file, path) in entries_named_after(endpoint) {
+        if let Some(queue) = file
+            .strip_prefix("shmring-mq-")
+            .and_then(|f| f.strip_suffix(".receiver"))
+        {
+            let _ = nix::mqueue::mq_unlink(format!("/{queue}").as_str());
+        }
+        if path.starts_with("/dev/mqueue") {
+            let _ = nix::mqueue::mq_unlink(format!("/{file}").as_str());
+        } else {
+            let _ = std::fs::remove_file(path);
         }
     }
 }

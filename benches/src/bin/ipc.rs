@@ -8,6 +8,9 @@
 //! checked). Each row is the median of `--reps` interleaved repetitions.
 //!
 //! `cargo run --release -p shmring-benches --bin ipc -- [--quick] [--reps N] [--secs S] [--only KIND]`
+//!
+//! With `SHMRING_BENCH_STATS` set, each measurement also prints the sender's and this
+//! process's context-switch counts (from `/proc/PID/status`) to stderr.
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -16,17 +19,6 @@ use std::time::{Duration, Instant};
 
 const SIZES: [usize; 2] = [64, 1024];
 const KINDS: [&str; 5] = ["uds", "tcp", "fifo", "mq", "shm"];
-
-fn pin(core: usize) {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cores < 2 {
-        return;
-    }
-    let mut set = nix::sched::CpuSet::new();
-    if set.set(core % cores).is_ok() {
-        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
-    }
-}
 
 fn unique(tag: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -139,13 +131,31 @@ fn measure(kind: &str, ipc: bool, size: usize, secs: Duration) -> f64 {
             _ => return 0.0,
         }
     }
+    if std::env::var_os("SHMRING_BENCH_STATS").is_some() {
+        let status = |pid: String| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("ctxt_switches"))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        eprintln!(
+            "{kind} {} {size} B: {:.3} M/s; sender {}; receiver {}",
+            if ipc { "ipc" } else { "raw" },
+            rate / 1e6,
+            status(child.id().to_string()),
+            status("self".into())
+        );
+    }
     let _ = child.kill();
     let _ = child.wait();
     rate
 }
 
 fn peer(args: &[String]) {
-    pin(1);
+    shmring_benches::pin(1);
     let size: usize = args[2].parse().unwrap();
     let msg = vec![0x5au8; size];
     match args[0].as_str() {
@@ -203,7 +213,7 @@ fn main() {
     };
     let reps = flag("--reps").map_or(3, |r| r as usize).max(1);
     let secs = Duration::from_secs_f64(flag("--secs").unwrap_or(if quick { 0.4 } else { 1.0 }));
-    pin(0);
+    shmring_benches::pin(0);
     let only: Option<&str> = args
         .iter()
         .position(|a| a == "--only")

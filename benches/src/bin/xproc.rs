@@ -109,7 +109,7 @@ fn main() {
             tput: Duration::from_secs(2),
         }
     };
-    pin(0);
+    shmring_benches::pin(0);
     let reps = if quick { 3 } else { 5 };
     let mut out = Vec::new();
     // Each row is measured `reps` times, interleaved with the others so that a noisy moment
@@ -226,27 +226,6 @@ fn main() {
 
 // ---------------------------------------------------------------- measurement helpers
 
-/// Pins this process to `core` when the machine has two or more. The core count is taken
-/// before the parent pins itself and handed to peers, whose inherited mask shows one core.
-fn pin(core: usize) {
-    let cores: usize = match std::env::var("XPROC_CORES") {
-        Ok(n) => n.parse().unwrap_or(1),
-        Err(_) => {
-            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-            // SAFETY: called before this program starts any thread (single-threaded here).
-            unsafe { std::env::set_var("XPROC_CORES", n.to_string()) };
-            n
-        }
-    };
-    if cores < 2 {
-        return;
-    }
-    let mut set = nix::sched::CpuSet::new();
-    if set.set(core % cores).is_ok() {
-        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
-    }
-}
-
 fn spawn_peer(args: &[&str]) -> Child {
     Command::new(std::env::current_exe().expect("current_exe"))
         .arg("peer")
@@ -340,7 +319,7 @@ fn print_table(rows: &[Row]) {
 // ---------------------------------------------------------------- peers
 
 fn peer(args: &[String]) {
-    pin(1);
+    shmring_benches::pin(1);
     let arg = |i: usize| args[i].as_str();
     match (arg(0), arg(1)) {
         ("floor-rtt", size) => floor_echo(arg(2), size.parse().unwrap()),
@@ -1053,7 +1032,7 @@ fn inproc(
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = stop.clone();
     let producer = std::thread::spawn(move || {
-        pin(1);
+        shmring_benches::pin(1);
         let mut i = 0;
         while !stop2.load(Ordering::Relaxed) {
             if push(i) {
