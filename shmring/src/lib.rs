@@ -119,6 +119,7 @@ mod error;
 pub mod framed;
 mod futex;
 pub mod header;
+pub mod inspect;
 mod layout;
 pub mod mpmc;
 pub mod process;

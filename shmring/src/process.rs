@@ -91,9 +91,19 @@ pub(crate) fn owner_word(p: &ProcessId) -> u64 {
     (u64::from(p.pid) << 32) | (p.start_ticks & 0xffff_ffff)
 }
 
-/// Liveness of the process packed in an [`owner_word`], recorded in pid namespace `pid_ns`
-/// (0 if not recorded yet, taken as this namespace).
-pub(crate) fn owner_liveness(word: u64, pid_ns: u64) -> Liveness {
+/// Liveness of a process packed in an owner word as the rings record it (pid in the high
+/// half, the low 32 bits of its start time in the low half; docs/layout.md), recorded in pid
+/// namespace `pid_ns` (0 if not recorded, taken as this namespace).
+///
+/// ```
+/// use shmring::process::{owner_liveness, Liveness, ProcessId};
+///
+/// let me = ProcessId::current().unwrap();
+/// let word = (u64::from(me.pid) << 32) | (me.start_ticks & 0xffff_ffff);
+/// assert_eq!(owner_liveness(word, 0), Liveness::Alive);
+/// assert_eq!(owner_liveness(0, 0), Liveness::Dead);
+/// ```
+pub fn owner_liveness(word: u64, pid_ns: u64) -> Liveness {
     liveness_of((word >> 32) as u32, pid_ns, |start| {
         start & 0xffff_ffff == word & 0xffff_ffff
     })
