@@ -1,29 +1,146 @@
-//! The `shmring` command. Its subcommands (bench, ls, inspect, rm, gc, send, recv) are being
-//! built; today it reports its version and the header format it reads.
+//! The `shmring` command: inspect, clean up and use shmring rings from the shell.
+//!
+//! `shmring ls`, `inspect NAME`, `rm NAME`, `gc [--dry-run]`, `send NAME`, `recv NAME`;
+//! `--json` anywhere for machine-readable output. Every user error is one line on stderr and
+//! a distinct exit code (see [`Failure`] and `shmring --help`).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod ops;
+mod pipe;
+
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+/// Exit codes, also listed in `shmring --help`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  other failure (I/O error)
+  2  bad command line
+  3  no such ring
+  4  the ring is of another kind or payload layout
+  5  the ring is corrupt
+  6  permission denied
+  7  the ring already exists (--create)
+  8  the peer went away before all input was sent
+  9  a message is larger than the ring's maximum";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shmring",
+    version,
+    about = "Inspect, clean up and use shmring shared-memory rings",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    /// Machine-readable JSON output (errors too, on stderr).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List every shmring ring in /dev/shm: kind, payload, capacity, fill, processes.
+    Ls,
+    /// Show a ring's whole header and control block, with a consistency check.
+    Inspect {
+        /// The ring's name (as in /dev/shm).
+        name: String,
+    },
+    /// Remove a ring's name (processes that have it open keep working).
+    Rm {
+        /// The rings' names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove every ring whose recorded processes are all dead.
+    Gc {
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Send lines (or frames) from stdin into a framed ring.
+    Send(pipe::SendArgs),
+    /// Receive messages from a framed ring as lines (or frames) on stdout.
+    Recv(pipe::RecvArgs),
+}
+
+/// A user-facing failure: one line of explanation and an exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code (see [`EXIT_CODES`]).
+    pub code: u8,
+    /// The explanation.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with exit code `code`.
+    pub fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The failure an [`shmring::OpenError`] stands for.
+    pub fn open(err: &shmring::OpenError) -> Failure {
+        use shmring::OpenError as E;
+        let code = match err {
+            E::NotFound { .. } => 3,
+            E::IncompatibleLayout { .. }
+            | E::KindMismatch { .. }
+            | E::ConfigMismatch { .. }
+            | E::VersionMismatch { .. } => 4,
+            E::Corrupted { .. } | E::Truncated { .. } | E::NotASegment { .. } => 5,
+            E::PermissionDenied { .. } => 6,
+            E::AlreadyExists { .. } => 7,
+            _ => 1,
+        };
+        Failure::new(code, err.to_string())
+    }
+
+    /// The failure an [`shmring::inspect::InspectError`] stands for.
+    pub fn inspect(err: &shmring::inspect::InspectError) -> Failure {
+        use shmring::inspect::InspectError as E;
+        let code = match err {
+            E::NotFound { .. } => 3,
+            E::Header { .. } => 5,
+            E::PermissionDenied { .. } => 6,
+            E::Io { .. } => 1,
+        };
+        Failure::new(code, err.to_string())
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--version" | "-V") => {
-            println!(
-                "shmring {} (segment format version {})",
-                env!("CARGO_PKG_VERSION"),
-                shmring::header::FORMAT_VERSION
-            );
-            ExitCode::SUCCESS
-        }
-        Some("--help" | "-h") | None => {
-            println!("usage: shmring --version\n\nNo subcommands are available in this release.");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("shmring: unknown argument {other:?}; try `shmring --help`");
-            ExitCode::from(2)
+    let cli = Cli::parse();
+    let json = cli.json;
+    let result = match cli.command {
+        Command::Ls => ops::ls(json),
+        Command::Inspect { name } => ops::inspect(&name, json),
+        Command::Rm { names } => ops::rm(&names, json),
+        Command::Gc { dry_run } => ops::gc(dry_run, json),
+        Command::Send(args) => pipe::send(&args, json),
+        Command::Recv(args) => pipe::recv(&args, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if json {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({ "error": f.message, "exit_code": f.code })
+                );
+            } else {
+                eprintln!("shmring: {}", f.message);
+            }
+            ExitCode::from(f.code)
         }
     }
 }

@@ -1,0 +1,378 @@
+//! `ls`, `inspect`, `rm` and `gc`: built on [`shmring::inspect`], which reads a copy of a
+//! segment's first bytes and never attaches.
+
+use serde_json::{Value, json};
+use shmring::header::HeaderError;
+use shmring::inspect::{self, Health, InspectError, Inspection, Participant};
+use shmring::process::Liveness;
+
+use crate::Failure;
+
+fn liveness(l: Liveness) -> &'static str {
+    match l {
+        Liveness::Alive => "alive",
+        Liveness::Dead => "dead",
+        Liveness::Unknown => "unknown",
+    }
+}
+
+fn participant_json(p: &Participant) -> Value {
+    json!({
+        "role": p.role,
+        "pid": p.pid,
+        "start_ticks_low": p.start_ticks_low,
+        "liveness": liveness(p.liveness),
+        "state": p.state,
+        "in_flight": p.in_flight,
+    })
+}
+
+fn report_json(r: &Inspection) -> Value {
+    let info = &r.info;
+    json!({
+        "name": r.name,
+        "format_version": info.version,
+        "state": match info.state { 0 => "initialising", 1 => "ready", 2 => "closed", _ => "invalid" },
+        "kind": info.kind.to_string(),
+        "total_size": info.total_size,
+        "file_size": r.file_len,
+        "area_offset": info.area_offset,
+        "area_size": info.area_size,
+        "capacity": info.capacity,
+        "slot_size": info.slot_size,
+        "slot_align": info.slot_align,
+        "fingerprint": format!("{:#018x}", info.fingerprint),
+        "description": info.description,
+        "description_truncated": info.description_truncated,
+        "creator": {
+            "pid": info.owner.pid,
+            "start_ticks": info.owner.start_ticks,
+            "pid_ns": info.owner.pid_ns,
+            "liveness": liveness(r.creator),
+        },
+        "created_unix_ns": info.created_unix_ns,
+        "control": r.control.as_ref().map(|c| json!({
+            "tail": c.tail,
+            "head": c.head,
+            "fill": c.fill,
+            "receiver_waiting": c.receiver_waiting,
+            "sender_waiting": c.sender_waiting,
+            "epoch": c.epoch,
+            "consumed": c.consumed,
+        })),
+        "participants": r.participants.iter().map(participant_json).collect::<Vec<_>>(),
+        "in_use": r.in_use(),
+        "health": if r.health == Health::Ok { "ok" } else { "corrupt" },
+        "problems": r.problems,
+    })
+}
+
+/// `12345 sender alive` for each participant, comma-separated; `-` for none.
+fn processes(r: &Inspection) -> String {
+    if r.participants.is_empty() {
+        return "-".into();
+    }
+    r.participants
+        .iter()
+        .map(|p| format!("{} {} {}", p.pid, p.role, liveness(p.liveness)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The payload as `ls` shows it: the type's description, or bytes for framed rings.
+fn payload(r: &Inspection) -> String {
+    if r.info.kind.is_byte_ring() {
+        "bytes".into()
+    } else {
+        let d = r.info.description.as_str();
+        let short: String = d.chars().take(40).collect();
+        if short.len() < d.len() {
+            format!("{short}…")
+        } else {
+            short
+        }
+    }
+}
+
+pub fn ls(json: bool) -> Result<(), Failure> {
+    let names = inspect::list();
+    let reports: Vec<(String, Result<Inspection, InspectError>)> = names
+        .into_iter()
+        .map(|n| {
+            let r = inspect::inspect(&n);
+            (n, r)
+        })
+        .collect();
+    if json {
+        let rows: Vec<Value> = reports
+            .iter()
+            .map(|(name, r)| match r {
+                Ok(r) => report_json(r),
+                Err(e) => json!({ "name": name, "error": e.to_string() }),
+            })
+            .collect();
+        println!("{}", Value::Array(rows));
+        return Ok(());
+    }
+    if reports.is_empty() {
+        println!("no shmring rings in {}", inspect::SHM_DIR);
+        return Ok(());
+    }
+    let mut rows = vec![[
+        "NAME".to_string(),
+        "KIND".into(),
+        "PAYLOAD".into(),
+        "CAPACITY".into(),
+        "FILL".into(),
+        "HEALTH".into(),
+        "PROCESSES".into(),
+    ]];
+    for (name, r) in &reports {
+        rows.push(match r {
+            Ok(r) => [
+                name.clone(),
+                r.info.kind.to_string(),
+                payload(r),
+                r.info.capacity.to_string(),
+                r.control
+                    .as_ref()
+                    .map_or("-".into(), |c| c.fill.to_string()),
+                if r.health == Health::Ok {
+                    "ok".into()
+                } else {
+                    "CORRUPT".into()
+                },
+                processes(r),
+            ],
+            Err(e) => [
+                name.clone(),
+                "?".into(),
+                "?".into(),
+                "?".into(),
+                "?".into(),
+                "UNREADABLE".into(),
+                e.to_string(),
+            ],
+        });
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    Ok(())
+}
+
+pub fn inspect(name: &str, json: bool) -> Result<(), Failure> {
+    let r = inspect::inspect(name).map_err(|e| Failure::inspect(&e))?;
+    if json {
+        println!("{}", report_json(&r));
+    } else {
+        print_report(&r);
+    }
+    if r.health == Health::Corrupt {
+        return Err(Failure::new(
+            5,
+            format!(
+                "{name} is corrupt: {}",
+                r.problems.first().map_or("", String::as_str)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn print_report(r: &Inspection) {
+    let i = &r.info;
+    let state = match i.state {
+        0 => "initialising",
+        1 => "ready",
+        2 => "closed",
+        _ => "invalid",
+    };
+    println!("ring            {}", r.name);
+    println!("path            {}", inspect::path_of(&r.name).display());
+    println!("format version  {}", i.version);
+    println!("state           {state}");
+    println!("kind            {}", i.kind);
+    println!("capacity        {}", i.capacity);
+    println!(
+        "slot            {} bytes, aligned to {}",
+        i.slot_size, i.slot_align
+    );
+    println!(
+        "payload         {}{}",
+        i.description,
+        if i.description_truncated {
+            " (cut)"
+        } else {
+            ""
+        }
+    );
+    println!("fingerprint     {:#018x}", i.fingerprint);
+    println!(
+        "size            {} bytes (area {} at offset {}; file {})",
+        i.total_size, i.area_size, i.area_offset, r.file_len
+    );
+    println!(
+        "creator         pid {} (start ticks {}, pid ns {}) {}",
+        i.owner.pid,
+        i.owner.start_ticks,
+        i.owner.pid_ns,
+        liveness(r.creator)
+    );
+    println!(
+        "created         {} ns after the Unix epoch",
+        i.created_unix_ns
+    );
+    if let Some(c) = &r.control {
+        println!("tail            {}", c.tail);
+        println!("head            {}", c.head);
+        println!(
+            "fill            {} {}",
+            c.fill,
+            if i.kind.is_byte_ring() {
+                "bytes"
+            } else {
+                "messages"
+            }
+        );
+        if let Some(consumed) = c.consumed {
+            println!("consumed        {consumed}");
+        }
+        if let Some(epoch) = c.epoch {
+            println!("epoch           {epoch}");
+        }
+        println!(
+            "waiters         receiver {}, sender {}",
+            if c.receiver_waiting { "asleep" } else { "none" },
+            if c.sender_waiting { "asleep" } else { "none" }
+        );
+    }
+    if r.participants.is_empty() {
+        println!("participants    none");
+    }
+    for p in &r.participants {
+        let mut line = format!(
+            "participant     {} pid {} (start ticks low {:#010x}) {}",
+            p.role,
+            p.pid,
+            p.start_ticks_low,
+            liveness(p.liveness)
+        );
+        if let Some(s) = p.state {
+            line.push_str(&format!(", slot {s}"));
+        }
+        if !p.in_flight.is_empty() {
+            line.push_str(&format!(", in flight at {:?}", p.in_flight));
+        }
+        println!("{line}");
+    }
+    if r.problems.is_empty() {
+        println!("consistency     ok");
+    }
+    for p in &r.problems {
+        println!("PROBLEM         {p}");
+    }
+}
+
+pub fn rm(names: &[String], json: bool) -> Result<(), Failure> {
+    let mut removed = Vec::new();
+    let mut warnings = Vec::new();
+    for name in names {
+        match inspect::inspect(name) {
+            Ok(r) if r.in_use() => {
+                let pids: Vec<String> = std::iter::once(&r.info.owner.pid)
+                    .filter(|_| r.creator != Liveness::Dead)
+                    .chain(
+                        r.participants
+                            .iter()
+                            .filter(|p| p.liveness != Liveness::Dead)
+                            .map(|p| &p.pid),
+                    )
+                    .map(u32::to_string)
+                    .collect();
+                warnings.push(format!(
+                    "{name} was in use by pid {}: they keep working, new processes cannot open it",
+                    pids.join(", ")
+                ));
+            }
+            Ok(_) => {}
+            Err(InspectError::Header {
+                source: HeaderError::BadMagic | HeaderError::Short { .. },
+                ..
+            }) => {
+                return Err(Failure::new(
+                    5,
+                    format!("{name} is not a shmring ring; not removed"),
+                ));
+            }
+            // A damaged header is still ours: removing it is the cure.
+            Err(InspectError::Header { .. }) => {}
+            Err(e) => return Err(Failure::inspect(&e)),
+        }
+        shmring::Segment::unlink_name(name).map_err(|e| Failure::open(&e))?;
+        removed.push(name.clone());
+    }
+    if json {
+        println!("{}", json!({ "removed": removed, "warnings": warnings }));
+    } else {
+        for w in &warnings {
+            eprintln!("shmring: note: {w}");
+        }
+        for name in &removed {
+            println!("removed {name}");
+        }
+    }
+    Ok(())
+}
+
+pub fn gc(dry_run: bool, json: bool) -> Result<(), Failure> {
+    let mut removed = Vec::new();
+    let mut kept = Vec::new();
+    for name in inspect::list() {
+        let reason = match inspect::inspect(&name) {
+            Ok(r) if r.in_use() => "in use".to_string(),
+            Ok(_) => {
+                if !dry_run {
+                    if let Err(e) = shmring::Segment::unlink_name(&name) {
+                        kept.push(json!({ "name": name, "reason": e.to_string() }));
+                        continue;
+                    }
+                }
+                removed.push(name);
+                continue;
+            }
+            Err(e) => format!("unreadable ({e}); remove it with `shmring rm`"),
+        };
+        kept.push(json!({ "name": name, "reason": reason }));
+    }
+    if json {
+        println!(
+            "{}",
+            json!({ "dry_run": dry_run, "removed": removed, "kept": kept })
+        );
+        return Ok(());
+    }
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for name in &removed {
+        println!("{verb} {name}");
+    }
+    for k in &kept {
+        println!(
+            "kept {} ({})",
+            k["name"].as_str().unwrap_or_default(),
+            k["reason"].as_str().unwrap_or_default()
+        );
+    }
+    if removed.is_empty() {
+        println!("nothing to remove");
+    }
+    Ok(())
+}

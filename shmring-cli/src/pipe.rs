@@ -1,0 +1,223 @@
+//! `send` and `recv`: shell pipelines over a many-producer framed ring
+//! ([`shmring::framed::mpsc`]): each line (or length-prefixed frame) of stdin is one message.
+
+use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::time::{Duration, Instant};
+
+use shmring::framed::SendError;
+use shmring::framed::mpsc::{Receiver, Sender};
+use shmring::{OpenError, RecvError, TryRecvError};
+
+use crate::Failure;
+
+/// Options both directions share.
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// The ring's name (as in /dev/shm).
+    name: String,
+    /// Create the ring (a framed many-producer ring) instead of opening it.
+    #[arg(long)]
+    create: bool,
+    /// Capacity in bytes when creating (a power of two, at least 64).
+    #[arg(long, default_value_t = 1 << 20, requires = "create")]
+    capacity: u64,
+    /// When opening, wait up to this many seconds for the ring to appear.
+    #[arg(long, default_value_t = 0.0, conflicts_with = "create")]
+    wait: f64,
+    /// Frames instead of lines: each message is a 4-byte little-endian length, then that
+    /// many bytes.
+    #[arg(long)]
+    frames: bool,
+}
+
+/// `shmring send`.
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    common: Common,
+}
+
+/// `shmring recv`.
+#[derive(Debug, clap::Args)]
+pub struct RecvArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Stop after this many messages.
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+/// Opens (retrying while it does not exist, up to `--wait`) or creates the ring.
+fn attach<T>(
+    c: &Common,
+    create: impl Fn(&str, u64) -> Result<T, OpenError>,
+    open: impl Fn(&str) -> Result<T, OpenError>,
+) -> Result<T, Failure> {
+    if c.create {
+        return create(&c.name, c.capacity).map_err(|e| Failure::open(&e));
+    }
+    if !(c.wait.is_finite() && c.wait >= 0.0) {
+        return Err(Failure::new(
+            2,
+            format!("--wait {} is not a duration", c.wait),
+        ));
+    }
+    let deadline = Instant::now() + Duration::from_secs_f64(c.wait.min(1e9));
+    loop {
+        match open(&c.name) {
+            Err(OpenError::NotFound { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r.map_err(|e| Failure::open(&e)),
+        }
+    }
+}
+
+fn summary(json: bool, verb: &str, messages: u64, bytes: u64) {
+    if json {
+        eprintln!(
+            "{}",
+            serde_json::json!({ "messages": messages, "bytes": bytes, "direction": verb })
+        );
+    }
+}
+
+/// Reads the next message from stdin: a line without its newline, or a frame. `None` at the
+/// end of input.
+fn next_message(
+    input: &mut impl BufRead,
+    frames: bool,
+    buf: &mut Vec<u8>,
+) -> Result<Option<()>, Failure> {
+    buf.clear();
+    let io_err = |e: io::Error| Failure::new(1, format!("reading stdin: {e}"));
+    if !frames {
+        if input.read_until(b'\n', buf).map_err(io_err)? == 0 {
+            return Ok(None);
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        return Ok(Some(()));
+    }
+    let mut prefix = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match input.read(&mut prefix[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(Failure::new(1, "stdin ended inside a frame's length")),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    let len = u32::from_le_bytes(prefix) as u64;
+    input.take(len).read_to_end(buf).map_err(io_err)?;
+    if (buf.len() as u64) < len {
+        return Err(Failure::new(
+            1,
+            format!("stdin ended inside a frame ({} of {len} bytes)", buf.len()),
+        ));
+    }
+    Ok(Some(()))
+}
+
+pub fn send(args: &SendArgs, json: bool) -> Result<(), Failure> {
+    let c = &args.common;
+    let tx = attach(c, |n, cap| Sender::create(n, cap), |n| Sender::open(n))?;
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut buf = Vec::new();
+    let (mut messages, mut bytes) = (0u64, 0u64);
+    while next_message(&mut input, c.frames, &mut buf)?.is_some() {
+        match tx.send(&buf) {
+            Ok(()) => {
+                messages += 1;
+                bytes += buf.len() as u64;
+            }
+            Err(SendError::TooLarge { len, max }) => {
+                return Err(Failure::new(
+                    9,
+                    format!(
+                        "message {} is {len} bytes, {} takes at most {max}",
+                        messages + 1,
+                        c.name
+                    ),
+                ));
+            }
+            Err(SendError::Disconnected) => {
+                return Err(Failure::new(
+                    8,
+                    format!(
+                        "the receiver of {} went away after {messages} messages",
+                        c.name
+                    ),
+                ));
+            }
+            Err(e) => return Err(Failure::new(5, format!("{}: {e}", c.name))),
+        }
+    }
+    summary(json, "sent", messages, bytes);
+    Ok(())
+}
+
+pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
+    let c = &args.common;
+    let mut rx = attach(c, |n, cap| Receiver::create(n, cap), |n| Receiver::open(n))?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut buf = Vec::new();
+    let (mut messages, mut bytes) = (0u64, 0u64);
+    let write = |out: &mut BufWriter<_>, msg: &[u8]| -> io::Result<()> {
+        if c.frames {
+            out.write_all(&(msg.len() as u32).to_le_bytes())?;
+            out.write_all(msg)
+        } else {
+            out.write_all(msg)?;
+            out.write_all(b"\n")
+        }
+    };
+    let end = |e: io::Error| {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            None // the reader of stdout stopped: a clean end
+        } else {
+            Some(Failure::new(1, format!("writing stdout: {e}")))
+        }
+    };
+    while args.count.is_none_or(|n| messages < n) {
+        // Flush only when nothing more is waiting, so a fast stream is written in blocks
+        // and a slow one line by line.
+        let got = match rx.try_recv_into(&mut buf) {
+            Ok(_) => Ok(()),
+            Err(TryRecvError::Empty) => {
+                if let Err(e) = out.flush() {
+                    return end(e).map_or(Ok(()), Err);
+                }
+                rx.recv_into(&mut buf).map(|_| ())
+            }
+            Err(TryRecvError::Disconnected) => Err(RecvError::Disconnected),
+            Err(TryRecvError::Corrupted) => Err(RecvError::Corrupted),
+        };
+        match got {
+            Ok(()) => {}
+            Err(RecvError::Disconnected) => break,
+            Err(RecvError::Corrupted) => {
+                let _ = out.flush();
+                return Err(Failure::new(
+                    5,
+                    format!("{} is corrupt (after {messages} messages)", c.name),
+                ));
+            }
+        }
+        messages += 1;
+        bytes += buf.len() as u64;
+        if let Err(e) = write(&mut out, &buf) {
+            return end(e).map_or(Ok(()), Err);
+        }
+    }
+    if let Err(e) = out.flush() {
+        return end(e).map_or(Ok(()), Err);
+    }
+    summary(json, "received", messages, bytes);
+    Ok(())
+}

@@ -1,0 +1,415 @@
+//! End-to-end tests of the built `shmring` binary: `send | recv` across processes with every
+//! byte checked, `gc` after a SIGKILLed producer, and each bad-input case with its exit code.
+
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+/// Longest any child may run before the test kills it and fails.
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+fn shmring() -> Command {
+    Command::cargo_bin("shmring").expect("the shmring binary is built")
+}
+
+fn unique(tag: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "shmring-cli-test-{tag}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Removes the ring when dropped.
+struct Unlink(String);
+
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        let _ = shmring::Segment::unlink_name(&self.0);
+    }
+}
+
+/// Waits for `child` with the watchdog; its exit code and stdout.
+fn finish(child: Child) -> (Option<i32>, Vec<u8>, String) {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(WATCHDOG) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            panic!("shmring (pid {pid}) did not finish within {WATCHDOG:?}");
+        }
+    };
+    (
+        out.status.code(),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `shmring ARGS` to completion (stdin empty).
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let child = shmring()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, out, err) = finish(child);
+    (code, String::from_utf8_lossy(&out).into_owned(), err)
+}
+
+/// Waits until the ring `name` exists.
+fn wait_for_ring(name: &str) {
+    let start = Instant::now();
+    while !std::path::Path::new("/dev/shm").join(name).exists() {
+        assert!(start.elapsed() < WATCHDOG, "ring {name} never appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Pseudo-random bytes (xorshift), deterministic per seed.
+fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut s = seed | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s as u8
+        })
+        .collect()
+}
+
+/// `shmring recv --create` in one process, `shmring send` in another, stdin to stdout.
+fn pipeline(name: &str, extra: &[&str], input: Vec<u8>) -> Vec<u8> {
+    let mut recv_args = vec!["recv", name, "--create", "--capacity", "65536"];
+    recv_args.extend_from_slice(extra);
+    let recv = shmring()
+        .args(&recv_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut send_args = vec!["send", name, "--wait", "30"];
+    send_args.extend_from_slice(extra);
+    let mut send = shmring()
+        .args(&send_args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read recv's output while send runs (a full stdout pipe would stall the ring).
+    let receiver = std::thread::spawn(move || finish(recv));
+    let mut stdin = send.stdin.take().unwrap();
+    stdin.write_all(&input).unwrap();
+    drop(stdin);
+    let (code, _, err) = finish(send);
+    assert_eq!(code, Some(0), "send: {err}");
+    let (code, out, err) = receiver.join().unwrap();
+    assert_eq!(code, Some(0), "recv: {err}");
+    out
+}
+
+#[test]
+fn lines_from_send_arrive_at_recv_byte_for_byte() {
+    let name = unique("lines");
+    let _u = Unlink(name.clone());
+    // 20 000 lines of 0..300 random bytes other than the newline, some empty.
+    let mut input = Vec::new();
+    for i in 0..20_000u64 {
+        let mut line = bytes(i, (i * 7919 % 301) as usize);
+        line.retain(|&b| b != b'\n');
+        input.extend_from_slice(&line);
+        input.push(b'\n');
+    }
+    let out = pipeline(&name, &[], input.clone());
+    assert_eq!(out.len(), input.len());
+    assert!(out == input, "the lines differ");
+}
+
+#[test]
+fn frames_carry_any_bytes() {
+    let name = unique("frames");
+    let _u = Unlink(name.clone());
+    let mut input = Vec::new();
+    for i in 0..5_000u64 {
+        let msg = bytes(i, (i * 104_729 % 4000) as usize); // newlines included
+        input.extend_from_slice(&(msg.len() as u32).to_le_bytes());
+        input.extend_from_slice(&msg);
+    }
+    let out = pipeline(&name, &["--frames"], input.clone());
+    assert!(out == input, "the frames differ");
+}
+
+#[test]
+fn recv_count_stops_and_json_summarises() {
+    let name = unique("count");
+    let _u = Unlink(name.clone());
+    let recv = shmring()
+        .args(["--json", "recv", &name, "--create", "--count", "2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_ring(&name);
+    let mut send = shmring()
+        .args(["send", &name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    send.stdin.take().unwrap().write_all(b"one\ntwo\n").unwrap();
+    let (code, out, err) = finish(recv);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, b"one\ntwo\n");
+    let summary: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
+    assert_eq!(summary["messages"], 2);
+    assert_eq!(summary["bytes"], 6);
+    finish(send);
+}
+
+#[test]
+fn ls_inspect_and_gc_after_a_killed_producer() {
+    let dead = unique("gc-dead");
+    let live = unique("gc-live");
+    let _u1 = Unlink(dead.clone());
+    let _u2 = Unlink(live.clone());
+    // A producer that creates its ring, sends one line and is killed while it waits for more.
+    let mut producer = shmring()
+        .args(["send", &dead, "--create", "--capacity", "4096"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = producer.stdin.take().unwrap();
+    stdin.write_all(b"committed\n").unwrap();
+    stdin.flush().unwrap();
+    wait_for_ring(&dead);
+    let start = Instant::now();
+    loop {
+        let (_, out, _) = run(&["--json", "inspect", &dead]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        if v["control"]["fill"].as_u64() == Some(24) {
+            break; // the line is in the ring
+        }
+        assert!(start.elapsed() < WATCHDOG, "the line never arrived: {out}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    producer.kill().unwrap();
+    finish(producer);
+    drop(stdin);
+    // A ring this process holds stays.
+    let holder = shmring::spsc::Sender::<u32>::create(live.as_str(), 8).unwrap();
+
+    let (code, out, err) = run(&["ls"]);
+    assert_eq!(code, Some(0), "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with(&dead))
+        .expect("ls lists it");
+    assert!(row.contains("framed-mpsc") && row.contains("dead"), "{row}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with(&live))
+        .expect("ls lists it");
+    assert!(row.contains("spsc") && row.contains("alive"), "{row}");
+
+    let (code, out, _) = run(&["inspect", &dead]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("consistency     ok"), "{out}");
+    assert!(out.contains("fill            24 bytes"), "{out}");
+    assert!(out.contains("sender pid"), "{out}");
+
+    let (code, out, _) = run(&["gc", "--dry-run"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains(&format!("would remove {dead}")), "{out}");
+    assert!(!out.contains(&format!("would remove {live}")), "{out}");
+    assert!(std::path::Path::new("/dev/shm").join(&dead).exists());
+
+    let (code, out, _) = run(&["--json", "gc"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let removed: Vec<&str> = v["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert!(removed.contains(&dead.as_str()), "{out}");
+    assert!(!removed.contains(&live.as_str()), "{out}");
+    assert!(!std::path::Path::new("/dev/shm").join(&dead).exists());
+    assert!(std::path::Path::new("/dev/shm").join(&live).exists());
+
+    let (code, out, err) = run(&["rm", &live]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains(&format!("removed {live}")), "{out}");
+    assert!(err.contains("in use by pid"), "{err}");
+    drop(holder);
+}
+
+#[test]
+fn every_bad_input_has_its_own_exit_code() {
+    let missing = unique("missing");
+    // No such ring: 3, one line, no backtrace.
+    for args in [
+        vec!["inspect", missing.as_str()],
+        vec!["rm", missing.as_str()],
+        vec!["send", missing.as_str()],
+        vec!["recv", missing.as_str()],
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, Some(3), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+    }
+    // JSON errors.
+    let (code, _, err) = run(&["--json", "inspect", &missing]);
+    assert_eq!(code, Some(3));
+    let v: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
+    assert_eq!(v["exit_code"], 3);
+
+    // Another kind of ring: 4.
+    let typed = unique("typed");
+    let _u = Unlink(typed.clone());
+    let holder = shmring::spsc::Sender::<i32>::create(typed.as_str(), 8).unwrap();
+    let (code, _, err) = run(&["send", &typed]);
+    assert_eq!(code, Some(4), "{err}");
+    let (code, _, err) = run(&["recv", &typed]);
+    assert_eq!(code, Some(4), "{err}");
+    drop(holder);
+
+    // Already exists: 7.
+    let (code, _, err) = run(&["recv", &typed, "--create"]);
+    assert_eq!(code, Some(7), "{err}");
+
+    // A corrupt header: inspect says 5, ls marks it, rm removes it.
+    let broken = unique("broken");
+    let _u = Unlink(broken.clone());
+    drop(shmring::spsc::Sender::<u8>::create(broken.as_str(), 8).unwrap());
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(std::path::Path::new("/dev/shm").join(&broken))
+        .unwrap();
+    file.write_at(b"garbage", 200).unwrap();
+    let (code, _, err) = run(&["inspect", &broken]);
+    assert_eq!(code, Some(5), "{err}");
+    assert!(err.contains("checksum"), "{err}");
+    let (_, out, _) = run(&["ls"]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&broken) && l.contains("UNREADABLE")),
+        "{out}"
+    );
+    // A corrupt control block: inspect prints the report and exits 5.
+    let skewed = unique("skewed");
+    let _u = Unlink(skewed.clone());
+    drop(shmring::spsc::Sender::<u8>::create(skewed.as_str(), 8).unwrap());
+    let file2 = std::fs::OpenOptions::new()
+        .write(true)
+        .open(std::path::Path::new("/dev/shm").join(&skewed))
+        .unwrap();
+    file2.write_at(&77u64.to_ne_bytes(), 4096 + 128).unwrap();
+    let (code, out, err) = run(&["inspect", &skewed]);
+    assert_eq!(code, Some(5), "{err}");
+    assert!(
+        out.contains("PROBLEM") && err.contains("corrupt"),
+        "{out}{err}"
+    );
+    let (code, _, _) = run(&["rm", &broken]);
+    assert_eq!(code, Some(0));
+
+    // Not a shmring file: rm refuses (5) and leaves it.
+    let foreign = unique("foreign");
+    let path = std::path::Path::new("/dev/shm").join(&foreign);
+    std::fs::write(&path, vec![0xabu8; 8192]).unwrap();
+    let (code, _, err) = run(&["rm", &foreign]);
+    assert_eq!(code, Some(5), "{err}");
+    assert!(path.exists());
+    std::fs::remove_file(&path).unwrap();
+
+    // Too large: 9; the receiver gone: 8.
+    let small = unique("small");
+    let _u = Unlink(small.clone());
+    let rx = shmring::framed::mpsc::Receiver::create(small.as_str(), 64).unwrap();
+    let mut send = shmring()
+        .args(["send", &small])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    send.stdin.take().unwrap().write_all(&[b'x'; 100]).unwrap();
+    let (code, _, err) = finish(send);
+    assert_eq!(code, Some(9), "{err}");
+    drop(rx);
+    let (code, _, err) = {
+        let mut send = shmring()
+            .args(["send", &small])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        send.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+        finish(send)
+    };
+    assert_eq!(code, Some(8), "{err}");
+
+    // A bad command line: 2.
+    let (code, _, _) = run(&["frobnicate"]);
+    assert_eq!(code, Some(2));
+}
+
+#[test]
+fn another_user_gets_permission_denied() {
+    use std::os::unix::process::CommandExt;
+    let name = unique("perm");
+    let _u = Unlink(name.clone());
+    let holder = shmring::spsc::Sender::<u8>::create(name.as_str(), 8).unwrap(); // mode 0600
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = shmring();
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if nix::unistd::Uid::effective().is_root() {
+            cmd.uid(65534).gid(65534);
+        }
+        finish(cmd.spawn().unwrap())
+    };
+    if !nix::unistd::Uid::effective().is_root() {
+        // Without root, make the file unreadable even to its owner instead.
+        std::fs::set_permissions(
+            std::path::Path::new("/dev/shm").join(&name),
+            std::os::unix::fs::PermissionsExt::from_mode(0o000),
+        )
+        .unwrap();
+    }
+    for args in [["inspect", name.as_str()], ["recv", name.as_str()]] {
+        let (code, _, err) = as_nobody(&args);
+        assert_eq!(code, Some(6), "{args:?}: {err}");
+        assert!(err.contains("ermission"), "{err}");
+    }
+    drop(holder);
+}
