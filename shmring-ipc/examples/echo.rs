@@ -22,7 +22,16 @@ fn serve(endpoint: &str) -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("echo server on {}", server.endpoint());
     println!("READY {}", server.endpoint());
     loop {
-        let mut conn = server.accept()?;
+        // One client's failed handshake (it went away, or sent garbage) is that client's
+        // problem: report it and serve the next.
+        let mut conn = match server.accept() {
+            Ok(conn) => conn,
+            Err(e) => {
+                eprintln!("echo server: a client could not connect: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
         std::thread::spawn(move || {
             let mut buf = Vec::new();
             while conn.recv_into(&mut buf).is_ok() {

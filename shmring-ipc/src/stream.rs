@@ -415,13 +415,15 @@ impl Incoming {
     /// fresh buffer on every write: measured, a FIFO transfer was 15–25% slower.)
     fn want(&self, max: u32) -> usize {
         let mut bytes = &self.buf[self.start..self.end];
-        // A hello not yet taken: this connection's first, or the next FIFO sender's.
-        if !self.hello || bytes.starts_with(&crate::codec::MAGIC[..LENGTH_PREFIX]) {
+        // Hellos not yet taken: this connection's first, or the next FIFO senders'.
+        let mut hello = self.hello;
+        while !hello || bytes.starts_with(&crate::codec::MAGIC[..LENGTH_PREFIX]) {
             match Hello::decode(bytes) {
                 Ok(Some((_, used))) => bytes = &bytes[used..],
                 Ok(None) => return hello_missing(bytes),
                 Err(_) => return 0,
             }
+            hello = true;
         }
         let Some(prefix) = bytes.first_chunk::<LENGTH_PREFIX>() else {
             return self.last.max(LENGTH_PREFIX) - bytes.len();
@@ -668,16 +670,20 @@ impl StreamReceiver {
         let n = self.incoming.len();
         for k in 0..n {
             let i = (self.next + k) % n;
-            let conn = &mut self.incoming[i];
-            let bytes = &conn.buf[conn.start..conn.end];
-            // On a FIFO the next sender's hello follows the previous sender's last frame: no
+            // On a FIFO the next sender's hello follows the previous sender's last frame — or
+            // its hello, when senders connect at once (a duplex server's control FIFO): no
             // frame length can equal the magic's first four bytes (0x524d4853 > 2^30).
-            if conn.hello && bytes.starts_with(&crate::codec::MAGIC[..4]) {
-                conn.hello = false;
-            }
-            if !conn.hello {
+            loop {
+                let conn = &mut self.incoming[i];
+                let bytes = &conn.buf[conn.start..conn.end];
+                if conn.hello && !bytes.starts_with(&crate::codec::MAGIC[..4]) {
+                    break;
+                }
                 match Hello::decode(bytes) {
-                    Ok(None) => continue,
+                    Ok(None) => {
+                        conn.hello = false;
+                        break;
+                    }
                     Ok(Some((hello, used))) => {
                         if hello.fingerprint != self.expect.fingerprint {
                             let mismatch = FrameError::Layout {
@@ -695,6 +701,9 @@ impl StreamReceiver {
                     }
                     Err(e) => return Some(Err(self.close(i, e))),
                 }
+            }
+            if !self.incoming[i].hello {
+                continue; // a hello still arriving
             }
             let conn = &mut self.incoming[i];
             match self.decoder.decode(&conn.buf[conn.start..conn.end]) {
@@ -715,9 +724,24 @@ impl StreamReceiver {
         None
     }
 
-    /// Closes connection `i` for breaking the protocol.
+    /// Closes connection `i` for breaking the protocol — except on a persistent receiver
+    /// (a duplex server's control FIFO), whose one connection is every client's way in: it
+    /// skips to the next hello instead (the bytes of a writer that broke the protocol are
+    /// dropped; a client whose hello was among them times out and may try again).
     fn close(&mut self, i: usize, error: FrameError) -> RecvTimeoutError {
-        self.incoming.remove(i);
+        if self.persistent {
+            let conn = &mut self.incoming[i];
+            let from = (conn.start + 1).min(conn.end);
+            let rest = &conn.buf[from..conn.end];
+            let magic = &crate::codec::MAGIC;
+            let skip = (0..rest.len())
+                .find(|&j| magic.starts_with(&rest[j..rest.len().min(j + magic.len())]))
+                .unwrap_or(rest.len());
+            conn.start = from + skip;
+            conn.hello = false;
+        } else {
+            self.incoming.remove(i);
+        }
         self.error = Some(error);
         self.ever = true;
         RecvTimeoutError::Corrupted

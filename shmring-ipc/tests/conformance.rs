@@ -705,3 +705,73 @@ fn auto_checks_peer_credentials() {
         eprintln!("auto (allow nobody: {allow}): {result}");
     }
 }
+
+/// Senders that connect to one FIFO at once: their hellos may arrive back to back, with no
+/// frame between (a duplex server's control FIFO with several clients connecting). Found as
+/// a rare failure of `duplex_echo_across_processes`: the second hello was read as a frame
+/// length and the connection closed as a protocol error.
+#[test]
+fn fifo_hellos_back_to_back() {
+    use shmring_ipc::codec::{Hello, encode_frame};
+    let path = std::env::temp_dir().join(format!("{}.fifo", unique_name("conf-hellos")));
+    let endpoint = format!("fifo:{}", path.display());
+    let mut rx = Receiver::bind(&endpoint).unwrap();
+    let hello = Hello {
+        max_frame: 1 << 20,
+        fingerprint: 0,
+        description: String::new(),
+    };
+    let mut bytes = Vec::new();
+    hello.encode(&mut bytes);
+    hello.encode(&mut bytes);
+    encode_frame(b"first", &mut bytes);
+    hello.encode(&mut bytes);
+    hello.encode(&mut bytes);
+    encode_frame(b"second", &mut bytes);
+    // Byte by byte as well as at once: the receiver reads whatever has arrived.
+    for chunk in [bytes.len(), 1] {
+        let mut fifo = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        for piece in bytes.chunks(chunk) {
+            fifo.write_all(piece).unwrap();
+            fifo.flush().unwrap();
+        }
+        assert_eq!(rx.recv_timeout(common::WATCHDOG).unwrap(), b"first");
+        assert_eq!(rx.recv_timeout(common::WATCHDOG).unwrap(), b"second");
+        assert_eq!(rx.protocol_error(), None);
+    }
+}
+
+/// A writer that puts garbage into a duplex server's control FIFO costs that attempt only:
+/// the server reports it, skips to the next hello, and the next client connects.
+#[test]
+fn duplex_fifo_server_survives_garbage() {
+    use shmring_ipc::duplex::{Connection, Server};
+    let path = std::env::temp_dir().join(format!("{}.fifo", unique_name("conf-garbage")));
+    let endpoint = format!("fifo:{}", path.display());
+    let mut server = Server::bind(&endpoint).unwrap();
+    let serving = std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut errors = 0;
+        loop {
+            assert!(start.elapsed() < common::WATCHDOG, "no client got through");
+            match server.accept() {
+                Ok(mut conn) => {
+                    let msg = conn.recv().unwrap();
+                    conn.send(&msg).unwrap();
+                    return errors;
+                }
+                Err(_) => errors += 1,
+            }
+        }
+    });
+    {
+        let mut fifo = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        fifo.write_all(b"\xff\xff\xff\xffnot a hello at all")
+            .unwrap();
+    }
+    let mut conn = Connection::connect(&endpoint).unwrap();
+    conn.send(b"ping").unwrap();
+    assert_eq!(conn.recv_timeout(common::WATCHDOG).unwrap(), b"ping");
+    let errors = serving.join().unwrap();
+    assert!(errors >= 1, "the garbage was reported");
+}
