@@ -1,12 +1,13 @@
 //! The `shmring` command: inspect, clean up and use shmring rings from the shell.
 //!
-//! `shmring ls`, `inspect NAME`, `rm NAME`, `gc [--dry-run]`, `send NAME`, `recv NAME`;
+//! `shmring bench`, `ls`, `inspect NAME`, `rm NAME`, `gc [--dry-run]`, `send NAME`, `recv NAME`;
 //! `--json` anywhere for machine-readable output. Every user error is one line on stderr and
 //! a distinct exit code (see [`Failure`] and `shmring --help`).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod bench;
 mod ops;
 mod pipe;
 
@@ -45,6 +46,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Measure round trips and throughput of every ring and transport against the raw
+    /// mechanisms, across processes (`--quick`: about a minute).
+    Bench(bench::BenchArgs),
+    /// The other process of a benchmark row (started by `bench`).
+    #[command(hide = true)]
+    BenchPeer {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// List every shmring ring in /dev/shm: kind, payload, capacity, fill, processes.
     Ls,
     /// Show a ring's whole header and control block, with a consistency check.
@@ -122,6 +132,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
     let result = match cli.command {
+        Command::Bench(args) => bench::run(&args, json),
+        Command::BenchPeer { args } => bench::peer(&args),
         Command::Ls => ops::ls(json),
         Command::Inspect { name } => ops::inspect(&name, json),
         Command::Rm { names } => ops::rm(&names, json),

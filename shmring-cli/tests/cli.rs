@@ -413,3 +413,59 @@ fn another_user_gets_permission_denied() {
     }
     drop(holder);
 }
+
+/// A tiny `bench` run end to end: peers spawned, rows measured, JSON with ratios to the
+/// floor; bad options are command-line errors.
+#[test]
+fn bench_runs_selected_rows() {
+    let (code, out, err) = run(&[
+        "--json",
+        "bench",
+        "--rows",
+        "spsc-spin,ipc-uds,ipc-shm,mq",
+        "--sizes",
+        "8,64",
+        "--round-trips",
+        "20000",
+        "--secs",
+        "0.05",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["row"].as_str()).collect();
+    for want in [
+        "floor (spinning cache line)",
+        "shmring spsc (spin)",
+        "shmring-ipc uds:",
+        "shmring-ipc shm:",
+        "raw POSIX mq",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    assert!(!names.iter().any(|n| n.contains("mpmc")), "{names:?}");
+    for r in rows {
+        assert!(
+            ["8 B", "64 B"].contains(&r["size"].as_str().unwrap()),
+            "{r}"
+        );
+        let measured = r["rtt_us"]["p50"]
+            .as_f64()
+            .or(r["throughput"]["msgs_per_s"].as_f64());
+        assert!(measured.is_some_and(|m| m > 0.0), "{r}");
+    }
+    let floor = rows
+        .iter()
+        .find(|r| r["row"] == "floor (spinning cache line)" && r["size"] == "8 B")
+        .unwrap();
+    assert_eq!(floor["rtt_us"]["ratio_to_floor"].as_f64(), Some(1.0));
+
+    for bad in [
+        &["bench", "--rows", "nonsense"][..],
+        &["bench", "--cores", "0,0"],
+        &["bench", "--secs", "-1"],
+    ] {
+        let (code, _, err) = run(bad);
+        assert_eq!(code, Some(2), "{bad:?}: {err}");
+    }
+}

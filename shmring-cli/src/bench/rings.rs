@@ -1,25 +1,22 @@
-//! Cross-process latency and throughput of the shmring SPSC ring against baselines measured in
-//! the same run: two processes spinning on one shared cache line (the floor), an unchecked
-//! shared-memory ring (the floor for streaming), a pipe (FIFO), a Unix stream socket, and
-//! in-process rtrb and crossbeam `ArrayQueue`.
+//! The ring rows of `shmring bench` and their raw baselines: two processes spinning on one
+//! shared cache line (the floor), an unchecked shared-memory ring (the floor for streaming),
+//! the shmring spsc, mpmc and framed rings (busy-poll and blocking), a pipe (FIFO), a Unix
+//! stream socket, TCP, and in-process rtrb and crossbeam `ArrayQueue`.
 //!
-//! ```text
-//! cargo run --release -p shmring-benches --bin xproc -- [--quick] [--rows spsc,floor,...]
-//! ```
-//!
-//! The two processes are pinned to different cores when there are two. Round trips are
-//! recorded in an HDR histogram (p50/p99/p99.9/max); throughput is one-way, one message at a
-//! time unless the row says `chunk`.
+//! Round trips are recorded in an HDR histogram (p50/p99/p99.9/max); throughput is one-way,
+//! one message at a time unless the row says `chunk`.
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use shmring::spsc::{Receiver, Sender};
 use shmring::{RingKind, Segment, SegmentOptions, ShmType, WaitStrategy};
+
+use super::{
+    Config, Plan, Row, finish, histogram, rtt_row, size_label, spawn_peer, tput_row, unique,
+};
 
 /// A message of a given size whose first word carries a sequence number.
 trait Payload: ShmType + Send {
@@ -61,6 +58,7 @@ macro_rules! array_payload {
     };
 }
 
+array_payload!(8, "64 B");
 array_payload!(128, "1 KiB");
 array_payload!(8192, "64 KiB");
 
@@ -71,259 +69,17 @@ const RTT_CAPACITY: u64 = 64;
 /// fit the 32 KiB L1 of a core here, 4 slots do.
 const RTT_SMALL_CAPACITY: u64 = 4;
 
-#[derive(Clone, Copy)]
-struct Config {
-    rtt_iters: u64,
-    tput: Duration,
-}
-
-struct Row {
-    name: String,
-    size: &'static str,
-    rtt: Option<[f64; 4]>,
-    tput: Option<f64>,
-    bytes: usize,
-}
-
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("peer") {
-        peer(&args[2..]);
-        return;
-    }
-    let quick = args.iter().any(|a| a == "--quick");
-    let rows: Option<Vec<String>> = args
-        .iter()
-        .position(|a| a == "--rows")
-        .and_then(|i| args.get(i + 1))
-        .map(|r| r.split(',').map(str::to_owned).collect());
-    let want = |row: &str| rows.as_ref().is_none_or(|r| r.iter().any(|x| x == row));
-    let cfg = if quick {
-        Config {
-            rtt_iters: 100_000,
-            tput: Duration::from_millis(700),
-        }
-    } else {
-        Config {
-            rtt_iters: 400_000,
-            tput: Duration::from_secs(2),
-        }
-    };
-    shmring_benches::pin(0);
-    let reps = if quick { 3 } else { 5 };
-    let mut out = Vec::new();
-    // Each row is measured `reps` times, interleaved with the others so that a noisy moment
-    // on the machine hits every row alike, and the median run is reported.
-    type Bench = Box<dyn Fn() -> Row>;
-    let mut benches: Vec<Bench> = Vec::new();
-    if want("floor") {
-        benches.push(Box::new(move || floor_rtt::<u64>(cfg)));
-        benches.push(Box::new(move || floor_rtt::<[u64; 128]>(cfg)));
-        benches.push(Box::new(move || floor_tput::<u64>(cfg)));
-        benches.push(Box::new(move || floor_tput::<[u64; 8192]>(cfg)));
-    }
-    for (mode, strategy) in [
-        ("spin", WaitStrategy::BusyPoll),
-        ("blocking", WaitStrategy::default()),
-    ] {
-        if want("spsc") || want(&format!("spsc-{mode}")) {
-            benches.push(Box::new(move || {
-                spsc_rtt::<u64>(cfg, mode, strategy, RTT_CAPACITY)
-            }));
-            for capacity in [RTT_CAPACITY, RTT_SMALL_CAPACITY] {
-                benches.push(Box::new(move || {
-                    spsc_rtt::<[u64; 128]>(cfg, mode, strategy, capacity)
-                }));
-            }
-            for how in ["one", "try", "chunk"] {
-                benches.push(Box::new(move || spsc_tput::<u64>(cfg, mode, strategy, how)));
-            }
-            for how in ["one", "chunk"] {
-                benches.push(Box::new(move || {
-                    spsc_tput::<[u64; 8192]>(cfg, mode, strategy, how)
-                }));
-            }
-        }
-    }
-    for (mode, strategy) in [
-        ("spin", WaitStrategy::BusyPoll),
-        ("blocking", WaitStrategy::default()),
-    ] {
-        if want("mpmc") || want(&format!("mpmc-{mode}")) {
-            benches.push(Box::new(move || mpmc_rtt(cfg, mode, strategy)));
-            benches.push(Box::new(move || mpmc_tput(cfg, mode, strategy)));
-        }
-    }
-    for (mode, strategy) in [
-        ("spin", WaitStrategy::BusyPoll),
-        ("blocking", WaitStrategy::default()),
-    ] {
-        if want("framed") || want(&format!("framed-{mode}")) {
-            for size in [64, 65536] {
-                benches.push(Box::new(move || {
-                    framed_tput(cfg, mode, strategy, size, false)
-                }));
-            }
-        }
-        if want("framed-mpsc") || want(&format!("framed-mpsc-{mode}")) {
-            for size in [64, 65536] {
-                benches.push(Box::new(move || {
-                    framed_tput(cfg, mode, strategy, size, true)
-                }));
-            }
-        }
-    }
-    if want("framed") {
-        benches.push(Box::new(move || stream_tput(cfg, "pipe", 64)));
-        benches.push(Box::new(move || stream_tput(cfg, "uds", 64)));
-    }
-    // One-way 8 B streaming only, blocking API against try-loops (for profiling).
-    if rows
-        .as_ref()
-        .is_some_and(|r| r.iter().any(|x| x == "spsc-tput8"))
-    {
-        for how in ["one", "try"] {
-            benches.push(Box::new(move || {
-                spsc_tput::<u64>(cfg, "spin", WaitStrategy::BusyPoll, how)
-            }));
-        }
-    }
-    if want("pipe") {
-        benches.push(Box::new(move || stream_rtt(cfg, "pipe", 8)));
-        benches.push(Box::new(move || stream_rtt(cfg, "pipe", 1024)));
-        benches.push(Box::new(move || stream_tput(cfg, "pipe", 8)));
-    }
-    if want("uds") {
-        benches.push(Box::new(move || stream_rtt(cfg, "uds", 8)));
-        benches.push(Box::new(move || stream_rtt(cfg, "uds", 1024)));
-        benches.push(Box::new(move || stream_tput(cfg, "uds", 8)));
-    }
-    if want("inproc") {
-        benches.push(Box::new(move || rtrb_tput(cfg)));
-        benches.push(Box::new(move || shmring_inproc_tput(cfg)));
-        benches.push(Box::new(move || crossbeam_tput(cfg)));
-    }
-    let mut runs: Vec<Vec<Row>> = benches.iter().map(|_| Vec::new()).collect();
-    for rep in 0..reps {
-        for (i, bench) in benches.iter().enumerate() {
-            eprint!(
-                "\rrun {}/{reps}, row {}/{}   ",
-                rep + 1,
-                i + 1,
-                benches.len()
-            );
-            runs[i].push(bench());
-        }
-    }
-    eprintln!();
-    for mut rows in runs {
-        rows.sort_by(|a, b| a.key().total_cmp(&b.key()));
-        let mid = rows.len() / 2;
-        out.push(rows.swap_remove(mid));
-    }
-    print_table(&out);
-}
-
-// ---------------------------------------------------------------- measurement helpers
-
-fn spawn_peer(args: &[&str]) -> Child {
-    Command::new(std::env::current_exe().expect("current_exe"))
-        .arg("peer")
-        .args(args)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn peer")
-}
-
-fn finish(mut child: Child) {
-    let status = child.wait().expect("wait peer");
-    assert!(status.success(), "peer failed: {status}");
-}
-
-fn rtt_row(name: &str, size: &'static str, hist: &Histogram<u64>) -> Row {
-    let us = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
-    Row {
-        name: name.into(),
-        size,
-        rtt: Some([us(0.5), us(0.99), us(0.999), hist.max() as f64 / 1000.0]),
-        tput: None,
-        bytes: 0,
-    }
-}
-
-fn tput_row(name: &str, size: &'static str, bytes: usize, msgs: u64, took: Duration) -> Row {
-    Row {
-        name: name.into(),
-        size,
-        rtt: None,
-        tput: Some(msgs as f64 / took.as_secs_f64()),
-        bytes,
-    }
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram")
-}
-
-fn unique(tag: &str) -> String {
-    format!("shmring-bench-{tag}-{}", std::process::id())
-}
-
-impl Row {
-    /// What the median is taken over: p50 round trip, or rate.
-    fn key(&self) -> f64 {
-        self.rtt.map_or_else(|| self.tput.unwrap_or(0.0), |r| r[0])
-    }
-}
-
-fn print_table(rows: &[Row]) {
-    let floor_rtt = |size: &str| {
-        rows.iter()
-            .find(|r| r.name == "floor (spinning cache line)" && r.size == size)
-            .and_then(|r| r.rtt.map(|x| x[0]))
-    };
-    let floor_tput = |size: &str| {
-        rows.iter()
-            .find(|r| r.name.starts_with("floor (unchecked ring") && r.size == size)
-            .and_then(|r| r.tput)
-    };
-    println!("\n## Round trip (µs; ratio = p50 / floor p50 at the same size)\n");
-    println!("| transport | size | p50 | p99 | p99.9 | max | ratio |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
-    for r in rows {
-        if let Some([p50, p99, p999, max]) = r.rtt {
-            let ratio = floor_rtt(r.size).map_or("—".into(), |f| format!("{:.2}×", p50 / f));
-            println!(
-                "| {} | {} | {p50:.2} | {p99:.2} | {p999:.2} | {max:.1} | {ratio} |",
-                r.name, r.size
-            );
-        }
-    }
-    println!("\n## One-way throughput (ratio = rate / floor rate at the same size)\n");
-    println!("| transport | size | M msgs/s | GB/s | ratio |");
-    println!("|---|---|---:|---:|---:|");
-    for r in rows {
-        if let Some(rate) = r.tput {
-            let ratio = floor_tput(r.size).map_or("—".into(), |f| format!("{:.2}×", rate / f));
-            let gbs = rate * r.bytes as f64 / 1e9;
-            println!(
-                "| {} | {} | {:.2} | {gbs:.2} | {ratio} |",
-                r.name,
-                r.size,
-                rate / 1e6
-            );
-        }
-    }
-}
-
 // ---------------------------------------------------------------- peers
 
-fn peer(args: &[String]) {
-    shmring_benches::pin(1);
+/// Runs the peer role `args` names; `false` if it names none of these.
+pub(super) fn peer(args: &[String]) -> bool {
+    super::pin_peer();
     let arg = |i: usize| args[i].as_str();
     match (arg(0), arg(1)) {
         ("floor-rtt", size) => floor_echo(arg(2), size.parse().unwrap()),
         ("floor-tput", "8") => floor_produce::<u64>(arg(2), arg(3).parse().unwrap()),
+        ("floor-tput", "64") => floor_produce::<[u64; 8]>(arg(2), arg(3).parse().unwrap()),
+        ("floor-tput", "1024") => floor_produce::<[u64; 128]>(arg(2), arg(3).parse().unwrap()),
         ("floor-tput", _) => floor_produce::<[u64; 8192]>(arg(2), arg(3).parse().unwrap()),
         ("spsc-rtt", "8") => spsc_echo::<u64>(arg(2), arg(3)),
         ("spsc-rtt", _) => spsc_echo::<[u64; 128]>(arg(2), arg(3)),
@@ -335,8 +91,9 @@ fn peer(args: &[String]) {
         ("mpmc-tput", _) => mpmc_produce(arg(2), arg(3)),
         ("stream-rtt", kind) => stream_echo(kind, arg(2), arg(3).parse().unwrap()),
         ("stream-tput", kind) => stream_produce(kind, arg(2), arg(3).parse().unwrap()),
-        other => panic!("unknown peer role {other:?}"),
+        _ => return false,
     }
+    true
 }
 
 fn strategy(mode: &str) -> WaitStrategy {
@@ -451,7 +208,8 @@ fn floor_echo(name: &str, size: usize) {
 const FLOOR_SLOTS: usize = 512;
 
 fn floor_tput<P: Payload>(cfg: Config) -> Row {
-    let cap = if size_of::<P>() > 8 { 16 } else { 4096 };
+    // About 256 KiB of slots (a ring that stays in the L2), 16 to 4096 of them.
+    let cap = (262_144 / size_of::<P>()).clamp(16, 4096);
     let name = unique("floor-tput");
     let seg = raw_segment(&name, (FLOOR_SLOTS + cap * size_of::<P>()) as u64, true);
     let child = spawn_peer(&[
@@ -776,7 +534,7 @@ fn mpmc_produce(name: &str, mode: &str) {
 
 // ---------------------------------------------------------------- pipes and sockets
 
-/// A bidirectional byte stream: two FIFOs or one Unix socket.
+/// A bidirectional byte stream: two FIFOs, one Unix socket or one TCP connection.
 struct Duplex {
     read: Box<dyn Read>,
     write: Box<dyn Write>,
@@ -801,6 +559,16 @@ fn stream_parent(kind: &str, dir: &std::path::Path, accept: impl FnOnce()) -> Du
             read: Box::new(read),
             write: Box::new(write),
         }
+    } else if kind == "tcp" {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std::fs::write(dir.join("port"), listener.local_addr().unwrap().to_string()).unwrap();
+        accept();
+        let (s, _) = listener.accept().unwrap();
+        s.set_nodelay(true).unwrap();
+        Duplex {
+            read: Box::new(s.try_clone().unwrap()),
+            write: Box::new(s),
+        }
     } else {
         let listener = UnixListener::bind(dir.join("sock")).unwrap();
         accept();
@@ -823,6 +591,14 @@ fn stream_child(kind: &str, dir: &str) -> Duplex {
         Duplex {
             read: Box::new(read),
             write: Box::new(write),
+        }
+    } else if kind == "tcp" {
+        let addr = std::fs::read_to_string(dir.join("port")).unwrap();
+        let s = std::net::TcpStream::connect(addr.trim()).unwrap();
+        s.set_nodelay(true).unwrap();
+        Duplex {
+            read: Box::new(s.try_clone().unwrap()),
+            write: Box::new(s),
         }
     } else {
         let s = UnixStream::connect(dir.join("sock")).unwrap();
@@ -853,16 +629,16 @@ fn stream_rtt(cfg: Config, kind: &str, size: usize) -> Row {
     drop(io);
     finish(child.unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
-    let label = if size == 8 { "8 B" } else { "1 KiB" };
-    rtt_row(
-        if kind == "pipe" {
-            "pipe (FIFO)"
-        } else {
-            "Unix stream socket"
-        },
-        label,
-        &hist,
-    )
+    rtt_row(stream_name(kind), size_label(size), &hist)
+}
+
+/// A raw stream baseline as the table names it.
+fn stream_name(kind: &str) -> &'static str {
+    match kind {
+        "pipe" => "raw pipe (FIFO)",
+        "tcp" => "raw TCP loopback",
+        _ => "raw Unix stream socket",
+    }
 }
 
 fn stream_echo(kind: &str, dir: &str, size: usize) {
@@ -897,27 +673,7 @@ fn stream_tput(cfg: Config, kind: &str, size: usize) -> Row {
     drop(io);
     finish(child.unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
-    tput_row(
-        if kind == "pipe" {
-            "pipe (FIFO)"
-        } else {
-            "Unix stream socket"
-        },
-        size_label(size),
-        size,
-        count,
-        took,
-    )
-}
-
-fn size_label(size: usize) -> &'static str {
-    match size {
-        8 => "8 B",
-        64 => "64 B",
-        1024 => "1 KiB",
-        65536 => "64 KiB",
-        _ => "other",
-    }
+    tput_row(stream_name(kind), size_label(size), size, count, took)
 }
 
 // ---------------------------------------------------------------- shmring framed
@@ -1032,7 +788,7 @@ fn inproc(
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = stop.clone();
     let producer = std::thread::spawn(move || {
-        shmring_benches::pin(1);
+        super::pin_peer();
         let mut i = 0;
         while !stop2.load(Ordering::Relaxed) {
             if push(i) {
@@ -1090,4 +846,63 @@ fn crossbeam_tput(cfg: Config) -> Row {
         n,
         took,
     )
+}
+
+// ---------------------------------------------------------------- the plan
+
+/// Adds the ring rows and their baselines that `plan` selects.
+pub(super) fn add_rows(plan: &mut Plan) {
+    let cfg = plan.cfg;
+    // The floors, at every size another row may compare with.
+    plan.add("floor", 8, move || floor_rtt::<u64>(cfg));
+    plan.add("floor", 64, move || floor_rtt::<[u64; 8]>(cfg));
+    plan.add("floor", 1024, move || floor_rtt::<[u64; 128]>(cfg));
+    plan.add("floor", 8, move || floor_tput::<u64>(cfg));
+    plan.add("floor", 64, move || floor_tput::<[u64; 8]>(cfg));
+    plan.add("floor", 1024, move || floor_tput::<[u64; 128]>(cfg));
+    plan.add("floor", 65536, move || floor_tput::<[u64; 8192]>(cfg));
+    for mode in ["spin", "blocking"] {
+        let strategy = strategy(mode);
+        let group = format!("spsc-{mode}");
+        plan.add(&group, 8, move || {
+            spsc_rtt::<u64>(cfg, mode, strategy, RTT_CAPACITY)
+        });
+        for capacity in [RTT_CAPACITY, RTT_SMALL_CAPACITY] {
+            plan.add(&group, 1024, move || {
+                spsc_rtt::<[u64; 128]>(cfg, mode, strategy, capacity)
+            });
+        }
+        for how in ["one", "try", "chunk"] {
+            plan.add(&group, 8, move || {
+                spsc_tput::<u64>(cfg, mode, strategy, how)
+            });
+        }
+        for how in ["one", "chunk"] {
+            plan.add(&group, 65536, move || {
+                spsc_tput::<[u64; 8192]>(cfg, mode, strategy, how)
+            });
+        }
+        let group = format!("mpmc-{mode}");
+        plan.add(&group, 8, move || mpmc_rtt(cfg, mode, strategy));
+        plan.add(&group, 8, move || mpmc_tput(cfg, mode, strategy));
+        for size in [64, 65536] {
+            plan.add(&format!("framed-{mode}"), size, move || {
+                framed_tput(cfg, mode, strategy, size, false)
+            });
+            plan.add(&format!("framed-mpsc-{mode}"), size, move || {
+                framed_tput(cfg, mode, strategy, size, true)
+            });
+        }
+    }
+    for kind in ["pipe", "uds", "tcp"] {
+        for size in [8, 64, 1024] {
+            plan.add(kind, size, move || stream_rtt(cfg, kind, size));
+        }
+        for size in [8, 64, 1024] {
+            plan.add(kind, size, move || stream_tput(cfg, kind, size));
+        }
+    }
+    plan.add("inproc", 8, move || rtrb_tput(cfg));
+    plan.add("inproc", 8, move || shmring_inproc_tput(cfg));
+    plan.add("inproc", 8, move || crossbeam_tput(cfg));
 }

@@ -1,0 +1,423 @@
+//! `shmring bench`: round trips and throughput of every shmring ring and shmring-ipc
+//! transport next to the raw mechanisms, across real processes pinned to different cores,
+//! in one table with ratios to the floor (two processes spinning on one shared cache line,
+//! or an unchecked shared-memory ring for streaming) measured in the same run.
+//!
+//! Each row runs `--reps` times, interleaved with the other rows so that a noisy moment on
+//! the machine hits every row alike; the median run is reported.
+
+mod ipc;
+mod rings;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::Failure;
+
+/// `shmring bench` options.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// A short run (about a minute): fewer round trips, shorter throughput windows, one
+    /// repetition.
+    #[arg(long)]
+    quick: bool,
+    /// Row groups to run, comma-separated: floor, spsc, mpmc, framed, framed-mpsc (each
+    /// also as NAME-spin or NAME-blocking), pipe, uds, tcp, mq, ipc (or ipc-shm, ipc-uds,
+    /// ipc-tcp, ipc-fifo, ipc-mq), inproc. Default: all. The floor always runs.
+    #[arg(long, value_delimiter = ',')]
+    rows: Vec<String>,
+    /// Message sizes in bytes to run, comma-separated (rows exist at 8, 64, 1024 and 65536).
+    /// Default: all.
+    #[arg(long, value_delimiter = ',')]
+    sizes: Vec<usize>,
+    /// Seconds per throughput measurement (default 2, 0.3 with --quick).
+    #[arg(long)]
+    secs: Option<f64>,
+    /// Round trips per latency row for the rings (a tenth of it for sockets, pipes and
+    /// queues; default 400 000, 30 000 with --quick).
+    #[arg(long)]
+    round_trips: Option<u64>,
+    /// Repetitions of each row, the median reported (default 5, 1 with --quick).
+    #[arg(long)]
+    reps: Option<usize>,
+    /// The two cores to pin this process and its peers to, `A,B` (default 0,1; no pinning
+    /// on a machine with one core).
+    #[arg(long, value_delimiter = ',', num_args = 1)]
+    cores: Vec<usize>,
+}
+
+/// How long each measurement runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    rtt_iters: u64,
+    tput: Duration,
+}
+
+/// One measured row.
+#[derive(Debug)]
+pub(crate) struct Row {
+    name: String,
+    size: &'static str,
+    rtt: Option<[f64; 4]>,
+    tput: Option<f64>,
+    bytes: usize,
+}
+
+impl Row {
+    /// What the median is taken over: p50 round trip, or rate.
+    fn key(&self) -> f64 {
+        self.rtt.map_or_else(|| self.tput.unwrap_or(0.0), |r| r[0])
+    }
+
+    fn is_floor(&self) -> bool {
+        self.name.starts_with("floor")
+    }
+}
+
+type Bench = Box<dyn Fn() -> Row>;
+
+/// The rows to run.
+pub(crate) struct Plan {
+    cfg: Config,
+    rows: Vec<String>,
+    sizes: Vec<usize>,
+    benches: Vec<Bench>,
+}
+
+impl Plan {
+    /// Adds a row of group `group` at `size` bytes, if selected.
+    fn add(&mut self, group: &str, size: usize, bench: impl Fn() -> Row + 'static) {
+        let family = group
+            .trim_end_matches("-spin")
+            .trim_end_matches("-blocking");
+        let family = if family.starts_with("ipc-") {
+            "ipc"
+        } else {
+            family
+        };
+        let wanted = group == "floor"
+            || self.rows.is_empty()
+            || self.rows.iter().any(|r| r == group || r == family);
+        if wanted && (self.sizes.is_empty() || self.sizes.contains(&size)) {
+            self.benches.push(Box::new(bench));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- helpers for the rows
+
+/// The environment variable that hands the core pair to peer processes.
+const CORES_VAR: &str = "SHMRING_BENCH_CORES";
+
+/// Pins this process to `core` (of the machine's cores) when there are two or more.
+fn pin(core: usize) {
+    let mut set = nix::sched::CpuSet::new();
+    if set.set(core).is_ok() {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+    }
+}
+
+/// Pins a peer process (or thread) to the second core of the pair, if there is one.
+fn pin_peer() {
+    if let Some(core) = std::env::var(CORES_VAR)
+        .ok()
+        .and_then(|c| c.split(',').nth(1)?.parse().ok())
+    {
+        pin(core);
+    }
+}
+
+fn spawn_peer(args: &[&str]) -> Child {
+    Command::new(std::env::current_exe().expect("current_exe"))
+        .arg("bench-peer")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn peer")
+}
+
+fn finish(child: Child) {
+    let status = child.wait_with_output().expect("wait peer").status;
+    assert!(status.success(), "peer failed: {status}");
+}
+
+fn rtt_row(name: &str, size: &'static str, hist: &Histogram<u64>) -> Row {
+    let us = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    Row {
+        name: name.into(),
+        size,
+        rtt: Some([us(0.5), us(0.99), us(0.999), hist.max() as f64 / 1000.0]),
+        tput: None,
+        bytes: 0,
+    }
+}
+
+fn tput_row(name: &str, size: &'static str, bytes: usize, msgs: u64, took: Duration) -> Row {
+    Row {
+        name: name.into(),
+        size,
+        rtt: None,
+        tput: Some(msgs as f64 / took.as_secs_f64()),
+        bytes,
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram")
+}
+
+fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "shmring-bench-{tag}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn size_label(size: usize) -> &'static str {
+    match size {
+        8 => "8 B",
+        64 => "64 B",
+        1024 => "1 KiB",
+        65536 => "64 KiB",
+        _ => "other",
+    }
+}
+
+// ---------------------------------------------------------------- the command
+
+/// The hidden `bench-peer` subcommand: the other process of a row.
+pub fn peer(args: &[String]) -> Result<(), Failure> {
+    pin_peer();
+    if rings::peer(args) || ipc::peer(args) {
+        Ok(())
+    } else {
+        Err(Failure::new(2, format!("unknown bench peer role {args:?}")))
+    }
+}
+
+pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pair = match args.cores.as_slice() {
+        [] => (cores >= 2).then_some((0, 1)),
+        [a, b] if *a < cores && *b < cores && a != b => Some((*a, *b)),
+        other => {
+            return Err(Failure::new(
+                2,
+                format!("--cores wants two different cores below {cores}, got {other:?}"),
+            ));
+        }
+    };
+    if let Some(secs) = args.secs {
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(Failure::new(2, format!("--secs {secs} is not a duration")));
+        }
+    }
+    let known = [
+        "floor",
+        "spsc",
+        "mpmc",
+        "framed",
+        "framed-mpsc",
+        "pipe",
+        "uds",
+        "tcp",
+        "mq",
+        "ipc",
+        "inproc",
+    ];
+    for r in &args.rows {
+        let base = r.trim_end_matches("-spin").trim_end_matches("-blocking");
+        let ipc_kind = r
+            .strip_prefix("ipc-")
+            .is_some_and(|k| ["shm", "uds", "tcp", "fifo", "mq"].contains(&k));
+        if !known.contains(&base) && !ipc_kind {
+            return Err(Failure::new(2, format!("unknown row group {r:?}")));
+        }
+    }
+    if let Some((a, b)) = pair {
+        // SAFETY: set_var is unsound only while another thread reads the environment; this
+        // runs before the command starts any thread.
+        unsafe { std::env::set_var(CORES_VAR, format!("{a},{b}")) };
+        pin(a);
+    }
+    let cfg = Config {
+        rtt_iters: args
+            .round_trips
+            .unwrap_or(if args.quick { 30_000 } else { 400_000 }),
+        tput: Duration::from_secs_f64(args.secs.unwrap_or(if args.quick { 0.3 } else { 2.0 })),
+    };
+    let reps = args.reps.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
+    let mut plan = Plan {
+        cfg,
+        rows: args.rows.clone(),
+        sizes: args.sizes.clone(),
+        benches: Vec::new(),
+    };
+    rings::add_rows(&mut plan);
+    ipc::add_rows(&mut plan);
+    let bar = ProgressBar::new((plan.benches.len() * reps) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    let mut runs: Vec<Vec<Row>> = plan.benches.iter().map(|_| Vec::new()).collect();
+    for rep in 0..reps {
+        for (i, bench) in plan.benches.iter().enumerate() {
+            bar.set_message(format!("repetition {}/{reps}", rep + 1));
+            let row = bench();
+            bar.inc(1);
+            runs[i].push(row);
+        }
+    }
+    bar.finish_and_clear();
+    let rows: Vec<Row> = runs
+        .into_iter()
+        .map(|mut runs| {
+            runs.sort_by(|a, b| a.key().total_cmp(&b.key()));
+            let mid = runs.len() / 2;
+            runs.swap_remove(mid)
+        })
+        .collect();
+    let setup = format!(
+        "{} core(s){}, {reps} repetition(s), {} round trips, {:.1} s per throughput row",
+        cores,
+        pair.map_or(" (not pinned)".into(), |(a, b)| format!(
+            ", pinned to {a} and {b}"
+        )),
+        cfg.rtt_iters,
+        cfg.tput.as_secs_f64()
+    );
+    if json {
+        print_json(&rows, &setup);
+    } else {
+        print_table(&rows, &setup);
+    }
+    Ok(())
+}
+
+/// The floor's p50 round trip and rate at each size.
+fn floors(
+    rows: &[Row],
+) -> (
+    impl Fn(&str) -> Option<f64> + '_,
+    impl Fn(&str) -> Option<f64> + '_,
+) {
+    let rtt = |size: &str| {
+        rows.iter()
+            .find(|r| r.is_floor() && r.size == size && r.rtt.is_some())
+            .and_then(|r| r.rtt.map(|x| x[0]))
+    };
+    let tput = |size: &str| {
+        rows.iter()
+            .find(|r| r.is_floor() && r.size == size && r.tput.is_some())
+            .and_then(|r| r.tput)
+    };
+    (rtt, tput)
+}
+
+fn print_table(rows: &[Row], setup: &str) {
+    let (floor_rtt, floor_tput) = floors(rows);
+    println!("shmring bench: {setup}");
+    println!(
+        "round trips in µs (ratio: p50 / floor p50); throughput one-way (ratio: rate / floor rate)"
+    );
+    println!();
+    let mut table = vec![[
+        "row".to_string(),
+        "size".into(),
+        "p50".into(),
+        "p99".into(),
+        "p99.9".into(),
+        "max".into(),
+        "M msgs/s".into(),
+        "GB/s".into(),
+        "ratio".into(),
+    ]];
+    for r in rows {
+        let ratio = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.2}×"));
+        table.push(match (r.rtt, r.tput) {
+            (Some([p50, p99, p999, max]), _) => [
+                r.name.clone(),
+                r.size.into(),
+                format!("{p50:.2}"),
+                format!("{p99:.2}"),
+                format!("{p999:.2}"),
+                format!("{max:.1}"),
+                String::new(),
+                String::new(),
+                ratio(floor_rtt(r.size).map(|f| p50 / f)),
+            ],
+            (None, Some(rate)) => [
+                r.name.clone(),
+                r.size.into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("{:.3}", rate / 1e6),
+                format!("{:.2}", rate * r.bytes as f64 / 1e9),
+                ratio(floor_tput(r.size).map(|f| rate / f)),
+            ],
+            (None, None) => continue,
+        });
+    }
+    let widths: Vec<usize> = (0..9)
+        .map(|i| {
+            table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for (n, row) in table.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i < 2 {
+                    format!("{cell:<w$}")
+                } else {
+                    format!("{cell:>w$}")
+                }
+            })
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+        if n == 0 {
+            println!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * 8));
+        }
+    }
+}
+
+fn print_json(rows: &[Row], setup: &str) {
+    let (floor_rtt, floor_tput) = floors(rows);
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "row": r.name,
+                "size": r.size,
+                "rtt_us": r.rtt.map(|[p50, p99, p999, max]| json!({
+                    "p50": p50, "p99": p99, "p99_9": p999, "max": max,
+                    "ratio_to_floor": floor_rtt(r.size).map(|f| p50 / f),
+                })),
+                "throughput": r.tput.map(|rate| json!({
+                    "msgs_per_s": rate,
+                    "bytes_per_s": rate * r.bytes as f64,
+                    "ratio_to_floor": floor_tput(r.size).map(|f| rate / f),
+                })),
+            })
+        })
+        .collect();
+    println!("{}", json!({ "setup": setup, "rows": rows }));
+}
