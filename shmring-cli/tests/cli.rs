@@ -469,3 +469,35 @@ fn bench_runs_selected_rows() {
         assert_eq!(code, Some(2), "{bad:?}: {err}");
     }
 }
+
+/// `shmring recv NAME | head -1`: the reader of recv's stdout goes away; recv ends cleanly.
+#[test]
+fn recv_into_a_closed_pipe_ends_cleanly() {
+    use std::io::{BufRead, BufReader};
+    let name = unique("head");
+    let _u = Unlink(name.clone());
+    let mut recv = shmring()
+        .args(["recv", &name, "--create"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_ring(&name);
+    let tx = shmring::framed::mpsc::Sender::open(name.as_str()).unwrap();
+    tx.send(b"first").unwrap();
+    let mut first = String::new();
+    BufReader::new(recv.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap(); // and the pipe's read end is dropped here
+    assert_eq!(first, "first\n");
+    // Keep sending until recv notices (its next flush fails).
+    let start = Instant::now();
+    while recv.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < WATCHDOG, "recv never ended");
+        let _ = tx.try_send(b"more");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (code, _, err) = finish(recv);
+    assert_eq!(code, Some(0), "{err}");
+}
