@@ -21,8 +21,8 @@ use crate::Failure;
 /// `shmring bench` options.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// A short run (about a minute): fewer round trips, shorter throughput windows, one
-    /// repetition.
+    /// A short run (about a minute): fewer round trips, shorter throughput windows, three
+    /// repetitions.
     #[arg(long)]
     quick: bool,
     /// Row groups to run, comma-separated: floor, spsc, mpmc, framed, framed-mpsc (each
@@ -34,14 +34,14 @@ pub struct BenchArgs {
     /// Default: all.
     #[arg(long, value_delimiter = ',')]
     sizes: Vec<usize>,
-    /// Seconds per throughput measurement (default 2, 0.3 with --quick).
+    /// Seconds per throughput measurement (default 2, 0.2 with --quick).
     #[arg(long)]
     secs: Option<f64>,
     /// Round trips per latency row for the rings (a tenth of it for sockets, pipes and
-    /// queues; default 400 000, 30 000 with --quick).
+    /// queues; default 400 000, 20 000 with --quick).
     #[arg(long)]
     round_trips: Option<u64>,
-    /// Repetitions of each row, the median reported (default 5, 1 with --quick).
+    /// Repetitions of each row, the median reported (default 5, 3 with --quick).
     #[arg(long)]
     reps: Option<usize>,
     /// The two cores to pin this process and its peers to, `A,B` (default 0,1; no pinning
@@ -251,10 +251,10 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
     let cfg = Config {
         rtt_iters: args
             .round_trips
-            .unwrap_or(if args.quick { 30_000 } else { 400_000 }),
-        tput: Duration::from_secs_f64(args.secs.unwrap_or(if args.quick { 0.3 } else { 2.0 })),
+            .unwrap_or(if args.quick { 20_000 } else { 400_000 }),
+        tput: Duration::from_secs_f64(args.secs.unwrap_or(if args.quick { 0.2 } else { 2.0 })),
     };
-    let reps = args.reps.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
+    let reps = args.reps.unwrap_or(if args.quick { 3 } else { 5 }).max(1);
     let mut plan = Plan {
         cfg,
         rows: args.rows.clone(),
