@@ -86,6 +86,7 @@ pub(super) fn peer(args: &[String]) -> bool {
         ("spsc-tput", "8") => spsc_produce::<u64>(arg(2), arg(3), arg(4)),
         ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), arg(3), arg(4)),
         ("mpmc-rtt", _) => mpmc_echo(arg(2), arg(3)),
+        ("framed-rtt", _) => framed_echo(arg(2), arg(3)),
         ("framed-tput", size) => framed_produce(arg(2), size.parse().unwrap(), arg(3), false),
         ("framed-mpsc-tput", size) => framed_produce(arg(2), size.parse().unwrap(), arg(3), true),
         ("mpmc-tput", _) => mpmc_produce(arg(2), arg(3)),
@@ -492,6 +493,55 @@ fn mpmc_echo(name: &str, mode: &str) {
     }
 }
 
+/// Round trips of `size`-byte messages through two single-producer framed rings (one each
+/// way) to an echoing peer; an empty message stops it.
+fn framed_rtt(cfg: Config, mode: &str, strategy: WaitStrategy, size: usize) -> Row {
+    let name = unique("framed-rtt");
+    let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
+    let mut tx = shmring::framed::Sender::create(ping.as_str(), 1 << 14)
+        .unwrap()
+        .with_wait_strategy(strategy);
+    let mut rx = shmring::framed::Receiver::create(pong.as_str(), 1 << 14)
+        .unwrap()
+        .with_wait_strategy(strategy);
+    let child = spawn_peer(&["framed-rtt", &size.to_string(), &name, mode]);
+    let mut msg = vec![9u8; size];
+    let mut back = Vec::with_capacity(size);
+    let mut hist = histogram();
+    for i in 0..cfg.rtt_iters + 10_000 {
+        msg[..8].copy_from_slice(&i.to_le_bytes());
+        let start = Instant::now();
+        tx.send(&msg).unwrap();
+        rx.recv_into(&mut back).unwrap();
+        if i >= 10_000 {
+            hist.record(start.elapsed().as_nanos() as u64).unwrap();
+        }
+        assert_eq!(back, msg);
+    }
+    tx.send(&[]).unwrap();
+    finish(child);
+    Segment::unlink_name(&ping).unwrap();
+    Segment::unlink_name(&pong).unwrap();
+    rtt_row(&format!("shmring framed ({mode})"), size_label(size), &hist)
+}
+
+fn framed_echo(name: &str, mode: &str) {
+    let mut rx = shmring::framed::Receiver::open(format!("{name}-ping").as_str())
+        .unwrap()
+        .with_wait_strategy(strategy(mode));
+    let mut tx = shmring::framed::Sender::open(format!("{name}-pong").as_str())
+        .unwrap()
+        .with_wait_strategy(strategy(mode));
+    let mut buf = Vec::new();
+    loop {
+        rx.recv_into(&mut buf).unwrap();
+        if buf.is_empty() {
+            return;
+        }
+        tx.send(&buf).unwrap();
+    }
+}
+
 /// One producer process, this process consuming, 8 B one at a time.
 fn mpmc_tput(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row {
     let name = unique("mpmc-tput");
@@ -885,6 +935,11 @@ pub(super) fn add_rows(plan: &mut Plan) {
         let group = format!("mpmc-{mode}");
         plan.add(&group, 8, move || mpmc_rtt(cfg, mode, strategy));
         plan.add(&group, 8, move || mpmc_tput(cfg, mode, strategy));
+        for size in [64, 1024] {
+            plan.add(&format!("framed-{mode}"), size, move || {
+                framed_rtt(cfg, mode, strategy, size)
+            });
+        }
         for size in [64, 65536] {
             plan.add(&format!("framed-{mode}"), size, move || {
                 framed_tput(cfg, mode, strategy, size, false)
