@@ -501,3 +501,27 @@ fn recv_into_a_closed_pipe_ends_cleanly() {
     let (code, _, err) = finish(recv);
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// A benchmark row that cannot run (here: no POSIX queues allowed) ends the run with one
+/// line naming the cause and exit 1 — not a panic's backtrace.
+#[test]
+fn a_failing_bench_row_is_one_line() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = shmring();
+    cmd.args(["bench", "--rows", "mq", "--sizes", "8", "--secs", "0.05"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_MSGQUEUE, 0, 0)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let (code, _, err) = finish(cmd.spawn().unwrap());
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("a benchmark row failed: mq_open"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

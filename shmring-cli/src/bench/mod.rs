@@ -195,6 +195,12 @@ fn size_label(size: usize) -> &'static str {
 
 /// The hidden `bench-peer` subcommand: the other process of a row.
 pub fn peer(args: &[String]) -> Result<(), Failure> {
+    // A peer whose parent is gone (the bench interrupted) must not spin on forever.
+    let parent = nix::unistd::getppid();
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    if nix::unistd::getppid() != parent {
+        return Err(Failure::new(1, "the bench process is gone"));
+    }
     pin_peer();
     if rings::peer(args) || ipc::peer(args) {
         Ok(())
@@ -270,15 +276,47 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
             .progress_chars("=> "),
     );
     let mut runs: Vec<Vec<Row>> = plan.benches.iter().map(|_| Vec::new()).collect();
-    for rep in 0..reps {
-        for (i, bench) in plan.benches.iter().enumerate() {
-            bar.set_message(format!("repetition {}/{reps}", rep + 1));
-            let row = bench();
-            bar.inc(1);
-            runs[i].push(row);
+    // A row that fails (a peer that could not start, a full /dev/shm, a queue limit) ends
+    // the run with its message, not a panic's backtrace.
+    let failed = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let hook = std::panic::take_hook();
+    let message = failed.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| {
+                info.payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+            })
+            .unwrap_or_default();
+        let at = info.location().map_or(String::new(), |l| format!(" ({l})"));
+        *message.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{text}{at}"));
+    }));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        for rep in 0..reps {
+            for (i, bench) in plan.benches.iter().enumerate() {
+                bar.set_message(format!("repetition {}/{reps}", rep + 1));
+                let row = bench();
+                bar.inc(1);
+                runs[i].push(row);
+            }
         }
-    }
+    }));
+    std::panic::set_hook(hook);
     bar.finish_and_clear();
+    if outcome.is_err() {
+        let why = failed.lock().unwrap_or_else(|e| e.into_inner()).take();
+        return Err(Failure::new(
+            1,
+            format!(
+                "a benchmark row failed: {}",
+                why.unwrap_or_else(|| "unknown".into())
+            ),
+        ));
+    }
     let rows: Vec<Row> = runs
         .into_iter()
         .map(|mut runs| {
