@@ -316,15 +316,8 @@ fn socket_connection(
         Expect::default(),
     );
     Ok(Connection {
-        tx: Sender {
-            inner: SenderInner::Stream(tx),
-            endpoint: endpoint.clone(),
-            selection: None,
-        },
-        rx: Receiver {
-            inner: ReceiverInner::Stream(rx),
-            endpoint: endpoint.clone(),
-        },
+        tx: Sender::from_parts(SenderInner::Stream(tx), endpoint.clone(), None),
+        rx: Receiver::from_parts(ReceiverInner::Stream(rx), endpoint.clone()),
         remove: Unlink(Vec::new()),
     })
 }

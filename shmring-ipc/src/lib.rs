@@ -42,6 +42,8 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+#[cfg(feature = "tokio")]
+mod asyncio;
 pub mod auto;
 pub mod codec;
 pub mod duplex;
@@ -163,6 +165,9 @@ pub struct Sender {
     endpoint: Endpoint,
     /// What an `auto:` connection chose, and why.
     selection: Option<auto::Selection>,
+    /// The descriptor registered with the tokio reactor, once an async call needed it.
+    #[cfg(feature = "tokio")]
+    registered: asyncio::Registered,
 }
 
 #[derive(Debug)]
@@ -177,6 +182,9 @@ enum SenderInner {
 pub struct Receiver {
     inner: ReceiverInner,
     endpoint: Endpoint,
+    /// The descriptor registered with the tokio reactor, once an async call needed it.
+    #[cfg(feature = "tokio")]
+    registered: asyncio::Registered,
 }
 
 #[derive(Debug)]
@@ -264,18 +272,24 @@ impl Sender {
             }
             Endpoint::Auto(name) => {
                 let (inner, selection) = auto::connect(&endpoint, name, options)?;
-                return Ok(Sender {
-                    inner,
-                    endpoint,
-                    selection: Some(selection),
-                });
+                return Ok(Sender::from_parts(inner, endpoint, Some(selection)));
             }
         };
-        Ok(Sender {
+        Ok(Sender::from_parts(inner, endpoint, None))
+    }
+
+    pub(crate) fn from_parts(
+        inner: SenderInner,
+        endpoint: Endpoint,
+        selection: Option<auto::Selection>,
+    ) -> Sender {
+        Sender {
             inner,
             endpoint,
-            selection: None,
-        })
+            selection,
+            #[cfg(feature = "tokio")]
+            registered: None,
+        }
     }
 
     /// The endpoint this sender is connected to.
@@ -432,6 +446,39 @@ impl Sender {
             SenderInner::Mq(tx) => tx.is_disconnected(),
         }
     }
+
+    /// Writes committed bytes without waiting: `Ok(true)` once none are left (always on the
+    /// message transports).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn try_flush(&mut self) -> Result<bool, SendError> {
+        match &mut self.inner {
+            SenderInner::Stream(tx) => tx.try_flush(),
+            SenderInner::Shm(_) | SenderInner::Mq(_) => Ok(true),
+        }
+    }
+
+    /// A descriptor for `poll`/`epoll`/mio that reports writable when a
+    /// [`try_send`](Sender::try_send) may succeed (the socket, FIFO, pipe or queue itself);
+    /// the descriptor stays owned by this sender. `None` on `shm:` (and a sender upgraded
+    /// by `auto:`): a shared-memory ring has no descriptor of its own.
+    ///
+    /// Readiness is a hint: after it, `try_send` may still report `Full`; wait again.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("shmring-ipc-doc-wfd-{}.sock", std::process::id()));
+    /// let endpoint = format!("uds:{}", path.display());
+    /// let _rx = shmring_ipc::Receiver::bind(&endpoint)?;
+    /// let tx = shmring_ipc::Sender::connect(&endpoint)?;
+    /// assert!(tx.readiness_fd().is_some());
+    /// # Ok::<(), shmring_ipc::ConnectError>(())
+    /// ```
+    pub fn readiness_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        match &self.inner {
+            SenderInner::Shm(_) => None,
+            SenderInner::Stream(tx) => Some(tx.readiness()),
+            SenderInner::Mq(tx) => Some(tx.readiness()),
+        }
+    }
 }
 
 /// Typed channels over `auto:` would need the type in the rendezvous; refused clearly until
@@ -583,7 +630,16 @@ impl Receiver {
                 ReceiverInner::Auto(Box::new(auto::bind(&endpoint, name, options)?))
             }
         };
-        Ok(Receiver { inner, endpoint })
+        Ok(Receiver::from_parts(inner, endpoint))
+    }
+
+    pub(crate) fn from_parts(inner: ReceiverInner, endpoint: Endpoint) -> Receiver {
+        Receiver {
+            inner,
+            endpoint,
+            #[cfg(feature = "tokio")]
+            registered: None,
+        }
     }
 
     /// The endpoint this receiver is bound to (for `tcp:` with port 0, the port chosen).
@@ -796,6 +852,34 @@ impl Receiver {
             ReceiverInner::Auto(rx) => rx.ring.is_disconnected(),
             ReceiverInner::Stream(rx) => rx.is_disconnected(),
             ReceiverInner::Mq(rx) => rx.is_disconnected(),
+        }
+    }
+
+    /// A descriptor for `poll`/`epoll`/mio that reports readable when a
+    /// [`try_recv`](Receiver::try_recv) may find a message or news (a sender connecting or
+    /// leaving): on `uds:`/`tcp:`/`fifo:`/`pipe` an epoll set of the listener and every
+    /// connection, kept up to date by this receiver; on `mq:` the queue. The descriptor stays
+    /// owned by this receiver. `Ok(None)` on `shm:` and `auto:`: a shared-memory ring has no
+    /// descriptor of its own.
+    ///
+    /// Readiness is a hint, and frames already read into this receiver's buffer do not make
+    /// the descriptor readable: always `try_recv` until `Empty` before waiting on it.
+    ///
+    /// # Errors
+    ///
+    /// Creating the epoll set failed (for example out of descriptors).
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("shmring-ipc-doc-rfd-{}.sock", std::process::id()));
+    /// let mut rx = shmring_ipc::Receiver::bind(&format!("uds:{}", path.display()))?;
+    /// assert!(rx.readiness_fd()?.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn readiness_fd(&mut self) -> std::io::Result<Option<std::os::fd::BorrowedFd<'_>>> {
+        match &mut self.inner {
+            ReceiverInner::Shm(_) | ReceiverInner::Auto(_) => Ok(None),
+            ReceiverInner::Stream(rx) => rx.readiness().map(Some),
+            ReceiverInner::Mq(rx) => Ok(Some(rx.readiness())),
         }
     }
 }

@@ -21,7 +21,7 @@ use nix::mqueue::{
 };
 use nix::poll::PollFlags;
 use nix::sys::stat::Mode;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::codec::{FrameError, Hello};
 use crate::stream::{Expect, wait_fd};
@@ -357,6 +357,11 @@ impl MqReceiver {
     pub(crate) fn is_disconnected(&mut self) -> bool {
         self.ever && !self.senders.held(true)
     }
+
+    /// The queue's (non-blocking) descriptor: readable while a message waits.
+    pub(crate) fn readiness(&self) -> BorrowedFd<'_> {
+        self.queue.get().as_fd()
+    }
 }
 
 /// The `CLOCK_REALTIME` instant `after` from now (the clock `mq_timedreceive` takes).
@@ -486,6 +491,11 @@ pub(crate) fn connect(
 }
 
 impl MqSender {
+    /// The queue's (non-blocking) descriptor: writable while the queue has room.
+    pub(crate) fn readiness(&self) -> BorrowedFd<'_> {
+        self.queue.get().as_fd()
+    }
+
     pub(crate) fn max(&self) -> usize {
         self.max
     }

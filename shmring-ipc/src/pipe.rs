@@ -98,10 +98,7 @@ pub fn receiver(options: &Options) -> Result<(Receiver, ChildEnd), ConnectError>
         options.stream_max(),
         Expect::default(),
     );
-    let receiver = Receiver {
-        inner: ReceiverInner::Stream(rx),
-        endpoint,
-    };
+    let receiver = Receiver::from_parts(ReceiverInner::Stream(rx), endpoint);
     Ok((
         receiver,
         ChildEnd {
@@ -128,11 +125,7 @@ pub fn sender(options: &Options) -> Result<(Sender, ChildEnd), ConnectError> {
     nonblocking(&write, &endpoint)?;
     let tx = connect_fd(write, &endpoint, options)?;
     Ok((
-        Sender {
-            inner: SenderInner::Stream(tx),
-            endpoint,
-            selection: None,
-        },
+        Sender::from_parts(SenderInner::Stream(tx), endpoint, None),
         ChildEnd {
             fd: read,
             write: false,

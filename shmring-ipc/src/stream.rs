@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 
 use crate::codec::{Decoder, FrameError, Hello, LENGTH_PREFIX, encode_frame};
 use crate::{RecvTimeoutError, SendError};
@@ -173,6 +174,22 @@ impl StreamSender {
             }
         }
         Ok(self.peer.as_ref())
+    }
+
+    /// Writes committed bytes without waiting: `Ok(true)` once none are left.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn try_flush(&mut self) -> Result<bool, SendError> {
+        if self.broken {
+            return Err(SendError::Disconnected);
+        }
+        self.set_blocking(false)?;
+        self.flush_some()?;
+        Ok(self.pending() == 0)
+    }
+
+    /// The connection's descriptor: writable while the stream takes bytes.
+    pub(crate) fn readiness(&self) -> BorrowedFd<'_> {
+        self.conn.as_fd()
     }
 
     fn pending(&self) -> usize {
@@ -503,6 +520,9 @@ pub(crate) struct StreamReceiver {
     /// Keep the FIFO's own write end for good: senders come and go (a duplex server's
     /// control FIFO), and the receiver never reports `Disconnected`.
     pub(crate) persistent: bool,
+    /// Once asked for a readiness descriptor: an epoll set of the listener and every
+    /// connection, kept up to date as they come and go.
+    epoll: Option<Epoll>,
 }
 
 impl Drop for StreamReceiver {
@@ -534,6 +554,55 @@ impl StreamReceiver {
             check_listener: true,
             ready: Vec::new(),
             persistent: false,
+            epoll: None,
+        }
+    }
+
+    /// A descriptor that polls readable when a receive may find something: an epoll set of
+    /// the listener and every connection (created on first use, kept up to date).
+    pub(crate) fn readiness(&mut self) -> io::Result<BorrowedFd<'_>> {
+        if self.epoll.is_none() {
+            let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+            for fd in self
+                .listener
+                .iter()
+                .map(|l| l.as_fd())
+                .chain(self.incoming.iter().map(|c| c.conn.as_fd()))
+            {
+                epoll.add(fd, EpollEvent::new(EpollFlags::EPOLLIN, 0))?;
+            }
+            self.epoll = Some(epoll);
+        }
+        Ok(self
+            .epoll
+            .as_ref()
+            .map(|e| e.0.as_fd())
+            .expect("just created"))
+    }
+
+    /// Adds a new connection (watched by the readiness set, if there is one).
+    fn push(&mut self, incoming: Incoming) {
+        if let Some(epoll) = &self.epoll {
+            // A descriptor the set cannot take would never report ready: treat as closed.
+            if epoll
+                .add(
+                    incoming.conn.as_fd(),
+                    EpollEvent::new(EpollFlags::EPOLLIN, 0),
+                )
+                .is_err()
+            {
+                return;
+            }
+        }
+        self.incoming.push(incoming);
+    }
+
+    /// Removes connection `i` (and from the readiness set: a descriptor shared with a
+    /// writer half would otherwise stay in it, readable at end of file for ever).
+    fn remove(&mut self, i: usize) {
+        let conn = self.incoming.remove(i);
+        if let Some(epoll) = &self.epoll {
+            let _ = epoll.delete(conn.conn.as_fd());
         }
     }
 
@@ -545,7 +614,7 @@ impl StreamReceiver {
     pub(crate) fn add_after_hello(&mut self, conn: Box<dyn Conn>) {
         let mut incoming = Incoming::new(conn);
         incoming.hello = true;
-        self.incoming.push(incoming);
+        self.push(incoming);
         self.ever = true;
     }
 
@@ -593,7 +662,14 @@ impl StreamReceiver {
             }
             // Connections at end of file have nothing more to give; one that stopped in the
             // middle of a frame vanished mid-message (its partial frame is dropped).
-            self.incoming.retain(|c| !c.eof);
+            let mut i = 0;
+            while i < self.incoming.len() {
+                if self.incoming[i].eof {
+                    self.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
             if self.incoming.is_empty() && (self.ever || self.listener.is_none()) {
                 // Every sender that connected is gone (on a socket another may still connect:
                 // a later call delivers its messages); a pipe's only writer is gone.
@@ -659,8 +735,12 @@ impl StreamReceiver {
         let Some(listener) = &mut self.listener else {
             return;
         };
+        let mut new = Vec::new();
         while let Ok(Some(conn)) = listener.accept_one() {
-            self.incoming.push(Incoming::new(conn));
+            new.push(Incoming::new(conn));
+        }
+        for conn in new {
+            self.push(conn);
         }
     }
 
@@ -740,7 +820,7 @@ impl StreamReceiver {
             conn.start = from + skip;
             conn.hello = false;
         } else {
-            self.incoming.remove(i);
+            self.remove(i);
         }
         self.error = Some(error);
         self.ever = true;
