@@ -328,3 +328,52 @@ impl<T: ShmType> Receiver<T> {
         self.inner.is_disconnected()
     }
 }
+
+#[cfg(feature = "tokio")]
+impl<T: ShmType> Sender<T> {
+    /// Sends `value`, awaiting room without blocking the thread (feature `tokio`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`crate::Sender::send_async`]: the value is committed only in the poll
+    /// that completes the future.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut tx = shmring_ipc::typed::Sender::<u64>::connect("uds:/run/ticks.sock")?;
+    /// tx.send_async(&7).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_async(&mut self, value: &T) -> Result<(), SendError> {
+        self.inner.send_async(bytemuck::bytes_of(value)).await
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<T: ShmType> Receiver<T> {
+    /// Receives the next value, awaiting one without blocking the thread (feature `tokio`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`crate::Receiver::recv_async`]: a value is taken only in the poll
+    /// that completes the future.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut rx = shmring_ipc::typed::Receiver::<u64>::bind("uds:/run/ticks.sock")?;
+    /// let tick: u64 = rx.recv_async().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_async(&mut self) -> Result<T, RecvError> {
+        self.inner.recv_into_async(&mut self.buf).await?;
+        self.value().ok_or(RecvError::Corrupted)
+    }
+}

@@ -302,3 +302,37 @@ fn readiness_descriptors_poll_as_documented() {
         assert_eq!(rx.try_recv().unwrap(), b"two", "{bound}");
     }
 }
+
+/// Typed channels have the async calls too (the sender on its own thread: a typed sender
+/// on a socket waits for the receiver's hello, which an accepting receive writes).
+#[test]
+fn typed_async() {
+    for (endpoint, _guard) in endpoints("async-typed") {
+        let mut rx =
+            shmring_ipc::typed::Receiver::<u64>::bind_with(&endpoint, &options_for(&endpoint))
+                .unwrap();
+        let bound = rx.endpoint().to_string();
+        let sender = std::thread::spawn({
+            let bound = bound.clone();
+            move || {
+                current_thread().block_on(async {
+                    let mut tx = shmring_ipc::typed::Sender::<u64>::connect_with(
+                        &bound,
+                        &options_for(&bound),
+                    )
+                    .unwrap();
+                    for i in 0..3u64 {
+                        tx.send_async(&(i * 1_000_003)).await.unwrap();
+                    }
+                })
+            }
+        });
+        current_thread().block_on(async {
+            for i in 0..3u64 {
+                let got = tokio::time::timeout(common::WATCHDOG, rx.recv_async()).await;
+                assert_eq!(got.expect("never came"), Ok(i * 1_000_003), "{bound}");
+            }
+        });
+        sender.join().unwrap();
+    }
+}
