@@ -119,6 +119,7 @@ impl Failure {
     pub fn inspect(err: &shmring::inspect::InspectError) -> Failure {
         use shmring::inspect::InspectError as E;
         let code = match err {
+            E::InvalidName { .. } => 2,
             E::NotFound { .. } => 3,
             E::Header { .. } => 5,
             E::PermissionDenied { .. } => 6,

@@ -376,9 +376,13 @@ fn every_bad_input_has_its_own_exit_code() {
     };
     assert_eq!(code, Some(8), "{err}");
 
-    // A bad command line: 2.
+    // A bad command line: 2 — also a name that is not a segment name.
     let (code, _, _) = run(&["frobnicate"]);
     assert_eq!(code, Some(2));
+    for args in [["inspect", "../etc/passwd"], ["rm", "a/b"]] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+    }
 }
 
 #[test]

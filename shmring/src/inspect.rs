@@ -35,6 +35,12 @@ pub const SHM_DIR: &str = "/dev/shm";
 /// Why a segment could not be inspected at all.
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
+    /// Not a segment name: empty, `.`, `..`, or containing `/` after a leading one.
+    #[error("{name:?} is not a segment name (a file name in {SHM_DIR}, no '/')")]
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
     /// No such segment.
     #[error("no segment named {name:?} in {SHM_DIR}")]
     NotFound {
@@ -162,14 +168,22 @@ pub fn path_of(name: &str) -> PathBuf {
 ///
 /// # Errors
 ///
-/// [`InspectError::NotFound`], [`InspectError::PermissionDenied`], [`InspectError::Header`]
-/// (not a shmring segment, or a damaged header), [`InspectError::Io`].
+/// [`InspectError::InvalidName`], [`InspectError::NotFound`],
+/// [`InspectError::PermissionDenied`], [`InspectError::Header`] (not a shmring segment, or a
+/// damaged header), [`InspectError::Io`].
 ///
 /// ```
-/// let err = shmring::inspect::inspect("never-created-ring").unwrap_err();
-/// assert!(matches!(err, shmring::inspect::InspectError::NotFound { .. }));
+/// use shmring::inspect::{inspect, InspectError};
+/// assert!(matches!(inspect("never-created-ring"), Err(InspectError::NotFound { .. })));
+/// assert!(matches!(inspect("../etc/passwd"), Err(InspectError::InvalidName { .. })));
 /// ```
 pub fn inspect(name: &str) -> Result<Inspection, InspectError> {
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    if bare.is_empty() || bare == "." || bare == ".." || bare.contains('/') {
+        return Err(InspectError::InvalidName {
+            name: name.to_owned(),
+        });
+    }
     let path = path_of(name);
     let mut file = File::open(&path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => InspectError::NotFound {
