@@ -102,6 +102,7 @@ impl Failure {
     pub fn open(err: &shmring::OpenError) -> Failure {
         use shmring::OpenError as E;
         let code = match err {
+            E::InvalidName { .. } | E::InvalidConfig { .. } => 2,
             E::NotFound { .. } => 3,
             E::IncompatibleLayout { .. }
             | E::KindMismatch { .. }
