@@ -380,8 +380,8 @@ fn every_bad_input_has_its_own_exit_code() {
     let (code, _, _) = run(&["frobnicate"]);
     assert_eq!(code, Some(2));
     let odd = unique("odd");
-    let (code, _, err) = run(&["recv", &odd, "--create", "--capacity", "100"]);
-    assert_eq!(code, Some(2), "a capacity that is not a power of two: {err}");
+    let (code, _, err) = run(&["recv", &odd, "--create", "--capacity", "0"]);
+    assert_eq!(code, Some(2), "a capacity below the minimum: {err}");
     for args in [["inspect", "../etc/passwd"], ["rm", "a/b"]] {
         let (code, _, err) = run(&args);
         assert_eq!(code, Some(2), "{args:?}: {err}");
