@@ -122,6 +122,8 @@ pub mod header;
 pub mod inspect;
 mod layout;
 pub mod mpmc;
+#[cfg(not(shmring_loom))]
+mod notify;
 pub mod process;
 pub mod region;
 mod segment;

@@ -260,6 +260,28 @@ impl Waiter {
         }
     }
 
+    /// Spins (no yield, no sleep) up to the adaptive spin budget, calling `attempt` between
+    /// hints: what an async waiter does before it registers, so that a reply that is about to
+    /// come is caught without a wake-up. Adapts the budget as [`wait`](Waiter::wait) does.
+    #[cfg(all(feature = "tokio", not(shmring_loom)))]
+    pub fn spin<R>(&mut self, mut attempt: impl FnMut() -> Step<R>) -> Option<R> {
+        let (budget, limit) = match self.strategy {
+            WaitStrategy::Blocking { spin, .. } => (spin, self.spin_now),
+            WaitStrategy::BusyPoll => (DEFAULT_SPIN, DEFAULT_SPIN),
+        };
+        for spins in 0..limit {
+            if let Step::Done(r) = attempt() {
+                if spins < self.spin_now {
+                    self.spin_now = self.spin_now.saturating_mul(2).clamp(1, budget.max(1));
+                }
+                return Some(r);
+            }
+            spin_loop();
+        }
+        self.spin_now = (self.spin_now / 2).max(budget / 16);
+        None
+    }
+
     /// Registers as waiting, re-checks, and sleeps one slice. `Some(None)`: the deadline
     /// passed; `Some(Some(r))`: done; `None`: try again.
     fn park<R>(

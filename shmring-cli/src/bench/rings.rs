@@ -321,6 +321,38 @@ fn spsc_rtt<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, capacit
     rtt_row(&label, P::LABEL, &hist)
 }
 
+/// Round trips with the reply received by `recv_async` on a current-thread tokio runtime
+/// (the request sent, and echoed by the peer, in blocking mode): the async waiter's cost
+/// against the blocking row.
+fn spsc_rtt_async(cfg: Config) -> Row {
+    let name = unique("spsc-rtt-async");
+    let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
+    let mut tx = Sender::<u64>::create(ping.as_str(), RTT_CAPACITY).unwrap();
+    let mut rx = Receiver::<u64>::create(pong.as_str(), RTT_CAPACITY).unwrap();
+    let child = spawn_peer(&["spsc-rtt", "8", &name, "blocking"]);
+    let mut hist = histogram();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        for i in 0..cfg.rtt_iters + 10_000 {
+            let start = Instant::now();
+            tx.send(i).unwrap();
+            let back = rx.recv_async().await.unwrap();
+            if i >= 10_000 {
+                hist.record(start.elapsed().as_nanos() as u64).unwrap();
+            }
+            assert_eq!(back, i);
+        }
+    });
+    tx.send(STOP).unwrap();
+    finish(child);
+    Segment::unlink_name(&ping).unwrap();
+    Segment::unlink_name(&pong).unwrap();
+    rtt_row("shmring spsc (blocking, async receive)", "8 B", &hist)
+}
+
 fn spsc_echo<P: Payload>(name: &str, mode: &str) {
     let mut rx = Receiver::<P>::open(format!("{name}-ping").as_str())
         .unwrap()
@@ -931,6 +963,9 @@ pub(super) fn add_rows(plan: &mut Plan) {
             plan.add(&group, 65536, move || {
                 spsc_tput::<[u64; 8192]>(cfg, mode, strategy, how)
             });
+        }
+        if mode == "blocking" {
+            plan.add(&group, 8, move || spsc_rtt_async(cfg));
         }
         let group = format!("mpmc-{mode}");
         plan.add(&group, 8, move || mpmc_rtt(cfg, mode, strategy));

@@ -104,6 +104,12 @@ pub struct Receiver<T: ShmType> {
     head: u64,
     /// The sender's tail as last seen.
     tail: u64,
+    /// The readiness eventfd and its helper, once asked for.
+    #[cfg(not(shmring_loom))]
+    bridge: Option<Arc<crate::notify::Bridge>>,
+    /// The eventfd registered with the tokio reactor, once an async receive needed it.
+    #[cfg(all(feature = "tokio", not(shmring_loom)))]
+    registered: Option<Arc<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>>,
 }
 
 // SAFETY: a handle owns its role exclusively (claimed in shared memory) and touches the area
@@ -885,7 +891,14 @@ impl<T: ShmType> Receiver<T> {
     #[cfg(not(shmring_loom))]
     fn attach(segment: Arc<Segment>) -> Result<Receiver<T>, OpenError> {
         let (end, head, tail) = End::attach_with_indices(segment, Role::Receiver)?;
-        Ok(Receiver { end, head, tail })
+        Ok(Receiver {
+            end,
+            head,
+            tail,
+            bridge: None,
+            #[cfg(feature = "tokio")]
+            registered: None,
+        })
     }
 
     /// Sets how this handle waits when the ring is empty.
@@ -1657,5 +1670,220 @@ impl<T: ShmType> Iterator for TryIter<'_, T> {
 
     fn next(&mut self) -> Option<T> {
         self.rx.try_recv().ok()
+    }
+}
+
+/// Readiness for epoll, mio and tokio users (see [`crate::notify`] for how it works).
+#[cfg(not(shmring_loom))]
+impl<T: ShmType> Receiver<T> {
+    /// The readiness eventfd: it becomes readable after [`register_readiness`] when a message
+    /// may have arrived (or the sender may be gone). Created on first use, with a helper
+    /// thread that sleeps on the ring's futex in this handle's place; owned by this handle.
+    ///
+    /// [`register_readiness`]: Receiver::register_readiness
+    ///
+    /// # Errors
+    ///
+    /// Creating the eventfd or the helper thread failed; [`std::io::ErrorKind::Unsupported`]
+    /// for a ring not in a mapped segment.
+    ///
+    /// ```
+    /// let (_tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
+    /// let fd = rx.readiness_fd()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        Ok(self.bridge()?.fd())
+    }
+
+    fn bridge(&mut self) -> std::io::Result<&Arc<crate::notify::Bridge>> {
+        if self.bridge.is_none() {
+            let segment = self.end._segment.clone().ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
+            })?;
+            let event = self.end.area.data_event();
+            let crate::wait::Waiting::Flag(flag) = event.waiting else {
+                unreachable!("an spsc ring has one waiting flag per direction")
+            };
+            let bridge = crate::notify::Bridge::new(segment, event.seq, flag)?;
+            self.bridge = Some(Arc::new(bridge));
+        }
+        Ok(self.bridge.as_ref().expect("just made"))
+    }
+
+    /// Asks for the readiness eventfd to be signalled when a message arrives: `Ok(true)` if
+    /// the ring is empty now (wait for the descriptor, then `try_recv`), `Ok(false)` if a
+    /// message (or news of the sender) is already there — receive without waiting. The
+    /// sender sees an ordinary sleeper: it wakes it only while registered.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
+    /// assert!(rx.register_readiness()?); // empty: wait on readiness_fd()
+    /// tx.send(1).unwrap();
+    /// // ... poll(2) on rx.readiness_fd() reports readable ...
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert!(!{ tx.send(2).unwrap(); rx.register_readiness()? }); // already there
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`readiness_fd`](Receiver::readiness_fd).
+    pub fn register_readiness(&mut self) -> std::io::Result<bool> {
+        let bridge = self.bridge()?.clone();
+        let key = bridge.register();
+        match self.ready(false) {
+            Err(TryRecvError::Empty) => {
+                bridge.arm(key);
+                Ok(true)
+            }
+            _ => {
+                bridge.cancel();
+                Ok(false)
+            }
+        }
+    }
+
+    /// After the readiness eventfd reported readable: reads it back to not-readable. If the
+    /// helper's sleep ended without a wake-up, also checks the sender's liveness now, so the
+    /// next `try_recv` can report `Disconnected` for a sender that died.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
+    /// rx.register_readiness()?;
+    /// tx.send(1).unwrap();
+    /// rx.clear_readiness();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clear_readiness(&mut self) {
+        if let Some(bridge) = &self.bridge {
+            if bridge.consume() {
+                let _ = self.ready(true);
+            }
+        }
+    }
+
+    /// Stops waiting for readiness (the helper clears the waiting flag at once, so the sender
+    /// stops paying wake-ups for this handle).
+    ///
+    /// ```
+    /// let (_tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
+    /// rx.register_readiness()?;
+    /// rx.cancel_readiness();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel_readiness(&mut self) {
+        if let Some(bridge) = &self.bridge {
+            bridge.disarm();
+        }
+    }
+}
+
+/// `async` receiving (feature `tokio`).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl<T: ShmType> Receiver<T> {
+    /// Receives the next message, awaiting one without blocking the thread: try first; when
+    /// the ring is empty, register (the sender then wakes this handle's helper, which
+    /// signals the readiness eventfd) and await the eventfd through tokio's `AsyncFd`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a message is taken only in the poll that completes the future. A future
+    /// dropped while waiting disarms the helper at once, so the sender does not go on paying
+    /// a wake-up for a waiter that is gone.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
+    /// tx.send(7).unwrap();
+    /// assert_eq!(rx.recv_async().await, Ok(7));
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_async(&mut self) -> Result<T, RecvError> {
+        let mut force = false;
+        loop {
+            match self.pop(force) {
+                Ok(v) => return Ok(v),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
+                Err(TryRecvError::Corrupted) => return Err(RecvError::Corrupted),
+            }
+            // Spin briefly, as a blocking receive does, before paying for a wake-up.
+            let mut waiter = self.end.waiter;
+            let spun = waiter.spin(|| match self.pop(false) {
+                Err(TryRecvError::Empty) => Step::Retry,
+                other => Step::Done(other),
+            });
+            self.end.waiter = waiter;
+            match spun {
+                Some(Ok(v)) => return Ok(v),
+                Some(Err(TryRecvError::Disconnected)) => return Err(RecvError::Disconnected),
+                Some(Err(TryRecvError::Corrupted)) => return Err(RecvError::Corrupted),
+                Some(Err(TryRecvError::Empty)) | None => {}
+            }
+            force = self.await_readiness().await;
+        }
+    }
+
+    /// Registers and awaits the readiness eventfd; whether the peer's liveness should be
+    /// checked (a slice ended without a wake-up). Without an eventfd or a runtime reactor,
+    /// sleeps a millisecond instead.
+    async fn await_readiness(&mut self) -> bool {
+        match self.register_readiness() {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                return true;
+            }
+        }
+        let bridge = self.bridge.clone().expect("registered");
+        if self.registered.is_none() {
+            self.registered = bridge.fd().try_clone_to_owned().ok().and_then(|fd| {
+                // SAFETY: `fd` is an open descriptor the AsyncFd owns and closes when dropped.
+                unsafe {
+                    tokio::io::unix::AsyncFd::register_with_interest(
+                        fd,
+                        tokio::io::Interest::READABLE,
+                    )
+                }
+                .ok()
+                .map(Arc::new)
+            });
+        }
+        let Some(fd) = self.registered.clone() else {
+            bridge.disarm();
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            return true;
+        };
+        /// Disarms the helper if the future is dropped while waiting.
+        struct Disarm<'a>(&'a crate::notify::Bridge, bool);
+        impl Drop for Disarm<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    self.0.disarm();
+                }
+            }
+        }
+        let mut disarm = Disarm(&bridge, true);
+        match fd.readable().await {
+            Ok(mut guard) => {
+                disarm.1 = false;
+                let force = bridge.consume();
+                guard.clear_ready();
+                force
+            }
+            Err(_) => {
+                drop(disarm);
+                self.registered = None; // the runtime is gone: register anew next time
+                true
+            }
+        }
     }
 }

@@ -1,0 +1,268 @@
+//! Readiness descriptors for ring handles: an eventfd that becomes readable when the handle
+//! may proceed, for epoll, mio and tokio users.
+//!
+//! A futex cannot be polled, so a handle that is asked for readiness gets a *bridge*: an
+//! eventfd and a helper thread of its own. To wait, the handle registers in the direction's
+//! shared `waiting` word exactly as a blocking waiter does (read the eventcount key, set the
+//! flag, full fence, re-check the ring) and hands the key to the helper, which sleeps on the
+//! futex in its place and writes the eventfd when woken. The peer therefore sees an ordinary
+//! sleeper: it notifies only when the flag is set — a peer pays nothing while nobody waits —
+//! and nothing in shared memory or in the peer changes. The helper sleeps in slices of
+//! [`LIVENESS_PERIOD`](crate::wait::LIVENESS_PERIOD) and signals at the end of each, so a peer
+//! that dies without waking anyone is noticed by the next attempt (which then checks the
+//! peer's liveness).
+//!
+//! Disarming (a dropped future, a dropped handle) wakes the helper through the eventcount,
+//! so the flag is cleared at once and no later notify pays a system call for a waiter that
+//! is gone.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use nix::sys::eventfd::{EfdFlags, EventFd};
+
+use crate::Segment;
+use crate::wait::LIVENESS_PERIOD;
+
+/// What the helper is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Command {
+    /// Nothing: wait for the next arm.
+    Idle,
+    /// The handle has set the waiting flag and is re-checking its condition (the helper
+    /// must not clear the flag now).
+    Registered,
+    /// Sleep on the eventcount while its sequence still reads this key.
+    Armed(u32),
+    /// Leave.
+    Stop,
+}
+
+/// State shared by a handle and its helper thread.
+struct Shared {
+    /// Keeps the mapping of `seq` and `flag` alive.
+    _segment: Arc<Segment>,
+    seq: *const AtomicU32,
+    flag: *const AtomicU32,
+    command: Mutex<Command>,
+    changed: Condvar,
+    eventfd: EventFd,
+    /// The last signal ended a slice without a wake-up: check the peer's liveness.
+    timed_out: AtomicBool,
+}
+
+// SAFETY: `seq` and `flag` point into the mapping `_segment` keeps alive for as long as this
+// value exists, and are only used as atomics, which any thread may access.
+unsafe impl Send for Shared {}
+// SAFETY: as above; the rest is Sync.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn seq(&self) -> &AtomicU32 {
+        // SAFETY: valid while `_segment` keeps the mapping (see the Send impl).
+        unsafe { &*self.seq }
+    }
+
+    fn flag(&self) -> &AtomicU32 {
+        // SAFETY: as for `seq`.
+        unsafe { &*self.flag }
+    }
+
+    fn signal(&self) {
+        let _ = self.eventfd.write(1);
+    }
+}
+
+/// An eventfd signalled by a helper thread that sleeps on one direction's eventcount.
+pub(crate) struct Bridge {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge").finish_non_exhaustive()
+    }
+}
+
+impl Bridge {
+    /// A bridge for the eventcount whose sequence word is `seq` and whose 0/1 waiting flag
+    /// is `flag`, both inside `segment`'s mapping.
+    pub(crate) fn new(
+        segment: Arc<Segment>,
+        seq: &AtomicU32,
+        flag: &AtomicU32,
+    ) -> io::Result<Bridge> {
+        let eventfd = EventFd::from_flags(EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC)?;
+        let shared = Arc::new(Shared {
+            _segment: segment,
+            seq,
+            flag,
+            command: Mutex::new(Command::Idle),
+            changed: Condvar::new(),
+            eventfd,
+            timed_out: AtomicBool::new(false),
+        });
+        let helper = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("shmring-notify".into())
+            .spawn(move || run(&helper))?;
+        Ok(Bridge {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// The eventfd: readable after a wake-up (or a slice's end) since the last
+    /// [`consume`](Bridge::consume).
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.shared.eventfd.as_fd()
+    }
+
+    /// Registers as a waiter: the sequence key, read before the flag is set. The caller
+    /// must then re-check its condition and either [`arm`](Bridge::arm) or
+    /// [`cancel`](Bridge::cancel).
+    pub(crate) fn register(&self) -> u32 {
+        let key = self.shared.seq().load(Ordering::Acquire);
+        {
+            let mut command = self
+                .shared
+                .command
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if *command != Command::Stop {
+                *command = Command::Registered;
+            }
+            self.shared.flag().store(1, Ordering::Relaxed);
+        }
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if crate::futex::register_barrier() {
+            crate::futex::heavy_barrier();
+        }
+        key
+    }
+
+    /// The condition held after all: leave the waiting flag as it was before.
+    pub(crate) fn cancel(&self) {
+        let mut command = self
+            .shared
+            .command
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if *command == Command::Registered {
+            *command = Command::Idle;
+        }
+        self.shared.flag().store(0, Ordering::Relaxed);
+    }
+
+    /// Hands `key` to the helper, which sleeps until the eventcount moves past it.
+    pub(crate) fn arm(&self, key: u32) {
+        let mut command = self
+            .shared
+            .command
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if *command != Command::Stop {
+            *command = Command::Armed(key);
+        }
+        self.shared.changed.notify_one();
+    }
+
+    /// Stops waiting: the helper is woken, clears the flag and goes idle.
+    pub(crate) fn disarm(&self) {
+        let armed = {
+            let mut command = self
+                .shared
+                .command
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let armed = matches!(*command, Command::Armed(_));
+            if matches!(*command, Command::Armed(_) | Command::Registered) {
+                *command = Command::Idle;
+            }
+            // Cleared here, not left to the helper: it may not have taken the arm yet (then
+            // nothing wakes it, and the flag would stay set). Found by tests/loom_notify.rs.
+            self.shared.flag().store(0, Ordering::Relaxed);
+            armed
+        };
+        if armed {
+            self.kick();
+        }
+    }
+
+    /// Reads the eventfd back to not-readable; whether a slice ended without a wake-up since
+    /// the last call (the caller should then check its peer's liveness).
+    pub(crate) fn consume(&self) -> bool {
+        let _ = self.shared.eventfd.read();
+        self.shared.timed_out.swap(false, Ordering::Relaxed)
+    }
+
+    /// Wakes the helper's futex sleep (a spurious eventcount step: sleepers re-check).
+    fn kick(&self) {
+        self.shared.seq().fetch_add(1, Ordering::Release);
+        crate::futex::wake_all(self.shared.seq());
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        *self
+            .shared
+            .command
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Command::Stop;
+        self.shared.changed.notify_one();
+        self.kick();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.shared.flag().store(0, Ordering::Relaxed);
+    }
+}
+
+/// The helper: sleeps on the eventcount for each arm, then clears the flag and signals.
+fn run(shared: &Shared) {
+    loop {
+        let key = {
+            let mut command = shared.command.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                match *command {
+                    Command::Idle | Command::Registered => {
+                        command = shared
+                            .changed
+                            .wait(command)
+                            .unwrap_or_else(|e| e.into_inner());
+                    }
+                    Command::Armed(key) => break key,
+                    Command::Stop => return,
+                }
+            }
+        };
+        let slice = Instant::now() + LIVENESS_PERIOD;
+        let woken = crate::futex::wait(shared.seq(), key, Some(slice));
+        let timed_out =
+            woken == crate::futex::Woken::TimedOut && shared.seq().load(Ordering::Acquire) == key;
+        let mut command = shared.command.lock().unwrap_or_else(|e| e.into_inner());
+        match *command {
+            Command::Stop => return,
+            Command::Armed(k) if k == key => {
+                shared.flag().store(0, Ordering::Relaxed);
+                *command = Command::Idle;
+                drop(command);
+                if timed_out {
+                    shared.timed_out.store(true, Ordering::Relaxed);
+                }
+                shared.signal();
+            }
+            // Re-armed with a newer key, or registering anew, while this sleep ended: the flag
+            // stays set for that wait.
+            Command::Armed(_) | Command::Registered => {}
+            // Disarmed: the flag goes, nobody is told.
+            Command::Idle => shared.flag().store(0, Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! `spsc::Receiver::recv_async` and the readiness eventfd, across real processes: an async
+//! receiver with a blocking sender, a SIGKILLed sender, several rings in one `select!`,
+//! futures dropped at random points (nothing lost or duplicated, no waiter left registered).
+#![cfg(all(feature = "tokio", not(shmring_loom)))]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Unlink, child, unique_name, wait_for_line, wait_with_watchdog};
+use shmring::RecvError;
+use shmring::spsc::{Receiver, Sender};
+
+const COUNT_VAR: &str = "SHMRING_ASYNC_COUNT";
+
+#[test]
+fn child_entry() {
+    let Some(role) = common::role() else { return };
+    let name = common::child_name();
+    match role.as_str() {
+        // Sends 0..COUNT, pausing now and then so the receiver goes to sleep; with COUNT
+        // unset, sends one value and waits to be killed.
+        "sender" => {
+            let mut tx = Sender::<u64>::open(name.as_str()).unwrap();
+            println!("READY");
+            let count: Option<u64> = std::env::var(COUNT_VAR).ok().map(|c| c.parse().unwrap());
+            match count {
+                Some(n) => {
+                    for i in 0..n {
+                        tx.send(i).unwrap();
+                        if i % 997 == 0 {
+                            std::thread::sleep(Duration::from_millis(i % 3));
+                        }
+                    }
+                }
+                None => {
+                    tx.send(0).unwrap();
+                    std::thread::sleep(common::WATCHDOG);
+                }
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn spawn_sender(name: &str, count: Option<u64>) -> std::process::Child {
+    let mut cmd = child("child_entry", "sender", name);
+    if let Some(n) = count {
+        cmd.env(COUNT_VAR, n.to_string());
+    }
+    let mut c = cmd.spawn().unwrap();
+    wait_for_line(&mut c, "READY");
+    c
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn async_receiver_blocking_sender() {
+    const N: u64 = 200_000;
+    let name = unique_name("spsc-async");
+    let _u = Unlink(name.clone());
+    let mut rx = Receiver::<u64>::create(name.as_str(), 64).unwrap();
+    let tx = spawn_sender(&name, Some(N));
+    runtime().block_on(async {
+        for i in 0..N {
+            let got = tokio::time::timeout(common::WATCHDOG, rx.recv_async()).await;
+            assert_eq!(got.expect("stuck"), Ok(i));
+        }
+        let end = tokio::time::timeout(common::WATCHDOG, rx.recv_async()).await;
+        assert_eq!(end.expect("stuck"), Err(RecvError::Disconnected));
+    });
+    assert!(wait_with_watchdog(tx).status.success());
+}
+
+#[test]
+fn a_killed_sender_is_disconnected() {
+    let name = unique_name("spsc-async-kill");
+    let _u = Unlink(name.clone());
+    let mut rx = Receiver::<u64>::create(name.as_str(), 64).unwrap();
+    let mut tx = spawn_sender(&name, None);
+    runtime().block_on(async {
+        assert_eq!(rx.recv_async().await, Ok(0));
+        tx.kill().unwrap();
+        let end = tokio::time::timeout(common::WATCHDOG, rx.recv_async()).await;
+        assert_eq!(end.expect("stuck"), Err(RecvError::Disconnected));
+    });
+    wait_with_watchdog(tx);
+}
+
+/// Futures dropped at random points: every value exactly once and in order; and after the
+/// last dropped future the waiting flag goes back to 0 (senders stop paying wake-ups).
+#[test]
+fn dropped_futures_lose_nothing_and_leave_no_waiter() {
+    const N: u64 = 20_000;
+    let name = unique_name("spsc-async-cancel");
+    let _u = Unlink(name.clone());
+    let mut rx = Receiver::<u64>::create(name.as_str(), 64).unwrap();
+    let tx = spawn_sender(&name, Some(N));
+    let dropped = runtime().block_on(async {
+        let mut next = 0u64;
+        let mut dropped = 0u32;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let start = Instant::now();
+        loop {
+            assert!(start.elapsed() < common::WATCHDOG, "stuck at {next}");
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let wait = Duration::from_micros(seed % 300);
+            let got = if seed % 2 == 0 {
+                tokio::time::timeout(wait, rx.recv_async()).await.ok()
+            } else {
+                tokio::select! {
+                    got = rx.recv_async() => Some(got),
+                    () = tokio::time::sleep(wait) => None,
+                }
+            };
+            match got {
+                None => dropped += 1,
+                Some(Ok(v)) => {
+                    assert_eq!(v, next);
+                    next += 1;
+                }
+                Some(Err(RecvError::Disconnected)) => break,
+                Some(Err(e)) => panic!("{e}"),
+            }
+        }
+        assert_eq!(next, N);
+        // One more future, dropped while it waits on the empty ring: the flag must clear.
+        let _ = tokio::time::timeout(Duration::from_millis(5), rx.recv_async()).await;
+        dropped
+    });
+    assert!(
+        dropped > 0,
+        "no future was dropped: the test proved nothing"
+    );
+    let start = Instant::now();
+    loop {
+        let report = shmring::inspect::inspect(&name).unwrap();
+        if !report.control.unwrap().receiver_waiting {
+            break;
+        }
+        assert!(
+            start.elapsed() < common::WATCHDOG,
+            "a waiter stayed registered"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(wait_with_watchdog(tx).status.success());
+    eprintln!("{N} values exactly once, {dropped} futures dropped");
+}
+
+/// Three rings, three sender processes, one `select!` on a multi-thread runtime.
+#[test]
+fn many_rings_in_one_select() {
+    const N: u64 = 20_000;
+    let names: Vec<String> = (0..3).map(|_| unique_name("spsc-async-select")).collect();
+    let _u: Vec<Unlink> = names.iter().map(|n| Unlink(n.clone())).collect();
+    let mut rxs: Vec<Receiver<u64>> = names
+        .iter()
+        .map(|n| Receiver::<u64>::create(n.as_str(), 64).unwrap())
+        .collect();
+    let txs: Vec<_> = names.iter().map(|n| spawn_sender(n, Some(N))).collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let counts = rt.block_on(async {
+        let [a, b, c] = &mut rxs[..] else {
+            unreachable!()
+        };
+        let mut next = [0u64; 3];
+        let mut done = [false; 3];
+        let deadline = tokio::time::sleep(common::WATCHDOG);
+        tokio::pin!(deadline);
+        while done.iter().any(|d| !d) {
+            let (k, got) = tokio::select! {
+                got = a.recv_async(), if !done[0] => (0, got),
+                got = b.recv_async(), if !done[1] => (1, got),
+                got = c.recv_async(), if !done[2] => (2, got),
+                () = &mut deadline => panic!("stuck at {next:?}"),
+            };
+            match got {
+                Ok(v) => {
+                    assert_eq!(v, next[k], "ring {k}");
+                    next[k] += 1;
+                }
+                Err(RecvError::Disconnected) => done[k] = true,
+                Err(e) => panic!("ring {k}: {e}"),
+            }
+        }
+        next
+    });
+    assert_eq!(counts, [N; 3]);
+    for tx in txs {
+        assert!(wait_with_watchdog(tx).status.success());
+    }
+}
