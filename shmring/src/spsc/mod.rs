@@ -1673,7 +1673,8 @@ impl<T: ShmType> Iterator for TryIter<'_, T> {
     }
 }
 
-/// Readiness for epoll, mio and tokio users (see [`crate::notify`] for how it works).
+/// Readiness for epoll, mio and tokio users: a helper thread per handle sleeps on the
+/// ring's futex in its place and signals an eventfd (docs/protocols.md, "Ring readiness").
 #[cfg(not(shmring_loom))]
 impl<T: ShmType> Receiver<T> {
     /// The readiness eventfd: it becomes readable after [`register_readiness`] when a message
