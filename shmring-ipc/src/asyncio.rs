@@ -3,6 +3,10 @@
 //! [`tokio::io::unix::AsyncFd`] — the socket, FIFO, pipe, queue, or the receiver's epoll set
 //! of them ([`Receiver::readiness_fd`], [`Sender::readiness_fd`]).
 //!
+//! A handle's descriptor is registered with the reactor of the runtime it first awaits in;
+//! keep using the handle in that runtime (a registration whose runtime has shut down is
+//! replaced).
+//!
 //! `shm:` and `auto:` have no descriptor yet (the eventfd notifier for the rings is still to
 //! come): there the async calls poll with a backoff (a few yields, then 1 ms sleeps), which
 //! works on any runtime but wakes up to a millisecond late.

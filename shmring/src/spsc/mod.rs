@@ -1788,6 +1788,10 @@ impl<T: ShmType> Receiver<T> {
     /// the ring is empty, register (the sender then wakes this handle's helper, which
     /// signals the readiness eventfd) and await the eventfd through tokio's `AsyncFd`.
     ///
+    /// The eventfd is registered with the reactor of the runtime this handle first awaits
+    /// in; keep using the handle in that runtime (a registration whose runtime has shut down
+    /// is replaced).
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe: a message is taken only in the poll that completes the future. A future
