@@ -39,12 +39,30 @@ fn child_entry() {
                 }
             }
         }
+        // Receives 0..COUNT in order (pausing now and then so the ring fills and the sender
+        // waits), then expects `Disconnected`.
+        "receiver" => {
+            let mut rx = Receiver::<u64>::open(name.as_str()).unwrap();
+            println!("READY");
+            let n: u64 = std::env::var(COUNT_VAR).unwrap().parse().unwrap();
+            for i in 0..n {
+                assert_eq!(rx.recv(), Ok(i));
+                if i % 997 == 0 {
+                    std::thread::sleep(Duration::from_millis(i % 3));
+                }
+            }
+            assert_eq!(rx.recv(), Err(RecvError::Disconnected));
+        }
         other => panic!("unknown role {other}"),
     }
 }
 
 fn spawn_sender(name: &str, count: Option<u64>) -> std::process::Child {
-    let mut cmd = child("child_entry", "sender", name);
+    spawn_role("sender", name, count)
+}
+
+fn spawn_role(role: &str, name: &str, count: Option<u64>) -> std::process::Child {
+    let mut cmd = child("child_entry", role, name);
     if let Some(n) = count {
         cmd.env(COUNT_VAR, n.to_string());
     }
@@ -202,4 +220,44 @@ fn many_rings_in_one_select() {
     for tx in txs {
         assert!(wait_with_watchdog(tx).status.success());
     }
+}
+
+/// `send_async` into a blocking receiver in another process, with futures dropped at random
+/// points: a dropped send sends nothing (it is repeated), so the receiver sees every value
+/// exactly once and in order.
+#[test]
+fn async_sender_with_dropped_futures() {
+    const N: u64 = 50_000;
+    let name = unique_name("spsc-async-send");
+    let _u = Unlink(name.clone());
+    let mut tx = Sender::<u64>::create(name.as_str(), 16).unwrap();
+    let rx = spawn_role("receiver", &name, Some(N));
+    let dropped = runtime().block_on(async {
+        let mut dropped = 0u32;
+        let mut seed = 0x0123_4567_89ab_cdefu64;
+        let start = Instant::now();
+        for i in 0..N {
+            loop {
+                assert!(start.elapsed() < common::WATCHDOG, "stuck at {i}");
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let wait = Duration::from_micros(seed % 200);
+                match tokio::time::timeout(wait, tx.send_async(i)).await {
+                    Ok(Ok(())) => break,
+                    Ok(Err(e)) => panic!("{e}"),
+                    Err(_) => dropped += 1,
+                }
+            }
+        }
+        dropped
+    });
+    drop(tx);
+    let out = wait_with_watchdog(rx);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{N} values sent exactly once, {dropped} send futures dropped");
 }

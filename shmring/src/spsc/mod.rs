@@ -104,12 +104,6 @@ pub struct Receiver<T: ShmType> {
     head: u64,
     /// The sender's tail as last seen.
     tail: u64,
-    /// The readiness eventfd and its helper, once asked for.
-    #[cfg(not(shmring_loom))]
-    bridge: Option<Arc<crate::notify::Bridge>>,
-    /// The eventfd registered with the tokio reactor, once an async receive needed it.
-    #[cfg(all(feature = "tokio", not(shmring_loom)))]
-    registered: Option<Arc<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>>,
 }
 
 // SAFETY: a handle owns its role exclusively (claimed in shared memory) and touches the area
@@ -136,6 +130,12 @@ pub(crate) struct End<T: ShmType> {
     pub(crate) polls: u32,
     pub(crate) corrupted: bool,
     pub(crate) name: String,
+    /// The readiness eventfd and its helper, once asked for.
+    #[cfg(not(shmring_loom))]
+    pub(crate) bridge: Option<Arc<crate::notify::Bridge>>,
+    /// The eventfd registered with the tokio reactor, once an async call needed it.
+    #[cfg(all(feature = "tokio", not(shmring_loom)))]
+    pub(crate) registered: Option<Arc<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>>,
     /// Keeps the mapping alive; after `area` so it is dropped last.
     pub(crate) _segment: Option<Arc<Segment>>,
 }
@@ -285,6 +285,9 @@ impl<T: ShmType> End<T> {
             polls: 0,
             corrupted: false,
             name,
+            bridge: None,
+            #[cfg(feature = "tokio")]
+            registered: None,
             _segment: Some(segment),
         })
     }
@@ -891,14 +894,7 @@ impl<T: ShmType> Receiver<T> {
     #[cfg(not(shmring_loom))]
     fn attach(segment: Arc<Segment>) -> Result<Receiver<T>, OpenError> {
         let (end, head, tail) = End::attach_with_indices(segment, Role::Receiver)?;
-        Ok(Receiver {
-            end,
-            head,
-            tail,
-            bridge: None,
-            #[cfg(feature = "tokio")]
-            registered: None,
-        })
+        Ok(Receiver { end, head, tail })
     }
 
     /// Sets how this handle waits when the ring is empty.
@@ -1673,6 +1669,128 @@ impl<T: ShmType> Iterator for TryIter<'_, T> {
     }
 }
 
+/// Readiness (an eventfd signalled by a helper thread that sleeps on the ring's futex in
+/// the handle's place; docs/protocols.md, "Ring readiness"), shared by both handles: each
+/// waits on its own direction's eventcount.
+#[cfg(not(shmring_loom))]
+impl<T: ShmType> End<T> {
+    /// This handle's bridge, made on first use for the direction it waits on.
+    pub(crate) fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
+        if self.bridge.is_none() {
+            let segment = self._segment.clone().ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
+            })?;
+            let event = match self.role {
+                Role::Receiver => self.area.data_event(),
+                Role::Sender => self.area.space_event(),
+            };
+            let crate::wait::Waiting::Flag(flag) = event.waiting else {
+                unreachable!("an spsc ring has one waiting flag per direction")
+            };
+            let bridge = crate::notify::Bridge::new(segment, event.seq, flag)?;
+            self.bridge = Some(Arc::new(bridge));
+        }
+        Ok(self.bridge.clone().expect("just made"))
+    }
+
+    /// The eventfd (made on first use).
+    pub(crate) fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        self.bridge()?;
+        Ok(self.bridge.as_ref().expect("made").fd())
+    }
+
+    /// Registration, step 1: the eventcount key, read before the waiting flag is set. The
+    /// caller re-checks its condition, then calls [`End::finish_register`].
+    pub(crate) fn start_register(&mut self) -> std::io::Result<u32> {
+        Ok(self.bridge()?.register())
+    }
+
+    /// Registration, step 2: arm the helper if the handle must `wait`, else take the
+    /// registration back; returns `wait`.
+    pub(crate) fn finish_register(&mut self, key: u32, wait: bool) -> bool {
+        if let Some(bridge) = &self.bridge {
+            if wait {
+                bridge.arm(key);
+            } else {
+                bridge.cancel();
+            }
+        }
+        wait
+    }
+
+    /// Reads the eventfd back; whether the peer's liveness should be checked.
+    pub(crate) fn clear_readiness(&mut self) -> bool {
+        self.bridge.as_ref().is_some_and(|b| b.consume())
+    }
+
+    pub(crate) fn cancel_readiness(&mut self) {
+        if let Some(bridge) = &self.bridge {
+            bridge.disarm();
+        }
+    }
+}
+
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl<T: ShmType> End<T> {
+    /// After a registration (`armed`: its result), awaits the readiness eventfd; whether the
+    /// peer's liveness should be checked (a slice ended without a wake-up). Without an
+    /// eventfd or a reactor, sleeps a millisecond instead.
+    pub(crate) async fn await_readiness(&mut self, armed: std::io::Result<bool>) -> bool {
+        match armed {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                return true;
+            }
+        }
+        let Some(bridge) = self.bridge.clone() else {
+            return false;
+        };
+        if self.registered.is_none() {
+            self.registered = bridge.fd().try_clone_to_owned().ok().and_then(|fd| {
+                // SAFETY: `fd` is an open descriptor the AsyncFd owns and closes when dropped.
+                unsafe {
+                    tokio::io::unix::AsyncFd::register_with_interest(
+                        fd,
+                        tokio::io::Interest::READABLE,
+                    )
+                }
+                .ok()
+                .map(Arc::new)
+            });
+        }
+        let Some(fd) = self.registered.clone() else {
+            bridge.disarm();
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            return true;
+        };
+        /// Disarms the helper if the future is dropped while waiting.
+        struct Disarm<'a>(&'a crate::notify::Bridge, bool);
+        impl Drop for Disarm<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    self.0.disarm();
+                }
+            }
+        }
+        let mut disarm = Disarm(&bridge, true);
+        match fd.readable().await {
+            Ok(mut guard) => {
+                disarm.1 = false;
+                let force = bridge.consume();
+                guard.clear_ready();
+                force
+            }
+            Err(_) => {
+                drop(disarm);
+                self.registered = None; // the runtime is gone: register anew next time
+                true
+            }
+        }
+    }
+}
+
 /// Readiness for epoll, mio and tokio users: a helper thread per handle sleeps on the
 /// ring's futex in its place and signals an eventfd (docs/protocols.md, "Ring readiness").
 #[cfg(not(shmring_loom))]
@@ -1694,22 +1812,7 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-        Ok(self.bridge()?.fd())
-    }
-
-    fn bridge(&mut self) -> std::io::Result<&Arc<crate::notify::Bridge>> {
-        if self.bridge.is_none() {
-            let segment = self.end._segment.clone().ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
-            })?;
-            let event = self.end.area.data_event();
-            let crate::wait::Waiting::Flag(flag) = event.waiting else {
-                unreachable!("an spsc ring has one waiting flag per direction")
-            };
-            let bridge = crate::notify::Bridge::new(segment, event.seq, flag)?;
-            self.bridge = Some(Arc::new(bridge));
-        }
-        Ok(self.bridge.as_ref().expect("just made"))
+        self.end.readiness_fd()
     }
 
     /// Asks for the readiness eventfd to be signalled when a message arrives: `Ok(true)` if
@@ -1731,18 +1834,9 @@ impl<T: ShmType> Receiver<T> {
     ///
     /// As [`readiness_fd`](Receiver::readiness_fd).
     pub fn register_readiness(&mut self) -> std::io::Result<bool> {
-        let bridge = self.bridge()?.clone();
-        let key = bridge.register();
-        match self.ready(false) {
-            Err(TryRecvError::Empty) => {
-                bridge.arm(key);
-                Ok(true)
-            }
-            _ => {
-                bridge.cancel();
-                Ok(false)
-            }
-        }
+        let key = self.end.start_register()?;
+        let empty = matches!(self.ready(false), Err(TryRecvError::Empty));
+        Ok(self.end.finish_register(key, empty))
     }
 
     /// After the readiness eventfd reported readable: reads it back to not-readable. If the
@@ -1758,15 +1852,13 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear_readiness(&mut self) {
-        if let Some(bridge) = &self.bridge {
-            if bridge.consume() {
-                let _ = self.ready(true);
-            }
+        if self.end.clear_readiness() {
+            let _ = self.ready(true);
         }
     }
 
-    /// Stops waiting for readiness (the helper clears the waiting flag at once, so the sender
-    /// stops paying wake-ups for this handle).
+    /// Stops waiting for readiness (the waiting flag is cleared at once, so the sender stops
+    /// paying wake-ups for this handle).
     ///
     /// ```
     /// let (_tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
@@ -1775,9 +1867,7 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn cancel_readiness(&mut self) {
-        if let Some(bridge) = &self.bridge {
-            bridge.disarm();
-        }
+        self.end.cancel_readiness();
     }
 }
 
@@ -1832,62 +1922,132 @@ impl<T: ShmType> Receiver<T> {
                 Some(Err(TryRecvError::Corrupted)) => return Err(RecvError::Corrupted),
                 Some(Err(TryRecvError::Empty)) | None => {}
             }
-            force = self.await_readiness().await;
+            let armed = self.register_readiness();
+            force = self.end.await_readiness(armed).await;
+        }
+    }
+}
+
+/// Readiness for epoll, mio and tokio users on the sending side: the eventfd signals that a
+/// slot may have become free (docs/protocols.md, "Ring readiness").
+#[cfg(not(shmring_loom))]
+impl<T: ShmType> Sender<T> {
+    /// The readiness eventfd: it becomes readable after [`register_readiness`] when a slot
+    /// may have become free (or the receiver may be gone). Created on first use, with a
+    /// helper thread; owned by this handle.
+    ///
+    /// [`register_readiness`]: Sender::register_readiness
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::readiness_fd`].
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::spsc::channel::<u32>(4)?;
+    /// let fd = tx.readiness_fd()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        self.end.readiness_fd()
+    }
+
+    /// Asks for the readiness eventfd to be signalled when a slot frees: `Ok(true)` if the
+    /// ring is full now (wait for the descriptor, then `try_send`), `Ok(false)` if there is
+    /// room (or news of the receiver) already — send without waiting.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(1)?;
+    /// assert!(!tx.register_readiness()?); // room: send now
+    /// tx.send(1).unwrap();
+    /// assert!(tx.register_readiness()?); // full: wait on readiness_fd()
+    /// assert_eq!(rx.recv(), Ok(1));
+    /// tx.clear_readiness();
+    /// tx.send(2).unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`readiness_fd`](Sender::readiness_fd).
+    pub fn register_readiness(&mut self) -> std::io::Result<bool> {
+        let key = self.end.start_register()?;
+        let full = matches!(self.reserve(false), Err(TrySendError::Full(())));
+        Ok(self.end.finish_register(key, full))
+    }
+
+    /// After the readiness eventfd reported readable: reads it back to not-readable (and
+    /// checks the receiver's liveness if the helper's sleep ended without a wake-up).
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::spsc::channel::<u32>(1)?;
+    /// tx.clear_readiness();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clear_readiness(&mut self) {
+        if self.end.clear_readiness() {
+            let _ = self.reserve(true);
         }
     }
 
-    /// Registers and awaits the readiness eventfd; whether the peer's liveness should be
-    /// checked (a slice ended without a wake-up). Without an eventfd or a runtime reactor,
-    /// sleeps a millisecond instead.
-    async fn await_readiness(&mut self) -> bool {
-        match self.register_readiness() {
-            Ok(true) => {}
-            Ok(false) => return false,
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                return true;
+    /// Stops waiting for readiness (the waiting flag is cleared at once).
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::spsc::channel::<u32>(1)?;
+    /// tx.send(1).unwrap();
+    /// tx.register_readiness()?;
+    /// tx.cancel_readiness();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel_readiness(&mut self) {
+        self.end.cancel_readiness();
+    }
+}
+
+/// `async` sending (feature `tokio`).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl<T: ShmType> Sender<T> {
+    /// Sends `value`, awaiting a free slot without blocking the thread: try first; when the
+    /// ring is full, spin briefly, then register and await the readiness eventfd.
+    ///
+    /// The eventfd is registered with the reactor of the runtime this handle first awaits
+    /// in; keep using the handle in that runtime.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: `value` is published only in the poll that completes the future; a
+    /// future dropped before that sends nothing (and drops `value`) and disarms the helper.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send), with `value` returned.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(1)?;
+    /// tx.send_async(7).await.unwrap();
+    /// assert_eq!(rx.recv(), Ok(7));
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_async(&mut self, mut value: T) -> Result<(), SendError<T>> {
+        let mut force = false;
+        loop {
+            match self.push(value, force) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(v)) => value = v,
+                Err(TrySendError::Disconnected(v)) => return Err(SendError::Disconnected(v)),
+                Err(TrySendError::Corrupted(v)) => return Err(SendError::Corrupted(v)),
             }
-        }
-        let bridge = self.bridge.clone().expect("registered");
-        if self.registered.is_none() {
-            self.registered = bridge.fd().try_clone_to_owned().ok().and_then(|fd| {
-                // SAFETY: `fd` is an open descriptor the AsyncFd owns and closes when dropped.
-                unsafe {
-                    tokio::io::unix::AsyncFd::register_with_interest(
-                        fd,
-                        tokio::io::Interest::READABLE,
-                    )
-                }
-                .ok()
-                .map(Arc::new)
+            // Spin briefly, as a blocking send does, before paying for a wake-up.
+            let mut waiter = self.end.waiter;
+            let spun = waiter.spin(|| match self.reserve(false) {
+                Err(TrySendError::Full(())) => Step::Retry,
+                _ => Step::Done(()),
             });
-        }
-        let Some(fd) = self.registered.clone() else {
-            bridge.disarm();
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            return true;
-        };
-        /// Disarms the helper if the future is dropped while waiting.
-        struct Disarm<'a>(&'a crate::notify::Bridge, bool);
-        impl Drop for Disarm<'_> {
-            fn drop(&mut self) {
-                if self.1 {
-                    self.0.disarm();
-                }
-            }
-        }
-        let mut disarm = Disarm(&bridge, true);
-        match fd.readable().await {
-            Ok(mut guard) => {
-                disarm.1 = false;
-                let force = bridge.consume();
-                guard.clear_ready();
-                force
-            }
-            Err(_) => {
-                drop(disarm);
-                self.registered = None; // the runtime is gone: register anew next time
-                true
+            self.end.waiter = waiter;
+            if spun.is_none() {
+                let armed = self.register_readiness();
+                force = self.end.await_readiness(armed).await;
             }
         }
     }
