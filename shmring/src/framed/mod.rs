@@ -1252,3 +1252,263 @@ impl Receiver {
         }
     }
 }
+
+/// Readiness for epoll, mio and tokio users (an eventfd signalled by a helper thread that
+/// sleeps on the ring's futex in the handle's place; docs/protocols.md, "Ring readiness").
+#[cfg(not(shmring_loom))]
+impl Receiver {
+    /// The readiness eventfd: readable after [`register_readiness`] when a message may have
+    /// arrived (or the sender may be gone). Owned by this handle.
+    ///
+    /// [`register_readiness`]: Receiver::register_readiness
+    ///
+    /// # Errors
+    ///
+    /// Creating the eventfd or its helper thread failed.
+    ///
+    /// ```
+    /// let (_tx, mut rx) = shmring::framed::channel(64)?;
+    /// let fd = rx.readiness_fd()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        self.end.readiness_fd()
+    }
+
+    /// Asks for the readiness eventfd to be signalled when a message arrives: `Ok(true)` if
+    /// the ring is empty now (wait, then `try_recv`), `Ok(false)` if something is there.
+    ///
+    /// # Errors
+    ///
+    /// As [`readiness_fd`](Receiver::readiness_fd).
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
+    /// assert!(rx.register_readiness()?);
+    /// tx.send(b"x").unwrap();
+    /// rx.clear_readiness();
+    /// assert_eq!(rx.try_recv().unwrap(), b"x");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_readiness(&mut self) -> std::io::Result<bool> {
+        let key = self.end.start_register()?;
+        let empty = header(&self.end.area, self.cursor.head).load(Ordering::Acquire) == 0
+            && matches!(self.end.peer(false), Peer::Present)
+            && !self.end.corrupted;
+        Ok(self.end.finish_register(key, empty))
+    }
+
+    /// After the eventfd reported readable: reads it back (and checks the sender's liveness
+    /// if the helper's sleep ended without a wake-up).
+    ///
+    /// ```
+    /// let (_tx, mut rx) = shmring::framed::channel(64)?;
+    /// rx.clear_readiness();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clear_readiness(&mut self) {
+        if self.end.clear_readiness() {
+            let _ = self.end.peer(true);
+        }
+    }
+
+    /// Stops waiting for readiness (the waiting flag is cleared at once).
+    ///
+    /// ```
+    /// let (_tx, mut rx) = shmring::framed::channel(64)?;
+    /// rx.register_readiness()?;
+    /// rx.cancel_readiness();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel_readiness(&mut self) {
+        self.end.cancel_readiness();
+    }
+}
+
+/// `async` receiving (feature `tokio`).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl Receiver {
+    /// Receives the next message into `buf` (its type returned), awaiting one without
+    /// blocking the thread: try, spin briefly, then register and await the readiness eventfd.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a message is taken only in the poll that completes the future; `buf` is
+    /// written only then.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv_into`](Receiver::recv_into).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
+    /// tx.send(b"hi").unwrap();
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_into_async(&mut buf).await, Ok(0));
+    /// assert_eq!(buf, b"hi");
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_into_async(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
+        let mut force = false;
+        loop {
+            match self.pop(buf, force) {
+                Ok(kind) => return Ok(kind),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
+                Err(TryRecvError::Corrupted) => return Err(RecvError::Corrupted),
+            }
+            let mut waiter = self.end.waiter;
+            let spun = waiter.spin(|| match self.pop(buf, false) {
+                Err(TryRecvError::Empty) => Step::Retry,
+                other => Step::Done(other),
+            });
+            self.end.waiter = waiter;
+            match spun {
+                Some(Ok(kind)) => return Ok(kind),
+                Some(Err(TryRecvError::Disconnected)) => return Err(RecvError::Disconnected),
+                Some(Err(TryRecvError::Corrupted)) => return Err(RecvError::Corrupted),
+                Some(Err(TryRecvError::Empty)) | None => {}
+            }
+            let armed = self.register_readiness();
+            force = self.end.await_readiness(armed).await;
+        }
+    }
+
+    /// [`recv_into_async`](Receiver::recv_into_async) into a new buffer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as `recv_into_async`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
+    /// tx.send(b"hi").unwrap();
+    /// assert_eq!(rx.recv_async().await.unwrap(), b"hi");
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_async(&mut self) -> Result<Vec<u8>, RecvError> {
+        let mut buf = Vec::new();
+        self.recv_into_async(&mut buf).await.map(|_| buf)
+    }
+}
+
+/// Readiness on the sending side: the eventfd signals that room may have been handed back.
+#[cfg(not(shmring_loom))]
+impl Sender {
+    /// The readiness eventfd: readable after [`register_readiness`] when room may have been
+    /// handed back (or the receiver may be gone). Owned by this handle.
+    ///
+    /// [`register_readiness`]: Sender::register_readiness
+    ///
+    /// # Errors
+    ///
+    /// Creating the eventfd or its helper thread failed.
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// let fd = tx.readiness_fd()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        self.end.readiness_fd()
+    }
+
+    /// Asks for the readiness eventfd to be signalled when a message of `len` bytes may fit:
+    /// `Ok(true)` if it does not now (wait, then `try_send`), `Ok(false)` if it does (or the
+    /// receiver is gone, or `len` is over the maximum: `try_send` says which).
+    ///
+    /// # Errors
+    ///
+    /// As [`readiness_fd`](Sender::readiness_fd).
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// assert!(!tx.register_readiness(8)?); // fits now
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_readiness(&mut self, len: usize) -> std::io::Result<bool> {
+        let key = self.end.start_register()?;
+        let full = matches!(self.claim(len, 0, false), Err(SendError::Full));
+        Ok(self.end.finish_register(key, full))
+    }
+
+    /// After the eventfd reported readable: reads it back (and checks the receiver's
+    /// liveness if the helper's sleep ended without a wake-up).
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// tx.clear_readiness();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clear_readiness(&mut self) {
+        if self.end.clear_readiness() {
+            let _ = self.end.peer(true);
+        }
+    }
+
+    /// Stops waiting for readiness (the waiting flag is cleared at once).
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// tx.cancel_readiness();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel_readiness(&mut self) {
+        self.end.cancel_readiness();
+    }
+}
+
+/// `async` sending (feature `tokio`).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl Sender {
+    /// Sends `msg`, awaiting room without blocking the thread: try, spin briefly, then
+    /// register and await the readiness eventfd.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: `msg` is committed only in the poll that completes the future; a future
+    /// dropped before that sends nothing of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
+    /// tx.send_async(b"hi").await.unwrap();
+    /// assert_eq!(rx.recv().unwrap(), b"hi");
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_async(&mut self, msg: &[u8]) -> Result<(), SendError> {
+        let mut force = false;
+        loop {
+            match self.try_send(msg) {
+                Err(SendError::Full) => {}
+                other => return other,
+            }
+            let mut waiter = self.end.waiter;
+            let spun = waiter.spin(|| match self.claim(msg.len(), 0, false) {
+                Err(SendError::Full) => Step::Retry,
+                _ => Step::Done(()),
+            });
+            self.end.waiter = waiter;
+            if spun.is_none() {
+                let armed = self.register_readiness(msg.len());
+                force = self.end.await_readiness(armed).await;
+            }
+            if force {
+                let _ = self.end.peer(true);
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `framed::{Sender::send_async, Receiver::recv_async}` across real processes, with futures
+//! dropped at random points: every message exactly once, in order, byte for byte.
+#![cfg(all(feature = "tokio", not(shmring_loom)))]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Unlink, child, unique_name, wait_for_line, wait_with_watchdog};
+use shmring::RecvError;
+use shmring::framed::{Receiver, Sender};
+
+const COUNT: u32 = 20_000;
+const CAPACITY: u64 = 4096;
+
+/// Message `i`: 0 to 900 bytes, its number in the first four.
+fn message(i: u32) -> Vec<u8> {
+    let len = (i as usize * 7919) % 901;
+    let mut m: Vec<u8> = (0..len).map(|k| (k as u32 ^ i) as u8).collect();
+    if len >= 4 {
+        m[..4].copy_from_slice(&i.to_le_bytes());
+    }
+    m
+}
+
+#[test]
+fn child_entry() {
+    let Some(role) = common::role() else { return };
+    let name = common::child_name();
+    match role.as_str() {
+        "sender" => {
+            let mut tx = Sender::open(name.as_str()).unwrap();
+            println!("READY");
+            for i in 0..COUNT {
+                tx.send(&message(i)).unwrap();
+                if i % 997 == 0 {
+                    std::thread::sleep(Duration::from_millis(u64::from(i % 3)));
+                }
+            }
+        }
+        "receiver" => {
+            let mut rx = Receiver::open(name.as_str()).unwrap();
+            println!("READY");
+            for i in 0..COUNT {
+                assert_eq!(rx.recv().unwrap(), message(i), "message {i}");
+                if i % 997 == 0 {
+                    std::thread::sleep(Duration::from_millis(u64::from(i % 3)));
+                }
+            }
+            assert_eq!(rx.recv(), Err(RecvError::Disconnected));
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn spawn(role: &str, name: &str) -> std::process::Child {
+    let mut c = child("child_entry", role, name).spawn().unwrap();
+    wait_for_line(&mut c, "READY");
+    c
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A pseudo-random wait of 0 to 300 µs.
+fn next_wait(seed: &mut u64) -> Duration {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    Duration::from_micros(*seed % 300)
+}
+
+#[test]
+fn async_receiver_with_dropped_futures() {
+    let name = unique_name("framed-async-rx");
+    let _u = Unlink(name.clone());
+    let mut rx = Receiver::create(name.as_str(), CAPACITY).unwrap();
+    let tx = spawn("sender", &name);
+    let dropped = runtime().block_on(async {
+        let (mut next, mut dropped, mut seed) = (0u32, 0u32, 0x5851_f42d_4c95_7f2du64);
+        let mut buf = Vec::new();
+        let start = Instant::now();
+        loop {
+            assert!(start.elapsed() < common::WATCHDOG, "stuck at {next}");
+            let wait = next_wait(&mut seed);
+            match tokio::time::timeout(wait, rx.recv_into_async(&mut buf)).await {
+                Err(_) => dropped += 1,
+                Ok(Ok(_)) => {
+                    assert_eq!(buf, message(next), "message {next}");
+                    next += 1;
+                }
+                Ok(Err(RecvError::Disconnected)) => break,
+                Ok(Err(e)) => panic!("{e}"),
+            }
+        }
+        assert_eq!(next, COUNT);
+        dropped
+    });
+    assert!(wait_with_watchdog(tx).status.success());
+    eprintln!("{COUNT} messages exactly once, {dropped} receive futures dropped");
+}
+
+#[test]
+fn async_sender_with_dropped_futures() {
+    let name = unique_name("framed-async-tx");
+    let _u = Unlink(name.clone());
+    let mut tx = Sender::create(name.as_str(), CAPACITY).unwrap();
+    let rx = spawn("receiver", &name);
+    let dropped = runtime().block_on(async {
+        let (mut dropped, mut seed) = (0u32, 0x2545_f491_4f6c_dd1du64);
+        let start = Instant::now();
+        for i in 0..COUNT {
+            let msg = message(i);
+            loop {
+                assert!(start.elapsed() < common::WATCHDOG, "stuck at {i}");
+                let wait = next_wait(&mut seed);
+                match tokio::time::timeout(wait, tx.send_async(&msg)).await {
+                    Ok(Ok(())) => break,
+                    Ok(Err(e)) => panic!("{e}"),
+                    Err(_) => dropped += 1,
+                }
+            }
+        }
+        dropped
+    });
+    drop(tx);
+    let out = wait_with_watchdog(rx);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{COUNT} messages sent exactly once, {dropped} send futures dropped");
+}
