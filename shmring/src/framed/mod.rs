@@ -1307,9 +1307,7 @@ impl Receiver {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear_readiness(&mut self) {
-        if self.end.clear_readiness() {
-            let _ = self.end.peer(true);
-        }
+        self.end.clear_readiness();
     }
 
     /// Stops waiting for readiness (the waiting flag is cleared at once).
@@ -1449,9 +1447,7 @@ impl Sender {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear_readiness(&mut self) {
-        if self.end.clear_readiness() {
-            let _ = self.end.peer(true);
-        }
+        self.end.clear_readiness();
     }
 
     /// Stops waiting for readiness (the waiting flag is cleared at once).

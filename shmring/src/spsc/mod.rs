@@ -1718,9 +1718,12 @@ impl<T: ShmType> End<T> {
         wait
     }
 
-    /// Reads the eventfd back; whether the peer's liveness should be checked.
-    pub(crate) fn clear_readiness(&mut self) -> bool {
-        self.bridge.as_ref().is_some_and(|b| b.consume())
+    /// Reads the eventfd back; if the helper's sleep ended without a wake-up, checks the
+    /// peer's liveness now (so the next attempt can report a peer that died).
+    pub(crate) fn clear_readiness(&mut self) {
+        if self.bridge.as_ref().is_some_and(|b| b.consume()) {
+            let _ = self.peer(true);
+        }
     }
 
     pub(crate) fn cancel_readiness(&mut self) {
@@ -1852,9 +1855,7 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear_readiness(&mut self) {
-        if self.end.clear_readiness() {
-            let _ = self.ready(true);
-        }
+        self.end.clear_readiness();
     }
 
     /// Stops waiting for readiness (the waiting flag is cleared at once, so the sender stops
@@ -1984,9 +1985,7 @@ impl<T: ShmType> Sender<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear_readiness(&mut self) {
-        if self.end.clear_readiness() {
-            let _ = self.reserve(true);
-        }
+        self.end.clear_readiness();
     }
 
     /// Stops waiting for readiness (the waiting flag is cleared at once).
