@@ -7,9 +7,10 @@
 //! keep using the handle in that runtime (a registration whose runtime has shut down is
 //! replaced).
 //!
-//! `shm:` and `auto:` have no descriptor yet (the eventfd notifier for the rings is still to
-//! come): there the async calls poll with a backoff (a few yields, then 1 ms sleeps), which
-//! works on any runtime but wakes up to a millisecond late.
+//! On `shm:` and `auto:` a receive awaits the ring's own readiness eventfd (a helper thread
+//! sleeps on the ring's futex for the receiver; see `shmring::framed::mpsc::Receiver::
+//! recv_into_async`). Sending there polls with a backoff for now (a few yields, then 1 ms
+//! sleeps): the many-producer sender has no readiness descriptor yet.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -30,7 +31,7 @@ use std::time::Duration;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use crate::{Receiver, RecvError, SendError, Sender, TryRecvError};
+use crate::{Receiver, ReceiverInner, RecvError, SendError, Sender, TryRecvError};
 
 /// How long an await of readiness lasts before the peer's liveness is looked at again (a
 /// queue's senders leaving wake nobody).
@@ -136,6 +137,12 @@ impl Receiver {
     /// # Ok(()) }
     /// ```
     pub async fn recv_into_async(&mut self, buf: &mut Vec<u8>) -> Result<(), RecvError> {
+        // Shared memory: the ring's own readiness eventfd.
+        match &mut self.inner {
+            ReceiverInner::Shm(rx) => return rx.recv_into_async(buf).await.map(|_| ()),
+            ReceiverInner::Auto(rx) => return rx.ring.recv_into_async(buf).await.map(|_| ()),
+            ReceiverInner::Stream(_) | ReceiverInner::Mq(_) => {}
+        }
         let mut backoff = Backoff(0);
         loop {
             match self.try_recv_into(buf) {

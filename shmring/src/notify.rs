@@ -18,7 +18,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -42,12 +42,30 @@ enum Command {
     Stop,
 }
 
+/// How a waiter announces itself in the direction's shared waiting word.
+#[derive(Clone, Copy)]
+pub(crate) enum WaitWord<'a> {
+    /// A 0/1 flag (spsc and framed rings: one waiter per direction).
+    Flag(&'a AtomicU32),
+    /// This handle's bit in a mask (the mpmc participant table: one bit per record; used
+    /// for a handle that is its record's only waiter, such as a framed many-producer
+    /// receiver).
+    Bit(&'a AtomicU64, u64),
+}
+
+/// [`WaitWord`] as raw pointers into the mapping.
+#[derive(Clone, Copy)]
+enum RawWord {
+    Flag(*const AtomicU32),
+    Bit(*const AtomicU64, u64),
+}
+
 /// State shared by a handle and its helper thread.
 struct Shared {
-    /// Keeps the mapping of `seq` and `flag` alive.
+    /// Keeps the mapping of `seq` and the waiting word alive.
     _segment: Arc<Segment>,
     seq: *const AtomicU32,
-    flag: *const AtomicU32,
+    word: RawWord,
     command: Mutex<Command>,
     changed: Condvar,
     eventfd: EventFd,
@@ -55,8 +73,8 @@ struct Shared {
     timed_out: AtomicBool,
 }
 
-// SAFETY: `seq` and `flag` point into the mapping `_segment` keeps alive for as long as this
-// value exists, and are only used as atomics, which any thread may access.
+// SAFETY: `seq` and the waiting word point into the mapping `_segment` keeps alive for as
+// long as this value exists, and are only used as atomics, which any thread may access.
 unsafe impl Send for Shared {}
 // SAFETY: as above; the rest is Sync.
 unsafe impl Sync for Shared {}
@@ -67,9 +85,28 @@ impl Shared {
         unsafe { &*self.seq }
     }
 
-    fn flag(&self) -> &AtomicU32 {
-        // SAFETY: as for `seq`.
-        unsafe { &*self.flag }
+    /// Announces a waiter (idempotent).
+    fn enter(&self) {
+        match self.word {
+            // SAFETY: as for `seq`.
+            RawWord::Flag(flag) => unsafe { &*flag }.store(1, Ordering::Relaxed),
+            RawWord::Bit(word, bit) => {
+                // SAFETY: as for `seq`.
+                unsafe { &*word }.fetch_or(bit, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Withdraws the waiter (idempotent).
+    fn leave(&self) {
+        match self.word {
+            // SAFETY: as for `seq`.
+            RawWord::Flag(flag) => unsafe { &*flag }.store(0, Ordering::Relaxed),
+            RawWord::Bit(word, bit) => {
+                // SAFETY: as for `seq`.
+                unsafe { &*word }.fetch_and(!bit, Ordering::Relaxed);
+            }
+        }
     }
 
     fn signal(&self) {
@@ -95,13 +132,16 @@ impl Bridge {
     pub(crate) fn new(
         segment: Arc<Segment>,
         seq: &AtomicU32,
-        flag: &AtomicU32,
+        word: WaitWord<'_>,
     ) -> io::Result<Bridge> {
         let eventfd = EventFd::from_flags(EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC)?;
         let shared = Arc::new(Shared {
             _segment: segment,
             seq,
-            flag,
+            word: match word {
+                WaitWord::Flag(flag) => RawWord::Flag(flag),
+                WaitWord::Bit(mask, bit) => RawWord::Bit(mask, bit),
+            },
             command: Mutex::new(Command::Idle),
             changed: Condvar::new(),
             eventfd,
@@ -137,7 +177,7 @@ impl Bridge {
             if *command != Command::Stop {
                 *command = Command::Registered;
             }
-            self.shared.flag().store(1, Ordering::Relaxed);
+            self.shared.enter();
         }
         std::sync::atomic::fence(Ordering::SeqCst);
         if crate::futex::register_barrier() {
@@ -156,7 +196,7 @@ impl Bridge {
         if *command == Command::Registered {
             *command = Command::Idle;
         }
-        self.shared.flag().store(0, Ordering::Relaxed);
+        self.shared.leave();
     }
 
     /// Hands `key` to the helper, which sleeps until the eventcount moves past it.
@@ -186,7 +226,7 @@ impl Bridge {
             }
             // Cleared here, not left to the helper: it may not have taken the arm yet (then
             // nothing wakes it, and the flag would stay set). Found by tests/loom_notify.rs.
-            self.shared.flag().store(0, Ordering::Relaxed);
+            self.shared.leave();
             armed
         };
         if armed {
@@ -220,7 +260,7 @@ impl Drop for Bridge {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        self.shared.flag().store(0, Ordering::Relaxed);
+        self.shared.leave();
     }
 }
 
@@ -250,7 +290,7 @@ fn run(shared: &Shared) {
         match *command {
             Command::Stop => return,
             Command::Armed(k) if k == key => {
-                shared.flag().store(0, Ordering::Relaxed);
+                shared.leave();
                 *command = Command::Idle;
                 drop(command);
                 if timed_out {
@@ -262,7 +302,165 @@ fn run(shared: &Shared) {
             // stays set for that wait.
             Command::Armed(_) | Command::Registered => {}
             // Disarmed: the flag goes, nobody is told.
-            Command::Idle => shared.flag().store(0, Ordering::Relaxed),
+            Command::Idle => shared.leave(),
         }
+    }
+}
+
+/// A handle's readiness state: its bridge (made on first use) and, for async calls, the
+/// bridge's eventfd registered with the tokio reactor.
+#[derive(Debug, Default)]
+pub(crate) struct Readiness {
+    bridge: Option<Arc<Bridge>>,
+    #[cfg(feature = "tokio")]
+    registered: Option<Arc<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>>,
+}
+
+impl Readiness {
+    /// The bridge, made by `make` on first use.
+    pub(crate) fn bridge(
+        &mut self,
+        make: impl FnOnce() -> io::Result<Bridge>,
+    ) -> io::Result<Arc<Bridge>> {
+        if self.bridge.is_none() {
+            self.bridge = Some(Arc::new(make()?));
+        }
+        Ok(self.bridge.clone().expect("just made"))
+    }
+
+    /// The eventfd of a bridge made already.
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.bridge.as_ref().map(|b| b.fd())
+    }
+
+    /// Registration, step 2: arm the helper if the handle must `wait`, else take the
+    /// registration back; returns `wait`.
+    pub(crate) fn finish_register(&self, key: u32, wait: bool) -> bool {
+        if let Some(bridge) = &self.bridge {
+            if wait {
+                bridge.arm(key);
+            } else {
+                bridge.cancel();
+            }
+        }
+        wait
+    }
+
+    /// Reads the eventfd back; whether the peer's liveness should be checked.
+    pub(crate) fn clear(&self) -> bool {
+        self.bridge.as_ref().is_some_and(|b| b.consume())
+    }
+
+    pub(crate) fn cancel(&self) {
+        if let Some(bridge) = &self.bridge {
+            bridge.disarm();
+        }
+    }
+
+    /// After a registration (`armed`: its result), awaits the eventfd; whether the peer's
+    /// liveness should be checked (a slice ended without a wake-up). Without an eventfd or
+    /// a reactor, sleeps a millisecond instead.
+    #[cfg(feature = "tokio")]
+    pub(crate) async fn wait(&mut self, armed: io::Result<bool>) -> bool {
+        match armed {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                return true;
+            }
+        }
+        let Some(bridge) = self.bridge.clone() else {
+            return false;
+        };
+        if self.registered.is_none() {
+            self.registered = bridge.fd().try_clone_to_owned().ok().and_then(|fd| {
+                // SAFETY: `fd` is an open descriptor the AsyncFd owns and closes when dropped.
+                unsafe {
+                    tokio::io::unix::AsyncFd::register_with_interest(
+                        fd,
+                        tokio::io::Interest::READABLE,
+                    )
+                }
+                .ok()
+                .map(Arc::new)
+            });
+        }
+        let Some(fd) = self.registered.clone() else {
+            bridge.disarm();
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            return true;
+        };
+        /// Disarms the helper if the future is dropped while waiting.
+        struct Disarm<'a>(&'a Bridge, bool);
+        impl Drop for Disarm<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    self.0.disarm();
+                }
+            }
+        }
+        let mut disarm = Disarm(&bridge, true);
+        match fd.readable().await {
+            Ok(mut guard) => {
+                disarm.1 = false;
+                let force = bridge.consume();
+                guard.clear_ready();
+                force
+            }
+            Err(_) => {
+                drop(disarm);
+                self.registered = None; // the runtime is gone: register anew next time
+                true
+            }
+        }
+    }
+}
+
+/// One receive attempt and the means to wait for the next: what [`receive`] needs of a
+/// receiving handle.
+#[cfg(feature = "tokio")]
+pub(crate) trait Attempt {
+    /// What a successful attempt returns.
+    type Output;
+    /// One non-blocking attempt (`force`: check the peers' liveness now).
+    fn attempt(&mut self, force: bool) -> Result<Self::Output, crate::TryRecvError>;
+    /// The handle's spin state (written back after spinning).
+    fn waiter(&mut self) -> &mut crate::wait::Waiter;
+    /// Registers for readiness (see `register_readiness` on the handles).
+    fn register(&mut self) -> io::Result<bool>;
+    /// The handle's readiness state.
+    fn readiness(&mut self) -> &mut Readiness;
+}
+
+/// The async receive loop every ring shares: try; spin briefly (as a blocking receive
+/// does); register and await the readiness eventfd; after a helper slice that ended without
+/// a wake-up, the next try checks the peers.
+#[cfg(feature = "tokio")]
+pub(crate) async fn receive<A: Attempt>(h: &mut A) -> Result<A::Output, crate::RecvError> {
+    use crate::wait::Step;
+    use crate::{RecvError, TryRecvError};
+    let mut force = false;
+    loop {
+        let result = match h.attempt(force) {
+            Err(TryRecvError::Empty) => {
+                let mut waiter = *h.waiter();
+                let spun = waiter.spin(|| match h.attempt(false) {
+                    Err(TryRecvError::Empty) => Step::Retry,
+                    other => Step::Done(other),
+                });
+                *h.waiter() = waiter;
+                spun.unwrap_or(Err(TryRecvError::Empty))
+            }
+            other => other,
+        };
+        match result {
+            Ok(v) => return Ok(v),
+            Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
+            Err(TryRecvError::Corrupted) => return Err(RecvError::Corrupted),
+            Err(TryRecvError::Empty) => {}
+        }
+        let armed = h.register();
+        force = h.readiness().wait(armed).await;
     }
 }

@@ -49,6 +49,21 @@ fn child_entry() {
             }
             assert_eq!(rx.recv(), Err(RecvError::Disconnected));
         }
+        // One of two producers of a many-producer ring: message i of producer p is
+        // `[p, i as u32 LE, ...]` of varying length.
+        "mpsc-sender" => {
+            let p: u8 = std::env::var("SHMRING_PRODUCER").unwrap().parse().unwrap();
+            let tx = shmring::framed::mpsc::Sender::open(name.as_str()).unwrap();
+            println!("READY");
+            for i in 0..COUNT / 2 {
+                let mut m = message(i);
+                m.splice(0..0, [p]);
+                tx.send(&m).unwrap();
+                if i % 997 == 0 {
+                    std::thread::sleep(Duration::from_millis(u64::from(i % 3)));
+                }
+            }
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -135,4 +150,56 @@ fn async_sender_with_dropped_futures() {
         String::from_utf8_lossy(&out.stderr)
     );
     eprintln!("{COUNT} messages sent exactly once, {dropped} send futures dropped");
+}
+
+/// The many-producer ring's receiver, async, with two producer processes and futures dropped
+/// at random: every message of each producer exactly once and in that producer's order.
+#[test]
+fn mpsc_async_receiver_two_producers() {
+    let name = unique_name("framed-async-mpsc");
+    let _u = Unlink(name.clone());
+    let mut rx = shmring::framed::mpsc::Receiver::create(name.as_str(), CAPACITY).unwrap();
+    let producers: Vec<_> = (0..2u8)
+        .map(|p| {
+            let mut c = child("child_entry", "mpsc-sender", &name)
+                .env("SHMRING_PRODUCER", p.to_string())
+                .spawn()
+                .unwrap();
+            wait_for_line(&mut c, "READY");
+            c
+        })
+        .collect();
+    let (next, dropped) = runtime().block_on(async {
+        let (mut next, mut dropped, mut seed) = ([0u32; 2], 0u32, 0x9e37_79b9_7f4a_7c15u64);
+        let mut buf = Vec::new();
+        let start = Instant::now();
+        loop {
+            assert!(start.elapsed() < common::WATCHDOG, "stuck at {next:?}");
+            let wait = next_wait(&mut seed);
+            match tokio::time::timeout(wait, rx.recv_into_async(&mut buf)).await {
+                Err(_) => dropped += 1,
+                Ok(Ok(_)) => {
+                    let p = usize::from(buf[0]);
+                    assert_eq!(
+                        &buf[1..],
+                        message(next[p]),
+                        "producer {p} message {}",
+                        next[p]
+                    );
+                    next[p] += 1;
+                }
+                Ok(Err(RecvError::Disconnected)) => break,
+                Ok(Err(e)) => panic!("{e}"),
+            }
+        }
+        (next, dropped)
+    });
+    assert_eq!(next, [COUNT / 2; 2]);
+    for p in producers {
+        assert!(wait_with_watchdog(p).status.success());
+    }
+    eprintln!(
+        "2 × {} messages exactly once, {dropped} receive futures dropped",
+        COUNT / 2
+    );
 }

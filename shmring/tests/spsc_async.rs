@@ -261,3 +261,31 @@ fn async_sender_with_dropped_futures() {
     );
     eprintln!("{N} values sent exactly once, {dropped} send futures dropped");
 }
+
+/// The futures are `Send`: a receive can be spawned onto a multi-thread runtime.
+#[test]
+fn futures_can_be_spawned() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mut tx, mut rx) = shmring::spsc::channel::<u64>(8).unwrap();
+    let (mut ftx, mut frx) = shmring::framed::channel(256).unwrap();
+    let (mtx, mut mrx) = shmring::framed::mpsc::channel(256).unwrap();
+    rt.block_on(async {
+        let a = tokio::spawn(async move { rx.recv_async().await });
+        let b = tokio::spawn(async move { frx.recv_async().await });
+        let c = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            mrx.recv_into_async(&mut buf).await.map(|_| buf)
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        tx.send_async(5).await.unwrap();
+        ftx.send_async(b"framed").await.unwrap();
+        mtx.send(b"mpsc").unwrap();
+        assert_eq!(a.await.unwrap(), Ok(5));
+        assert_eq!(b.await.unwrap().unwrap(), b"framed");
+        assert_eq!(c.await.unwrap().unwrap(), b"mpsc");
+    });
+}

@@ -1349,29 +1349,7 @@ impl Receiver {
     /// # Ok(()) }
     /// ```
     pub async fn recv_into_async(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
-        let mut force = false;
-        loop {
-            match self.pop(buf, force) {
-                Ok(kind) => return Ok(kind),
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
-                Err(TryRecvError::Corrupted) => return Err(RecvError::Corrupted),
-            }
-            let mut waiter = self.end.waiter;
-            let spun = waiter.spin(|| match self.pop(buf, false) {
-                Err(TryRecvError::Empty) => Step::Retry,
-                other => Step::Done(other),
-            });
-            self.end.waiter = waiter;
-            match spun {
-                Some(Ok(kind)) => return Ok(kind),
-                Some(Err(TryRecvError::Disconnected)) => return Err(RecvError::Disconnected),
-                Some(Err(TryRecvError::Corrupted)) => return Err(RecvError::Corrupted),
-                Some(Err(TryRecvError::Empty)) | None => {}
-            }
-            let armed = self.register_readiness();
-            force = self.end.await_readiness(armed).await;
-        }
+        crate::notify::receive(&mut RecvInto(self, buf)).await
     }
 
     /// [`recv_into_async`](Receiver::recv_into_async) into a new buffer.
@@ -1506,5 +1484,30 @@ impl Sender {
                 let _ = self.end.peer(true);
             }
         }
+    }
+}
+
+/// A framed receive into a buffer, as [`crate::notify::receive`] drives it.
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+struct RecvInto<'a>(&'a mut Receiver, &'a mut Vec<u8>);
+
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl crate::notify::Attempt for RecvInto<'_> {
+    type Output = u32;
+
+    fn attempt(&mut self, force: bool) -> Result<u32, TryRecvError> {
+        self.0.pop(self.1, force)
+    }
+
+    fn waiter(&mut self) -> &mut Waiter {
+        &mut self.0.end.waiter
+    }
+
+    fn register(&mut self) -> std::io::Result<bool> {
+        self.0.register_readiness()
+    }
+
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.0.end.readiness
     }
 }

@@ -328,6 +328,9 @@ pub struct Receiver {
     shared: Participant<u8>,
     cursor: Cursor,
     strategy: WaitStrategy,
+    /// The readiness eventfd, its helper and reactor registration, once asked for.
+    #[cfg(not(shmring_loom))]
+    readiness: crate::notify::Readiness,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -1020,6 +1023,7 @@ impl Receiver {
             shared,
             cursor,
             strategy: default_strategy(),
+            readiness: Default::default(),
         };
         // A predecessor that died before handing back what it consumed: hand it back now.
         rx.hand_back();
@@ -1433,5 +1437,149 @@ impl Receiver {
             self.shared.area.head().store(head, Ordering::Release);
             self.shared.notify(Role::Sender);
         }
+    }
+}
+
+/// Readiness for epoll, mio and tokio users (an eventfd signalled by a helper thread that
+/// sleeps on the ring's futex in the receiver's place, announced by the receiver's bit in the
+/// waiting mask; docs/protocols.md, "Ring readiness").
+#[cfg(not(shmring_loom))]
+impl Receiver {
+    fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
+        let shared = &self.shared;
+        let segment = shared._segment.clone();
+        let event = shared
+            .area
+            .event(Role::Receiver, shared.index, &shared.sleepers);
+        let mask = shared.area.waiting(Role::Receiver);
+        let bit = 1u64 << shared.index;
+        self.readiness.bridge(|| {
+            let segment = segment.ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
+            })?;
+            crate::notify::Bridge::new(segment, event.seq, crate::notify::WaitWord::Bit(mask, bit))
+        })
+    }
+
+    /// The readiness eventfd: readable after [`register_readiness`] when a message may have
+    /// arrived (or every sender may be gone). Owned by this receiver.
+    ///
+    /// [`register_readiness`]: Receiver::register_readiness
+    ///
+    /// # Errors
+    ///
+    /// Creating the eventfd or its helper thread failed.
+    ///
+    /// ```
+    /// let (_tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// let fd = rx.readiness_fd()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        self.bridge()?;
+        Ok(self.readiness.fd().expect("made"))
+    }
+
+    /// Asks for the readiness eventfd to be signalled when a message arrives: `Ok(true)` if
+    /// nothing is ready now (wait, then `try_recv`), `Ok(false)` if something is.
+    ///
+    /// # Errors
+    ///
+    /// As [`readiness_fd`](Receiver::readiness_fd).
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// assert!(rx.register_readiness()?);
+    /// tx.send(b"x").unwrap();
+    /// rx.clear_readiness();
+    /// assert_eq!(rx.try_recv().unwrap(), b"x");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_readiness(&mut self) -> std::io::Result<bool> {
+        let key = self.bridge()?.register();
+        // Nothing committed at the head: no header, or a claim still being written.
+        let word = header(&self.shared.area, self.cursor.head).load(Ordering::Acquire);
+        let empty =
+            (word == 0 || (word >> 32) as u32 == record::CLAIMED) && !self.shared.is_corrupted();
+        Ok(self.readiness.finish_register(key, empty))
+    }
+
+    /// After the eventfd reported readable: reads it back.
+    ///
+    /// ```
+    /// let (_tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// rx.clear_readiness();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clear_readiness(&mut self) {
+        self.readiness.clear();
+    }
+
+    /// Stops waiting for readiness (the receiver's waiting bit is cleared at once).
+    ///
+    /// ```
+    /// let (_tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// rx.register_readiness()?;
+    /// rx.cancel_readiness();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel_readiness(&mut self) {
+        self.readiness.cancel();
+    }
+}
+
+/// `async` receiving (feature `tokio`).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl Receiver {
+    /// Receives the next message into `buf` (its type returned), awaiting one without
+    /// blocking the thread: try, spin briefly, then register and await the readiness eventfd.
+    /// Every helper slice that ends without a wake-up makes the next attempt look at the
+    /// senders (dead producers' claims are settled, `Disconnected` once all are gone).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a message is taken only in the poll that completes the future.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv_into`](Receiver::recv_into).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send(b"hi").unwrap();
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_into_async(&mut buf).await, Ok(0));
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_into_async(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
+        let waiter = Waiter::new(self.strategy);
+        crate::notify::receive(&mut RecvInto(self, buf, waiter)).await
+    }
+}
+
+/// A many-producer framed receive into a buffer, as [`crate::notify::receive`] drives it.
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+struct RecvInto<'a>(&'a mut Receiver, &'a mut Vec<u8>, Waiter);
+
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl crate::notify::Attempt for RecvInto<'_> {
+    type Output = u32;
+
+    fn attempt(&mut self, force: bool) -> Result<u32, TryRecvError> {
+        self.0.pop(self.1, force)
+    }
+
+    fn waiter(&mut self) -> &mut Waiter {
+        &mut self.2
+    }
+
+    fn register(&mut self) -> std::io::Result<bool> {
+        self.0.register_readiness()
+    }
+
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.0.readiness
     }
 }

@@ -130,12 +130,9 @@ pub(crate) struct End<T: ShmType> {
     pub(crate) polls: u32,
     pub(crate) corrupted: bool,
     pub(crate) name: String,
-    /// The readiness eventfd and its helper, once asked for.
+    /// The readiness eventfd, its helper and reactor registration, once asked for.
     #[cfg(not(shmring_loom))]
-    pub(crate) bridge: Option<Arc<crate::notify::Bridge>>,
-    /// The eventfd registered with the tokio reactor, once an async call needed it.
-    #[cfg(all(feature = "tokio", not(shmring_loom)))]
-    pub(crate) registered: Option<Arc<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>>,
+    pub(crate) readiness: crate::notify::Readiness,
     /// Keeps the mapping alive; after `area` so it is dropped last.
     pub(crate) _segment: Option<Arc<Segment>>,
 }
@@ -285,9 +282,7 @@ impl<T: ShmType> End<T> {
             polls: 0,
             corrupted: false,
             name,
-            bridge: None,
-            #[cfg(feature = "tokio")]
-            registered: None,
+            readiness: Default::default(),
             _segment: Some(segment),
         })
     }
@@ -1676,27 +1671,26 @@ impl<T: ShmType> Iterator for TryIter<'_, T> {
 impl<T: ShmType> End<T> {
     /// This handle's bridge, made on first use for the direction it waits on.
     pub(crate) fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
-        if self.bridge.is_none() {
-            let segment = self._segment.clone().ok_or_else(|| {
+        let segment = self._segment.clone();
+        let event = match self.role {
+            Role::Receiver => self.area.data_event(),
+            Role::Sender => self.area.space_event(),
+        };
+        self.readiness.bridge(|| {
+            let segment = segment.ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
             })?;
-            let event = match self.role {
-                Role::Receiver => self.area.data_event(),
-                Role::Sender => self.area.space_event(),
-            };
             let crate::wait::Waiting::Flag(flag) = event.waiting else {
                 unreachable!("an spsc ring has one waiting flag per direction")
             };
-            let bridge = crate::notify::Bridge::new(segment, event.seq, flag)?;
-            self.bridge = Some(Arc::new(bridge));
-        }
-        Ok(self.bridge.clone().expect("just made"))
+            crate::notify::Bridge::new(segment, event.seq, crate::notify::WaitWord::Flag(flag))
+        })
     }
 
     /// The eventfd (made on first use).
     pub(crate) fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
         self.bridge()?;
-        Ok(self.bridge.as_ref().expect("made").fd())
+        Ok(self.readiness.fd().expect("made"))
     }
 
     /// Registration, step 1: the eventcount key, read before the waiting flag is set. The
@@ -1705,92 +1699,30 @@ impl<T: ShmType> End<T> {
         Ok(self.bridge()?.register())
     }
 
-    /// Registration, step 2: arm the helper if the handle must `wait`, else take the
-    /// registration back; returns `wait`.
+    /// Registration, step 2 (see [`crate::notify::Readiness::finish_register`]).
     pub(crate) fn finish_register(&mut self, key: u32, wait: bool) -> bool {
-        if let Some(bridge) = &self.bridge {
-            if wait {
-                bridge.arm(key);
-            } else {
-                bridge.cancel();
-            }
-        }
-        wait
+        self.readiness.finish_register(key, wait)
     }
 
     /// Reads the eventfd back; if the helper's sleep ended without a wake-up, checks the
     /// peer's liveness now (so the next attempt can report a peer that died).
     pub(crate) fn clear_readiness(&mut self) {
-        if self.bridge.as_ref().is_some_and(|b| b.consume()) {
+        if self.readiness.clear() {
             let _ = self.peer(true);
         }
     }
 
     pub(crate) fn cancel_readiness(&mut self) {
-        if let Some(bridge) = &self.bridge {
-            bridge.disarm();
-        }
+        self.readiness.cancel();
     }
 }
 
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
 impl<T: ShmType> End<T> {
     /// After a registration (`armed`: its result), awaits the readiness eventfd; whether the
-    /// peer's liveness should be checked (a slice ended without a wake-up). Without an
-    /// eventfd or a reactor, sleeps a millisecond instead.
+    /// peer's liveness should be checked.
     pub(crate) async fn await_readiness(&mut self, armed: std::io::Result<bool>) -> bool {
-        match armed {
-            Ok(true) => {}
-            Ok(false) => return false,
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                return true;
-            }
-        }
-        let Some(bridge) = self.bridge.clone() else {
-            return false;
-        };
-        if self.registered.is_none() {
-            self.registered = bridge.fd().try_clone_to_owned().ok().and_then(|fd| {
-                // SAFETY: `fd` is an open descriptor the AsyncFd owns and closes when dropped.
-                unsafe {
-                    tokio::io::unix::AsyncFd::register_with_interest(
-                        fd,
-                        tokio::io::Interest::READABLE,
-                    )
-                }
-                .ok()
-                .map(Arc::new)
-            });
-        }
-        let Some(fd) = self.registered.clone() else {
-            bridge.disarm();
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            return true;
-        };
-        /// Disarms the helper if the future is dropped while waiting.
-        struct Disarm<'a>(&'a crate::notify::Bridge, bool);
-        impl Drop for Disarm<'_> {
-            fn drop(&mut self) {
-                if self.1 {
-                    self.0.disarm();
-                }
-            }
-        }
-        let mut disarm = Disarm(&bridge, true);
-        match fd.readable().await {
-            Ok(mut guard) => {
-                disarm.1 = false;
-                let force = bridge.consume();
-                guard.clear_ready();
-                force
-            }
-            Err(_) => {
-                drop(disarm);
-                self.registered = None; // the runtime is gone: register anew next time
-                true
-            }
-        }
+        self.readiness.wait(armed).await
     }
 }
 
@@ -1902,30 +1834,28 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok(()) }
     /// ```
     pub async fn recv_async(&mut self) -> Result<T, RecvError> {
-        let mut force = false;
-        loop {
-            match self.pop(force) {
-                Ok(v) => return Ok(v),
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
-                Err(TryRecvError::Corrupted) => return Err(RecvError::Corrupted),
-            }
-            // Spin briefly, as a blocking receive does, before paying for a wake-up.
-            let mut waiter = self.end.waiter;
-            let spun = waiter.spin(|| match self.pop(false) {
-                Err(TryRecvError::Empty) => Step::Retry,
-                other => Step::Done(other),
-            });
-            self.end.waiter = waiter;
-            match spun {
-                Some(Ok(v)) => return Ok(v),
-                Some(Err(TryRecvError::Disconnected)) => return Err(RecvError::Disconnected),
-                Some(Err(TryRecvError::Corrupted)) => return Err(RecvError::Corrupted),
-                Some(Err(TryRecvError::Empty)) | None => {}
-            }
-            let armed = self.register_readiness();
-            force = self.end.await_readiness(armed).await;
-        }
+        crate::notify::receive(self).await
+    }
+}
+
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl<T: ShmType> crate::notify::Attempt for Receiver<T> {
+    type Output = T;
+
+    fn attempt(&mut self, force: bool) -> Result<T, TryRecvError> {
+        self.pop(force)
+    }
+
+    fn waiter(&mut self) -> &mut Waiter {
+        &mut self.end.waiter
+    }
+
+    fn register(&mut self) -> std::io::Result<bool> {
+        self.register_readiness()
+    }
+
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.end.readiness
     }
 }
 
