@@ -325,10 +325,13 @@ fn spsc_rtt<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, capacit
 /// (the request sent, and echoed by the peer, in blocking mode): the async waiter's cost
 /// against the blocking row.
 fn spsc_rtt_async(cfg: Config) -> Row {
+    let strategy = WaitStrategy::default();
     let name = unique("spsc-rtt-async");
     let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
     let mut tx = Sender::<u64>::create(ping.as_str(), RTT_CAPACITY).unwrap();
-    let mut rx = Receiver::<u64>::create(pong.as_str(), RTT_CAPACITY).unwrap();
+    let mut rx = Receiver::<u64>::create(pong.as_str(), RTT_CAPACITY)
+        .unwrap()
+        .with_wait_strategy(strategy);
     let child = spawn_peer(&["spsc-rtt", "8", &name, "blocking"]);
     let mut hist = histogram();
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -1834,7 +1834,13 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok(()) }
     /// ```
     pub async fn recv_async(&mut self) -> Result<T, RecvError> {
-        crate::notify::receive(self).await
+        // The blocking receive's fast path first: a message is usually a moment away.
+        match self.poll_quickly(|rx| rx.pop(false)) {
+            Ok(v) => Ok(v),
+            Err(TryRecvError::Disconnected) => Err(RecvError::Disconnected),
+            Err(TryRecvError::Corrupted) => Err(RecvError::Corrupted),
+            Err(TryRecvError::Empty) => crate::notify::receive(self).await,
+        }
     }
 }
 
