@@ -127,8 +127,8 @@ impl std::fmt::Debug for Bridge {
 }
 
 impl Bridge {
-    /// A bridge for the eventcount whose sequence word is `seq` and whose 0/1 waiting flag
-    /// is `flag`, both inside `segment`'s mapping.
+    /// A bridge for the eventcount whose sequence word is `seq` and whose waiting word is
+    /// `word`, both inside `segment`'s mapping.
     pub(crate) fn new(
         segment: Arc<Segment>,
         seq: &AtomicU32,
@@ -163,7 +163,7 @@ impl Bridge {
         self.shared.eventfd.as_fd()
     }
 
-    /// Registers as a waiter: the sequence key, read before the flag is set. The caller
+    /// Registers as a waiter: the sequence key, read before the waiter is announced. The caller
     /// must then re-check its condition and either [`arm`](Bridge::arm) or
     /// [`cancel`](Bridge::cancel).
     pub(crate) fn register(&self) -> u32 {
