@@ -27,7 +27,8 @@ pub struct BenchArgs {
     quick: bool,
     /// Row groups to run, comma-separated: floor, spsc, mpmc, framed, framed-mpsc (each
     /// also as NAME-spin or NAME-blocking), pipe, uds, tcp, mq, ipc (or ipc-shm, ipc-uds,
-    /// ipc-tcp, ipc-fifo, ipc-mq), inproc. Default: all. The floor always runs.
+    /// ipc-tcp, ipc-fifo, ipc-mq), inproc, wake (replies slower than a receiver spins:
+    /// blocking against async receive). Default: all. The floor always runs.
     #[arg(long, value_delimiter = ',')]
     rows: Vec<String>,
     /// Message sizes in bytes to run, comma-separated (rows exist at 8, 64, 1024 and 65536).
@@ -238,6 +239,7 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         "mq",
         "ipc",
         "inproc",
+        "wake",
     ];
     for r in &args.rows {
         let base = r.trim_end_matches("-spin").trim_end_matches("-blocking");

@@ -324,7 +324,7 @@ fn spsc_rtt<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, capacit
 /// Round trips with the reply received by `recv_async` on a current-thread tokio runtime
 /// (the request sent, and echoed by the peer, in blocking mode): the async waiter's cost
 /// against the blocking row.
-fn spsc_rtt_async(cfg: Config) -> Row {
+fn spsc_rtt_async(cfg: Config, mode: &str) -> Row {
     let strategy = WaitStrategy::default();
     let name = unique("spsc-rtt-async");
     let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
@@ -332,7 +332,7 @@ fn spsc_rtt_async(cfg: Config) -> Row {
     let mut rx = Receiver::<u64>::create(pong.as_str(), RTT_CAPACITY)
         .unwrap()
         .with_wait_strategy(strategy);
-    let child = spawn_peer(&["spsc-rtt", "8", &name, "blocking"]);
+    let child = spawn_peer(&["spsc-rtt", "8", &name, mode]);
     let mut hist = histogram();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -353,7 +353,11 @@ fn spsc_rtt_async(cfg: Config) -> Row {
     finish(child);
     Segment::unlink_name(&ping).unwrap();
     Segment::unlink_name(&pong).unwrap();
-    rtt_row("shmring spsc (blocking, async receive)", "8 B", &hist)
+    rtt_row(
+        &format!("shmring spsc ({mode}, async receive)"),
+        "8 B",
+        &hist,
+    )
 }
 
 fn spsc_echo<P: Payload>(name: &str, mode: &str) {
@@ -364,14 +368,26 @@ fn spsc_echo<P: Payload>(name: &str, mode: &str) {
         .unwrap()
         .with_wait_strategy(strategy(mode));
     let mut v = P::zeroed();
+    // "reply after": answer only after a pause longer than a waiting receiver spins, so
+    // the round trip measures its wake-up path.
+    let delay = mode.contains("reply after").then_some(REPLY_DELAY);
     loop {
         rx.recv_into(&mut v).unwrap();
         if v.seq() == STOP {
             return;
         }
+        if let Some(d) = delay {
+            let start = Instant::now();
+            while start.elapsed() < d {
+                std::hint::spin_loop();
+            }
+        }
         tx.send_ref(&v).unwrap();
     }
 }
+
+/// The pause of the "reply after" rows: longer than the default spin of a waiting receiver.
+const REPLY_DELAY: Duration = Duration::from_micros(100);
 
 /// `how`: "one" (blocking API), "try" (non-blocking calls in a spin loop) or "chunk".
 fn spsc_tput<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, how: &str) -> Row {
@@ -968,7 +984,7 @@ pub(super) fn add_rows(plan: &mut Plan) {
             });
         }
         if mode == "blocking" {
-            plan.add(&group, 8, move || spsc_rtt_async(cfg));
+            plan.add(&group, 8, move || spsc_rtt_async(cfg, "blocking"));
         }
         let group = format!("mpmc-{mode}");
         plan.add(&group, 8, move || mpmc_rtt(cfg, mode, strategy));
@@ -995,6 +1011,18 @@ pub(super) fn add_rows(plan: &mut Plan) {
             plan.add(kind, size, move || stream_tput(cfg, kind, size));
         }
     }
+    // The wake-up path: a reply that comes after the waiting side stopped spinning, to a
+    // blocking and to an async receive (the helper thread's extra hop). Every round trip
+    // takes the pause, so few of them.
+    let wake = Config {
+        rtt_iters: cfg.rtt_iters / 100,
+        ..cfg
+    };
+    let mode = "blocking, reply after 100 µs";
+    plan.add("wake", 8, move || {
+        spsc_rtt::<u64>(wake, mode, WaitStrategy::default(), RTT_CAPACITY)
+    });
+    plan.add("wake", 8, move || spsc_rtt_async(wake, mode));
     plan.add("inproc", 8, move || rtrb_tput(cfg));
     plan.add("inproc", 8, move || shmring_inproc_tput(cfg));
     plan.add("inproc", 8, move || crossbeam_tput(cfg));
