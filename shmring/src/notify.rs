@@ -109,6 +109,11 @@ impl Shared {
         }
     }
 
+    /// The command word, locked (a panic elsewhere cannot wedge it: the data is plain).
+    fn command(&self) -> std::sync::MutexGuard<'_, Command> {
+        self.command.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn signal(&self) {
         let _ = self.eventfd.write(1);
     }
@@ -169,11 +174,7 @@ impl Bridge {
     pub(crate) fn register(&self) -> u32 {
         let key = self.shared.seq().load(Ordering::Acquire);
         {
-            let mut command = self
-                .shared
-                .command
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut command = self.shared.command();
             if *command != Command::Stop {
                 *command = Command::Registered;
             }
@@ -188,11 +189,7 @@ impl Bridge {
 
     /// The condition held after all: leave the waiting flag as it was before.
     pub(crate) fn cancel(&self) {
-        let mut command = self
-            .shared
-            .command
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut command = self.shared.command();
         if *command == Command::Registered {
             *command = Command::Idle;
         }
@@ -201,11 +198,7 @@ impl Bridge {
 
     /// Hands `key` to the helper, which sleeps until the eventcount moves past it.
     pub(crate) fn arm(&self, key: u32) {
-        let mut command = self
-            .shared
-            .command
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut command = self.shared.command();
         if *command != Command::Stop {
             *command = Command::Armed(key);
         }
@@ -215,11 +208,7 @@ impl Bridge {
     /// Stops waiting: the helper is woken, clears the flag and goes idle.
     pub(crate) fn disarm(&self) {
         let armed = {
-            let mut command = self
-                .shared
-                .command
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut command = self.shared.command();
             let armed = matches!(*command, Command::Armed(_));
             if matches!(*command, Command::Armed(_) | Command::Registered) {
                 *command = Command::Idle;
@@ -250,11 +239,7 @@ impl Bridge {
 
 impl Drop for Bridge {
     fn drop(&mut self) {
-        *self
-            .shared
-            .command
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Command::Stop;
+        *self.shared.command() = Command::Stop;
         self.shared.changed.notify_one();
         self.kick();
         if let Some(thread) = self.thread.take() {
@@ -268,7 +253,7 @@ impl Drop for Bridge {
 fn run(shared: &Shared) {
     loop {
         let key = {
-            let mut command = shared.command.lock().unwrap_or_else(|e| e.into_inner());
+            let mut command = shared.command();
             loop {
                 match *command {
                     Command::Idle | Command::Registered => {
@@ -286,7 +271,7 @@ fn run(shared: &Shared) {
         let woken = crate::futex::wait(shared.seq(), key, Some(slice));
         let timed_out =
             woken == crate::futex::Woken::TimedOut && shared.seq().load(Ordering::Acquire) == key;
-        let mut command = shared.command.lock().unwrap_or_else(|e| e.into_inner());
+        let mut command = shared.command();
         match *command {
             Command::Stop => return,
             Command::Armed(k) if k == key => {

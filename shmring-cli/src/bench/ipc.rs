@@ -10,7 +10,7 @@ use nix::sys::stat::Mode;
 use shmring_ipc::duplex::{Connection, Server};
 
 use super::{
-    Config, Plan, Row, finish, histogram, rtt_row, size_label, spawn_peer, tput_row, unique,
+    Config, Plan, Row, finish, round_trips, rtt_row, size_label, spawn_peer, tput_row, unique,
 };
 
 /// The transports, as `--rows` names them (`ipc-KIND`).
@@ -84,16 +84,10 @@ fn ipc_rtt(cfg: Config, kind: &str, size: usize) -> Row {
     let mut conn = server.accept().expect("accept");
     let request = vec![3u8; size];
     let mut reply = Vec::with_capacity(size);
-    let mut hist = histogram();
-    let warm = 2_000;
-    for i in 0..cfg.rtt_iters / 10 + warm {
-        let start = Instant::now();
+    let hist = round_trips(2_000, cfg.rtt_iters / 10, |_| {
         conn.send(&request).expect("send");
         conn.recv_into(&mut reply).expect("receive");
-        if i >= warm {
-            hist.record(start.elapsed().as_nanos() as u64).unwrap();
-        }
-    }
+    });
     assert_eq!(reply, request);
     drop(conn);
     drop(server);
@@ -160,16 +154,10 @@ fn mq_rtt(cfg: Config, size: usize) -> Row {
     let child = spawn_peer(&["raw-mq-echo", &ping, &pong, &size.to_string()]);
     let mut buf = vec![1u8; size];
     let mut prio = 0;
-    let mut hist = histogram();
-    let warm = 2_000;
-    for i in 0..cfg.rtt_iters / 10 + warm {
-        let start = Instant::now();
+    let hist = round_trips(2_000, cfg.rtt_iters / 10, |_| {
         mq_send(&tx, &buf, 0).expect("mq_send");
         mq_receive(&rx, &mut buf, &mut prio).expect("mq_receive");
-        if i >= warm {
-            hist.record(start.elapsed().as_nanos() as u64).unwrap();
-        }
-    }
+    });
     mq_send(&tx, &[], 0).expect("stop");
     finish(child);
     let _ = mq_unlink(ping.as_str());

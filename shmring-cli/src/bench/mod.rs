@@ -10,7 +10,7 @@ mod ipc;
 mod rings;
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -170,6 +170,20 @@ fn tput_row(name: &str, size: &'static str, bytes: usize, msgs: u64, took: Durat
 
 fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram")
+}
+
+/// Runs `warm + iters` round trips (`round_trip(i)`, timed whole) and records the last
+/// `iters` of them.
+fn round_trips(warm: u64, iters: u64, mut round_trip: impl FnMut(u64)) -> Histogram<u64> {
+    let mut hist = histogram();
+    for i in 0..warm + iters {
+        let start = Instant::now();
+        round_trip(i);
+        if i >= warm {
+            hist.record(start.elapsed().as_nanos() as u64).unwrap();
+        }
+    }
+    hist
 }
 
 fn unique(tag: &str) -> String {

@@ -15,7 +15,8 @@ use shmring::spsc::{Receiver, Sender};
 use shmring::{RingKind, Segment, SegmentOptions, ShmType, WaitStrategy};
 
 use super::{
-    Config, Plan, Row, finish, histogram, rtt_row, size_label, spawn_peer, tput_row, unique,
+    Config, Plan, Row, finish, histogram, round_trips, rtt_row, size_label, spawn_peer, tput_row,
+    unique,
 };
 
 /// A message of a given size whose first word carries a sequence number.
@@ -157,10 +158,8 @@ fn floor_rtt<P: Payload>(cfg: Config) -> Row {
     let child = spawn_peer(&["floor-rtt", &size.to_string(), &name]);
     let flag = word(&seg, 0);
     let mut payload = vec![7u8; size];
-    let mut hist = histogram();
     let mut seq = 0u64;
-    for i in 0..cfg.rtt_iters + 10_000 {
-        let start = Instant::now();
+    let hist = round_trips(10_000, cfg.rtt_iters, |_| {
         if size > 8 {
             copy_in(&seg, PING_BUF, &payload);
         }
@@ -172,10 +171,7 @@ fn floor_rtt<P: Payload>(cfg: Config) -> Row {
         if size > 8 {
             copy_out(&seg, PONG_BUF, &mut payload);
         }
-        if i >= 10_000 {
-            hist.record(start.elapsed().as_nanos() as u64).unwrap();
-        }
-    }
+    });
     flag.store(STOP, Ordering::Release);
     finish(child);
     seg.unlink().unwrap();
@@ -296,19 +292,14 @@ fn spsc_rtt<P: Payload>(cfg: Config, mode: &str, strategy: WaitStrategy, capacit
         .unwrap()
         .with_wait_strategy(strategy);
     let child = spawn_peer(&["spsc-rtt", &size_of::<P>().to_string(), &name, mode]);
-    let mut hist = histogram();
     let mut msg = P::with_seq(0);
     let mut back = P::zeroed();
-    for i in 0..cfg.rtt_iters + 10_000 {
-        let start = Instant::now();
+    let hist = round_trips(10_000, cfg.rtt_iters, |i| {
         msg.set_seq(i);
         tx.send_ref(&msg).unwrap();
         rx.recv_into(&mut back).unwrap();
-        if i >= 10_000 {
-            hist.record(start.elapsed().as_nanos() as u64).unwrap();
-        }
         assert_eq!(back.seq(), i);
-    }
+    });
     tx.send(P::with_seq(STOP)).unwrap();
     finish(child);
     Segment::unlink_name(&ping).unwrap();
@@ -511,16 +502,10 @@ fn mpmc_rtt(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row {
         .unwrap()
         .with_wait_strategy(strategy);
     let child = spawn_peer(&["mpmc-rtt", "8", &name, mode]);
-    let mut hist = histogram();
-    for i in 0..cfg.rtt_iters + 10_000 {
-        let start = Instant::now();
+    let hist = round_trips(10_000, cfg.rtt_iters, |i| {
         tx.send(i).unwrap();
-        let back = rx.recv().unwrap();
-        if i >= 10_000 {
-            hist.record(start.elapsed().as_nanos() as u64).unwrap();
-        }
-        assert_eq!(back, i);
-    }
+        assert_eq!(rx.recv().unwrap(), i);
+    });
     tx.send(STOP).unwrap();
     finish(child);
     Segment::unlink_name(&ping).unwrap();
@@ -717,16 +702,10 @@ fn stream_rtt(cfg: Config, kind: &str, size: usize) -> Row {
         child = Some(spawn_peer(&["stream-rtt", kind, &dir_s, &size.to_string()]));
     });
     let mut buf = vec![1u8; size];
-    let mut hist = histogram();
-    let iters = cfg.rtt_iters / 10 + 2_000;
-    for i in 0..iters {
-        let start = Instant::now();
+    let hist = round_trips(2_000, cfg.rtt_iters / 10, |_| {
         io.write.write_all(&buf).unwrap();
         io.read.read_exact(&mut buf).unwrap();
-        if i >= 2_000 {
-            hist.record(start.elapsed().as_nanos() as u64).unwrap();
-        }
-    }
+    });
     drop(io);
     finish(child.unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
