@@ -10,31 +10,12 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use common::{Unlink, child, unique_name, wait_for_line, wait_with_watchdog};
+use common::{Unlink, child, endpoints, wait_for_line, wait_with_watchdog};
 use shmring_ipc::{Options, Receiver, RecvError, Sender};
 
 const ENDPOINT_VAR: &str = "SHMRING_IPC_ASYNC_ENDPOINT";
 const COUNT_VAR: &str = "SHMRING_IPC_ASYNC_COUNT";
 const PAUSE_VAR: &str = "SHMRING_IPC_ASYNC_PAUSE";
-
-/// Every transport, with a fresh address for `tag`.
-fn endpoints(tag: &str) -> Vec<(String, Option<Unlink>)> {
-    let dir = std::env::temp_dir();
-    let name = unique_name(tag);
-    vec![
-        (format!("shm:{name}"), Some(Unlink(name.clone()))),
-        (
-            format!("uds:{}", dir.join(format!("{name}.sock")).display()),
-            None,
-        ),
-        ("tcp:127.0.0.1:0".to_owned(), None),
-        (
-            format!("fifo:{}", dir.join(format!("{name}.fifo")).display()),
-            None,
-        ),
-        (format!("mq:/{name}"), None),
-    ]
-}
 
 /// Small queues (a user may only have about 800 KiB of them), a small ring.
 fn options_for(endpoint: &str) -> Options {
@@ -242,10 +223,7 @@ fn dropped_futures_lose_nothing() {
                     start.elapsed() < common::WATCHDOG,
                     "{bound}: stuck at {next}"
                 );
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let wait = Duration::from_micros(seed % 300);
+                let wait = common::random_wait(&mut seed, 300);
                 let got = if seed % 2 == 0 {
                     tokio::time::timeout(wait, rx.recv_async()).await.ok()
                 } else {

@@ -9,30 +9,11 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{Unlink, child, unique_name, wait_for_line, wait_with_watchdog};
+use common::{child, endpoints, unique_name, wait_for_line, wait_with_watchdog};
 use shmring_ipc::{Options, Receiver, RecvError, RecvTimeoutError, SendError, Sender};
 
 const ENDPOINT_VAR: &str = "SHMRING_IPC_TEST_ENDPOINT";
 const COUNT_VAR: &str = "SHMRING_IPC_TEST_COUNT";
-
-/// Every transport, with a fresh address for `tag`.
-fn endpoints(tag: &str) -> Vec<(String, Option<Unlink>)> {
-    let dir = std::env::temp_dir();
-    let name = unique_name(tag);
-    vec![
-        (format!("shm:{name}"), Some(Unlink(name.clone()))),
-        (
-            format!("uds:{}", dir.join(format!("{name}.sock")).display()),
-            None,
-        ),
-        ("tcp:127.0.0.1:0".to_owned(), None),
-        (
-            format!("fifo:{}", dir.join(format!("{name}.fifo")).display()),
-            None,
-        ),
-        (format!("mq:/{name}"), None),
-    ]
-}
 
 /// The options of `endpoint`: the shm ring's maximum is half its capacity less 8 bytes, the
 /// stream maximum matches it; message queues are kept small (a user may only have about

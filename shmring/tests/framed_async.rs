@@ -81,14 +81,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// A pseudo-random wait of 0 to 300 µs.
-fn next_wait(seed: &mut u64) -> Duration {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    Duration::from_micros(*seed % 300)
-}
-
 #[test]
 fn async_receiver_with_dropped_futures() {
     let name = unique_name("framed-async-rx");
@@ -101,7 +93,7 @@ fn async_receiver_with_dropped_futures() {
         let start = Instant::now();
         loop {
             assert!(start.elapsed() < common::WATCHDOG, "stuck at {next}");
-            let wait = next_wait(&mut seed);
+            let wait = common::random_wait(&mut seed, 300);
             match tokio::time::timeout(wait, rx.recv_into_async(&mut buf)).await {
                 Err(_) => dropped += 1,
                 Ok(Ok(_)) => {
@@ -132,7 +124,7 @@ fn async_sender_with_dropped_futures() {
             let msg = message(i);
             loop {
                 assert!(start.elapsed() < common::WATCHDOG, "stuck at {i}");
-                let wait = next_wait(&mut seed);
+                let wait = common::random_wait(&mut seed, 300);
                 match tokio::time::timeout(wait, tx.send_async(&msg)).await {
                     Ok(Ok(())) => break,
                     Ok(Err(e)) => panic!("{e}"),
@@ -175,7 +167,7 @@ fn mpsc_async_receiver_two_producers() {
         let start = Instant::now();
         loop {
             assert!(start.elapsed() < common::WATCHDOG, "stuck at {next:?}");
-            let wait = next_wait(&mut seed);
+            let wait = common::random_wait(&mut seed, 300);
             match tokio::time::timeout(wait, rx.recv_into_async(&mut buf)).await {
                 Err(_) => dropped += 1,
                 Ok(Ok(_)) => {

@@ -127,10 +127,7 @@ fn dropped_futures_lose_nothing_and_leave_no_waiter() {
         let start = Instant::now();
         loop {
             assert!(start.elapsed() < common::WATCHDOG, "stuck at {next}");
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let wait = Duration::from_micros(seed % 300);
+            let wait = common::random_wait(&mut seed, 300);
             let got = if seed % 2 == 0 {
                 tokio::time::timeout(wait, rx.recv_async()).await.ok()
             } else {
@@ -239,10 +236,7 @@ fn async_sender_with_dropped_futures() {
         for i in 0..N {
             loop {
                 assert!(start.elapsed() < common::WATCHDOG, "stuck at {i}");
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let wait = Duration::from_micros(seed % 200);
+                let wait = common::random_wait(&mut seed, 200);
                 match tokio::time::timeout(wait, tx.send_async(i)).await {
                     Ok(Ok(())) => break,
                     Ok(Err(e)) => panic!("{e}"),

@@ -157,3 +157,32 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
     }
 }
+
+/// Every shmring-ipc transport with a fresh address for `tag` (the `shm:` ring unlinked
+/// when the guard drops): for the suites that run against all of them.
+pub fn endpoints(tag: &str) -> Vec<(String, Option<Unlink>)> {
+    let dir = std::env::temp_dir();
+    let name = unique_name(tag);
+    vec![
+        (format!("shm:{name}"), Some(Unlink(name.clone()))),
+        (
+            format!("uds:{}", dir.join(format!("{name}.sock")).display()),
+            None,
+        ),
+        ("tcp:127.0.0.1:0".to_owned(), None),
+        (
+            format!("fifo:{}", dir.join(format!("{name}.fifo")).display()),
+            None,
+        ),
+        (format!("mq:/{name}"), None),
+    ]
+}
+
+/// The next pseudo-random wait below `bound_us` microseconds (xorshift on `seed`), for
+/// tests that drop futures at random points.
+pub fn random_wait(seed: &mut u64, bound_us: u64) -> Duration {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    Duration::from_micros(*seed % bound_us)
+}
