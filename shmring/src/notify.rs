@@ -427,7 +427,17 @@ pub(crate) async fn receive<A: Attempt>(h: &mut A) -> Result<A::Output, crate::R
     use crate::{RecvError, TryRecvError};
     let mut force = false;
     loop {
-        let result = match h.attempt(force) {
+        // A few tight polls first, as a blocking receive makes: a message is usually a
+        // moment away, and this is cheaper than the spin's bookkeeping.
+        let mut first = h.attempt(force);
+        for _ in 0..8 {
+            if !matches!(first, Err(TryRecvError::Empty)) {
+                break;
+            }
+            std::hint::spin_loop();
+            first = h.attempt(false);
+        }
+        let result = match first {
             Err(TryRecvError::Empty) => {
                 let mut waiter = *h.waiter();
                 let spun = waiter.spin(|| match h.attempt(false) {

@@ -1834,13 +1834,7 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok(()) }
     /// ```
     pub async fn recv_async(&mut self) -> Result<T, RecvError> {
-        // The blocking receive's fast path first: a message is usually a moment away.
-        match self.poll_quickly(|rx| rx.pop(false)) {
-            Ok(v) => Ok(v),
-            Err(TryRecvError::Disconnected) => Err(RecvError::Disconnected),
-            Err(TryRecvError::Corrupted) => Err(RecvError::Corrupted),
-            Err(TryRecvError::Empty) => crate::notify::receive(self).await,
-        }
+        crate::notify::receive(self).await
     }
 }
 
