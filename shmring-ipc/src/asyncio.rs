@@ -9,8 +9,8 @@
 //!
 //! On `shm:` and `auto:` a receive awaits the ring's own readiness eventfd (a helper thread
 //! sleeps on the ring's futex for the receiver; see `shmring::framed::mpsc::Receiver::
-//! recv_into_async`). Sending there polls with a backoff for now (a few yields, then 1 ms
-//! sleeps): the many-producer sender has no readiness descriptor yet.
+//! recv_into_async`), and a send awaits the sender's (`shmring::framed::mpsc::Sender::
+//! send_async`).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -31,7 +31,7 @@ use std::time::Duration;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use crate::{Receiver, ReceiverInner, RecvError, SendError, Sender, TryRecvError};
+use crate::{Receiver, ReceiverInner, RecvError, SendError, Sender, SenderInner, TryRecvError};
 
 /// How long an await of readiness lasts before the peer's liveness is looked at again (a
 /// queue's senders leaving wake nobody).
@@ -197,6 +197,9 @@ impl Sender {
     /// # Ok(()) }
     /// ```
     pub async fn send_async(&mut self, msg: &[u8]) -> Result<(), SendError> {
+        if let SenderInner::Shm(tx) = &mut self.inner {
+            return tx.send_async(msg).await;
+        }
         let mut backoff = Backoff(0);
         loop {
             match self.try_send(msg) {

@@ -43,7 +43,7 @@ enum Command {
 }
 
 /// How a waiter announces itself in the direction's shared waiting word.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) enum WaitWord<'a> {
     /// A 0/1 flag (spsc and framed rings: one waiter per direction).
     Flag(&'a AtomicU32),
@@ -51,13 +51,18 @@ pub(crate) enum WaitWord<'a> {
     /// for a handle that is its record's only waiter, such as a framed many-producer
     /// receiver).
     Bit(&'a AtomicU64, u64),
+    /// This handle's record bit in a mask, shared with the other waiters of the record in
+    /// this process (the mpmc handles and many-producer senders, which are `Clone` and
+    /// `Sync`): `local` counts them, the first sets the bit and the last clears it, exactly
+    /// as blocking waiters do (`wait::Waiting::Mask`).
+    Counted(&'a AtomicU64, u64, Arc<Mutex<u32>>),
 }
 
 /// [`WaitWord`] as raw pointers into the mapping.
-#[derive(Clone, Copy)]
 enum RawWord {
     Flag(*const AtomicU32),
     Bit(*const AtomicU64, u64),
+    Counted(*const AtomicU64, u64, Arc<Mutex<u32>>),
 }
 
 /// State shared by a handle and its helper thread.
@@ -71,6 +76,8 @@ struct Shared {
     eventfd: EventFd,
     /// The last signal ended a slice without a wake-up: check the peer's liveness.
     timed_out: AtomicBool,
+    /// Whether this bridge counts among its record's waiters (`RawWord::Counted` only).
+    entered: AtomicBool,
 }
 
 // SAFETY: `seq` and the waiting word point into the mapping `_segment` keeps alive for as
@@ -94,6 +101,16 @@ impl Shared {
                 // SAFETY: as for `seq`.
                 unsafe { &*word }.fetch_or(bit, Ordering::Relaxed);
             }
+            RawWord::Counted(word, bit, ref local) => {
+                if !self.entered.swap(true, Ordering::Relaxed) {
+                    let mut n = local.lock().unwrap_or_else(|e| e.into_inner());
+                    if *n == 0 {
+                        // SAFETY: as for `seq`.
+                        unsafe { &*word }.fetch_or(bit, Ordering::Relaxed);
+                    }
+                    *n += 1;
+                }
+            }
         }
     }
 
@@ -105,6 +122,16 @@ impl Shared {
             RawWord::Bit(word, bit) => {
                 // SAFETY: as for `seq`.
                 unsafe { &*word }.fetch_and(!bit, Ordering::Relaxed);
+            }
+            RawWord::Counted(word, bit, ref local) => {
+                if self.entered.swap(false, Ordering::Relaxed) {
+                    let mut n = local.lock().unwrap_or_else(|e| e.into_inner());
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        // SAFETY: as for `seq`.
+                        unsafe { &*word }.fetch_and(!bit, Ordering::Relaxed);
+                    }
+                }
             }
         }
     }
@@ -146,11 +173,13 @@ impl Bridge {
             word: match word {
                 WaitWord::Flag(flag) => RawWord::Flag(flag),
                 WaitWord::Bit(mask, bit) => RawWord::Bit(mask, bit),
+                WaitWord::Counted(mask, bit, local) => RawWord::Counted(mask, bit, local),
             },
             command: Mutex::new(Command::Idle),
             changed: Condvar::new(),
             eventfd,
             timed_out: AtomicBool::new(false),
+            entered: AtomicBool::new(false),
         });
         let helper = shared.clone();
         let thread = std::thread::Builder::new()
@@ -402,14 +431,15 @@ impl Readiness {
     }
 }
 
-/// One receive attempt and the means to wait for the next: what [`receive`] needs of a
-/// receiving handle.
+/// One attempt at a waited-for operation and the means to wait for the next: what [`drive`]
+/// needs of a handle.
 #[cfg(feature = "tokio")]
 pub(crate) trait Attempt {
-    /// What a successful attempt returns.
+    /// The operation's final outcome (success or an error that ends it).
     type Output;
-    /// One non-blocking attempt (`force`: check the peers' liveness now).
-    fn attempt(&mut self, force: bool) -> Result<Self::Output, crate::TryRecvError>;
+    /// One non-blocking attempt (`force`: check the peers' liveness now): `None` when the
+    /// handle must wait (empty or full), else the outcome.
+    fn attempt(&mut self, force: bool) -> Option<Self::Output>;
     /// The handle's spin state (written back after spinning).
     fn waiter(&mut self) -> &mut crate::wait::Waiter;
     /// Registers for readiness (see `register_readiness` on the handles).
@@ -418,42 +448,52 @@ pub(crate) trait Attempt {
     fn readiness(&mut self) -> &mut Readiness;
 }
 
-/// The async receive loop every ring shares: try; spin briefly (as a blocking receive
-/// does); register and await the readiness eventfd; after a helper slice that ended without
-/// a wake-up, the next try checks the peers.
+/// A non-blocking receive's result as an [`Attempt`] outcome.
 #[cfg(feature = "tokio")]
-pub(crate) async fn receive<A: Attempt>(h: &mut A) -> Result<A::Output, crate::RecvError> {
-    use crate::wait::Step;
+pub(crate) fn received<T>(
+    result: Result<T, crate::TryRecvError>,
+) -> Option<Result<T, crate::RecvError>> {
     use crate::{RecvError, TryRecvError};
+    match result {
+        Ok(v) => Some(Ok(v)),
+        Err(TryRecvError::Empty) => None,
+        Err(TryRecvError::Disconnected) => Some(Err(RecvError::Disconnected)),
+        Err(TryRecvError::Corrupted) => Some(Err(RecvError::Corrupted)),
+    }
+}
+
+/// The async wait loop every ring shares, for receives and sends: try; spin briefly (as a
+/// blocking call does); register and await the readiness eventfd; after a helper slice that
+/// ended without a wake-up, the next try checks the peers.
+#[cfg(feature = "tokio")]
+pub(crate) async fn drive<A: Attempt>(h: &mut A) -> A::Output {
+    use crate::wait::Step;
     let mut force = false;
     loop {
-        // A few tight polls first, as a blocking receive makes: a message is usually a
-        // moment away, and this is cheaper than the spin's bookkeeping.
+        // A few tight polls first, as a blocking call makes: the peer is usually a moment
+        // away, and this is cheaper than the spin's bookkeeping.
         let mut first = h.attempt(force);
         for _ in 0..8 {
-            if !matches!(first, Err(TryRecvError::Empty)) {
+            if first.is_some() {
                 break;
             }
             std::hint::spin_loop();
             first = h.attempt(false);
         }
-        let result = match first {
-            Err(TryRecvError::Empty) => {
+        let outcome = match first {
+            None => {
                 let mut waiter = *h.waiter();
                 let spun = waiter.spin(|| match h.attempt(false) {
-                    Err(TryRecvError::Empty) => Step::Retry,
-                    other => Step::Done(other),
+                    None => Step::Retry,
+                    Some(done) => Step::Done(done),
                 });
                 *h.waiter() = waiter;
-                spun.unwrap_or(Err(TryRecvError::Empty))
+                spun
             }
-            other => other,
+            done => done,
         };
-        match result {
-            Ok(v) => return Ok(v),
-            Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
-            Err(TryRecvError::Corrupted) => return Err(RecvError::Corrupted),
-            Err(TryRecvError::Empty) => {}
+        if let Some(done) = outcome {
+            return done;
         }
         let armed = h.register();
         force = h.readiness().wait(armed).await;

@@ -1,5 +1,6 @@
-//! `framed::{Sender::send_async, Receiver::recv_async}` across real processes, with futures
-//! dropped at random points: every message exactly once, in order, byte for byte.
+//! `framed::{Sender::send_async, Receiver::recv_async}` and the many-producer ring's
+//! `recv_into_async`/`send_async` across real processes, with futures dropped at random
+//! points: every message exactly once, in order, byte for byte.
 #![cfg(all(feature = "tokio", not(shmring_loom)))]
 
 mod common;
@@ -63,6 +64,28 @@ fn child_entry() {
                     std::thread::sleep(Duration::from_millis(u64::from(i % 3)));
                 }
             }
+        }
+        // The receiver of a many-producer ring fed by two producers as above: each one's
+        // messages in its order, then `Disconnected`.
+        "mpsc-receiver" => {
+            let mut rx = shmring::framed::mpsc::Receiver::open(name.as_str()).unwrap();
+            println!("READY");
+            let mut next = [0u32; 2];
+            for k in 0..COUNT {
+                let m = rx.recv().unwrap();
+                let p = usize::from(m[0]);
+                assert_eq!(
+                    &m[1..],
+                    message(next[p]),
+                    "producer {p} message {}",
+                    next[p]
+                );
+                next[p] += 1;
+                if k % 997 == 0 {
+                    std::thread::sleep(Duration::from_millis(u64::from(k % 3)));
+                }
+            }
+            assert_eq!(rx.recv(), Err(RecvError::Disconnected));
         }
         other => panic!("unknown role {other}"),
     }
@@ -192,6 +215,81 @@ fn mpsc_async_receiver_two_producers() {
     }
     eprintln!(
         "2 × {} messages exactly once, {dropped} receive futures dropped",
+        COUNT / 2
+    );
+}
+
+/// Two async producer tasks (clones of one many-producer sender, so two bridges share the
+/// record's waiting bit) on a multi-thread runtime, a blocking receiver process, send futures
+/// dropped at random: every message exactly once and in its producer's order; afterwards no
+/// sender is left registered as waiting.
+#[test]
+fn mpsc_async_senders_blocking_receiver() {
+    let name = unique_name("framed-async-mpsc-send");
+    let _u = Unlink(name.clone());
+    let tx = shmring::framed::mpsc::Sender::create(name.as_str(), CAPACITY).unwrap();
+    let receiver = spawn("mpsc-receiver", &name);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dropped = rt.block_on(async {
+        let tasks: Vec<_> = (0..2u8)
+            .map(|p| {
+                let mut tx = tx.clone();
+                tokio::spawn(async move {
+                    let (mut dropped, mut seed) = (0u32, 0x0123_4567_89ab_cdefu64 ^ u64::from(p));
+                    let start = Instant::now();
+                    for i in 0..COUNT / 2 {
+                        let mut m = message(i);
+                        m.splice(0..0, [p]);
+                        loop {
+                            assert!(start.elapsed() < common::WATCHDOG, "producer {p} stuck");
+                            let wait = common::random_wait(&mut seed, 200);
+                            match tokio::time::timeout(wait, tx.send_async(&m)).await {
+                                Ok(Ok(())) => break,
+                                Ok(Err(e)) => panic!("{e}"),
+                                Err(_) => dropped += 1,
+                            }
+                        }
+                    }
+                    dropped
+                })
+            })
+            .collect();
+        let mut dropped = 0;
+        for task in tasks {
+            dropped += task.await.unwrap();
+        }
+        dropped
+    });
+    let start = Instant::now();
+    while shmring::inspect::inspect(&name)
+        .unwrap()
+        .control
+        .unwrap()
+        .sender_waiting
+    {
+        assert!(
+            start.elapsed() < common::WATCHDOG,
+            "a sender stayed registered"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(tx);
+    let out = wait_with_watchdog(receiver);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dropped > 0,
+        "no future was dropped: the test proved nothing"
+    );
+    eprintln!(
+        "2 × {} messages exactly once, {dropped} send futures dropped",
         COUNT / 2
     );
 }

@@ -1349,7 +1349,7 @@ impl Receiver {
     /// # Ok(()) }
     /// ```
     pub async fn recv_into_async(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
-        crate::notify::receive(&mut RecvInto(self, buf)).await
+        crate::notify::drive(&mut RecvInto(self, buf)).await
     }
 
     /// [`recv_into_async`](Receiver::recv_into_async) into a new buffer.
@@ -1487,16 +1487,16 @@ impl Sender {
     }
 }
 
-/// A framed receive into a buffer, as [`crate::notify::receive`] drives it.
+/// A framed receive into a buffer, as [`crate::notify::drive`] drives it.
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
 struct RecvInto<'a>(&'a mut Receiver, &'a mut Vec<u8>);
 
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
 impl crate::notify::Attempt for RecvInto<'_> {
-    type Output = u32;
+    type Output = Result<u32, RecvError>;
 
-    fn attempt(&mut self, force: bool) -> Result<u32, TryRecvError> {
-        self.0.pop(self.1, force)
+    fn attempt(&mut self, force: bool) -> Option<Result<u32, RecvError>> {
+        crate::notify::received(self.0.pop(self.1, force))
     }
 
     fn waiter(&mut self) -> &mut Waiter {

@@ -302,6 +302,10 @@ fn owner_span(
 pub struct Sender {
     shared: Arc<Participant<u8>>,
     strategy: WaitStrategy,
+    /// This handle's readiness eventfd, its helper and reactor registration, once asked
+    /// for (not shared with clones: each clone waits on its own).
+    #[cfg(not(shmring_loom))]
+    readiness: crate::notify::Readiness,
 }
 
 impl Clone for Sender {
@@ -309,6 +313,8 @@ impl Clone for Sender {
         Sender {
             shared: self.shared.clone(),
             strategy: self.strategy,
+            #[cfg(not(shmring_loom))]
+            readiness: Default::default(),
         }
     }
 }
@@ -373,6 +379,8 @@ impl Sender {
         Sender {
             shared: Arc::new(shared),
             strategy: default_strategy(),
+            #[cfg(not(shmring_loom))]
+            readiness: Default::default(),
         }
     }
 
@@ -576,9 +584,15 @@ impl Sender {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn try_send_typed(&self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
+        self.try_send_forced(kind, msg, false)
+    }
+
+    /// [`try_send_typed`](Sender::try_send_typed); `force`: look at the receiver's liveness
+    /// now.
+    fn try_send_forced(&self, kind: u32, msg: &[u8], force: bool) -> Result<(), SendError> {
         check_kind(kind);
         let lane = self.shared.try_lane().ok_or(SendError::Full)?;
-        let claim = self.claim(&lane, msg.len(), false)?;
+        let claim = self.claim(&lane, msg.len(), force)?;
         self.write(claim, 0, msg);
         self.commit(&lane, claim, kind);
         Ok(())
@@ -843,6 +857,29 @@ impl Sender {
         }
         lane.set(IDLE);
         Err(SendError::Full)
+    }
+
+    /// Whether a record of `len` payload bytes would have to wait now: the ring lacks the
+    /// room (as [`claim`](Sender::claim) computes it), or every lane of this process's
+    /// record is in use. Anything unexpected counts as "go and try", so the attempt itself
+    /// reports it. The re-check after registering for readiness.
+    #[cfg(not(shmring_loom))]
+    fn would_wait(&self, len: usize) -> bool {
+        let shared = &*self.shared;
+        if len > self.max_message() || shared.is_corrupted() {
+            return false;
+        }
+        let area = &shared.area;
+        let capacity = area.capacity();
+        let pos = area.tail().load(Ordering::Acquire);
+        let head = area.head().load(Ordering::Acquire);
+        if pos < head || pos - head > capacity {
+            return false;
+        }
+        let span = record::span(len) as u64;
+        let to_end = capacity - (pos & area.mask);
+        let needed = if span > to_end { to_end + span } else { span };
+        pos - head + needed > capacity || shared.try_lane().is_none()
     }
 
     /// Copies `bytes` into the payload of `claim`'s record from payload offset `offset`.
@@ -1440,6 +1477,199 @@ impl Receiver {
     }
 }
 
+/// Readiness for epoll, mio and tokio users on the sending side: a helper thread per handle
+/// sleeps on the ring's futex in its place and signals an eventfd (docs/protocols.md, "Ring
+/// readiness"). Each clone has its own eventfd; the handles of one record count together in
+/// the record's waiting bit, as blocking senders do.
+#[cfg(not(shmring_loom))]
+impl Sender {
+    fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
+        let shared = &self.shared;
+        let segment = shared._segment.clone();
+        let event = shared
+            .area
+            .event(Role::Sender, shared.index, &shared.sleepers);
+        let mask = shared.area.waiting(Role::Sender);
+        let bit = 1u64 << shared.index;
+        let local = shared.sleepers.clone();
+        self.readiness.bridge(|| {
+            let segment = segment.ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
+            })?;
+            crate::notify::Bridge::new(
+                segment,
+                event.seq,
+                crate::notify::WaitWord::Counted(mask, bit, local),
+            )
+        })
+    }
+
+    /// The readiness eventfd (made on first use): readable after [`register_readiness`]
+    /// when room may have freed (or the receiver may be gone). Owned by this handle.
+    ///
+    /// [`register_readiness`]: Sender::register_readiness
+    ///
+    /// # Errors
+    ///
+    /// Creating the eventfd or its helper thread failed.
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::mpsc::channel(64)?;
+    /// let fd = tx.readiness_fd()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        self.bridge()?;
+        Ok(self.readiness.fd().expect("made"))
+    }
+
+    /// Asks for the readiness eventfd to be signalled when a message of `len` bytes may fit:
+    /// `Ok(true)` if it does not now (wait, then [`clear_readiness`](Sender::clear_readiness)
+    /// and `try_send`), `Ok(false)` if it can be sent at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`readiness_fd`](Sender::readiness_fd).
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// assert!(!tx.register_readiness(24)?); // room: send now
+    /// tx.try_send(&[1; 24]).unwrap();
+    /// tx.try_send(&[2; 24]).unwrap();
+    /// assert!(tx.register_readiness(24)?); // full: wait on readiness_fd()
+    /// rx.recv().unwrap();
+    /// tx.clear_readiness();
+    /// tx.try_send(&[3; 24]).unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_readiness(&mut self, len: usize) -> std::io::Result<bool> {
+        let key = self.bridge()?.register();
+        let wait = self.would_wait(len);
+        Ok(self.readiness.finish_register(key, wait))
+    }
+
+    /// After the eventfd reported readable: reads it back (and looks at the receiver's
+    /// liveness if the helper's sleep ended without a wake-up).
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.clear_readiness();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clear_readiness(&mut self) {
+        if self.readiness.clear() {
+            self.shared.peers_present(false, true);
+        }
+    }
+
+    /// Stops waiting for readiness (this handle leaves the record's waiting count at once).
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.register_readiness(8)?;
+    /// tx.cancel_readiness();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel_readiness(&mut self) {
+        self.readiness.cancel();
+    }
+}
+
+/// `async` sending (feature `tokio`).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl Sender {
+    /// Sends `msg` (type 0), awaiting room without blocking the thread: try, spin briefly (as
+    /// [`send`](Sender::send) does), then register and await this handle's readiness eventfd
+    /// (through tokio's `AsyncFd`).
+    ///
+    /// Takes `&mut self`: give each task its own clone (clones share the participant record
+    /// and are cheap; each has its own eventfd). The eventfd is registered with the reactor
+    /// of the runtime this handle first awaits in.
+    ///
+    /// An attempt needs a free lane of this process's record ([`LANES_PER_PROCESS`]); while
+    /// other threads hold that many reservations open, the future waits for room as for a
+    /// full ring and tries again at the latest after a liveness period.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the message is written and published within the one poll that completes
+    /// the future; a future dropped before that sends nothing and leaves the record's
+    /// waiting count at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send_async(b"hello").await?;
+    /// assert_eq!(rx.recv()?, b"hello");
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_async(&mut self, msg: &[u8]) -> Result<(), SendError> {
+        self.send_typed_async(0, msg).await
+    }
+
+    /// Like [`send_async`](Sender::send_async), with message type `kind`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send_async`](Sender::send_async).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// # Panics
+    ///
+    /// If `kind` is one of the two reserved types.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send_typed_async(5, b"x").await?;
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_into(&mut buf), Ok(5));
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_typed_async(&mut self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
+        check_kind(kind);
+        let waiter = Waiter::new(self.strategy);
+        crate::notify::drive(&mut SendTyped(self, kind, msg, waiter)).await
+    }
+}
+
+/// A many-producer framed send, as [`crate::notify::drive`] drives it.
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+struct SendTyped<'a>(&'a mut Sender, u32, &'a [u8], Waiter);
+
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl crate::notify::Attempt for SendTyped<'_> {
+    type Output = Result<(), SendError>;
+
+    fn attempt(&mut self, force: bool) -> Option<Result<(), SendError>> {
+        match self.0.try_send_forced(self.1, self.2, force) {
+            Err(SendError::Full) => None,
+            other => Some(other),
+        }
+    }
+
+    fn waiter(&mut self) -> &mut Waiter {
+        &mut self.3
+    }
+
+    fn register(&mut self) -> std::io::Result<bool> {
+        self.0.register_readiness(self.2.len())
+    }
+
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.0.readiness
+    }
+}
+
 /// Readiness for epoll, mio and tokio users (an eventfd signalled by a helper thread that
 /// sleeps on the ring's futex in the receiver's place, announced by the receiver's bit in the
 /// waiting mask; docs/protocols.md, "Ring readiness").
@@ -1555,20 +1785,20 @@ impl Receiver {
     /// ```
     pub async fn recv_into_async(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
         let waiter = Waiter::new(self.strategy);
-        crate::notify::receive(&mut RecvInto(self, buf, waiter)).await
+        crate::notify::drive(&mut RecvInto(self, buf, waiter)).await
     }
 }
 
-/// A many-producer framed receive into a buffer, as [`crate::notify::receive`] drives it.
+/// A many-producer framed receive into a buffer, as [`crate::notify::drive`] drives it.
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
 struct RecvInto<'a>(&'a mut Receiver, &'a mut Vec<u8>, Waiter);
 
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
 impl crate::notify::Attempt for RecvInto<'_> {
-    type Output = u32;
+    type Output = Result<u32, RecvError>;
 
-    fn attempt(&mut self, force: bool) -> Result<u32, TryRecvError> {
-        self.0.pop(self.1, force)
+    fn attempt(&mut self, force: bool) -> Option<Result<u32, RecvError>> {
+        crate::notify::received(self.0.pop(self.1, force))
     }
 
     fn waiter(&mut self) -> &mut Waiter {

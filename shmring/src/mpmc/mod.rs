@@ -91,12 +91,19 @@ const RETRIES: u32 = 1 << 16;
 pub struct Sender<T: ShmType> {
     shared: Arc<Participant<T>>,
     strategy: WaitStrategy,
+    /// This handle's readiness eventfd, its helper and reactor registration, once asked
+    /// for (not shared with clones: each clone waits on its own).
+    #[cfg(not(shmring_loom))]
+    readiness: crate::notify::Readiness,
 }
 
 /// The receiving side. `Clone` and `Sync`, like [`Sender`].
 pub struct Receiver<T: ShmType> {
     shared: Arc<Participant<T>>,
     strategy: WaitStrategy,
+    /// As [`Sender`]'s.
+    #[cfg(not(shmring_loom))]
+    readiness: crate::notify::Readiness,
 }
 
 /// What the positions in a participant's lanes refer to, and so how a dead participant's
@@ -147,7 +154,8 @@ pub(crate) struct Participant<T: ShmType> {
     /// Which of the record's lanes an operation of this process is using.
     busy: [AtomicBool; LANES],
     /// Threads of this process asleep under this record's waiting bit.
-    pub(crate) sleepers: Mutex<u32>,
+    /// (Shared with the readiness bridges of this record's handles, which count among them.)
+    pub(crate) sleepers: Arc<Mutex<u32>>,
     /// Framed receivers: the position up to which this process has consumed (recovery of
     /// dead producers' claims only touches records from here on); `u64::MAX` until known.
     pub(crate) local_head: AtomicU64,
@@ -309,7 +317,7 @@ impl<T: ShmType> Participant<T> {
             index: 0,
             me,
             busy: std::array::from_fn(|_| AtomicBool::new(false)),
-            sleepers: Mutex::new(0),
+            sleepers: Arc::new(Mutex::new(0)),
             local_head: AtomicU64::new(u64::MAX),
             light: Self::light(),
             corrupted: AtomicBool::new(false),
@@ -637,6 +645,34 @@ impl<T: ShmType> Participant<T> {
             }
         }
         Ok(false)
+    }
+
+    /// Whether this participant's next operation would find nothing to do now: an empty ring
+    /// for a receiver, a full one for a sender (the conditions under which `pop` and `push`
+    /// report so). The re-check after registering for readiness; anything unexpected counts
+    /// as "go and try", so the attempt itself reports it.
+    #[cfg(not(shmring_loom))]
+    pub(crate) fn would_wait(&self) -> bool {
+        if self.is_corrupted() {
+            return false;
+        }
+        let area = &self.area;
+        let cap = area.capacity();
+        let pos = match self.role {
+            Role::Sender => area.tail().load(Ordering::Acquire),
+            Role::Receiver => area.head().load(Ordering::Acquire),
+        };
+        if pos & TOMBSTONE != 0 {
+            return false;
+        }
+        let stamp = area.load_stamp(pos, Ordering::Acquire);
+        let bare = stamp & !TOMBSTONE;
+        match self.role {
+            Role::Sender => {
+                bare.wrapping_add(cap) == pos + 1 || (stamp.wrapping_add(cap) == pos && pos >= cap)
+            }
+            Role::Receiver => stamp == pos || bare.wrapping_add(cap) == pos + 1,
+        }
     }
 
     /// The first half of an operation: announce and claim the next position, if possible.
@@ -1047,6 +1083,8 @@ macro_rules! common_handle_methods {
                 $handle {
                     shared: Arc::new(shared),
                     strategy: default_strategy(),
+                    #[cfg(not(shmring_loom))]
+                    readiness: Default::default(),
                 }
             }
 
@@ -1243,11 +1281,110 @@ macro_rules! common_handle_methods {
             }
         }
 
+        /// Readiness for epoll, mio and tokio users: a helper thread per handle sleeps on the
+        /// ring's futex in its place and signals an eventfd (docs/protocols.md, "Ring
+        /// readiness"). Each handle — each clone — has its own eventfd; the handles of one
+        /// record count together in the record's waiting bit, as blocking waiters do.
+        #[cfg(not(shmring_loom))]
+        impl<T: ShmType> $handle<T> {
+            fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
+                let shared = &self.shared;
+                let segment = shared._segment.clone();
+                let event = shared.area.event($role, shared.index, &shared.sleepers);
+                let mask = shared.area.waiting($role);
+                let bit = 1u64 << shared.index;
+                let local = shared.sleepers.clone();
+                self.readiness.bridge(|| {
+                    let segment = segment.ok_or_else(|| {
+                        std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
+                    })?;
+                    crate::notify::Bridge::new(
+                        segment,
+                        event.seq,
+                        crate::notify::WaitWord::Counted(mask, bit, local),
+                    )
+                })
+            }
+
+            /// The readiness eventfd (made on first use): it becomes readable after
+            #[doc = concat!("[`register_readiness`](", stringify!($handle), "::register_readiness)")]
+            /// when this handle may proceed — a message may have arrived (receivers), a slot
+            /// may have freed (senders), or the peers should be looked at again.
+            ///
+            /// # Errors
+            ///
+            /// Creating the eventfd or its helper thread failed.
+            ///
+            /// ```
+            /// let (mut tx, mut rx) = shmring::mpmc::channel::<u32>(2)?;
+            #[doc = concat!("let fd = ", $var, ".readiness_fd()?;")]
+            /// # let _ = (&mut tx, &mut rx);
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+                self.bridge()?;
+                Ok(self.readiness.fd().expect("made"))
+            }
+
+            /// Asks for the readiness eventfd to be signalled when this handle may proceed:
+            /// `Ok(true)` if it would wait now (poll the eventfd, then
+            #[doc = concat!("[`clear_readiness`](", stringify!($handle), "::clear_readiness) and try again), `Ok(false)` if it")]
+            /// can go ahead at once (nothing was registered).
+            ///
+            /// # Errors
+            ///
+            #[doc = concat!("As [`readiness_fd`](", stringify!($handle), "::readiness_fd).")]
+            ///
+            /// ```
+            /// let (tx, mut rx) = shmring::mpmc::channel::<u32>(2)?;
+            /// assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()
+            /// tx.send(1).unwrap();
+            /// rx.clear_readiness();
+            /// assert_eq!(rx.try_recv(), Ok(1));
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn register_readiness(&mut self) -> std::io::Result<bool> {
+                let key = self.bridge()?.register();
+                let wait = self.shared.would_wait();
+                Ok(self.readiness.finish_register(key, wait))
+            }
+
+            /// After the readiness eventfd reported readable: reads it back to not-readable
+            /// (and looks at the peers if the helper's sleep ended without a wake-up, so the
+            /// next attempt reports peers that died).
+            ///
+            /// ```
+            /// let (mut tx, _rx) = shmring::mpmc::channel::<u32>(2)?;
+            /// tx.clear_readiness();
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn clear_readiness(&mut self) {
+                if self.readiness.clear() {
+                    self.shared.peers_present(false, true);
+                }
+            }
+
+            /// Stops waiting for readiness: this handle leaves the record's waiting count at
+            /// once, so peers stop paying a wake-up for it.
+            ///
+            /// ```
+            /// let (_tx, mut rx) = shmring::mpmc::channel::<u32>(2)?;
+            /// rx.register_readiness()?;
+            /// rx.cancel_readiness();
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn cancel_readiness(&mut self) {
+                self.readiness.cancel();
+            }
+        }
+
         impl<T: ShmType> Clone for $handle<T> {
             fn clone(&self) -> Self {
                 $handle {
                     shared: self.shared.clone(),
                     strategy: self.strategy,
+                    #[cfg(not(shmring_loom))]
+                    readiness: Default::default(),
                 }
             }
         }
@@ -1576,5 +1713,183 @@ impl<T: ShmType> Receiver<T> {
     /// ```
     pub fn try_iter(&self) -> impl Iterator<Item = T> + '_ {
         std::iter::from_fn(|| self.try_recv().ok())
+    }
+}
+
+/// `async` receiving (feature `tokio`).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl<T: ShmType> Receiver<T> {
+    /// Receives a message, awaiting one without blocking the thread: try, spin briefly (as
+    /// [`recv`](Receiver::recv) does), then register and await this handle's readiness
+    /// eventfd (through tokio's `AsyncFd`).
+    ///
+    /// Takes `&mut self`: give each task its own clone (clones share the participant record
+    /// and are cheap; each has its own eventfd). The eventfd is registered with the reactor
+    /// of the runtime this handle first awaits in; keep using the handle in that runtime.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a message is taken only in the poll that completes the future. A future
+    /// dropped while waiting leaves the record's waiting count at once, so senders do not
+    /// keep paying a wake-up for it.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, mut rx) = shmring::mpmc::channel::<u32>(4)?;
+    /// let producer = std::thread::spawn(move || tx.send(7));
+    /// assert_eq!(rx.recv_async().await, Ok(7));
+    /// producer.join().unwrap().unwrap();
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_async(&mut self) -> Result<T, RecvError> {
+        let mut value = T::zeroed();
+        self.recv_into_async(&mut value).await.map(|()| value)
+    }
+
+    /// Like [`recv_async`](Receiver::recv_async), copying the message straight into `*dst`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`recv_async`](Receiver::recv_async); `*dst` is written only by the poll that
+    /// completes the future.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv); `*dst` is unspecified then.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, mut rx) = shmring::mpmc::channel::<[u8; 64]>(4)?;
+    /// tx.send([9; 64]).unwrap();
+    /// let mut buf = [0; 64];
+    /// rx.recv_into_async(&mut buf).await.unwrap();
+    /// assert_eq!(buf[63], 9);
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_into_async(&mut self, dst: &mut T) -> Result<(), RecvError> {
+        let waiter = Waiter::new(self.strategy);
+        crate::notify::drive(&mut RecvInto(self, dst, waiter)).await
+    }
+}
+
+/// An mpmc receive, as [`crate::notify::drive`] drives it.
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+struct RecvInto<'a, T: ShmType>(&'a mut Receiver<T>, &'a mut T, Waiter);
+
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl<T: ShmType> crate::notify::Attempt for RecvInto<'_, T> {
+    type Output = Result<(), RecvError>;
+
+    fn attempt(&mut self, force: bool) -> Option<Result<(), RecvError>> {
+        crate::notify::received(self.0.shared.try_recv_into(self.1, force))
+    }
+
+    fn waiter(&mut self) -> &mut Waiter {
+        &mut self.2
+    }
+
+    fn register(&mut self) -> std::io::Result<bool> {
+        self.0.register_readiness()
+    }
+
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.0.readiness
+    }
+}
+
+/// `async` sending (feature `tokio`).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl<T: ShmType> Sender<T> {
+    /// Sends `value`, awaiting a free slot without blocking the thread: try, spin briefly (as
+    /// [`send`](Sender::send) does), then register and await this handle's readiness eventfd.
+    ///
+    /// Takes `&mut self`: give each task its own clone (see
+    /// [`Receiver::recv_async`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: `value` is published only in the poll that completes the future; a
+    /// future dropped before that sends nothing (and drops `value`) and leaves the record's
+    /// waiting count at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send), with `value` returned.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, rx) = shmring::mpmc::channel::<u32>(2)?;
+    /// tx.send_async(1).await.unwrap();
+    /// tx.send_async(2).await.unwrap();
+    /// let consumer = std::thread::spawn(move || (rx.recv(), rx.recv(), rx.recv()));
+    /// tx.send_async(3).await.unwrap(); // waits for the consumer to make room
+    /// assert_eq!(consumer.join().unwrap(), (Ok(1), Ok(2), Ok(3)));
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_async(&mut self, value: T) -> Result<(), SendError<T>> {
+        self.send_ref_async(&value)
+            .await
+            .map_err(|e| e.with_value(value))
+    }
+
+    /// Like [`send_async`](Sender::send_async), copying from `*value`: for large payloads,
+    /// one copy instead of moving the value into the call.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send_async`](Sender::send_async).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, rx) = shmring::mpmc::channel::<[u64; 128]>(2)?;
+    /// tx.send_ref_async(&[5; 128]).await.unwrap();
+    /// assert_eq!(rx.recv().unwrap()[0], 5);
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_ref_async(&mut self, value: &T) -> Result<(), SendError<()>> {
+        let waiter = Waiter::new(self.strategy);
+        crate::notify::drive(&mut SendRef(self, value, waiter)).await
+    }
+}
+
+/// An mpmc send, as [`crate::notify::drive`] drives it.
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+struct SendRef<'a, T: ShmType>(&'a mut Sender<T>, &'a T, Waiter);
+
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl<T: ShmType> crate::notify::Attempt for SendRef<'_, T> {
+    type Output = Result<(), SendError<()>>;
+
+    fn attempt(&mut self, force: bool) -> Option<Result<(), SendError<()>>> {
+        match self.0.shared.try_send_ref(self.1, force) {
+            Ok(()) => Some(Ok(())),
+            Err(TrySendError::Full(())) => None,
+            Err(TrySendError::Disconnected(())) => Some(Err(SendError::Disconnected(()))),
+            Err(TrySendError::Corrupted(())) => Some(Err(SendError::Corrupted(()))),
+        }
+    }
+
+    fn waiter(&mut self) -> &mut Waiter {
+        &mut self.2
+    }
+
+    fn register(&mut self) -> std::io::Result<bool> {
+        self.0.register_readiness()
+    }
+
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.0.readiness
     }
 }

@@ -1834,16 +1834,16 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok(()) }
     /// ```
     pub async fn recv_async(&mut self) -> Result<T, RecvError> {
-        crate::notify::receive(self).await
+        crate::notify::drive(self).await
     }
 }
 
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
 impl<T: ShmType> crate::notify::Attempt for Receiver<T> {
-    type Output = T;
+    type Output = Result<T, RecvError>;
 
-    fn attempt(&mut self, force: bool) -> Result<T, TryRecvError> {
-        self.pop(force)
+    fn attempt(&mut self, force: bool) -> Option<Result<T, RecvError>> {
+        crate::notify::received(self.pop(force))
     }
 
     fn waiter(&mut self) -> &mut Waiter {
