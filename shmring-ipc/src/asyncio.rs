@@ -253,3 +253,42 @@ impl Sender {
         }
     }
 }
+
+/// A stream of messages (feature `stream`).
+#[cfg(feature = "stream")]
+impl Receiver {
+    /// This receiver as a [`futures_core::Stream`] of `Result<Vec<u8>, RecvError>` over
+    /// [`recv_async`](Receiver::recv_async): it ends once every sender is gone, and yields
+    /// `Err(RecvError::Corrupted)` once before ending on a broken ring or stream (see
+    /// `shmring::stream`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the stream (or a `next()` future) loses no message.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use futures_core::Stream;
+    /// let path = std::env::temp_dir().join(format!("shmring-ipc-doc-stream-{}.sock", std::process::id()));
+    /// let endpoint = format!("uds:{}", path.display());
+    /// let rx = shmring_ipc::Receiver::bind(&endpoint)?;
+    /// let mut tx = shmring_ipc::Sender::connect(&endpoint)?;
+    /// tx.send(b"one")?;
+    /// drop(tx);
+    /// let mut s = rx.into_stream();
+    /// let first = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
+    /// assert_eq!(first, Some(Ok(b"one".to_vec())));
+    /// let end = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
+    /// assert_eq!(end, None);
+    /// # Ok(()) }
+    /// ```
+    pub fn into_stream(self) -> shmring::stream::RecvStream<Receiver, Vec<u8>> {
+        shmring::stream::RecvStream::new(self, |mut rx| {
+            Box::pin(async move {
+                let r = rx.recv_async().await;
+                (rx, r)
+            })
+        })
+    }
+}

@@ -107,6 +107,10 @@ impl Listen for TcpListen {
 
 /// Finishes accepting a socket: non-blocking, our hello written (a fresh socket's buffer
 /// always has room for it).
+///
+/// A sender may have sent everything and closed before it is accepted: writing the hello
+/// then fails (`EPIPE`, `ECONNRESET`), but what the sender committed is still in the socket,
+/// so the connection is kept and read to its end.
 fn accept<S: Conn + 'static>(
     accepted: io::Result<S>,
     hello: &[u8],
@@ -116,7 +120,15 @@ fn accept<S: Conn + 'static>(
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
         Err(e) => return Err(e),
     };
-    s.write_all(hello)?;
+    match s.write_all(hello) {
+        Ok(()) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) => {}
+        Err(e) => return Err(e),
+    }
     set_nonblocking(s.as_fd(), true)?;
     Ok(Some(Box::new(s)))
 }

@@ -170,6 +170,33 @@ fn order_boundaries_burst_and_disconnect() {
     }
 }
 
+/// A sender that connects, sends and exits before the receiver ever looks: its messages are
+/// still delivered, then `Disconnected` — on every transport. (On a Unix socket the
+/// receiver's hello to an already closed connection failed, and the connection was dropped
+/// with its frames unread: the messages were lost and the receiver waited for ever.)
+#[test]
+fn sender_gone_before_the_first_receive() {
+    for (endpoint, _guard) in endpoints("conf-early") {
+        let mut rx = Receiver::bind_with(&endpoint, &options_for(&endpoint)).unwrap();
+        let endpoint = rx.endpoint().to_string();
+        let max = rx.max_message();
+        // Messages 0 and 1 are 0 and 1 bytes long: they fit any transport's buffer.
+        let tx = spawn_sender(&endpoint, Some(2));
+        assert!(wait_with_watchdog(tx).status.success(), "{endpoint}");
+        let mut buf = Vec::new();
+        for i in 0..2 {
+            rx.recv_into_deadline(&mut buf, Instant::now() + common::WATCHDOG)
+                .unwrap_or_else(|e| panic!("{endpoint}: message {i}: {e:?}"));
+            check(i, &buf, max);
+        }
+        assert_eq!(
+            rx.recv_timeout(common::WATCHDOG),
+            Err(RecvTimeoutError::Disconnected),
+            "{endpoint}"
+        );
+    }
+}
+
 /// Timeouts on both sides, `TooLarge` on the sending side, and a receiver that goes away:
 /// the sender gets `Disconnected`.
 #[test]

@@ -129,6 +129,8 @@ pub mod region;
 mod segment;
 pub mod spsc;
 mod storage;
+#[cfg(all(feature = "stream", not(shmring_loom)))]
+pub mod stream;
 mod sync;
 pub mod wait;
 

@@ -283,3 +283,30 @@ fn futures_can_be_spawned() {
         assert_eq!(c.await.unwrap().unwrap(), b"mpsc");
     });
 }
+
+/// `into_stream()`: every value of a sender process in order, then the end of the stream.
+#[cfg(feature = "stream")]
+#[test]
+fn receiver_as_a_stream() {
+    use futures_core::Stream;
+    const N: u64 = 20_000;
+    let name = unique_name("spsc-async-stream");
+    let _u = Unlink(name.clone());
+    let rx = Receiver::<u64>::create(name.as_str(), 64).unwrap();
+    let tx = spawn_sender(&name, Some(N));
+    let got = runtime().block_on(async {
+        let mut stream = rx.into_stream();
+        let mut next = 0u64;
+        let deadline = Instant::now() + common::WATCHDOG;
+        while let Some(v) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_next(cx)).await
+        {
+            assert!(Instant::now() < deadline, "stuck at {next}");
+            assert_eq!(v, Ok(next));
+            next += 1;
+        }
+        next
+    });
+    assert_eq!(got, N);
+    assert!(wait_with_watchdog(tx).status.success());
+}

@@ -1813,3 +1813,42 @@ impl crate::notify::Attempt for RecvInto<'_> {
         &mut self.0.readiness
     }
 }
+
+/// A stream of messages (feature `stream`).
+#[cfg(all(feature = "stream", not(shmring_loom)))]
+impl Receiver {
+    /// This receiver as a [`futures_core::Stream`] of `Result<message, RecvError>` over
+    /// `recv_async`: it ends once every sender is gone and the ring is drained, and yields
+    /// `Err(RecvError::Corrupted)` once before ending if the ring is corrupted (see
+    /// [`crate::stream`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the stream (or a `next()` future) loses no message.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use futures_core::Stream;
+    /// let (tx, rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send(&[5]).unwrap();
+    /// drop(tx);
+    /// let mut s = rx.into_stream();
+    /// let first = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
+    /// assert_eq!(first, Some(Ok(vec![5])));
+    /// let end = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
+    /// assert_eq!(end, None);
+    /// # Ok(()) }
+    /// ```
+    pub fn into_stream(self) -> crate::stream::RecvStream<Receiver, Vec<u8>> {
+        crate::stream::RecvStream::new(self, |mut rx| {
+            Box::pin(async move {
+                let r = {
+                    let mut buf = Vec::new();
+                    rx.recv_into_async(&mut buf).await.map(|_| buf)
+                };
+                (rx, r)
+            })
+        })
+    }
+}
