@@ -186,6 +186,29 @@ fn round_trips(warm: u64, iters: u64, mut round_trip: impl FnMut(u64)) -> Histog
     hist
 }
 
+/// [`round_trips`] with an async round trip, on a current-thread tokio runtime.
+fn round_trips_async(
+    warm: u64,
+    iters: u64,
+    mut round_trip: impl AsyncFnMut(u64),
+) -> Histogram<u64> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let mut hist = histogram();
+        for i in 0..warm + iters {
+            let start = Instant::now();
+            round_trip(i).await;
+            if i >= warm {
+                hist.record(start.elapsed().as_nanos() as u64).unwrap();
+            }
+        }
+        hist
+    })
+}
+
 fn unique(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);

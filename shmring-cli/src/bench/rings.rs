@@ -15,8 +15,8 @@ use shmring::spsc::{Receiver, Sender};
 use shmring::{RingKind, Segment, SegmentOptions, ShmType, WaitStrategy};
 
 use super::{
-    Config, Plan, Row, finish, histogram, round_trips, rtt_row, size_label, spawn_peer, tput_row,
-    unique,
+    Config, Plan, Row, finish, histogram, round_trips, round_trips_async, rtt_row, size_label,
+    spawn_peer, tput_row, unique,
 };
 
 /// A message of a given size whose first word carries a sequence number.
@@ -324,21 +324,9 @@ fn spsc_rtt_async(cfg: Config, mode: &str) -> Row {
         .unwrap()
         .with_wait_strategy(strategy);
     let child = spawn_peer(&["spsc-rtt", "8", &name, mode]);
-    let mut hist = histogram();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
-        for i in 0..cfg.rtt_iters + 10_000 {
-            let start = Instant::now();
-            tx.send(i).unwrap();
-            let back = rx.recv_async().await.unwrap();
-            if i >= 10_000 {
-                hist.record(start.elapsed().as_nanos() as u64).unwrap();
-            }
-            assert_eq!(back, i);
-        }
+    let hist = round_trips_async(10_000, cfg.rtt_iters, async |i| {
+        tx.send(i).unwrap();
+        assert_eq!(rx.recv_async().await.unwrap(), i);
     });
     tx.send(STOP).unwrap();
     finish(child);
@@ -492,25 +480,39 @@ fn spsc_produce<P: Payload>(name: &str, mode: &str, how: &str) {
 // ---------------------------------------------------------------- shmring mpmc
 
 /// Round trip through two mpmc rings (one producer and one consumer each), 8 B.
-fn mpmc_rtt(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row {
+/// Round trips through two mpmc rings to an echoing peer; `asynchronous`: the reply is
+/// received by `recv_async` (the async waiter's cost against the blocking row).
+fn mpmc_rtt(cfg: Config, mode: &str, strategy: WaitStrategy, asynchronous: bool) -> Row {
     let name = unique("mpmc-rtt");
     let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
     let tx = shmring::mpmc::Sender::<u64>::create(ping.as_str(), RTT_CAPACITY)
         .unwrap()
         .with_wait_strategy(strategy);
-    let rx = shmring::mpmc::Receiver::<u64>::create(pong.as_str(), RTT_CAPACITY)
+    let mut rx = shmring::mpmc::Receiver::<u64>::create(pong.as_str(), RTT_CAPACITY)
         .unwrap()
         .with_wait_strategy(strategy);
     let child = spawn_peer(&["mpmc-rtt", "8", &name, mode]);
-    let hist = round_trips(10_000, cfg.rtt_iters, |i| {
-        tx.send(i).unwrap();
-        assert_eq!(rx.recv().unwrap(), i);
-    });
+    let hist = if asynchronous {
+        round_trips_async(10_000, cfg.rtt_iters, async |i| {
+            tx.send(i).unwrap();
+            assert_eq!(rx.recv_async().await.unwrap(), i);
+        })
+    } else {
+        round_trips(10_000, cfg.rtt_iters, |i| {
+            tx.send(i).unwrap();
+            assert_eq!(rx.recv().unwrap(), i);
+        })
+    };
     tx.send(STOP).unwrap();
     finish(child);
     Segment::unlink_name(&ping).unwrap();
     Segment::unlink_name(&pong).unwrap();
-    rtt_row(&format!("shmring mpmc ({mode})"), "8 B", &hist)
+    let label = if asynchronous {
+        format!("shmring mpmc ({mode}, async receive)")
+    } else {
+        format!("shmring mpmc ({mode})")
+    };
+    rtt_row(&label, "8 B", &hist)
 }
 
 fn mpmc_echo(name: &str, mode: &str) {
@@ -966,7 +968,10 @@ pub(super) fn add_rows(plan: &mut Plan) {
             plan.add(&group, 8, move || spsc_rtt_async(cfg, "blocking"));
         }
         let group = format!("mpmc-{mode}");
-        plan.add(&group, 8, move || mpmc_rtt(cfg, mode, strategy));
+        plan.add(&group, 8, move || mpmc_rtt(cfg, mode, strategy, false));
+        if mode == "blocking" {
+            plan.add(&group, 8, move || mpmc_rtt(cfg, mode, strategy, true));
+        }
         plan.add(&group, 8, move || mpmc_tput(cfg, mode, strategy));
         for size in [64, 1024] {
             plan.add(&format!("framed-{mode}"), size, move || {
