@@ -94,6 +94,11 @@ pub struct Options {
     /// An `auto:` sender stays on the socket even when offered shared memory (also
     /// `SHMRING_IPC_NO_SHM=1` in the environment).
     pub auto_no_shm: bool,
+    /// Permission bits of what `bind` creates — a `shm:` ring, a `uds:` socket file, a
+    /// `fifo:`, an `mq:` queue — and so who else may connect: `0o600` (owner only) by
+    /// default; `0o660` admits the owner's group. Applied exactly, whatever the umask.
+    /// (`auto:` admits peers by their credentials instead: [`Options::auto_peers`].)
+    pub mode: u32,
 }
 
 impl Default for Options {
@@ -105,6 +110,7 @@ impl Default for Options {
             mq_depth: None,
             auto_peers: auto::Peers::SameUser,
             auto_no_shm: false,
+            mode: shmring::DEFAULT_MODE,
         }
     }
 }
@@ -154,6 +160,16 @@ impl Options {
     /// ```
     pub fn handshake_timeout(mut self, timeout: Duration) -> Options {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Options::mode`] (permission bits; only `0o777` are used).
+    ///
+    /// ```
+    /// assert_eq!(shmring_ipc::Options::default().mode(0o660).mode, 0o660);
+    /// ```
+    pub fn mode(mut self, mode: u32) -> Options {
+        self.mode = mode & 0o777;
         self
     }
 }
@@ -594,10 +610,11 @@ impl Receiver {
                 let capacity = options.shm_capacity;
                 let rx = match &expect.layout {
                     Some(layout) => {
-                        match mpsc::Receiver::create_labelled(
+                        match mpsc::Receiver::create_labelled_with_mode(
                             name.as_str(),
                             capacity,
                             layout.clone(),
+                            options.mode,
                         ) {
                             Err(OpenError::AlreadyExists { .. }) => {
                                 mpsc::Receiver::open_labelled(name.as_str(), layout.clone())
@@ -605,7 +622,11 @@ impl Receiver {
                             other => other,
                         }
                     }
-                    None => match mpsc::Receiver::create(name.as_str(), capacity) {
+                    None => match mpsc::Receiver::create_with_mode(
+                        name.as_str(),
+                        capacity,
+                        options.mode,
+                    ) {
                         Err(OpenError::AlreadyExists { .. }) => mpsc::Receiver::open(name.as_str()),
                         other => other,
                     },

@@ -203,11 +203,16 @@ pub(crate) fn bind(
         | MQ_OFlag::O_RDONLY
         | MQ_OFlag::O_NONBLOCK
         | MQ_OFlag::O_CLOEXEC;
-    let queue =
-        mq_open(name, flags, Mode::from_bits_truncate(0o600), Some(&attr)).inspect_err(|_| {
-            // Nothing was bound: leave no lock file behind.
-            let _ = std::fs::remove_file(&receiver_path);
-        });
+    let queue = mq_open(
+        name,
+        flags,
+        Mode::from_bits_truncate(options.mode),
+        Some(&attr),
+    )
+    .inspect_err(|_| {
+        // Nothing was bound: leave no lock file behind.
+        let _ = std::fs::remove_file(&receiver_path);
+    });
     let queue = queue.map_err(|e| match e {
         Errno::EMFILE | Errno::ENOSPC | Errno::ENOMEM => limit_error(format!(
             "the system refused another message queue ({e}: see /proc/sys/fs/mqueue/queues_max and RLIMIT_MSGQUEUE)"
@@ -218,6 +223,12 @@ pub(crate) fn bind(
         )),
         e => ConnectError::io(endpoint, "mq_open", e.into()),
     })?;
+    // mq_open applies the umask; the mode asked for is set exactly.
+    nix::sys::stat::fchmod(
+        queue.as_fd(),
+        Mode::from_bits_truncate(options.mode & 0o777),
+    )
+    .map_err(|e| ConnectError::io(endpoint, "set the queue's permissions", e.into()))?;
     let queue = Queue(Some(queue));
     let wait_queue = mq_open(
         name,

@@ -4,7 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -173,6 +173,9 @@ pub(crate) fn uds_listener(
 ) -> Result<Box<dyn Listen>, ConnectError> {
     replace_stale_socket(endpoint, path)?;
     let listener = UnixListener::bind(path).map_err(|e| ConnectError::io(endpoint, "bind", e))?;
+    // Who may connect is decided by the socket file's permissions.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(options.mode))
+        .map_err(|e| ConnectError::io(endpoint, "set the socket's permissions", e))?;
     listener
         .set_nonblocking(true)
         .map_err(|e| ConnectError::io(endpoint, "set non-blocking", e))?;
@@ -354,6 +357,9 @@ pub(crate) fn bind_fifo(
         Err(_) => {
             nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
                 .map_err(|e| ConnectError::io(endpoint, "mkfifo", e.into()))?;
+            // mkfifo applies the umask; the mode asked for is set exactly.
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(options.mode))
+                .map_err(|e| ConnectError::io(endpoint, "set the FIFO's permissions", e))?;
             created = true;
         }
     }

@@ -115,7 +115,11 @@ fn max_message(capacity: u64) -> usize {
 }
 
 #[cfg(not(shmring_loom))]
-fn create_segment(location: impl Into<Location>, capacity: u64) -> Result<Segment, OpenError> {
+fn create_segment(
+    location: impl Into<Location>,
+    capacity: u64,
+    mode: u32,
+) -> Result<Segment, OpenError> {
     if capacity < MIN_CAPACITY {
         return Err(OpenError::InvalidConfig {
             name: String::new(),
@@ -124,7 +128,9 @@ fn create_segment(location: impl Into<Location>, capacity: u64) -> Result<Segmen
             ),
         });
     }
-    ring_options::<u8>(RingKind::Framed, capacity, geometry())?.create(location)
+    ring_options::<u8>(RingKind::Framed, capacity, geometry())?
+        .mode(mode)
+        .create(location)
 }
 
 #[cfg(not(shmring_loom))]
@@ -353,7 +359,11 @@ impl std::fmt::Debug for Receiver {
 /// ```
 #[cfg(not(shmring_loom))]
 pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
-    let segment = Arc::new(create_segment(Location::Heap, capacity)?);
+    let segment = Arc::new(create_segment(
+        Location::Heap,
+        capacity,
+        crate::DEFAULT_MODE,
+    )?);
     let tx = Sender::attach(segment.clone())?;
     let rx = Receiver::attach(segment)?;
     Ok((tx, rx))
@@ -418,7 +428,32 @@ impl Sender {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender, OpenError> {
-        Sender::attach(Arc::new(create_segment(location, capacity)?))
+        Sender::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+    }
+
+    /// Like [`create`](Sender::create), with the segment's permission bits `mode` instead
+    /// of the default `0o600` (owner only). Applied exactly, whatever the umask.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Sender::create).
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// let name = format!("shmring-doc-framed-mode-{}-{}", std::process::id(), line!());
+    /// let h = shmring::framed::Sender::create_with_mode(name.as_str(), 4096, 0o660)?;
+    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_with_mode(
+        location: impl Into<Location>,
+        capacity: u64,
+        mode: u32,
+    ) -> Result<Sender, OpenError> {
+        Sender::attach(Arc::new(create_segment(location, capacity, mode)?))
     }
 
     /// Opens the ring at `location` as its sender, taking over from a dead sender if there
@@ -936,7 +971,32 @@ impl Receiver {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Receiver, OpenError> {
-        Receiver::attach(Arc::new(create_segment(location, capacity)?))
+        Receiver::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+    }
+
+    /// Like [`create`](Receiver::create), with the segment's permission bits `mode` instead
+    /// of the default `0o600` (owner only). Applied exactly, whatever the umask.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Receiver::create).
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// let name = format!("shmring-doc-framed-mode-{}-{}", std::process::id(), line!());
+    /// let h = shmring::framed::Receiver::create_with_mode(name.as_str(), 4096, 0o660)?;
+    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_with_mode(
+        location: impl Into<Location>,
+        capacity: u64,
+        mode: u32,
+    ) -> Result<Receiver, OpenError> {
+        Receiver::attach(Arc::new(create_segment(location, capacity, mode)?))
     }
 
     /// Opens the ring at `location` as its receiver (taking over from a dead receiver).

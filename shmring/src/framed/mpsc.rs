@@ -72,6 +72,7 @@ fn create_segment(
     location: impl Into<Location>,
     capacity: u64,
     label: Option<TypeLayout>,
+    mode: u32,
 ) -> Result<Segment, OpenError> {
     if capacity < MIN_CAPACITY {
         return Err(OpenError::InvalidConfig {
@@ -86,6 +87,7 @@ fn create_segment(
         Some(layout) => options.payload_layout(layout),
         None => options,
     }
+    .mode(mode)
     .create(location)
 }
 
@@ -145,7 +147,12 @@ fn attach(segment: Arc<Segment>, role: Role) -> Result<Participant<u8>, OpenErro
 /// ```
 #[cfg(not(shmring_loom))]
 pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
-    let segment = Arc::new(create_segment(Location::Heap, capacity, None)?);
+    let segment = Arc::new(create_segment(
+        Location::Heap,
+        capacity,
+        None,
+        crate::DEFAULT_MODE,
+    )?);
     let rx = Receiver::attach(segment.clone())?;
     let tx = Sender::attach(segment)?;
     Ok((tx, rx))
@@ -406,7 +413,32 @@ impl Sender {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender, OpenError> {
-        Sender::attach(Arc::new(create_segment(location, capacity, None)?))
+        Sender::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+    }
+
+    /// Like [`create`](Sender::create), with the segment's permission bits `mode` instead
+    /// of the default `0o600` (owner only). Applied exactly, whatever the umask.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Sender::create).
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// let name = format!("shmring-doc-mpsc-mode-{}-{}", std::process::id(), line!());
+    /// let h = shmring::framed::mpsc::Sender::create_with_mode(name.as_str(), 4096, 0o660)?;
+    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_with_mode(
+        location: impl Into<Location>,
+        capacity: u64,
+        mode: u32,
+    ) -> Result<Sender, OpenError> {
+        Sender::attach(Arc::new(create_segment(location, capacity, None, mode)?))
     }
 
     /// Opens the ring at `location` as one more producer.
@@ -1083,7 +1115,32 @@ impl Receiver {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Receiver, OpenError> {
-        Receiver::attach(Arc::new(create_segment(location, capacity, None)?))
+        Receiver::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+    }
+
+    /// Like [`create`](Receiver::create), with the segment's permission bits `mode` instead
+    /// of the default `0o600` (owner only). Applied exactly, whatever the umask.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Receiver::create).
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// let name = format!("shmring-doc-mpsc-mode-{}-{}", std::process::id(), line!());
+    /// let h = shmring::framed::mpsc::Receiver::create_with_mode(name.as_str(), 4096, 0o660)?;
+    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_with_mode(
+        location: impl Into<Location>,
+        capacity: u64,
+        mode: u32,
+    ) -> Result<Receiver, OpenError> {
+        Receiver::attach(Arc::new(create_segment(location, capacity, None, mode)?))
     }
 
     /// Creates a ring whose header says its messages carry values of `label` (see
@@ -1107,7 +1164,36 @@ impl Receiver {
         capacity: u64,
         label: TypeLayout,
     ) -> Result<Receiver, OpenError> {
-        Receiver::attach(Arc::new(create_segment(location, capacity, Some(label))?))
+        Receiver::create_labelled_with_mode(location, capacity, label, crate::DEFAULT_MODE)
+    }
+
+    /// [`create_labelled`](Receiver::create_labelled) with the permission bits `mode` (see
+    /// [`create_with_mode`](Receiver::create_with_mode)).
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Receiver::create).
+    ///
+    /// ```
+    /// use shmring::ShmType;
+    /// let name = format!("shmring-doc-mpsc-lmode-{}", std::process::id());
+    /// let rx = shmring::framed::mpsc::Receiver::create_labelled_with_mode(name.as_str(), 256, u16::layout(), 0o640)?;
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_labelled_with_mode(
+        location: impl Into<Location>,
+        capacity: u64,
+        label: TypeLayout,
+        mode: u32,
+    ) -> Result<Receiver, OpenError> {
+        Receiver::attach(Arc::new(create_segment(
+            location,
+            capacity,
+            Some(label),
+            mode,
+        )?))
     }
 
     /// Opens a labelled ring as its receiver (see [`Sender::open_labelled`]).

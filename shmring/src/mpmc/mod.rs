@@ -1113,7 +1113,33 @@ macro_rules! common_handle_methods {
                 location: impl Into<Location>,
                 capacity: u64,
             ) -> Result<$handle<T>, OpenError> {
-                let segment = create_options::<T>(capacity)?.create(location)?;
+                $handle::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+            }
+
+            /// Like `create`, with the segment's permission bits `mode` instead of the default
+            /// `0o600` (owner only): `0o660` lets the owner's group attach too. Applied
+            /// exactly, whatever the umask.
+            ///
+            /// # Errors
+            ///
+            /// As `create`.
+            ///
+            /// ```
+            /// use std::os::unix::fs::PermissionsExt;
+            /// let name = format!("shmring-doc-mpmc-mode-{}-{}", std::process::id(), line!());
+            #[doc = concat!("let h = shmring::mpmc::", stringify!($handle), "::<u32>::create_with_mode(name.as_str(), 8, 0o660)?;")]
+            /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+            /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+            /// shmring::Segment::unlink_name(&name)?;
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            #[cfg(not(shmring_loom))]
+            pub fn create_with_mode(
+                location: impl Into<Location>,
+                capacity: u64,
+                mode: u32,
+            ) -> Result<$handle<T>, OpenError> {
+                let segment = create_options::<T>(capacity)?.mode(mode).create(location)?;
                 $handle::attach(Arc::new(segment))
             }
 

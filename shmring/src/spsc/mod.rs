@@ -444,7 +444,33 @@ impl<T: ShmType> Sender<T> {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender<T>, OpenError> {
-        let segment = create_options::<T>(capacity)?.create(location)?;
+        Sender::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+    }
+
+    /// Like [`create`](Sender::create), with the segment's permission bits `mode` instead
+    /// of the default `0o600` (owner only): `0o660` lets the owner's group attach too.
+    /// Applied exactly, whatever the umask.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Sender::create).
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// let name = format!("shmring-doc-spsc-mode-{}-{}", std::process::id(), line!());
+    /// let h = shmring::spsc::Sender::<u32>::create_with_mode(name.as_str(), 8, 0o660)?;
+    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_with_mode(
+        location: impl Into<Location>,
+        capacity: u64,
+        mode: u32,
+    ) -> Result<Sender<T>, OpenError> {
+        let segment = create_options::<T>(capacity)?.mode(mode).create(location)?;
         Sender::attach(Arc::new(segment))
     }
 
@@ -866,7 +892,33 @@ impl<T: ShmType> Receiver<T> {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Receiver<T>, OpenError> {
-        let segment = create_options::<T>(capacity)?.create(location)?;
+        Receiver::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+    }
+
+    /// Like [`create`](Receiver::create), with the segment's permission bits `mode` instead
+    /// of the default `0o600` (owner only): `0o660` lets the owner's group attach too.
+    /// Applied exactly, whatever the umask.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Receiver::create).
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// let name = format!("shmring-doc-spsc-mode-{}-{}", std::process::id(), line!());
+    /// let h = shmring::spsc::Receiver::<u32>::create_with_mode(name.as_str(), 8, 0o660)?;
+    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_with_mode(
+        location: impl Into<Location>,
+        capacity: u64,
+        mode: u32,
+    ) -> Result<Receiver<T>, OpenError> {
+        let segment = create_options::<T>(capacity)?.mode(mode).create(location)?;
         Receiver::attach(Arc::new(segment))
     }
 
