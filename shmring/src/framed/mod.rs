@@ -286,14 +286,21 @@ impl Cursor {
 
     /// Moves past a consumed record.
     fn release(&mut self, storage: &Storage<u8>, span: usize) {
-        // The header word is cleared at once, atomically (the loom model keeps header words
-        // apart from payload bytes); the rest of the record with the batch.
-        header(storage, self.head).store(0, Ordering::Relaxed);
         // Wrapping: a hostile head near 2^64 must not panic (positions never get there).
-        self.head = self.head.wrapping_add(span as u64);
+        let next = self.head.wrapping_add(span as u64);
+        // The consumed position first: a successor of a receiver killed between the two
+        // stores starts after this record and zeroes it with the rest of the batch. The other
+        // way round, a receiver killed after clearing the header left its successor waiting
+        // at an empty header with no producer to fill it — a wedged ring reported as
+        // corrupted (found by the kill torture, torture/tests/torture.rs).
         storage
             .u64_at(self.consumed_at)
-            .store(self.head, Ordering::Relaxed);
+            .store(next, Ordering::Relaxed);
+        // The header word is cleared at once, atomically (the loom model keeps header words
+        // apart from payload bytes); the rest of the record with the batch. Release: the
+        // store above is never reordered after it.
+        header(storage, self.head).store(0, Ordering::Release);
+        self.head = next;
     }
 
     /// Whether a batch is due to be handed back.
