@@ -486,12 +486,15 @@ impl SegmentOptions {
                 "capacity {capacity} exceeds the {area}-byte area"
             )));
         }
-        let info = HeaderInfo::new(self.kind, capacity, payload, area);
-        if info.owner.pid == 0 {
-            return Err(invalid(
-                "cannot read /proc/self/stat; is procfs mounted?".into(),
-            ));
-        }
+        // The creator's identity, with the real cause when it cannot be read (no procfs, or
+        // no descriptor left: EMFILE).
+        let owner = crate::process::ProcessId::current().map_err(|source| OpenError::Io {
+            name: name.to_owned(),
+            op: "read /proc/self/stat (this process's identity)",
+            source,
+        })?;
+        let mut info = HeaderInfo::new(self.kind, capacity, payload, area);
+        info.owner = owner;
         Ok(info)
     }
 

@@ -494,6 +494,10 @@ fn child_entry() {
         "few-fds" => few_fds(&name),
         "no-queues" => no_queues(&name),
         "other-user" => other_user(kind.unwrap(), &name),
+        "auto-peer" => match shmring_ipc::Sender::connect(&format!("auto:{name}")) {
+            Ok(_) => println!("RESULT connected"),
+            Err(e) => println!("RESULT refused {e}"),
+        },
         other => panic!("unknown role {other}"),
     }
 }
@@ -1325,6 +1329,32 @@ fn permissions() {
             }
             lines.push(format!("{} {:o}: other user {result}", kind.tag(), m));
         }
+    }
+    // The auto: rendezvous: another user who can reach the socket is refused by its
+    // credentials (SO_PEERCRED), unless the receiver admits that user.
+    for admit in [false, true] {
+        let name = unique_name("torture-perm-auto");
+        let mut options = shmring_ipc::Options::default();
+        if admit {
+            options.auto_peers = shmring_ipc::auto::Peers::Uid(65534);
+        }
+        let _rx = shmring_ipc::Receiver::bind_with(&format!("auto:{name}"), &options).unwrap();
+        let socket = shmring_ipc::auto::socket_path(&name);
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut cmd = common::child("child_entry", "auto-peer", &name);
+        cmd.uid(65534).gid(65534);
+        let result = common::result_line(&common::run(cmd));
+        if admit {
+            assert_eq!(result, "connected");
+        } else {
+            assert!(
+                result.starts_with("refused") && result.contains("65534"),
+                "{result}"
+            );
+        }
+        lines.push(format!(
+            "auto: (admit uid 65534: {admit}): other user {result}"
+        ));
     }
     println!("TORTURE permissions:\n{}", lines.join("\n"));
 }
