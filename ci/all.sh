@@ -12,3 +12,4 @@ done
 ./loom.sh
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then ./fuzz.sh; fi
 ./test.sh
+./torture.sh

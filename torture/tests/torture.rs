@@ -1071,8 +1071,8 @@ fn isolated(
     // on C strings prepared before the fork.
     unsafe {
         cmd.pre_exec(move || {
-            if tiny_shm {
-                if libc::unshare(libc::CLONE_NEWNS) != 0
+            if tiny_shm
+                && (libc::unshare(libc::CLONE_NEWNS) != 0
                     || libc::mount(
                         std::ptr::null(),
                         root_dir.as_ptr(),
@@ -1086,10 +1086,9 @@ fn isolated(
                         tmpfs.as_ptr(),
                         0,
                         data.as_ptr().cast(),
-                    ) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
+                    ) != 0)
+            {
+                return Err(std::io::Error::last_os_error());
             }
             prepare()
         });
