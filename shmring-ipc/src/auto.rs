@@ -387,7 +387,7 @@ pub(crate) fn connect(
     .encode(&mut hello);
     // A receiver that refuses this process may close before the hello is all written: its
     // reason still waits to be read.
-    let sent = std::io::Write::write_all(&mut &sock, &hello);
+    let sent = crate::stream::write_all_conn(&mut &sock, true, &hello);
     let offer = recv_frame(&sock, deadline);
     if let (Err(e), Err(_)) = (&sent, &offer) {
         return Err(ConnectError::io(

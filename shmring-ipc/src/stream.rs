@@ -18,6 +18,54 @@ pub(crate) trait Conn: Read + Write + AsFd + Send + fmt::Debug {}
 
 impl<T: Read + Write + AsFd + Send + fmt::Debug> Conn for T {}
 
+/// Whether `fd` is a socket (a write to it can then ask for no `SIGPIPE`).
+pub(crate) fn is_socket(fd: BorrowedFd<'_>) -> bool {
+    use nix::sys::stat::SFlag;
+    nix::sys::stat::fstat(fd)
+        .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFSOCK)
+}
+
+/// One write to `conn` that never raises `SIGPIPE` on a socket whose peer is gone
+/// (`send(2)` with `MSG_NOSIGNAL`: `EPIPE` instead), so a host process that keeps the
+/// default disposition of `SIGPIPE` is not killed by a vanished peer. std's `UnixStream` and
+/// `TcpStream` already write so; a socket duplicated into a `File` (the duplex writer) would
+/// not. Pipes and FIFOs (`socket` false) have no such flag: there only the process's
+/// disposition helps (Rust programs ignore `SIGPIPE`; docs/reliability.md).
+pub(crate) fn write_conn(
+    conn: &mut (impl Write + AsFd + ?Sized),
+    socket: bool,
+    buf: &[u8],
+) -> io::Result<usize> {
+    if socket {
+        use std::os::fd::AsRawFd;
+        nix::sys::socket::send(
+            conn.as_fd().as_raw_fd(),
+            buf,
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        )
+        .map_err(io::Error::from)
+    } else {
+        conn.write(buf)
+    }
+}
+
+/// All of `buf` through [`write_conn`] (a blocking descriptor, or one with room).
+pub(crate) fn write_all_conn(
+    conn: &mut (impl Write + AsFd + ?Sized),
+    socket: bool,
+    mut buf: &[u8],
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        match write_conn(conn, socket, buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// `POLLRDHUP` (Linux: the peer shut down its end), which nix does not name.
 const POLLRDHUP: PollFlags = PollFlags::from_bits_retain(0x2000);
 
@@ -83,6 +131,8 @@ pub(crate) fn wait_fd(
 #[derive(Debug)]
 pub(crate) struct StreamSender {
     conn: Box<dyn Conn>,
+    /// `conn` is a socket: writes ask for no `SIGPIPE` ([`write_conn`]).
+    socket: bool,
     /// Committed bytes not yet written: whole frames, the first possibly partly written.
     out: Vec<u8>,
     written: usize,
@@ -105,6 +155,7 @@ impl StreamSender {
     /// connection, which may be after this side's first messages).
     pub(crate) fn new(conn: Box<dyn Conn>, peer_max: u32, two_way: bool) -> StreamSender {
         StreamSender {
+            socket: is_socket(conn.as_fd()),
             conn,
             out: Vec::new(),
             written: 0,
@@ -199,7 +250,7 @@ impl StreamSender {
     /// Writes committed bytes until done or the stream is full.
     fn flush_some(&mut self) -> Result<(), SendError> {
         while self.written < self.out.len() {
-            match self.conn.write(&self.out[self.written..]) {
+            match write_conn(&mut *self.conn, self.socket, &self.out[self.written..]) {
                 Ok(0) => return Err(self.broke()),
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

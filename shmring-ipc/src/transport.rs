@@ -24,8 +24,9 @@ pub(crate) fn send_hello(
     let mut bytes = Vec::new();
     ours.encode(&mut bytes);
     let mut written = 0;
+    let socket = crate::stream::is_socket(conn.as_fd());
     while written < bytes.len() {
-        match conn.write(&bytes[written..]) {
+        match crate::stream::write_conn(conn, socket, &bytes[written..]) {
             Ok(n) => written += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let events = nix::poll::PollFlags::POLLOUT;
@@ -120,7 +121,7 @@ fn accept<S: Conn + 'static>(
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
         Err(e) => return Err(e),
     };
-    match s.write_all(hello) {
+    match crate::stream::write_all_conn(&mut s, true, hello) {
         Ok(()) => {}
         Err(e)
             if matches!(
