@@ -3,6 +3,7 @@
 //! points: every message exactly once, in order, byte for byte.
 #![cfg(all(feature = "tokio", not(shmring_loom)))]
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -142,18 +143,9 @@ fn async_sender_with_dropped_futures() {
     let rx = spawn("receiver", &name);
     let dropped = runtime().block_on(async {
         let (mut dropped, mut seed) = (0u32, 0x2545_f491_4f6c_dd1du64);
-        let start = Instant::now();
         for i in 0..COUNT {
             let msg = message(i);
-            loop {
-                assert!(start.elapsed() < common::WATCHDOG, "stuck at {i}");
-                let wait = common::random_wait(&mut seed, 300);
-                match tokio::time::timeout(wait, tx.send_async(&msg)).await {
-                    Ok(Ok(())) => break,
-                    Ok(Err(e)) => panic!("{e}"),
-                    Err(_) => dropped += 1,
-                }
-            }
+            dropped += send_despite_drops!(&mut seed, 300, tx.send_async(&msg));
         }
         dropped
     });
@@ -240,19 +232,10 @@ fn mpsc_async_senders_blocking_receiver() {
                 let mut tx = tx.clone();
                 tokio::spawn(async move {
                     let (mut dropped, mut seed) = (0u32, 0x0123_4567_89ab_cdefu64 ^ u64::from(p));
-                    let start = Instant::now();
                     for i in 0..COUNT / 2 {
                         let mut m = message(i);
                         m.splice(0..0, [p]);
-                        loop {
-                            assert!(start.elapsed() < common::WATCHDOG, "producer {p} stuck");
-                            let wait = common::random_wait(&mut seed, 200);
-                            match tokio::time::timeout(wait, tx.send_async(&m)).await {
-                                Ok(Ok(())) => break,
-                                Ok(Err(e)) => panic!("{e}"),
-                                Err(_) => dropped += 1,
-                            }
-                        }
+                        dropped += send_despite_drops!(&mut seed, 200, tx.send_async(&m));
                     }
                     dropped
                 })
@@ -264,19 +247,7 @@ fn mpsc_async_senders_blocking_receiver() {
         }
         dropped
     });
-    let start = Instant::now();
-    while shmring::inspect::inspect(&name)
-        .unwrap()
-        .control
-        .unwrap()
-        .sender_waiting
-    {
-        assert!(
-            start.elapsed() < common::WATCHDOG,
-            "a sender stayed registered"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    common::no_waiter_left(&name, false);
     drop(tx);
     let out = wait_with_watchdog(receiver);
     assert!(

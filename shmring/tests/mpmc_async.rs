@@ -5,6 +5,7 @@
 //! no waiter left registered afterwards.
 #![cfg(all(feature = "tokio", not(shmring_loom)))]
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -79,27 +80,6 @@ fn multi_thread() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Waits (bounded) until `inspect` shows nobody of `role` registered as waiting.
-fn no_waiter_left(name: &str, receivers: bool) {
-    let start = Instant::now();
-    loop {
-        let control = shmring::inspect::inspect(name).unwrap().control.unwrap();
-        let waiting = if receivers {
-            control.receiver_waiting
-        } else {
-            control.sender_waiting
-        };
-        if !waiting {
-            return;
-        }
-        assert!(
-            start.elapsed() < common::WATCHDOG,
-            "a waiter stayed registered"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// Two async receiving tasks (clones of one receiver) on a multi-thread runtime, two
 /// blocking sender processes, receive futures dropped at random: every value exactly once,
 /// each task sees each producer's values in increasing order, the waiting bit clears.
@@ -159,7 +139,7 @@ fn async_receivers_blocking_senders() {
         dropped > 0,
         "no future was dropped: the test proved nothing"
     );
-    no_waiter_left(&name, true);
+    common::no_waiter_left(&name, true);
     for s in senders {
         assert!(wait_with_watchdog(s).status.success());
     }
@@ -186,17 +166,8 @@ fn async_senders_blocking_receiver() {
                 tokio::spawn(async move {
                     let mut dropped = 0u32;
                     let mut seed = 0x0123_4567_89ab_cdefu64 ^ p;
-                    let start = Instant::now();
                     for i in 0..N {
-                        loop {
-                            assert!(start.elapsed() < common::WATCHDOG, "producer {p} stuck");
-                            let wait = common::random_wait(&mut seed, 200);
-                            match tokio::time::timeout(wait, tx.send_async(value(p, i))).await {
-                                Ok(Ok(())) => break,
-                                Ok(Err(e)) => panic!("{e}"),
-                                Err(_) => dropped += 1,
-                            }
-                        }
+                        dropped += send_despite_drops!(&mut seed, 200, tx.send_async(value(p, i)));
                     }
                     dropped
                 })
@@ -208,7 +179,7 @@ fn async_senders_blocking_receiver() {
         }
         dropped
     });
-    no_waiter_left(&name, false);
+    common::no_waiter_left(&name, false);
     drop(tx);
     let out = wait_with_watchdog(receiver);
     assert!(
@@ -264,6 +235,6 @@ fn readiness_fd_with_poll() {
     }
     assert_eq!(next, N);
     rx.cancel_readiness();
-    no_waiter_left(&name, true);
+    common::no_waiter_left(&name, true);
     assert!(wait_with_watchdog(sender).status.success());
 }

@@ -3,6 +3,7 @@
 //! futures dropped at random points (nothing lost or duplicated, no waiter left registered).
 #![cfg(all(feature = "tokio", not(shmring_loom)))]
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -155,18 +156,7 @@ fn dropped_futures_lose_nothing_and_leave_no_waiter() {
         dropped > 0,
         "no future was dropped: the test proved nothing"
     );
-    let start = Instant::now();
-    loop {
-        let report = shmring::inspect::inspect(&name).unwrap();
-        if !report.control.unwrap().receiver_waiting {
-            break;
-        }
-        assert!(
-            start.elapsed() < common::WATCHDOG,
-            "a waiter stayed registered"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    common::no_waiter_left(&name, true);
     assert!(wait_with_watchdog(tx).status.success());
     eprintln!("{N} values exactly once, {dropped} futures dropped");
 }
@@ -232,17 +222,8 @@ fn async_sender_with_dropped_futures() {
     let dropped = runtime().block_on(async {
         let mut dropped = 0u32;
         let mut seed = 0x0123_4567_89ab_cdefu64;
-        let start = Instant::now();
         for i in 0..N {
-            loop {
-                assert!(start.elapsed() < common::WATCHDOG, "stuck at {i}");
-                let wait = common::random_wait(&mut seed, 200);
-                match tokio::time::timeout(wait, tx.send_async(i)).await {
-                    Ok(Ok(())) => break,
-                    Ok(Err(e)) => panic!("{e}"),
-                    Err(_) => dropped += 1,
-                }
-            }
+            dropped += send_despite_drops!(&mut seed, 200, tx.send_async(i));
         }
         dropped
     });

@@ -329,6 +329,45 @@ fn open_error(e: OpenError, hostile: bool) -> Option<Outcome> {
     }
 }
 
+/// Why an open attempt gave no handle.
+enum Refusal {
+    /// Try again (no live receiver yet).
+    Retry,
+    /// An open error, judged by [`open_error`].
+    Open(OpenError),
+    /// Another shmring-ipc refusal: clear and acceptable on a scribbled ring (the open ends
+    /// as `Corrupted`), a bug on an honest one.
+    Ipc(shmring_ipc::ConnectError),
+}
+
+/// Calls `open` until it gives a handle, a refusal that ends the open, or `give_up` says so.
+fn retry_open<H>(
+    hostile: bool,
+    give_up: impl Fn() -> bool,
+    mut open: impl FnMut() -> Result<H, Refusal>,
+) -> Result<H, Outcome> {
+    loop {
+        match open() {
+            Ok(h) => return Ok(h),
+            Err(Refusal::Retry) => {}
+            Err(Refusal::Open(e)) => {
+                if let Some(o) = open_error(e, hostile) {
+                    return Err(o);
+                }
+            }
+            Err(Refusal::Ipc(e)) => {
+                assert!(hostile, "connect/bind: {e}");
+                eprintln!("refused on a scribbled ring: {e}");
+                return Err(Outcome::Corrupted);
+            }
+        }
+        if give_up() {
+            return Err(Outcome::Gone);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 impl Tx {
     /// Opens the sending side, retrying transient refusals until `give_up` says so.
     fn open(
@@ -337,44 +376,25 @@ impl Tx {
         hostile: bool,
         give_up: impl Fn() -> bool,
     ) -> Result<Tx, Outcome> {
-        loop {
-            let r = match kind {
-                Kind::Spsc => shmring::spsc::Sender::open(name).map(Tx::Spsc),
-                Kind::Mpmc => shmring::mpmc::Sender::open(name).map(Tx::Mpmc),
-                Kind::Framed => shmring::framed::Sender::open(name).map(Tx::Framed),
-                Kind::Shm => {
-                    match shmring_ipc::Sender::connect_with(&format!("shm:{name}"), &ipc_options())
-                    {
-                        Ok(tx) => return Ok(Tx::Shm(tx)),
-                        Err(shmring_ipc::ConnectError::Open(e)) => Err(e),
-                        Err(e) if hostile => {
-                            eprintln!("connect refused on a scribbled ring: {e}");
-                            return Err(Outcome::Corrupted);
-                        }
-                        Err(shmring_ipc::ConnectError::NoReceiver { .. }) => {
-                            Err(OpenError::RoleTaken {
-                                name: name.into(),
-                                role: "receiver",
-                                pid: 0,
-                            })
-                        }
-                        Err(e) => panic!("connect: {e}"),
-                    }
-                }
-            };
-            match r {
-                Ok(tx) => return Ok(tx),
-                Err(e) => {
-                    if let Some(o) = open_error(e, hostile) {
-                        return Err(o);
-                    }
-                }
-            }
-            if give_up() {
-                return Err(Outcome::Gone);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        retry_open(hostile, give_up, || match kind {
+            Kind::Spsc => shmring::spsc::Sender::open(name)
+                .map(Tx::Spsc)
+                .map_err(Refusal::Open),
+            Kind::Mpmc => shmring::mpmc::Sender::open(name)
+                .map(Tx::Mpmc)
+                .map_err(Refusal::Open),
+            Kind::Framed => shmring::framed::Sender::open(name)
+                .map(Tx::Framed)
+                .map_err(Refusal::Open),
+            Kind::Shm => shmring_ipc::Sender::connect_with(&format!("shm:{name}"), &ipc_options())
+                .map(Tx::Shm)
+                .map_err(|e| match e {
+                    shmring_ipc::ConnectError::Open(e) => Refusal::Open(e),
+                    // No live receiver yet: a restart is on its way.
+                    shmring_ipc::ConnectError::NoReceiver { .. } => Refusal::Retry,
+                    e => Refusal::Ipc(e),
+                }),
+        })
     }
 
     fn send(&mut self, p: u64, s: u64, buf: &mut Vec<u8>) -> Outcome {
@@ -410,42 +430,30 @@ impl Tx {
 }
 
 impl Rx {
+    /// Opens the receiving side, retrying transient refusals until `give_up` says so.
     fn open(
         kind: Kind,
         name: &str,
         hostile: bool,
         give_up: impl Fn() -> bool,
     ) -> Result<Rx, Outcome> {
-        loop {
-            let r = match kind {
-                Kind::Spsc => shmring::spsc::Receiver::open(name).map(Rx::Spsc),
-                Kind::Mpmc => shmring::mpmc::Receiver::open(name).map(Rx::Mpmc),
-                Kind::Framed => shmring::framed::Receiver::open(name).map(Rx::Framed),
-                Kind::Shm => {
-                    match shmring_ipc::Receiver::bind_with(&format!("shm:{name}"), &ipc_options()) {
-                        Ok(rx) => return Ok(Rx::Shm(rx)),
-                        Err(shmring_ipc::ConnectError::Open(e)) => Err(e),
-                        Err(e) if hostile => {
-                            eprintln!("bind refused on a scribbled ring: {e}");
-                            return Err(Outcome::Corrupted);
-                        }
-                        Err(e) => panic!("bind: {e}"),
-                    }
-                }
-            };
-            match r {
-                Ok(rx) => return Ok(rx),
-                Err(e) => {
-                    if let Some(o) = open_error(e, hostile) {
-                        return Err(o);
-                    }
-                }
-            }
-            if give_up() {
-                return Err(Outcome::Gone);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        retry_open(hostile, give_up, || match kind {
+            Kind::Spsc => shmring::spsc::Receiver::open(name)
+                .map(Rx::Spsc)
+                .map_err(Refusal::Open),
+            Kind::Mpmc => shmring::mpmc::Receiver::open(name)
+                .map(Rx::Mpmc)
+                .map_err(Refusal::Open),
+            Kind::Framed => shmring::framed::Receiver::open(name)
+                .map(Rx::Framed)
+                .map_err(Refusal::Open),
+            Kind::Shm => shmring_ipc::Receiver::bind_with(&format!("shm:{name}"), &ipc_options())
+                .map(Rx::Shm)
+                .map_err(|e| match e {
+                    shmring_ipc::ConnectError::Open(e) => Refusal::Open(e),
+                    e => Refusal::Ipc(e),
+                }),
+        })
     }
 
     fn recv(&mut self, buf: &mut Vec<u8>) -> Outcome {

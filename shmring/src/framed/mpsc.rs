@@ -1570,24 +1570,8 @@ impl Receiver {
 #[cfg(not(shmring_loom))]
 impl Sender {
     fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
-        let shared = &self.shared;
-        let segment = shared._segment.clone();
-        let event = shared
-            .area
-            .event(Role::Sender, shared.index, &shared.sleepers);
-        let mask = shared.area.waiting(Role::Sender);
-        let bit = 1u64 << shared.index;
-        let local = shared.sleepers.clone();
-        self.readiness.bridge(|| {
-            let segment = segment.ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
-            })?;
-            crate::notify::Bridge::new(
-                segment,
-                event.seq,
-                crate::notify::WaitWord::Counted(mask, bit, local),
-            )
-        })
+        self.shared
+            .counted_bridge(Role::Sender, &mut self.readiness)
     }
 
     /// The readiness eventfd (made on first use): readable after [`register_readiness`]

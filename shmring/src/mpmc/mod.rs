@@ -647,6 +647,32 @@ impl<T: ShmType> Participant<T> {
         Ok(false)
     }
 
+    /// The readiness bridge of a handle of this record that waits in `role`'s direction,
+    /// made on first use into `readiness` (the handle's own): it counts among the record's
+    /// sleepers in this process, as blocking waiters do (`notify::WaitWord::Counted`).
+    #[cfg(not(shmring_loom))]
+    pub(crate) fn counted_bridge(
+        &self,
+        role: Role,
+        readiness: &mut crate::notify::Readiness,
+    ) -> std::io::Result<Arc<crate::notify::Bridge>> {
+        let event = self.area.event(role, self.index, &self.sleepers);
+        readiness.bridge(|| {
+            let segment = self._segment.clone().ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
+            })?;
+            crate::notify::Bridge::new(
+                segment,
+                event.seq,
+                crate::notify::WaitWord::Counted(
+                    self.area.waiting(role),
+                    1u64 << self.index,
+                    self.sleepers.clone(),
+                ),
+            )
+        })
+    }
+
     /// Whether this participant's next operation would find nothing to do now: an empty ring
     /// for a receiver, a full one for a sender (the conditions under which `pop` and `push`
     /// report so). The re-check after registering for readiness; anything unexpected counts
@@ -1314,22 +1340,7 @@ macro_rules! common_handle_methods {
         #[cfg(not(shmring_loom))]
         impl<T: ShmType> $handle<T> {
             fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
-                let shared = &self.shared;
-                let segment = shared._segment.clone();
-                let event = shared.area.event($role, shared.index, &shared.sleepers);
-                let mask = shared.area.waiting($role);
-                let bit = 1u64 << shared.index;
-                let local = shared.sleepers.clone();
-                self.readiness.bridge(|| {
-                    let segment = segment.ok_or_else(|| {
-                        std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
-                    })?;
-                    crate::notify::Bridge::new(
-                        segment,
-                        event.seq,
-                        crate::notify::WaitWord::Counted(mask, bit, local),
-                    )
-                })
+                self.shared.counted_bridge($role, &mut self.readiness)
             }
 
             /// The readiness eventfd (made on first use): it becomes readable after

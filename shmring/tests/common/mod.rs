@@ -186,3 +186,44 @@ pub fn random_wait(seed: &mut u64, bound_us: u64) -> Duration {
     *seed ^= *seed << 17;
     Duration::from_micros(*seed % bound_us)
 }
+
+/// Awaits `$send` (an expression making a send future) under random timeouts of 0 to
+/// `$bound_us` µs until one completes; evaluates to how many futures were dropped on the way.
+/// A dropped send future sent nothing, so the same message is sent again (the cancellation
+/// tests of the async senders). A macro, not a function: the futures of spawned tasks must
+/// stay `Send`, which an async closure's cannot promise yet.
+#[allow(unused_macros)]
+macro_rules! send_despite_drops {
+    ($seed:expr, $bound_us:expr, $send:expr) => {{
+        let start = std::time::Instant::now();
+        let mut dropped = 0u32;
+        loop {
+            assert!(start.elapsed() < common::WATCHDOG, "a send never completed");
+            let wait = common::random_wait($seed, $bound_us);
+            match tokio::time::timeout(wait, $send).await {
+                Ok(Ok(())) => break dropped,
+                Ok(Err(e)) => panic!("send: {e}"),
+                Err(_) => dropped += 1,
+            }
+        }
+    }};
+}
+
+/// Waits (bounded) until `shmring inspect` shows no waiter registered on ring `name`, on
+/// the receiving side (`receivers`) or the sending side: a dropped future must leave none.
+pub fn no_waiter_left(name: &str, receivers: bool) {
+    let start = std::time::Instant::now();
+    loop {
+        let control = shmring::inspect::inspect(name).unwrap().control.unwrap();
+        let waiting = if receivers {
+            control.receiver_waiting
+        } else {
+            control.sender_waiting
+        };
+        if !waiting {
+            return;
+        }
+        assert!(start.elapsed() < WATCHDOG, "a waiter stayed registered");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
