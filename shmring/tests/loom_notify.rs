@@ -8,7 +8,7 @@
 //! --test loom_notify` (`ci/loom.sh`).
 #![cfg(shmring_loom)]
 
-use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
+use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
@@ -35,10 +35,20 @@ struct Model {
     changed: Condvar,
     eventfd: Mutex<u32>,
     readable: Condvar,
+    /// The mpmc form (`WaitWord::Counted`): `flag` is the record's bit, shared with blocking
+    /// waiters of the same record in this process; `local` counts them and the bridge, and
+    /// `entered` says whether the bridge is counted.
+    counted: bool,
+    local: Mutex<u32>,
+    entered: AtomicBool,
 }
 
 impl Model {
     fn new() -> Arc<Model> {
+        Model::with(false)
+    }
+
+    fn with(counted: bool) -> Arc<Model> {
         Arc::new(Model {
             tail: AtomicU64::new(0),
             seq: AtomicU32::new(0),
@@ -49,6 +59,9 @@ impl Model {
             changed: Condvar::new(),
             eventfd: Mutex::new(0),
             readable: Condvar::new(),
+            counted,
+            local: Mutex::new(0),
+            entered: AtomicBool::new(false),
         })
     }
 
@@ -83,10 +96,62 @@ impl Model {
             if *command != Command::Stop {
                 *command = Command::Registered;
             }
-            self.flag.store(1, Ordering::Relaxed);
+            self.enter();
         }
         fence(Ordering::SeqCst);
         key
+    }
+
+    /// `Shared::enter`: announce the bridge (idempotent; counted among the record's waiters in
+    /// the mpmc form).
+    fn enter(&self) {
+        if !self.counted {
+            self.flag.store(1, Ordering::Relaxed);
+        } else if !self.entered.swap(true, Ordering::Relaxed) {
+            self.count_in();
+        }
+    }
+
+    /// `Shared::leave` (idempotent).
+    fn leave(&self) {
+        if !self.counted {
+            self.flag.store(0, Ordering::Relaxed);
+        } else if self.entered.swap(false, Ordering::Relaxed) {
+            self.count_out();
+        }
+    }
+
+    /// One more waiter of the record in this process: the first sets the bit
+    /// (`wait::Waiting::Mask::enter`).
+    fn count_in(&self) {
+        let mut n = self.local.lock().unwrap();
+        if *n == 0 {
+            self.flag.store(1, Ordering::Relaxed);
+        }
+        *n += 1;
+    }
+
+    /// One waiter less: the last clears the bit.
+    fn count_out(&self) {
+        let mut n = self.local.lock().unwrap();
+        *n -= 1;
+        if *n == 0 {
+            self.flag.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// A blocking receive of another thread on the same record (`wait::Waiter::park`): key,
+    /// count in, fence, re-check, sleep while the key holds, count out.
+    fn blocking_receive(&self, want: u64) {
+        while self.tail.load(Ordering::Acquire) < want {
+            let key = self.seq.load(Ordering::Acquire);
+            self.count_in();
+            fence(Ordering::SeqCst);
+            if self.tail.load(Ordering::Acquire) < want {
+                self.futex_wait(key);
+            }
+            self.count_out();
+        }
     }
 
     /// `Bridge::cancel`.
@@ -95,7 +160,7 @@ impl Model {
         if *command == Command::Registered {
             *command = Command::Idle;
         }
-        self.flag.store(0, Ordering::Relaxed);
+        self.leave();
     }
 
     /// `Bridge::arm`.
@@ -115,7 +180,7 @@ impl Model {
             if matches!(*command, Command::Armed(_) | Command::Registered) {
                 *command = Command::Idle;
             }
-            self.flag.store(0, Ordering::Relaxed);
+            self.leave();
             armed
         };
         if armed {
@@ -154,14 +219,14 @@ impl Model {
             match *command {
                 Command::Stop => return,
                 Command::Armed(k) if k == key => {
-                    self.flag.store(0, Ordering::Relaxed);
+                    self.leave();
                     *command = Command::Idle;
                     drop(command);
                     *self.eventfd.lock().unwrap() += 1;
                     self.readable.notify_all();
                 }
                 Command::Armed(_) | Command::Registered => {}
-                Command::Idle => self.flag.store(0, Ordering::Relaxed),
+                Command::Idle => self.leave(),
             }
         }
     }
@@ -244,5 +309,38 @@ fn a_dropped_wait_then_a_new_one() {
             0,
             "a waiter stayed registered"
         );
+    });
+}
+
+/// The mpmc form: the bridge of one handle and a blocking receive of another thread share
+/// their record's waiting bit through the process-local count. One message wakes both, and
+/// once neither waits the bit is clear (the peer pays no more wake-ups).
+#[test]
+fn a_counted_bit_shared_with_a_blocking_waiter() {
+    loom::model(|| {
+        let m = Model::with(true);
+        let bridge = thread::spawn({
+            let m = m.clone();
+            move || m.run()
+        });
+        let blocking = thread::spawn({
+            let m = m.clone();
+            move || m.blocking_receive(1)
+        });
+        let peer = thread::spawn({
+            let m = m.clone();
+            move || m.publish()
+        });
+        m.receive(1);
+        peer.join().unwrap();
+        blocking.join().unwrap();
+        m.stop();
+        bridge.join().unwrap();
+        assert_eq!(
+            m.flag.load(Ordering::Relaxed),
+            0,
+            "the record's bit stayed set"
+        );
+        assert_eq!(*m.local.lock().unwrap(), 0);
     });
 }
