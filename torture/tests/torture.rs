@@ -833,6 +833,13 @@ fn kill_torture(kind: Kind) {
         start.elapsed().as_secs_f64()
     );
     assert_eq!(fig.hangs, 0, "{fig:?}");
+    // An honest ring reported corruption (the process that saw it panicked, but may have
+    // been killed by the next round before its exit status could tell).
+    assert_eq!(
+        ledger.get(CORRUPTED),
+        0,
+        "an honest ring reported corruption: {fig:?}"
+    );
     assert_eq!(fig.duplicated, 0, "{fig:?}");
     assert_eq!(fig.torn + garbage, 0, "{fig:?}");
     assert_eq!(fig.phantom, 0, "{fig:?}");
@@ -875,6 +882,7 @@ fn reuse_check(kind: Kind, name: &str, ledger: &Ledger, p: u64) {
         "consumer",
     );
     assert_eq!(ledger.get(DUPLICATED), 0);
+    assert_eq!(ledger.get(CORRUPTED), 0);
 }
 
 #[test]

@@ -492,12 +492,19 @@ impl Sender {
         let capacity = area.capacity();
         let max = max_message(capacity);
         // Find the end of what is committed: a predecessor commits a record before it stores
-        // the tail, so follow committed headers from the stored tail.
+        // the tail, so follow committed headers from the stored tail — but never into the
+        // receiver's part of the ring: at `head + capacity` a full ring's next lap begins,
+        // and the header there is the receiver's next record, not one of ours.
+        let head = area.head().load(Ordering::Acquire);
         let mut tail = area.tail().load(Ordering::Acquire);
         if tail % record::ALIGN as u64 != 0 {
             return Err(corrupted("framed tail alignment", tail));
         }
+        tail = tail.max(head);
         for _ in 0..3 {
+            if tail.wrapping_sub(head) >= capacity {
+                break;
+            }
             let index = (tail & area.mask) as usize;
             match record::decode(
                 header(area, tail).load(Ordering::Acquire),
@@ -513,18 +520,35 @@ impl Sender {
                 }
             }
         }
-        let head = area.head().load(Ordering::Acquire);
-        let tail = tail.max(head);
+        // The receiver may have taken records past the stored tail (committed by a
+        // predecessor killed before it stored the tail) and cleared their headers before
+        // handing them back: its consumed position says how far it went. It is stored before
+        // a header is cleared (Release, `Cursor::release`), so a header seen cleared above
+        // comes with the consumed position that covers it. Starting below it would lay new
+        // records out of step with the receiver, which would then read payload as a header
+        // (found by the kill torture).
+        let consumed = area.u64_at(CONSUMED_OFFSET).load(Ordering::Acquire);
+        if consumed > tail
+            && consumed >= head
+            && consumed - head <= capacity
+            && consumed % record::ALIGN as u64 == 0
+        {
+            tail = consumed;
+        }
         if tail - head > capacity || head % record::ALIGN as u64 != 0 {
             return Err(corrupted(
                 "framed positions (tail - head)",
                 tail.wrapping_sub(head),
             ));
         }
-        // Clear whatever a dead predecessor wrote without committing; the header at `tail`
-        // may be read by the receiver meanwhile, so it is cleared atomically.
-        header(area, tail).store(0, Ordering::Relaxed);
+        // Clear whatever a dead predecessor wrote without committing — the free space
+        // [tail, head + capacity), none when the ring is full (then `tail` is where the
+        // receiver's next record starts). The header at `tail` may be read by the receiver
+        // meanwhile, so it is cleared atomically.
         let free = (head + capacity - tail) as usize;
+        if free >= HEADER {
+            header(area, tail).store(0, Ordering::Relaxed);
+        }
         if free > HEADER {
             // SAFETY: [tail + 8, head + capacity) is free space: the receiver reads nothing
             // there before a header at `tail` is committed, and this process is the only
