@@ -592,24 +592,37 @@ fn leave(ledger: &Ledger, o: Outcome, hostile: bool, stop: usize, name: &str) {
 /// The raw state of a many-producer framed ring (for a failure report): positions, the
 /// participant table's owners, roles and lanes, and the record headers from the head.
 fn dump_mpsc(name: &str) -> String {
+    use shmring::mpmc::{
+        CONTROL_SIZE, HEAD_OFFSET, LANES, PARTICIPANTS, RECORD_LANES, RECORD_OWNER, RECORD_ROLE,
+        RECORD_SIZE, TABLE_OFFSET, TAIL_OFFSET,
+    };
     use std::fmt::Write;
     let Ok(bytes) = std::fs::read(common::shm_path(name)) else {
         return String::new();
     };
-    let word = |off: usize| u64::from_le_bytes(bytes[off..off + 8].try_into().unwrap());
-    let area = 4096;
-    let data = area + 1024 + 64 * 128;
-    if bytes.len() <= data {
+    let Ok(info) = shmring::header::decode(&bytes) else {
+        return String::new();
+    };
+    if info.kind != shmring::RingKind::FramedMpsc || bytes.len() < info.total_size as usize {
         return String::new();
     }
-    let capacity = (bytes.len() - data) as u64;
-    let (tail, head, consumed) = (word(area), word(area + 128), word(area + 768));
+    let word = |off: usize| u64::from_le_bytes(bytes[off..off + 8].try_into().unwrap());
+    let area = info.area_offset as usize;
+    let data = area + CONTROL_SIZE;
+    let capacity = info.capacity;
+    let (tail, head) = (word(area + TAIL_OFFSET), word(area + HEAD_OFFSET));
+    let consumed = word(area + shmring::framed::mpsc::CONSUMED_OFFSET);
     let mut out = format!("tail {tail} head {head} consumed {consumed} capacity {capacity}\n");
-    for r in 0..64 {
-        let rec = area + 1024 + r * 128;
-        let (owner, role) = (word(rec), word(rec + 16) & 0xffff_ffff);
-        let lanes: Vec<u64> = (0..8).map(|l| word(rec + 64 + l * 8)).collect();
-        if owner != 0 || lanes.iter().any(|&l| l != u64::MAX) {
+    for r in 0..PARTICIPANTS {
+        let rec = area + TABLE_OFFSET + r * RECORD_SIZE;
+        let (owner, role) = (
+            word(rec + RECORD_OWNER),
+            word(rec + RECORD_ROLE) & 0xffff_ffff,
+        );
+        let lanes: Vec<u64> = (0..LANES)
+            .map(|l| word(rec + RECORD_LANES + l * 8))
+            .collect();
+        if owner != 0 {
             let _ = writeln!(
                 out,
                 "record {r}: owner {owner:#x} role {role} lanes {lanes:?}"

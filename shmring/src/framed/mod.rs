@@ -220,21 +220,28 @@ impl Cursor {
         if head % record::ALIGN as u64 != 0 {
             return Err(head);
         }
-        let consumed = storage.u64_at(consumed_at).load(Ordering::Acquire);
         let mut cursor = Cursor {
             head,
             published: head,
             consumed_at,
         };
-        if consumed > head
-            && consumed - head <= storage.mask + 1
-            && consumed % record::ALIGN as u64 == 0
-        {
+        if let Some(consumed) = Cursor::consumed(storage, consumed_at, head) {
             cursor.head = consumed;
         } else {
             storage.u64_at(consumed_at).store(head, Ordering::Relaxed);
         }
         Ok(cursor)
+    }
+
+    /// The consumed word at `consumed_at` if it is a position a receiver can have reached
+    /// past the published `head` (within a ring, aligned): how far the current or a dead
+    /// receiver has taken messages.
+    pub(crate) fn consumed(storage: &Storage<u8>, consumed_at: usize, head: u64) -> Option<u64> {
+        let consumed = storage.u64_at(consumed_at).load(Ordering::Acquire);
+        (consumed > head
+            && consumed - head <= storage.mask + 1
+            && consumed % record::ALIGN as u64 == 0)
+            .then_some(consumed)
     }
 
     /// A cursor at 0 on a fresh (model) ring.
@@ -527,13 +534,8 @@ impl Sender {
         // comes with the consumed position that covers it. Starting below it would lay new
         // records out of step with the receiver, which would then read payload as a header
         // (found by the kill torture).
-        let consumed = area.u64_at(CONSUMED_OFFSET).load(Ordering::Acquire);
-        if consumed > tail
-            && consumed >= head
-            && consumed - head <= capacity
-            && consumed % record::ALIGN as u64 == 0
-        {
-            tail = consumed;
+        if let Some(consumed) = Cursor::consumed(area, CONSUMED_OFFSET, head) {
+            tail = tail.max(consumed);
         }
         if tail - head > capacity || head % record::ALIGN as u64 != 0 {
             return Err(corrupted(

@@ -202,6 +202,22 @@ pub(crate) enum Resolution {
     Pending,
 }
 
+/// Whether the slot of position `pos`, stamped `stamp`, makes the ring full for a producer
+/// at `pos`: the previous lap's message is still unconsumed (or being consumed), or its
+/// producer has not published yet.
+#[inline]
+fn full_at(stamp: u64, pos: u64, cap: u64) -> bool {
+    (stamp & !TOMBSTONE).wrapping_add(cap) == pos + 1
+        || (stamp.wrapping_add(cap) == pos && pos >= cap)
+}
+
+/// Whether the slot of position `pos`, stamped `stamp`, makes the ring empty for a consumer
+/// at `pos`: not yet published, or the previous lap's consumer is still reading.
+#[inline]
+fn empty_at(stamp: u64, pos: u64, cap: u64) -> bool {
+    stamp == pos || (stamp & !TOMBSTONE).wrapping_add(cap) == pos + 1
+}
+
 /// Creates an mpmc ring on the process heap, for threads of one process (and for tests).
 ///
 /// # Errors
@@ -572,11 +588,7 @@ impl<T: ShmType> Participant<T> {
                     }
                     Err(current) => pos = current,
                 }
-            } else if bare.wrapping_add(cap) == pos + 1
-                || (stamp.wrapping_add(cap) == pos && pos >= cap)
-            {
-                // The previous lap's message is still unconsumed (or being consumed), or its
-                // producer has not published yet: full.
+            } else if full_at(stamp, pos, cap) {
                 return Ok(false);
             } else if bare > pos {
                 // Another producer took `pos` already; our tail was stale.
@@ -631,8 +643,7 @@ impl<T: ShmType> Participant<T> {
                     }
                     Err(current) => pos = current,
                 }
-            } else if stamp == pos || bare.wrapping_add(cap) == pos + 1 {
-                // Not yet published, or the previous lap's consumer is still reading: empty.
+            } else if empty_at(stamp, pos, cap) {
                 return Ok(false);
             } else if bare > pos + 1 {
                 let head = area.head().load(Ordering::Acquire);
@@ -692,12 +703,9 @@ impl<T: ShmType> Participant<T> {
             return false;
         }
         let stamp = area.load_stamp(pos, Ordering::Acquire);
-        let bare = stamp & !TOMBSTONE;
         match self.role {
-            Role::Sender => {
-                bare.wrapping_add(cap) == pos + 1 || (stamp.wrapping_add(cap) == pos && pos >= cap)
-            }
-            Role::Receiver => stamp == pos || bare.wrapping_add(cap) == pos + 1,
+            Role::Sender => full_at(stamp, pos, cap),
+            Role::Receiver => empty_at(stamp, pos, cap),
         }
     }
 
