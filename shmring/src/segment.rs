@@ -125,8 +125,8 @@ impl Location {
         }
     }
 
-    /// The name used in error messages.
-    fn display_name(&self) -> String {
+    /// The name used in error messages (`heap` for [`Location::Heap`]).
+    pub(crate) fn display_name(&self) -> String {
         match self {
             Location::Shm(n) => n.strip_prefix('/').unwrap_or(n).to_owned(),
             Location::File(p) => p.display().to_string(),

@@ -73,9 +73,10 @@ pub(crate) fn ring_options<T: ShmType>(
     kind: RingKind,
     capacity: u64,
     geometry: Geometry,
+    location: &Location,
 ) -> Result<SegmentOptions, OpenError> {
     let invalid = |reason: String| OpenError::InvalidConfig {
-        name: String::new(),
+        name: location.display_name(),
         reason,
     };
     if capacity == 0 {

@@ -32,6 +32,16 @@ pub const LIVENESS_PERIOD: Duration = Duration::from_millis(10);
 pub const DEFAULT_SPIN: u32 = 1 << 11;
 /// Default number of `sched_yield` calls between spinning and sleeping.
 pub const DEFAULT_YIELDS: u32 = 4;
+/// The longest a non-blocking call (`try_recv`, `try_send`, …) of a ring with many producers
+/// or consumers waits for another participant to finish an operation it is in the middle of
+/// (a slot or record claimed and not yet published or released) before it reports `Empty` or
+/// `Full` anyway. A participant proven dead is settled by the crash protocol well within it;
+/// only a live one that stays stopped mid-operation (a debugger, `SIGSTOP`, a long
+/// preemption on an overloaded machine) makes a try call give up — the message it holds up
+/// arrives when it resumes. Ten liveness periods: on a two-core machine with three times as
+/// many busy threads as cores, one period was measured to be too short for a preempted
+/// claimer to be scheduled again (crossbeam's `linearizable` failed), ten never were.
+pub const CLAIM_PATIENCE: Duration = Duration::from_millis(100);
 
 /// How a handle waits when the ring is full (sender) or empty (receiver).
 ///
@@ -170,6 +180,56 @@ impl EventCount<'_> {
     pub fn wake(&self, futex: &impl Futex) {
         self.seq.fetch_add(1, Ordering::Release);
         futex.futex_wake(self.seq);
+    }
+}
+
+/// Spin rounds (each twice the hints of the one before, up to 64) before yielding.
+const PATIENT_SPINS: u32 = 8;
+/// How often a patient wait looks for a dead claimer while yielding.
+#[cfg(not(shmring_loom))]
+const SETTLE_PERIOD: Duration = Duration::from_millis(1);
+
+/// Waits out another participant's operation in flight for a non-blocking call: runs
+/// `attempt` until it gives an outcome (`Some`), spinning with exponential backoff, then
+/// yielding; at most [`CLAIM_PATIENCE`] in all (`None` after that). `attempt(true)` asks the
+/// caller to settle the claims of dead participants first (the crash protocol's scan): on the
+/// first yield and then every millisecond. Under loom there is no time: every round yields
+/// and settles, and the wait ends when the claimer finishes or is settled.
+pub(crate) fn patiently<R>(mut attempt: impl FnMut(bool) -> Option<R>) -> Option<R> {
+    let mut round: u32 = 0;
+    #[cfg(not(shmring_loom))]
+    let mut clock: Option<(Instant, Instant)> = None;
+    loop {
+        let settle = if cfg!(shmring_loom) {
+            round > 0
+        } else {
+            round == PATIENT_SPINS
+        };
+        if let Some(r) = attempt(settle) {
+            return Some(r);
+        }
+        if round < PATIENT_SPINS && !cfg!(shmring_loom) {
+            for _ in 0..1u32 << round.min(6) {
+                spin_loop();
+            }
+        } else {
+            yield_now();
+            #[cfg(not(shmring_loom))]
+            {
+                let now = Instant::now();
+                let (start, settled) = clock.get_or_insert((now, now));
+                if now.duration_since(*start) >= CLAIM_PATIENCE {
+                    return None;
+                }
+                if now.duration_since(*settled) >= SETTLE_PERIOD {
+                    *settled = now;
+                    if let Some(r) = attempt(true) {
+                        return Some(r);
+                    }
+                }
+            }
+        }
+        round = round.saturating_add(1);
     }
 }
 

@@ -174,3 +174,57 @@ fn consumer_dies_holding_a_full_ring() {
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
     });
 }
+
+/// crossbeam's `linearizable` with a second producer mid-claim (two threads, full preemption
+/// bound, so the other producer can be stopped between its claim and its publication): another participant sends
+/// while this thread sends and then calls `try_recv`. Its own send has returned, so
+/// `try_recv` must find a message even when the other producer has claimed the slot at
+/// `head` and not yet published it (it waits for it rather than report `Empty`).
+#[test]
+fn send_then_try_recv_with_a_producer_mid_claim() {
+    model(|| {
+        let (tx, rx) = mpmc::channel::<u32>(2).unwrap();
+        let tx2 = tx.attach_sender().unwrap();
+        let p = thread::spawn(move || tx2.send(2).unwrap());
+        tx.send(1).unwrap();
+        let first = rx.try_recv();
+        assert!(matches!(first, Ok(1 | 2)), "{first:?}");
+        p.join().unwrap();
+        let second = rx.try_recv();
+        assert!(matches!(second, Ok(1 | 2)) && second != first, "{second:?}");
+    });
+}
+
+/// As above, with the other producer dying after its claim: `try_recv` settles the dead
+/// claim (the crash protocol tombstones it) and returns this thread's message.
+#[test]
+fn send_then_try_recv_with_a_producer_dead_mid_claim() {
+    model(|| {
+        let (tx, rx) = mpmc::channel::<u32>(2).unwrap();
+        let doomed = tx.attach_sender().unwrap();
+        let d = thread::spawn(move || doomed.die_after_claim());
+        tx.send(1).unwrap();
+        assert_eq!(rx.try_recv(), Ok(1));
+        d.join().unwrap();
+    });
+}
+
+/// The mirror: on a full ring another consumer receives while this thread receives and then
+/// calls `try_send`. Its own receive has returned, so `try_send` must find room even when the
+/// other consumer is still copying out of the slot at `tail`.
+#[test]
+fn recv_then_try_send_with_a_consumer_mid_claim() {
+    model(|| {
+        let (tx, rx) = mpmc::channel::<u32>(2).unwrap();
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        let rx2 = rx.attach_receiver().unwrap();
+        let c = thread::spawn(move || rx2.recv().unwrap());
+        let mine = rx.recv().unwrap();
+        assert_eq!(tx.try_send(3), Ok(()));
+        let theirs = c.join().unwrap();
+        let mut got = [mine, theirs];
+        got.sort();
+        assert_eq!(got, [1, 2]);
+    });
+}

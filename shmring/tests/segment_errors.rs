@@ -297,6 +297,50 @@ fn invalid_configurations() {
     }
 }
 
+/// A ring refused for its capacity is named in the error: the ring's name, or `heap` for an
+/// in-process channel (not an empty `""`).
+#[test]
+fn invalid_ring_capacities_name_the_ring() {
+    fn name_of(err: OpenError) -> String {
+        match err {
+            OpenError::InvalidConfig { name, .. } => name,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        name_of(shmring::spsc::channel::<u8>(0).unwrap_err()),
+        "heap"
+    );
+    assert_eq!(
+        name_of(shmring::mpmc::channel::<u8>(0).unwrap_err()),
+        "heap"
+    );
+    assert_eq!(name_of(shmring::framed::channel(8).unwrap_err()), "heap");
+    assert_eq!(
+        name_of(shmring::framed::mpsc::channel(8).unwrap_err()),
+        "heap"
+    );
+    let err = shmring::spsc::channel::<u8>(0).unwrap_err().to_string();
+    assert!(
+        err.contains("\"heap\"") && err.contains("capacity is 0"),
+        "{err}"
+    );
+
+    let name = unique_name("zero-cap");
+    let _unlink = Unlink(name.clone());
+    let cases = [
+        shmring::spsc::Sender::<u8>::create(name.as_str(), 0).map(drop),
+        shmring::spsc::Receiver::<u8>::create(name.as_str(), u64::MAX).map(drop),
+        shmring::mpmc::Sender::<u8>::create(name.as_str(), 0).map(drop),
+        shmring::framed::Sender::create(name.as_str(), 8).map(drop),
+        shmring::framed::mpsc::Receiver::create(name.as_str(), 8).map(drop),
+    ];
+    for result in cases {
+        assert_eq!(name_of(result.unwrap_err()), name);
+    }
+    assert!(!shm_path(&name).exists(), "nothing was created");
+}
+
 #[test]
 fn default_mode_is_owner_only() {
     let (name, _g) = created("mode");

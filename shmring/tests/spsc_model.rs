@@ -21,6 +21,12 @@ enum Op {
         read: usize,
         commit: bool,
     },
+    /// Take `n` messages and iterate over `read` of them: dropping the iterator releases
+    /// exactly those.
+    ReadIter {
+        n: usize,
+        read: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -29,6 +35,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => Just(Op::Recv),
         1 => (0..10usize, 0..10usize, any::<bool>()).prop_map(|(n, write, commit)| Op::WriteChunk { n, write, commit }),
         1 => (0..10usize, 0..10usize, any::<bool>()).prop_map(|(n, read, commit)| Op::ReadChunk { n, read, commit }),
+        1 => (0..10usize, 0..10usize).prop_map(|(n, read)| Op::ReadIter { n, read }),
     ]
 }
 
@@ -76,13 +83,26 @@ proptest! {
                 Op::ReadChunk { n, read, commit } => match rx.read_chunk(n) {
                     Ok(mut chunk) => {
                         prop_assert!(n <= model.len());
-                        let got: Vec<u32> = chunk.by_ref().take(read).collect();
+                        let got: Vec<u32> = (0..read).map_while(|_| chunk.pop()).collect();
                         let expected: Vec<u32> = model.iter().take(read.min(n)).copied().collect();
                         prop_assert_eq!(&got, &expected);
                         if commit {
                             prop_assert_eq!(chunk.commit(), got.len());
                             model.drain(..got.len());
                         }
+                    }
+                    Err(ChunkError::TooFewSlots(available)) => {
+                        prop_assert_eq!(available, model.len());
+                        prop_assert!(available < n);
+                    }
+                    Err(e) => prop_assert!(false, "unexpected {:?}", e),
+                },
+                Op::ReadIter { n, read } => match rx.read_chunk(n) {
+                    Ok(chunk) => {
+                        prop_assert!(n <= model.len());
+                        let got: Vec<u32> = chunk.into_iter().take(read).collect();
+                        let expected: Vec<u32> = model.drain(..read.min(n)).collect();
+                        prop_assert_eq!(got, expected);
                     }
                     Err(ChunkError::TooFewSlots(available)) => {
                         prop_assert_eq!(available, model.len());

@@ -114,21 +114,33 @@ fn max_message(capacity: u64) -> usize {
     ((capacity / 2) as usize - HEADER).min(record::MAX_MESSAGE)
 }
 
+/// The options of a new framed ring (either kind) of `capacity` bytes at `location`.
+#[cfg(not(shmring_loom))]
+pub(crate) fn framed_options(
+    kind: RingKind,
+    capacity: u64,
+    geometry: Geometry,
+    location: &Location,
+) -> Result<crate::SegmentOptions, OpenError> {
+    if capacity < MIN_CAPACITY {
+        return Err(OpenError::InvalidConfig {
+            name: location.display_name(),
+            reason: format!(
+                "capacity {capacity} bytes is below the minimum of {MIN_CAPACITY} for a framed ring"
+            ),
+        });
+    }
+    ring_options::<u8>(kind, capacity, geometry, location)
+}
+
 #[cfg(not(shmring_loom))]
 fn create_segment(
     location: impl Into<Location>,
     capacity: u64,
     mode: u32,
 ) -> Result<Segment, OpenError> {
-    if capacity < MIN_CAPACITY {
-        return Err(OpenError::InvalidConfig {
-            name: String::new(),
-            reason: format!(
-                "capacity {capacity} bytes is below the minimum of {MIN_CAPACITY} for a framed ring"
-            ),
-        });
-    }
-    ring_options::<u8>(RingKind::Framed, capacity, geometry())?
+    let location = location.into();
+    framed_options(RingKind::Framed, capacity, geometry(), &location)?
         .mode(mode)
         .create(location)
 }

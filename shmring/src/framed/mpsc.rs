@@ -74,15 +74,8 @@ fn create_segment(
     label: Option<TypeLayout>,
     mode: u32,
 ) -> Result<Segment, OpenError> {
-    if capacity < MIN_CAPACITY {
-        return Err(OpenError::InvalidConfig {
-            name: String::new(),
-            reason: format!(
-                "capacity {capacity} bytes is below the minimum of {MIN_CAPACITY} for a framed ring"
-            ),
-        });
-    }
-    let options = crate::storage::ring_options::<u8>(RingKind::FramedMpsc, capacity, geometry())?;
+    let location = location.into();
+    let options = super::framed_options(RingKind::FramedMpsc, capacity, geometry(), &location)?;
     match label {
         Some(layout) => options.payload_layout(layout),
         None => options,
@@ -1303,7 +1296,14 @@ impl Receiver {
         !self.shared.peers_present(false, true)
     }
 
-    /// Receives the next message without waiting.
+    /// Receives the next message without waiting for one.
+    ///
+    /// `Empty` means nothing is sent and untaken: when the record at the head is claimed by
+    /// a producer still writing it (messages claimed after it wait behind it, in order), this
+    /// waits for that producer — spinning, then yielding — and settles the claim of one proven
+    /// dead through the crash protocol; only a live producer stopped mid-write (or holding a
+    /// [`Reservation`] open) for longer than
+    /// [`CLAIM_PATIENCE`](crate::wait::CLAIM_PATIENCE) makes it report `Empty` anyway.
     ///
     /// # Errors
     ///
@@ -1338,7 +1338,13 @@ impl Receiver {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<u32, TryRecvError> {
-        self.pop(buf, false)
+        match self.pop(buf, false) {
+            Err(TryRecvError::Empty) => match self.wait_in_flight(buf) {
+                Some(result) => result,
+                None => self.pop(buf, false),
+            },
+            other => other,
+        }
     }
 
     /// Receives the next message, waiting as long as the ring is empty.
@@ -1479,7 +1485,9 @@ impl Receiver {
         std::iter::from_fn(|| self.recv().ok())
     }
 
-    /// An iterator over the messages available now.
+    /// An iterator over the messages available now ([`try_recv`](Receiver::try_recv) until
+    /// it reports anything but a message, so it does not stop before a record a producer is
+    /// in the middle of writing).
     ///
     /// ```
     /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
@@ -1535,6 +1543,28 @@ impl Receiver {
             self.shared.corrupt(); // claimed bytes with no producer to own them
             Err(TryRecvError::Corrupted)
         }
+    }
+
+    /// After an attempt found nothing readable at the head: if a producer has claimed the
+    /// record there (`tail` is past the head) and has not committed it yet, waits for it
+    /// ([`crate::wait::patiently`]; a dead producer's claim is settled on the way) and takes
+    /// what follows. `None`: nothing is claimed any more, or the patience is spent.
+    fn wait_in_flight(&mut self, buf: &mut Vec<u8>) -> Option<Result<u32, TryRecvError>> {
+        crate::wait::patiently(|settle| {
+            if settle {
+                let shared = &self.shared;
+                shared.local_head.store(self.cursor.head, Ordering::Relaxed);
+                shared.scan();
+            }
+            match self.take(buf) {
+                Some(result) => Some(Some(result)),
+                None if self.shared.area.tail().load(Ordering::Acquire) <= self.cursor.head => {
+                    Some(None)
+                }
+                None => None,
+            }
+        })
+        .flatten()
     }
 
     /// The next message if one is committed (`None`: nothing readable at the head).

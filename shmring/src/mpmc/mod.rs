@@ -7,6 +7,19 @@
 //! its stamp. Stamps are absolute 64-bit positions, so a stale value can never be mistaken for
 //! a current one.
 //!
+//! # What the non-blocking calls promise
+//!
+//! As crossbeam's `ArrayQueue`, [`Receiver::try_recv`] reports `Empty` only when the
+//! positions say the ring is empty (`tail == head`: no message sent and not yet taken), and
+//! [`Sender::try_send`] reports `Full` only when they say it is full (`tail == head +
+//! capacity`). So a thread whose own `send` has returned finds a message with `try_recv`, and
+//! [`is_empty`](Receiver::is_empty) and `try_recv` agree. Between a participant's claim of a
+//! position and the end of its copy the slot is neither readable nor free: a try call that
+//! meets such a slot waits for that participant (spinning, then yielding), settles the claim
+//! of one proven dead through the crash protocol below, and only reports `Empty`/`Full` after
+//! [`CLAIM_PATIENCE`](crate::wait::CLAIM_PATIENCE) if a live one stays stopped in the middle of
+//! its operation. The blocking, timed and async calls wait in any case.
+//!
 //! Any number of processes may attach on either side; [`Sender`] and [`Receiver`] are
 //! `Clone` and `Sync` (clones share one participant record and up to
 //! [`LANES`] operations in flight at once).
@@ -202,6 +215,18 @@ pub(crate) enum Resolution {
     Pending,
 }
 
+/// What one attempt at an operation found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// The operation took place.
+    Done,
+    /// Nothing to do by the positions: the ring is full (send) or empty (receive).
+    Nothing,
+    /// Another participant is in the middle of an operation at the position this one needs
+    /// (or won every race for it): neither full nor empty, try again shortly.
+    InFlight,
+}
+
 /// Whether the slot of position `pos`, stamped `stamp`, makes the ring full for a producer
 /// at `pos`: the previous lap's message is still unconsumed (or being consumed), or its
 /// producer has not published yet.
@@ -233,7 +258,7 @@ fn empty_at(stamp: u64, pos: u64, cap: u64) -> bool {
 /// ```
 #[cfg(not(shmring_loom))]
 pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
-    let segment = Arc::new(create_options::<T>(capacity)?.create(Location::Heap)?);
+    let segment = Arc::new(create_options::<T>(capacity, &Location::Heap)?.create(Location::Heap)?);
     let tx = Sender::attach(segment.clone())?;
     let rx = Receiver::attach(segment)?;
     Ok((tx, rx))
@@ -257,9 +282,12 @@ pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), Op
 
 /// Capacities are powers of two of at least 2: with one slot, a published stamp (`pos + 1`)
 /// would equal the next lap's free stamp (`pos + capacity`).
-fn create_options<T: ShmType>(capacity: u64) -> Result<crate::SegmentOptions, OpenError> {
+fn create_options<T: ShmType>(
+    capacity: u64,
+    location: &Location,
+) -> Result<crate::SegmentOptions, OpenError> {
     let capacity = if capacity == 1 { 2 } else { capacity };
-    ring_options::<T>(RingKind::Mpmc, capacity, area::geometry::<T>())
+    ring_options::<T>(RingKind::Mpmc, capacity, area::geometry::<T>(), location)
 }
 
 #[cfg(not(shmring_loom))]
@@ -554,8 +582,11 @@ impl<T: ShmType> Participant<T> {
 
     // ------------------------------------------------------------------ the Vyukov queue
 
-    /// One enqueue: `Ok(true)` published, `Ok(false)` full, `Err(())` corrupted.
-    fn push(&self, value: &T) -> Result<bool, ()> {
+    /// One enqueue: `Err(())` for corrupted shared state. [`Found::Nothing`] means full by
+    /// the positions (`tail == head + capacity`); a slot at `tail` still held by a consumer
+    /// that claimed it (`head` is past it) is [`Found::InFlight`], as is a run of lost CAS
+    /// races.
+    fn push(&self, value: &T) -> Result<Found, ()> {
         let area = &self.area;
         let cap = area.capacity();
         let lane = self.lane();
@@ -584,12 +615,19 @@ impl<T: ShmType> Participant<T> {
                         lane.set(IDLE);
                         drop(lane);
                         self.notify(Role::Receiver);
-                        return Ok(true);
+                        return Ok(Found::Done);
                     }
                     Err(current) => pos = current,
                 }
             } else if full_at(stamp, pos, cap) {
-                return Ok(false);
+                // Full only if no consumer has claimed the previous lap's message: `tail`
+                // is at least `pos`, so `head + cap <= pos` means `tail - head >= cap` now.
+                let head = area.head().load(Ordering::Acquire);
+                return Ok(if head.saturating_add(cap) <= pos {
+                    Found::Nothing
+                } else {
+                    Found::InFlight
+                });
             } else if bare > pos {
                 // Another producer took `pos` already; our tail was stale.
                 let tail = area.tail().load(Ordering::Acquire);
@@ -601,12 +639,14 @@ impl<T: ShmType> Participant<T> {
                 return Err(());
             }
         }
-        Ok(false)
+        Ok(Found::InFlight)
     }
 
-    /// One dequeue into `*dst`: `Ok(true)` taken, `Ok(false)` empty, `Err(())` corrupted.
-    /// Tombstoned slots are skipped.
-    fn pop(&self, dst: &mut T) -> Result<bool, ()> {
+    /// One dequeue into `*dst` (tombstoned slots are skipped): `Err(())` for corrupted shared
+    /// state. [`Found::Nothing`] means empty by the positions (`tail == head`); a slot at
+    /// `head` claimed by a producer that has not published it yet (`tail` is past it) is
+    /// [`Found::InFlight`], as is a run of lost CAS races.
+    fn pop(&self, dst: &mut T) -> Result<Found, ()> {
         let area = &self.area;
         let cap = area.capacity();
         let lane = self.lane();
@@ -637,14 +677,21 @@ impl<T: ShmType> Participant<T> {
                         lane.set(IDLE);
                         self.notify(Role::Sender);
                         if message {
-                            return Ok(true);
+                            return Ok(Found::Done);
                         }
                         pos += 1;
                     }
                     Err(current) => pos = current,
                 }
             } else if empty_at(stamp, pos, cap) {
-                return Ok(false);
+                // Empty only if no producer has claimed `pos`: `head` is at least `pos`, so
+                // `tail <= pos` means `tail <= head` now.
+                let tail = area.tail().load(Ordering::Acquire);
+                return Ok(if tail <= pos {
+                    Found::Nothing
+                } else {
+                    Found::InFlight
+                });
             } else if bare > pos + 1 {
                 let head = area.head().load(Ordering::Acquire);
                 if head <= pos {
@@ -655,7 +702,33 @@ impl<T: ShmType> Participant<T> {
                 return Err(());
             }
         }
-        Ok(false)
+        Ok(Found::InFlight)
+    }
+
+    /// [`push`](Participant::push) or [`pop`](Participant::pop) through a non-blocking call:
+    /// `patient`, an operation of another participant in flight at the position is waited
+    /// out ([`crate::wait::patiently`]), settling dead participants' claims on the way; the
+    /// outcome is `Done`, `Nothing` (the positions say full or empty) or, impatient or once
+    /// the patience is spent, `InFlight`.
+    fn patiently(
+        &self,
+        patient: bool,
+        mut op: impl FnMut() -> Result<Found, ()>,
+    ) -> Result<Found, ()> {
+        let first = op();
+        if !patient || first != Ok(Found::InFlight) {
+            return first;
+        }
+        crate::wait::patiently(|settle| {
+            if settle {
+                self.scan();
+            }
+            match op() {
+                Ok(Found::InFlight) => None,
+                other => Some(other),
+            }
+        })
+        .unwrap_or(Ok(Found::InFlight))
     }
 
     /// The readiness bridge of a handle of this record that waits in `role`'s direction,
@@ -946,16 +1019,19 @@ impl<T: ShmType> Participant<T> {
 
     // ------------------------------------------------------------------ operations
 
-    fn try_send_ref(&self, value: &T, force: bool) -> Result<(), TrySendError<()>> {
+    /// One send attempt. `patient`: the public try calls, which wait out a consumer in the
+    /// middle of taking the slot at `tail` and report `Full` only when the positions say so
+    /// (the waiting loops and async sends retry on their own and pass `false`).
+    fn try_send_ref(&self, value: &T, force: bool, patient: bool) -> Result<(), TrySendError<()>> {
         if self.is_corrupted() {
             return Err(TrySendError::Corrupted(()));
         }
         if !self.peers_present(false, force) {
             return Err(TrySendError::Disconnected(()));
         }
-        match self.push(value) {
-            Ok(true) => Ok(()),
-            Ok(false) => {
+        match self.patiently(patient, || self.push(value)) {
+            Ok(Found::Done) => Ok(()),
+            Ok(Found::Nothing | Found::InFlight) => {
                 if self.peers_present(true, false) {
                     Err(TrySendError::Full(()))
                 } else {
@@ -969,7 +1045,9 @@ impl<T: ShmType> Participant<T> {
         }
     }
 
-    fn try_recv_into(&self, dst: &mut T, force: bool) -> Result<(), TryRecvError> {
+    /// One receive attempt; `patient` as for [`try_send_ref`](Participant::try_send_ref),
+    /// waiting out a producer in the middle of writing the slot at `head`.
+    fn try_recv_into(&self, dst: &mut T, force: bool, patient: bool) -> Result<(), TryRecvError> {
         if self.is_corrupted() {
             return Err(TryRecvError::Corrupted);
         }
@@ -977,9 +1055,9 @@ impl<T: ShmType> Participant<T> {
             p.corrupt();
             Err(TryRecvError::Corrupted)
         };
-        match self.pop(dst) {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
+        match self.patiently(patient, || self.pop(dst)) {
+            Ok(Found::Done) => return Ok(()),
+            Ok(Found::Nothing | Found::InFlight) => {}
             Err(()) => return corrupted(self),
         }
         let epoch = self.area.epoch().load(Ordering::Acquire);
@@ -989,8 +1067,8 @@ impl<T: ShmType> Participant<T> {
         // No sender is left. Reaping settles a dead sender's claims before freeing its
         // record, so whatever is between head and tail now is published or tombstoned.
         match self.pop(dst) {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
+            Ok(Found::Done) => return Ok(()),
+            Ok(Found::Nothing | Found::InFlight) => {}
             Err(()) => return corrupted(self),
         }
         let head = self.area.head().load(Ordering::Acquire);
@@ -1173,7 +1251,10 @@ macro_rules! common_handle_methods {
                 capacity: u64,
                 mode: u32,
             ) -> Result<$handle<T>, OpenError> {
-                let segment = create_options::<T>(capacity)?.mode(mode).create(location)?;
+                let location = location.into();
+                let segment = create_options::<T>(capacity, &location)?
+                    .mode(mode)
+                    .create(location)?;
                 $handle::attach(Arc::new(segment))
             }
 
@@ -1240,7 +1321,9 @@ macro_rules! common_handle_methods {
                 )
             }
 
-            /// Messages in the ring now (published or being written or read).
+            /// Messages in the ring now, by the positions: published, or claimed by a producer
+            /// that is still writing (or a consumer still reading). `0` exactly when
+            /// `try_recv` would report `Empty`.
             ///
             /// ```
             /// let (tx, rx) = shmring::mpmc::channel::<u8>(4)?;
@@ -1252,7 +1335,8 @@ macro_rules! common_handle_methods {
                 self.shared.len()
             }
 
-            /// Whether the ring holds no message now.
+            /// Whether the ring holds no message now (`len() == 0`): agrees with `try_recv`,
+            /// which reports `Empty` only then.
             ///
             /// ```
             /// let (_tx, rx) = shmring::mpmc::channel::<u8>(4)?;
@@ -1263,7 +1347,8 @@ macro_rules! common_handle_methods {
                 self.len() == 0
             }
 
-            /// Whether every slot is taken now.
+            /// Whether every slot is taken now (`len() == capacity()`): agrees with
+            /// `try_send`, which reports `Full` only then.
             ///
             /// ```
             /// let (tx, _rx) = shmring::mpmc::channel::<u8>(2)?;
@@ -1452,7 +1537,12 @@ common_handle_methods!(Sender, Role::Sender, "tx");
 common_handle_methods!(Receiver, Role::Receiver, "rx");
 
 impl<T: ShmType> Sender<T> {
-    /// Sends without waiting.
+    /// Sends without waiting for room.
+    ///
+    /// `Full` means full by the positions (every slot holds a message not yet taken, or is
+    /// being written): a slot whose message a consumer has taken and is still copying out is
+    /// waited for, briefly, not reported as `Full` (see [the module
+    /// docs](crate::mpmc#what-the-non-blocking-calls-promise)).
     ///
     /// # Errors
     ///
@@ -1468,7 +1558,7 @@ impl<T: ShmType> Sender<T> {
     /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         self.shared
-            .try_send_ref(&value, false)
+            .try_send_ref(&value, false, true)
             .map_err(|e| e.with_value(value))
     }
 
@@ -1486,7 +1576,7 @@ impl<T: ShmType> Sender<T> {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn try_send_ref(&self, value: &T) -> Result<(), TrySendError<()>> {
-        self.shared.try_send_ref(value, false)
+        self.shared.try_send_ref(value, false, true)
     }
 
     /// Like [`send`](Sender::send), copying `*value` straight into the slot.
@@ -1570,7 +1660,7 @@ impl<T: ShmType> Sender<T> {
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
         let shared = &*self.shared;
-        match shared.try_send_ref(value, false) {
+        match shared.try_send_ref(value, false, false) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Full(())) => {}
             Err(e) => return Err(try_to_timeout(e)),
@@ -1580,7 +1670,7 @@ impl<T: ShmType> Sender<T> {
             .area
             .event(Role::Sender, shared.index, &shared.sleepers);
         let done = waiter.wait(shared.area.storage(), event, deadline, |force| match shared
-            .try_send_ref(value, force)
+            .try_send_ref(value, force, false)
         {
             Ok(()) => Step::Done(Ok(())),
             Err(TrySendError::Full(())) => Step::Retry,
@@ -1591,7 +1681,12 @@ impl<T: ShmType> Sender<T> {
 }
 
 impl<T: ShmType> Receiver<T> {
-    /// Receives without waiting.
+    /// Receives without waiting for a message.
+    ///
+    /// `Empty` means empty by the positions (no message sent and not yet taken): a message
+    /// whose producer has claimed its slot and is still writing it is waited for, briefly —
+    /// so a thread whose own `send` returned always finds a message (see [the module
+    /// docs](crate::mpmc#what-the-non-blocking-calls-promise)).
     ///
     /// # Errors
     ///
@@ -1609,7 +1704,9 @@ impl<T: ShmType> Receiver<T> {
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut value = T::zeroed();
-        self.shared.try_recv_into(&mut value, false).map(|()| value)
+        self.shared
+            .try_recv_into(&mut value, false, true)
+            .map(|()| value)
     }
 
     /// Like [`try_recv`](Receiver::try_recv), copying the message straight into `*dst`: for
@@ -1628,7 +1725,7 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn try_recv_into(&self, dst: &mut T) -> Result<(), TryRecvError> {
-        self.shared.try_recv_into(dst, false)
+        self.shared.try_recv_into(dst, false, true)
     }
 
     /// Like [`recv`](Receiver::recv), copying the message straight into `*dst`.
@@ -1713,7 +1810,7 @@ impl<T: ShmType> Receiver<T> {
         deadline: Option<Instant>,
     ) -> Result<(), RecvTimeoutError> {
         let shared = &*self.shared;
-        match shared.try_recv_into(value, false) {
+        match shared.try_recv_into(value, false, false) {
             Ok(()) => return Ok(()),
             Err(TryRecvError::Empty) => {}
             Err(e) => return Err(try_recv_to_timeout(e)),
@@ -1723,7 +1820,7 @@ impl<T: ShmType> Receiver<T> {
             .area
             .event(Role::Receiver, shared.index, &shared.sleepers);
         let done = waiter.wait(shared.area.storage(), event, deadline, |force| match shared
-            .try_recv_into(value, force)
+            .try_recv_into(value, force, false)
         {
             Ok(()) => Step::Done(Ok(())),
             Err(TryRecvError::Empty) => Step::Retry,
@@ -1747,7 +1844,11 @@ impl<T: ShmType> Receiver<T> {
         std::iter::from_fn(|| self.recv().ok())
     }
 
-    /// A non-blocking iterator over the messages available now.
+    /// A non-blocking iterator over the messages available now: [`try_recv`] until it
+    /// reports anything but a message — so it ends only where the ring is empty by the
+    /// positions, never before a message a completed `send` put in.
+    ///
+    /// [`try_recv`]: Receiver::try_recv
     ///
     /// ```
     /// let (tx, rx) = shmring::mpmc::channel::<u8>(4)?;
@@ -1832,7 +1933,7 @@ impl<T: ShmType> crate::notify::Attempt for RecvInto<'_, T> {
     type Output = Result<(), RecvError>;
 
     fn attempt(&mut self, force: bool) -> Option<Result<(), RecvError>> {
-        crate::notify::received(self.0.shared.try_recv_into(self.1, force))
+        crate::notify::received(self.0.shared.try_recv_into(self.1, force, false))
     }
 
     fn waiter(&mut self) -> &mut Waiter {
@@ -1918,7 +2019,7 @@ impl<T: ShmType> crate::notify::Attempt for SendRef<'_, T> {
     type Output = Result<(), SendError<()>>;
 
     fn attempt(&mut self, force: bool) -> Option<Result<(), SendError<()>>> {
-        match self.0.shared.try_send_ref(self.1, force) {
+        match self.0.shared.try_send_ref(self.1, force, false) {
             Ok(()) => Some(Ok(())),
             Err(TrySendError::Full(())) => None,
             Err(TrySendError::Disconnected(())) => Some(Err(SendError::Disconnected(()))),

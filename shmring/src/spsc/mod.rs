@@ -162,7 +162,7 @@ pub(crate) enum Peer {
 /// ```
 #[cfg(not(shmring_loom))]
 pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
-    let segment = Arc::new(create_options::<T>(capacity)?.create(Location::Heap)?);
+    let segment = Arc::new(create_options::<T>(capacity, &Location::Heap)?.create(Location::Heap)?);
     let tx = Sender::attach(segment.clone())?;
     let rx = Receiver::attach(segment)?;
     Ok((tx, rx))
@@ -192,8 +192,11 @@ pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), Op
 }
 
 /// Segment options for a new ring of `capacity` (rounded up to a power of two) `T` slots.
-pub(crate) fn create_options<T: ShmType>(capacity: u64) -> Result<SegmentOptions, OpenError> {
-    ring_options::<T>(RingKind::Spsc, capacity, area::geometry::<T>())
+pub(crate) fn create_options<T: ShmType>(
+    capacity: u64,
+    location: &Location,
+) -> Result<SegmentOptions, OpenError> {
+    ring_options::<T>(RingKind::Spsc, capacity, area::geometry::<T>(), location)
 }
 
 fn open_segment<T: ShmType>(location: impl Into<Location>) -> Result<Segment, OpenError> {
@@ -470,7 +473,10 @@ impl<T: ShmType> Sender<T> {
         capacity: u64,
         mode: u32,
     ) -> Result<Sender<T>, OpenError> {
-        let segment = create_options::<T>(capacity)?.mode(mode).create(location)?;
+        let location = location.into();
+        let segment = create_options::<T>(capacity, &location)?
+            .mode(mode)
+            .create(location)?;
         Sender::attach(Arc::new(segment))
     }
 
@@ -758,17 +764,26 @@ impl<T: ShmType> Sender<T> {
         true
     }
 
-    /// Free slots now (re-reads the receiver's head).
+    /// Free slots now (re-reads the receiver's head). Takes `&self`, so it can size a chunk
+    /// in the same expression: `tx.write_chunk(tx.slots())`. An invalid head in shared
+    /// memory counts as no free slot (the next operation reports `Corrupted`).
     ///
     /// ```
-    /// let (mut tx, _rx) = shmring::spsc::channel::<u8>(4)?;
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u8>(4)?;
     /// tx.send(1).unwrap();
     /// assert_eq!(tx.slots(), 3);
+    /// let mut chunk = tx.write_chunk(tx.slots()).unwrap();
+    /// chunk.fill_with(|| 2);
+    /// assert_eq!(chunk.commit(), 3);
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2, 2, 2]);
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn slots(&mut self) -> usize {
-        self.refresh_head();
-        (self.end.area.capacity() - (self.tail - self.head)) as usize
+    pub fn slots(&self) -> usize {
+        let head = self.end.area.head().load(Ordering::Acquire);
+        if head < self.head || head > self.tail {
+            return 0;
+        }
+        (self.end.area.capacity() - (self.tail - head)) as usize
     }
 
     /// Reserves exactly `n` free slots to fill in place and publish together.
@@ -918,7 +933,10 @@ impl<T: ShmType> Receiver<T> {
         capacity: u64,
         mode: u32,
     ) -> Result<Receiver<T>, OpenError> {
-        let segment = create_options::<T>(capacity)?.mode(mode).create(location)?;
+        let location = location.into();
+        let segment = create_options::<T>(capacity, &location)?
+            .mode(mode)
+            .create(location)?;
         Receiver::attach(Arc::new(segment))
     }
 
@@ -1229,17 +1247,25 @@ impl<T: ShmType> Receiver<T> {
         true
     }
 
-    /// Messages available now (re-reads the sender's tail).
+    /// Messages available now (re-reads the sender's tail). Takes `&self`, so it can size a
+    /// chunk in the same expression: `rx.read_chunk(rx.slots())`. An invalid tail in shared
+    /// memory counts as nothing available (the next operation reports `Corrupted`).
     ///
     /// ```
     /// let (mut tx, mut rx) = shmring::spsc::channel::<u8>(4)?;
     /// tx.send(1).unwrap();
-    /// assert_eq!(rx.slots(), 1);
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.slots(), 2);
+    /// let chunk = rx.read_chunk(rx.slots()).unwrap();
+    /// assert_eq!(chunk.into_iter().collect::<Vec<_>>(), [1, 2]);
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn slots(&mut self) -> usize {
-        self.refresh_tail();
-        (self.tail - self.head) as usize
+    pub fn slots(&self) -> usize {
+        let tail = self.end.area.tail().load(Ordering::Acquire);
+        if tail < self.tail || tail - self.head > self.end.area.capacity() {
+            return 0;
+        }
+        (tail - self.head) as usize
     }
 
     /// Takes exactly `n` published messages to read in place and release together.
@@ -1253,7 +1279,8 @@ impl<T: ShmType> Receiver<T> {
     /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(8)?;
     /// for i in 0..4 { tx.send(i).unwrap(); }
     /// let chunk = rx.read_chunk(4).unwrap();
-    /// assert_eq!(chunk.collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    /// assert_eq!(chunk.into_iter().collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    /// assert!(rx.try_recv().is_err()); // the iterator released them
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T>, ChunkError> {
@@ -1400,6 +1427,7 @@ impl<T: ShmType> fmt::Debug for Receiver<T> {
 /// assert!(rx.try_recv().is_err());
 /// # Ok::<(), shmring::OpenError>(())
 /// ```
+#[must_use = "a chunk publishes nothing unless committed"]
 pub struct WriteChunk<'a, T: ShmType> {
     tx: &'a mut Sender<T>,
     len: usize,
@@ -1539,10 +1567,11 @@ impl<T: ShmType> fmt::Debug for WriteChunk<'_, T> {
     }
 }
 
-/// Messages taken by [`Receiver::read_chunk`]: read them with [`pop`](ReadChunk::pop),
-/// [`copy_to_slice`](ReadChunk::copy_to_slice) or as an iterator, then
-/// [`commit`](ReadChunk::commit) to release the slots. Dropped without a commit, nothing is
-/// released (the messages will be read again).
+/// Messages taken by [`Receiver::read_chunk`]: read them with [`pop`](ReadChunk::pop) or
+/// [`copy_to_slice`](ReadChunk::copy_to_slice), then [`commit`](ReadChunk::commit) to release
+/// the slots — dropped without a commit, nothing is released (the messages will be read
+/// again). Or iterate over it (`into_iter`, a `for` loop): the iterator releases what it
+/// yielded when it is dropped, as rtrb's does ([`ReadChunkIntoIter`]).
 ///
 /// ```
 /// let (mut tx, mut rx) = shmring::spsc::channel::<u8>(4)?;
@@ -1553,6 +1582,7 @@ impl<T: ShmType> fmt::Debug for WriteChunk<'_, T> {
 /// assert_eq!(rx.try_recv(), Ok(1));
 /// # Ok::<(), shmring::OpenError>(())
 /// ```
+#[must_use = "a chunk releases nothing unless committed or iterated"]
 pub struct ReadChunk<'a, T: ShmType> {
     rx: &'a mut Receiver<T>,
     len: usize,
@@ -1663,19 +1693,78 @@ impl<T: ShmType> ReadChunk<'_, T> {
     }
 }
 
-impl<T: ShmType> Iterator for ReadChunk<'_, T> {
+impl<'a, T: ShmType> IntoIterator for ReadChunk<'a, T> {
+    type Item = T;
+    type IntoIter = ReadChunkIntoIter<'a, T>;
+
+    /// An iterator over the chunk's messages that **releases every message it yielded when
+    /// it is dropped** (as rtrb's does); messages it did not yield stay in the ring.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u8>(4)?;
+    /// for i in 0..3 { tx.send(i).unwrap(); }
+    /// let firsts: Vec<u8> = rx.read_chunk(3).unwrap().into_iter().take(2).collect();
+    /// assert_eq!(firsts, [0, 1]);                // released when the iterator was dropped
+    /// assert_eq!(rx.try_recv(), Ok(2));          // not yielded: still there
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    fn into_iter(self) -> ReadChunkIntoIter<'a, T> {
+        ReadChunkIntoIter { chunk: Some(self) }
+    }
+}
+
+/// The iterator of a [`ReadChunk`] (from `into_iter`, or a `for` loop over the chunk): yields
+/// its messages and, when dropped, releases those it yielded with one Release store — the
+/// same as rtrb's `ReadChunkIntoIter`. A `ReadChunk` read with [`pop`](ReadChunk::pop) or
+/// [`copy_to_slice`](ReadChunk::copy_to_slice) releases nothing until
+/// [`commit`](ReadChunk::commit).
+///
+/// ```
+/// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(8)?;
+/// for i in 0..4 { tx.send(i).unwrap(); }
+/// let mut sum = 0;
+/// for v in rx.read_chunk(4).unwrap() {
+///     sum += v;
+/// }
+/// assert_eq!(sum, 6);
+/// assert!(rx.try_recv().is_err()); // all four released by the loop
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+#[must_use = "iterators are lazy; dropping this releases only the messages it yielded"]
+pub struct ReadChunkIntoIter<'a, T: ShmType> {
+    /// `None` only while dropping.
+    chunk: Option<ReadChunk<'a, T>>,
+}
+
+impl<T: ShmType> Iterator for ReadChunkIntoIter<'_, T> {
     type Item = T;
 
-    /// Reads the next message; the iterator does not commit — call
-    /// [`commit`](ReadChunk::commit) (e.g. via `by_ref()`) to release what was read, or the
-    /// chunk's messages are read again next time.
     fn next(&mut self) -> Option<T> {
-        self.pop()
+        self.chunk.as_mut()?.pop()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.len - self.read;
+        let left = self.chunk.as_ref().map_or(0, |c| c.len - c.read);
         (left, Some(left))
+    }
+}
+
+impl<T: ShmType> ExactSizeIterator for ReadChunkIntoIter<'_, T> {}
+
+impl<T: ShmType> Drop for ReadChunkIntoIter<'_, T> {
+    /// Releases the messages yielded so far.
+    fn drop(&mut self) {
+        if let Some(chunk) = self.chunk.take() {
+            chunk.commit();
+        }
+    }
+}
+
+impl<T: ShmType> fmt::Debug for ReadChunkIntoIter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadChunkIntoIter")
+            .field("chunk", &self.chunk)
+            .finish()
     }
 }
 
