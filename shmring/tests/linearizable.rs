@@ -194,11 +194,11 @@ fn child_entry() {
             }
             println!("RESULT failures {failures}");
         }
-        // Reserves a record of the many-producer framed ring and holds it, uncommitted, until
-        // killed (or, with an id, commits it after that many milliseconds).
+        // Claims a record of the many-producer framed ring as a send does and stops in the
+        // middle of its copy until killed (or, with an id, commits after that many ms).
         "hold-claim" => {
             let tx = framed::mpsc::Sender::open(name.as_str()).unwrap();
-            let mut r = tx.reserve(5).unwrap();
+            let mut r = tx.reserve_as_send(5).unwrap();
             r.write_at(0, b"first");
             ready();
             if id == 0 {
@@ -288,7 +288,7 @@ fn mpmc_recv_then_try_send_processes() {
 fn framed_mpsc_try_recv_waits_for_a_claim_in_flight() {
     let (tx, mut rx) = framed::mpsc::channel(4096).unwrap();
     let tx2 = tx.clone();
-    let mut r = tx.reserve(5).unwrap();
+    let mut r = tx.reserve_as_send(5).unwrap();
     r.write_at(0, b"first");
     tx2.send(b"second").unwrap();
     std::thread::scope(|s| {
@@ -300,6 +300,23 @@ fn framed_mpsc_try_recv_waits_for_a_claim_in_flight() {
     });
     assert_eq!(rx.try_recv().unwrap(), b"second");
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+}
+
+/// A reservation its user holds open is not a send in progress: `try_recv` does not wait for
+/// the user (the messages claimed after it wait behind it, in claim order).
+#[test]
+fn framed_mpsc_try_recv_does_not_wait_for_an_open_reservation() {
+    let (tx, mut rx) = framed::mpsc::channel(4096).unwrap();
+    let mut r = tx.reserve(5).unwrap();
+    r.write_at(0, b"first");
+    tx.send(b"second").unwrap();
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(rx.try_iter().count(), 0);
+    r.commit();
+    assert_eq!(
+        rx.try_iter().collect::<Vec<_>>(),
+        [b"first".to_vec(), b"second".to_vec()]
+    );
 }
 
 /// Threads of the many-producer framed ring: producers count their sends as they return;

@@ -740,6 +740,7 @@ impl Sender {
     pub fn reserve(&self, len: usize) -> Result<Reservation<'_>, SendError> {
         let lane = self.shared.lane();
         let claim = self.claim_waiting(&lane, len, None)?;
+        lane.hold_open();
         Ok(Reservation {
             sender: self,
             lane,
@@ -765,6 +766,27 @@ impl Sender {
     pub fn try_reserve(&self, len: usize) -> Result<Reservation<'_>, SendError> {
         let lane = self.shared.try_lane().ok_or(SendError::Full)?;
         let claim = self.claim(&lane, len, false)?;
+        lane.hold_open();
+        Ok(Reservation {
+            sender: self,
+            lane,
+            claim,
+            kind: 0,
+            committed: false,
+        })
+    }
+
+    /// A reservation that receivers see as a send still copying its message (not marked
+    /// [`HELD_OPEN`](crate::mpmc::HELD_OPEN)): for tests of what `try_recv` does behind a
+    /// producer that is slow, stopped or killed in the middle of a send.
+    ///
+    /// # Errors
+    ///
+    /// As [`reserve`](Sender::reserve).
+    #[doc(hidden)]
+    pub fn reserve_as_send(&self, len: usize) -> Result<Reservation<'_>, SendError> {
+        let lane = self.shared.lane();
+        let claim = self.claim_waiting(&lane, len, None)?;
         Ok(Reservation {
             sender: self,
             lane,
@@ -1546,9 +1568,10 @@ impl Receiver {
     }
 
     /// After an attempt found nothing readable at the head: if a producer has claimed the
-    /// record there (`tail` is past the head) and has not committed it yet, waits for it
+    /// record there (`tail` is past the head) and is still copying into it, waits for it
     /// ([`crate::wait::patiently`]; a dead producer's claim is settled on the way) and takes
-    /// what follows. `None`: nothing is claimed any more, or the patience is spent.
+    /// what follows. `None`: nothing is claimed any more, the claim is a reservation its user
+    /// holds open (not waited for), or the patience is spent.
     fn wait_in_flight(&mut self, buf: &mut Vec<u8>) -> Option<Result<u32, TryRecvError>> {
         crate::wait::patiently(|settle| {
             if settle {
@@ -1558,7 +1581,9 @@ impl Receiver {
             }
             match self.take(buf) {
                 Some(result) => Some(Some(result)),
-                None if self.shared.area.tail().load(Ordering::Acquire) <= self.cursor.head => {
+                None if self.shared.area.tail().load(Ordering::Acquire) <= self.cursor.head
+                    || self.shared.held_open(self.cursor.head) =>
+                {
                     Some(None)
                 }
                 None => None,

@@ -52,6 +52,11 @@ pub const IDLE: u64 = u64::MAX;
 pub const CONTROL_SIZE: usize = TABLE_OFFSET + PARTICIPANTS * RECORD_SIZE;
 /// Stamp bit marking a slot whose producer died before publishing: consumers skip it.
 pub const TOMBSTONE: u64 = 1 << 63;
+/// Bit of a framed lane's length word (many-producer framed ring): the claim is a
+/// reservation handed to its user, who may hold it open as long as they like — not a copy in
+/// progress. A receiver's `try_recv` waits for a claim in progress, not for one held open.
+/// Recovery masks it off.
+pub const HELD_OPEN: u64 = 1 << 63;
 
 /// The two sides of the ring, as stored in a record's role word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

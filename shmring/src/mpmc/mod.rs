@@ -77,10 +77,10 @@ use std::time::{Duration, Instant};
 
 pub(crate) use area::{Area, Role};
 pub use area::{
-    CONTROL_SIZE, DATA_SEQ_OFFSET, DATA_WAITING_OFFSET, EPOCH_OFFSET, HEAD_OFFSET, IDLE, LANES,
-    PARTICIPANTS, RECEIVERS_EVER_OFFSET, RECORD_LANES, RECORD_OWNER, RECORD_PID_NS, RECORD_ROLE,
-    RECORD_SIZE, SENDERS_EVER_OFFSET, SPACE_SEQ_OFFSET, SPACE_WAITING_OFFSET, TABLE_OFFSET,
-    TAIL_OFFSET, TOMBSTONE,
+    CONTROL_SIZE, DATA_SEQ_OFFSET, DATA_WAITING_OFFSET, EPOCH_OFFSET, HEAD_OFFSET, HELD_OPEN, IDLE,
+    LANES, PARTICIPANTS, RECEIVERS_EVER_OFFSET, RECORD_LANES, RECORD_OWNER, RECORD_PID_NS,
+    RECORD_ROLE, RECORD_SIZE, SENDERS_EVER_OFFSET, SPACE_SEQ_OFFSET, SPACE_WAITING_OFFSET,
+    TABLE_OFFSET, TAIL_OFFSET, TOMBSTONE,
 };
 
 use crate::error::{recv_without_timeout, try_recv_to_timeout, try_to_timeout, without_timeout};
@@ -884,7 +884,8 @@ impl<T: ShmType> Participant<T> {
                 let resolution = match self.protocol {
                     Protocol::Slots => self.resolve(role, pos, verdicts),
                     Protocol::Records(recover) => {
-                        let span = area.lane(index, lane * stride + 1).load(Ordering::Acquire);
+                        let span = area.lane(index, lane * stride + 1).load(Ordering::Acquire)
+                            & !HELD_OPEN;
                         recover(self, role, pos, span, verdicts)
                     }
                 };
@@ -1000,11 +1001,23 @@ impl<T: ShmType> Participant<T> {
                     f(
                         index,
                         pos,
-                        self.area.lane(index, 2 * lane + 1).load(Ordering::Acquire),
+                        self.area.lane(index, 2 * lane + 1).load(Ordering::Acquire) & !HELD_OPEN,
                     );
                 }
             }
         }
+    }
+
+    /// Whether a framed claim at `pos` is a reservation held open by its user (a lane of any
+    /// record shows `pos` with [`HELD_OPEN`] in its length word).
+    pub(crate) fn held_open(&self, pos: u64) -> bool {
+        (0..PARTICIPANTS).any(|index| {
+            self.area.owner(index).load(Ordering::Acquire) != 0
+                && (0..LANES).step_by(2).any(|word| {
+                    self.area.lane(index, word).load(Ordering::Acquire) == pos
+                        && self.area.lane(index, word + 1).load(Ordering::Acquire) & HELD_OPEN != 0
+                })
+        })
     }
 
     /// Whether any lane word at a position slot (any record, live or dead) shows `pos`.
@@ -1169,6 +1182,14 @@ impl<T: ShmType> LaneGuard<'_, T> {
             .lane(p.index, 2 * self.lane)
             .store(pos, Ordering::Relaxed);
         self.armed.set(true);
+    }
+
+    /// Marks this lane's framed claim as a reservation handed to its user ([`HELD_OPEN`]).
+    pub(crate) fn hold_open(&self) {
+        let p = self.participant;
+        debug_assert_eq!(p.protocol.stride(), 2);
+        let word = p.area.lane(p.index, 2 * self.lane + 1);
+        word.store(word.load(Ordering::Relaxed) | HELD_OPEN, Ordering::Release);
     }
 }
 
