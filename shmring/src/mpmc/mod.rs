@@ -582,11 +582,14 @@ impl<T: ShmType> Participant<T> {
 
     // ------------------------------------------------------------------ the Vyukov queue
 
-    /// One enqueue: `Err(())` for corrupted shared state. [`Found::Nothing`] means full by
-    /// the positions (`tail == head + capacity`); a slot at `tail` still held by a consumer
-    /// that claimed it (`head` is past it) is [`Found::InFlight`], as is a run of lost CAS
-    /// races.
-    fn push(&self, value: &T) -> Result<Found, ()> {
+    /// One enqueue: `Err(())` for corrupted shared state. With `exact`, [`Found::Nothing`]
+    /// means full by the positions (`tail == head + capacity`) and a slot at `tail` still held
+    /// by a consumer that claimed it (`head` is past it) is [`Found::InFlight`]; without,
+    /// both are `Nothing` and `head` is not read (the waiting loops retry either way, and a
+    /// load of the line the consumers write costs a round trip). A run of lost CAS races is
+    /// `InFlight`.
+    #[inline]
+    fn push(&self, value: &T, exact: bool) -> Result<Found, ()> {
         let area = &self.area;
         let cap = area.capacity();
         let lane = self.lane();
@@ -622,12 +625,13 @@ impl<T: ShmType> Participant<T> {
             } else if full_at(stamp, pos, cap) {
                 // Full only if no consumer has claimed the previous lap's message: `tail`
                 // is at least `pos`, so `head + cap <= pos` means `tail - head >= cap` now.
-                let head = area.head().load(Ordering::Acquire);
-                return Ok(if head.saturating_add(cap) <= pos {
-                    Found::Nothing
-                } else {
-                    Found::InFlight
-                });
+                return Ok(
+                    if !exact || area.head().load(Ordering::Acquire).saturating_add(cap) <= pos {
+                        Found::Nothing
+                    } else {
+                        Found::InFlight
+                    },
+                );
             } else if bare > pos {
                 // Another producer took `pos` already; our tail was stale.
                 let tail = area.tail().load(Ordering::Acquire);
@@ -643,10 +647,11 @@ impl<T: ShmType> Participant<T> {
     }
 
     /// One dequeue into `*dst` (tombstoned slots are skipped): `Err(())` for corrupted shared
-    /// state. [`Found::Nothing`] means empty by the positions (`tail == head`); a slot at
-    /// `head` claimed by a producer that has not published it yet (`tail` is past it) is
-    /// [`Found::InFlight`], as is a run of lost CAS races.
-    fn pop(&self, dst: &mut T) -> Result<Found, ()> {
+    /// state. With `exact`, [`Found::Nothing`] means empty by the positions (`tail == head`)
+    /// and a slot at `head` claimed by a producer that has not published it yet (`tail` is
+    /// past it) is [`Found::InFlight`]; without, both are `Nothing` and `tail` is not read (as
+    /// in [`push`](Participant::push)). A run of lost CAS races is `InFlight`.
+    fn pop(&self, dst: &mut T, exact: bool) -> Result<Found, ()> {
         let area = &self.area;
         let cap = area.capacity();
         let lane = self.lane();
@@ -686,8 +691,7 @@ impl<T: ShmType> Participant<T> {
             } else if empty_at(stamp, pos, cap) {
                 // Empty only if no producer has claimed `pos`: `head` is at least `pos`, so
                 // `tail <= pos` means `tail <= head` now.
-                let tail = area.tail().load(Ordering::Acquire);
-                return Ok(if tail <= pos {
+                return Ok(if !exact || area.tail().load(Ordering::Acquire) <= pos {
                     Found::Nothing
                 } else {
                     Found::InFlight
@@ -710,15 +714,23 @@ impl<T: ShmType> Participant<T> {
     /// out ([`crate::wait::patiently`]), settling dead participants' claims on the way; the
     /// outcome is `Done`, `Nothing` (the positions say full or empty) or, impatient or once
     /// the patience is spent, `InFlight`.
+    #[inline]
     fn patiently(
         &self,
         patient: bool,
         mut op: impl FnMut() -> Result<Found, ()>,
     ) -> Result<Found, ()> {
         let first = op();
-        if !patient || first != Ok(Found::InFlight) {
-            return first;
+        if patient && first == Ok(Found::InFlight) {
+            return self.wait_in_flight(op);
         }
+        first
+    }
+
+    /// The slow half of [`patiently`](Participant::patiently).
+    #[cold]
+    #[inline(never)]
+    fn wait_in_flight(&self, mut op: impl FnMut() -> Result<Found, ()>) -> Result<Found, ()> {
         crate::wait::patiently(|settle| {
             if settle {
                 self.scan();
@@ -1032,17 +1044,21 @@ impl<T: ShmType> Participant<T> {
 
     // ------------------------------------------------------------------ operations
 
-    /// One send attempt. `patient`: the public try calls, which wait out a consumer in the
+    /// One send attempt. `PATIENT`: the public try calls, which wait out a consumer in the
     /// middle of taking the slot at `tail` and report `Full` only when the positions say so
     /// (the waiting loops and async sends retry on their own and pass `false`).
-    fn try_send_ref(&self, value: &T, force: bool, patient: bool) -> Result<(), TrySendError<()>> {
+    fn try_send_ref<const PATIENT: bool>(
+        &self,
+        value: &T,
+        force: bool,
+    ) -> Result<(), TrySendError<()>> {
         if self.is_corrupted() {
             return Err(TrySendError::Corrupted(()));
         }
         if !self.peers_present(false, force) {
             return Err(TrySendError::Disconnected(()));
         }
-        match self.patiently(patient, || self.push(value)) {
+        match self.patiently(PATIENT, || self.push(value, PATIENT)) {
             Ok(Found::Done) => Ok(()),
             Ok(Found::Nothing | Found::InFlight) => {
                 if self.peers_present(true, false) {
@@ -1058,9 +1074,13 @@ impl<T: ShmType> Participant<T> {
         }
     }
 
-    /// One receive attempt; `patient` as for [`try_send_ref`](Participant::try_send_ref),
+    /// One receive attempt; `PATIENT` as for [`try_send_ref`](Participant::try_send_ref),
     /// waiting out a producer in the middle of writing the slot at `head`.
-    fn try_recv_into(&self, dst: &mut T, force: bool, patient: bool) -> Result<(), TryRecvError> {
+    fn try_recv_into<const PATIENT: bool>(
+        &self,
+        dst: &mut T,
+        force: bool,
+    ) -> Result<(), TryRecvError> {
         if self.is_corrupted() {
             return Err(TryRecvError::Corrupted);
         }
@@ -1068,7 +1088,7 @@ impl<T: ShmType> Participant<T> {
             p.corrupt();
             Err(TryRecvError::Corrupted)
         };
-        match self.patiently(patient, || self.pop(dst)) {
+        match self.patiently(PATIENT, || self.pop(dst, PATIENT)) {
             Ok(Found::Done) => return Ok(()),
             Ok(Found::Nothing | Found::InFlight) => {}
             Err(()) => return corrupted(self),
@@ -1079,7 +1099,7 @@ impl<T: ShmType> Participant<T> {
         }
         // No sender is left. Reaping settles a dead sender's claims before freeing its
         // record, so whatever is between head and tail now is published or tombstoned.
-        match self.pop(dst) {
+        match self.pop(dst, false) {
             Ok(Found::Done) => return Ok(()),
             Ok(Found::Nothing | Found::InFlight) => {}
             Err(()) => return corrupted(self),
@@ -1579,7 +1599,7 @@ impl<T: ShmType> Sender<T> {
     /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         self.shared
-            .try_send_ref(&value, false, true)
+            .try_send_ref::<true>(&value, false)
             .map_err(|e| e.with_value(value))
     }
 
@@ -1597,7 +1617,7 @@ impl<T: ShmType> Sender<T> {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn try_send_ref(&self, value: &T) -> Result<(), TrySendError<()>> {
-        self.shared.try_send_ref(value, false, true)
+        self.shared.try_send_ref::<true>(value, false)
     }
 
     /// Like [`send`](Sender::send), copying `*value` straight into the slot.
@@ -1681,7 +1701,7 @@ impl<T: ShmType> Sender<T> {
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
         let shared = &*self.shared;
-        match shared.try_send_ref(value, false, false) {
+        match shared.try_send_ref::<false>(value, false) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Full(())) => {}
             Err(e) => return Err(try_to_timeout(e)),
@@ -1691,7 +1711,7 @@ impl<T: ShmType> Sender<T> {
             .area
             .event(Role::Sender, shared.index, &shared.sleepers);
         let done = waiter.wait(shared.area.storage(), event, deadline, |force| match shared
-            .try_send_ref(value, force, false)
+            .try_send_ref::<false>(value, force)
         {
             Ok(()) => Step::Done(Ok(())),
             Err(TrySendError::Full(())) => Step::Retry,
@@ -1726,7 +1746,7 @@ impl<T: ShmType> Receiver<T> {
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut value = T::zeroed();
         self.shared
-            .try_recv_into(&mut value, false, true)
+            .try_recv_into::<true>(&mut value, false)
             .map(|()| value)
     }
 
@@ -1746,7 +1766,7 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn try_recv_into(&self, dst: &mut T) -> Result<(), TryRecvError> {
-        self.shared.try_recv_into(dst, false, true)
+        self.shared.try_recv_into::<true>(dst, false)
     }
 
     /// Like [`recv`](Receiver::recv), copying the message straight into `*dst`.
@@ -1831,7 +1851,7 @@ impl<T: ShmType> Receiver<T> {
         deadline: Option<Instant>,
     ) -> Result<(), RecvTimeoutError> {
         let shared = &*self.shared;
-        match shared.try_recv_into(value, false, false) {
+        match shared.try_recv_into::<false>(value, false) {
             Ok(()) => return Ok(()),
             Err(TryRecvError::Empty) => {}
             Err(e) => return Err(try_recv_to_timeout(e)),
@@ -1841,7 +1861,7 @@ impl<T: ShmType> Receiver<T> {
             .area
             .event(Role::Receiver, shared.index, &shared.sleepers);
         let done = waiter.wait(shared.area.storage(), event, deadline, |force| match shared
-            .try_recv_into(value, force, false)
+            .try_recv_into::<false>(value, force)
         {
             Ok(()) => Step::Done(Ok(())),
             Err(TryRecvError::Empty) => Step::Retry,
@@ -1954,7 +1974,7 @@ impl<T: ShmType> crate::notify::Attempt for RecvInto<'_, T> {
     type Output = Result<(), RecvError>;
 
     fn attempt(&mut self, force: bool) -> Option<Result<(), RecvError>> {
-        crate::notify::received(self.0.shared.try_recv_into(self.1, force, false))
+        crate::notify::received(self.0.shared.try_recv_into::<false>(self.1, force))
     }
 
     fn waiter(&mut self) -> &mut Waiter {
@@ -2040,7 +2060,7 @@ impl<T: ShmType> crate::notify::Attempt for SendRef<'_, T> {
     type Output = Result<(), SendError<()>>;
 
     fn attempt(&mut self, force: bool) -> Option<Result<(), SendError<()>>> {
-        match self.0.shared.try_send_ref(self.1, force, false) {
+        match self.0.shared.try_send_ref::<false>(self.1, force) {
             Ok(()) => Some(Ok(())),
             Err(TrySendError::Full(())) => None,
             Err(TrySendError::Disconnected(())) => Some(Err(SendError::Disconnected(()))),
