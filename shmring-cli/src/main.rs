@@ -7,6 +7,8 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+#[macro_use]
+mod out;
 mod bench;
 mod ops;
 mod pipe;
@@ -116,13 +118,23 @@ impl Failure {
         Failure::new(code, err.to_string())
     }
 
+    /// A failed write to stdout: a closed stdout (its reader went away, as with `| head`)
+    /// ends the command quietly with exit 0; anything else (`/dev/full`) is exit 1.
+    pub fn stdout(err: &std::io::Error) -> Failure {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            Failure::new(0, "")
+        } else {
+            Failure::new(1, format!("writing stdout: {err}"))
+        }
+    }
+
     /// The failure an [`shmring::inspect::InspectError`] stands for.
     pub fn inspect(err: &shmring::inspect::InspectError) -> Failure {
         use shmring::inspect::InspectError as E;
         let code = match err {
             E::InvalidName { .. } => 2,
             E::NotFound { .. } => 3,
-            E::Header { .. } => 5,
+            E::Header { .. } | E::NotAFile { .. } => 5,
             E::PermissionDenied { .. } => 6,
             E::Io { .. } => 1,
         };
@@ -145,14 +157,15 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(f) if f.code == 0 => ExitCode::SUCCESS,
         Err(f) => {
             if json {
-                eprintln!(
+                errln!(
                     "{}",
                     serde_json::json!({ "error": f.message, "exit_code": f.code })
                 );
             } else {
-                eprintln!("shmring: {}", f.message);
+                errln!("shmring: {}", f.message);
             }
             ExitCode::from(f.code)
         }

@@ -111,11 +111,11 @@ pub fn ls(json: bool) -> Result<(), Failure> {
                 Err(e) => json!({ "name": name, "error": e.to_string() }),
             })
             .collect();
-        println!("{}", Value::Array(rows));
+        outln!("{}", Value::Array(rows))?;
         return Ok(());
     }
     if reports.is_empty() {
-        println!("no shmring rings in {}", inspect::SHM_DIR);
+        outln!("no shmring rings in {}", inspect::SHM_DIR)?;
         return Ok(());
     }
     let mut rows = vec![[
@@ -164,7 +164,7 @@ pub fn ls(json: bool) -> Result<(), Failure> {
             .zip(&widths)
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        outln!("{}", line.join("  ").trim_end())?;
     }
     Ok(())
 }
@@ -172,9 +172,9 @@ pub fn ls(json: bool) -> Result<(), Failure> {
 pub fn inspect(name: &str, json: bool) -> Result<(), Failure> {
     let r = inspect::inspect(name).map_err(|e| Failure::inspect(&e))?;
     if json {
-        println!("{}", report_json(&r));
+        outln!("{}", report_json(&r))?;
     } else {
-        print_report(&r);
+        print_report(&r)?;
     }
     if r.health == Health::Corrupt {
         return Err(Failure::new(
@@ -188,7 +188,7 @@ pub fn inspect(name: &str, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-fn print_report(r: &Inspection) {
+fn print_report(r: &Inspection) -> Result<(), Failure> {
     let i = &r.info;
     let state = match i.state {
         0 => "initialising",
@@ -196,17 +196,18 @@ fn print_report(r: &Inspection) {
         2 => "closed",
         _ => "invalid",
     };
-    println!("ring            {}", r.name);
-    println!("path            {}", inspect::path_of(&r.name).display());
-    println!("format version  {}", i.version);
-    println!("state           {state}");
-    println!("kind            {}", i.kind);
-    println!("capacity        {}", i.capacity);
-    println!(
+    outln!("ring            {}", r.name)?;
+    outln!("path            {}", inspect::path_of(&r.name).display())?;
+    outln!("format version  {}", i.version)?;
+    outln!("state           {state}")?;
+    outln!("kind            {}", i.kind)?;
+    outln!("capacity        {}", i.capacity)?;
+    outln!(
         "slot            {} bytes, aligned to {}",
-        i.slot_size, i.slot_align
-    );
-    println!(
+        i.slot_size,
+        i.slot_align
+    )?;
+    outln!(
         "payload         {}{}",
         i.description,
         if i.description_truncated {
@@ -214,27 +215,30 @@ fn print_report(r: &Inspection) {
         } else {
             ""
         }
-    );
-    println!("fingerprint     {:#018x}", i.fingerprint);
-    println!(
+    )?;
+    outln!("fingerprint     {:#018x}", i.fingerprint)?;
+    outln!(
         "size            {} bytes (area {} at offset {}; file {})",
-        i.total_size, i.area_size, i.area_offset, r.file_len
-    );
-    println!(
+        i.total_size,
+        i.area_size,
+        i.area_offset,
+        r.file_len
+    )?;
+    outln!(
         "creator         pid {} (start ticks {}, pid ns {}) {}",
         i.owner.pid,
         i.owner.start_ticks,
         i.owner.pid_ns,
         liveness(r.creator)
-    );
-    println!(
+    )?;
+    outln!(
         "created         {} ns after the Unix epoch",
         i.created_unix_ns
-    );
+    )?;
     if let Some(c) = &r.control {
-        println!("tail            {}", c.tail);
-        println!("head            {}", c.head);
-        println!(
+        outln!("tail            {}", c.tail)?;
+        outln!("head            {}", c.head)?;
+        outln!(
             "fill            {} {}",
             c.fill,
             if i.kind.is_byte_ring() {
@@ -242,21 +246,21 @@ fn print_report(r: &Inspection) {
             } else {
                 "messages"
             }
-        );
+        )?;
         if let Some(consumed) = c.consumed {
-            println!("consumed        {consumed}");
+            outln!("consumed        {consumed}")?;
         }
         if let Some(epoch) = c.epoch {
-            println!("epoch           {epoch}");
+            outln!("epoch           {epoch}")?;
         }
-        println!(
+        outln!(
             "waiters         receiver {}, sender {}",
             if c.receiver_waiting { "asleep" } else { "none" },
             if c.sender_waiting { "asleep" } else { "none" }
-        );
+        )?;
     }
     if r.participants.is_empty() {
-        println!("participants    none");
+        outln!("participants    none")?;
     }
     for p in &r.participants {
         let mut line = format!(
@@ -272,14 +276,15 @@ fn print_report(r: &Inspection) {
         if !p.in_flight.is_empty() {
             line.push_str(&format!(", in flight at {:?}", p.in_flight));
         }
-        println!("{line}");
+        outln!("{line}")?;
     }
     if r.problems.is_empty() {
-        println!("consistency     ok");
+        outln!("consistency     ok")?;
     }
     for p in &r.problems {
-        println!("PROBLEM         {p}");
+        outln!("PROBLEM         {p}")?;
     }
+    Ok(())
 }
 
 pub fn rm(names: &[String], json: bool) -> Result<(), Failure> {
@@ -321,13 +326,13 @@ pub fn rm(names: &[String], json: bool) -> Result<(), Failure> {
         removed.push(name.clone());
     }
     if json {
-        println!("{}", json!({ "removed": removed, "warnings": warnings }));
+        outln!("{}", json!({ "removed": removed, "warnings": warnings }))?;
     } else {
         for w in &warnings {
-            eprintln!("shmring: note: {w}");
+            errln!("shmring: note: {w}");
         }
         for name in &removed {
-            println!("removed {name}");
+            outln!("removed {name}")?;
         }
     }
     Ok(())
@@ -354,25 +359,25 @@ pub fn gc(dry_run: bool, json: bool) -> Result<(), Failure> {
         kept.push(json!({ "name": name, "reason": reason }));
     }
     if json {
-        println!(
+        outln!(
             "{}",
             json!({ "dry_run": dry_run, "removed": removed, "kept": kept })
-        );
+        )?;
         return Ok(());
     }
     let verb = if dry_run { "would remove" } else { "removed" };
     for name in &removed {
-        println!("{verb} {name}");
+        outln!("{verb} {name}")?;
     }
     for k in &kept {
-        println!(
+        outln!(
             "kept {} ({})",
             k["name"].as_str().unwrap_or_default(),
             k["reason"].as_str().unwrap_or_default()
-        );
+        )?;
     }
     if removed.is_empty() {
-        println!("nothing to remove");
+        outln!("nothing to remove")?;
     }
     Ok(())
 }

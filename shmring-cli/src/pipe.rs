@@ -75,7 +75,7 @@ fn attach<T>(
 
 fn summary(json: bool, verb: &str, messages: u64, bytes: u64) {
     if json {
-        eprintln!(
+        errln!(
             "{}",
             serde_json::json!({ "messages": messages, "bytes": bytes, "direction": verb })
         );

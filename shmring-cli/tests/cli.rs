@@ -532,3 +532,83 @@ fn a_failing_bench_row_is_one_line() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// Runs `args` with stdout going to `stdout`; exit code and stderr.
+fn run_into(args: &[&str], stdout: Stdio) -> (Option<i32>, String) {
+    let child = shmring()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, _, stderr) = finish(child);
+    (code, stderr)
+}
+
+/// A pipe whose reading end is already closed: every write to it fails with `EPIPE`.
+fn closed_pipe() -> Stdio {
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    Stdio::from(write)
+}
+
+/// `shmring ls | head -1` and friends: a closed stdout ends the command quietly with exit 0,
+/// a full device is one line and exit 1 — never a panic (exit 101, "failed printing to
+/// stdout").
+#[test]
+fn closed_pipes_and_full_devices_never_panic() {
+    let name = unique("pipes");
+    let _unlink = Unlink(name.clone());
+    let (code, _, err) = run(&["send", &name, "--create"]);
+    assert_eq!(code, Some(0), "{err}");
+    let commands: [&[&str]; 6] = [
+        &["ls"],
+        &["ls", "--json"],
+        &["inspect", &name],
+        &["inspect", &name, "--json"],
+        &["gc", "--dry-run"],
+        &["gc", "--dry-run", "--json"],
+    ];
+    for args in commands {
+        let (code, err) = run_into(args, closed_pipe());
+        assert_eq!(code, Some(0), "{args:?} into a closed pipe: {err}");
+        assert!(err.is_empty(), "{args:?} into a closed pipe said: {err}");
+        let full = std::fs::File::create("/dev/full").unwrap();
+        let (code, err) = run_into(args, Stdio::from(full));
+        assert_eq!(code, Some(1), "{args:?} into /dev/full: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?} into /dev/full: {err}");
+        assert!(err.contains("writing stdout"), "{args:?}: {err}");
+    }
+}
+
+/// `mkfifo /dev/shm/f; shmring inspect f` (and `rm f`) used to block forever, and `inspect`
+/// followed symbolic links: now both are "not a shmring ring" at once (exit 5).
+#[test]
+fn fifos_and_links_in_dev_shm_neither_block_nor_redirect() {
+    let fifo = unique("fifo");
+    let link = unique("link");
+    let fifo_path = std::path::Path::new("/dev/shm").join(&fifo);
+    let link_path = std::path::Path::new("/dev/shm").join(&link);
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", &link_path).unwrap();
+    let cleanup = || {
+        let _ = std::fs::remove_file(&fifo_path);
+        let _ = std::fs::remove_file(&link_path);
+    };
+    for (args, what) in [
+        (["inspect", fifo.as_str()], "FIFO"),
+        (["rm", fifo.as_str()], "FIFO"),
+        (["inspect", link.as_str()], "symbolic link"),
+    ] {
+        let (code, _, err) = run(&args);
+        if code != Some(5) || !err.contains("not a shmring ring") || !err.contains(what) {
+            cleanup();
+            panic!("{args:?}: exit {code:?}: {err}");
+        }
+    }
+    let (code, out, _) = run(&["ls"]);
+    cleanup();
+    assert_eq!(code, Some(0));
+    assert!(!out.contains(&fifo) && !out.contains(&link), "{out}");
+}

@@ -61,6 +61,15 @@ pub enum InspectError {
         /// What is wrong with the header.
         source: HeaderError,
     },
+    /// The entry is not a regular file — a symbolic link, FIFO, socket, device or directory:
+    /// not a shmring segment. It is neither followed nor read (opening a FIFO would block).
+    #[error("{path} is not a shmring ring: it is a {what}, not a regular file")]
+    NotAFile {
+        /// The entry.
+        path: PathBuf,
+        /// What it is instead.
+        what: &'static str,
+    },
     /// Any other I/O error.
     #[error("{path}: {source}")]
     Io {
@@ -185,21 +194,26 @@ pub fn inspect(name: &str) -> Result<Inspection, InspectError> {
         });
     }
     let path = path_of(name);
-    let mut file = File::open(&path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => InspectError::NotFound {
+    let (mut file, file_len) = open_entry(&path).map_err(|e| match e {
+        Entry::NotAFile(what) => InspectError::NotAFile {
+            path: path.clone(),
+            what,
+        },
+        Entry::Io(e) if e.kind() == io::ErrorKind::NotFound => InspectError::NotFound {
             name: name.to_owned(),
         },
-        io::ErrorKind::PermissionDenied => InspectError::PermissionDenied { path: path.clone() },
-        _ => InspectError::Io {
+        Entry::Io(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            InspectError::PermissionDenied { path: path.clone() }
+        }
+        Entry::Io(source) => InspectError::Io {
             path: path.clone(),
-            source: e,
+            source,
         },
     })?;
     let io_err = |source| InspectError::Io {
         path: path.clone(),
         source,
     };
-    let file_len = file.metadata().map_err(io_err)?.len();
     let want = HEADER_SIZE + CONTROL_READ;
     let mut bytes = Vec::with_capacity(want);
     file.by_ref()
@@ -207,6 +221,48 @@ pub fn inspect(name: &str) -> Result<Inspection, InspectError> {
         .read_to_end(&mut bytes)
         .map_err(io_err)?;
     inspect_bytes(name, &bytes, file_len).map_err(|source| InspectError::Header { path, source })
+}
+
+/// Why an entry of the shared-memory directory was not opened.
+enum Entry {
+    /// Not a regular file: what it is.
+    NotAFile(&'static str),
+    /// Opening or examining it failed.
+    Io(io::Error),
+}
+
+/// Opens an entry of the shared-memory directory for reading without following a symbolic
+/// link (`O_NOFOLLOW`) and without blocking (`O_NONBLOCK`: a FIFO would block `open` until a
+/// writer came), and refuses anything but a regular file. Returns the file and its length.
+fn open_entry(path: &Path) -> Result<(File, u64), Entry> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Entry::NotAFile("symbolic link")
+            } else {
+                Entry::Io(e)
+            }
+        })?;
+    let meta = file.metadata().map_err(Entry::Io)?;
+    let t = meta.file_type();
+    if !t.is_file() {
+        return Err(Entry::NotAFile(if t.is_fifo() {
+            "FIFO"
+        } else if t.is_socket() {
+            "socket"
+        } else if t.is_dir() {
+            "directory"
+        } else if t.is_char_device() || t.is_block_device() {
+            "device"
+        } else {
+            "special file"
+        }));
+    }
+    Ok((file, meta.len()))
 }
 
 /// Bytes of the area an inspection reads: the largest control block (mpmc's) and the framed
@@ -401,7 +457,7 @@ pub fn list() -> Vec<String> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter(|e| {
             let mut magic = [0u8; 8];
-            File::open(e.path()).is_ok_and(|mut f| f.read_exact(&mut magic).is_ok())
+            open_entry(&e.path()).is_ok_and(|(mut f, _)| f.read_exact(&mut magic).is_ok())
                 && magic == MAGIC
         })
         .filter_map(|e| e.file_name().into_string().ok())

@@ -165,3 +165,60 @@ fn any_bytes_give_a_report_or_an_error() {
     }
     drop(tx);
 }
+
+/// A FIFO, a symbolic link (here to a real ring, and to a file outside /dev/shm) and a
+/// directory in /dev/shm are "not a shmring ring" at once: never opened in a way that blocks
+/// (a FIFO's `open` waits for a writer), never followed, and not listed.
+#[test]
+fn special_files_are_not_rings_and_never_block() {
+    let ring = unique_name("special-ring");
+    let _ring = Unlink(ring.clone());
+    let _tx = shmring::spsc::Sender::<u8>::create(ring.as_str(), 8).unwrap();
+    let fifo = unique_name("special-fifo");
+    let link = unique_name("special-link");
+    let outside = unique_name("special-outside");
+    let dir = unique_name("special-dir");
+    let paths: Vec<_> = [&fifo, &link, &outside, &dir]
+        .iter()
+        .map(|n| common::shm_path(n))
+        .collect();
+    struct Remove(Vec<std::path::PathBuf>);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                let _ = std::fs::remove_file(p).or_else(|_| std::fs::remove_dir(p));
+            }
+        }
+    }
+    let _remove = Remove(paths.clone());
+    nix::unistd::mkfifo(&paths[0], nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    std::os::unix::fs::symlink(common::shm_path(&ring), &paths[1]).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", &paths[2]).unwrap();
+    std::fs::create_dir(&paths[3]).unwrap();
+    // A watchdog: a blocking open would hang this thread, not the test.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let names = [fifo.clone(), link.clone(), outside.clone(), dir.clone()];
+    std::thread::spawn(move || {
+        let got: Vec<_> = names.iter().map(|n| inspect(n).err()).collect();
+        let _ = tx.send(got);
+    });
+    let got = rx
+        .recv_timeout(common::WATCHDOG)
+        .expect("inspect blocked on a special file");
+    let whats: Vec<_> = got
+        .into_iter()
+        .map(|e| match e {
+            Some(InspectError::NotAFile { what, .. }) => what,
+            other => panic!("expected NotAFile, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        whats,
+        ["FIFO", "symbolic link", "symbolic link", "directory"]
+    );
+    let listed = list();
+    assert!(listed.contains(&ring));
+    for n in [&fifo, &link, &outside, &dir] {
+        assert!(!listed.contains(n), "{n} listed");
+    }
+}

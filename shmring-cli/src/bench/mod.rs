@@ -374,9 +374,9 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         cfg.tput.as_secs_f64()
     );
     if json {
-        print_json(&rows, &setup);
+        print_json(&rows, &setup)?;
     } else {
-        print_table(&rows, &setup);
+        print_table(&rows, &setup)?;
     }
     Ok(())
 }
@@ -401,13 +401,13 @@ fn floors(
     (rtt, tput)
 }
 
-fn print_table(rows: &[Row], setup: &str) {
+fn print_table(rows: &[Row], setup: &str) -> Result<(), Failure> {
     let (floor_rtt, floor_tput) = floors(rows);
-    println!("shmring bench: {setup}");
-    println!(
+    outln!("shmring bench: {setup}")?;
+    outln!(
         "round trips in µs (ratio: p50 / floor p50); throughput one-way (ratio: rate / floor rate)"
-    );
-    println!();
+    )?;
+    outln!()?;
     let mut table = vec![[
         "row".to_string(),
         "size".into(),
@@ -469,14 +469,15 @@ fn print_table(rows: &[Row], setup: &str) {
                 }
             })
             .collect();
-        println!("{}", cells.join("  ").trim_end());
+        outln!("{}", cells.join("  ").trim_end())?;
         if n == 0 {
-            println!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * 8));
+            outln!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * 8))?;
         }
     }
+    Ok(())
 }
 
-fn print_json(rows: &[Row], setup: &str) {
+fn print_json(rows: &[Row], setup: &str) -> Result<(), Failure> {
     let (floor_rtt, floor_tput) = floors(rows);
     let rows: Vec<_> = rows
         .iter()
@@ -496,5 +497,6 @@ fn print_json(rows: &[Row], setup: &str) {
             })
         })
         .collect();
-    println!("{}", json!({ "setup": setup, "rows": rows }));
+    outln!("{}", json!({ "setup": setup, "rows": rows }))?;
+    Ok(())
 }
