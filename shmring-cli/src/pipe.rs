@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use shmring::framed::SendError;
 use shmring::framed::mpsc::{Receiver, Sender};
-use shmring::{OpenError, RecvError, TryRecvError};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use shmring::{OpenError, RecvError, RecvTimeoutError, TryRecvError};
 
 use crate::Failure;
 
@@ -82,42 +85,76 @@ fn summary(json: bool, verb: &str, messages: u64, bytes: u64) {
     }
 }
 
-/// Reads the next message from stdin: a line without its newline, or a frame. `None` at the
-/// end of input.
+/// Why the next message could not be read.
+enum ReadFail {
+    /// The message is longer than the ring's largest (`len` when known: a frame's prefix).
+    TooLarge(Option<u64>),
+    /// Input ended inside a frame, or reading failed.
+    Failure(Failure),
+}
+
+/// Reads the next message from stdin into `buf`: a line without its newline, or a frame.
+/// `None` at the end of input. Holds at most `max + 1` bytes of a message: a line or frame
+/// longer than `max` is refused as soon as that is known, without reading the rest.
 fn next_message(
     input: &mut impl BufRead,
     frames: bool,
     buf: &mut Vec<u8>,
-) -> Result<Option<()>, Failure> {
+    max: usize,
+) -> Result<Option<()>, ReadFail> {
     buf.clear();
-    let io_err = |e: io::Error| Failure::new(1, format!("reading stdin: {e}"));
+    let io_err = |e: io::Error| ReadFail::Failure(Failure::new(1, format!("reading stdin: {e}")));
     if !frames {
-        if input.read_until(b'\n', buf).map_err(io_err)? == 0 {
-            return Ok(None);
+        loop {
+            let chunk = match input.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err(e)),
+            };
+            if chunk.is_empty() {
+                // End of input: a last line without a newline is still a message.
+                return Ok((!buf.is_empty()).then_some(()));
+            }
+            let (take, newline) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (i, true),
+                None => (chunk.len(), false),
+            };
+            if buf.len() + take > max {
+                return Err(ReadFail::TooLarge(None));
+            }
+            buf.extend_from_slice(&chunk[..take]);
+            input.consume(take + usize::from(newline));
+            if newline {
+                return Ok(Some(()));
+            }
         }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-        }
-        return Ok(Some(()));
     }
     let mut prefix = [0u8; 4];
     let mut got = 0;
     while got < 4 {
         match input.read(&mut prefix[got..]) {
             Ok(0) if got == 0 => return Ok(None),
-            Ok(0) => return Err(Failure::new(1, "stdin ended inside a frame's length")),
+            Ok(0) => {
+                return Err(ReadFail::Failure(Failure::new(
+                    1,
+                    "stdin ended inside a frame's length",
+                )));
+            }
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(io_err(e)),
         }
     }
-    let len = u32::from_le_bytes(prefix) as u64;
+    let len = u64::from(u32::from_le_bytes(prefix));
+    if len > max as u64 {
+        return Err(ReadFail::TooLarge(Some(len)));
+    }
     input.take(len).read_to_end(buf).map_err(io_err)?;
     if (buf.len() as u64) < len {
-        return Err(Failure::new(
+        return Err(ReadFail::Failure(Failure::new(
             1,
             format!("stdin ended inside a frame ({} of {len} bytes)", buf.len()),
-        ));
+        )));
     }
     Ok(Some(()))
 }
@@ -129,21 +166,37 @@ pub fn send(args: &SendArgs, json: bool) -> Result<(), Failure> {
     let mut input = stdin.lock();
     let mut buf = Vec::new();
     let (mut messages, mut bytes) = (0u64, 0u64);
-    while next_message(&mut input, c.frames, &mut buf)?.is_some() {
+    let max = tx.max_message();
+    let too_large = |messages: u64, len: Option<u64>| {
+        let what = if c.frames { "frame" } else { "line" };
+        let size = len.map_or_else(
+            || format!("longer than {max} bytes"),
+            |l| format!("{l} bytes"),
+        );
+        Failure::new(
+            9,
+            format!(
+                "message {} ({what}) is {size}; ring {} takes at most {max} bytes per message \
+                 (create it with a larger --capacity: the largest message is half of it, less 8)",
+                messages + 1,
+                c.name
+            ),
+        )
+    };
+    loop {
+        match next_message(&mut input, c.frames, &mut buf, max) {
+            Ok(Some(())) => {}
+            Ok(None) => break,
+            Err(ReadFail::TooLarge(len)) => return Err(too_large(messages, len)),
+            Err(ReadFail::Failure(f)) => return Err(f),
+        }
         match tx.send(&buf) {
             Ok(()) => {
                 messages += 1;
                 bytes += buf.len() as u64;
             }
-            Err(SendError::TooLarge { len, max }) => {
-                return Err(Failure::new(
-                    9,
-                    format!(
-                        "message {} is {len} bytes, {} takes at most {max}",
-                        messages + 1,
-                        c.name
-                    ),
-                ));
+            Err(SendError::TooLarge { len, .. }) => {
+                return Err(too_large(messages, Some(len as u64)));
             }
             Err(SendError::Disconnected) => {
                 return Err(Failure::new(
@@ -160,6 +213,32 @@ pub fn send(args: &SendArgs, json: bool) -> Result<(), Failure> {
     summary(json, "sent", messages, bytes);
     Ok(())
 }
+
+/// The signal that asked `recv` to stop (0: none yet).
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn stop_on(signal: nix::libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP.store(signal, Ordering::Relaxed);
+}
+
+/// The signals that stop `recv` cleanly: it takes no further message, writes out everything
+/// it has taken, and exits.
+const STOP_SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// Installs (or, with `SigHandler::SigDfl`, removes) the stopping handler. No `SA_RESTART`:
+/// a blocked write returns `EINTR` and is retried by `write_all`, so nothing is cut short.
+fn on_stop_signals(handler: SigHandler) {
+    let action = SigAction::new(handler, SaFlags::empty(), SigSet::empty());
+    for signal in STOP_SIGNALS {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe); the default
+        // disposition is always sound.
+        let _ = unsafe { sigaction(signal, &action) };
+    }
+}
+
+/// How long `recv` waits for a message before it looks at the stop flag again.
+const STOP_POLL: Duration = Duration::from_millis(50);
 
 pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
     let c = &args.common;
@@ -184,7 +263,15 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
             Some(Failure::new(1, format!("writing stdout: {e}")))
         }
     };
+    on_stop_signals(SigHandler::Handler(stop_on));
+    let mut stopped = 0;
     while args.count.is_none_or(|n| messages < n) {
+        stopped = STOP.load(Ordering::Relaxed);
+        if stopped != 0 {
+            // A second signal ends the process at once (perhaps losing what is buffered).
+            on_stop_signals(SigHandler::SigDfl);
+            break;
+        }
         // Flush only when nothing more is waiting, so a fast stream is written in blocks
         // and a slow one line by line.
         let got = match rx.try_recv_into(&mut buf) {
@@ -193,7 +280,12 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
                 if let Err(e) = out.flush() {
                     return end(e).map_or(Ok(()), Err);
                 }
-                rx.recv_into(&mut buf).map(|_| ())
+                match rx.recv_into_deadline(&mut buf, Instant::now() + STOP_POLL) {
+                    Ok(_) => Ok(()),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => Err(RecvError::Disconnected),
+                    Err(RecvTimeoutError::Corrupted) => Err(RecvError::Corrupted),
+                }
             }
             Err(TryRecvError::Disconnected) => Err(RecvError::Disconnected),
             Err(TryRecvError::Corrupted) => Err(RecvError::Corrupted),
@@ -219,5 +311,16 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
         return end(e).map_or(Ok(()), Err);
     }
     summary(json, "received", messages, bytes);
+    if stopped != 0 {
+        let name = Signal::try_from(stopped).map_or("a signal", Signal::as_str);
+        return Err(Failure::new(
+            (128 + stopped) as u8,
+            format!(
+                "stopped by {name} after {messages} messages, all written out; the rest stay \
+                 in {} for the next receiver",
+                c.name
+            ),
+        ));
+    }
     Ok(())
 }

@@ -612,3 +612,126 @@ fn fifos_and_links_in_dev_shm_neither_block_nor_redirect() {
     assert_eq!(code, Some(0));
     assert!(!out.contains(&fifo) && !out.contains(&link), "{out}");
 }
+
+/// `head -c 300000000 /dev/zero | shmring send big` used to read the whole line into memory
+/// (297 MB) before refusing it; under a 256 MiB address-space limit it aborted. `send` holds at
+/// most the ring's largest message: the over-long line (or a frame whose length prefix says
+/// 2 GiB) is refused with exit 9 as soon as its length passes the maximum.
+#[test]
+fn send_memory_is_bounded_by_the_largest_message() {
+    use std::os::unix::process::CommandExt;
+    let name = unique("big");
+    let _unlink = Unlink(name.clone());
+    for frames in [false, true] {
+        let mut cmd = shmring();
+        cmd.args(["send", &name, "--create", "--capacity", "4096"]);
+        if frames {
+            cmd.arg("--frames");
+        }
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let limit = 256 << 20;
+                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_AS, limit, limit)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || {
+            if frames {
+                let _ = stdin.write_all(&[0xff, 0xff, 0xff, 0x7f]);
+            }
+            let zeros = vec![0u8; 1 << 20];
+            // 300 MB, or until `send` has gone and the pipe is closed.
+            let mut written = 0usize;
+            while written < 300 << 20 && stdin.write_all(&zeros).is_ok() {
+                written += zeros.len();
+            }
+            written
+        });
+        let (code, _, err) = finish(child);
+        let written = writer.join().unwrap();
+        assert_eq!(code, Some(9), "frames {frames}: {err}");
+        assert!(err.contains("at most 2040 bytes"), "{err}");
+        assert!(
+            written < 300 << 20,
+            "send read all the input ({written} bytes)"
+        );
+        let _ = shmring::Segment::unlink_name(&name);
+    }
+}
+
+/// Sends `lines` (`1\n2\n…`) into a new ring `name` and returns once all are in it.
+fn fill_with_lines(name: &str, lines: u32) {
+    let mut send = shmring()
+        .args(["send", name, "--create", "--capacity", "4194304"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input: String = (1..=lines).map(|i| format!("{i}\n")).collect();
+    send.stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let (code, _, err) = finish(send);
+    assert_eq!(code, Some(0), "send: {err}");
+}
+
+/// The lines of `out` as numbers.
+fn numbers(out: &[u8]) -> Vec<u32> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
+
+/// Issue 16's scenario: `seq 1 60000 | shmring send kr --create`; `shmring recv kr | (sleep 2;
+/// cat > a.txt) &`; the recv stopped by a signal after 1 s; `shmring recv kr > b.txt`. Before,
+/// ~11 000 lines were in neither file (the output buffer was dropped). Now a stopped `recv`
+/// writes out everything it has taken, exits 128 + the signal, and leaves the rest in the
+/// ring: `a.txt` and `b.txt` together are every line once, in order.
+#[test]
+fn recv_stopped_by_a_signal_loses_nothing() {
+    use nix::sys::signal::{Signal, kill};
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        let name = unique("stopped");
+        let _unlink = Unlink(name.clone());
+        fill_with_lines(&name, 60_000);
+        let mut first = shmring()
+            .args(["recv", &name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = first.stdout.take().unwrap();
+        // The slow reader: nothing for two seconds, then everything.
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(2));
+            let mut a = Vec::new();
+            std::io::Read::read_to_end(&mut stdout, &mut a).unwrap();
+            a
+        });
+        std::thread::sleep(Duration::from_secs(1));
+        kill(nix::unistd::Pid::from_raw(first.id() as i32), signal).unwrap();
+        let (code, _, err) = finish(first);
+        let a = reader.join().unwrap();
+        assert_eq!(code, Some(128 + signal as i32), "{signal}: {err}");
+        assert!(err.contains("stopped by"), "{err}");
+        let (code, b, err) = run(&["recv", &name]);
+        assert_eq!(code, Some(0), "{err}");
+        let mut all = numbers(&a);
+        assert!(!all.is_empty(), "{signal}: the first recv wrote nothing");
+        all.extend(numbers(b.as_bytes()));
+        assert_eq!(all, (1..=60_000).collect::<Vec<_>>(), "{signal}");
+    }
+}

@@ -34,7 +34,9 @@ use std::time::{Duration, Instant};
 use super::record::{self, HEADER, Record};
 use super::{Cursor, MIN_CAPACITY, Next, SendError, header, max_message};
 use crate::error::{recv_without_timeout, try_recv_to_timeout};
-use crate::mpmc::{Area, CONTROL_SIZE, IDLE, LaneGuard, Participant, Protocol, Resolution, Role};
+use crate::mpmc::{
+    Area, CONTROL_SIZE, Claimant, IDLE, LaneGuard, Participant, Protocol, Resolution, Role,
+};
 use crate::storage::{Geometry, Storage};
 use crate::sync::Ordering;
 use crate::wait::{Step, Waiter};
@@ -1576,14 +1578,18 @@ impl Receiver {
         crate::wait::patiently(|settle| {
             if settle {
                 let shared = &self.shared;
+                match shared.claimant(self.cursor.head) {
+                    // Nobody claimed it (or the producer just committed): one last look. A
+                    // reservation held open by its user is not waited for.
+                    Claimant::Nobody | Claimant::HeldOpen => return Some(self.take(buf)),
+                    Claimant::Working => {}
+                }
                 shared.local_head.store(self.cursor.head, Ordering::Relaxed);
                 shared.scan();
             }
             match self.take(buf) {
                 Some(result) => Some(Some(result)),
-                None if self.shared.area.tail().load(Ordering::Acquire) <= self.cursor.head
-                    || self.shared.held_open(self.cursor.head) =>
-                {
+                None if self.shared.area.tail().load(Ordering::Acquire) <= self.cursor.head => {
                     Some(None)
                 }
                 None => None,

@@ -215,6 +215,17 @@ pub(crate) enum Resolution {
     Pending,
 }
 
+/// Who holds a claimed position ([`Participant::claimant`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Claimant {
+    /// No lane shows it.
+    Nobody,
+    /// A participant (alive or dead) is in the middle of its operation there.
+    Working,
+    /// A framed reservation its user holds open ([`HELD_OPEN`]).
+    HeldOpen,
+}
+
 /// What one attempt at an operation found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Found {
@@ -731,8 +742,19 @@ impl<T: ShmType> Participant<T> {
     #[cold]
     #[inline(never)]
     fn wait_in_flight(&self, mut op: impl FnMut() -> Result<Found, ()>) -> Result<Found, ()> {
+        let cap = self.area.capacity();
         crate::wait::patiently(|settle| {
             if settle {
+                // The position in flight: the slot at `head` a producer is writing, or the
+                // previous lap's slot at `tail` a consumer is reading.
+                let pos = match self.role {
+                    Role::Receiver => self.area.head().load(Ordering::Acquire),
+                    Role::Sender => self.area.tail().load(Ordering::Acquire).wrapping_sub(cap),
+                };
+                if self.claimant(pos) == Claimant::Nobody {
+                    // Nobody claimed it (or the claimer just finished): one last look.
+                    return Some(op());
+                }
                 self.scan();
             }
             match op() {
@@ -1020,16 +1042,30 @@ impl<T: ShmType> Participant<T> {
         }
     }
 
-    /// Whether a framed claim at `pos` is a reservation held open by its user (a lane of any
-    /// record shows `pos` with [`HELD_OPEN`] in its length word).
-    pub(crate) fn held_open(&self, pos: u64) -> bool {
-        (0..PARTICIPANTS).any(|index| {
-            self.area.owner(index).load(Ordering::Acquire) != 0
-                && (0..LANES).step_by(2).any(|word| {
-                    self.area.lane(index, word).load(Ordering::Acquire) == pos
-                        && self.area.lane(index, word + 1).load(Ordering::Acquire) & HELD_OPEN != 0
-                })
-        })
+    /// Who holds the claim at position `pos`, by the lanes of every held record: a claimer
+    /// announces its position before its claiming CAS and idles the lane after publishing,
+    /// so a position in flight that no lane shows was claimed by nobody (a hostile write) —
+    /// or its claimer has just finished.
+    pub(crate) fn claimant(&self, pos: u64) -> Claimant {
+        let stride = self.protocol.stride();
+        let mut found = Claimant::Nobody;
+        for index in 0..PARTICIPANTS {
+            if self.area.owner(index).load(Ordering::Acquire) == 0 {
+                continue;
+            }
+            for word in (0..LANES).step_by(stride) {
+                if self.area.lane(index, word).load(Ordering::Acquire) != pos {
+                    continue;
+                }
+                if stride == 2
+                    && self.area.lane(index, word + 1).load(Ordering::Acquire) & HELD_OPEN != 0
+                {
+                    return Claimant::HeldOpen;
+                }
+                found = Claimant::Working;
+            }
+        }
+        found
     }
 
     /// Whether any lane word at a position slot (any record, live or dead) shows `pos`.
