@@ -1,7 +1,8 @@
 //! `send` and `recv`: shell pipelines over a many-producer framed ring
 //! ([`shmring::framed::mpsc`]): each line (or length-prefixed frame) of stdin is one message.
 
-use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::io::{self, BufRead, Read};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use shmring::framed::SendError;
@@ -240,27 +241,77 @@ fn on_stop_signals(handler: SigHandler) {
 /// How long `recv` waits for a message before it looks at the stop flag again.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
+/// `recv`'s output: messages are gathered into blocks of about 64 KiB and written with
+/// `write(2)` straight to stdout; the ring holds them ([`Receiver::hold`]) until the write
+/// that carries them has succeeded, and only then are they committed. So a closed stdout, a
+/// full device or a SIGKILL never loses a message taken from the ring: what was not written
+/// stays in the ring for the next receiver (a write cut short by the reader closing the pipe
+/// in the middle of it can make the next receiver repeat the messages of that one write).
+struct Output {
+    pending: Vec<u8>,
+    frames: bool,
+}
+
+/// Bytes gathered before a write.
+const BLOCK: usize = 64 * 1024;
+
+impl Output {
+    /// Adds a message; writes the block when it is full.
+    fn push(&mut self, rx: &mut Receiver, msg: &[u8]) -> io::Result<()> {
+        if self.frames {
+            self.pending
+                .extend_from_slice(&(msg.len() as u32).to_le_bytes());
+            self.pending.extend_from_slice(msg);
+        } else {
+            self.pending.extend_from_slice(msg);
+            self.pending.push(b'\n');
+        }
+        if self.pending.len() >= BLOCK {
+            self.flush(rx)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is gathered (retrying after a signal interrupts the write), then commits
+    /// the messages it carried.
+    fn flush(&mut self, rx: &mut Receiver) -> io::Result<()> {
+        let stdout = io::stdout();
+        let fd = stdout.as_fd();
+        let mut done = 0;
+        while done < self.pending.len() {
+            match nix::unistd::write(fd, &self.pending[done..]) {
+                Ok(n) => done += n,
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(io::Error::from(e)),
+            }
+        }
+        self.pending.clear();
+        rx.commit();
+        Ok(())
+    }
+}
+
 pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
     let c = &args.common;
     let mut rx = attach(c, |n, cap| Receiver::create(n, cap), |n| Receiver::open(n))?;
-    let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    rx.hold();
+    let mut out = Output {
+        pending: Vec::with_capacity(BLOCK + 1024),
+        frames: c.frames,
+    };
     let mut buf = Vec::new();
     let (mut messages, mut bytes) = (0u64, 0u64);
-    let write = |out: &mut BufWriter<_>, msg: &[u8]| -> io::Result<()> {
-        if c.frames {
-            out.write_all(&(msg.len() as u32).to_le_bytes())?;
-            out.write_all(msg)
-        } else {
-            out.write_all(msg)?;
-            out.write_all(b"\n")
-        }
-    };
     let end = |e: io::Error| {
         if e.kind() == io::ErrorKind::BrokenPipe {
-            None // the reader of stdout stopped: a clean end
+            None // the reader of stdout stopped: a clean end; the rest stays in the ring
         } else {
-            Some(Failure::new(1, format!("writing stdout: {e}")))
+            Some(Failure::new(
+                1,
+                format!(
+                    "writing stdout: {e}; the messages not written stay in {}",
+                    c.name
+                ),
+            ))
         }
     };
     on_stop_signals(SigHandler::Handler(stop_on));
@@ -268,16 +319,16 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
     while args.count.is_none_or(|n| messages < n) {
         stopped = STOP.load(Ordering::Relaxed);
         if stopped != 0 {
-            // A second signal ends the process at once (perhaps losing what is buffered).
+            // A second signal ends the process at once (what is gathered stays in the ring).
             on_stop_signals(SigHandler::SigDfl);
             break;
         }
-        // Flush only when nothing more is waiting, so a fast stream is written in blocks
-        // and a slow one line by line.
+        // Write only when nothing more is waiting, so a fast stream is written in blocks
+        // and a slow one message by message.
         let got = match rx.try_recv_into(&mut buf) {
             Ok(_) => Ok(()),
             Err(TryRecvError::Empty) => {
-                if let Err(e) = out.flush() {
+                if let Err(e) = out.flush(&mut rx) {
                     return end(e).map_or(Ok(()), Err);
                 }
                 match rx.recv_into_deadline(&mut buf, Instant::now() + STOP_POLL) {
@@ -294,7 +345,7 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
             Ok(()) => {}
             Err(RecvError::Disconnected) => break,
             Err(RecvError::Corrupted) => {
-                let _ = out.flush();
+                let _ = out.flush(&mut rx);
                 return Err(Failure::new(
                     5,
                     format!("{} is corrupt (after {messages} messages)", c.name),
@@ -303,11 +354,11 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
         }
         messages += 1;
         bytes += buf.len() as u64;
-        if let Err(e) = write(&mut out, &buf) {
+        if let Err(e) = out.push(&mut rx, &buf) {
             return end(e).map_or(Ok(()), Err);
         }
     }
-    if let Err(e) = out.flush() {
+    if let Err(e) = out.flush(&mut rx) {
         return end(e).map_or(Ok(()), Err);
     }
     summary(json, "received", messages, bytes);

@@ -116,11 +116,15 @@ fn pipeline(name: &str, extra: &[&str], input: Vec<u8>) -> Vec<u8> {
     // Read recv's output while send runs (a full stdout pipe would stall the ring).
     let receiver = std::thread::spawn(move || finish(recv));
     let mut stdin = send.stdin.take().unwrap();
-    stdin.write_all(&input).unwrap();
+    let wrote = stdin.write_all(&input);
     drop(stdin);
-    let (code, _, err) = finish(send);
-    assert_eq!(code, Some(0), "send: {err}");
+    let (send_code, _, send_err) = finish(send);
     let (code, out, err) = receiver.join().unwrap();
+    assert_eq!(
+        send_code,
+        Some(0),
+        "send: {send_err} (writing its input: {wrote:?}); recv: {code:?} {err}"
+    );
     assert_eq!(code, Some(0), "recv: {err}");
     out
 }
@@ -734,4 +738,41 @@ fn recv_stopped_by_a_signal_loses_nothing() {
         all.extend(numbers(b.as_bytes()));
         assert_eq!(all, (1..=60_000).collect::<Vec<_>>(), "{signal}");
     }
+}
+
+/// `shmring recv kr | head`: the reader closes its end while `recv` is blocked writing a full
+/// pipe. What `recv` had taken but not written stays in the ring: the next receiver starts
+/// right after the lines that went into the pipe (at most the pipe's 64 KiB), where before the
+/// fix the 64 KiB output buffer was dropped as well.
+#[test]
+fn recv_into_a_reader_that_goes_away_leaves_the_rest_in_the_ring() {
+    let name = unique("headed");
+    let _unlink = Unlink(name.clone());
+    fill_with_lines(&name, 60_000);
+    // Close-on-exec: the child must not hold the reading end open itself.
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let pipe_size = nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_GETPIPE_SZ).unwrap() as usize;
+    let first = shmring()
+        .args(["recv", &name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(write))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it fill the pipe and block on its next write, then go away unread.
+    std::thread::sleep(Duration::from_secs(1));
+    drop(read);
+    let (code, _, err) = finish(first);
+    assert_eq!(code, Some(0), "a closed stdout is a clean end: {err}");
+    assert!(err.is_empty(), "{err}");
+    let (code, rest, err) = run(&["recv", &name]);
+    assert_eq!(code, Some(0), "{err}");
+    let rest = numbers(rest.as_bytes());
+    let start = rest[0];
+    assert_eq!(rest, (start..=60_000).collect::<Vec<_>>());
+    let written: usize = (1..start).map(|i| i.to_string().len() + 1).sum();
+    assert!(
+        written <= pipe_size,
+        "lines 1..{start} ({written} bytes) are gone, more than the pipe holds ({pipe_size})"
+    );
 }

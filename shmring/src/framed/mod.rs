@@ -221,6 +221,10 @@ pub(crate) struct Cursor {
     published: u64,
     /// Offset of the consumed word in the control block.
     consumed_at: usize,
+    /// Holding (see [`Receiver::hold`]): messages taken from this position on are not
+    /// consumed until [`commit`](Cursor::commit) — the consumed word, their headers and their
+    /// space stay as they were.
+    held: Option<u64>,
 }
 
 impl Cursor {
@@ -236,6 +240,7 @@ impl Cursor {
             head,
             published: head,
             consumed_at,
+            held: None,
         };
         if let Some(consumed) = Cursor::consumed(storage, consumed_at, head) {
             cursor.head = consumed;
@@ -263,6 +268,7 @@ impl Cursor {
             head: 0,
             published: 0,
             consumed_at,
+            held: None,
         }
     }
 
@@ -273,6 +279,11 @@ impl Cursor {
         // Every padding record moves the head on by at least 8 bytes: a whole ring of them
         // is the most there can be before a message or the end of what is committed.
         for _ in 0..=capacity / record::ALIGN as u64 {
+            if self.head.wrapping_sub(self.published) >= capacity {
+                // A ring's worth taken and not handed back: nothing new can be here, and
+                // while holding, the header here is still the held record's of a lap ago.
+                return Next::NotReady;
+            }
             let index = self.head & storage.mask;
             let word = header(storage, self.head).load(Ordering::Acquire);
             let record = match record::decode(word, index as usize, capacity as usize, max) {
@@ -307,6 +318,11 @@ impl Cursor {
     fn release(&mut self, storage: &Storage<u8>, span: usize) {
         // Wrapping: a hostile head near 2^64 must not panic (positions never get there).
         let next = self.head.wrapping_add(span as u64);
+        if self.held.is_some() {
+            // Held: consumed only at the commit, when the consumed word moves past it.
+            self.head = next;
+            return;
+        }
         // The consumed position first: a successor of a receiver killed between the two
         // stores starts after this record and zeroes it with the rest of the batch. The other
         // way round, a receiver killed after clearing the header left its successor waiting
@@ -322,24 +338,62 @@ impl Cursor {
         self.head = next;
     }
 
+    /// How far messages are consumed: the head, or where holding began.
+    #[inline]
+    fn settled(&self) -> u64 {
+        self.held.unwrap_or(self.head)
+    }
+
     /// Whether a batch is due to be handed back.
     #[inline]
     pub(crate) fn due(&self, capacity: u64) -> bool {
-        self.head.wrapping_sub(self.published) >= capacity / 4
+        self.settled().wrapping_sub(self.published) >= capacity / 4
     }
 
-    /// Zeroes the consumed bytes [published, head) (so no stale byte ever looks like a
+    /// Zeroes the consumed bytes [published, settled) (so no stale byte ever looks like a
     /// header) and returns the head to publish, if anything was consumed.
     pub(crate) fn hand_back(&mut self, storage: &Storage<u8>) -> Option<u64> {
-        let consumed = self.head.wrapping_sub(self.published) as usize;
+        let settled = self.settled();
+        let consumed = settled.wrapping_sub(self.published) as usize;
         if consumed == 0 {
             return None;
         }
-        // SAFETY: [published, head) is consumed: no sender writes it before the head is
-        // published, and this receiver only reads at or after `head`.
+        // SAFETY: [published, settled) is consumed: no sender writes it before the head is
+        // published, and this receiver only reads at or after `settled`.
         unsafe { storage.zero(self.published, consumed) };
-        self.published = self.head;
-        Some(self.head)
+        self.published = settled;
+        Some(settled)
+    }
+
+    /// Starts holding at the current position (no-op while holding).
+    pub(crate) fn hold(&mut self) {
+        self.held.get_or_insert(self.head);
+    }
+
+    /// Consumes what was taken while holding (holding goes on from here); returns the bytes
+    /// committed. The consumed word moves past them, so neither a successor of this receiver
+    /// nor a [`rewind`](Cursor::rewind) sees them again.
+    pub(crate) fn commit(&mut self, storage: &Storage<u8>) -> u64 {
+        let Some(from) = self.held else { return 0 };
+        storage
+            .u64_at(self.consumed_at)
+            .store(self.head, Ordering::Release);
+        self.held = Some(self.head);
+        self.head.wrapping_sub(from)
+    }
+
+    /// Goes back to the first message taken since the last commit (or since holding began):
+    /// it and those after it are taken again.
+    pub(crate) fn rewind(&mut self) {
+        if let Some(from) = self.held {
+            self.head = from;
+        }
+    }
+
+    /// Commits, then stops holding.
+    pub(crate) fn unhold(&mut self, storage: &Storage<u8>) {
+        self.commit(storage);
+        self.held = None;
     }
 }
 

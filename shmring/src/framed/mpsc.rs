@@ -1371,6 +1371,89 @@ impl Receiver {
         }
     }
 
+    /// Holds what this receiver takes from now on: messages received are not consumed until
+    /// [`commit`](Receiver::commit). Until then [`rewind`](Receiver::rewind) takes them again,
+    /// and so does the next receiver of the ring if this one is dropped or killed first — at
+    /// least once delivery for a consumer whose own output can fail after it took a message
+    /// (the `shmring recv` command commits only what `write(2)` accepted, so a closed pipe
+    /// leaves the rest in the ring). Held messages keep their space: commit often, or the
+    /// producers find the ring full.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
+    /// for m in [b"a", b"b", b"c"] { tx.send(m).unwrap(); }
+    /// rx.hold();
+    /// assert_eq!(rx.recv().unwrap(), b"a");
+    /// rx.commit();                       // "a" is consumed
+    /// assert_eq!(rx.recv().unwrap(), b"b");
+    /// rx.rewind();                       // "b" was not committed: taken again
+    /// assert_eq!(rx.recv().unwrap(), b"b");
+    /// assert_eq!(rx.recv().unwrap(), b"c");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn hold(&mut self) {
+        self.cursor.hold();
+    }
+
+    /// Consumes the messages taken since holding began or since the last commit; holding
+    /// goes on. Without [`hold`](Receiver::hold), messages are consumed as they are taken and
+    /// this does nothing.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
+    /// tx.send(b"x").unwrap();
+    /// rx.hold();
+    /// rx.recv().unwrap();
+    /// rx.commit();
+    /// rx.rewind(); // nothing to take again
+    /// assert!(rx.try_recv().is_err());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn commit(&mut self) {
+        self.cursor.commit(&self.shared.area);
+        if self.cursor.due(self.shared.area.capacity()) {
+            self.hand_back();
+        }
+    }
+
+    /// Goes back to the first message taken since the last commit (or since holding began),
+    /// so that it and the messages after it are received again. Without
+    /// [`hold`](Receiver::hold) this does nothing.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
+    /// tx.send(b"x").unwrap();
+    /// rx.hold();
+    /// assert_eq!(rx.recv().unwrap(), b"x");
+    /// rx.rewind();
+    /// assert_eq!(rx.recv().unwrap(), b"x");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn rewind(&mut self) {
+        self.cursor.rewind();
+        self.shared
+            .local_head
+            .store(self.cursor.head, Ordering::Relaxed);
+    }
+
+    /// Commits what was taken and stops holding: messages are consumed as they are taken
+    /// again.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
+    /// rx.hold();
+    /// tx.send(b"x").unwrap();
+    /// rx.recv().unwrap();
+    /// rx.unhold();
+    /// rx.rewind(); // not holding: nothing to take again
+    /// assert!(rx.try_recv().is_err());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn unhold(&mut self) {
+        self.cursor.unhold(&self.shared.area);
+        self.hand_back();
+    }
+
     /// Receives the next message, waiting as long as the ring is empty.
     ///
     /// # Errors
