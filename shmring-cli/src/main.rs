@@ -29,7 +29,9 @@ Exit codes:
   6  permission denied
   7  the ring already exists (--create)
   8  the peer went away before all input was sent
-  9  a message is larger than the ring's maximum";
+  9  a message is larger than the ring's maximum
+  128+N  recv stopped by signal N (SIGINT, SIGTERM, SIGHUP) after writing out all it took
+A closed stdout (e.g. `| head`) ends any subcommand quietly with exit 0.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,9 +78,14 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Send lines (or frames) from stdin into a framed ring.
+    /// Send lines (or frames) from stdin into a framed ring. A line or frame longer than the
+    /// ring's largest message (half its capacity, less 8 bytes) is refused (exit 9) as soon as
+    /// that is known, without reading the rest.
     Send(pipe::SendArgs),
-    /// Receive messages from a framed ring as lines (or frames) on stdout.
+    /// Receive messages from a framed ring as lines (or frames) on stdout. Messages are
+    /// consumed only once written: stopped by SIGINT, SIGTERM or SIGHUP, `recv` writes out what
+    /// it took and exits 128+N; if its reader goes away or it is killed, what it had not
+    /// written stays in the ring for the next receiver.
     Recv(pipe::RecvArgs),
 }
 
