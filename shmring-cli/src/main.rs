@@ -30,6 +30,7 @@ Exit codes:
   7  the ring already exists (--create)
   8  the peer went away before all input was sent
   9  a message is larger than the ring's maximum
+  10 the ring already has a receiver (recv)
   128+N  recv stopped by signal N (SIGINT, SIGTERM, SIGHUP) after writing out all it took
 A closed stdout (e.g. `| head`) ends any subcommand quietly with exit 0.";
 
@@ -120,6 +121,16 @@ impl Failure {
             E::Corrupted { .. } | E::Truncated { .. } | E::NotASegment { .. } => 5,
             E::PermissionDenied { .. } => 6,
             E::AlreadyExists { .. } => 7,
+            E::RoleTaken { name, role, pid } => {
+                return Failure::new(
+                    10,
+                    format!(
+                        "ring {name} already has a {role} (pid {pid}), and a framed ring has \
+                         one receiver at a time; stop that process first (or receive from \
+                         another ring)"
+                    ),
+                );
+            }
             _ => 1,
         };
         Failure::new(code, err.to_string())

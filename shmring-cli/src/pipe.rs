@@ -19,10 +19,13 @@ use crate::Failure;
 pub struct Common {
     /// The ring's name (as in /dev/shm).
     name: String,
-    /// Create the ring (a framed many-producer ring) instead of opening it.
+    /// Create the ring (a framed many-producer ring) if it does not exist; if it does, open
+    /// it (a ring of another kind is refused, exit 4). So the same command works run after
+    /// run.
     #[arg(long)]
     create: bool,
-    /// Capacity in bytes when creating (a power of two, at least 64).
+    /// Capacity in bytes when creating (a power of two, at least 64; the largest message is
+    /// half of it, less 8 bytes). Ignored when the ring exists.
     #[arg(long, default_value_t = 1 << 20, requires = "create")]
     capacity: u64,
     /// When opening, wait up to this many seconds for the ring to appear.
@@ -49,6 +52,10 @@ pub struct RecvArgs {
     /// Stop after this many messages.
     #[arg(long)]
     count: Option<u64>,
+    /// Keep receiving while senders come and go, until interrupted (or `--count`). Without
+    /// it, `recv` ends once every sender that attached is gone and the ring is drained.
+    #[arg(long)]
+    follow: bool,
 }
 
 /// Opens (retrying while it does not exist, up to `--wait`) or creates the ring.
@@ -58,7 +65,28 @@ fn attach<T>(
     open: impl Fn(&str) -> Result<T, OpenError>,
 ) -> Result<T, Failure> {
     if c.create {
-        return create(&c.name, c.capacity).map_err(|e| Failure::open(&e));
+        if !c.capacity.is_power_of_two() {
+            let up = c.capacity.checked_next_power_of_two().unwrap_or(1 << 62);
+            return Err(Failure::new(
+                2,
+                format!(
+                    "--capacity {} is not a power of two; use {} (or {})",
+                    c.capacity,
+                    up,
+                    up / 2
+                ),
+            ));
+        }
+        // Create, or open what exists; a ring removed between the two is created again.
+        loop {
+            match create(&c.name, c.capacity) {
+                Err(OpenError::AlreadyExists { .. }) => match open(&c.name) {
+                    Err(OpenError::NotFound { .. }) => continue,
+                    r => return r.map_err(|e| Failure::open(&e)),
+                },
+                r => return r.map_err(|e| Failure::open(&e)),
+            }
+        }
     }
     if !(c.wait.is_finite() && c.wait >= 0.0) {
         return Err(Failure::new(
@@ -240,6 +268,8 @@ fn on_stop_signals(handler: SigHandler) {
 
 /// How long `recv` waits for a message before it looks at the stop flag again.
 const STOP_POLL: Duration = Duration::from_millis(50);
+/// How often `recv --follow` looks for a new sender while none is attached.
+const FOLLOW_POLL: Duration = Duration::from_millis(10);
 
 /// `recv`'s output: messages are gathered into blocks of about 64 KiB and written with
 /// `write(2)` straight to stdout; the ring holds them ([`Receiver::hold`]) until the write
@@ -334,9 +364,21 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
                 match rx.recv_into_deadline(&mut buf, Instant::now() + STOP_POLL) {
                     Ok(_) => Ok(()),
                     Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) if args.follow => {
+                        // No sender now: wait for the next one.
+                        std::thread::sleep(FOLLOW_POLL);
+                        continue;
+                    }
                     Err(RecvTimeoutError::Disconnected) => Err(RecvError::Disconnected),
                     Err(RecvTimeoutError::Corrupted) => Err(RecvError::Corrupted),
                 }
+            }
+            Err(TryRecvError::Disconnected) if args.follow => {
+                if let Err(e) = out.flush(&mut rx) {
+                    return end(e).map_or(Ok(()), Err);
+                }
+                std::thread::sleep(FOLLOW_POLL);
+                continue;
             }
             Err(TryRecvError::Disconnected) => Err(RecvError::Disconnected),
             Err(TryRecvError::Corrupted) => Err(RecvError::Corrupted),

@@ -776,3 +776,77 @@ fn recv_into_a_reader_that_goes_away_leaves_the_rest_in_the_ring() {
         "lines 1..{start} ({written} bytes) are gone, more than the pipe holds ({pipe_size})"
     );
 }
+
+/// The README's log collection, run after run: `recv logs --create --follow` keeps receiving
+/// while short-lived senders come and go; run a second time, `--create` opens the ring that
+/// is still there (it used to exit 7) and a second `recv` on a ring with a live receiver is
+/// exit 10. Without `--follow`, `recv` ends once every sender that attached is gone and the
+/// ring is drained.
+#[test]
+fn a_long_lived_receiver_follows_short_lived_senders_run_after_run() {
+    use nix::sys::signal::{Signal, kill};
+    let name = unique("logs");
+    let _unlink = Unlink(name.clone());
+    for run_no in 0..2 {
+        let recv = shmring()
+            .args(["recv", &name, "--create", "--follow"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_ring(&name);
+        let pid = recv.id();
+        let receiver = std::thread::spawn(move || finish(recv));
+        if run_no == 1 {
+            // The ring has a live receiver: a second one is refused.
+            let deadline = Instant::now() + WATCHDOG;
+            loop {
+                let (code, _, err) = run(&["recv", &name, "--count", "1"]);
+                if code == Some(10) {
+                    assert!(err.contains("already has a receiver"), "{err}");
+                    break;
+                }
+                assert!(Instant::now() < deadline, "never refused: {code:?} {err}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let mut expected = Vec::new();
+        for i in 0..5 {
+            let line = format!("run {run_no} sender {i}");
+            let mut send = shmring()
+                .args(["send", &name, "--create"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            send.stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{line}\n").as_bytes())
+                .unwrap();
+            let (code, _, err) = finish(send);
+            assert_eq!(code, Some(0), "send {i}: {err}");
+            expected.push(line);
+            // Let the receiver see the sender gone before the next one comes.
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        // Everything is delivered before the stop.
+        std::thread::sleep(Duration::from_millis(200));
+        kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGINT).unwrap();
+        let (code, out, err) = receiver.join().unwrap();
+        assert_eq!(code, Some(130), "{err}");
+        let got: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(got, expected, "run {run_no}");
+    }
+    // Without --follow: ends when the senders are gone and the ring is drained.
+    let (code, _, err) = run(&["send", &name]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run(&["recv", &name]);
+    assert_eq!(code, Some(0), "{err}");
+}
