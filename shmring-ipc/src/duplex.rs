@@ -323,6 +323,20 @@ fn socket_connection(
 }
 
 impl Connection {
+    /// Over a socket: once the peer's hello has been read (the first thing it sends), this
+    /// side's messages are held to the largest payload the peer announced there, as the
+    /// codec's rule says (a server answering a client that announced 16 bytes sends no
+    /// 17-byte reply: `SendError::TooLarge`).
+    fn adopt_peer_max(&mut self) {
+        if let (crate::SenderInner::Stream(tx), crate::ReceiverInner::Stream(rx)) =
+            (&mut self.tx.inner, &self.rx.inner)
+        {
+            if let Some(max) = rx.peer_max {
+                tx.peer_max = tx.peer_max.min(max);
+            }
+        }
+    }
+
     /// Connects to the [`Server`] at `endpoint`.
     ///
     /// # Errors
@@ -428,6 +442,7 @@ impl Connection {
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
     pub fn send(&mut self, msg: &[u8]) -> Result<(), SendError> {
+        self.adopt_peer_max();
         self.tx.send(msg)
     }
 
@@ -443,6 +458,7 @@ impl Connection {
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
     pub fn try_send(&mut self, msg: &[u8]) -> Result<(), SendError> {
+        self.adopt_peer_max();
         self.tx.try_send(msg)
     }
 
@@ -458,6 +474,7 @@ impl Connection {
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
     pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<(), SendError> {
+        self.adopt_peer_max();
         self.tx.send_timeout(msg, timeout)
     }
 

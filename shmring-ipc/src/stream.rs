@@ -574,6 +574,9 @@ pub(crate) struct StreamReceiver {
     /// Once asked for a readiness descriptor: an epoll set of the listener and every
     /// connection, kept up to date as they come and go.
     epoll: Option<Epoll>,
+    /// The largest payload the peer accepts, from the last hello read: on a duplex
+    /// connection, the limit for this side's replies.
+    pub(crate) peer_max: Option<u32>,
 }
 
 impl Drop for StreamReceiver {
@@ -606,6 +609,7 @@ impl StreamReceiver {
             ready: Vec::new(),
             persistent: false,
             epoll: None,
+            peer_max: None,
         }
     }
 
@@ -826,6 +830,7 @@ impl StreamReceiver {
                         conn.start += used;
                         conn.hello = true;
                         self.ever = true;
+                        self.peer_max = Some(hello.max_frame);
                         if !self.persistent {
                             self.keepalive = None;
                         }

@@ -783,3 +783,35 @@ fn duplex_fifo_server_survives_garbage() {
     let errors = serving.join().unwrap();
     assert!(errors >= 1, "the garbage was reported");
 }
+
+/// The codec's rule on a duplex connection: a server's replies are held to the largest payload
+/// the client announced in its hello (16 bytes here), not to the server's own (a 17-byte
+/// reply used to be sent). Over `uds:` and `tcp:`.
+#[test]
+fn duplex_replies_respect_the_client_s_announced_maximum() {
+    use shmring_ipc::duplex::{Connection, Server};
+    let path = std::env::temp_dir().join(format!("{}.sock", unique_name("dup-max")));
+    for endpoint in [
+        format!("uds:{}", path.display()),
+        "tcp:127.0.0.1:0".to_owned(),
+    ] {
+        let mut server = Server::bind_with(&endpoint, &Options::default()).unwrap();
+        let bound = server.endpoint().to_string();
+        let client = std::thread::spawn(move || {
+            let mut c =
+                Connection::connect_with(&bound, &Options::default().max_message(16)).unwrap();
+            c.send(b"hello").unwrap();
+            c.recv_timeout(common::WATCHDOG).unwrap()
+        });
+        let mut conn = server.accept().unwrap();
+        assert_eq!(conn.recv_timeout(common::WATCHDOG).unwrap(), b"hello");
+        assert_eq!(
+            conn.send(&[7; 17]).unwrap_err(),
+            SendError::TooLarge { len: 17, max: 16 },
+            "{endpoint}"
+        );
+        conn.send(&[7; 16]).unwrap();
+        assert_eq!(client.join().unwrap(), [7; 16], "{endpoint}");
+        let _ = std::fs::remove_file(&path);
+    }
+}
