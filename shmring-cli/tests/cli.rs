@@ -60,15 +60,20 @@ fn finish(child: Child) -> (Option<i32>, Vec<u8>, String) {
 
 /// Runs `shmring ARGS` to completion (stdin empty).
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let child = shmring()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(args, Stdio::null(), Stdio::piped());
     let (code, out, err) = finish(child);
     (code, String::from_utf8_lossy(&out).into_owned(), err)
+}
+
+/// Starts `shmring ARGS` with the given stdin and stdout, stderr piped.
+fn spawn(args: &[&str], stdin: Stdio, stdout: Stdio) -> Child {
+    shmring()
+        .args(args)
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// Waits until the ring `name` exists.
@@ -164,21 +169,13 @@ fn frames_carry_any_bytes() {
 fn recv_count_stops_and_json_summarises() {
     let name = unique("count");
     let _u = Unlink(name.clone());
-    let recv = shmring()
-        .args(["--json", "recv", &name, "--create", "--count", "2"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let recv = spawn(
+        &["--json", "recv", &name, "--create", "--count", "2"],
+        Stdio::null(),
+        Stdio::piped(),
+    );
     wait_for_ring(&name);
-    let mut send = shmring()
-        .args(["send", &name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut send = spawn(&["send", &name], Stdio::piped(), Stdio::null());
     send.stdin.take().unwrap().write_all(b"one\ntwo\n").unwrap();
     let (code, out, err) = finish(recv);
     assert_eq!(code, Some(0), "{err}");
@@ -303,9 +300,10 @@ fn every_bad_input_has_its_own_exit_code() {
     assert_eq!(code, Some(4), "{err}");
     drop(holder);
 
-    // Already exists: 7.
+    // --create on a ring that exists opens it: one of another kind is 4 (it used to be 7,
+    // "already exists", even for a ring of the right kind).
     let (code, _, err) = run(&["recv", &typed, "--create"]);
-    assert_eq!(code, Some(7), "{err}");
+    assert_eq!(code, Some(4), "{err}");
 
     // A corrupt header: inspect says 5, ls marks it, rm removes it.
     let broken = unique("broken");
@@ -356,25 +354,13 @@ fn every_bad_input_has_its_own_exit_code() {
     let small = unique("small");
     let _u = Unlink(small.clone());
     let rx = shmring::framed::mpsc::Receiver::create(small.as_str(), 64).unwrap();
-    let mut send = shmring()
-        .args(["send", &small])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut send = spawn(&["send", &small], Stdio::piped(), Stdio::null());
     send.stdin.take().unwrap().write_all(&[b'x'; 100]).unwrap();
     let (code, _, err) = finish(send);
     assert_eq!(code, Some(9), "{err}");
     drop(rx);
     let (code, _, err) = {
-        let mut send = shmring()
-            .args(["send", &small])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut send = spawn(&["send", &small], Stdio::piped(), Stdio::null());
         send.stdin.take().unwrap().write_all(b"hello\n").unwrap();
         finish(send)
     };
@@ -487,13 +473,7 @@ fn recv_into_a_closed_pipe_ends_cleanly() {
     use std::io::{BufRead, BufReader};
     let name = unique("head");
     let _u = Unlink(name.clone());
-    let mut recv = shmring()
-        .args(["recv", &name, "--create"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut recv = spawn(&["recv", &name, "--create"], Stdio::null(), Stdio::piped());
     wait_for_ring(&name);
     let tx = shmring::framed::mpsc::Sender::open(name.as_str()).unwrap();
     tx.send(b"first").unwrap();
@@ -539,13 +519,7 @@ fn a_failing_bench_row_is_one_line() {
 
 /// Runs `args` with stdout going to `stdout`; exit code and stderr.
 fn run_into(args: &[&str], stdout: Stdio) -> (Option<i32>, String) {
-    let child = shmring()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(args, Stdio::null(), stdout);
     let (code, _, stderr) = finish(child);
     (code, stderr)
 }
@@ -673,13 +647,11 @@ fn send_memory_is_bounded_by_the_largest_message() {
 
 /// Sends `lines` (`1\n2\n…`) into a new ring `name` and returns once all are in it.
 fn fill_with_lines(name: &str, lines: u32) {
-    let mut send = shmring()
-        .args(["send", name, "--create", "--capacity", "4194304"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut send = spawn(
+        &["send", name, "--create", "--capacity", "4194304"],
+        Stdio::piped(),
+        Stdio::null(),
+    );
     let input: String = (1..=lines).map(|i| format!("{i}\n")).collect();
     send.stdin
         .take()
@@ -710,13 +682,7 @@ fn recv_stopped_by_a_signal_loses_nothing() {
         let name = unique("stopped");
         let _unlink = Unlink(name.clone());
         fill_with_lines(&name, 60_000);
-        let mut first = shmring()
-            .args(["recv", &name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut first = spawn(&["recv", &name], Stdio::null(), Stdio::piped());
         let mut stdout = first.stdout.take().unwrap();
         // The slow reader: nothing for two seconds, then everything.
         let reader = std::thread::spawn(move || {
@@ -752,13 +718,7 @@ fn recv_into_a_reader_that_goes_away_leaves_the_rest_in_the_ring() {
     // Close-on-exec: the child must not hold the reading end open itself.
     let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let pipe_size = nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_GETPIPE_SZ).unwrap() as usize;
-    let first = shmring()
-        .args(["recv", &name])
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(write))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = spawn(&["recv", &name], Stdio::null(), Stdio::from(write));
     // Let it fill the pipe and block on its next write, then go away unread.
     std::thread::sleep(Duration::from_secs(1));
     drop(read);
@@ -788,13 +748,11 @@ fn a_long_lived_receiver_follows_short_lived_senders_run_after_run() {
     let name = unique("logs");
     let _unlink = Unlink(name.clone());
     for run_no in 0..2 {
-        let recv = shmring()
-            .args(["recv", &name, "--create", "--follow"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let recv = spawn(
+            &["recv", &name, "--create", "--follow"],
+            Stdio::null(),
+            Stdio::piped(),
+        );
         wait_for_ring(&name);
         let pid = recv.id();
         let receiver = std::thread::spawn(move || finish(recv));
@@ -814,13 +772,7 @@ fn a_long_lived_receiver_follows_short_lived_senders_run_after_run() {
         let mut expected = Vec::new();
         for i in 0..5 {
             let line = format!("run {run_no} sender {i}");
-            let mut send = shmring()
-                .args(["send", &name, "--create"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
+            let mut send = spawn(&["send", &name, "--create"], Stdio::piped(), Stdio::null());
             send.stdin
                 .take()
                 .unwrap()

@@ -108,22 +108,31 @@ fn mpmc_try_iter_after_own_sends() {
     assert!(rx.is_empty());
 }
 
+/// Runs `helper` over and over on `THREADS - 1` threads while `main` runs on this one; they
+/// stop when `main` returns or panics.
+fn with_helpers(helper: impl Fn() + Sync, main: impl FnOnce()) {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 1..THREADS {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    helper();
+                }
+            });
+        }
+        let _stop = StopOnDrop(&stop);
+        main();
+    });
+}
+
 /// `is_empty` and `try_recv` agree: with one consumer (only it moves `head`), a ring that is
 /// not empty by `is_empty` has a message for `try_recv`, however many producers are in the
 /// middle of sending.
 #[test]
 fn mpmc_is_empty_agrees_with_try_recv() {
     let (tx, rx) = mpmc::channel::<u64>(8).unwrap();
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        for _ in 1..THREADS {
-            s.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    let _ = tx.send_timeout(1, Duration::from_millis(1));
-                }
-            });
-        }
-        let _stop = StopOnDrop(&stop);
+    let send = || drop(tx.send_timeout(1, Duration::from_millis(1)));
+    with_helpers(send, || {
         let mut taken = 0;
         while taken < COUNT {
             if !rx.is_empty() {
@@ -139,16 +148,8 @@ fn mpmc_is_empty_agrees_with_try_recv() {
 #[test]
 fn mpmc_is_full_agrees_with_try_send() {
     let (tx, rx) = mpmc::channel::<u64>(8).unwrap();
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        for _ in 1..THREADS {
-            s.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    let _ = rx.recv_timeout(Duration::from_millis(1));
-                }
-            });
-        }
-        let _stop = StopOnDrop(&stop);
+    let recv = || drop(rx.recv_timeout(Duration::from_millis(1)));
+    with_helpers(recv, || {
         let mut sent = 0;
         while sent < COUNT {
             if !tx.is_full() {

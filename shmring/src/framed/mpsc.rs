@@ -742,14 +742,7 @@ impl Sender {
     pub fn reserve(&self, len: usize) -> Result<Reservation<'_>, SendError> {
         let lane = self.shared.lane();
         let claim = self.claim_waiting(&lane, len, None)?;
-        lane.hold_open();
-        Ok(Reservation {
-            sender: self,
-            lane,
-            claim,
-            kind: 0,
-            committed: false,
-        })
+        Ok(self.reservation(lane, claim, true))
     }
 
     /// Like [`reserve`](Sender::reserve), without waiting.
@@ -768,14 +761,28 @@ impl Sender {
     pub fn try_reserve(&self, len: usize) -> Result<Reservation<'_>, SendError> {
         let lane = self.shared.try_lane().ok_or(SendError::Full)?;
         let claim = self.claim(&lane, len, false)?;
-        lane.hold_open();
-        Ok(Reservation {
+        Ok(self.reservation(lane, claim, true))
+    }
+
+    /// Hands `claim` to its user; `held_open` marks it so in the lane ([`HELD_OPEN`]).
+    ///
+    /// [`HELD_OPEN`]: crate::mpmc::HELD_OPEN
+    fn reservation<'a>(
+        &'a self,
+        lane: LaneGuard<'a, u8>,
+        claim: Claim,
+        held_open: bool,
+    ) -> Reservation<'a> {
+        if held_open {
+            lane.hold_open();
+        }
+        Reservation {
             sender: self,
             lane,
             claim,
             kind: 0,
             committed: false,
-        })
+        }
     }
 
     /// A reservation that receivers see as a send still copying its message (not marked
@@ -789,13 +796,7 @@ impl Sender {
     pub fn reserve_as_send(&self, len: usize) -> Result<Reservation<'_>, SendError> {
         let lane = self.shared.lane();
         let claim = self.claim_waiting(&lane, len, None)?;
-        Ok(Reservation {
-            sender: self,
-            lane,
-            claim,
-            kind: 0,
-            committed: false,
-        })
+        Ok(self.reservation(lane, claim, false))
     }
 
     fn claim_waiting(
