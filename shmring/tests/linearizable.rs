@@ -131,7 +131,9 @@ fn with_helpers(helper: impl Fn() + Sync, main: impl FnOnce()) {
 #[test]
 fn mpmc_is_empty_agrees_with_try_recv() {
     let (tx, rx) = mpmc::channel::<u64>(8).unwrap();
-    let send = || drop(tx.send_timeout(1, Duration::from_millis(1)));
+    let send = || {
+        let _ = tx.send_timeout(1, Duration::from_millis(1));
+    };
     with_helpers(send, || {
         let mut taken = 0;
         while taken < COUNT {
@@ -148,7 +150,9 @@ fn mpmc_is_empty_agrees_with_try_recv() {
 #[test]
 fn mpmc_is_full_agrees_with_try_send() {
     let (tx, rx) = mpmc::channel::<u64>(8).unwrap();
-    let recv = || drop(rx.recv_timeout(Duration::from_millis(1)));
+    let recv = || {
+        let _ = rx.recv_timeout(Duration::from_millis(1));
+    };
     with_helpers(recv, || {
         let mut sent = 0;
         while sent < COUNT {
