@@ -69,9 +69,13 @@ enum Command {
     },
     /// Remove a ring's name (processes that have it open keep working).
     Rm {
-        /// The rings' names.
+        /// The rings' names. Each is handled and reported; the exit code is the worst.
         #[arg(required = true)]
         names: Vec<String>,
+        /// Also remove a name in /dev/shm that is not a shmring ring (or whose header is
+        /// unreadable), as `gc` may advise.
+        #[arg(long)]
+        force: bool,
     },
     /// Remove every ring whose recorded processes are all dead.
     Gc {
@@ -168,7 +172,7 @@ fn main() -> ExitCode {
         Command::BenchPeer { args } => bench::peer(&args),
         Command::Ls => ops::ls(json),
         Command::Inspect { name } => ops::inspect(&name, json),
-        Command::Rm { names } => ops::rm(&names, json),
+        Command::Rm { names, force } => ops::rm(&names, force, json),
         Command::Gc { dry_run } => ops::gc(dry_run, json),
         Command::Send(args) => pipe::send(&args, json),
         Command::Recv(args) => pipe::recv(&args, json),
@@ -176,6 +180,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) if f.code == 0 => ExitCode::SUCCESS,
+        // Reported already (one line per failure).
+        Err(f) if f.message.is_empty() => ExitCode::from(f.code),
         Err(f) => {
             if json {
                 errln!(

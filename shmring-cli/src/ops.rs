@@ -287,55 +287,98 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn rm(names: &[String], json: bool) -> Result<(), Failure> {
-    let mut removed = Vec::new();
-    let mut warnings = Vec::new();
-    for name in names {
-        match inspect::inspect(name) {
-            Ok(r) if r.in_use() => {
-                let pids: Vec<String> = std::iter::once(&r.info.owner.pid)
-                    .filter(|_| r.creator != Liveness::Dead)
-                    .chain(
-                        r.participants
-                            .iter()
-                            .filter(|p| p.liveness != Liveness::Dead)
-                            .map(|p| &p.pid),
-                    )
-                    .map(u32::to_string)
-                    .collect();
-                warnings.push(format!(
-                    "{name} was in use by pid {}: they keep working, new processes cannot open it",
-                    pids.join(", ")
-                ));
-            }
-            Ok(_) => {}
-            Err(InspectError::Header {
+/// What `rm` did with one name.
+enum Removal {
+    Removed { note: Option<String> },
+    Refused(Failure),
+}
+
+/// Removes one ring's name (see [`rm`]).
+fn rm_one(name: &str, force: bool) -> Removal {
+    let mut note = None;
+    match inspect::inspect(name) {
+        Ok(r) if r.in_use() => {
+            let mut pids: Vec<u32> = std::iter::once(r.info.owner.pid)
+                .filter(|_| r.creator != Liveness::Dead)
+                .chain(
+                    r.participants
+                        .iter()
+                        .filter(|p| p.liveness != Liveness::Dead)
+                        .map(|p| p.pid),
+                )
+                .collect();
+            pids.sort_unstable();
+            pids.dedup();
+            let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+            note = Some(format!(
+                "{name} was in use by pid {}: they keep working, new processes cannot open it",
+                pids.join(", ")
+            ));
+        }
+        Ok(_) => {}
+        Err(
+            e @ (InspectError::NotAFile { .. }
+            | InspectError::Header {
                 source: HeaderError::BadMagic | HeaderError::Short { .. },
                 ..
-            }) => {
-                return Err(Failure::new(
-                    5,
-                    format!("{name} is not a shmring ring; not removed"),
-                ));
-            }
-            // A damaged header is still ours: removing it is the cure.
-            Err(InspectError::Header { .. }) => {}
-            Err(e) => return Err(Failure::inspect(&e)),
+            }),
+        ) if !force => {
+            return Removal::Refused(Failure::new(
+                5,
+                format!(
+                    "{name} is not a shmring ring ({e}); not removed (`shmring rm --force {name}` removes it anyway)"
+                ),
+            ));
         }
-        shmring::Segment::unlink_name(name).map_err(|e| Failure::open(&e))?;
-        removed.push(name.clone());
+        // A damaged header is still ours (removing it is the cure); --force removes anything.
+        Err(InspectError::Header { .. } | InspectError::NotAFile { .. }) => {}
+        Err(e) => return Removal::Refused(Failure::inspect(&e)),
+    }
+    match shmring::Segment::unlink_name(name) {
+        Ok(()) => Removal::Removed { note },
+        Err(e) => Removal::Refused(Failure::open(&e)),
+    }
+}
+
+/// `rm NAME...`: every name is handled and reported; the exit code is the worst of them.
+pub fn rm(names: &[String], force: bool, json: bool) -> Result<(), Failure> {
+    let mut removed = Vec::new();
+    let mut notes = Vec::new();
+    let mut refused = Vec::new();
+    for name in names {
+        match rm_one(name, force) {
+            Removal::Removed { note } => {
+                removed.push(name.clone());
+                notes.extend(note);
+            }
+            Removal::Refused(f) => refused.push((name.clone(), f)),
+        }
     }
     if json {
-        outln!("{}", json!({ "removed": removed, "warnings": warnings }))?;
+        let failed: Vec<Value> = refused
+            .iter()
+            .map(|(n, f)| json!({ "name": n, "error": f.message, "exit_code": f.code }))
+            .collect();
+        outln!(
+            "{}",
+            json!({ "removed": removed, "warnings": notes, "failed": failed })
+        )?;
     } else {
-        for w in &warnings {
+        for w in &notes {
             errln!("shmring: note: {w}");
         }
         for name in &removed {
             outln!("removed {name}")?;
         }
+        for (_, f) in &refused {
+            errln!("shmring: {}", f.message);
+        }
     }
-    Ok(())
+    match refused.into_iter().map(|(_, f)| f).max_by_key(|f| f.code) {
+        // Already reported, one line each: exit with the worst code, quietly.
+        Some(f) => Err(Failure::new(f.code, String::new())),
+        None => Ok(()),
+    }
 }
 
 pub fn gc(dry_run: bool, json: bool) -> Result<(), Failure> {
@@ -354,7 +397,7 @@ pub fn gc(dry_run: bool, json: bool) -> Result<(), Failure> {
                 removed.push(name);
                 continue;
             }
-            Err(e) => format!("unreadable ({e}); remove it with `shmring rm`"),
+            Err(e) => format!("unreadable ({e}); remove it with `shmring rm --force {name}`"),
         };
         kept.push(json!({ "name": name, "reason": reason }));
     }

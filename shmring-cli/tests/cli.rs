@@ -802,3 +802,42 @@ fn a_long_lived_receiver_follows_short_lived_senders_run_after_run() {
     let (code, _, err) = run(&["recv", &name]);
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// `rm a1 missing a2` used to remove a1 and never try a2: every name is handled and reported,
+/// and the exit code is the worst (3, no such ring). A name that is not a shmring ring is
+/// refused (5) unless `--force`, as `gc` advises for it.
+#[test]
+fn rm_handles_every_name_and_forces_foreign_files() {
+    let (a1, a2, missing, foreign) = (
+        unique("rm-a1"),
+        unique("rm-a2"),
+        unique("rm-missing"),
+        unique("rm-foreign"),
+    );
+    let _u = [
+        Unlink(a1.clone()),
+        Unlink(a2.clone()),
+        Unlink(foreign.clone()),
+    ];
+    for n in [&a1, &a2] {
+        drop(shmring::spsc::Sender::<u8>::create(n.as_str(), 8).unwrap());
+    }
+    let (code, out, err) = run(&["rm", &a1, &missing, &a2]);
+    assert_eq!(code, Some(3), "{out}{err}");
+    assert!(
+        out.contains(&format!("removed {a1}")) && out.contains(&format!("removed {a2}")),
+        "{out}"
+    );
+    let failures: Vec<&str> = err.lines().filter(|l| !l.contains("note:")).collect();
+    assert!(
+        failures.len() == 1 && failures[0].contains(&missing),
+        "{err}"
+    );
+    std::fs::write(std::path::Path::new("/dev/shm").join(&foreign), b"abc").unwrap();
+    let (code, _, err) = run(&["rm", &foreign]);
+    assert_eq!(code, Some(5), "{err}");
+    assert!(err.contains("rm --force"), "{err}");
+    let (code, out, err) = run(&["rm", "--force", &foreign]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(&format!("removed {foreign}")), "{out}");
+}
