@@ -165,7 +165,30 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print and succeed; a usage error with --json is JSON too.
+        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
+            // clap's text up to its usage line, as one line.
+            let detail = e.to_string();
+            let message: Vec<&str> = detail
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let message = message.join(" ");
+            errln!(
+                "{}",
+                serde_json::json!({
+                    "error": message.trim_start_matches("error: "),
+                    "exit_code": 2,
+                })
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     let json = cli.json;
     let result = match cli.command {
         Command::Bench(args) => bench::run(&args, json),

@@ -8,6 +8,38 @@ use shmring::process::Liveness;
 
 use crate::Failure;
 
+/// `2026-12-05 14:30:12.123 UTC` for nanoseconds since the Unix epoch (the civil calendar
+/// from a day count, after Howard Hinnant's `civil_from_days`).
+fn utc(unix_ns: u64) -> String {
+    let secs = unix_ns / 1_000_000_000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        unix_ns % 1_000_000_000 / 1_000_000
+    )
+}
+
+/// A name as a table cell: control characters (a newline would break the table) escaped.
+fn cell(name: &str) -> String {
+    if name.chars().any(char::is_control) {
+        name.escape_default().to_string()
+    } else {
+        name.to_owned()
+    }
+}
+
 fn liveness(l: Liveness) -> &'static str {
     match l {
         Liveness::Alive => "alive",
@@ -130,7 +162,7 @@ pub fn ls(json: bool) -> Result<(), Failure> {
     for (name, r) in &reports {
         rows.push(match r {
             Ok(r) => [
-                name.clone(),
+                cell(name),
                 r.info.kind.to_string(),
                 payload(r),
                 r.info.capacity.to_string(),
@@ -145,13 +177,13 @@ pub fn ls(json: bool) -> Result<(), Failure> {
                 processes(r),
             ],
             Err(e) => [
-                name.clone(),
+                cell(name),
                 "?".into(),
                 "?".into(),
                 "?".into(),
                 "?".into(),
                 "UNREADABLE".into(),
-                e.to_string(),
+                cell(&e.to_string()),
             ],
         });
     }
@@ -231,10 +263,7 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
         i.owner.pid_ns,
         liveness(r.creator)
     )?;
-    outln!(
-        "created         {} ns after the Unix epoch",
-        i.created_unix_ns
-    )?;
+    outln!("created         {}", utc(i.created_unix_ns))?;
     if let Some(c) = &r.control {
         outln!("tail            {}", c.tail)?;
         outln!("head            {}", c.head)?;
@@ -368,7 +397,7 @@ pub fn rm(names: &[String], force: bool, json: bool) -> Result<(), Failure> {
             errln!("shmring: note: {w}");
         }
         for name in &removed {
-            outln!("removed {name}")?;
+            outln!("removed {}", cell(name))?;
         }
         for (_, f) in &refused {
             errln!("shmring: {}", f.message);
@@ -423,4 +452,18 @@ pub fn gc(dry_run: bool, json: bool) -> Result<(), Failure> {
         outln!("nothing to remove")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00.000 UTC");
+        // A leap day, and the end of a leap century year.
+        assert_eq!(utc(951_782_400_000_000_000), "2000-02-29 00:00:00.000 UTC");
+        assert_eq!(utc(978_307_199_999_000_000), "2000-12-31 23:59:59.999 UTC");
+        assert_eq!(utc(1_796_480_172_858_000_000), "2026-12-05 14:16:12.858 UTC");
+    }
 }

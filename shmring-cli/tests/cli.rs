@@ -841,3 +841,35 @@ fn rm_handles_every_name_and_forces_foreign_files() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains(&format!("removed {foreign}")), "{out}");
 }
+
+/// Usage errors answer in JSON when `--json` was given; `inspect` shows the creation time as a
+/// date; a name with a newline stays on one line of the `ls` table (escaped).
+#[test]
+fn json_usage_errors_dates_and_odd_names() {
+    let (code, _, err) = run(&["--json", "recv"]);
+    assert_eq!(code, Some(2));
+    let v: serde_json::Value = serde_json::from_str(err.trim()).expect("one JSON line");
+    assert_eq!(v["exit_code"], 2);
+    assert!(v["error"].as_str().unwrap().contains("<NAME>"), "{err}");
+
+    let name = format!("{}\nsecond-line", unique("odd"));
+    let _unlink = Unlink(name.clone());
+    let (code, _, err) = run(&["send", &name, "--create"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, out, _) = run(&["ls"]);
+    let escaped = name.replace('\n', "\\n");
+    assert!(
+        out.lines().any(|l| l.starts_with(&escaped)),
+        "no line starts with {escaped}: {out}"
+    );
+    assert!(!out.lines().any(|l| l.starts_with("second-line")), "{out}");
+    let (code, out, _) = run(&["inspect", &name]);
+    assert_eq!(code, Some(0));
+    let created = out.lines().find(|l| l.starts_with("created")).unwrap();
+    let date = created.trim_start_matches("created").trim();
+    // 2026-12-05 14:36:12.858 UTC
+    assert!(
+        date.len() == 27 && date.ends_with(" UTC") && date.as_bytes()[4] == b'-',
+        "{created}"
+    );
+}
