@@ -12,4 +12,5 @@ done
 ./loom.sh
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then ./fuzz.sh; fi
 ./test.sh
+./conformance.sh
 ./torture.sh
