@@ -83,6 +83,14 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Print a completion script for a shell (`shmring completions bash > /etc/bash_completion.d/shmring`).
+    #[command(
+        after_help = "Examples:\n  shmring completions bash > ~/.local/share/bash-completion/completions/shmring\n  shmring completions zsh > ~/.zfunc/_shmring\n  shmring completions fish > ~/.config/fish/completions/shmring.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Send lines (or frames) from stdin into a framed ring. A line or frame longer than the
     /// ring's largest message (half its capacity, less 8 bytes) is refused (exit 9) as soon as
     /// that is known, without reading the rest.
@@ -164,6 +172,18 @@ impl Failure {
     }
 }
 
+/// `shmring completions SHELL`: the script on stdout.
+fn completions(shell: clap_complete::Shell) -> Result<(), Failure> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "shmring", &mut script);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&script)
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::stdout(&e))
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -197,6 +217,7 @@ fn main() -> ExitCode {
         Command::Inspect { name } => ops::inspect(&name, json),
         Command::Rm { names, force } => ops::rm(&names, force, json),
         Command::Gc { dry_run } => ops::gc(dry_run, json),
+        Command::Completions { shell } => completions(shell),
         Command::Send(args) => pipe::send(&args, json),
         Command::Recv(args) => pipe::recv(&args, json),
     };

@@ -873,3 +873,35 @@ fn json_usage_errors_dates_and_odd_names() {
         "{created}"
     );
 }
+
+/// `shmring completions bash|zsh|fish` print a script that names every subcommand (the bash
+/// one is valid bash).
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = run(&["completions", shell]);
+        assert_eq!(code, Some(0), "{shell}: {err}");
+        for sub in ["bench", "inspect", "gc", "send", "recv", "completions"] {
+            assert!(out.contains(sub), "{shell} completions lack {sub}");
+        }
+        if shell == "bash" {
+            let mut check = Command::new("bash")
+                .args(["-n"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            check
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(out.as_bytes())
+                .unwrap();
+            assert!(
+                check.wait().unwrap().success(),
+                "bash -n refused the script"
+            );
+        }
+    }
+    let (code, _, _) = run(&["completions", "tcsh"]);
+    assert_eq!(code, Some(2));
+}
