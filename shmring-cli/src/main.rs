@@ -79,9 +79,12 @@ enum Command {
     },
     /// Remove every ring whose recorded processes are all dead.
     Gc {
-        /// Only list what would be removed.
+        /// Only list what would be removed (with what each ring still holds).
         #[arg(long)]
         dry_run: bool,
+        /// Also remove dead rings that still hold unread messages (kept otherwise).
+        #[arg(long)]
+        discard_unread: bool,
     },
     /// Print a completion script for a shell (`shmring completions bash > /etc/bash_completion.d/shmring`).
     #[command(
@@ -216,7 +219,10 @@ fn main() -> ExitCode {
         Command::Ls => ops::ls(json),
         Command::Inspect { name } => ops::inspect(&name, json),
         Command::Rm { names, force } => ops::rm(&names, force, json),
-        Command::Gc { dry_run } => ops::gc(dry_run, json),
+        Command::Gc {
+            dry_run,
+            discard_unread,
+        } => ops::gc(dry_run, discard_unread, json),
         Command::Completions { shell } => completions(shell),
         Command::Send(args) => pipe::send(&args, json),
         Command::Recv(args) => pipe::recv(&args, json),

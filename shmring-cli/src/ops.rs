@@ -410,41 +410,75 @@ pub fn rm(names: &[String], force: bool, json: bool) -> Result<(), Failure> {
     }
 }
 
-pub fn gc(dry_run: bool, json: bool) -> Result<(), Failure> {
+/// What a ring still holds, for `gc`: `"3 unread messages"`, `"120 unread bytes"`, or `None`.
+fn unread(r: &Inspection) -> Option<String> {
+    let fill = r.control.as_ref()?.fill;
+    let unit = if r.info.kind.is_byte_ring() {
+        "bytes"
+    } else {
+        "messages"
+    };
+    (fill > 0).then(|| format!("{fill} unread {unit}"))
+}
+
+/// `gc`: removes every ring whose recorded processes are all dead — but not one that still
+/// holds unread messages, unless `discard_unread`.
+pub fn gc(dry_run: bool, discard_unread: bool, json: bool) -> Result<(), Failure> {
     let mut removed = Vec::new();
+    let mut discarded = Vec::new();
     let mut kept = Vec::new();
     for name in inspect::list() {
         let reason = match inspect::inspect(&name) {
             Ok(r) if r.in_use() => "in use".to_string(),
-            Ok(_) => {
-                if !dry_run {
-                    if let Err(e) = shmring::Segment::unlink_name(&name) {
-                        kept.push(json!({ "name": name, "reason": e.to_string() }));
-                        continue;
+            Ok(r) => match unread(&r) {
+                Some(left) if !discard_unread => format!(
+                    "its processes are gone but it holds {left}: `shmring recv {}` reads them, \
+                     `shmring gc --discard-unread` removes it anyway",
+                    cell(&name)
+                ),
+                left => {
+                    if !dry_run {
+                        if let Err(e) = shmring::Segment::unlink_name(&name) {
+                            kept.push(json!({ "name": name, "reason": e.to_string() }));
+                            continue;
+                        }
                     }
+                    if let Some(left) = left {
+                        discarded.push(json!({ "name": name, "unread": left }));
+                    }
+                    removed.push(name);
+                    continue;
                 }
-                removed.push(name);
-                continue;
-            }
-            Err(e) => format!("unreadable ({e}); remove it with `shmring rm --force {name}`"),
+            },
+            Err(e) => format!(
+                "unreadable ({e}); remove it with `shmring rm --force {}`",
+                cell(&name)
+            ),
         };
         kept.push(json!({ "name": name, "reason": reason }));
     }
     if json {
         outln!(
             "{}",
-            json!({ "dry_run": dry_run, "removed": removed, "kept": kept })
+            json!({ "dry_run": dry_run, "removed": removed, "discarded": discarded, "kept": kept })
         )?;
         return Ok(());
     }
     let verb = if dry_run { "would remove" } else { "removed" };
     for name in &removed {
-        outln!("{verb} {name}")?;
+        let left = discarded
+            .iter()
+            .find(|d| d["name"].as_str() == Some(name.as_str()))
+            .and_then(|d| d["unread"].as_str());
+        match left {
+            Some(left) => outln!("{verb} {} (discarding {left})", cell(name))?,
+            None => outln!("{verb} {}", cell(name))?,
+        }
     }
     for k in &kept {
         outln!(
             "kept {} ({})",
-            k["name"].as_str().unwrap_or_default(),
+            cell(k["name"].as_str().unwrap_or_default()),
             k["reason"].as_str().unwrap_or_default()
         )?;
     }

@@ -239,13 +239,17 @@ fn ls_inspect_and_gc_after_a_killed_producer() {
     assert!(out.contains("fill            24 bytes"), "{out}");
     assert!(out.contains("sender pid"), "{out}");
 
+    // The dead ring still holds the killed producer's messages: kept unless discarded.
     let (code, out, _) = run(&["gc", "--dry-run"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains(&format!("kept {dead}")), "{out}");
+    let (code, out, _) = run(&["gc", "--dry-run", "--discard-unread"]);
     assert_eq!(code, Some(0));
     assert!(out.contains(&format!("would remove {dead}")), "{out}");
     assert!(!out.contains(&format!("would remove {live}")), "{out}");
     assert!(std::path::Path::new("/dev/shm").join(&dead).exists());
 
-    let (code, out, _) = run(&["--json", "gc"]);
+    let (code, out, _) = run(&["--json", "gc", "--discard-unread"]);
     assert_eq!(code, Some(0));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let removed: Vec<&str> = v["removed"]
@@ -904,4 +908,40 @@ fn completions_for_every_shell() {
     }
     let (code, _, _) = run(&["completions", "tcsh"]);
     assert_eq!(code, Some(2));
+}
+
+/// `gc` used to remove a dead ring that still held unread messages: it keeps it (saying how
+/// much it holds and how to read or discard it) unless `--discard-unread`, and `--dry-run`
+/// shows what would be discarded.
+#[test]
+fn gc_keeps_unread_messages_unless_asked() {
+    let name = unique("gc-unread");
+    let _unlink = Unlink(name.clone());
+    // A ring whose every process is gone, holding three messages: made by a child process.
+    let mut send = spawn(&["send", &name, "--create"], Stdio::piped(), Stdio::null());
+    send.stdin.take().unwrap().write_all(b"a\nb\nc\n").unwrap();
+    let (code, _, err) = finish(send);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, _) = run(&["gc"]);
+    assert_eq!(code, Some(0));
+    let kept = out
+        .lines()
+        .find(|l| l.contains(&name))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        kept.starts_with("kept") && kept.contains("unread") && kept.contains("--discard-unread"),
+        "{out}"
+    );
+    let (_, out, _) = run(&["gc", "--dry-run", "--discard-unread"]);
+    assert!(
+        out.lines().any(
+            |l| l.starts_with(&format!("would remove {name} (discarding"))
+                && l.contains("unread bytes")
+        ),
+        "{out}"
+    );
+    let (code, out, _) = run(&["gc", "--discard-unread"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains(&format!("removed {name}")), "{out}");
 }
