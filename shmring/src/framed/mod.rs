@@ -279,9 +279,10 @@ impl Cursor {
         // Every padding record moves the head on by at least 8 bytes: a whole ring of them
         // is the most there can be before a message or the end of what is committed.
         for _ in 0..=capacity / record::ALIGN as u64 {
-            if self.head.wrapping_sub(self.published) >= capacity {
-                // A ring's worth taken and not handed back: nothing new can be here, and
-                // while holding, the header here is still the held record's of a lap ago.
+            if self.held.is_some() && self.head.wrapping_sub(self.published) >= capacity {
+                // Holding a ring's worth not handed back: nothing new can be here, and the
+                // header here is still the first held record's, a lap old. (Not holding, it
+                // was cleared when taken: a non-zero one is a hostile write, caught below.)
                 return Next::NotReady;
             }
             let index = self.head & storage.mask;
