@@ -295,7 +295,9 @@ fn owner_span(
         let end = pos + n;
         // Lanes before the header: a live claimant at `end` writes its header before its
         // lane leaves `end`.
-        end == tail || p.any_lane_shows(end) || header(&p.area, end).load(Ordering::Acquire) != 0
+        end == tail
+            || p.claimant(end) != Claimant::Nobody
+            || header(&p.area, end).load(Ordering::Acquire) != 0
     })
 }
 

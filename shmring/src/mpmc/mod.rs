@@ -1068,16 +1068,6 @@ impl<T: ShmType> Participant<T> {
         found
     }
 
-    /// Whether any lane word at a position slot (any record, live or dead) shows `pos`.
-    pub(crate) fn any_lane_shows(&self, pos: u64) -> bool {
-        (0..PARTICIPANTS).any(|index| {
-            self.area.owner(index).load(Ordering::Acquire) != 0
-                && (0..LANES)
-                    .step_by(self.protocol.stride())
-                    .any(|word| self.area.lane(index, word).load(Ordering::Acquire) == pos)
-        })
-    }
-
     // ------------------------------------------------------------------ operations
 
     /// One send attempt. `PATIENT`: the public try calls, which wait out a consumer in the
