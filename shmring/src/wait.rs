@@ -183,6 +183,14 @@ impl EventCount<'_> {
     }
 }
 
+/// The patience of a try call: [`CLAIM_PATIENCE`], or 100 µs in fuzzing builds
+/// (`--cfg fuzzing`, set by cargo-fuzz), where the fuzzer's writes can make any position look
+/// claimed by some record and executions per second are what the fuzzer lives on.
+#[cfg(not(fuzzing))]
+const TRY_PATIENCE: Duration = CLAIM_PATIENCE;
+#[cfg(fuzzing)]
+const TRY_PATIENCE: Duration = Duration::from_micros(100);
+
 /// Spin rounds (each twice the hints of the one before, up to 64) before yielding.
 const PATIENT_SPINS: u32 = 8;
 /// How often a patient wait looks for a dead claimer while yielding.
@@ -218,7 +226,7 @@ pub(crate) fn patiently<R>(mut attempt: impl FnMut(bool) -> Option<R>) -> Option
             {
                 let now = Instant::now();
                 let (start, settled) = clock.get_or_insert((now, now));
-                if now.duration_since(*start) >= CLAIM_PATIENCE {
+                if now.duration_since(*start) >= TRY_PATIENCE {
                     return None;
                 }
                 if now.duration_since(*settled) >= SETTLE_PERIOD {
