@@ -233,3 +233,26 @@ fn padding_chain_past_a_ring_is_corruption() {
     file.write_all_at(&padding(256), data).unwrap(); // then a whole lap
     assert_eq!(rx.try_recv(), Err(shmring::TryRecvError::Corrupted));
 }
+
+/// A sender taking over a ring whose stored `head` a hostile peer made unaligned and past the
+/// tail: `Corrupted`, not a panic (it used to read a header at that position: a debug
+/// assertion, an unaligned atomic in release; found by the hostile torture).
+#[test]
+fn unaligned_head_at_takeover_is_corruption() {
+    use std::os::unix::fs::FileExt;
+    let name = unique_name("framed-unaligned-head");
+    let _g = Unlink(name.clone());
+    let tx = Sender::create(name.as_str(), 256).unwrap();
+    let _rx = Receiver::open(name.as_str()).unwrap();
+    drop(tx);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(shm_path(&name))
+        .unwrap();
+    let head_at = (shmring::header::HEADER_SIZE + shmring::spsc::HEAD_OFFSET) as u64;
+    file.write_all_at(&12u64.to_ne_bytes(), head_at).unwrap();
+    assert!(matches!(
+        Sender::open(name.as_str()),
+        Err(shmring::OpenError::Corrupted { .. })
+    ));
+}

@@ -574,6 +574,11 @@ impl Sender {
         if tail % record::ALIGN as u64 != 0 {
             return Err(corrupted("framed tail alignment", tail));
         }
+        // Before `head` can become a position read below (a hostile unaligned head used to
+        // reach the header read: a debug assertion, an unaligned atomic in release).
+        if head % record::ALIGN as u64 != 0 {
+            return Err(corrupted("framed head alignment", head));
+        }
         tail = tail.max(head);
         for _ in 0..3 {
             if tail.wrapping_sub(head) >= capacity {
