@@ -53,6 +53,9 @@ struct Cli {
 enum Command {
     /// Measure round trips and throughput of every ring and transport against the raw
     /// mechanisms, across processes (`--quick`: about a minute).
+    #[command(
+        after_help = "Examples:\n  shmring bench --quick\n  shmring bench --rows spsc,ipc --sizes 8,64\n  shmring bench --quick --json > bench.json"
+    )]
     Bench(bench::BenchArgs),
     /// The other process of a benchmark row (started by `bench`).
     #[command(hide = true)]
@@ -61,13 +64,18 @@ enum Command {
         args: Vec<String>,
     },
     /// List every shmring ring in /dev/shm: kind, payload, capacity, fill, processes.
+    #[command(after_help = "Examples:\n  shmring ls\n  shmring ls --json")]
     Ls,
     /// Show a ring's whole header and control block, with a consistency check.
+    #[command(after_help = "Examples:\n  shmring inspect ticks\n  shmring inspect ticks --json")]
     Inspect {
         /// The ring's name (as in /dev/shm).
         name: String,
     },
     /// Remove a ring's name (processes that have it open keep working).
+    #[command(
+        after_help = "Examples:\n  shmring rm ticks\n  shmring rm a b c\n  shmring rm --force stray-file"
+    )]
     Rm {
         /// The rings' names. Each is handled and reported; the exit code is the worst.
         #[arg(required = true)]
@@ -78,6 +86,9 @@ enum Command {
         force: bool,
     },
     /// Remove every ring whose recorded processes are all dead.
+    #[command(
+        after_help = "Examples:\n  shmring gc --dry-run\n  shmring gc\n  shmring gc --discard-unread"
+    )]
     Gc {
         /// Only list what would be removed (with what each ring still holds).
         #[arg(long)]
@@ -86,7 +97,7 @@ enum Command {
         #[arg(long)]
         discard_unread: bool,
     },
-    /// Print a completion script for a shell (`shmring completions bash > /etc/bash_completion.d/shmring`).
+    /// Print a completion script for a shell.
     #[command(
         after_help = "Examples:\n  shmring completions bash > ~/.local/share/bash-completion/completions/shmring\n  shmring completions zsh > ~/.zfunc/_shmring\n  shmring completions fish > ~/.config/fish/completions/shmring.fish"
     )]
@@ -97,11 +108,17 @@ enum Command {
     /// Send lines (or frames) from stdin into a framed ring. A line or frame longer than the
     /// ring's largest message (half its capacity, less 8 bytes) is refused (exit 9) as soon as
     /// that is known, without reading the rest.
+    #[command(
+        after_help = "Examples:\n  echo hello | shmring send logs --create\n  tail -f app.log | shmring send logs --wait 5\n  shmring send frames --create --capacity 4194304 --frames < messages.bin"
+    )]
     Send(pipe::SendArgs),
     /// Receive messages from a framed ring as lines (or frames) on stdout. Messages are
     /// consumed only once written: stopped by SIGINT, SIGTERM or SIGHUP, `recv` writes out what
     /// it took and exits 128+N; if its reader goes away or it is killed, what it had not
     /// written stays in the ring for the next receiver.
+    #[command(
+        after_help = "Examples:\n  shmring recv logs --create --follow > out.txt\n  shmring recv logs --count 10\n  shmring recv logs | head -n 5    # the rest stays in the ring"
+    )]
     Recv(pipe::RecvArgs),
 }
 

@@ -28,6 +28,10 @@ pub struct Common {
     /// half of it, less 8 bytes). Ignored when the ring exists.
     #[arg(long, default_value_t = 1 << 20, requires = "create")]
     capacity: u64,
+    /// Permissions of a ring created here, in octal (default 600: the owner only; 660 lets
+    /// the group send and receive). Ignored when the ring exists.
+    #[arg(long, default_value = "600", requires = "create", value_parser = parse_mode)]
+    mode: u32,
     /// When opening, wait up to this many seconds for the ring to appear.
     #[arg(long, default_value_t = 0.0, conflicts_with = "create")]
     wait: f64,
@@ -58,10 +62,18 @@ pub struct RecvArgs {
     follow: bool,
 }
 
+/// `--mode`: octal permission bits, at most 777.
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("{s:?} is not an octal mode such as 600 or 660"))
+}
+
 /// Opens (retrying while it does not exist, up to `--wait`) or creates the ring.
 fn attach<T>(
     c: &Common,
-    create: impl Fn(&str, u64) -> Result<T, OpenError>,
+    create: impl Fn(&str, u64, u32) -> Result<T, OpenError>,
     open: impl Fn(&str) -> Result<T, OpenError>,
 ) -> Result<T, Failure> {
     if c.create {
@@ -79,7 +91,7 @@ fn attach<T>(
         }
         // Create, or open what exists; a ring removed between the two is created again.
         loop {
-            match create(&c.name, c.capacity) {
+            match create(&c.name, c.capacity, c.mode) {
                 Err(OpenError::AlreadyExists { .. }) => match open(&c.name) {
                     Err(OpenError::NotFound { .. }) => continue,
                     r => return r.map_err(|e| Failure::open(&e)),
@@ -190,7 +202,11 @@ fn next_message(
 
 pub fn send(args: &SendArgs, json: bool) -> Result<(), Failure> {
     let c = &args.common;
-    let tx = attach(c, |n, cap| Sender::create(n, cap), |n| Sender::open(n))?;
+    let tx = attach(
+        c,
+        |n, cap, mode| Sender::create_with_mode(n, cap, mode),
+        |n| Sender::open(n),
+    )?;
     let stdin = io::stdin();
     let mut input = stdin.lock();
     let mut buf = Vec::new();
@@ -323,7 +339,11 @@ impl Output {
 
 pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
     let c = &args.common;
-    let mut rx = attach(c, |n, cap| Receiver::create(n, cap), |n| Receiver::open(n))?;
+    let mut rx = attach(
+        c,
+        |n, cap, mode| Receiver::create_with_mode(n, cap, mode),
+        |n| Receiver::open(n),
+    )?;
     rx.hold();
     let mut out = Output {
         pending: Vec::with_capacity(BLOCK + 1024),

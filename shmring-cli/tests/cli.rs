@@ -945,3 +945,43 @@ fn gc_keeps_unread_messages_unless_asked() {
     assert_eq!(code, Some(0));
     assert!(out.contains(&format!("removed {name}")), "{out}");
 }
+
+/// Every subcommand's `--help` ends with examples; `--mode` sets a created ring's permissions
+/// exactly (an invalid mode is a usage error).
+#[test]
+fn help_has_examples_and_create_takes_a_mode() {
+    for sub in [
+        "bench",
+        "ls",
+        "inspect",
+        "rm",
+        "gc",
+        "send",
+        "recv",
+        "completions",
+    ] {
+        let (code, out, _) = run(&[sub, "--help"]);
+        assert_eq!(code, Some(0), "{sub}");
+        let examples = out
+            .rfind("Examples:")
+            .unwrap_or_else(|| panic!("{sub}: {out}"));
+        assert!(
+            out[examples..].contains(&format!("shmring {sub}"))
+                || out[examples..].contains("| shmring"),
+            "{sub}: {out}"
+        );
+    }
+    let name = unique("mode");
+    let _unlink = Unlink(name.clone());
+    let (code, _, err) = run(&["send", &name, "--create", "--mode", "640"]);
+    assert_eq!(code, Some(0), "{err}");
+    let mode = std::fs::metadata(std::path::Path::new("/dev/shm").join(&name))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o640
+    );
+    let (code, _, err) = run(&["send", &name, "--create", "--mode", "999"]);
+    assert_eq!(code, Some(2), "{err}");
+}
