@@ -126,8 +126,42 @@ fn payload(r: &Inspection) -> String {
     }
 }
 
+/// Regular files in /dev/shm this user may not read (another user's rings are `0600`): `ls`
+/// lists them too, with their owner, rather than saying there are no rings.
+fn unreadable_entries() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(inspect::SHM_DIR)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| {
+            matches!(
+                inspect::inspect(n),
+                Err(InspectError::PermissionDenied { .. })
+            )
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// `owned by uid N (mode 600); this user may not read it` for an entry `ls` cannot read.
+fn no_access(name: &str) -> String {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(inspect::path_of(name)) {
+        Ok(m) => format!(
+            "owned by uid {} (mode {:o}); this user may not read it",
+            m.uid(),
+            m.mode() & 0o7777
+        ),
+        Err(e) => e.to_string(),
+    }
+}
+
 pub fn ls(json: bool) -> Result<(), Failure> {
-    let names = inspect::list();
+    let mut names = inspect::list();
+    names.extend(unreadable_entries());
     let reports: Vec<(String, Result<Inspection, InspectError>)> = names
         .into_iter()
         .map(|n| {
@@ -140,6 +174,9 @@ pub fn ls(json: bool) -> Result<(), Failure> {
             .iter()
             .map(|(name, r)| match r {
                 Ok(r) => report_json(r),
+                Err(e @ InspectError::PermissionDenied { .. }) => {
+                    json!({ "name": name, "error": e.to_string(), "access": no_access(name) })
+                }
                 Err(e) => json!({ "name": name, "error": e.to_string() }),
             })
             .collect();
@@ -182,8 +219,16 @@ pub fn ls(json: bool) -> Result<(), Failure> {
                 "?".into(),
                 "?".into(),
                 "?".into(),
-                "UNREADABLE".into(),
-                cell(&e.to_string()),
+                if matches!(e, InspectError::PermissionDenied { .. }) {
+                    "NO ACCESS".into()
+                } else {
+                    "UNREADABLE".into()
+                },
+                if matches!(e, InspectError::PermissionDenied { .. }) {
+                    no_access(name)
+                } else {
+                    cell(&e.to_string())
+                },
             ],
         });
     }

@@ -412,6 +412,18 @@ fn another_user_gets_permission_denied() {
         assert_eq!(code, Some(6), "{args:?}: {err}");
         assert!(err.contains("ermission"), "{err}");
     }
+    // `ls` lists the ring it may not read, with its owner (it used to say "no shmring rings").
+    let (code, out, err) = as_nobody(&["ls"]);
+    assert_eq!(code, Some(0), "{err}");
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let row = out
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.contains("NO ACCESS") && row.contains("owned by uid"),
+        "{row}"
+    );
     drop(holder);
 }
 
