@@ -371,16 +371,16 @@ impl Cursor {
         self.held.get_or_insert(self.head);
     }
 
-    /// Consumes what was taken while holding (holding goes on from here); returns the bytes
-    /// committed. The consumed word moves past them, so neither a successor of this receiver
-    /// nor a [`rewind`](Cursor::rewind) sees them again.
-    pub(crate) fn commit(&mut self, storage: &Storage<u8>) -> u64 {
-        let Some(from) = self.held else { return 0 };
-        storage
-            .u64_at(self.consumed_at)
-            .store(self.head, Ordering::Release);
-        self.held = Some(self.head);
-        self.head.wrapping_sub(from)
+    /// Consumes what was taken while holding (holding goes on from here): the consumed word
+    /// moves past it, so neither a successor of this receiver nor a
+    /// [`rewind`](Cursor::rewind) sees it again.
+    pub(crate) fn commit(&mut self, storage: &Storage<u8>) {
+        if self.held.is_some() {
+            storage
+                .u64_at(self.consumed_at)
+                .store(self.head, Ordering::Release);
+            self.held = Some(self.head);
+        }
     }
 
     /// Goes back to the first message taken since the last commit (or since holding began):
