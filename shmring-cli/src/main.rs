@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  other failure (I/O error)
+  1  I/O error or another failure (each says what to do)
   2  bad command line
   3  no such ring
   4  the ring is of another kind or payload layout
@@ -31,6 +31,7 @@ Exit codes:
   8  the peer went away before all input was sent
   9  a message is larger than the ring's maximum
   10 the ring already has a receiver (recv)
+  11 recv: every sender is gone, one or more of them killed or crashed without closing
   128+N  recv stopped by signal N (SIGINT, SIGTERM, SIGHUP) after writing out all it took
 A closed stdout (e.g. `| head`) ends any subcommand quietly with exit 0.";
 
@@ -140,32 +141,136 @@ impl Failure {
         }
     }
 
-    /// The failure an [`shmring::OpenError`] stands for.
+    /// The failure an [`shmring::OpenError`] stands for, in the command's terms: the ring,
+    /// the cause and what to run about it.
     pub fn open(err: &shmring::OpenError) -> Failure {
         use shmring::OpenError as E;
-        let code = match err {
-            E::InvalidName { .. } | E::InvalidConfig { .. } => 2,
-            E::NotFound { .. } => 3,
-            E::IncompatibleLayout { .. }
-            | E::KindMismatch { .. }
-            | E::ConfigMismatch { .. }
-            | E::VersionMismatch { .. } => 4,
-            E::Corrupted { .. } | E::Truncated { .. } | E::NotASegment { .. } => 5,
-            E::PermissionDenied { .. } => 6,
-            E::AlreadyExists { .. } => 7,
-            E::RoleTaken { name, role, pid } => {
-                return Failure::new(
-                    10,
+        let (code, message) = match err {
+            E::InvalidName { .. } | E::InvalidConfig { .. } => (2, err.to_string()),
+            E::NotFound { name } => (
+                3,
+                format!(
+                    "ring {name} does not exist; create it with --create, wait for it with \
+                     --wait SECONDS, or check the name with `shmring ls`"
+                ),
+            ),
+            E::IncompatibleLayout { name, found, .. } => (
+                4,
+                format!(
+                    "ring {name} holds {found}, not byte messages; send and recv need a framed \
+                     ring: use another name, or `shmring rm {name}` if nothing uses it"
+                ),
+            ),
+            E::KindMismatch {
+                name,
+                found,
+                expected,
+            } => (
+                4,
+                format!(
+                    "ring {name} is of kind {found}; send and recv use {expected} rings: use \
+                     another name, or `shmring rm {name}` if nothing uses it"
+                ),
+            ),
+            E::ConfigMismatch { name, .. } | E::VersionMismatch { name, .. } => (
+                4,
+                format!(
+                    "{err}; `shmring inspect {name}` shows the ring, `shmring rm {name}` \
+                     removes it"
+                ),
+            ),
+            E::NotASegment { name, why } => (
+                5,
+                format!(
+                    "{name} in /dev/shm is not a shmring ring ({why}); use another name, or \
+                     `shmring rm --force {name}` if nothing uses it"
+                ),
+            ),
+            E::Truncated {
+                name,
+                expected,
+                actual,
+            } => (
+                5,
+                format!(
+                    "ring {name} has {actual} bytes but its header needs {expected} (something \
+                     shrank it); `shmring rm {name}` removes it, then --create makes it again"
+                ),
+            ),
+            E::Corrupted { name, reason } => (
+                5,
+                format!(
+                    "ring {name} has a corrupt header ({reason}); `shmring inspect {name}` \
+                     shows it; stop the processes using it, then `shmring rm --force {name}`"
+                ),
+            ),
+            E::InitTimeout {
+                name,
+                waited,
+                creator,
+                creator_alive,
+            } => {
+                let creator = match (creator, creator_alive) {
+                    (Some(pid), Some(false)) => format!(" by pid {pid}, which has died"),
+                    (Some(pid), _) => format!(" by pid {pid}"),
+                    (None, _) => String::new(),
+                };
+                (
+                    1,
                     format!(
-                        "ring {name} already has a {role} (pid {pid}), and a framed ring has \
-                         one receiver at a time; stop that process first (or receive from \
-                         another ring)"
+                        "ring {name} was still being created{creator} after {:.1} s; if its \
+                         creator died, `shmring rm {name}` and run again with --create, \
+                         otherwise run again a moment later",
+                        waited.as_secs_f64()
                     ),
-                );
+                )
             }
-            _ => 1,
+            E::Closed { name } => (
+                3,
+                format!(
+                    "ring {name} was closed by its owner; `shmring rm {name}`, then --create \
+                     makes it again"
+                ),
+            ),
+            E::PermissionDenied { name, source } => (
+                6,
+                format!(
+                    "permission denied for ring {name} ({source}): it belongs to another user \
+                     (`shmring ls` shows its owner and mode); run as that user, or have it \
+                     created with --mode 660 (the group) or 666 (everyone)"
+                ),
+            ),
+            E::AlreadyExists { name } => (
+                7,
+                format!("ring {name} already exists; `shmring rm {name}` removes it"),
+            ),
+            E::RoleTaken { name, role, pid } => (
+                10,
+                format!(
+                    "ring {name} already has a {role} (pid {pid}), and a framed ring has one \
+                     receiver at a time; stop that process first (or receive from another \
+                     ring)"
+                ),
+            ),
+            E::ParticipantsFull { name, max } => (
+                1,
+                format!(
+                    "ring {name} already has {max} attached processes, all alive (the most a \
+                     ring records); stop one of them first"
+                ),
+            ),
+            E::NoSpace {
+                name, requested, ..
+            } => (
+                1,
+                format!(
+                    "no room for the {requested} bytes of ring {name} in /dev/shm (`df -h \
+                     /dev/shm`); free some, or create it with a smaller --capacity"
+                ),
+            ),
+            _ => (1, err.to_string()),
         };
-        Failure::new(code, err.to_string())
+        Failure::new(code, message)
     }
 
     /// A failed write to stdout: a closed stdout (its reader went away, as with `| head`)
@@ -178,17 +283,39 @@ impl Failure {
         }
     }
 
-    /// The failure an [`shmring::inspect::InspectError`] stands for.
+    /// The failure an [`shmring::inspect::InspectError`] stands for, with what to run
+    /// about it.
     pub fn inspect(err: &shmring::inspect::InspectError) -> Failure {
         use shmring::inspect::InspectError as E;
-        let code = match err {
-            E::InvalidName { .. } => 2,
-            E::NotFound { .. } => 3,
-            E::Header { .. } | E::NotAFile { .. } => 5,
-            E::PermissionDenied { .. } => 6,
-            E::Io { .. } => 1,
+        let file = |path: &std::path::Path| {
+            path.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
         };
-        Failure::new(code, err.to_string())
+        let (code, message) = match err {
+            E::InvalidName { .. } => (2, format!("{err} (`shmring ls` lists the names)")),
+            E::NotFound { name } => (
+                3,
+                format!("no ring named {name} in /dev/shm (`shmring ls` lists them)"),
+            ),
+            E::Header { path, .. } => (
+                5,
+                format!(
+                    "{err}; `shmring rm --force {}` removes it if nothing uses it",
+                    file(path)
+                ),
+            ),
+            E::NotAFile { path, .. } => (5, format!("{err}; `rm {}` removes it", path.display())),
+            E::PermissionDenied { path } => (
+                6,
+                format!(
+                    "permission denied reading {}: it belongs to another user (`shmring ls` \
+                     shows its owner and mode); run as that user",
+                    path.display()
+                ),
+            ),
+            E::Io { .. } => (1, err.to_string()),
+        };
+        Failure::new(code, message)
     }
 }
 

@@ -91,6 +91,8 @@ fn report_json(r: &Inspection) -> Value {
             "sender_waiting": c.sender_waiting,
             "epoch": c.epoch,
             "consumed": c.consumed,
+            "dead_senders": c.dead_senders,
+            "dead_receivers": c.dead_receivers,
         })),
         "participants": r.participants.iter().map(participant_json).collect::<Vec<_>>(),
         "in_use": r.in_use(),
@@ -326,6 +328,9 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
         }
         if let Some(epoch) = c.epoch {
             outln!("epoch           {epoch}")?;
+        }
+        if let (Some(s), Some(r)) = (c.dead_senders, c.dead_receivers) {
+            outln!("found dead      {s} senders, {r} receivers (killed or crashed, cleaned up)")?;
         }
         outln!(
             "waiters         receiver {}, sender {}",

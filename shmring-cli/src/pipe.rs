@@ -77,8 +77,19 @@ fn attach<T>(
     open: impl Fn(&str) -> Result<T, OpenError>,
 ) -> Result<T, Failure> {
     if c.create {
+        let (min, max) = (shmring::framed::MIN_CAPACITY, shmring::MAX_CAPACITY);
+        if c.capacity < min || c.capacity > max {
+            return Err(Failure::new(
+                2,
+                format!(
+                    "--capacity {} is out of range: a framed ring holds {min} to {max} bytes \
+                     (a power of two)",
+                    c.capacity
+                ),
+            ));
+        }
         if !c.capacity.is_power_of_two() {
-            let up = c.capacity.checked_next_power_of_two().unwrap_or(1 << 62);
+            let up = c.capacity.next_power_of_two();
             return Err(Failure::new(
                 2,
                 format!(
@@ -259,6 +270,37 @@ pub fn send(args: &SendArgs, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Senders of the ring found dead (killed or crashed) since `recv` started.
+struct Dead {
+    /// The ring's count when `recv` started.
+    before: u32,
+    /// The count last reported (`--follow` warns once per death).
+    reported: u32,
+}
+
+impl Dead {
+    /// `recv --follow`: one line on stderr for each sender found dead since the last look.
+    fn warn(&mut self, rx: &Receiver, name: &str, json: bool) {
+        let now = rx.dead_senders();
+        let new = now.wrapping_sub(self.reported);
+        if new == 0 {
+            return;
+        }
+        self.reported = now;
+        if json {
+            errln!(
+                "{}",
+                serde_json::json!({ "warning": "sender died", "ring": name, "count": new })
+            );
+        } else {
+            errln!(
+                "shmring: {new} sender(s) of {name} died without closing (killed or crashed); \
+                 a message one was writing is lost, the rest are whole; still following"
+            );
+        }
+    }
+}
+
 /// The signal that asked `recv` to stop (0: none yet).
 static STOP: AtomicI32 = AtomicI32::new(0);
 
@@ -339,12 +381,22 @@ impl Output {
 
 pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
     let c = &args.common;
+    // Senders found dead from now on count, those our own attach finds included (read from
+    // the file, before attaching reaps them); a ring that does not exist yet has none.
+    let before = shmring::inspect::inspect(&c.name)
+        .ok()
+        .and_then(|i| i.control?.dead_senders)
+        .unwrap_or(0);
     let mut rx = attach(
         c,
         |n, cap, mode| Receiver::create_with_mode(n, cap, mode),
         |n| Receiver::open(n),
     )?;
     rx.hold();
+    let mut dead = Dead {
+        before,
+        reported: before,
+    };
     let mut out = Output {
         pending: Vec::with_capacity(BLOCK + 1024),
         frames: c.frames,
@@ -383,9 +435,15 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
                 }
                 match rx.recv_into_deadline(&mut buf, Instant::now() + STOP_POLL) {
                     Ok(_) => Ok(()),
-                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if args.follow {
+                            dead.warn(&rx, &c.name, json);
+                        }
+                        continue;
+                    }
                     Err(RecvTimeoutError::Disconnected) if args.follow => {
                         // No sender now: wait for the next one.
+                        dead.warn(&rx, &c.name, json);
                         std::thread::sleep(FOLLOW_POLL);
                         continue;
                     }
@@ -397,6 +455,7 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
                 if let Err(e) = out.flush(&mut rx) {
                     return end(e).map_or(Ok(()), Err);
                 }
+                dead.warn(&rx, &c.name, json);
                 std::thread::sleep(FOLLOW_POLL);
                 continue;
             }
@@ -424,6 +483,18 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
         return end(e).map_or(Ok(()), Err);
     }
     summary(json, "received", messages, bytes);
+    let died = rx.dead_senders().wrapping_sub(dead.before);
+    if stopped == 0 && died > 0 && args.count.is_none_or(|n| messages < n) {
+        return Err(Failure::new(
+            11,
+            format!(
+                "every sender of {} is gone, {died} of them killed or crashed without closing \
+                 (a message one was writing as it died is lost; the {messages} received are \
+                 whole and written out)",
+                c.name
+            ),
+        ));
+    }
     if stopped != 0 {
         let name = Signal::try_from(stopped).map_or("a signal", Signal::as_str);
         return Err(Failure::new(

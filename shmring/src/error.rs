@@ -148,12 +148,14 @@ pub enum OpenError {
     },
     /// The segment exists but is not a shmring segment.
     #[error(
-        "{name:?} exists but is not a shmring segment (wrong magic bytes); choose another \
-         name, or remove it if nothing else uses it"
+        "{name:?} exists but is not a shmring segment ({why}); choose another name, or remove \
+         it if nothing else uses it"
     )]
     NotASegment {
         /// The segment.
         name: String,
+        /// What gave it away: `"wrong magic bytes"`, or a file too short for a header.
+        why: String,
     },
     /// The header failed validation.
     #[error(
@@ -201,8 +203,8 @@ pub enum OpenError {
     /// The role (sender or receiver of a single-producer/single-consumer ring) is held by a
     /// live process.
     #[error(
-        "ring {name:?} already has a live {role} (pid {pid}); an spsc ring has one sender and \
-         one receiver — stop that process first, or use an mpmc ring for several"
+        "ring {name:?} already has a live {role} (pid {pid}), and this kind of ring has one \
+         {role} at a time — stop that process first, or use an mpmc ring for several"
     )]
     RoleTaken {
         /// The segment.

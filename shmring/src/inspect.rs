@@ -54,7 +54,7 @@ pub enum InspectError {
         path: PathBuf,
     },
     /// The file is not a shmring segment, or its header is damaged.
-    #[error("{path}: {source}")]
+    #[error("{path} is not a readable shmring ring: {source}")]
     Header {
         /// The file.
         path: PathBuf,
@@ -123,6 +123,10 @@ pub struct Control {
     pub epoch: Option<u64>,
     /// Framed kinds: the receiver's exact consumed position.
     pub consumed: Option<u64>,
+    /// mpmc kinds: senders found dead (killed or crashed without closing) and reaped.
+    pub dead_senders: Option<u32>,
+    /// mpmc kinds: receivers found dead and reaped.
+    pub dead_receivers: Option<u32>,
 }
 
 /// Everything an inspection found.
@@ -336,6 +340,8 @@ pub fn inspect_bytes(name: &str, bytes: &[u8], file_len: u64) -> Result<Inspecti
                 receiver_waiting: half(spsc::DATA_WAITING_OFFSET)? != 0,
                 sender_waiting: half(spsc::SPACE_WAITING_OFFSET)? != 0,
                 epoch: None,
+                dead_senders: None,
+                dead_receivers: None,
                 consumed: (info.kind == RingKind::Framed)
                     .then(|| word(crate::framed::CONSUMED_OFFSET))
                     .flatten(),
@@ -387,6 +393,8 @@ pub fn inspect_bytes(name: &str, bytes: &[u8], file_len: u64) -> Result<Inspecti
                 receiver_waiting: word(mpmc::DATA_WAITING_OFFSET)? != 0,
                 sender_waiting: word(mpmc::SPACE_WAITING_OFFSET)? != 0,
                 epoch: word(mpmc::EPOCH_OFFSET),
+                dead_senders: Some(half(mpmc::SENDERS_REAPED_OFFSET)?),
+                dead_receivers: Some(half(mpmc::RECEIVERS_REAPED_OFFSET)?),
                 consumed: (info.kind == RingKind::FramedMpsc)
                     .then(|| word(crate::framed::mpsc::CONSUMED_OFFSET))
                     .flatten(),

@@ -144,6 +144,7 @@ pub use segment::{DEFAULT_INIT_TIMEOUT, DEFAULT_MODE, Location, Segment, Segment
 /// Derives [`ShmType`] for a `#[repr(C)]` struct of `ShmType` fields (also `bytemuck::Pod`).
 #[cfg(feature = "derive")]
 pub use shmring_derive::ShmType;
+pub use storage::MAX_CAPACITY;
 pub use wait::WaitStrategy;
 
 // Lets `#[derive(ShmType)]` name `::shmring` inside this crate's own tests.

@@ -516,11 +516,11 @@ impl SegmentOptions {
                 return Ok(size);
             }
             if size > 0 {
-                // Creators reserve the whole size in one call: a partial header is a shrink.
-                return Err(OpenError::Truncated {
+                // Creators reserve the whole size in one call: a file shorter than a header
+                // was never one (or something shrank it past recognition).
+                return Err(OpenError::NotASegment {
                     name: name.to_owned(),
-                    expected: HEADER_SIZE as u64,
-                    actual: size,
+                    why: format!("{size} bytes, shorter than the {HEADER_SIZE}-byte header"),
                 });
             }
             if !backoff.wait_until(deadline) {
@@ -854,7 +854,10 @@ fn read_owner(region: &Region) -> Option<ProcessId> {
 fn corrupted(name: &str, reason: HeaderError) -> OpenError {
     let name = name.to_owned();
     match reason {
-        HeaderError::BadMagic => OpenError::NotASegment { name },
+        HeaderError::BadMagic => OpenError::NotASegment {
+            name,
+            why: "wrong magic bytes".into(),
+        },
         HeaderError::UnsupportedVersion(found) => OpenError::VersionMismatch {
             name,
             found,

@@ -89,7 +89,7 @@ pub(crate) fn ring_options<T: ShmType>(
         .filter(|c| *c <= MAX_CAPACITY)
         .ok_or_else(|| {
             invalid(format!(
-                "capacity {capacity} is too large (at most {MAX_CAPACITY} slots)"
+                "capacity {capacity} is too large (at most {MAX_CAPACITY} slots, or bytes for a framed ring)"
             ))
         })?;
     let area = geometry.area_size(rounded).ok_or_else(|| {
@@ -139,7 +139,12 @@ pub(crate) fn open_ring_as(
     Ok(segment)
 }
 
-/// Largest ring capacity in slots (positions stay far below the stamp flag bit).
+/// Largest ring capacity: slots of a typed ring, bytes of a framed one (positions stay far
+/// below the stamp flag bit).
+///
+/// ```
+/// assert_eq!(shmring::MAX_CAPACITY, 1 << 40);
+/// ```
 pub const MAX_CAPACITY: u64 = 1 << 40;
 
 #[cfg(not(shmring_loom))]

@@ -1323,6 +1323,22 @@ impl Receiver {
         !self.shared.peers_present(false, true)
     }
 
+    /// How many producers of this ring were found dead — killed, or crashed without
+    /// dropping their handle — and cleaned up since the ring was created (by any
+    /// participant's scan; a receiver that saw [`Disconnected`](TryRecvError::Disconnected)
+    /// has seen every producer's departure counted). A producer killed in the middle of a
+    /// message leaves no part of it: that message is lost, the others are whole.
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::framed::mpsc::channel(64)?;
+    /// drop(tx); // closed, not dead
+    /// assert_eq!(rx.dead_senders(), 0);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn dead_senders(&self) -> u32 {
+        self.shared.reaped(Role::Sender)
+    }
+
     /// Receives the next message without waiting for one.
     ///
     /// `Empty` means nothing is sent and untaken: when the record at the head is claimed by

@@ -27,6 +27,12 @@ pub const RECEIVERS_EVER_OFFSET: usize = 524;
 /// Loom models only: bit i set = the "process" of record i is dead.
 #[cfg(shmring_loom)]
 pub const MODEL_DEAD_OFFSET: usize = 528;
+/// Senders found dead (killed or crashed without closing) and reaped (`u32`, counts up):
+/// bumped by a reaper just before its CAS frees the record (and taken back if the CAS
+/// fails), so whoever sees the record free sees it counted.
+pub const SENDERS_REAPED_OFFSET: usize = 536;
+/// Receivers found dead and reaped (`u32`, counts up), as [`SENDERS_REAPED_OFFSET`].
+pub const RECEIVERS_REAPED_OFFSET: usize = 540;
 /// The participant table: [`PARTICIPANTS`] records of [`RECORD_SIZE`] bytes.
 pub const TABLE_OFFSET: usize = 1024;
 /// Records in the participant table (one per attached process and role); the loom build
@@ -171,6 +177,14 @@ impl<T: Copy> Area<T> {
         self.0.u32_at(match role {
             Role::Sender => SENDERS_EVER_OFFSET,
             Role::Receiver => RECEIVERS_EVER_OFFSET,
+        })
+    }
+
+    /// How many participants of `role` were found dead and reaped.
+    pub fn reaped(&self, role: Role) -> &AtomicU32 {
+        self.0.u32_at(match role {
+            Role::Sender => SENDERS_REAPED_OFFSET,
+            Role::Receiver => RECEIVERS_REAPED_OFFSET,
         })
     }
 

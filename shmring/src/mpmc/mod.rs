@@ -78,9 +78,10 @@ use std::time::{Duration, Instant};
 pub(crate) use area::{Area, Role};
 pub use area::{
     CONTROL_SIZE, DATA_SEQ_OFFSET, DATA_WAITING_OFFSET, EPOCH_OFFSET, HEAD_OFFSET, HELD_OPEN, IDLE,
-    LANES, PARTICIPANTS, RECEIVERS_EVER_OFFSET, RECORD_LANES, RECORD_OWNER, RECORD_PID_NS,
-    RECORD_ROLE, RECORD_SIZE, SENDERS_EVER_OFFSET, SPACE_SEQ_OFFSET, SPACE_WAITING_OFFSET,
-    TABLE_OFFSET, TAIL_OFFSET, TOMBSTONE,
+    LANES, PARTICIPANTS, RECEIVERS_EVER_OFFSET, RECEIVERS_REAPED_OFFSET, RECORD_LANES,
+    RECORD_OWNER, RECORD_PID_NS, RECORD_ROLE, RECORD_SIZE, SENDERS_EVER_OFFSET,
+    SENDERS_REAPED_OFFSET, SPACE_SEQ_OFFSET, SPACE_WAITING_OFFSET, TABLE_OFFSET, TAIL_OFFSET,
+    TOMBSTONE,
 };
 
 use crate::error::{recv_without_timeout, try_recv_to_timeout, try_to_timeout, without_timeout};
@@ -908,7 +909,8 @@ impl<T: ShmType> Participant<T> {
     fn reap(&self, index: usize, owner: u64, verdicts: &mut Vec<(u64, bool)>) -> bool {
         let area = &self.area;
         let mut settled = true;
-        if let Some(role) = Role::from_code(area.role(index).load(Ordering::Acquire)) {
+        let role = Role::from_code(area.role(index).load(Ordering::Acquire));
+        if let Some(role) = role {
             let stride = self.protocol.stride();
             for lane in 0..LANES / stride {
                 let pos = area.lane(index, lane * stride).load(Ordering::Acquire);
@@ -936,11 +938,19 @@ impl<T: ShmType> Participant<T> {
             .fetch_and(!bit, Ordering::Relaxed);
         area.waiting(Role::Receiver)
             .fetch_and(!bit, Ordering::Relaxed);
-        if area
+        // Counted before the record is freed, so whoever sees it free sees it counted; a
+        // reaper that loses the race takes its count back.
+        if let Some(role) = role {
+            area.reaped(role).fetch_add(1, Ordering::AcqRel);
+        }
+        let freed = area
             .owner(index)
             .compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-        {
+            .is_ok();
+        if let (false, Some(role)) = (freed, role) {
+            area.reaped(role).fetch_sub(1, Ordering::AcqRel);
+        }
+        if freed {
             area.epoch().fetch_add(1, Ordering::AcqRel);
             self.wake_all();
         }
@@ -1161,6 +1171,12 @@ impl<T: ShmType> Participant<T> {
                     != Some(Role::Receiver)
                 && !self.dead(index, owner, &mut verdicts)
         })
+    }
+
+    /// How many participants of `role` were found dead (killed, or crashed without closing)
+    /// and reaped since the ring was created.
+    pub(crate) fn reaped(&self, role: Role) -> u32 {
+        self.area.reaped(role).load(Ordering::Acquire)
     }
 
     fn len(&self) -> usize {
