@@ -1,6 +1,6 @@
 //! The `shmring` command: inspect, clean up and use shmring rings from the shell.
 //!
-//! `shmring bench`, `ls`, `inspect NAME`, `rm NAME`, `gc [--dry-run]`, `send NAME`, `recv NAME`;
+//! `shmring bench`, `ls`, `top`, `inspect NAME`, `rm NAME`, `gc [--dry-run]`, `send NAME`, `recv NAME`;
 //! `--json` anywhere for machine-readable output. Every user error is one line on stderr and
 //! a distinct exit code (see [`Failure`] and `shmring --help`).
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -12,6 +12,8 @@ mod out;
 mod bench;
 mod ops;
 mod pipe;
+mod signals;
+mod top;
 
 use std::process::ExitCode;
 
@@ -98,6 +100,14 @@ enum Command {
         #[arg(long)]
         discard_unread: bool,
     },
+    /// A live view of every ring, refreshed each second: kind, payload, fill, messages/s and
+    /// bytes/s, processes and their roles (one line per participant of a many-producer or
+    /// many-consumer ring). `q` quits. Reads the rings' files only: it never attaches and adds
+    /// nothing to their hot paths. A framed ring counts bytes, so its MSG/S is `-`.
+    #[command(
+        after_help = "Examples:\n  shmring top\n  shmring top --interval 0.5\n  shmring top --once\n  shmring top --once --json | jq '.[] | {name, rate}'"
+    )]
+    Top(top::TopArgs),
     /// Print a completion script for a shell.
     #[command(
         after_help = "Examples:\n  shmring completions bash > ~/.local/share/bash-completion/completions/shmring\n  shmring completions zsh > ~/.zfunc/_shmring\n  shmring completions fish > ~/.config/fish/completions/shmring.fish"
@@ -367,6 +377,7 @@ fn main() -> ExitCode {
             dry_run,
             discard_unread,
         } => ops::gc(dry_run, discard_unread, json),
+        Command::Top(args) => top::run(&args, json),
         Command::Completions { shell } => completions(shell),
         Command::Send(args) => pipe::send(&args, json),
         Command::Recv(args) => pipe::recv(&args, json),

@@ -32,7 +32,7 @@ fn utc(unix_ns: u64) -> String {
 }
 
 /// A name as a table cell: control characters (a newline would break the table) escaped.
-fn cell(name: &str) -> String {
+pub(crate) fn cell(name: &str) -> String {
     if name.chars().any(char::is_control) {
         name.escape_default().to_string()
     } else {
@@ -40,7 +40,7 @@ fn cell(name: &str) -> String {
     }
 }
 
-fn liveness(l: Liveness) -> &'static str {
+pub(crate) fn liveness(l: Liveness) -> &'static str {
     match l {
         Liveness::Alive => "alive",
         Liveness::Dead => "dead",
@@ -59,7 +59,7 @@ fn participant_json(p: &Participant) -> Value {
     })
 }
 
-fn report_json(r: &Inspection) -> Value {
+pub(crate) fn report_json(r: &Inspection) -> Value {
     let info = &r.info;
     json!({
         "name": r.name,
@@ -101,8 +101,17 @@ fn report_json(r: &Inspection) -> Value {
     })
 }
 
+/// `ok` or `CORRUPT`.
+pub(crate) fn health(r: &Inspection) -> &'static str {
+    if r.health == Health::Ok {
+        "ok"
+    } else {
+        "CORRUPT"
+    }
+}
+
 /// `12345 sender alive` for each participant, comma-separated; `-` for none.
-fn processes(r: &Inspection) -> String {
+pub(crate) fn processes(r: &Inspection) -> String {
     if r.participants.is_empty() {
         return "-".into();
     }
@@ -114,7 +123,7 @@ fn processes(r: &Inspection) -> String {
 }
 
 /// The payload as `ls` shows it: the type's description, or bytes for framed rings.
-fn payload(r: &Inspection) -> String {
+pub(crate) fn payload(r: &Inspection) -> String {
     if r.info.kind.is_byte_ring() {
         "bytes".into()
     } else {
@@ -161,25 +170,76 @@ fn no_access(name: &str) -> String {
     }
 }
 
-pub fn ls(json: bool) -> Result<(), Failure> {
+/// Every ring in /dev/shm, inspected (read, never attached), with the entries this user may
+/// not read: what `ls` and `top` show.
+pub(crate) fn survey() -> Vec<(String, Result<Inspection, InspectError>)> {
     let mut names = inspect::list();
     names.extend(unreadable_entries());
-    let reports: Vec<(String, Result<Inspection, InspectError>)> = names
+    names
         .into_iter()
         .map(|n| {
             let r = inspect::inspect(&n);
             (n, r)
         })
+        .collect()
+}
+
+/// The JSON of an entry `inspect` could not read (`ls --json`, `top --once --json`).
+pub(crate) fn unreadable_json(name: &str, e: &InspectError) -> Value {
+    match e {
+        InspectError::PermissionDenied { .. } => {
+            json!({ "name": name, "error": e.to_string(), "access": no_access(name) })
+        }
+        _ => json!({ "name": name, "error": e.to_string() }),
+    }
+}
+
+/// The cells of an entry `inspect` could not read: health and why, after `blank` `?` cells.
+pub(crate) fn unreadable_cells(name: &str, e: &InspectError, blank: usize) -> Vec<String> {
+    let denied = matches!(e, InspectError::PermissionDenied { .. });
+    let mut cells = vec![cell(name)];
+    cells.extend(std::iter::repeat_n("?".to_string(), blank));
+    cells.push(if denied { "NO ACCESS" } else { "UNREADABLE" }.into());
+    cells.push(if denied {
+        no_access(name)
+    } else {
+        cell(&e.to_string())
+    });
+    cells
+}
+
+/// Table rows as lines, each column as wide as its widest cell.
+pub(crate) fn aligned(rows: &[Vec<String>]) -> Vec<String> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
+    rows.iter()
+        .map(|row| {
+            let line: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell:<w$}"))
+                .collect();
+            line.join("  ").trim_end().to_owned()
+        })
+        .collect()
+}
+
+pub fn ls(json: bool) -> Result<(), Failure> {
+    let reports = survey();
     if json {
         let rows: Vec<Value> = reports
             .iter()
             .map(|(name, r)| match r {
                 Ok(r) => report_json(r),
-                Err(e @ InspectError::PermissionDenied { .. }) => {
-                    json!({ "name": name, "error": e.to_string(), "access": no_access(name) })
-                }
-                Err(e) => json!({ "name": name, "error": e.to_string() }),
+                Err(e) => unreadable_json(name, e),
             })
             .collect();
         outln!("{}", Value::Array(rows))?;
@@ -189,18 +249,22 @@ pub fn ls(json: bool) -> Result<(), Failure> {
         outln!("no shmring rings in {}", inspect::SHM_DIR)?;
         return Ok(());
     }
-    let mut rows = vec![[
-        "NAME".to_string(),
-        "KIND".into(),
-        "PAYLOAD".into(),
-        "CAPACITY".into(),
-        "FILL".into(),
-        "HEALTH".into(),
-        "PROCESSES".into(),
-    ]];
+    let mut rows: Vec<Vec<String>> = vec![
+        [
+            "NAME",
+            "KIND",
+            "PAYLOAD",
+            "CAPACITY",
+            "FILL",
+            "HEALTH",
+            "PROCESSES",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     for (name, r) in &reports {
         rows.push(match r {
-            Ok(r) => [
+            Ok(r) => vec![
                 cell(name),
                 r.info.kind.to_string(),
                 payload(r),
@@ -208,42 +272,14 @@ pub fn ls(json: bool) -> Result<(), Failure> {
                 r.control
                     .as_ref()
                     .map_or("-".into(), |c| c.fill.to_string()),
-                if r.health == Health::Ok {
-                    "ok".into()
-                } else {
-                    "CORRUPT".into()
-                },
+                health(r).into(),
                 processes(r),
             ],
-            Err(e) => [
-                cell(name),
-                "?".into(),
-                "?".into(),
-                "?".into(),
-                "?".into(),
-                if matches!(e, InspectError::PermissionDenied { .. }) {
-                    "NO ACCESS".into()
-                } else {
-                    "UNREADABLE".into()
-                },
-                if matches!(e, InspectError::PermissionDenied { .. }) {
-                    no_access(name)
-                } else {
-                    cell(&e.to_string())
-                },
-            ],
+            Err(e) => unreadable_cells(name, e, 4),
         });
     }
-    let widths: Vec<usize> = (0..7)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        outln!("{}", line.join("  ").trim_end())?;
+    for line in aligned(&rows) {
+        outln!("{line}")?;
     }
     Ok(())
 }

@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 
 use shmring::framed::SendError;
 use shmring::framed::mpsc::{Receiver, Sender};
-use std::sync::atomic::{AtomicI32, Ordering};
 
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use nix::sys::signal::Signal;
 use shmring::{OpenError, RecvError, RecvTimeoutError, TryRecvError};
 
-use crate::Failure;
+use crate::{Failure, signals};
 
 /// Options both directions share.
 #[derive(Debug, clap::Args)]
@@ -301,29 +300,6 @@ impl Dead {
     }
 }
 
-/// The signal that asked `recv` to stop (0: none yet).
-static STOP: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn stop_on(signal: nix::libc::c_int) {
-    // Only an atomic store: async-signal-safe.
-    STOP.store(signal, Ordering::Relaxed);
-}
-
-/// The signals that stop `recv` cleanly: it takes no further message, writes out everything
-/// it has taken, and exits.
-const STOP_SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
-
-/// Installs (or, with `SigHandler::SigDfl`, removes) the stopping handler. No `SA_RESTART`:
-/// a blocked write returns `EINTR` and is retried by `write_all`, so nothing is cut short.
-fn on_stop_signals(handler: SigHandler) {
-    let action = SigAction::new(handler, SaFlags::empty(), SigSet::empty());
-    for signal in STOP_SIGNALS {
-        // SAFETY: the handler only stores to an atomic (async-signal-safe); the default
-        // disposition is always sound.
-        let _ = unsafe { sigaction(signal, &action) };
-    }
-}
-
 /// How long `recv` waits for a message before it looks at the stop flag again.
 const STOP_POLL: Duration = Duration::from_millis(50);
 /// How often `recv --follow` looks for a new sender while none is attached.
@@ -416,13 +392,13 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
             ))
         }
     };
-    on_stop_signals(SigHandler::Handler(stop_on));
+    signals::catch();
     let mut stopped = 0;
     while args.count.is_none_or(|n| messages < n) {
-        stopped = STOP.load(Ordering::Relaxed);
+        stopped = signals::caught();
         if stopped != 0 {
             // A second signal ends the process at once (what is gathered stays in the ring).
-            on_stop_signals(SigHandler::SigDfl);
+            signals::release();
             break;
         }
         // Write only when nothing more is waiting, so a fast stream is written in blocks
