@@ -30,7 +30,7 @@ Exit codes:
   5  the ring is corrupt
   6  permission denied
   7  the ring already exists (--create)
-  8  the peer went away before all input was sent
+  8  send: the receiver went away and none came back within --wait SECONDS
   9  a message is larger than the ring's maximum
   10 the ring already has a receiver (recv)
   11 recv: every sender is gone, one or more of them killed or crashed without closing

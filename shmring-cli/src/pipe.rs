@@ -31,9 +31,12 @@ pub struct Common {
     /// the group send and receive). Ignored when the ring exists.
     #[arg(long, default_value = "600", requires = "create", value_parser = parse_mode)]
     mode: u32,
-    /// When opening, wait up to this many seconds for the ring to appear.
-    #[arg(long, default_value_t = 0.0, conflicts_with = "create")]
-    wait: f64,
+    /// Wait up to this many seconds for the ring to appear (when opening without --create)
+    /// and, for `send`, for a receiver while the ring has lost its own (by default `send`
+    /// waits for the next receiver as long as it takes, as a writer opening a FIFO waits for
+    /// a reader; with --wait it gives up after SECONDS with exit 8).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    wait: Option<f64>,
     /// Frames instead of lines: each message is a 4-byte little-endian length, then that
     /// many bytes.
     #[arg(long)]
@@ -67,6 +70,14 @@ fn parse_mode(s: &str) -> Result<u32, String> {
         .ok()
         .filter(|m| *m <= 0o777)
         .ok_or_else(|| format!("{s:?} is not an octal mode such as 600 or 660"))
+}
+
+/// `--wait`: a number of seconds, at least 0 and at most a year.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|w| w.is_finite() && (0.0..=3.2e7).contains(w))
+        .ok_or_else(|| format!("{s:?} is not a number of seconds (0 to 32000000)"))
 }
 
 /// Opens (retrying while it does not exist, up to `--wait`) or creates the ring.
@@ -110,13 +121,7 @@ fn attach<T>(
             }
         }
     }
-    if !(c.wait.is_finite() && c.wait >= 0.0) {
-        return Err(Failure::new(
-            2,
-            format!("--wait {} is not a duration", c.wait),
-        ));
-    }
-    let deadline = Instant::now() + Duration::from_secs_f64(c.wait.min(1e9));
+    let deadline = Instant::now() + Duration::from_secs_f64(c.wait.unwrap_or(0.0));
     loop {
         match open(&c.name) {
             Err(OpenError::NotFound { .. }) if Instant::now() < deadline => {
@@ -238,13 +243,17 @@ pub fn send(args: &SendArgs, json: bool) -> Result<(), Failure> {
             ),
         )
     };
+    let mut retry = false;
     loop {
-        match next_message(&mut input, c.frames, &mut buf, max) {
-            Ok(Some(())) => {}
-            Ok(None) => break,
-            Err(ReadFail::TooLarge(len)) => return Err(too_large(messages, len)),
-            Err(ReadFail::Failure(f)) => return Err(f),
+        if !retry {
+            match next_message(&mut input, c.frames, &mut buf, max) {
+                Ok(Some(())) => {}
+                Ok(None) => break,
+                Err(ReadFail::TooLarge(len)) => return Err(too_large(messages, len)),
+                Err(ReadFail::Failure(f)) => return Err(f),
+            }
         }
+        retry = false;
         match tx.send(&buf) {
             Ok(()) => {
                 messages += 1;
@@ -254,19 +263,55 @@ pub fn send(args: &SendArgs, json: bool) -> Result<(), Failure> {
                 return Err(too_large(messages, Some(len as u64)));
             }
             Err(SendError::Disconnected) => {
-                return Err(Failure::new(
-                    8,
-                    format!(
-                        "the receiver of {} went away after {messages} messages",
-                        c.name
-                    ),
-                ));
+                // The ring had a receiver and has none now: wait for the next one (the
+                // message is still here), as long as --wait allows.
+                retry = true;
+                if !await_receiver(&tx, c, messages) {
+                    let waited = c.wait.map_or(String::new(), |w| {
+                        format!(" and none came back within --wait {w}")
+                    });
+                    return Err(Failure::new(
+                        8,
+                        format!(
+                            "the receiver of {} went away after {messages} messages{waited}; \
+                             the rest of the input was not sent",
+                            c.name
+                        ),
+                    ));
+                }
+                continue;
             }
             Err(e) => return Err(Failure::new(5, format!("{}: {e}", c.name))),
         }
     }
     summary(json, "sent", messages, bytes);
     Ok(())
+}
+
+/// `send` while its ring has lost its receiver: waits until a receiver is attached again
+/// (up to `--wait` if given; forever otherwise, saying so on stderr after a second).
+/// Whether one came.
+fn await_receiver(tx: &Sender, c: &Common, messages: u64) -> bool {
+    let start = Instant::now();
+    let limit = c.wait.map(Duration::from_secs_f64);
+    let mut told = false;
+    while tx.is_disconnected() {
+        let waited = start.elapsed();
+        if limit.is_some_and(|l| waited >= l) {
+            return false;
+        }
+        if limit.is_none() && !told && waited >= Duration::from_secs(1) {
+            errln!(
+                "shmring: the receiver of {} went away after {messages} messages; waiting for \
+                 the next one (`shmring recv {}`), or give --wait SECONDS to stop waiting",
+                c.name,
+                c.name
+            );
+            told = true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
 
 /// Senders of the ring found dead (killed or crashed) since `recv` started.

@@ -287,6 +287,24 @@ fn wait_for_fill(name: &str, fill: u64) {
     }
 }
 
+/// Waits until the receiver of ring `name` has taken everything up to byte `position` (its
+/// consumed word, docs/layout.md: the published `head` may lag it).
+fn wait_for_taken(name: &str, position: u64) {
+    let start = Instant::now();
+    loop {
+        let (_, out, _) = run(&["--json", "inspect", name]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        if v["control"]["consumed"].as_u64() >= Some(position) {
+            return;
+        }
+        assert!(
+            start.elapsed() < WATCHDOG,
+            "never taken to {position}: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// `recv` used to exit 0 when its sender had been SIGKILLed, as if every sender had closed.
 /// Now the end of a stream whose sender was killed is exit 11 (the messages sent before the
 /// kill are all delivered), `inspect` counts the dead sender, and `recv --follow` warns on
@@ -336,27 +354,14 @@ fn recv_tells_a_killed_sender_and_a_corrupt_ring_apart_from_a_clean_end() {
     let mut stdin = send.stdin.take().unwrap();
     stdin.write_all(b"before\n").unwrap();
     stdin.flush().unwrap();
-    let start = Instant::now();
-    loop {
-        let (_, out, _) = run(&["--json", "inspect", &name]);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-        if v["control"]["fill"] == 0 && v["control"]["tail"].as_u64() > Some(32) {
-            break; // "before" is taken
-        }
-        assert!(start.elapsed() < WATCHDOG, "never received: {out}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_taken(&name, 48); // "before" is taken
     send.kill().unwrap();
     finish(send);
     drop(stdin);
     let mut after = spawn(&["send", &name], Stdio::piped(), Stdio::null());
     after.stdin.take().unwrap().write_all(b"after\n").unwrap();
     assert_eq!(finish(after).0, Some(0));
-    let start = Instant::now();
-    while run(&["--json", "inspect", &name]).1.contains("\"fill\":16") {
-        assert!(start.elapsed() < WATCHDOG, "\"after\" never taken");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_taken(&name, 64); // "after" is taken
     std::thread::sleep(Duration::from_millis(300));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
@@ -392,4 +397,42 @@ fn recv_tells_a_killed_sender_and_a_corrupt_ring_apart_from_a_clean_end() {
     assert_eq!(code, Some(5), "{err}");
     assert_eq!(out, "whole\n");
     assert!(err.contains("corrupt") && err.contains(&corrupt), "{err}");
+}
+
+/// A sender that comes while the ring is between receivers (the last one left, the next has
+/// not attached yet — the README's log collection run a second time) used to exit 8 at once
+/// and lose its input. Now it waits for the next receiver, as a writer opening a FIFO waits
+/// for a reader, and delivers everything to it; with `--wait` it gives up after that long.
+#[test]
+fn send_waits_for_the_next_receiver() {
+    let name = unique("between");
+    let _unlink = Unlink(name.clone());
+    // A receiver came and went.
+    let rx = shmring::framed::mpsc::Receiver::create(name.as_str(), 4096).unwrap();
+    drop(rx);
+    let mut send = spawn(&["send", &name], Stdio::piped(), Stdio::null());
+    send.stdin
+        .take()
+        .unwrap()
+        .write_all(b"first\nsecond\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(send.try_wait().unwrap().is_none(), "send gave up");
+    let (code, out, err) = run(&["recv", &name, "--count", "2"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "first\nsecond\n");
+    let (code, _, err) = finish(send);
+    assert_eq!(code, Some(0), "{err}");
+    // With --wait, exit 8 once it has waited that long, naming the option.
+    let (code, _, err) = {
+        let mut send = spawn(
+            &["send", &name, "--wait", "0.3"],
+            Stdio::piped(),
+            Stdio::null(),
+        );
+        send.stdin.take().unwrap().write_all(b"third\n").unwrap();
+        finish(send)
+    };
+    assert_eq!(code, Some(8), "{err}");
+    assert!(err.contains("--wait 0.3") && err.contains(&name), "{err}");
 }
