@@ -7,14 +7,26 @@
 2. Framed many-producer ring: takes the receiver role in the participant table and receives
    the messages `shmring send` wrote, then leaves half of them for `shmring recv`, which must
    continue exactly where this client stopped.
-3. Stream codec: speaks hello and frames to a `uds:` duplex echo server (shmring-ipc's
-   `echo` example): its hello is read and checked, every frame comes back, and a reply is
-   held to the maximum this client announced.
+3. Stream codec: speaks hello and frames to a `uds:` and a `tcp:` duplex echo server
+   (shmring-ipc's `echo` example): its hello is read and checked, every frame comes back, and
+   a reply is held to the maximum this client announced.
+4. SPSC ring: creates a `u64` ring itself (creator protocol, header, checksum, fingerprint),
+   sends 1000 values through it as its sender (eventcount notifications with a shared futex
+   and a registered membarrier) to a Rust receiver, which checks each; a ring this client
+   labels `i32` is refused by the Rust opener naming both types.
+5. MPMC ring: joins a Rust sender's `u64` ring in the participant table as its only
+   receiver and takes 1000 values through the stamped slots, notifying the blocked sender.
+6. Framed ring: takes the receiver role of a Rust `framed::Sender`'s ring and receives 300
+   messages of varied length across the wrap (padding records), handing space back.
+7. POSIX message queue: sends 200 messages to a Rust `mq:` receiver (liveness locks, the
+   receiver's hello from its lock file, tag bytes), every one checked there.
 
-Usage: conformance.py SHMRING_BINARY ECHO_BINARY. Exits non-zero, naming the step, when the
-docs and the bytes disagree.
+Usage: conformance.py SHMRING_BINARY ECHO_BINARY PEER_BINARY. Exits non-zero, naming the step,
+when the docs and the bytes disagree.
 """
 
+import ctypes
+import fcntl
 import mmap
 import os
 import socket
@@ -242,18 +254,25 @@ def read_hello(sock):
     return max_frame, fingerprint
 
 
-def talk_to_echo(echo):
-    step = "stream codec"
-    path = os.path.join(tempfile.mkdtemp(), "echo.sock")
-    server = subprocess.Popen([echo, "server", f"uds:{path}"], stdout=subprocess.PIPE,
+def talk_to_echo(echo, endpoint):
+    """Speaks the codec to an echo server on `endpoint` (`uds:PATH` or `tcp:HOST:0`)."""
+    step = f"stream codec ({endpoint.split(':')[0]}:)"
+    server = subprocess.Popen([echo, "server", endpoint], stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
     try:
         line = server.stdout.readline()
-        if not line.startswith("READY"):
+        if not line.startswith("READY "):
             fail(step, f"echo server said {line!r}")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        bound = line.split(" ", 1)[1].strip()
+        if bound.startswith("uds:"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address = bound[4:]
+        else:
+            host, port = bound[4:].rsplit(":", 1)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            address = (host, int(port))
         sock.settimeout(30)
-        sock.connect(path)
+        sock.connect(address)
         my_max = 64
         sock.sendall(hello(my_max))
         server_max, fingerprint = read_hello(sock)
@@ -287,10 +306,456 @@ def talk_to_echo(echo):
         server.wait()
 
 
+# ---------------------------------------------------------------- shared: words, futex, membarrier
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+SYS_FUTEX, SYS_MEMBARRIER = 202, 324  # x86-64
+FUTEX_WAKE = 1
+MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED = 1 << 2
+INT_MAX = 2**31 - 1
+WATCHDOG = 60.0
+
+
+class Words:
+    """Aligned 8- and 4-byte words of a mapping, each read and written with one machine load or
+    store (a memoryview cast: what a C program does with a volatile or relaxed atomic)."""
+
+    def __init__(self, mm):
+        self.mm = mm
+        self.q = memoryview(mm).cast("Q")
+        self.i = memoryview(mm).cast("I")
+
+    def get(self, off):
+        return self.q[off // 8]
+
+    def put(self, off, value):
+        self.q[off // 8] = value & MASK64
+
+    def get32(self, off):
+        return self.i[off // 4]
+
+    def put32(self, off, value):
+        self.i[off // 4] = value & 0xFFFFFFFF
+
+    def wake(self, off):
+        """The notifier's half of an eventcount (protocols.md): bump the futex word and wake
+        every sleeper, with a shared futex (no FUTEX_PRIVATE_FLAG)."""
+        self.put32(off, self.get32(off) + 1)
+        cell = ctypes.c_uint32.from_buffer(self.mm, off)
+        LIBC.syscall(SYS_FUTEX, ctypes.byref(cell), FUTEX_WAKE, INT_MAX, None, None, 0)
+        del cell
+
+    def close(self):
+        self.q.release()
+        self.i.release()
+        self.mm.close()
+
+
+def register_membarrier():
+    """protocols.md: a notifier that registers for global expedited membarrier may notify after a
+    compiler fence (the waiters' membarrier reaches it); Python cannot issue a fence itself.
+    Without it, a wake-up may be missed and the peer sleeps out its 10 ms slice (slow, not
+    stuck)."""
+    return LIBC.syscall(SYS_MEMBARRIER, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0
+
+
+def value(i):
+    """Message i of a typed ring (the Rust peer's `value`)."""
+    return (i * 0x9E3779B97F4A7C15) & MASK64
+
+
+def message(i):
+    """Message i of a byte ring (the Rust peer's `message`)."""
+    return f"message {i} ".encode() + bytes((i + k) % 256 for k in range(i * 7 % 200))
+
+
+def deadline_passed(start, step, what):
+    if time.monotonic() - start > WATCHDOG:
+        fail(step, f"{what} for {WATCHDOG:.0f} s")
+
+
+def start_ticks():
+    stat = open("/proc/self/stat").read()
+    return int(stat[stat.rindex(")") + 2:].split()[19])  # field 22 of /proc/PID/stat
+
+
+def map_ring(name, step, kind):
+    """Opener protocol: wait for the file to have a size and the header to be ready, map it,
+    validate the header; (words, header fields)."""
+    path = f"/dev/shm/{name}"
+    start = time.monotonic()
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR)
+            size = os.fstat(fd).st_size
+            if size >= HEADER_SIZE:
+                mm = mmap.mmap(fd, size)
+                os.close(fd)
+                if u32(mm, 16) == 1:
+                    break
+                mm.close()
+            else:
+                os.close(fd)
+        except FileNotFoundError:
+            pass
+        deadline_passed(start, step, f"no ready ring {name}")
+        time.sleep(0.005)
+    info = parse_header(bytes(mm[:HEADER_SIZE]), size)
+    if info["kind"] != kind:
+        fail(step, f"kind {info['kind']}, expected {kind}")
+    return Words(mm), info
+
+
+# ---------------------------------------------------------------- 4. spsc: create and send
+
+SPSC_TAIL, SPSC_HEAD, DATA_SEQ, DATA_WAITING, SPACE_SEQ, SPACE_WAITING = 0, 128, 256, 260, 384, 388
+SENDER_REC, RECEIVER_REC = 512, 640  # owner u64, state u32 at +8, pid_ns u64 at +16
+SPSC_SLOTS = 768
+
+
+def create_segment(name, kind, capacity, type_name, size, align, area_size):
+    """Creator protocol (protocols.md) for a primitive payload; returns the mapped words."""
+    path = f"/dev/shm/{name}"
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    os.fchmod(fd, 0o600)
+    total = HEADER_SIZE + area_size
+    os.posix_fallocate(fd, 0, total)
+    mm = mmap.mmap(fd, total)
+    os.close(fd)
+    description = f"{type_name} (size {size}, align {align})".encode()
+    h = bytearray(HEADER_SIZE)
+    h[0:8] = b"SHMRING\0"
+    struct.pack_into("<IIIIII", h, 8, 1, 0x01020304, 0, kind, HEADER_SIZE, 0)
+    struct.pack_into("<QQQQ", h, 32, total, HEADER_SIZE, area_size, capacity)
+    struct.pack_into("<IIQII", h, 64, size, align, primitive_fingerprint(type_name, size, align),
+                     len(description), os.getpid())
+    struct.pack_into("<QQQ", h, 88, start_ticks(), os.stat("/proc/self/ns/pid").st_ino,
+                     time.time_ns())
+    h[256:256 + len(description)] = description
+    struct.pack_into("<Q", h, 112, checksum(h))
+    words = Words(mm)
+    # The owner's start time and namespace, then owner_pid, then the rest; state last.
+    mm[88:104] = bytes(h[88:104])
+    words.put32(84, os.getpid())
+    mm[0:16] = bytes(h[0:16])
+    mm[20:84] = bytes(h[20:84])
+    mm[104:HEADER_SIZE] = bytes(h[104:HEADER_SIZE])
+    words.put32(16, 1)  # state: ready (a store after every other; x86 keeps store order)
+    return words
+
+
+def attach_role(area, rec, waiting, step):
+    """spsc attachment: owner (free: 0), pid_ns, clear the role's waiting flag, state 1."""
+    if area.get(rec) != 0:
+        fail(step, "the role is taken")
+    area.put(rec, (os.getpid() << 32) | (start_ticks() & 0xFFFFFFFF))
+    area.put(rec + 16, os.stat("/proc/self/ns/pid").st_ino)
+    area.put32(waiting, 0)
+    area.put32(rec + 8, 1)
+
+
+def detach_role(area, rec):
+    """Dropping a handle: state 2, owner back to 0, a wake on both eventcounts."""
+    area.put32(rec + 8, 2)
+    area.put(rec, 0)
+    area.wake(DATA_SEQ)
+    area.wake(SPACE_SEQ)
+
+
+class Offset:
+    """Words of the area: offsets from 4096."""
+
+    def __init__(self, words):
+        self.w = words
+
+    def get(self, off):
+        return self.w.get(HEADER_SIZE + off)
+
+    def put(self, off, v):
+        self.w.put(HEADER_SIZE + off, v)
+
+    def get32(self, off):
+        return self.w.get32(HEADER_SIZE + off)
+
+    def put32(self, off, v):
+        self.w.put32(HEADER_SIZE + off, v)
+
+    def wake(self, off):
+        self.w.wake(HEADER_SIZE + off)
+
+
+def spsc_send(peer, name, count=1000, capacity=64):
+    step = "spsc sender"
+    words = create_segment(name, 2, capacity, "u64", 8, 8, SPSC_SLOTS + capacity * 8)
+    area = Offset(words)
+    attach_role(area, SENDER_REC, SPACE_WAITING, step)
+    receiver = subprocess.Popen([peer, "ring-recv", "spsc", name, str(count)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mask, tail, head = capacity - 1, 0, 0
+    start = time.monotonic()
+    for i in range(count):
+        while tail - head == capacity:
+            new = area.get(SPSC_HEAD)
+            if not head <= new <= tail:
+                fail(step, f"head {new} outside {head}..{tail}")
+            head = new
+            if tail - head == capacity:
+                if receiver.poll() is not None:
+                    fail(step, f"the Rust receiver ended: {receiver.communicate()}")
+                deadline_passed(start, step, "the ring stayed full")
+                time.sleep(0.0002)
+        area.put(SPSC_SLOTS + (tail & mask) * 8, value(i))
+        tail += 1
+        area.put(SPSC_TAIL, tail)  # publish (a store after the slot's)
+        if area.get32(DATA_WAITING) != 0:
+            area.wake(DATA_SEQ)
+    detach_role(area, SENDER_REC)
+    try:
+        out, err = receiver.communicate(timeout=WATCHDOG)
+    except subprocess.TimeoutExpired:
+        receiver.kill()
+        fail(step, "the Rust receiver did not finish")
+    if receiver.returncode != 0:
+        fail(step, f"the Rust receiver refused: {err.strip()}")
+    words.close()
+    return out.strip()
+
+
+def spsc_wrong_type(peer, name):
+    """A ring this client labels i32: the Rust opener for u64 must refuse, naming both."""
+    step = "layout guard"
+    words = create_segment(name, 2, 64, "i32", 4, 4, SPSC_SLOTS + 64 * 4)
+    words.close()
+    r = subprocess.run([peer, "ring-recv", "spsc", name, "1"], capture_output=True, text=True,
+                       timeout=WATCHDOG)
+    if r.returncode == 0 or "i32" not in r.stderr or "u64" not in r.stderr:
+        fail(step, f"a u64 receiver opened an i32 ring: exit {r.returncode}, {r.stderr!r}")
+
+
+# ---------------------------------------------------------------- 5. mpmc: the only receiver
+
+MPMC_TAIL, MPMC_HEAD = 0, 128
+MPMC_DATA_SEQ, MPMC_DATA_WAITING, MPMC_SPACE_SEQ, MPMC_SPACE_WAITING = 256, 264, 384, 392
+EPOCH, RECEIVERS_EVER = 512, 524
+TOMBSTONE = 1 << 63
+
+
+def mpmc_receive(peer, name, count=1000, capacity=64):
+    step = "mpmc receiver"
+    sender = subprocess.Popen([peer, "ring-send", "mpmc", name, str(count), str(capacity)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    words, info = map_ring(name, step, 3)
+    if info["fingerprint"] != primitive_fingerprint("u64", 8, 8):
+        fail(step, "the payload fingerprint is not u64's")
+    area = Offset(words)
+    cap = info["capacity"]
+    a = max(8, info["slot_align"])
+    stride = (a + info["slot_size"] + a - 1) // a * a
+    slots = (9216 + a - 1) // a * a
+    if slots + cap * stride != info["area_size"]:
+        fail(step, f"area_size {info['area_size']} != {slots} + {cap} x {stride}")
+    # Join: a free record (no other process joins meanwhile in this test: plain stores).
+    index = next((i for i in range(PARTICIPANTS) if area.get(TABLE + RECORD * i) == 0), None)
+    if index is None:
+        fail(step, "no free participant record")
+    rec = TABLE + RECORD * index
+    area.put(rec, my_owner_word())
+    area.put(rec + 8, os.stat("/proc/self/ns/pid").st_ino)
+    for k in range(LANES):
+        area.put(rec + 64 + 8 * k, IDLE)
+    area.put32(rec + 16, 2)  # role: receiver
+    area.put32(RECEIVERS_EVER, 1)
+    area.put(EPOCH, area.get(EPOCH) + 1)
+    area.wake(MPMC_DATA_SEQ)
+    area.wake(MPMC_SPACE_SEQ)
+    head = area.get(MPMC_HEAD)
+    start = time.monotonic()
+    got = 0
+    while got < count:
+        slot = head & (cap - 1)
+        at = slots + slot * stride
+        stamp = (area.get(at) + slot) & MASK64  # stored minus the slot index
+        if stamp & ~TOMBSTONE == head + 1:
+            area.put(rec + 64, head)  # the lane, before the claim
+            area.put(MPMC_HEAD, head + 1)  # the claim (the only receiver: no CAS needed)
+            if stamp & TOMBSTONE == 0:
+                v = area.get(at + a)
+                if v != value(got):
+                    fail(step, f"message {got}: {v:#x}, expected {value(got):#x}")
+                got += 1
+            area.put(at, (head + cap - slot) & MASK64)  # released: p + capacity
+            area.put(rec + 64, IDLE)
+            head += 1
+            if area.get(MPMC_SPACE_WAITING) != 0:
+                area.wake(MPMC_SPACE_SEQ)
+        elif stamp in (head, (head - cap + 1) & MASK64):
+            if sender.poll() not in (None, 0):
+                fail(step, f"the Rust sender failed: {sender.communicate()}")
+            deadline_passed(start, step, f"message {got} never came")
+            time.sleep(0.0002)
+        else:
+            fail(step, f"stamp {stamp:#x} at position {head}")
+    # Leave: role 0, owner 0, epoch, wake both directions.
+    area.put32(rec + 16, 0)
+    area.put(rec, 0)
+    area.put(EPOCH, area.get(EPOCH) + 1)
+    area.wake(MPMC_DATA_SEQ)
+    area.wake(MPMC_SPACE_SEQ)
+    out, err = sender.communicate(timeout=WATCHDOG)
+    if sender.returncode != 0:
+        fail(step, f"the Rust sender failed: {err.strip()}")
+    words.close()
+    return got
+
+
+# ---------------------------------------------------------------- 6. framed: the receiver
+
+FRAMED_DATA, FRAMED_CONSUMED = 768, 704
+
+
+def framed_receive(peer, name, count=300, capacity=4096):
+    step = "framed receiver"
+    sender = subprocess.Popen([peer, "ring-send", "framed", name, str(count), str(capacity)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    words, info = map_ring(name, step, 4)
+    area = Offset(words)
+    cap = info["capacity"]
+    mask = cap - 1
+    max_message = min(cap // 2 - 8, 2**31 - 8)
+    attach_role(area, RECEIVER_REC, DATA_WAITING, step)
+    head = published = area.get(SPSC_HEAD)
+    if area.get(FRAMED_CONSUMED) not in (0, head):
+        fail(step, "a predecessor left taken messages (not expected in this test)")
+
+    def hand_back():
+        nonlocal published
+        pos = published
+        while pos < head:  # zero [published, head), across the wrap
+            off = pos & mask
+            n = min(head - pos, cap - off)
+            words.mm[HEADER_SIZE + FRAMED_DATA + off:HEADER_SIZE + FRAMED_DATA + off + n] = bytes(n)
+            pos += n
+        area.put(SPSC_HEAD, head)
+        published = head
+        if area.get32(SPACE_WAITING) != 0:
+            area.wake(SPACE_SEQ)
+
+    got, paddings = 0, 0
+    start = time.monotonic()
+    while got < count:
+        off = head & mask
+        word = area.get(FRAMED_DATA + off)
+        if word == 0:
+            hand_back()  # found empty: hand back what was taken
+            if sender.poll() not in (None, 0):
+                fail(step, f"the Rust sender failed: {sender.communicate()}")
+            deadline_passed(start, step, f"message {got} never came")
+            time.sleep(0.0002)
+            continue
+        length, kind = word & 0xFFFFFFFF, word >> 32
+        if length < 8 or off + length > cap:
+            fail(step, f"record length {length} at {head}")
+        if kind == PADDING:
+            if off + length != cap:
+                fail(step, f"padding at {head} does not run to the end")
+            area.put(FRAMED_DATA + off, 0)
+            head += length
+            paddings += 1
+            continue
+        if length - 8 > max_message:
+            fail(step, f"payload {length - 8} over the maximum {max_message}")
+        begin = HEADER_SIZE + FRAMED_DATA + off + 8
+        payload = bytes(words.mm[begin:begin + length - 8])
+        if payload != message(got):
+            fail(step, f"message {got} differs ({len(payload)} bytes)")
+        if kind != 0:
+            fail(step, f"message {got} has type {kind}")
+        got += 1
+        area.put(FRAMED_DATA + off, 0)
+        head += (length + 7) // 8 * 8
+        area.put(FRAMED_CONSUMED, head)
+        if head - published >= cap // 4:
+            hand_back()
+    hand_back()
+    detach_role(area, RECEIVER_REC)
+    out, err = sender.communicate(timeout=WATCHDOG)
+    if sender.returncode != 0:
+        fail(step, f"the Rust sender failed: {err.strip()}")
+    words.close()
+    if paddings == 0:
+        fail(step, "no padding record came (the test should wrap the ring)")
+    return got, paddings
+
+
+# ---------------------------------------------------------------- 7. POSIX message queue: a sender
+
+
+class MqAttr(ctypes.Structure):
+    _fields_ = [("mq_flags", ctypes.c_long), ("mq_maxmsg", ctypes.c_long),
+                ("mq_msgsize", ctypes.c_long), ("mq_curmsgs", ctypes.c_long),
+                ("reserved", ctypes.c_long * 4)]
+
+
+def mq_send_all(peer, name, count=200):
+    step = "mq sender"
+    rt = ctypes.CDLL("librt.so.1", use_errno=True)
+    rt.mq_open.restype = ctypes.c_int
+    rt.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    rt.mq_send.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint]
+    receiver = subprocess.Popen([peer, "recv", f"mq:/{name}", str(count)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = receiver.stdout.readline()
+    if not line.startswith("READY"):
+        fail(step, f"the Rust receiver said {line!r}: {receiver.communicate()}")
+    q = rt.mq_open(f"/{name}".encode(), os.O_WRONLY)
+    if q < 0:
+        fail(step, f"mq_open: {os.strerror(ctypes.get_errno())}")
+    attr = MqAttr()
+    rt.mq_getattr(q, ctypes.byref(attr))
+    largest = attr.mq_msgsize - 1
+    # The receiver's lock is held (it lives), and its hello is in the lock file.
+    lock = f"/dev/shm/shmring-mq-{name}.receiver"
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fail(step, "nobody holds the receiver's lock")
+    except BlockingIOError:
+        pass
+    os.close(fd)
+    with open(lock, "rb") as f:
+        hello_bytes = f.read()
+    if hello_bytes[:8] != b"SHMRIPC\0":
+        fail(step, f"the lock file holds {hello_bytes[:26]!r}, not a hello")
+    version, flags, maximum, fingerprint, n = struct.unpack_from("<HHIQH", hello_bytes, 8)
+    if (version, flags, fingerprint, n) != (1, 0, 0, 0) or maximum != largest:
+        fail(step, f"receiver hello: version {version} flags {flags} max {maximum} "
+                   f"(queue takes {largest}) fingerprint {fingerprint:#x}")
+    senders = os.open(f"/dev/shm/shmring-mq-{name}.senders", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(senders, fcntl.LOCK_SH)
+
+    def put(data):
+        if rt.mq_send(q, data, len(data), 0) != 0:
+            fail(step, f"mq_send: {os.strerror(ctypes.get_errno())}")
+
+    put(b"\0" + hello(0))
+    for i in range(count):
+        put(b"\1" + message(i))
+    rt.mq_close(q)
+    try:
+        out, err = receiver.communicate(timeout=WATCHDOG)
+    except subprocess.TimeoutExpired:
+        receiver.kill()
+        fail(step, "the Rust receiver did not finish")
+    os.close(senders)
+    if receiver.returncode != 0:
+        fail(step, f"the Rust receiver refused: {err.strip()}")
+    return count
+
+
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         sys.exit(__doc__)
-    shmring, echo = sys.argv[1], sys.argv[2]
+    shmring, echo, peer = sys.argv[1:4]
     name = f"shmring-conformance-{os.getpid()}"
     lines = [f"line {i} " + "x" * (i * 37 % 300) for i in range(1000)]
     try:
@@ -310,11 +775,27 @@ def main():
             fail("framed-mpsc receiver", "shmring recv did not continue where this client stopped")
     finally:
         subprocess.run([shmring, "rm", name], capture_output=True)
-    # 3. the stream codec
-    echoed = talk_to_echo(echo)
+    # 3. the stream codec, over a Unix socket and TCP
+    echoed = talk_to_echo(echo, "uds:" + os.path.join(tempfile.mkdtemp(), "echo.sock"))
+    talk_to_echo(echo, "tcp:127.0.0.1:0")
+    # 4-7. every ring kind and the message queue, against the Rust peer
+    registered = register_membarrier()
+    names = [f"{name}-{k}" for k in ("spsc", "i32", "mpmc", "framed")]
+    try:
+        spsc = spsc_send(peer, names[0])
+        spsc_wrong_type(peer, names[1])
+        mpmc = mpmc_receive(peer, names[2])
+        framed, paddings = framed_receive(peer, names[3])
+    finally:
+        subprocess.run([shmring, "rm", *names], capture_output=True)
+    queued = mq_send_all(peer, name)
     print(f"conformance: header ok (kind {info['kind']}, checksum {info['checksum']:#018x}, "
           f"u8 fingerprint); framed-mpsc: 500 messages received as the ring's receiver, "
-          f"500 left for shmring recv; stream codec: hello and {echoed} frames echoed")
+          f"500 left for shmring recv; stream codec over uds: and tcp:: hello and {echoed} "
+          f"frames echoed each; spsc ring created here: {spsc!r}; an i32 label refused; "
+          f"mpmc: {mpmc} values taken from a Rust sender; framed: {framed} messages, "
+          f"{paddings} paddings; mq: {queued} messages sent to a Rust receiver "
+          f"(membarrier {'registered' if registered else 'unavailable'})")
 
 
 if __name__ == "__main__":

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --locked -p shmring-cli
-cargo build --locked -p shmring-ipc --example echo
-python3 ci/conformance.py target/debug/shmring target/debug/examples/echo
+cargo build --locked -p shmring-ipc --example echo --example peer
+python3 ci/conformance.py target/debug/shmring target/debug/examples/echo target/debug/examples/peer
