@@ -71,6 +71,7 @@ pub(crate) fn report_json(r: &Inspection) -> Value {
         "area_offset": info.area_offset,
         "area_size": info.area_size,
         "capacity": info.capacity,
+        "max_message": info.kind.is_byte_ring().then(|| shmring::framed::max_message(info.capacity)),
         "slot_size": info.slot_size,
         "slot_align": info.slot_align,
         "fingerprint": format!("{:#018x}", info.fingerprint),
@@ -317,6 +318,12 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
     outln!("state           {state}")?;
     outln!("kind            {}", i.kind)?;
     outln!("capacity        {}", i.capacity)?;
+    if i.kind.is_byte_ring() {
+        outln!(
+            "largest message {} bytes",
+            shmring::framed::max_message(i.capacity)
+        )?;
+    }
     outln!(
         "slot            {} bytes, aligned to {}",
         i.slot_size,

@@ -61,6 +61,7 @@ fn ls_inspect_and_gc_after_a_killed_producer() {
     assert_eq!(code, Some(0));
     assert!(out.contains("consistency     ok"), "{out}");
     assert!(out.contains("fill            24 bytes"), "{out}");
+    assert!(out.contains("largest message 2040 bytes"), "{out}");
     assert!(out.contains("sender pid"), "{out}");
 
     // The dead ring still holds the killed producer's messages: kept unless discarded.

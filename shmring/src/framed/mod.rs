@@ -108,10 +108,19 @@ fn geometry() -> Geometry {
     crate::spsc::geometry::<u8>()
 }
 
-/// The largest payload a ring of `capacity` bytes carries: half the area minus a header, so a
-/// record plus the padding before it always fits once the reader has caught up.
-fn max_message(capacity: u64) -> usize {
-    ((capacity / 2) as usize - HEADER).min(record::MAX_MESSAGE)
+/// The largest message a framed ring (either kind) of `capacity` bytes carries: half the area
+/// less the 8-byte record header, so a record plus the padding before it always fits once the
+/// reader has caught up — and at most 2^31 − 8 bytes.
+///
+/// ```
+/// assert_eq!(shmring::framed::max_message(1 << 20), 524_280);
+/// assert_eq!(shmring::framed::max_message(64), 24);
+/// ```
+pub fn max_message(capacity: u64) -> usize {
+    usize::try_from(capacity / 2)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(HEADER)
+        .min(record::MAX_MESSAGE)
 }
 
 /// The options of a new framed ring (either kind) of `capacity` bytes at `location`.
