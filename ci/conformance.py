@@ -146,18 +146,33 @@ def my_owner_word():
     return (os.getpid() << 32) | (start_ticks & 0xFFFFFFFF)
 
 
-class Area:
-    def __init__(self, mm, offset):
-        self.mm, self.base = mm, offset
+def join_table(area, role, step):
+    """Claims a free participant record (no other process joins meanwhile in these tests, so
+    plain stores stand in for the CAS), announces `role` (1 sender, 2 receiver); the record's
+    offset."""
+    index = next((i for i in range(PARTICIPANTS) if area.get(TABLE + RECORD * i) == 0), None)
+    if index is None:
+        fail(step, "no free participant record")
+    rec = TABLE + RECORD * index
+    area.put(rec, my_owner_word())
+    area.put(rec + 8, os.stat("/proc/self/ns/pid").st_ino)
+    for k in range(LANES):
+        area.put(rec + 64 + 8 * k, IDLE)
+    area.put32(rec + 16, role)
+    area.put32(520 if role == 1 else 524, 1)  # senders_ever / receivers_ever
+    area.put(512, area.get(512) + 1)  # epoch
+    area.wake(256)  # both directions
+    area.wake(384)
+    return rec
 
-    def get(self, off):
-        return u64(self.mm, self.base + off)
 
-    def put(self, off, value):
-        struct.pack_into("<Q", self.mm, self.base + off, value)
-
-    def put32(self, off, value):
-        struct.pack_into("<I", self.mm, self.base + off, value)
+def leave_table(area, rec):
+    """Dropping the last handle: role 0, owner 0, epoch, a wake in both directions."""
+    area.put32(rec + 16, 0)
+    area.put(rec, 0)
+    area.put(512, area.get(512) + 1)
+    area.wake(256)
+    area.wake(384)
 
 
 def receive_framed(name, want):
@@ -177,19 +192,9 @@ def receive_framed(name, want):
         fail(step, f"description {info['description']!r}")
     cap = info["capacity"]
     mask = cap - 1
-    area = Area(mm, HEADER_SIZE)
-    # Claim a free participant record (no other joiner runs in this test: plain stores).
-    record = next((i for i in range(PARTICIPANTS) if area.get(TABLE + RECORD * i) == 0), None)
-    if record is None:
-        fail(step, "no free participant record")
-    rec = TABLE + RECORD * record
-    area.put(rec, my_owner_word())
-    area.put(rec + 8, os.stat("/proc/self/ns/pid").st_ino)
-    for k in range(LANES):
-        area.put(rec + 64 + 8 * k, IDLE)
-    area.put32(rec + 16, 2)  # role: receiver
-    area.put32(524, 1)  # receivers_ever
-    area.put(512, area.get(512) + 1)  # epoch
+    words = Words(mm)
+    area = Offset(words)
+    rec = join_table(area, 2, step)
     head = area.get(128)
     consumed = area.get(CONSUMED)
     if consumed > head and consumed - head <= cap and consumed % 8 == 0:
@@ -218,10 +223,8 @@ def receive_framed(name, want):
     for pos in range(start, head, 8):
         area.put(DATA + (pos & mask), 0)
     area.put(128, head)
-    area.put32(rec + 16, 0)
-    area.put(rec, 0)
-    area.put(512, area.get(512) + 1)
-    mm.close()
+    leave_table(area, rec)
+    words.close()
     return got
 
 
@@ -535,8 +538,7 @@ def spsc_wrong_type(peer, name):
 # ---------------------------------------------------------------- 5. mpmc: the only receiver
 
 MPMC_TAIL, MPMC_HEAD = 0, 128
-MPMC_DATA_SEQ, MPMC_DATA_WAITING, MPMC_SPACE_SEQ, MPMC_SPACE_WAITING = 256, 264, 384, 392
-EPOCH, RECEIVERS_EVER = 512, 524
+MPMC_SPACE_SEQ, MPMC_SPACE_WAITING = 384, 392
 TOMBSTONE = 1 << 63
 
 
@@ -554,20 +556,7 @@ def mpmc_receive(peer, name, count=1000, capacity=64):
     slots = (9216 + a - 1) // a * a
     if slots + cap * stride != info["area_size"]:
         fail(step, f"area_size {info['area_size']} != {slots} + {cap} x {stride}")
-    # Join: a free record (no other process joins meanwhile in this test: plain stores).
-    index = next((i for i in range(PARTICIPANTS) if area.get(TABLE + RECORD * i) == 0), None)
-    if index is None:
-        fail(step, "no free participant record")
-    rec = TABLE + RECORD * index
-    area.put(rec, my_owner_word())
-    area.put(rec + 8, os.stat("/proc/self/ns/pid").st_ino)
-    for k in range(LANES):
-        area.put(rec + 64 + 8 * k, IDLE)
-    area.put32(rec + 16, 2)  # role: receiver
-    area.put32(RECEIVERS_EVER, 1)
-    area.put(EPOCH, area.get(EPOCH) + 1)
-    area.wake(MPMC_DATA_SEQ)
-    area.wake(MPMC_SPACE_SEQ)
+    rec = join_table(area, 2, step)
     head = area.get(MPMC_HEAD)
     start = time.monotonic()
     got = 0
@@ -595,12 +584,7 @@ def mpmc_receive(peer, name, count=1000, capacity=64):
             time.sleep(0.0002)
         else:
             fail(step, f"stamp {stamp:#x} at position {head}")
-    # Leave: role 0, owner 0, epoch, wake both directions.
-    area.put32(rec + 16, 0)
-    area.put(rec, 0)
-    area.put(EPOCH, area.get(EPOCH) + 1)
-    area.wake(MPMC_DATA_SEQ)
-    area.wake(MPMC_SPACE_SEQ)
+    leave_table(area, rec)
     out, err = sender.communicate(timeout=WATCHDOG)
     if sender.returncode != 0:
         fail(step, f"the Rust sender failed: {err.strip()}")
