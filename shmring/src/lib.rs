@@ -118,6 +118,7 @@
 mod error;
 pub mod framed;
 mod futex;
+mod handle;
 pub mod header;
 pub mod inspect;
 mod layout;

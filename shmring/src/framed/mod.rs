@@ -1427,74 +1427,41 @@ impl Receiver {
     }
 }
 
-/// Readiness for epoll, mio and tokio users (an eventfd signalled by a helper thread that
-/// sleeps on the ring's futex in the handle's place; docs/protocols.md, "Ring readiness").
 #[cfg(not(shmring_loom))]
-impl Receiver {
-    /// The readiness eventfd: readable after [`register_readiness`] when a message may have
-    /// arrived (or the sender may be gone). Owned by this handle.
-    ///
-    /// [`register_readiness`]: Receiver::register_readiness
-    ///
-    /// # Errors
-    ///
-    /// Creating the eventfd or its helper thread failed.
-    ///
-    /// ```
-    /// let (_tx, mut rx) = shmring::framed::channel(64)?;
-    /// let fd = rx.readiness_fd()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-        self.end.readiness_fd()
+impl crate::handle::Core for Receiver {
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.end.readiness
     }
 
-    /// Asks for the readiness eventfd to be signalled when a message arrives: `Ok(true)` if
-    /// the ring is empty now (wait, then `try_recv`), `Ok(false)` if something is there.
-    ///
-    /// # Errors
-    ///
-    /// As [`readiness_fd`](Receiver::readiness_fd).
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
-    /// assert!(rx.register_readiness()?);
-    /// tx.send(b"x").unwrap();
-    /// rx.clear_readiness();
-    /// assert_eq!(rx.try_recv().unwrap(), b"x");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn register_readiness(&mut self) -> std::io::Result<bool> {
-        let key = self.end.start_register()?;
-        let empty = header(&self.end.area, self.cursor.head).load(Ordering::Acquire) == 0
+    fn bridge(&mut self) -> std::io::Result<std::sync::Arc<crate::notify::Bridge>> {
+        self.end.bridge()
+    }
+
+    fn waiter(&self) -> Waiter {
+        self.end.waiter
+    }
+
+    fn keep_waiter(&mut self, waiter: Waiter) {
+        self.end.waiter = waiter;
+    }
+
+    fn would_wait(&mut self, _need: usize) -> bool {
+        header(&self.end.area, self.cursor.head).load(Ordering::Acquire) == 0
             && matches!(self.end.peer(false), Peer::Present)
-            && !self.end.corrupted;
-        Ok(self.end.finish_register(key, empty))
+            && !self.end.corrupted
     }
 
-    /// After the eventfd reported readable: reads it back (and checks the sender's liveness
-    /// if the helper's sleep ended without a wake-up).
-    ///
-    /// ```
-    /// let (_tx, mut rx) = shmring::framed::channel(64)?;
-    /// rx.clear_readiness();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn clear_readiness(&mut self) {
-        self.end.clear_readiness();
+    fn look_at_peers(&mut self) {
+        let _ = self.end.peer(true);
     }
+}
 
-    /// Stops waiting for readiness (the waiting flag is cleared at once).
-    ///
-    /// ```
-    /// let (_tx, mut rx) = shmring::framed::channel(64)?;
-    /// rx.register_readiness()?;
-    /// rx.cancel_readiness();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn cancel_readiness(&mut self) {
-        self.end.cancel_readiness();
-    }
+crate::handle::readiness_methods! {
+    impl[] Receiver;
+    channel: "framed::channel(64)",
+    var: "rx",
+    proceeds: "a message may have arrived (or the sender may be gone)",
+    register: "assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()"
 }
 
 /// `async` receiving (feature `tokio`).
@@ -1523,7 +1490,10 @@ impl Receiver {
     /// # Ok(()) }
     /// ```
     pub async fn recv_into_async(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
-        crate::notify::drive(&mut RecvInto(self, buf)).await
+        crate::handle::drive(self, 0, |rx, force| {
+            crate::handle::received(rx.pop(buf, force))
+        })
+        .await
     }
 
     /// [`recv_into_async`](Receiver::recv_into_async) into a new buffer.
@@ -1550,68 +1520,41 @@ impl Receiver {
     }
 }
 
-/// Readiness on the sending side: the eventfd signals that room may have been handed back.
 #[cfg(not(shmring_loom))]
-impl Sender {
-    /// The readiness eventfd: readable after [`register_readiness`] when room may have been
-    /// handed back (or the receiver may be gone). Owned by this handle.
-    ///
-    /// [`register_readiness`]: Sender::register_readiness
-    ///
-    /// # Errors
-    ///
-    /// Creating the eventfd or its helper thread failed.
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
-    /// let fd = tx.readiness_fd()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-        self.end.readiness_fd()
+impl crate::handle::Core for Sender {
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.end.readiness
     }
 
-    /// Asks for the readiness eventfd to be signalled when a message of `len` bytes may fit:
-    /// `Ok(true)` if it does not now (wait, then `try_send`), `Ok(false)` if it does (or the
-    /// receiver is gone, or `len` is over the maximum: `try_send` says which).
-    ///
-    /// # Errors
-    ///
-    /// As [`readiness_fd`](Sender::readiness_fd).
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
-    /// assert!(!tx.register_readiness(8)?); // fits now
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn register_readiness(&mut self, len: usize) -> std::io::Result<bool> {
-        let key = self.end.start_register()?;
-        let full = matches!(self.claim(len, 0, false), Err(SendError::Full));
-        Ok(self.end.finish_register(key, full))
+    fn bridge(&mut self) -> std::io::Result<std::sync::Arc<crate::notify::Bridge>> {
+        self.end.bridge()
     }
 
-    /// After the eventfd reported readable: reads it back (and checks the receiver's
-    /// liveness if the helper's sleep ended without a wake-up).
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
-    /// tx.clear_readiness();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn clear_readiness(&mut self) {
-        self.end.clear_readiness();
+    fn waiter(&self) -> Waiter {
+        self.end.waiter
     }
 
-    /// Stops waiting for readiness (the waiting flag is cleared at once).
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
-    /// tx.cancel_readiness();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn cancel_readiness(&mut self) {
-        self.end.cancel_readiness();
+    fn keep_waiter(&mut self, waiter: Waiter) {
+        self.end.waiter = waiter;
     }
+
+    fn would_wait(&mut self, need: usize) -> bool {
+        matches!(self.claim(need, 0, false), Err(SendError::Full))
+    }
+
+    fn look_at_peers(&mut self) {
+        let _ = self.end.peer(true);
+    }
+}
+
+crate::handle::readiness_methods! {
+    impl[] Sender;
+    channel: "framed::channel(64)",
+    var: "tx",
+    proceeds: "room for a message of `len` bytes may have been handed back (or the receiver \
+               may be gone)",
+    register: "assert!(!tx.register_readiness(8)?); // 8 bytes fit: send at once",
+    need: len
 }
 
 /// `async` sending (feature `tokio`).
@@ -1638,86 +1581,22 @@ impl Sender {
     /// # Ok(()) }
     /// ```
     pub async fn send_async(&mut self, msg: &[u8]) -> Result<(), SendError> {
-        let mut force = false;
-        loop {
-            match self.try_send(msg) {
-                Err(SendError::Full) => {}
-                other => return other,
-            }
-            let mut waiter = self.end.waiter;
-            let spun = waiter.spin(|| match self.claim(msg.len(), 0, false) {
-                Err(SendError::Full) => Step::Retry,
-                _ => Step::Done(()),
-            });
-            self.end.waiter = waiter;
-            if spun.is_none() {
-                let armed = self.register_readiness(msg.len());
-                force = self.end.await_readiness(armed).await;
-            }
+        crate::handle::drive(self, msg.len(), |tx, force| {
             if force {
-                let _ = self.end.peer(true);
+                let _ = tx.end.peer(true);
             }
-        }
-    }
-}
-
-/// A framed receive into a buffer, as [`crate::notify::drive`] drives it.
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-struct RecvInto<'a>(&'a mut Receiver, &'a mut Vec<u8>);
-
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-impl crate::notify::Attempt for RecvInto<'_> {
-    type Output = Result<u32, RecvError>;
-
-    fn attempt(&mut self, force: bool) -> Option<Result<u32, RecvError>> {
-        crate::notify::received(self.0.pop(self.1, force))
-    }
-
-    fn waiter(&mut self) -> &mut Waiter {
-        &mut self.0.end.waiter
-    }
-
-    fn register(&mut self) -> std::io::Result<bool> {
-        self.0.register_readiness()
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        &mut self.0.end.readiness
-    }
-}
-
-/// A stream of messages (feature `stream`).
-#[cfg(all(feature = "stream", not(shmring_loom)))]
-impl Receiver {
-    /// This receiver as a [`futures_core::Stream`] of `Result<message, RecvError>` over
-    /// `recv_async`: it ends once every sender is gone and the ring is drained, and yields
-    /// `Err(RecvError::Corrupted)` once before ending if the ring is corrupted (see
-    /// [`crate::stream`]).
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the stream (or a `next()` future) loses no message.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use futures_core::Stream;
-    /// let (mut tx, rx) = shmring::framed::channel(64)?;
-    /// tx.send(&[5]).unwrap();
-    /// drop(tx);
-    /// let mut s = rx.into_stream();
-    /// let first = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
-    /// assert_eq!(first, Some(Ok(vec![5])));
-    /// let end = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
-    /// assert_eq!(end, None);
-    /// # Ok(()) }
-    /// ```
-    pub fn into_stream(self) -> crate::stream::RecvStream<Receiver, Vec<u8>> {
-        crate::stream::RecvStream::new(self, |mut rx| {
-            Box::pin(async move {
-                let r = rx.recv_async().await;
-                (rx, r)
-            })
+            match tx.try_send(msg) {
+                Err(SendError::Full) => None,
+                other => Some(other),
+            }
         })
+        .await
     }
+}
+
+crate::handle::stream_method! {
+    impl[] Receiver => Vec<u8>;
+    channel: "framed::channel(64)",
+    send: "tx.send(&[5]).unwrap();",
+    first: "vec![5]"
 }

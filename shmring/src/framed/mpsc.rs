@@ -1726,86 +1726,39 @@ impl Receiver {
     }
 }
 
-/// Readiness for epoll, mio and tokio users on the sending side: a helper thread per handle
-/// sleeps on the ring's futex in its place and signals an eventfd (docs/protocols.md, "Ring
-/// readiness"). Each clone has its own eventfd; the handles of one record count together in
-/// the record's waiting bit, as blocking senders do.
+/// Each clone has its own eventfd; the handles of one record count together in the record's
+/// waiting bit, as blocking senders do.
 #[cfg(not(shmring_loom))]
-impl Sender {
+impl crate::handle::Core for Sender {
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.readiness
+    }
+
     fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
         self.shared
             .counted_bridge(Role::Sender, &mut self.readiness)
     }
 
-    /// The readiness eventfd (made on first use): readable after [`register_readiness`]
-    /// when room may have freed (or the receiver may be gone). Owned by this handle.
-    ///
-    /// [`register_readiness`]: Sender::register_readiness
-    ///
-    /// # Errors
-    ///
-    /// Creating the eventfd or its helper thread failed.
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::framed::mpsc::channel(64)?;
-    /// let fd = tx.readiness_fd()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-        self.bridge()?;
-        Ok(self.readiness.fd().expect("made"))
+    fn waiter(&self) -> Waiter {
+        Waiter::new(self.strategy)
     }
 
-    /// Asks for the readiness eventfd to be signalled when a message of `len` bytes may fit:
-    /// `Ok(true)` if it does not now (wait, then [`clear_readiness`](Sender::clear_readiness)
-    /// and `try_send`), `Ok(false)` if it can be sent at once.
-    ///
-    /// # Errors
-    ///
-    /// As [`readiness_fd`](Sender::readiness_fd).
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// assert!(!tx.register_readiness(24)?); // room: send now
-    /// tx.try_send(&[1; 24]).unwrap();
-    /// tx.try_send(&[2; 24]).unwrap();
-    /// assert!(tx.register_readiness(24)?); // full: wait on readiness_fd()
-    /// rx.recv().unwrap();
-    /// tx.clear_readiness();
-    /// tx.try_send(&[3; 24]).unwrap();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn register_readiness(&mut self, len: usize) -> std::io::Result<bool> {
-        let key = self.bridge()?.register();
-        let wait = self.would_wait(len);
-        Ok(self.readiness.finish_register(key, wait))
+    fn would_wait(&mut self, need: usize) -> bool {
+        Sender::would_wait(self, need)
     }
 
-    /// After the eventfd reported readable: reads it back (and looks at the receiver's
-    /// liveness if the helper's sleep ended without a wake-up).
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.clear_readiness();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn clear_readiness(&mut self) {
-        if self.readiness.clear() {
-            self.shared.peers_present(false, true);
-        }
+    fn look_at_peers(&mut self) {
+        self.shared.peers_present(false, true);
     }
+}
 
-    /// Stops waiting for readiness (this handle leaves the record's waiting count at once).
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.register_readiness(8)?;
-    /// tx.cancel_readiness();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn cancel_readiness(&mut self) {
-        self.readiness.cancel();
-    }
+crate::handle::readiness_methods! {
+    impl[] Sender;
+    channel: "framed::mpsc::channel(64)",
+    var: "tx",
+    proceeds: "room for a message of `len` bytes may have freed (or the receiver may be gone)",
+    register: "assert!(!tx.register_readiness(24)?); // 24 bytes fit: send at once",
+    need: len
 }
 
 /// `async` sending (feature `tokio`).
@@ -1870,44 +1823,23 @@ impl Sender {
     /// ```
     pub async fn send_typed_async(&mut self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
         check_kind(kind);
-        let waiter = Waiter::new(self.strategy);
-        crate::notify::drive(&mut SendTyped(self, kind, msg, waiter)).await
+        crate::handle::drive(self, msg.len(), |tx, force| {
+            match tx.try_send_forced(kind, msg, force) {
+                Err(SendError::Full) => None,
+                other => Some(other),
+            }
+        })
+        .await
     }
 }
 
-/// A many-producer framed send, as [`crate::notify::drive`] drives it.
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-struct SendTyped<'a>(&'a mut Sender, u32, &'a [u8], Waiter);
-
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-impl crate::notify::Attempt for SendTyped<'_> {
-    type Output = Result<(), SendError>;
-
-    fn attempt(&mut self, force: bool) -> Option<Result<(), SendError>> {
-        match self.0.try_send_forced(self.1, self.2, force) {
-            Err(SendError::Full) => None,
-            other => Some(other),
-        }
-    }
-
-    fn waiter(&mut self) -> &mut Waiter {
-        &mut self.3
-    }
-
-    fn register(&mut self) -> std::io::Result<bool> {
-        self.0.register_readiness(self.2.len())
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        &mut self.0.readiness
-    }
-}
-
-/// Readiness for epoll, mio and tokio users (an eventfd signalled by a helper thread that
-/// sleeps on the ring's futex in the receiver's place, announced by the receiver's bit in the
-/// waiting mask; docs/protocols.md, "Ring readiness").
+/// The receiver announces itself by its own bit in the waiting mask.
 #[cfg(not(shmring_loom))]
-impl Receiver {
+impl crate::handle::Core for Receiver {
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.readiness
+    }
+
     fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
         let shared = &self.shared;
         let segment = shared._segment.clone();
@@ -1924,71 +1856,30 @@ impl Receiver {
         })
     }
 
-    /// The readiness eventfd: readable after [`register_readiness`] when a message may have
-    /// arrived (or every sender may be gone). Owned by this receiver.
-    ///
-    /// [`register_readiness`]: Receiver::register_readiness
-    ///
-    /// # Errors
-    ///
-    /// Creating the eventfd or its helper thread failed.
-    ///
-    /// ```
-    /// let (_tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// let fd = rx.readiness_fd()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-        self.bridge()?;
-        Ok(self.readiness.fd().expect("made"))
+    fn waiter(&self) -> Waiter {
+        Waiter::new(self.strategy)
     }
 
-    /// Asks for the readiness eventfd to be signalled when a message arrives: `Ok(true)` if
-    /// nothing is ready now (wait, then `try_recv`), `Ok(false)` if something is.
-    ///
-    /// # Errors
-    ///
-    /// As [`readiness_fd`](Receiver::readiness_fd).
-    ///
-    /// ```
-    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// assert!(rx.register_readiness()?);
-    /// tx.send(b"x").unwrap();
-    /// rx.clear_readiness();
-    /// assert_eq!(rx.try_recv().unwrap(), b"x");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn register_readiness(&mut self) -> std::io::Result<bool> {
-        let key = self.bridge()?.register();
+    fn would_wait(&mut self, _need: usize) -> bool {
         // Nothing committed at the head: no header, or a claim still being written.
         let word = header(&self.shared.area, self.cursor.head).load(Ordering::Acquire);
-        let empty =
-            (word == 0 || (word >> 32) as u32 == record::CLAIMED) && !self.shared.is_corrupted();
-        Ok(self.readiness.finish_register(key, empty))
+        (word == 0 || (word >> 32) as u32 == record::CLAIMED) && !self.shared.is_corrupted()
     }
 
-    /// After the eventfd reported readable: reads it back.
-    ///
-    /// ```
-    /// let (_tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// rx.clear_readiness();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn clear_readiness(&mut self) {
-        self.readiness.clear();
+    fn look_at_peers(&mut self) {
+        self.shared
+            .local_head
+            .store(self.cursor.head, Ordering::Relaxed);
+        self.shared.peers_present(false, true);
     }
+}
 
-    /// Stops waiting for readiness (the receiver's waiting bit is cleared at once).
-    ///
-    /// ```
-    /// let (_tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// rx.register_readiness()?;
-    /// rx.cancel_readiness();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn cancel_readiness(&mut self) {
-        self.readiness.cancel();
-    }
+crate::handle::readiness_methods! {
+    impl[] Receiver;
+    channel: "framed::mpsc::channel(64)",
+    var: "rx",
+    proceeds: "a message may have arrived (or every sender may be gone)",
+    register: "assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()"
 }
 
 /// `async` receiving (feature `tokio`).
@@ -2017,71 +1908,39 @@ impl Receiver {
     /// # Ok(()) }
     /// ```
     pub async fn recv_into_async(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
-        let waiter = Waiter::new(self.strategy);
-        crate::notify::drive(&mut RecvInto(self, buf, waiter)).await
-    }
-}
-
-/// A many-producer framed receive into a buffer, as [`crate::notify::drive`] drives it.
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-struct RecvInto<'a>(&'a mut Receiver, &'a mut Vec<u8>, Waiter);
-
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-impl crate::notify::Attempt for RecvInto<'_> {
-    type Output = Result<u32, RecvError>;
-
-    fn attempt(&mut self, force: bool) -> Option<Result<u32, RecvError>> {
-        crate::notify::received(self.0.pop(self.1, force))
+        crate::handle::drive(self, 0, |rx, force| {
+            crate::handle::received(rx.pop(buf, force))
+        })
+        .await
     }
 
-    fn waiter(&mut self) -> &mut Waiter {
-        &mut self.2
-    }
-
-    fn register(&mut self) -> std::io::Result<bool> {
-        self.0.register_readiness()
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        &mut self.0.readiness
-    }
-}
-
-/// A stream of messages (feature `stream`).
-#[cfg(all(feature = "stream", not(shmring_loom)))]
-impl Receiver {
-    /// This receiver as a [`futures_core::Stream`] of `Result<message, RecvError>` over
-    /// `recv_async`: it ends once every sender is gone and the ring is drained, and yields
-    /// `Err(RecvError::Corrupted)` once before ending if the ring is corrupted (see
-    /// [`crate::stream`]).
+    /// [`recv_into_async`](Receiver::recv_into_async) into a new buffer.
     ///
     /// # Cancel safety
     ///
-    /// Dropping the stream (or a `next()` future) loses no message.
+    /// Cancel-safe, as `recv_into_async`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use futures_core::Stream;
-    /// let (tx, rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.send(&[5]).unwrap();
-    /// drop(tx);
-    /// let mut s = rx.into_stream();
-    /// let first = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
-    /// assert_eq!(first, Some(Ok(vec![5])));
-    /// let end = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
-    /// assert_eq!(end, None);
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send(b"hi").unwrap();
+    /// assert_eq!(rx.recv_async().await.unwrap(), b"hi");
     /// # Ok(()) }
     /// ```
-    pub fn into_stream(self) -> crate::stream::RecvStream<Receiver, Vec<u8>> {
-        crate::stream::RecvStream::new(self, |mut rx| {
-            Box::pin(async move {
-                let r = {
-                    let mut buf = Vec::new();
-                    rx.recv_into_async(&mut buf).await.map(|_| buf)
-                };
-                (rx, r)
-            })
-        })
+    pub async fn recv_async(&mut self) -> Result<Vec<u8>, RecvError> {
+        let mut buf = Vec::new();
+        self.recv_into_async(&mut buf).await.map(|_| buf)
     }
+}
+
+crate::handle::stream_method! {
+    impl[] Receiver => Vec<u8>;
+    channel: "framed::mpsc::channel(64)",
+    send: "tx.send(&[5]).unwrap();",
+    first: "vec![5]"
 }

@@ -1272,7 +1272,7 @@ unsafe impl<T: ShmType + Send> Send for Participant<T> {}
 unsafe impl<T: ShmType + Send> Sync for Participant<T> {}
 
 macro_rules! common_handle_methods {
-    ($handle:ident, $role:expr, $var:literal) => {
+    ($handle:ident, $role:expr, $var:literal, $proceeds:literal, $register:literal) => {
         impl<T: ShmType> $handle<T> {
             fn from_shared(shared: Participant<T>) -> $handle<T> {
                 $handle {
@@ -1509,86 +1509,37 @@ macro_rules! common_handle_methods {
             }
         }
 
-        /// Readiness for epoll, mio and tokio users: a helper thread per handle sleeps on the
-        /// ring's futex in its place and signals an eventfd (docs/protocols.md, "Ring
-        /// readiness"). Each handle — each clone — has its own eventfd; the handles of one
-        /// record count together in the record's waiting bit, as blocking waiters do.
+        /// Each handle — each clone — has its own eventfd; the handles of one record count
+        /// together in the record's waiting bit, as blocking waiters do.
         #[cfg(not(shmring_loom))]
-        impl<T: ShmType> $handle<T> {
+        impl<T: ShmType> crate::handle::Core for $handle<T> {
+            fn readiness(&mut self) -> &mut crate::notify::Readiness {
+                &mut self.readiness
+            }
+
             fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
                 self.shared.counted_bridge($role, &mut self.readiness)
             }
 
-            /// The readiness eventfd (made on first use): it becomes readable after
-            #[doc = concat!("[`register_readiness`](", stringify!($handle), "::register_readiness)")]
-            /// when this handle may proceed — a message may have arrived (receivers), a slot
-            /// may have freed (senders), or the peers should be looked at again.
-            ///
-            /// # Errors
-            ///
-            /// Creating the eventfd or its helper thread failed.
-            ///
-            /// ```
-            /// let (mut tx, mut rx) = shmring::mpmc::channel::<u32>(2)?;
-            #[doc = concat!("let fd = ", $var, ".readiness_fd()?;")]
-            /// # let _ = (&mut tx, &mut rx);
-            /// # Ok::<(), Box<dyn std::error::Error>>(())
-            /// ```
-            pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-                self.bridge()?;
-                Ok(self.readiness.fd().expect("made"))
+            fn waiter(&self) -> Waiter {
+                Waiter::new(self.strategy)
             }
 
-            /// Asks for the readiness eventfd to be signalled when this handle may proceed:
-            /// `Ok(true)` if it would wait now (poll the eventfd, then
-            #[doc = concat!("[`clear_readiness`](", stringify!($handle), "::clear_readiness) and try again), `Ok(false)` if it")]
-            /// can go ahead at once (nothing was registered).
-            ///
-            /// # Errors
-            ///
-            #[doc = concat!("As [`readiness_fd`](", stringify!($handle), "::readiness_fd).")]
-            ///
-            /// ```
-            /// let (tx, mut rx) = shmring::mpmc::channel::<u32>(2)?;
-            /// assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()
-            /// tx.send(1).unwrap();
-            /// rx.clear_readiness();
-            /// assert_eq!(rx.try_recv(), Ok(1));
-            /// # Ok::<(), Box<dyn std::error::Error>>(())
-            /// ```
-            pub fn register_readiness(&mut self) -> std::io::Result<bool> {
-                let key = self.bridge()?.register();
-                let wait = self.shared.would_wait();
-                Ok(self.readiness.finish_register(key, wait))
+            fn would_wait(&mut self, _need: usize) -> bool {
+                self.shared.would_wait()
             }
 
-            /// After the readiness eventfd reported readable: reads it back to not-readable
-            /// (and looks at the peers if the helper's sleep ended without a wake-up, so the
-            /// next attempt reports peers that died).
-            ///
-            /// ```
-            /// let (mut tx, _rx) = shmring::mpmc::channel::<u32>(2)?;
-            /// tx.clear_readiness();
-            /// # Ok::<(), Box<dyn std::error::Error>>(())
-            /// ```
-            pub fn clear_readiness(&mut self) {
-                if self.readiness.clear() {
-                    self.shared.peers_present(false, true);
-                }
+            fn look_at_peers(&mut self) {
+                self.shared.peers_present(false, true);
             }
+        }
 
-            /// Stops waiting for readiness: this handle leaves the record's waiting count at
-            /// once, so peers stop paying a wake-up for it.
-            ///
-            /// ```
-            /// let (_tx, mut rx) = shmring::mpmc::channel::<u32>(2)?;
-            /// rx.register_readiness()?;
-            /// rx.cancel_readiness();
-            /// # Ok::<(), Box<dyn std::error::Error>>(())
-            /// ```
-            pub fn cancel_readiness(&mut self) {
-                self.readiness.cancel();
-            }
+        crate::handle::readiness_methods! {
+            impl[T: ShmType] $handle<T>;
+            channel: "mpmc::channel::<u32>(2)",
+            var: $var,
+            proceeds: $proceeds,
+            register: $register
         }
 
         impl<T: ShmType> Clone for $handle<T> {
@@ -1616,8 +1567,20 @@ macro_rules! common_handle_methods {
     };
 }
 
-common_handle_methods!(Sender, Role::Sender, "tx");
-common_handle_methods!(Receiver, Role::Receiver, "rx");
+common_handle_methods!(
+    Sender,
+    Role::Sender,
+    "tx",
+    "a slot may have become free (or the receivers may be gone)",
+    "assert!(!tx.register_readiness()?); // room: send at once"
+);
+common_handle_methods!(
+    Receiver,
+    Role::Receiver,
+    "rx",
+    "a message may have arrived (or the senders may be gone)",
+    "assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()"
+);
 
 impl<T: ShmType> Sender<T> {
     /// Sends without waiting for room.
@@ -2002,33 +1965,10 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok(()) }
     /// ```
     pub async fn recv_into_async(&mut self, dst: &mut T) -> Result<(), RecvError> {
-        let waiter = Waiter::new(self.strategy);
-        crate::notify::drive(&mut RecvInto(self, dst, waiter)).await
-    }
-}
-
-/// An mpmc receive, as [`crate::notify::drive`] drives it.
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-struct RecvInto<'a, T: ShmType>(&'a mut Receiver<T>, &'a mut T, Waiter);
-
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-impl<T: ShmType> crate::notify::Attempt for RecvInto<'_, T> {
-    type Output = Result<(), RecvError>;
-
-    fn attempt(&mut self, force: bool) -> Option<Result<(), RecvError>> {
-        crate::notify::received(self.0.shared.try_recv_into::<false>(self.1, force))
-    }
-
-    fn waiter(&mut self) -> &mut Waiter {
-        &mut self.2
-    }
-
-    fn register(&mut self) -> std::io::Result<bool> {
-        self.0.register_readiness()
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        &mut self.0.readiness
+        crate::handle::drive(self, 0, |rx, force| {
+            crate::handle::received(rx.shared.try_recv_into::<false>(dst, force))
+        })
+        .await
     }
 }
 
@@ -2088,73 +2028,21 @@ impl<T: ShmType> Sender<T> {
     /// # Ok(()) }
     /// ```
     pub async fn send_ref_async(&mut self, value: &T) -> Result<(), SendError<()>> {
-        let waiter = Waiter::new(self.strategy);
-        crate::notify::drive(&mut SendRef(self, value, waiter)).await
-    }
-}
-
-/// An mpmc send, as [`crate::notify::drive`] drives it.
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-struct SendRef<'a, T: ShmType>(&'a mut Sender<T>, &'a T, Waiter);
-
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-impl<T: ShmType> crate::notify::Attempt for SendRef<'_, T> {
-    type Output = Result<(), SendError<()>>;
-
-    fn attempt(&mut self, force: bool) -> Option<Result<(), SendError<()>>> {
-        match self.0.shared.try_send_ref::<false>(self.1, force) {
-            Ok(()) => Some(Ok(())),
-            Err(TrySendError::Full(())) => None,
-            Err(TrySendError::Disconnected(())) => Some(Err(SendError::Disconnected(()))),
-            Err(TrySendError::Corrupted(())) => Some(Err(SendError::Corrupted(()))),
-        }
-    }
-
-    fn waiter(&mut self) -> &mut Waiter {
-        &mut self.2
-    }
-
-    fn register(&mut self) -> std::io::Result<bool> {
-        self.0.register_readiness()
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        &mut self.0.readiness
-    }
-}
-
-/// A stream of messages (feature `stream`).
-#[cfg(all(feature = "stream", not(shmring_loom)))]
-impl<T: ShmType + Send> Receiver<T> {
-    /// This receiver as a [`futures_core::Stream`] of `Result<message, RecvError>` over
-    /// `recv_async`: it ends once every sender is gone and the ring is drained, and yields
-    /// `Err(RecvError::Corrupted)` once before ending if the ring is corrupted (see
-    /// [`crate::stream`]).
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the stream (or a `next()` future) loses no message.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use futures_core::Stream;
-    /// let (tx, rx) = shmring::mpmc::channel::<u32>(4)?;
-    /// tx.send(5).unwrap();
-    /// drop(tx);
-    /// let mut s = rx.into_stream();
-    /// let first = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
-    /// assert_eq!(first, Some(Ok(5)));
-    /// let end = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
-    /// assert_eq!(end, None);
-    /// # Ok(()) }
-    /// ```
-    pub fn into_stream(self) -> crate::stream::RecvStream<Receiver<T>, T> {
-        crate::stream::RecvStream::new(self, |mut rx| {
-            Box::pin(async move {
-                let r = rx.recv_async().await;
-                (rx, r)
-            })
+        crate::handle::drive(self, 0, |tx, force| {
+            match tx.shared.try_send_ref::<false>(value, force) {
+                Ok(()) => Some(Ok(())),
+                Err(TrySendError::Full(())) => None,
+                Err(TrySendError::Disconnected(())) => Some(Err(SendError::Disconnected(()))),
+                Err(TrySendError::Corrupted(())) => Some(Err(SendError::Corrupted(()))),
+            }
         })
+        .await
     }
+}
+
+crate::handle::stream_method! {
+    impl[T: ShmType + Send] Receiver<T> => T;
+    channel: "mpmc::channel::<u32>(4)",
+    send: "tx.send(5).unwrap();",
+    first: "5"
 }

@@ -1827,122 +1827,41 @@ impl<T: ShmType> End<T> {
             crate::notify::Bridge::new(segment, event.seq, crate::notify::WaitWord::Flag(flag))
         })
     }
-
-    /// The eventfd (made on first use).
-    pub(crate) fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-        self.bridge()?;
-        Ok(self.readiness.fd().expect("made"))
-    }
-
-    /// Registration, step 1: the eventcount key, read before the waiting flag is set. The
-    /// caller re-checks its condition, then calls [`End::finish_register`].
-    pub(crate) fn start_register(&mut self) -> std::io::Result<u32> {
-        Ok(self.bridge()?.register())
-    }
-
-    /// Registration, step 2 (see [`crate::notify::Readiness::finish_register`]).
-    pub(crate) fn finish_register(&mut self, key: u32, wait: bool) -> bool {
-        self.readiness.finish_register(key, wait)
-    }
-
-    /// Reads the eventfd back; if the helper's sleep ended without a wake-up, checks the
-    /// peer's liveness now (so the next attempt can report a peer that died).
-    pub(crate) fn clear_readiness(&mut self) {
-        if self.readiness.clear() {
-            let _ = self.peer(true);
-        }
-    }
-
-    pub(crate) fn cancel_readiness(&mut self) {
-        self.readiness.cancel();
-    }
 }
 
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-impl<T: ShmType> End<T> {
-    /// After a registration (`armed`: its result), awaits the readiness eventfd; whether the
-    /// peer's liveness should be checked.
-    pub(crate) async fn await_readiness(&mut self, armed: std::io::Result<bool>) -> bool {
-        self.readiness.wait(armed).await
-    }
-}
-
-/// Readiness for epoll, mio and tokio users: a helper thread per handle sleeps on the
-/// ring's futex in its place and signals an eventfd (docs/protocols.md, "Ring readiness").
 #[cfg(not(shmring_loom))]
-impl<T: ShmType> Receiver<T> {
-    /// The readiness eventfd: it becomes readable after [`register_readiness`] when a message
-    /// may have arrived (or the sender may be gone). Created on first use, with a helper
-    /// thread that sleeps on the ring's futex in this handle's place; owned by this handle.
-    ///
-    /// [`register_readiness`]: Receiver::register_readiness
-    ///
-    /// # Errors
-    ///
-    /// Creating the eventfd or the helper thread failed; [`std::io::ErrorKind::Unsupported`]
-    /// for a ring not in a mapped segment.
-    ///
-    /// ```
-    /// let (_tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
-    /// let fd = rx.readiness_fd()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-        self.end.readiness_fd()
+impl<T: ShmType> crate::handle::Core for Receiver<T> {
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.end.readiness
     }
 
-    /// Asks for the readiness eventfd to be signalled when a message arrives: `Ok(true)` if
-    /// the ring is empty now (wait for the descriptor, then `try_recv`), `Ok(false)` if a
-    /// message (or news of the sender) is already there — receive without waiting. The
-    /// sender sees an ordinary sleeper: it wakes it only while registered.
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
-    /// assert!(rx.register_readiness()?); // empty: wait on readiness_fd()
-    /// tx.send(1).unwrap();
-    /// // ... poll(2) on rx.readiness_fd() reports readable ...
-    /// assert_eq!(rx.try_recv(), Ok(1));
-    /// assert!(!{ tx.send(2).unwrap(); rx.register_readiness()? }); // already there
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`readiness_fd`](Receiver::readiness_fd).
-    pub fn register_readiness(&mut self) -> std::io::Result<bool> {
-        let key = self.end.start_register()?;
-        let empty = matches!(self.ready(false), Err(TryRecvError::Empty));
-        Ok(self.end.finish_register(key, empty))
+    fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
+        self.end.bridge()
     }
 
-    /// After the readiness eventfd reported readable: reads it back to not-readable. If the
-    /// helper's sleep ended without a wake-up, also checks the sender's liveness now, so the
-    /// next `try_recv` can report `Disconnected` for a sender that died.
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
-    /// rx.register_readiness()?;
-    /// tx.send(1).unwrap();
-    /// rx.clear_readiness();
-    /// assert_eq!(rx.try_recv(), Ok(1));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn clear_readiness(&mut self) {
-        self.end.clear_readiness();
+    fn waiter(&self) -> Waiter {
+        self.end.waiter
     }
 
-    /// Stops waiting for readiness (the waiting flag is cleared at once, so the sender stops
-    /// paying wake-ups for this handle).
-    ///
-    /// ```
-    /// let (_tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
-    /// rx.register_readiness()?;
-    /// rx.cancel_readiness();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn cancel_readiness(&mut self) {
-        self.end.cancel_readiness();
+    fn keep_waiter(&mut self, waiter: Waiter) {
+        self.end.waiter = waiter;
     }
+
+    fn would_wait(&mut self, _need: usize) -> bool {
+        matches!(self.ready(false), Err(TryRecvError::Empty))
+    }
+
+    fn look_at_peers(&mut self) {
+        let _ = self.end.peer(true);
+    }
+}
+
+crate::handle::readiness_methods! {
+    impl[T: ShmType] Receiver<T>;
+    channel: "spsc::channel::<u32>(4)",
+    var: "rx",
+    proceeds: "a message may have arrived (or the sender may be gone)",
+    register: "assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()"
 }
 
 /// `async` receiving (feature `tokio`).
@@ -1975,102 +1894,43 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok(()) }
     /// ```
     pub async fn recv_async(&mut self) -> Result<T, RecvError> {
-        crate::notify::drive(self).await
+        crate::handle::drive(self, 0, |rx, force| crate::handle::received(rx.pop(force))).await
     }
 }
 
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-impl<T: ShmType> crate::notify::Attempt for Receiver<T> {
-    type Output = Result<T, RecvError>;
-
-    fn attempt(&mut self, force: bool) -> Option<Result<T, RecvError>> {
-        crate::notify::received(self.pop(force))
-    }
-
-    fn waiter(&mut self) -> &mut Waiter {
-        &mut self.end.waiter
-    }
-
-    fn register(&mut self) -> std::io::Result<bool> {
-        self.register_readiness()
-    }
-
+#[cfg(not(shmring_loom))]
+impl<T: ShmType> crate::handle::Core for Sender<T> {
     fn readiness(&mut self) -> &mut crate::notify::Readiness {
         &mut self.end.readiness
     }
+
+    fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
+        self.end.bridge()
+    }
+
+    fn waiter(&self) -> Waiter {
+        self.end.waiter
+    }
+
+    fn keep_waiter(&mut self, waiter: Waiter) {
+        self.end.waiter = waiter;
+    }
+
+    fn would_wait(&mut self, _need: usize) -> bool {
+        matches!(self.reserve(false), Err(TrySendError::Full(())))
+    }
+
+    fn look_at_peers(&mut self) {
+        let _ = self.end.peer(true);
+    }
 }
 
-/// Readiness for epoll, mio and tokio users on the sending side: the eventfd signals that a
-/// slot may have become free (docs/protocols.md, "Ring readiness").
-#[cfg(not(shmring_loom))]
-impl<T: ShmType> Sender<T> {
-    /// The readiness eventfd: it becomes readable after [`register_readiness`] when a slot
-    /// may have become free (or the receiver may be gone). Created on first use, with a
-    /// helper thread; owned by this handle.
-    ///
-    /// [`register_readiness`]: Sender::register_readiness
-    ///
-    /// # Errors
-    ///
-    /// As [`Receiver::readiness_fd`].
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::spsc::channel::<u32>(4)?;
-    /// let fd = tx.readiness_fd()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-        self.end.readiness_fd()
-    }
-
-    /// Asks for the readiness eventfd to be signalled when a slot frees: `Ok(true)` if the
-    /// ring is full now (wait for the descriptor, then `try_send`), `Ok(false)` if there is
-    /// room (or news of the receiver) already — send without waiting.
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(1)?;
-    /// assert!(!tx.register_readiness()?); // room: send now
-    /// tx.send(1).unwrap();
-    /// assert!(tx.register_readiness()?); // full: wait on readiness_fd()
-    /// assert_eq!(rx.recv(), Ok(1));
-    /// tx.clear_readiness();
-    /// tx.send(2).unwrap();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`readiness_fd`](Sender::readiness_fd).
-    pub fn register_readiness(&mut self) -> std::io::Result<bool> {
-        let key = self.end.start_register()?;
-        let full = matches!(self.reserve(false), Err(TrySendError::Full(())));
-        Ok(self.end.finish_register(key, full))
-    }
-
-    /// After the readiness eventfd reported readable: reads it back to not-readable (and
-    /// checks the receiver's liveness if the helper's sleep ended without a wake-up).
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::spsc::channel::<u32>(1)?;
-    /// tx.clear_readiness();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn clear_readiness(&mut self) {
-        self.end.clear_readiness();
-    }
-
-    /// Stops waiting for readiness (the waiting flag is cleared at once).
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::spsc::channel::<u32>(1)?;
-    /// tx.send(1).unwrap();
-    /// tx.register_readiness()?;
-    /// tx.cancel_readiness();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn cancel_readiness(&mut self) {
-        self.end.cancel_readiness();
-    }
+crate::handle::readiness_methods! {
+    impl[T: ShmType] Sender<T>;
+    channel: "spsc::channel::<u32>(1)",
+    var: "tx",
+    proceeds: "a slot may have become free (or the receiver may be gone)",
+    register: "assert!(!tx.register_readiness()?); // room: send at once"
 }
 
 /// `async` sending (feature `tokio`).
@@ -2099,62 +1959,26 @@ impl<T: ShmType> Sender<T> {
     /// assert_eq!(rx.recv(), Ok(7));
     /// # Ok(()) }
     /// ```
-    pub async fn send_async(&mut self, mut value: T) -> Result<(), SendError<T>> {
-        let mut force = false;
-        loop {
-            match self.push(value, force) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Full(v)) => value = v,
-                Err(TrySendError::Disconnected(v)) => return Err(SendError::Disconnected(v)),
-                Err(TrySendError::Corrupted(v)) => return Err(SendError::Corrupted(v)),
+    pub async fn send_async(&mut self, value: T) -> Result<(), SendError<T>> {
+        let mut value = Some(value);
+        crate::handle::drive(self, 0, |tx, force| {
+            match tx.push(value.take().expect("kept until sent"), force) {
+                Ok(()) => Some(Ok(())),
+                Err(TrySendError::Full(v)) => {
+                    value = Some(v);
+                    None
+                }
+                Err(TrySendError::Disconnected(v)) => Some(Err(SendError::Disconnected(v))),
+                Err(TrySendError::Corrupted(v)) => Some(Err(SendError::Corrupted(v))),
             }
-            // Spin briefly, as a blocking send does, before paying for a wake-up.
-            let mut waiter = self.end.waiter;
-            let spun = waiter.spin(|| match self.reserve(false) {
-                Err(TrySendError::Full(())) => Step::Retry,
-                _ => Step::Done(()),
-            });
-            self.end.waiter = waiter;
-            if spun.is_none() {
-                let armed = self.register_readiness();
-                force = self.end.await_readiness(armed).await;
-            }
-        }
+        })
+        .await
     }
 }
 
-/// A stream of messages (feature `stream`).
-#[cfg(all(feature = "stream", not(shmring_loom)))]
-impl<T: ShmType + Send> Receiver<T> {
-    /// This receiver as a [`futures_core::Stream`] of `Result<message, RecvError>` over
-    /// `recv_async`: it ends once every sender is gone and the ring is drained, and yields
-    /// `Err(RecvError::Corrupted)` once before ending if the ring is corrupted (see
-    /// [`crate::stream`]).
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the stream (or a `next()` future) loses no message.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use futures_core::Stream;
-    /// let (mut tx, rx) = shmring::spsc::channel::<u32>(4)?;
-    /// tx.send(5).unwrap();
-    /// drop(tx);
-    /// let mut s = rx.into_stream();
-    /// let first = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
-    /// assert_eq!(first, Some(Ok(5)));
-    /// let end = std::future::poll_fn(|cx| std::pin::Pin::new(&mut s).poll_next(cx)).await;
-    /// assert_eq!(end, None);
-    /// # Ok(()) }
-    /// ```
-    pub fn into_stream(self) -> crate::stream::RecvStream<Receiver<T>, T> {
-        crate::stream::RecvStream::new(self, |mut rx| {
-            Box::pin(async move {
-                let r = rx.recv_async().await;
-                (rx, r)
-            })
-        })
-    }
+crate::handle::stream_method! {
+    impl[T: ShmType + Send] Receiver<T> => T;
+    channel: "spsc::channel::<u32>(4)",
+    send: "tx.send(5).unwrap();",
+    first: "5"
 }
