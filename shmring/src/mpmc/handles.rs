@@ -1,0 +1,317 @@
+//! What both mpmc handles have in common — construction, membership queries, wait strategy,
+//! readiness — written once by a macro for `Sender` and `Receiver`.
+
+#[allow(unused_imports)]
+use super::*;
+
+macro_rules! common_handle_methods {
+    ($handle:ident, $role:expr, $var:literal, $proceeds:literal, $register:literal) => {
+        impl<T: ShmType> $handle<T> {
+            pub(super) fn from_shared(shared: Participant<T>) -> $handle<T> {
+                $handle {
+                    shared: Arc::new(shared),
+                    strategy: default_strategy(),
+                    #[cfg(not(shmring_loom))]
+                    readiness: Default::default(),
+                }
+            }
+
+            #[cfg(not(shmring_loom))]
+            pub(super) fn attach(segment: Arc<Segment>) -> Result<$handle<T>, OpenError> {
+                Ok($handle::from_shared(attach(segment, $role)?))
+            }
+
+            /// Creates a ring of at least `capacity` slots (rounded up to a power of two) at
+            /// `location` (a name means `/dev/shm/NAME`) and attaches to it.
+            ///
+            /// # Errors
+            ///
+            /// As [`SegmentOptions::create`](crate::SegmentOptions::create), and
+            /// [`OpenError::InvalidConfig`] for a zero or too large capacity.
+            ///
+            /// ```
+            /// let name = format!("shmring-doc-mpmc-create-{}-{}", std::process::id(), line!());
+            #[doc = concat!("let h = shmring::mpmc::", stringify!($handle), "::<u32>::create(name.as_str(), 100)?;")]
+            /// assert_eq!(h.capacity(), 128);
+            /// shmring::Segment::unlink_name(&name)?;
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            #[cfg(not(shmring_loom))]
+            pub fn create(
+                location: impl Into<Location>,
+                capacity: u64,
+            ) -> Result<$handle<T>, OpenError> {
+                $handle::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+            }
+
+            /// Like `create`, with the segment's permission bits `mode` instead of the default
+            /// `0o600` (owner only): `0o660` lets the owner's group attach too. Applied
+            /// exactly, whatever the umask.
+            ///
+            /// # Errors
+            ///
+            /// As `create`.
+            ///
+            /// ```
+            /// use std::os::unix::fs::PermissionsExt;
+            /// let name = format!("shmring-doc-mpmc-mode-{}-{}", std::process::id(), line!());
+            #[doc = concat!("let h = shmring::mpmc::", stringify!($handle), "::<u32>::create_with_mode(name.as_str(), 8, 0o660)?;")]
+            /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+            /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+            /// shmring::Segment::unlink_name(&name)?;
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            #[cfg(not(shmring_loom))]
+            pub fn create_with_mode(
+                location: impl Into<Location>,
+                capacity: u64,
+                mode: u32,
+            ) -> Result<$handle<T>, OpenError> {
+                let location = location.into();
+                let segment = create_options::<T>(capacity, &location)?
+                    .mode(mode)
+                    .create(location)?;
+                $handle::attach(Arc::new(segment))
+            }
+
+            /// Opens the ring at `location` and attaches to it as one more participant.
+            ///
+            /// # Errors
+            ///
+            /// As [`SegmentOptions::open`](crate::SegmentOptions::open), plus
+            /// [`OpenError::ParticipantsFull`] when every record is held by a live process
+            /// and [`OpenError::Corrupted`] for impossible positions.
+            ///
+            /// ```
+            #[doc = concat!("let err = shmring::mpmc::", stringify!($handle), "::<u32>::open(\"shmring-doc-no-such-mpmc\").unwrap_err();")]
+            /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
+            /// ```
+            #[cfg(not(shmring_loom))]
+            pub fn open(location: impl Into<Location>) -> Result<$handle<T>, OpenError> {
+                let segment = open_ring::<T>(RingKind::Mpmc, location, area::geometry::<T>())?;
+                $handle::attach(Arc::new(segment))
+            }
+
+            /// Sets how this handle waits (clones made afterwards inherit it).
+            ///
+            /// ```
+            /// let (tx, rx) = shmring::mpmc::channel::<u8>(2)?;
+            #[doc = concat!("let h = ", $var, ".with_wait_strategy(shmring::WaitStrategy::BusyPoll);")]
+            /// # let _ = (h,);
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn with_wait_strategy(mut self, strategy: WaitStrategy) -> $handle<T> {
+                self.strategy = strategy;
+                self
+            }
+
+            /// Attaches one more sender to the same ring as a separate participant (its own
+            /// record, as another process would have).
+            ///
+            /// # Errors
+            ///
+            /// [`OpenError::ParticipantsFull`].
+            #[doc(hidden)]
+            pub fn attach_sender(&self) -> Result<Sender<T>, OpenError> {
+                self.attach_as(Role::Sender).map(Sender::from_shared)
+            }
+
+            /// Attaches one more receiver as a separate participant.
+            ///
+            /// # Errors
+            ///
+            /// [`OpenError::ParticipantsFull`].
+            #[doc(hidden)]
+            pub fn attach_receiver(&self) -> Result<Receiver<T>, OpenError> {
+                self.attach_as(Role::Receiver).map(Receiver::from_shared)
+            }
+
+            pub(super) fn attach_as(&self, role: Role) -> Result<Participant<T>, OpenError> {
+                let s = &self.shared;
+                Participant::join(
+                    s.area.clone(),
+                    Protocol::Slots,
+                    role,
+                    s.name.clone(),
+                    s._segment.clone(),
+                )
+            }
+
+            /// Messages in the ring now, by the positions: published, or claimed by a producer
+            /// that is still writing (or a consumer still reading). `0` exactly when
+            /// `try_recv` would report `Empty`.
+            ///
+            /// ```
+            /// let (tx, rx) = shmring::mpmc::channel::<u8>(4)?;
+            /// tx.send(1).unwrap();
+            /// assert_eq!((tx.len(), rx.len()), (1, 1));
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn len(&self) -> usize {
+                self.shared.len()
+            }
+
+            /// Whether the ring holds no message now (`len() == 0`): agrees with `try_recv`,
+            /// which reports `Empty` only then.
+            ///
+            /// ```
+            /// let (_tx, rx) = shmring::mpmc::channel::<u8>(4)?;
+            /// assert!(rx.is_empty());
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// Whether every slot is taken now (`len() == capacity()`): agrees with
+            /// `try_send`, which reports `Full` only then.
+            ///
+            /// ```
+            /// let (tx, _rx) = shmring::mpmc::channel::<u8>(2)?;
+            /// tx.send(1).unwrap();
+            /// tx.send(2).unwrap();
+            /// assert!(tx.is_full());
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn is_full(&self) -> bool {
+                self.len() == self.capacity()
+            }
+
+            /// Slots in the ring.
+            ///
+            /// ```
+            /// let (tx, _rx) = shmring::mpmc::channel::<u8>(5)?;
+            /// assert_eq!(tx.capacity(), 8);
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn capacity(&self) -> usize {
+                self.shared.area.capacity() as usize
+            }
+
+            /// Whether every participant of the other side is gone (dropped, or dead —
+            /// checked now). A side nobody has attached to yet is not gone.
+            ///
+            /// ```
+            /// let (tx, rx) = shmring::mpmc::channel::<u8>(2)?;
+            /// drop(rx);
+            /// assert!(tx.is_disconnected());
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn is_disconnected(&self) -> bool {
+                !self.shared.peers_present(true, true)
+            }
+
+            /// The ring's name (`heap` for rings made by [`channel`]).
+            ///
+            /// ```
+            /// let (tx, _rx) = shmring::mpmc::channel::<u8>(2)?;
+            /// assert_eq!(tx.name(), "heap");
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn name(&self) -> &str {
+                &self.shared.name
+            }
+
+            /// Claims the next position as an operation would (lane, then CAS), then dies before
+            /// writing, reading or releasing it (loom models of the crash protocol). Returns
+            /// whether a position was claimed.
+            #[doc(hidden)]
+            #[cfg(shmring_loom)]
+            pub fn die_after_claim(self) -> bool {
+                let claimed = self.shared.claim_only();
+                self.die();
+                claimed
+            }
+
+            /// (head, tail, logical stamps) for model debugging.
+            #[doc(hidden)]
+            #[cfg(shmring_loom)]
+            pub fn debug_state(&self) -> (u64, u64, Vec<u64>) {
+                let a = &self.shared.area;
+                let h = a.head().load(Ordering::SeqCst);
+                let t = a.tail().load(Ordering::SeqCst);
+                (h, t, (0..a.capacity()).map(|i| a.load_stamp(i, Ordering::SeqCst)).collect())
+            }
+
+            /// Marks this participant dead without releasing anything, as a process killed
+            /// at that point would leave it (tests and loom models of the crash protocol).
+            #[doc(hidden)]
+            #[cfg(shmring_loom)]
+            pub fn die(self) {
+                self.shared.die();
+            }
+        }
+
+        /// Each handle — each clone — has its own eventfd; the handles of one record count
+        /// together in the record's waiting bit, as blocking waiters do.
+        #[cfg(not(shmring_loom))]
+        impl<T: ShmType> crate::handle::Core for $handle<T> {
+            fn readiness(&mut self) -> &mut crate::notify::Readiness {
+                &mut self.readiness
+            }
+
+            fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
+                self.shared.counted_bridge($role, &mut self.readiness)
+            }
+
+            fn waiter(&self) -> Waiter {
+                Waiter::new(self.strategy)
+            }
+
+            fn would_wait(&mut self, _need: usize) -> bool {
+                self.shared.would_wait()
+            }
+
+            fn look_at_peers(&mut self) {
+                self.shared.peers_present(false, true);
+            }
+        }
+
+        crate::handle::readiness_methods! {
+            impl[T: ShmType] $handle<T>;
+            channel: "mpmc::channel::<u32>(2)",
+            var: $var,
+            proceeds: $proceeds,
+            register: $register
+        }
+
+        impl<T: ShmType> Clone for $handle<T> {
+            fn clone(&self) -> Self {
+                $handle {
+                    shared: self.shared.clone(),
+                    strategy: self.strategy,
+                    #[cfg(not(shmring_loom))]
+                    readiness: Default::default(),
+                }
+            }
+        }
+
+        impl<T: ShmType> fmt::Debug for $handle<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($handle))
+                    .field("ring", &self.shared.name)
+                    .field("record", &self.shared.index)
+                    .field("capacity", &self.shared.area.capacity())
+                    .field("wait", &self.strategy)
+                    .field("corrupted", &self.shared.is_corrupted())
+                    .finish()
+            }
+        }
+    };
+}
+
+common_handle_methods!(
+    Sender,
+    Role::Sender,
+    "tx",
+    "a slot may have become free (or the receivers may be gone)",
+    "assert!(!tx.register_readiness()?); // room: send at once"
+);
+
+common_handle_methods!(
+    Receiver,
+    Role::Receiver,
+    "rx",
+    "a message may have arrived (or the senders may be gone)",
+    "assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()"
+);
