@@ -1,0 +1,677 @@
+//! The many-producer framed receiving handle: construction and takeover, holding and
+//! committing, blocking, timed and async receives, iterators, readiness, the stream.
+
+#[allow(unused_imports)]
+use super::*;
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("framed::mpsc::Receiver")
+            .field("ring", &self.shared.name)
+            .field("capacity", &self.shared.area.capacity())
+            .field("head", &self.cursor.head)
+            .finish()
+    }
+}
+
+impl Drop for Receiver {
+    /// Hands back what was consumed.
+    fn drop(&mut self) {
+        if !self.shared.is_corrupted() {
+            self.hand_back();
+        }
+    }
+}
+
+impl Receiver {
+    #[cfg(not(shmring_loom))]
+    pub(super) fn attach(segment: Arc<Segment>) -> Result<Receiver, OpenError> {
+        let shared = attach(segment, Role::Receiver)?;
+        // One receiver at a time: having joined, look for another live one (two joining at
+        // once may both give up; both never stay).
+        shared.scan();
+        if let Some(pid) = shared.other_live(Role::Receiver) {
+            return Err(OpenError::RoleTaken {
+                name: shared.name.clone(),
+                role: "receiver",
+                pid,
+            });
+        }
+        let cursor =
+            Cursor::open(&shared.area, CONSUMED_OFFSET).map_err(|head| OpenError::Corrupted {
+                name: shared.name.clone(),
+                reason: HeaderError::BadField {
+                    field: "framed head",
+                    value: head,
+                },
+            })?;
+        shared.local_head.store(cursor.head, Ordering::Relaxed);
+        let mut rx = Receiver {
+            shared,
+            cursor,
+            strategy: default_strategy(),
+            readiness: Default::default(),
+        };
+        // A predecessor that died before handing back what it consumed: hand it back now.
+        rx.hand_back();
+        Ok(rx)
+    }
+
+    /// Creates a ring with a data area of at least `capacity` bytes and attaches as its
+    /// receiver.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::create`].
+    ///
+    /// ```
+    /// let name = format!("shmring-doc-mpsc-rcreate-{}", std::process::id());
+    /// let rx = shmring::framed::mpsc::Receiver::create(name.as_str(), 4096)?;
+    /// assert_eq!(rx.capacity(), 4096);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Receiver, OpenError> {
+        Receiver::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+    }
+
+    /// Like [`create`](Receiver::create), with the segment's permission bits `mode` instead
+    /// of the default `0o600` (owner only). Applied exactly, whatever the umask.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Receiver::create).
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// let name = format!("shmring-doc-mpsc-mode-{}-{}", std::process::id(), line!());
+    /// let h = shmring::framed::mpsc::Receiver::create_with_mode(name.as_str(), 4096, 0o660)?;
+    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_with_mode(
+        location: impl Into<Location>,
+        capacity: u64,
+        mode: u32,
+    ) -> Result<Receiver, OpenError> {
+        Receiver::attach(Arc::new(create_segment(location, capacity, None, mode)?))
+    }
+
+    /// Creates a ring whose header says its messages carry values of `label` (see
+    /// [`Sender::open_labelled`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Receiver::create).
+    ///
+    /// ```
+    /// use shmring::ShmType;
+    /// let name = format!("shmring-doc-mpsc-rlabel-{}", std::process::id());
+    /// let rx = shmring::framed::mpsc::Receiver::create_labelled(name.as_str(), 256, u16::layout())?;
+    /// assert_eq!(rx.segment().info().description, "u16 (size 2, align 2)");
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_labelled(
+        location: impl Into<Location>,
+        capacity: u64,
+        label: TypeLayout,
+    ) -> Result<Receiver, OpenError> {
+        Receiver::create_labelled_with_mode(location, capacity, label, crate::DEFAULT_MODE)
+    }
+
+    /// [`create_labelled`](Receiver::create_labelled) with the permission bits `mode` (see
+    /// [`create_with_mode`](Receiver::create_with_mode)).
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Receiver::create).
+    ///
+    /// ```
+    /// use shmring::ShmType;
+    /// let name = format!("shmring-doc-mpsc-lmode-{}", std::process::id());
+    /// let rx = shmring::framed::mpsc::Receiver::create_labelled_with_mode(name.as_str(), 256, u16::layout(), 0o640)?;
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_labelled_with_mode(
+        location: impl Into<Location>,
+        capacity: u64,
+        label: TypeLayout,
+        mode: u32,
+    ) -> Result<Receiver, OpenError> {
+        Receiver::attach(Arc::new(create_segment(
+            location,
+            capacity,
+            Some(label),
+            mode,
+        )?))
+    }
+
+    /// Opens a labelled ring as its receiver (see [`Sender::open_labelled`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Receiver::open), plus [`OpenError::IncompatibleLayout`].
+    ///
+    /// ```
+    /// use shmring::ShmType;
+    /// let err = shmring::framed::mpsc::Receiver::open_labelled("shmring-doc-none", u8::layout()).unwrap_err();
+    /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn open_labelled(
+        location: impl Into<Location>,
+        label: TypeLayout,
+    ) -> Result<Receiver, OpenError> {
+        Receiver::attach(Arc::new(open_segment(location, Some(label))?))
+    }
+
+    /// Opens the ring at `location` as its receiver, taking over from a dead receiver (which
+    /// resumes where it stopped consuming: at most the message it was copying when it died is
+    /// delivered again).
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::open`], plus [`OpenError::RoleTaken`] while a live process is the
+    /// receiver.
+    ///
+    /// ```
+    /// let name = format!("shmring-doc-mpsc-ropen-{}", std::process::id());
+    /// let _rx = shmring::framed::mpsc::Receiver::create(name.as_str(), 64)?;
+    /// let err = shmring::framed::mpsc::Receiver::open(name.as_str()).unwrap_err();
+    /// assert!(matches!(err, shmring::OpenError::RoleTaken { role: "receiver", .. }));
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn open(location: impl Into<Location>) -> Result<Receiver, OpenError> {
+        Receiver::attach(Arc::new(open_segment(location, None)?))
+    }
+
+    /// The segment the ring lives in.
+    ///
+    /// ```
+    /// let (_tx, rx) = shmring::framed::mpsc::channel(64)?;
+    /// assert_eq!(rx.segment().info().capacity, 64);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn segment(&self) -> &Segment {
+        self.shared._segment.as_deref().expect("a mapped ring")
+    }
+
+    /// Sets how this handle waits when the ring is empty.
+    ///
+    /// ```
+    /// let (_tx, rx) = shmring::framed::mpsc::channel(64)?;
+    /// let rx = rx.with_wait_strategy(shmring::WaitStrategy::BusyPoll);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn with_wait_strategy(mut self, strategy: WaitStrategy) -> Receiver {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Bytes in the data area.
+    ///
+    /// ```
+    /// let (_tx, rx) = shmring::framed::mpsc::channel(64)?;
+    /// assert_eq!(rx.capacity(), 64);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.shared.area.capacity() as usize
+    }
+
+    /// The largest message this ring carries.
+    ///
+    /// ```
+    /// let (_tx, rx) = shmring::framed::mpsc::channel(128)?;
+    /// assert_eq!(rx.max_message(), 56);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn max_message(&self) -> usize {
+        max_message(self.shared.area.capacity())
+    }
+
+    /// Whether every producer is gone (closed or dead, checked now) — after at least one
+    /// attached; messages may still be waiting.
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::framed::mpsc::channel(64)?;
+    /// let tx2 = tx.clone();
+    /// drop(tx);
+    /// assert!(!rx.is_disconnected());
+    /// drop(tx2);
+    /// assert!(rx.is_disconnected());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        // The scan below may settle dead producers' claims: from this receiver's position.
+        self.shared
+            .local_head
+            .store(self.cursor.head, Ordering::Relaxed);
+        !self.shared.peers_present(false, true)
+    }
+
+    /// How many producers of this ring were found dead — killed, or crashed without
+    /// dropping their handle — and cleaned up since the ring was created (by any
+    /// participant's scan; a receiver that saw [`Disconnected`](TryRecvError::Disconnected)
+    /// has seen every producer's departure counted). A producer killed in the middle of a
+    /// message leaves no part of it: that message is lost, the others are whole.
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::framed::mpsc::channel(64)?;
+    /// drop(tx); // closed, not dead
+    /// assert_eq!(rx.dead_senders(), 0);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn dead_senders(&self) -> u32 {
+        self.shared.reaped(Role::Sender)
+    }
+
+    /// Receives the next message without waiting for one.
+    ///
+    /// `Empty` means nothing is sent and untaken: when the record at the head is claimed by
+    /// a producer still writing it (messages claimed after it wait behind it, in order), this
+    /// waits for that producer — spinning, then yielding — and settles the claim of one proven
+    /// dead through the crash protocol; only a live producer stopped mid-write (or holding a
+    /// [`Reservation`] open) for longer than
+    /// [`CLAIM_PATIENCE`](crate::wait::CLAIM_PATIENCE) makes it report `Empty` anyway.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`], `Disconnected` once the ring is drained and every producer is
+    /// gone, `Corrupted` for an invalid record or position.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// assert_eq!(rx.try_recv(), Err(shmring::TryRecvError::Empty));
+    /// tx.send(b"a").unwrap();
+    /// assert_eq!(rx.try_recv().unwrap(), b"a");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_recv(&mut self) -> Result<Vec<u8>, TryRecvError> {
+        let mut buf = Vec::new();
+        self.try_recv_into(&mut buf).map(|_| buf)
+    }
+
+    /// Receives the next message into `buf` (cleared first; its allocation is reused) without
+    /// waiting, and returns its message type.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_recv`](Receiver::try_recv).
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send(b"abc").unwrap();
+    /// let mut buf = Vec::with_capacity(64);
+    /// assert_eq!(rx.try_recv_into(&mut buf), Ok(0));
+    /// assert_eq!(buf, b"abc");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<u32, TryRecvError> {
+        match self.pop(buf, false) {
+            Err(TryRecvError::Empty) => match self.wait_in_flight(buf) {
+                Some(result) => result,
+                None => self.pop(buf, false),
+            },
+            other => other,
+        }
+    }
+
+    /// Holds what this receiver takes from now on: messages received are not consumed until
+    /// [`commit`](Receiver::commit). Until then [`rewind`](Receiver::rewind) takes them again,
+    /// and so does the next receiver of the ring if this one is dropped or killed first — at
+    /// least once delivery for a consumer whose own output can fail after it took a message
+    /// (the `shmring recv` command commits only what `write(2)` accepted, so a closed pipe
+    /// leaves the rest in the ring). Held messages keep their space: commit often, or the
+    /// producers find the ring full.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
+    /// for m in [b"a", b"b", b"c"] { tx.send(m).unwrap(); }
+    /// rx.hold();
+    /// assert_eq!(rx.recv().unwrap(), b"a");
+    /// rx.commit();                       // "a" is consumed
+    /// assert_eq!(rx.recv().unwrap(), b"b");
+    /// rx.rewind();                       // "b" was not committed: taken again
+    /// assert_eq!(rx.recv().unwrap(), b"b");
+    /// assert_eq!(rx.recv().unwrap(), b"c");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn hold(&mut self) {
+        self.cursor.hold();
+    }
+
+    /// Consumes the messages taken since holding began or since the last commit; holding
+    /// goes on. Without [`hold`](Receiver::hold), messages are consumed as they are taken and
+    /// this does nothing.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
+    /// tx.send(b"x").unwrap();
+    /// rx.hold();
+    /// rx.recv().unwrap();
+    /// rx.commit();
+    /// rx.rewind(); // nothing to take again
+    /// assert!(rx.try_recv().is_err());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn commit(&mut self) {
+        self.cursor.commit(&self.shared.area);
+        if self.cursor.due(self.shared.area.capacity()) {
+            self.hand_back();
+        }
+    }
+
+    /// Goes back to the first message taken since the last commit (or since holding began),
+    /// so that it and the messages after it are received again. Without
+    /// [`hold`](Receiver::hold) this does nothing.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
+    /// tx.send(b"x").unwrap();
+    /// rx.hold();
+    /// assert_eq!(rx.recv().unwrap(), b"x");
+    /// rx.rewind();
+    /// assert_eq!(rx.recv().unwrap(), b"x");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn rewind(&mut self) {
+        self.cursor.rewind();
+        self.shared
+            .local_head
+            .store(self.cursor.head, Ordering::Relaxed);
+    }
+
+    /// Commits what was taken and stops holding: messages are consumed as they are taken
+    /// again.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
+    /// rx.hold();
+    /// tx.send(b"x").unwrap();
+    /// rx.recv().unwrap();
+    /// rx.unhold();
+    /// rx.rewind(); // not holding: nothing to take again
+    /// assert!(rx.try_recv().is_err());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn unhold(&mut self) {
+        self.cursor.unhold(&self.shared.area);
+        self.hand_back();
+    }
+
+    /// Receives the next message, waiting as long as the ring is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Disconnected`] once drained and every producer is gone, `Corrupted`.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send(b"x").unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.recv().unwrap(), b"x");
+    /// assert_eq!(rx.recv(), Err(shmring::RecvError::Disconnected));
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn recv(&mut self) -> Result<Vec<u8>, RecvError> {
+        let mut buf = Vec::new();
+        self.recv_into(&mut buf).map(|_| buf)
+    }
+
+    /// Receives the next message into `buf` (reusing its allocation), waiting as long as the
+    /// ring is empty; returns the message type.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send_typed(4, b"yz").unwrap();
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_into(&mut buf), Ok(4));
+    /// assert_eq!(buf, b"yz");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
+        self.recv_into_until(buf, None)
+            .map_err(recv_without_timeout)
+    }
+
+    /// Receives, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv), plus [`RecvTimeoutError::Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (_tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Err(shmring::RecvTimeoutError::Timeout));
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Vec<u8>, RecvTimeoutError> {
+        let mut buf = Vec::new();
+        self.recv_into_until(&mut buf, Instant::now().checked_add(timeout))
+            .map(|_| buf)
+    }
+
+    /// Receives, waiting until `deadline` (a `CLOCK_MONOTONIC` instant).
+    ///
+    /// # Errors
+    ///
+    /// As [`recv_timeout`](Receiver::recv_timeout).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send(b"d").unwrap();
+    /// assert_eq!(rx.recv_deadline(Instant::now() + Duration::from_secs(1)).unwrap(), b"d");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn recv_deadline(&mut self, deadline: Instant) -> Result<Vec<u8>, RecvTimeoutError> {
+        let mut buf = Vec::new();
+        self.recv_into_until(&mut buf, Some(deadline)).map(|_| buf)
+    }
+
+    /// Like [`recv_into`](Receiver::recv_into), waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv_timeout`](Receiver::recv_timeout).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send(b"e").unwrap();
+    /// let mut buf = Vec::new();
+    /// rx.recv_into_deadline(&mut buf, Instant::now() + Duration::from_secs(1)).unwrap();
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn recv_into_deadline(
+        &mut self,
+        buf: &mut Vec<u8>,
+        deadline: Instant,
+    ) -> Result<u32, RecvTimeoutError> {
+        self.recv_into_until(buf, Some(deadline))
+    }
+
+    pub(super) fn recv_into_until(
+        &mut self,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<u32, RecvTimeoutError> {
+        match self.pop(buf, false) {
+            Ok(kind) => return Ok(kind),
+            Err(TryRecvError::Empty) => {}
+            Err(e) => return Err(try_recv_to_timeout(e)),
+        }
+        let mut waiter = Waiter::new(self.strategy);
+        let area = self.shared.area.clone();
+        let index = self.shared.index;
+        // The sleeper count is process-local and only this handle receives, so a private
+        // one serves (the shared record's count is borrowed by `self` below).
+        let sleepers = crate::sync::Mutex::new(0);
+        let event = area.event(Role::Receiver, index, &sleepers);
+        let done = waiter.wait(area.storage(), event, deadline, |force| {
+            match self.pop(buf, force) {
+                Ok(kind) => Step::Done(Ok(kind)),
+                Err(TryRecvError::Empty) => Step::Retry,
+                Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
+            }
+        });
+        done.unwrap_or(Err(RecvTimeoutError::Timeout))
+    }
+
+    /// An iterator that receives until every producer is gone and the ring is drained.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
+    /// tx.send(b"1").unwrap();
+    /// tx.send(b"22").unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.iter().collect::<Vec<_>>(), [b"1".to_vec(), b"22".to_vec()]);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn iter(&mut self) -> impl Iterator<Item = Vec<u8>> + '_ {
+        std::iter::from_fn(|| self.recv().ok())
+    }
+
+    /// An iterator over the messages available now ([`try_recv`](Receiver::try_recv) until
+    /// it reports anything but a message, so it does not stop before a record a producer is
+    /// in the middle of writing).
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
+    /// tx.send(b"1").unwrap();
+    /// assert_eq!(rx.try_iter().count(), 1);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_iter(&mut self) -> impl Iterator<Item = Vec<u8>> + '_ {
+        std::iter::from_fn(|| self.try_recv().ok())
+    }
+}
+
+/// The receiver announces itself by its own bit in the waiting mask.
+#[cfg(not(shmring_loom))]
+impl crate::handle::Core for Receiver {
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.readiness
+    }
+
+    fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
+        let shared = &self.shared;
+        let segment = shared._segment.clone();
+        let event = shared
+            .area
+            .event(Role::Receiver, shared.index, &shared.sleepers);
+        let mask = shared.area.waiting(Role::Receiver);
+        let bit = 1u64 << shared.index;
+        self.readiness.bridge(|| {
+            let segment = segment.ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
+            })?;
+            crate::notify::Bridge::new(segment, event.seq, crate::notify::WaitWord::Bit(mask, bit))
+        })
+    }
+
+    fn waiter(&self) -> Waiter {
+        Waiter::new(self.strategy)
+    }
+
+    fn would_wait(&mut self, _need: usize) -> bool {
+        // Nothing committed at the head: no header, or a claim still being written.
+        let word = header(&self.shared.area, self.cursor.head).load(Ordering::Acquire);
+        (word == 0 || (word >> 32) as u32 == record::CLAIMED) && !self.shared.is_corrupted()
+    }
+
+    fn look_at_peers(&mut self) {
+        self.shared
+            .local_head
+            .store(self.cursor.head, Ordering::Relaxed);
+        self.shared.peers_present(false, true);
+    }
+}
+
+crate::handle::readiness_methods! {
+    impl[] Receiver;
+    channel: "framed::mpsc::channel(64)",
+    var: "rx",
+    proceeds: "a message may have arrived (or every sender may be gone)",
+    register: "assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()"
+}
+
+/// `async` receiving (feature `tokio`).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl Receiver {
+    /// Receives the next message into `buf` (its type returned), awaiting one without
+    /// blocking the thread: try, spin briefly, then register and await the readiness eventfd.
+    /// Every helper slice that ends without a wake-up makes the next attempt look at the
+    /// senders (dead producers' claims are settled, `Disconnected` once all are gone).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a message is taken only in the poll that completes the future.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv_into`](Receiver::recv_into).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send(b"hi").unwrap();
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_into_async(&mut buf).await, Ok(0));
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_into_async(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
+        crate::handle::drive(self, 0, |rx, force| {
+            crate::handle::received(rx.pop(buf, force))
+        })
+        .await
+    }
+
+    /// [`recv_into_async`](Receiver::recv_into_async) into a new buffer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as `recv_into_async`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send(b"hi").unwrap();
+    /// assert_eq!(rx.recv_async().await.unwrap(), b"hi");
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_async(&mut self) -> Result<Vec<u8>, RecvError> {
+        let mut buf = Vec::new();
+        self.recv_into_async(&mut buf).await.map(|_| buf)
+    }
+}
+
+crate::handle::stream_method! {
+    impl[] Receiver => Vec<u8>;
+    channel: "framed::mpsc::channel(64)",
+    send: "tx.send(&[5]).unwrap();",
+    first: "vec![5]"
+}

@@ -1,0 +1,749 @@
+//! The many-producer framed sending handle (`Clone + Sync`): claiming a record by CAS on the
+//! tail with an announced lane, copying, committing; blocking, timed and async sends, readiness.
+
+#[allow(unused_imports)]
+use super::*;
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("framed::mpsc::Sender")
+            .field("ring", &self.shared.name)
+            .field("capacity", &self.shared.area.capacity())
+            .field("record", &self.shared.index)
+            .finish()
+    }
+}
+
+/// A claim: `needed` bytes from `pos`, the record at its end (after padding to the wrap if
+/// the record did not fit before it).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Claim {
+    pub(super) pos: u64,
+    pub(super) needed: u64,
+    pub(super) len: usize,
+}
+
+impl Claim {
+    /// Where the record starts.
+    pub(super) fn record(&self) -> u64 {
+        self.pos + self.needed - record::span(self.len) as u64
+    }
+}
+
+impl Sender {
+    pub(super) fn from_shared(shared: Participant<u8>) -> Sender {
+        Sender {
+            shared: Arc::new(shared),
+            strategy: default_strategy(),
+            #[cfg(not(shmring_loom))]
+            readiness: Default::default(),
+        }
+    }
+
+    #[cfg(not(shmring_loom))]
+    pub(super) fn attach(segment: Arc<Segment>) -> Result<Sender, OpenError> {
+        Ok(Sender::from_shared(attach(segment, Role::Sender)?))
+    }
+
+    /// Creates a ring with a data area of at least `capacity` bytes (rounded up to a power of
+    /// two, at least [`MIN_CAPACITY`]) and attaches as one of its producers.
+    ///
+    /// # Errors
+    ///
+    /// As [`SegmentOptions::create`](crate::SegmentOptions::create), and
+    /// [`OpenError::InvalidConfig`] for a bad capacity.
+    ///
+    /// ```
+    /// let name = format!("shmring-doc-mpsc-create-{}", std::process::id());
+    /// let tx = shmring::framed::mpsc::Sender::create(name.as_str(), 1000)?;
+    /// assert_eq!((tx.capacity(), tx.max_message()), (1024, 504));
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender, OpenError> {
+        Sender::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+    }
+
+    /// Like [`create`](Sender::create), with the segment's permission bits `mode` instead
+    /// of the default `0o600` (owner only). Applied exactly, whatever the umask.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Sender::create).
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// let name = format!("shmring-doc-mpsc-mode-{}-{}", std::process::id(), line!());
+    /// let h = shmring::framed::mpsc::Sender::create_with_mode(name.as_str(), 4096, 0o660)?;
+    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_with_mode(
+        location: impl Into<Location>,
+        capacity: u64,
+        mode: u32,
+    ) -> Result<Sender, OpenError> {
+        Sender::attach(Arc::new(create_segment(location, capacity, None, mode)?))
+    }
+
+    /// Opens the ring at `location` as one more producer.
+    ///
+    /// # Errors
+    ///
+    /// As [`SegmentOptions::open`](crate::SegmentOptions::open), plus
+    /// [`OpenError::ParticipantsFull`] when every record is held by a live process,
+    /// [`OpenError::KindMismatch`] for a ring of another kind (such as a single-producer
+    /// framed ring), and
+    /// [`OpenError::Corrupted`] for impossible positions.
+    ///
+    /// ```
+    /// let err = shmring::framed::mpsc::Sender::open("shmring-doc-no-such-mpsc").unwrap_err();
+    /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn open(location: impl Into<Location>) -> Result<Sender, OpenError> {
+        Sender::attach(Arc::new(open_segment(location, None)?))
+    }
+
+    /// Opens a ring whose header says its messages carry values of `label` (created with
+    /// [`Receiver::create_labelled`]): a ring labelled with another type, or not labelled, is
+    /// [`OpenError::IncompatibleLayout`] naming both. The ring still carries bytes; the label
+    /// is for typed layers such as `shmring-ipc`'s typed channels.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Sender::open).
+    ///
+    /// ```
+    /// use shmring::ShmType;
+    /// let name = format!("shmring-doc-mpsc-label-{}", std::process::id());
+    /// let _rx = shmring::framed::mpsc::Receiver::create_labelled(name.as_str(), 256, u32::layout())?;
+    /// assert!(shmring::framed::mpsc::Sender::open_labelled(name.as_str(), u32::layout()).is_ok());
+    /// let err = shmring::framed::mpsc::Sender::open_labelled(name.as_str(), i64::layout()).unwrap_err();
+    /// assert!(matches!(err, shmring::OpenError::IncompatibleLayout { .. }), "{err}");
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn open_labelled(
+        location: impl Into<Location>,
+        label: TypeLayout,
+    ) -> Result<Sender, OpenError> {
+        Sender::attach(Arc::new(open_segment(location, Some(label))?))
+    }
+
+    /// Attaches one more producer to the same ring as a separate participant (its own
+    /// record, as another process would have; tests and loom models).
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::ParticipantsFull`].
+    #[doc(hidden)]
+    pub fn attach_sender(&self) -> Result<Sender, OpenError> {
+        let s = &self.shared;
+        Participant::join(
+            s.area.clone(),
+            Protocol::Records(resolve),
+            Role::Sender,
+            s.name.clone(),
+            s._segment.clone(),
+        )
+        .map(Sender::from_shared)
+    }
+
+    /// Claims room for a message of `len` bytes as [`reserve`](Sender::reserve) would, then
+    /// dies without writing or committing it (loom models of the crash protocol) — with
+    /// `marked` false, between the claiming CAS and the claimed mark. Returns whether the
+    /// claim was made.
+    #[doc(hidden)]
+    #[cfg(shmring_loom)]
+    pub fn die_after_claim(self, len: usize, marked: bool) -> bool {
+        let lane = self.shared.lane();
+        let claimed = self.claim_marked(&lane, len, false, marked).is_ok();
+        std::mem::forget(lane);
+        self.shared.die();
+        claimed
+    }
+
+    /// Sets how this handle waits when the ring is full (clones made afterwards inherit it).
+    ///
+    /// ```
+    /// let (tx, _rx) = shmring::framed::mpsc::channel(64)?;
+    /// let tx = tx.with_wait_strategy(shmring::WaitStrategy::BusyPoll);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn with_wait_strategy(mut self, strategy: WaitStrategy) -> Sender {
+        self.strategy = strategy;
+        self
+    }
+
+    /// The segment the ring lives in.
+    ///
+    /// ```
+    /// let (tx, _rx) = shmring::framed::mpsc::channel(64)?;
+    /// assert_eq!(tx.segment().info().kind, shmring::RingKind::FramedMpsc);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn segment(&self) -> &Segment {
+        self.shared._segment.as_deref().expect("a mapped ring")
+    }
+
+    /// The largest message this ring carries (half its capacity, less an 8-byte header).
+    ///
+    /// ```
+    /// let (tx, _rx) = shmring::framed::mpsc::channel(64)?;
+    /// assert_eq!(tx.max_message(), 24);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn max_message(&self) -> usize {
+        max_message(self.shared.area.capacity())
+    }
+
+    /// Bytes in the data area.
+    ///
+    /// ```
+    /// let (tx, _rx) = shmring::framed::mpsc::channel(100)?;
+    /// assert_eq!(tx.capacity(), 128);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.shared.area.capacity() as usize
+    }
+
+    /// Whether the receiver is gone (closed, or dead — checked now).
+    ///
+    /// ```
+    /// let (tx, rx) = shmring::framed::mpsc::channel(64)?;
+    /// assert!(!tx.is_disconnected());
+    /// drop(rx);
+    /// assert!(tx.is_disconnected());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        !self.shared.peers_present(false, true)
+    }
+
+    /// Sends `msg` (type 0) without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::TooLarge`] (with both sizes), `Full`, `Disconnected`, `Corrupted`.
+    ///
+    /// ```
+    /// use shmring::framed::SendError;
+    /// let (tx, _rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.try_send(&[1; 24]).unwrap();
+    /// tx.try_send(&[2; 24]).unwrap();
+    /// assert_eq!(tx.try_send(&[]), Err(SendError::Full));
+    /// assert_eq!(tx.try_send(&[0; 25]), Err(SendError::TooLarge { len: 25, max: 24 }));
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_send(&self, msg: &[u8]) -> Result<(), SendError> {
+        self.try_send_typed(0, msg)
+    }
+
+    /// Sends `msg` with message type `kind` (any value below `u32::MAX - 1`) without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_send`](Sender::try_send).
+    ///
+    /// # Panics
+    ///
+    /// If `kind` is one of the two reserved types.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.try_send_typed(3, b"x").unwrap();
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.try_recv_into(&mut buf), Ok(3));
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_send_typed(&self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
+        self.try_send_forced(kind, msg, false)
+    }
+
+    /// [`try_send_typed`](Sender::try_send_typed); `force`: look at the receiver's liveness
+    /// now.
+    pub(super) fn try_send_forced(
+        &self,
+        kind: u32,
+        msg: &[u8],
+        force: bool,
+    ) -> Result<(), SendError> {
+        check_kind(kind);
+        let lane = self.shared.try_lane().ok_or(SendError::Full)?;
+        let claim = self.claim(&lane, msg.len(), force)?;
+        self.write(claim, 0, msg);
+        self.commit(&lane, claim, kind);
+        Ok(())
+    }
+
+    /// Sends `msg` (type 0), waiting as long as the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::TooLarge`], `Disconnected`, `Corrupted`.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// let t = std::thread::spawn(move || (0..100u8).for_each(|i| tx.send(&[i; 20]).unwrap()));
+    /// for i in 0..100u8 { assert_eq!(rx.recv().unwrap(), [i; 20]); }
+    /// t.join().unwrap();
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send(&self, msg: &[u8]) -> Result<(), SendError> {
+        self.send_typed_until(0, msg, None)
+    }
+
+    /// Sends `msg` with type `kind`, waiting as long as the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// # Panics
+    ///
+    /// If `kind` is one of the two reserved types.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send_typed(9, b"nine").unwrap();
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_into(&mut buf), Ok(9));
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send_typed(&self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
+        self.send_typed_until(kind, msg, None)
+    }
+
+    /// Sends `msg`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send), plus [`SendError::Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (tx, _rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send(&[0; 24]).unwrap();
+    /// tx.send(&[0; 24]).unwrap();
+    /// assert!(tx.send_timeout(&[0; 24], Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send_timeout(&self, msg: &[u8], timeout: Duration) -> Result<(), SendError> {
+        self.send_typed_until(0, msg, Instant::now().checked_add(timeout))
+    }
+
+    /// Sends `msg`, waiting until `deadline` (a `CLOCK_MONOTONIC` instant) for room.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_timeout`](Sender::send_timeout).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, _rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send_deadline(b"ok", Instant::now() + Duration::from_secs(1)).unwrap();
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send_deadline(&self, msg: &[u8], deadline: Instant) -> Result<(), SendError> {
+        self.send_typed_until(0, msg, Some(deadline))
+    }
+
+    pub(super) fn send_typed_until(
+        &self,
+        kind: u32,
+        msg: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError> {
+        check_kind(kind);
+        let lane = self.shared.lane();
+        let claim = self.claim_waiting(&lane, msg.len(), deadline)?;
+        self.write(claim, 0, msg);
+        self.commit(&lane, claim, kind);
+        Ok(())
+    }
+
+    /// Reserves room for a message of `len` bytes (type 0), waiting as long as the ring is
+    /// full. Write it in place with [`Reservation::write_at`] and publish it with
+    /// [`Reservation::commit`]. Messages are received in the order of their reservations; a
+    /// reservation held open holds back the messages reserved after it. One dropped without
+    /// commit — or whose process dies — becomes padding the receiver skips.
+    ///
+    /// A process has [`LANES_PER_PROCESS`] operations in flight on one ring at most (the
+    /// lanes of its participant record, where a claim is announced for crash recovery): a
+    /// further `reserve` waits until a reservation of another thread is committed or dropped
+    /// (so one thread must not hold more than that many open), and `try_reserve` and
+    /// `try_send` report [`SendError::Full`].
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(128)?;
+    /// let mut r = tx.reserve(10).unwrap();
+    /// r.write_at(0, b"hello");
+    /// r.write_at(5, b"world");
+    /// r.set_type(2);
+    /// r.commit();
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_into(&mut buf), Ok(2));
+    /// assert_eq!(buf, b"helloworld");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn reserve(&self, len: usize) -> Result<Reservation<'_>, SendError> {
+        let lane = self.shared.lane();
+        let claim = self.claim_waiting(&lane, len, None)?;
+        Ok(self.reservation(lane, claim, true))
+    }
+
+    /// Like [`reserve`](Sender::reserve), without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_send`](Sender::try_send).
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// drop(tx.try_reserve(8).unwrap()); // never committed: padding
+    /// tx.try_send(b"after").unwrap();
+    /// assert_eq!(rx.try_recv().unwrap(), b"after");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_reserve(&self, len: usize) -> Result<Reservation<'_>, SendError> {
+        let lane = self.shared.try_lane().ok_or(SendError::Full)?;
+        let claim = self.claim(&lane, len, false)?;
+        Ok(self.reservation(lane, claim, true))
+    }
+
+    /// Hands `claim` to its user; `held_open` marks it so in the lane ([`HELD_OPEN`]).
+    ///
+    /// [`HELD_OPEN`]: crate::mpmc::HELD_OPEN
+    pub(super) fn reservation<'a>(
+        &'a self,
+        lane: LaneGuard<'a, u8>,
+        claim: Claim,
+        held_open: bool,
+    ) -> Reservation<'a> {
+        if held_open {
+            lane.hold_open();
+        }
+        Reservation {
+            sender: self,
+            lane,
+            claim,
+            kind: 0,
+            committed: false,
+        }
+    }
+
+    /// A reservation that receivers see as a send still copying its message (not marked
+    /// [`HELD_OPEN`](crate::mpmc::HELD_OPEN)): for tests of what `try_recv` does behind a
+    /// producer that is slow, stopped or killed in the middle of a send.
+    ///
+    /// # Errors
+    ///
+    /// As [`reserve`](Sender::reserve).
+    #[doc(hidden)]
+    pub fn reserve_as_send(&self, len: usize) -> Result<Reservation<'_>, SendError> {
+        let lane = self.shared.lane();
+        let claim = self.claim_waiting(&lane, len, None)?;
+        Ok(self.reservation(lane, claim, false))
+    }
+
+    pub(super) fn claim_waiting(
+        &self,
+        lane: &LaneGuard<'_, u8>,
+        len: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Claim, SendError> {
+        match self.claim(lane, len, false) {
+            Err(SendError::Full) => {}
+            other => return other,
+        }
+        let shared = &*self.shared;
+        let mut waiter = Waiter::new(self.strategy);
+        let event = shared
+            .area
+            .event(Role::Sender, shared.index, &shared.sleepers);
+        let done = waiter.wait(shared.area.storage(), event, deadline, |force| {
+            match self.claim(lane, len, force) {
+                Err(SendError::Full) => Step::Retry,
+                other => Step::Done(other),
+            }
+        });
+        done.unwrap_or(Err(SendError::Timeout))
+    }
+
+    /// One attempt to claim room for a record of `len` payload bytes (plus the padding to the
+    /// wrap if it does not fit before it): announce, then CAS the tail, then mark it claimed.
+    pub(super) fn claim(
+        &self,
+        lane: &LaneGuard<'_, u8>,
+        len: usize,
+        force: bool,
+    ) -> Result<Claim, SendError> {
+        self.claim_marked(lane, len, force, true)
+    }
+
+    /// [`claim`](Sender::claim), optionally stopping before the mark (loom models of a
+    /// producer killed between its CAS and the mark).
+    #[inline]
+    pub(super) fn claim_marked(
+        &self,
+        lane: &LaneGuard<'_, u8>,
+        len: usize,
+        force: bool,
+        mark: bool,
+    ) -> Result<Claim, SendError> {
+        let shared = &*self.shared;
+        let max = self.max_message();
+        if len > max {
+            return Err(SendError::TooLarge { len, max });
+        }
+        if shared.is_corrupted() {
+            return Err(SendError::Corrupted);
+        }
+        if !shared.peers_present(false, force) {
+            return Err(SendError::Disconnected);
+        }
+        let corrupted = || {
+            shared.corrupt();
+            Err(SendError::Corrupted)
+        };
+        let area = &shared.area;
+        let capacity = area.capacity();
+        let span = record::span(len) as u64;
+        let mut pos = area.tail().load(Ordering::Acquire);
+        for _ in 0..RETRIES {
+            let head = area.head().load(Ordering::Acquire);
+            if pos < head {
+                // Our tail is older than the receiver's head: look again.
+                let tail = area.tail().load(Ordering::Acquire);
+                if tail < head || tail == pos {
+                    return corrupted();
+                }
+                pos = tail;
+                continue;
+            }
+            if pos % record::ALIGN as u64 != 0 || pos - head > capacity {
+                return corrupted();
+            }
+            let to_end = capacity - (pos & area.mask);
+            let needed = if span > to_end { to_end + span } else { span };
+            if pos - head + needed > capacity {
+                let tail = area.tail().load(Ordering::Acquire);
+                if tail != pos {
+                    pos = tail;
+                    continue;
+                }
+                return Err(if shared.peers_present(true, false) {
+                    SendError::Full
+                } else {
+                    SendError::Disconnected
+                });
+            }
+            // Announce before claiming, so that whoever recovers from this process's death
+            // finds the claim.
+            lane.set_claim(pos, needed);
+            match area.tail().compare_exchange(
+                pos,
+                pos + needed,
+                Ordering::SeqCst,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if mark {
+                        header(area, pos)
+                            .store(record::encode_claimed(needed as usize), Ordering::Relaxed);
+                    }
+                    return Ok(Claim { pos, needed, len });
+                }
+                Err(current) => pos = current,
+            }
+        }
+        lane.set(IDLE);
+        Err(SendError::Full)
+    }
+
+    /// Whether a record of `len` payload bytes would have to wait now: the ring lacks the
+    /// room (as [`claim`](Sender::claim) computes it), or every lane of this process's
+    /// record is in use. Anything unexpected counts as "go and try", so the attempt itself
+    /// reports it. The re-check after registering for readiness.
+    #[cfg(not(shmring_loom))]
+    pub(super) fn would_wait(&self, len: usize) -> bool {
+        let shared = &*self.shared;
+        if len > self.max_message() || shared.is_corrupted() {
+            return false;
+        }
+        let area = &shared.area;
+        let capacity = area.capacity();
+        let pos = area.tail().load(Ordering::Acquire);
+        let head = area.head().load(Ordering::Acquire);
+        if pos < head || pos - head > capacity {
+            return false;
+        }
+        let span = record::span(len) as u64;
+        let to_end = capacity - (pos & area.mask);
+        let needed = if span > to_end { to_end + span } else { span };
+        pos - head + needed > capacity || shared.try_lane().is_none()
+    }
+
+    /// Copies `bytes` into the payload of `claim`'s record from payload offset `offset`.
+    pub(super) fn write(&self, claim: Claim, offset: usize, bytes: &[u8]) {
+        // SAFETY: the claim made [pos, pos + needed) this producer's until its commit; the
+        // record does not wrap, and callers keep offset + len within the payload.
+        unsafe {
+            self.shared
+                .area
+                .write(claim.record() + (HEADER + offset) as u64, bytes)
+        };
+    }
+
+    /// Commits `claim`: the record's header (Release), then the padding before it if it
+    /// wrapped (replacing the claimed mark), then the lane goes idle.
+    pub(super) fn commit(&self, lane: &LaneGuard<'_, u8>, claim: Claim, kind: u32) {
+        let area = &self.shared.area;
+        let word = record::encode(claim.len, kind);
+        let at = claim.record();
+        if at == claim.pos {
+            header(area, at).store(word, Ordering::Release);
+        } else {
+            header(area, at).store(word, Ordering::Release);
+            header(area, claim.pos).store(
+                record::encode_padding((at - claim.pos) as usize),
+                Ordering::Release,
+            );
+        }
+        lane.set(IDLE);
+        self.shared.notify(Role::Receiver);
+    }
+
+    /// Turns `claim` into padding (a reservation dropped uncommitted).
+    pub(super) fn abandon(&self, lane: &LaneGuard<'_, u8>, claim: Claim) {
+        pad(&self.shared.area, claim.pos, claim.needed);
+        lane.set(IDLE);
+        self.shared.notify(Role::Receiver);
+    }
+}
+
+pub(super) fn check_kind(kind: u32) {
+    assert!(
+        record::user_kind(kind),
+        "message types u32::MAX and u32::MAX - 1 are reserved"
+    );
+}
+
+/// Each clone has its own eventfd; the handles of one record count together in the record's
+/// waiting bit, as blocking senders do.
+#[cfg(not(shmring_loom))]
+impl crate::handle::Core for Sender {
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.readiness
+    }
+
+    fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
+        self.shared
+            .counted_bridge(Role::Sender, &mut self.readiness)
+    }
+
+    fn waiter(&self) -> Waiter {
+        Waiter::new(self.strategy)
+    }
+
+    fn would_wait(&mut self, need: usize) -> bool {
+        Sender::would_wait(self, need)
+    }
+
+    fn look_at_peers(&mut self) {
+        self.shared.peers_present(false, true);
+    }
+}
+
+crate::handle::readiness_methods! {
+    impl[] Sender;
+    channel: "framed::mpsc::channel(64)",
+    var: "tx",
+    proceeds: "room for a message of `len` bytes may have freed (or the receiver may be gone)",
+    register: "assert!(!tx.register_readiness(24)?); // 24 bytes fit: send at once",
+    need: len
+}
+
+/// `async` sending (feature `tokio`).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl Sender {
+    /// Sends `msg` (type 0), awaiting room without blocking the thread: try, spin briefly (as
+    /// [`send`](Sender::send) does), then register and await this handle's readiness eventfd
+    /// (through tokio's `AsyncFd`).
+    ///
+    /// Takes `&mut self`: give each task its own clone (clones share the participant record
+    /// and are cheap; each has its own eventfd). The eventfd is registered with the reactor
+    /// of the runtime this handle first awaits in.
+    ///
+    /// An attempt needs a free lane of this process's record ([`LANES_PER_PROCESS`]); while
+    /// other threads hold that many reservations open, the future waits for room as for a
+    /// full ring and tries again at the latest after a liveness period.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the message is written and published within the one poll that completes
+    /// the future; a future dropped before that sends nothing and leaves the record's
+    /// waiting count at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send_async(b"hello").await?;
+    /// assert_eq!(rx.recv()?, b"hello");
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_async(&mut self, msg: &[u8]) -> Result<(), SendError> {
+        self.send_typed_async(0, msg).await
+    }
+
+    /// Like [`send_async`](Sender::send_async), with message type `kind`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send_async`](Sender::send_async).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// # Panics
+    ///
+    /// If `kind` is one of the two reserved types.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// tx.send_typed_async(5, b"x").await?;
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_into(&mut buf), Ok(5));
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_typed_async(&mut self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
+        check_kind(kind);
+        crate::handle::drive(self, msg.len(), |tx, force| {
+            match tx.try_send_forced(kind, msg, force) {
+                Err(SendError::Full) => None,
+                other => Some(other),
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,112 @@
+//! A record being written in place: `write_at`, `set_type`, then `commit` (or drop: nothing
+//! is published).
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Room for one message, reserved by [`Sender::reserve`]: write it in place, then
+/// [`commit`](Reservation::commit). Dropping it without committing sends nothing.
+#[derive(Debug)]
+pub struct Reservation<'a> {
+    pub(super) sender: &'a mut Sender,
+    pub(super) index: u64,
+    pub(super) len: usize,
+    pub(super) kind: u32,
+    /// Payload bytes written so far (to clear them again if the reservation is dropped).
+    pub(super) dirty: usize,
+}
+
+impl Reservation<'_> {
+    /// The message's length.
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// assert_eq!(tx.reserve(5).unwrap().len(), 5);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the message is empty.
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// assert!(tx.reserve(0).unwrap().is_empty());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies `bytes` into the message at `offset`.
+    ///
+    /// # Panics
+    ///
+    /// If `offset + bytes.len()` exceeds the reserved length.
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// let mut r = tx.reserve(4).unwrap();
+    /// r.write_at(2, b"zz");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn write_at(&mut self, offset: usize, bytes: &[u8]) {
+        let end = offset
+            .checked_add(bytes.len())
+            .filter(|e| *e <= self.len)
+            .unwrap_or_else(|| {
+                panic!(
+                    "write of {} bytes at {offset} past a reservation of {}",
+                    bytes.len(),
+                    self.len
+                )
+            });
+        self.sender.write(self.index, offset, bytes);
+        self.dirty = self.dirty.max(end);
+    }
+
+    /// Sets the message type (default 0; `u32::MAX` and `u32::MAX - 1` are reserved).
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// tx.reserve(1).unwrap().set_type(5);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn set_type(&mut self, kind: u32) {
+        assert!(
+            record::user_kind(kind),
+            "message types u32::MAX and u32::MAX - 1 are reserved"
+        );
+        self.kind = kind;
+    }
+
+    /// Publishes the message. Bytes never written are zero.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
+    /// tx.reserve(3).unwrap().commit();
+    /// assert_eq!(rx.recv().unwrap(), [0, 0, 0]);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn commit(self) {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        let (index, len, kind) = (this.index, this.len, this.kind);
+        this.sender.commit(index, len, kind);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.dirty > 0 {
+            // SAFETY: the reserved record is still this sender's; clearing what was written
+            // keeps the free space zeroed.
+            unsafe {
+                self.sender
+                    .end
+                    .area
+                    .zero(self.index + HEADER as u64, self.dirty)
+            };
+        }
+    }
+}

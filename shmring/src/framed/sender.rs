@@ -1,0 +1,550 @@
+//! The framed sending handle (one producer): claiming room, padding at the wrap, committing
+//! records; blocking, timed and async sends and readiness.
+
+#[allow(unused_imports)]
+use super::*;
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("framed::Sender")
+            .field("ring", &self.end.name)
+            .field("capacity", &self.end.area.capacity())
+            .field("tail", &self.tail)
+            .finish()
+    }
+}
+
+impl Sender {
+    /// The segment the ring lives in: for example to pass a memfd ring's descriptor to
+    /// another process (`segment().as_fd()`).
+    ///
+    /// ```
+    /// let (tx, _rx) = shmring::framed::channel(64)?;
+    /// assert_eq!(tx.segment().info().capacity, 64);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn segment(&self) -> &Segment {
+        self.end.segment()
+    }
+
+    /// Creates a ring with a data area of at least `capacity` bytes (rounded up to a power of
+    /// two, at least [`MIN_CAPACITY`]) and attaches as its sender.
+    ///
+    /// # Errors
+    ///
+    /// As [`SegmentOptions::create`](crate::SegmentOptions::create), and
+    /// [`OpenError::InvalidConfig`] for a bad capacity.
+    ///
+    /// ```
+    /// let name = format!("shmring-doc-framed-create-{}", std::process::id());
+    /// let tx = shmring::framed::Sender::create(name.as_str(), 1 << 16)?;
+    /// assert_eq!(tx.max_message(), (1 << 15) - 8);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender, OpenError> {
+        Sender::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+    }
+
+    /// Like [`create`](Sender::create), with the segment's permission bits `mode` instead
+    /// of the default `0o600` (owner only). Applied exactly, whatever the umask.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Sender::create).
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// let name = format!("shmring-doc-framed-mode-{}-{}", std::process::id(), line!());
+    /// let h = shmring::framed::Sender::create_with_mode(name.as_str(), 4096, 0o660)?;
+    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn create_with_mode(
+        location: impl Into<Location>,
+        capacity: u64,
+        mode: u32,
+    ) -> Result<Sender, OpenError> {
+        Sender::attach(Arc::new(create_segment(location, capacity, mode)?))
+    }
+
+    /// Opens the ring at `location` as its sender, taking over from a dead sender if there
+    /// was one: records it committed stay, bytes it left uncommitted are cleared.
+    ///
+    /// # Errors
+    ///
+    /// As [`SegmentOptions::open`](crate::SegmentOptions::open), plus
+    /// [`OpenError::RoleTaken`] while a live process is the sender and
+    /// [`OpenError::Corrupted`] for impossible positions.
+    ///
+    /// ```
+    /// let err = shmring::framed::Sender::open("shmring-doc-no-such-framed").unwrap_err();
+    /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn open(location: impl Into<Location>) -> Result<Sender, OpenError> {
+        Sender::attach(Arc::new(open_segment(location)?))
+    }
+
+    #[cfg(not(shmring_loom))]
+    pub(super) fn attach(segment: Arc<Segment>) -> Result<Sender, OpenError> {
+        let end = End::<u8>::attach(segment, Role::Sender)?;
+        let corrupted = |what: &'static str, value: u64| OpenError::Corrupted {
+            name: end.name.clone(),
+            reason: HeaderError::BadField { field: what, value },
+        };
+        let area = &end.area;
+        let capacity = area.capacity();
+        let max = max_message(capacity);
+        // Find the end of what is committed: a predecessor commits a record before it stores
+        // the tail, so follow committed headers from the stored tail — but never into the
+        // receiver's part of the ring: at `head + capacity` a full ring's next lap begins,
+        // and the header there is the receiver's next record, not one of ours.
+        let head = area.head().load(Ordering::Acquire);
+        let mut tail = area.tail().load(Ordering::Acquire);
+        if tail % record::ALIGN as u64 != 0 {
+            return Err(corrupted("framed tail alignment", tail));
+        }
+        // Before `head` can become a position read below (a hostile unaligned head used to
+        // reach the header read: a debug assertion, an unaligned atomic in release).
+        if head % record::ALIGN as u64 != 0 {
+            return Err(corrupted("framed head alignment", head));
+        }
+        tail = tail.max(head);
+        for _ in 0..3 {
+            if tail.wrapping_sub(head) >= capacity {
+                break;
+            }
+            let index = (tail & area.mask) as usize;
+            match record::decode(
+                header(area, tail).load(Ordering::Acquire),
+                index,
+                capacity as usize,
+                max,
+            ) {
+                Ok(Record::Message { span, .. }) => tail += span as u64,
+                Ok(Record::Padding { span }) => tail += span as u64,
+                Ok(Record::Empty) => break,
+                Ok(Record::Claimed { .. }) | Err(_) => {
+                    return Err(corrupted("framed record at the tail", tail));
+                }
+            }
+        }
+        // The receiver may have taken records past the stored tail (committed by a
+        // predecessor killed before it stored the tail) and cleared their headers before
+        // handing them back: its consumed position says how far it went. It is stored before
+        // a header is cleared (Release, `Cursor::release`), so a header seen cleared above
+        // comes with the consumed position that covers it. Starting below it would lay new
+        // records out of step with the receiver, which would then read payload as a header
+        // (found by the kill torture).
+        if let Some(consumed) = Cursor::consumed(area, CONSUMED_OFFSET, head) {
+            tail = tail.max(consumed);
+        }
+        if tail - head > capacity || head % record::ALIGN as u64 != 0 {
+            return Err(corrupted(
+                "framed positions (tail - head)",
+                tail.wrapping_sub(head),
+            ));
+        }
+        // Clear whatever a dead predecessor wrote without committing — the free space
+        // [tail, head + capacity), none when the ring is full (then `tail` is where the
+        // receiver's next record starts). The header at `tail` may be read by the receiver
+        // meanwhile, so it is cleared atomically.
+        let free = (head + capacity - tail) as usize;
+        if free >= HEADER {
+            header(area, tail).store(0, Ordering::Relaxed);
+        }
+        if free > HEADER {
+            // SAFETY: [tail + 8, head + capacity) is free space: the receiver reads nothing
+            // there before a header at `tail` is committed, and this process is the only
+            // sender.
+            unsafe { area.zero(tail + HEADER as u64, free - HEADER) };
+        }
+        area.tail().store(tail, Ordering::Release);
+        Ok(Sender { end, tail, head })
+    }
+
+    /// Sets how this handle waits when the ring is full.
+    ///
+    /// ```
+    /// let (tx, _rx) = shmring::framed::channel(64)?;
+    /// let tx = tx.with_wait_strategy(shmring::WaitStrategy::BusyPoll);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn with_wait_strategy(mut self, strategy: WaitStrategy) -> Sender {
+        self.end.waiter = Waiter::new(strategy);
+        self
+    }
+
+    /// The largest message this ring carries (half its capacity, less an 8-byte header).
+    ///
+    /// ```
+    /// let (tx, _rx) = shmring::framed::channel(1024)?;
+    /// assert_eq!(tx.max_message(), 504);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn max_message(&self) -> usize {
+        max_message(self.end.area.capacity())
+    }
+
+    /// Bytes in the data area.
+    ///
+    /// ```
+    /// let (tx, _rx) = shmring::framed::channel(1000)?;
+    /// assert_eq!(tx.capacity(), 1024);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.end.area.capacity() as usize
+    }
+
+    /// Whether the receiver is gone (closed, or dead — checked now).
+    ///
+    /// ```
+    /// let (mut tx, rx) = shmring::framed::channel(64)?;
+    /// drop(rx);
+    /// assert!(tx.is_disconnected());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn is_disconnected(&mut self) -> bool {
+        self.end.peer(true) != Peer::Present
+    }
+
+    /// Sends `msg` (type 0) without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::TooLarge`] (with both sizes), `Full`, `Disconnected`, `Corrupted`.
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// tx.try_send(&[0; 24]).unwrap(); // 32 bytes with its header
+    /// tx.try_send(&[0; 24]).unwrap();
+    /// assert_eq!(tx.try_send(&[]), Err(shmring::framed::SendError::Full));
+    /// let err = tx.try_send(&[0; 25]).unwrap_err();
+    /// assert_eq!(err.to_string(), "message of 25 bytes exceeds the ring's maximum message size of 24 bytes");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), SendError> {
+        self.try_send_typed(0, msg)
+    }
+
+    /// Sends `msg` with message type `kind` (any value below `u32::MAX - 1`) without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_send`](Sender::try_send).
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
+    /// tx.try_send_typed(3, b"x").unwrap();
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.try_recv_into(&mut buf), Ok(3));
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_send_typed(&mut self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
+        let index = self.claim(msg.len(), kind, false)?;
+        self.write(index, 0, msg);
+        self.commit(index, msg.len(), kind);
+        Ok(())
+    }
+
+    /// Sends `msg` (type 0), waiting as long as the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::TooLarge`], `Disconnected`, `Corrupted`.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
+    /// let t = std::thread::spawn(move || (0..100u8).for_each(|i| tx.send(&[i; 20]).unwrap()));
+    /// for i in 0..100u8 { assert_eq!(rx.recv().unwrap(), [i; 20]); }
+    /// t.join().unwrap();
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send(&mut self, msg: &[u8]) -> Result<(), SendError> {
+        self.send_typed_until(0, msg, None)
+    }
+
+    /// Sends `msg` with type `kind`, waiting as long as the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
+    /// tx.send_typed(9, b"nine").unwrap();
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_into(&mut buf), Ok(9));
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send_typed(&mut self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
+        self.send_typed_until(kind, msg, None)
+    }
+
+    /// Sends `msg`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send), plus [`SendError::Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// tx.send(&[0; 24]).unwrap();
+    /// tx.send(&[0; 24]).unwrap();
+    /// assert!(tx.send_timeout(&[0; 24], Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<(), SendError> {
+        self.send_typed_until(0, msg, Instant::now().checked_add(timeout))
+    }
+
+    /// Sends `msg`, waiting until `deadline` (a `CLOCK_MONOTONIC` instant) for room.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_timeout`](Sender::send_timeout).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// tx.send_deadline(b"ok", Instant::now() + Duration::from_secs(1)).unwrap();
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send_deadline(&mut self, msg: &[u8], deadline: Instant) -> Result<(), SendError> {
+        self.send_typed_until(0, msg, Some(deadline))
+    }
+
+    pub(super) fn send_typed_until(
+        &mut self,
+        kind: u32,
+        msg: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError> {
+        let index = self.claim_waiting(msg.len(), kind, deadline)?;
+        self.write(index, 0, msg);
+        self.commit(index, msg.len(), kind);
+        Ok(())
+    }
+
+    /// Reserves room for a message of `len` bytes (type 0), waiting as long as the ring is
+    /// full. Write it in place with [`Reservation::write_at`] and publish it with
+    /// [`Reservation::commit`]; a reservation dropped without commit is never seen by the
+    /// receiver — nor is one whose process dies before committing.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::framed::channel(128)?;
+    /// let mut r = tx.reserve(10).unwrap();
+    /// r.write_at(0, b"hello");
+    /// r.write_at(5, b"world");
+    /// r.set_type(2);
+    /// r.commit();
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_into(&mut buf), Ok(2));
+    /// assert_eq!(buf, b"helloworld");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn reserve(&mut self, len: usize) -> Result<Reservation<'_>, SendError> {
+        let index = self.claim_waiting(len, 0, None)?;
+        Ok(Reservation {
+            sender: self,
+            index,
+            len,
+            kind: 0,
+            dirty: 0,
+        })
+    }
+
+    /// Like [`reserve`](Sender::reserve), without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_send`](Sender::try_send).
+    ///
+    /// ```
+    /// let (mut tx, _rx) = shmring::framed::channel(64)?;
+    /// let r = tx.try_reserve(24).unwrap();
+    /// drop(r); // never committed: nothing is sent
+    /// assert!(tx.try_reserve(24).is_ok());
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_reserve(&mut self, len: usize) -> Result<Reservation<'_>, SendError> {
+        let index = self.claim(len, 0, false)?;
+        Ok(Reservation {
+            sender: self,
+            index,
+            len,
+            kind: 0,
+            dirty: 0,
+        })
+    }
+
+    pub(super) fn claim_waiting(
+        &mut self,
+        len: usize,
+        kind: u32,
+        deadline: Option<Instant>,
+    ) -> Result<u64, SendError> {
+        match self.claim(len, kind, false) {
+            Err(SendError::Full) => {}
+            other => return other,
+        }
+        let area = self.end.area.clone();
+        let mut waiter = self.end.waiter;
+        let done = waiter.wait(&*area, area.space_event(), deadline, |force| {
+            match self.claim(len, kind, force) {
+                Err(SendError::Full) => Step::Retry,
+                other => Step::Done(other),
+            }
+        });
+        self.end.waiter = waiter;
+        done.unwrap_or(Err(SendError::Timeout))
+    }
+
+    /// Makes room for a record of `len` payload bytes at the tail (writing the padding record
+    /// first if it must wrap) and returns the record's position.
+    pub(super) fn claim(&mut self, len: usize, kind: u32, force: bool) -> Result<u64, SendError> {
+        let max = self.max_message();
+        if len > max {
+            return Err(SendError::TooLarge { len, max });
+        }
+        assert!(
+            record::user_kind(kind),
+            "message types u32::MAX and u32::MAX - 1 are reserved"
+        );
+        if self.end.corrupted {
+            return Err(SendError::Corrupted);
+        }
+        if self.end.peer_closed() {
+            return Err(SendError::Disconnected);
+        }
+        let capacity = self.end.area.capacity();
+        let span = record::span(len) as u64;
+        let to_end = capacity - (self.tail & self.end.area.mask);
+        let needed = if span > to_end { to_end + span } else { span };
+        if capacity - (self.tail - self.head) < needed {
+            let head = self.end.area.head().load(Ordering::Acquire);
+            if head < self.head || head > self.tail || head % record::ALIGN as u64 != 0 {
+                self.end.corrupted = true;
+                return Err(SendError::Corrupted);
+            }
+            self.head = head;
+            if capacity - (self.tail - self.head) < needed {
+                return Err(match self.end.peer(force) {
+                    Peer::Present => SendError::Full,
+                    Peer::Gone => SendError::Disconnected,
+                    Peer::Corrupt => SendError::Corrupted,
+                });
+            }
+        }
+        if span > to_end {
+            header(&self.end.area, self.tail)
+                .store(record::encode_padding(to_end as usize), Ordering::Release);
+            self.publish(self.tail + to_end);
+        }
+        Ok(self.tail)
+    }
+
+    /// Copies `bytes` into the payload of the record at `pos`, from payload offset `offset`.
+    pub(super) fn write(&self, pos: u64, offset: usize, bytes: &[u8]) {
+        // SAFETY: `claim` made [pos, pos + span) free and this sender's until commit; the
+        // record does not wrap, and callers keep offset + len within the payload.
+        unsafe { self.end.area.write(pos + (HEADER + offset) as u64, bytes) };
+    }
+
+    /// Commits the record at `pos`: one Release store of its header, then the tail.
+    pub(super) fn commit(&mut self, pos: u64, len: usize, kind: u32) {
+        header(&self.end.area, pos).store(record::encode(len, kind), Ordering::Release);
+        self.publish(pos + record::span(len) as u64);
+    }
+
+    pub(super) fn publish(&mut self, tail: u64) {
+        self.tail = tail;
+        self.end.publish_tail(tail);
+    }
+}
+
+#[cfg(not(shmring_loom))]
+impl crate::handle::Core for Sender {
+    fn readiness(&mut self) -> &mut crate::notify::Readiness {
+        &mut self.end.readiness
+    }
+
+    fn bridge(&mut self) -> std::io::Result<std::sync::Arc<crate::notify::Bridge>> {
+        self.end.bridge()
+    }
+
+    fn waiter(&self) -> Waiter {
+        self.end.waiter
+    }
+
+    fn keep_waiter(&mut self, waiter: Waiter) {
+        self.end.waiter = waiter;
+    }
+
+    fn would_wait(&mut self, need: usize) -> bool {
+        matches!(self.claim(need, 0, false), Err(SendError::Full))
+    }
+
+    fn look_at_peers(&mut self) {
+        let _ = self.end.peer(true);
+    }
+}
+
+crate::handle::readiness_methods! {
+    impl[] Sender;
+    channel: "framed::channel(64)",
+    var: "tx",
+    proceeds: "room for a message of `len` bytes may have been handed back (or the receiver \
+               may be gone)",
+    register: "assert!(!tx.register_readiness(8)?); // 8 bytes fit: send at once",
+    need: len
+}
+
+/// `async` sending (feature `tokio`).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+impl Sender {
+    /// Sends `msg`, awaiting room without blocking the thread: try, spin briefly, then
+    /// register and await the readiness eventfd.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: `msg` is committed only in the poll that completes the future; a future
+    /// dropped before that sends nothing of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
+    /// tx.send_async(b"hi").await.unwrap();
+    /// assert_eq!(rx.recv().unwrap(), b"hi");
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_async(&mut self, msg: &[u8]) -> Result<(), SendError> {
+        crate::handle::drive(self, msg.len(), |tx, force| {
+            if force {
+                let _ = tx.end.peer(true);
+            }
+            match tx.try_send(msg) {
+                Err(SendError::Full) => None,
+                other => Some(other),
+            }
+        })
+        .await
+    }
+}
