@@ -30,9 +30,11 @@ pub(crate) trait Core {
     fn readiness(&mut self) -> &mut Readiness;
     /// The handle's bridge, made on first use for the direction it waits on.
     fn bridge(&mut self) -> io::Result<Arc<Bridge>>;
-    /// The spin state an operation starts from.
+    /// The spin state an operation starts from (used by the async drive loop).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     fn waiter(&self) -> Waiter;
     /// Keeps the spin state an operation ended with (handles that adapt their spinning).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     fn keep_waiter(&mut self, _waiter: Waiter) {}
     /// Whether an operation would wait now (ring empty; for a sender, no room for `need`
     /// bytes or one slot) — `false` also when it would fail at once (the peer gone, a
