@@ -26,6 +26,8 @@ use crate::wait::Waiter;
 /// What the shared layer needs of one ring handle (one direction: a receiver waits for
 /// messages, a sender for room).
 pub(crate) trait Core {
+    /// The segment the handle's ring lives in.
+    fn held_segment(&self) -> &crate::Segment;
     /// The handle's readiness state (its bridge, once made, and its tokio registration).
     fn readiness(&mut self) -> &mut Readiness;
     /// The handle's bridge, made on first use for the direction it waits on.
@@ -134,9 +136,9 @@ pub(crate) fn received<T>(
     }
 }
 
-/// Writes a handle's public readiness calls — `readiness_fd`, `register_readiness`,
-/// `clear_readiness`, `cancel_readiness` — over its [`Core`], with their documentation and
-/// examples. `channel` is the expression after `shmring::` that makes a `(tx, rx)` pair;
+/// Writes the public calls every handle has over its [`Core`] — `name`, `segment`,
+/// `readiness_fd`, `register_readiness`, `clear_readiness`, `cancel_readiness` — with their
+/// documentation and examples. `channel` is the expression after `shmring::` that makes a `(tx, rx)` pair;
 /// `var` names this handle in it; `proceeds` says what readiness means for it; `register`
 /// is the example of `register_readiness`; a sender of byte messages adds `need: len`, the
 /// length of the message it waits room for.
@@ -154,6 +156,31 @@ macro_rules! readiness_methods {
         /// readiness"); peers see an ordinary sleeper and pay nothing while nobody waits.
         #[cfg(not(shmring_loom))]
         impl<$($g)*> $ty {
+            /// The ring's name: its name in /dev/shm, a file's path, or `heap` for a ring made
+            /// by `channel` (the name of [`segment`](Self::segment)).
+            ///
+            /// ```
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            #[doc = concat!("assert_eq!(", $var, ".name(), \"heap\");")]
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn name(&self) -> &str {
+                self.segment().name()
+            }
+
+            /// The segment the ring lives in: its header ([`crate::Segment::info`]), or a
+            /// memfd ring's descriptor to pass to another process
+            /// ([`crate::Segment::as_fd`]).
+            ///
+            /// ```
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            #[doc = concat!("assert!(", $var, ".segment().info().capacity >= 1);")]
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn segment(&self) -> &$crate::Segment {
+                $crate::handle::Core::held_segment(self)
+            }
+
             /// The readiness eventfd: it becomes readable after `register_readiness` when
             #[doc = concat!($proceeds, ".")]
             /// Created on first use, with its helper thread; owned by this handle (each clone

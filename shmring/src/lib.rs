@@ -1,8 +1,33 @@
 //! Lock-free messaging between processes on one Linux machine, in POSIX shared memory, with a
 //! layout guard and crash-safe handles.
 //!
-//! * [`spsc`]: the single-producer / single-consumer typed ring — the fastest path, with futex
-//!   wake-ups that cost nothing when nobody sleeps, zero-copy chunks, and crash detection.
+//! # Which ring?
+//!
+//! | ring | producers | consumers | payload | zero-copy | a killed peer |
+//! |---|---|---|---|---|---|
+//! | [`spsc`] | 1 | 1 | `T: ShmType` | `write_chunk`/`read_chunk` | its role can be taken over; nothing committed is lost |
+//! | [`mpmc`] | any (processes, threads: `Clone + Sync`) | any | `T: ShmType` | — (`send_ref`, `recv_into`) | its claimed slot is tombstoned or released within a liveness period |
+//! | [`framed`] | 1 | 1 | bytes, any length up to `max_message` | `reserve` → `write_at` → `commit` | its half-written record is never seen; the receiver's successor resumes exactly |
+//! | [`framed::mpsc`] | any | 1 | bytes | `reserve` (held open as long as you like) | its claim becomes padding; nobody waits for it |
+//!
+//! Every handle has the same calls where the operation makes sense (the handle layer writes
+//! readiness, `async` and streams once for all of them):
+//!
+//! | call | spsc | mpmc | framed | framed::mpsc |
+//! |---|---|---|---|---|
+//! | `create`, `open`, `channel` | ✓ | ✓ | ✓ | ✓ |
+//! | `send`, `try_send`, `send_timeout`, `send_deadline`, `send_async` | ✓ | ✓ | ✓ | ✓ |
+//! | `send_ref` / `try_send_ref` / `send_ref_async` (copy from a reference) | ✓ | ✓ | — | — |
+//! | `recv`, `try_recv`, `recv_timeout`, `recv_deadline`, `recv_async`, `iter`, `try_iter` | ✓ | ✓ | ✓ | ✓ |
+//! | `recv_into`, `try_recv_into`, `recv_into_deadline`, `recv_into_async` | ✓ | ✓ | ✓ | ✓ |
+//! | `write_chunk` / `read_chunk` | ✓ | — | — | — |
+//! | `reserve` / `try_reserve` | — | — | ✓ | ✓ |
+//! | `name`, `segment`, `capacity`, `is_disconnected` (`&self`) | ✓ | ✓ | ✓ | ✓ |
+//! | `len`, `is_empty`, `is_full` | ✓ | ✓ | — | — |
+//! | `max_message` | — | — | ✓ | ✓ |
+//! | `readiness_fd`, `register_readiness`, `clear_readiness`, `cancel_readiness` | ✓ | ✓ | ✓ | ✓ (senders: `register_readiness(len)`) |
+//! | `into_stream` (feature `stream`) | ✓ | ✓ | ✓ | ✓ |
+//!
 //! * **Segments** ([`SegmentOptions`], [`Segment`]): named shared memory, sealed memfds, files or
 //!   heap, with a validated header — what every ring stands on.
 //! * The **layout guard** ([`ShmType`], `#[derive(ShmType)]`): a process that attaches with the

@@ -24,19 +24,6 @@ impl std::fmt::Debug for Receiver {
 }
 
 impl Receiver {
-    /// The segment the ring lives in: for example to pass a memfd ring's descriptor to
-    /// another process (`segment().as_fd()`).
-    ///
-    /// ```
-    /// let (_tx, rx) = shmring::framed::channel(64)?;
-    /// assert_eq!(rx.segment().info().capacity, 64);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn segment(&self) -> &Segment {
-        self.end.segment()
-    }
-
     /// Creates a ring with a data area of at least `capacity` bytes and attaches as its
     /// receiver.
     ///
@@ -163,8 +150,8 @@ impl Receiver {
     /// assert!(rx.is_disconnected());
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn is_disconnected(&mut self) -> bool {
-        self.end.peer(true) != Peer::Present
+    pub fn is_disconnected(&self) -> bool {
+        !self.end.peer_present_now()
     }
 
     /// Receives the next message without waiting.
@@ -397,6 +384,10 @@ impl Receiver {
 
 #[cfg(not(shmring_loom))]
 impl crate::handle::Core for Receiver {
+    fn held_segment(&self) -> &crate::Segment {
+        self.end.segment()
+    }
+
     fn readiness(&mut self) -> &mut crate::notify::Readiness {
         &mut self.end.readiness
     }

@@ -15,19 +15,6 @@ impl std::fmt::Debug for Sender {
 }
 
 impl Sender {
-    /// The segment the ring lives in: for example to pass a memfd ring's descriptor to
-    /// another process (`segment().as_fd()`).
-    ///
-    /// ```
-    /// let (tx, _rx) = shmring::framed::channel(64)?;
-    /// assert_eq!(tx.segment().info().capacity, 64);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn segment(&self) -> &Segment {
-        self.end.segment()
-    }
-
     /// Creates a ring with a data area of at least `capacity` bytes (rounded up to a power of
     /// two, at least [`MIN_CAPACITY`]) and attaches as its sender.
     ///
@@ -211,8 +198,8 @@ impl Sender {
     /// assert!(tx.is_disconnected());
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn is_disconnected(&mut self) -> bool {
-        self.end.peer(true) != Peer::Present
+    pub fn is_disconnected(&self) -> bool {
+        !self.end.peer_present_now()
     }
 
     /// Sends `msg` (type 0) without waiting.
@@ -477,6 +464,10 @@ impl Sender {
 
 #[cfg(not(shmring_loom))]
 impl crate::handle::Core for Sender {
+    fn held_segment(&self) -> &crate::Segment {
+        self.end.segment()
+    }
+
     fn readiness(&mut self) -> &mut crate::notify::Readiness {
         &mut self.end.readiness
     }

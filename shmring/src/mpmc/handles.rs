@@ -201,16 +201,6 @@ macro_rules! common_handle_methods {
                 !self.shared.peers_present(true, true)
             }
 
-            /// The ring's name (`heap` for rings made by [`channel`]).
-            ///
-            /// ```
-            /// let (tx, _rx) = shmring::mpmc::channel::<u8>(2)?;
-            /// assert_eq!(tx.name(), "heap");
-            /// # Ok::<(), shmring::OpenError>(())
-            /// ```
-            pub fn name(&self) -> &str {
-                &self.shared.name
-            }
 
             /// Claims the next position as an operation would (lane, then CAS), then dies before
             /// writing, reading or releasing it (loom models of the crash protocol). Returns
@@ -246,6 +236,10 @@ macro_rules! common_handle_methods {
         /// together in the record's waiting bit, as blocking waiters do.
         #[cfg(not(shmring_loom))]
         impl<T: ShmType> crate::handle::Core for $handle<T> {
+            fn held_segment(&self) -> &crate::Segment {
+                self.shared._segment.as_deref().expect("a mapped ring")
+            }
+
             fn readiness(&mut self) -> &mut crate::notify::Readiness {
                 &mut self.readiness
             }

@@ -127,6 +127,29 @@ impl<T: ShmType> Receiver<T> {
         self.recv_into_until(&mut value, deadline).map(|()| value)
     }
 
+    /// Like [`recv_into`](Receiver::recv_into), waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv_deadline`](Receiver::recv_deadline); `*dst` is unspecified then.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, rx) = shmring::mpmc::channel::<u32>(2)?;
+    /// tx.send(8).unwrap();
+    /// let mut v = 0;
+    /// rx.recv_into_deadline(&mut v, Instant::now() + Duration::from_secs(1)).unwrap();
+    /// assert_eq!(v, 8);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn recv_into_deadline(
+        &self,
+        dst: &mut T,
+        deadline: Instant,
+    ) -> Result<(), RecvTimeoutError> {
+        self.recv_into_until(dst, Some(deadline))
+    }
+
     pub(super) fn recv_into_until(
         &self,
         value: &mut T,

@@ -167,6 +167,32 @@ impl<T: ShmType> End<T> {
         }
     }
 
+    /// Whether the peer is present, checked now and without touching this end's caches (for
+    /// `is_disconnected(&self)`): attached or never attached, and not proven dead.
+    pub(crate) fn peer_present_now(&self) -> bool {
+        let peer = self.role.other();
+        match self.area.state(peer).load(Ordering::Acquire) {
+            STATE_NEVER => true,
+            STATE_ATTACHED => {
+                let owner = self.area.owner(peer).load(Ordering::Acquire);
+                if owner == 0 {
+                    return true; // between claim and release: not gone
+                }
+                if owner == self.dead_peer {
+                    return false;
+                }
+                #[cfg(not(shmring_loom))]
+                {
+                    let ns = self.area.pid_ns(peer).load(Ordering::Relaxed);
+                    crate::process::owner_liveness(owner, ns) != crate::process::Liveness::Dead
+                }
+                #[cfg(shmring_loom)]
+                true
+            }
+            _ => false, // closed, or a corrupt state: nothing more will come from it
+        }
+    }
+
     /// The segment this end's ring lives in (mapped builds always hold one).
     #[cfg(not(shmring_loom))]
     pub(crate) fn segment(&self) -> &Segment {

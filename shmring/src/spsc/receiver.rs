@@ -149,6 +149,33 @@ impl<T: ShmType> Receiver<T> {
         }
     }
 
+    /// Like [`recv_into`](Receiver::recv_into), waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv_deadline`](Receiver::recv_deadline); `*dst` is unchanged then.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(2)?;
+    /// tx.send(8).unwrap();
+    /// let mut v = 0;
+    /// rx.recv_into_deadline(&mut v, Instant::now() + Duration::from_secs(1)).unwrap();
+    /// assert_eq!(v, 8);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn recv_into_deadline(
+        &mut self,
+        dst: &mut T,
+        deadline: Instant,
+    ) -> Result<(), RecvTimeoutError> {
+        match self.poll_quickly(|rx| rx.pop_into(dst, false)) {
+            Ok(()) => Ok(()),
+            Err(TryRecvError::Empty) => self.recv_wait(dst, Some(deadline)),
+            Err(e) => Err(try_recv_to_timeout(e)),
+        }
+    }
+
     /// Runs `attempt`, and while it finds the ring empty, up to [`QUICK_POLLS`] more times
     /// with a spin hint between: a message is usually a moment away, and this is cheaper than
     /// entering the waiting machinery.
@@ -503,8 +530,8 @@ impl<T: ShmType> Receiver<T> {
     /// assert!(rx.is_disconnected());
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn is_disconnected(&mut self) -> bool {
-        self.end.peer(true) != Peer::Present
+    pub fn is_disconnected(&self) -> bool {
+        !self.end.peer_present_now()
     }
 }
 
@@ -547,6 +574,10 @@ impl<T: ShmType> Iterator for TryIter<'_, T> {
 
 #[cfg(not(shmring_loom))]
 impl<T: ShmType> crate::handle::Core for Receiver<T> {
+    fn held_segment(&self) -> &crate::Segment {
+        self.end.segment()
+    }
+
     fn readiness(&mut self) -> &mut crate::notify::Readiness {
         &mut self.end.readiness
     }
@@ -611,6 +642,34 @@ impl<T: ShmType> Receiver<T> {
     /// ```
     pub async fn recv_async(&mut self) -> Result<T, RecvError> {
         crate::handle::drive(self, 0, |rx, force| crate::handle::received(rx.pop(force))).await
+    }
+
+    /// Like [`recv_async`](Receiver::recv_async), copying the message straight into `*dst`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`recv_async`](Receiver::recv_async); `*dst` is written only by the poll that
+    /// completes the future.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv); `*dst` is unchanged then.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<[u8; 64]>(4)?;
+    /// tx.send([9; 64]).unwrap();
+    /// let mut buf = [0; 64];
+    /// rx.recv_into_async(&mut buf).await.unwrap();
+    /// assert_eq!(buf[63], 9);
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_into_async(&mut self, dst: &mut T) -> Result<(), RecvError> {
+        crate::handle::drive(self, 0, |rx, force| {
+            crate::handle::received(rx.pop_into(dst, force))
+        })
+        .await
     }
 }
 

@@ -463,8 +463,8 @@ impl<T: ShmType> Sender<T> {
     /// assert!(tx.is_disconnected());
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn is_disconnected(&mut self) -> bool {
-        self.end.peer(true) != Peer::Present
+    pub fn is_disconnected(&self) -> bool {
+        !self.end.peer_present_now()
     }
 }
 
@@ -479,6 +479,10 @@ impl<T: ShmType> fmt::Debug for Sender<T> {
 
 #[cfg(not(shmring_loom))]
 impl<T: ShmType> crate::handle::Core for Sender<T> {
+    fn held_segment(&self) -> &crate::Segment {
+        self.end.segment()
+    }
+
     fn readiness(&mut self) -> &mut crate::notify::Readiness {
         &mut self.end.readiness
     }
@@ -550,6 +554,35 @@ impl<T: ShmType> Sender<T> {
                 Err(TrySendError::Disconnected(v)) => Some(Err(SendError::Disconnected(v))),
                 Err(TrySendError::Corrupted(v)) => Some(Err(SendError::Corrupted(v))),
             }
+        })
+        .await
+    }
+
+    /// Like [`send_async`](Sender::send_async), copying from `*value`: for large payloads,
+    /// one copy instead of moving the value into the call.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send_async`](Sender::send_async).
+    ///
+    /// # Errors
+    ///
+    /// As [`send_ref`](Sender::send_ref).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<[u64; 128]>(2)?;
+    /// tx.send_ref_async(&[5; 128]).await.unwrap();
+    /// assert_eq!(rx.recv().unwrap()[0], 5);
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_ref_async(&mut self, value: &T) -> Result<(), SendError<()>> {
+        crate::handle::drive(self, 0, |tx, force| match tx.push_ref(value, force) {
+            Ok(()) => Some(Ok(())),
+            Err(TrySendError::Full(())) => None,
+            Err(TrySendError::Disconnected(())) => Some(Err(SendError::Disconnected(()))),
+            Err(TrySendError::Corrupted(())) => Some(Err(SendError::Corrupted(()))),
         })
         .await
     }

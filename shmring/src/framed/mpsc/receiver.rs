@@ -195,18 +195,6 @@ impl Receiver {
         Receiver::attach(Arc::new(open_segment(location, None)?))
     }
 
-    /// The segment the ring lives in.
-    ///
-    /// ```
-    /// let (_tx, rx) = shmring::framed::mpsc::channel(64)?;
-    /// assert_eq!(rx.segment().info().capacity, 64);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn segment(&self) -> &Segment {
-        self.shared._segment.as_deref().expect("a mapped ring")
-    }
-
     /// Sets how this handle waits when the ring is empty.
     ///
     /// ```
@@ -567,6 +555,10 @@ impl Receiver {
 /// The receiver announces itself by its own bit in the waiting mask.
 #[cfg(not(shmring_loom))]
 impl crate::handle::Core for Receiver {
+    fn held_segment(&self) -> &crate::Segment {
+        self.shared._segment.as_deref().expect("a mapped ring")
+    }
+
     fn readiness(&mut self) -> &mut crate::notify::Readiness {
         &mut self.readiness
     }

@@ -181,18 +181,6 @@ impl Sender {
         self
     }
 
-    /// The segment the ring lives in.
-    ///
-    /// ```
-    /// let (tx, _rx) = shmring::framed::mpsc::channel(64)?;
-    /// assert_eq!(tx.segment().info().kind, shmring::RingKind::FramedMpsc);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn segment(&self) -> &Segment {
-        self.shared._segment.as_deref().expect("a mapped ring")
-    }
-
     /// The largest message this ring carries (half its capacity, less an 8-byte header).
     ///
     /// ```
@@ -645,6 +633,10 @@ pub(super) fn check_kind(kind: u32) {
 /// waiting bit, as blocking senders do.
 #[cfg(not(shmring_loom))]
 impl crate::handle::Core for Sender {
+    fn held_segment(&self) -> &crate::Segment {
+        self.shared._segment.as_deref().expect("a mapped ring")
+    }
+
     fn readiness(&mut self) -> &mut crate::notify::Readiness {
         &mut self.readiness
     }
