@@ -219,7 +219,7 @@ pub fn send(args: &SendArgs, json: bool) -> Result<(), Failure> {
     let c = &args.common;
     let tx = attach(
         c,
-        |n, cap, mode| Sender::create_with_mode(n, cap, mode),
+        |n, cap, mode| Sender::options().mode(mode).create(n, cap),
         |n| Sender::open(n),
     )?;
     let stdin = io::stdin();
@@ -410,7 +410,7 @@ pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
         .unwrap_or(0);
     let mut rx = attach(
         c,
-        |n, cap, mode| Receiver::create_with_mode(n, cap, mode),
+        |n, cap, mode| Receiver::options().mode(mode).create(n, cap),
         |n| Receiver::open(n),
     )?;
     rx.hold();

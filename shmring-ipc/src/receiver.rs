@@ -91,29 +91,11 @@ impl Receiver {
         let inner = match &endpoint {
             Endpoint::Shm(name) => {
                 let capacity = options.shm_capacity;
-                let rx = match &expect.layout {
-                    Some(layout) => {
-                        match mpsc::Receiver::create_labelled_with_mode(
-                            name.as_str(),
-                            capacity,
-                            layout.clone(),
-                            options.mode,
-                        ) {
-                            Err(OpenError::AlreadyExists { .. }) => {
-                                mpsc::Receiver::open_labelled(name.as_str(), layout.clone())
-                            }
-                            other => other,
-                        }
-                    }
-                    None => match mpsc::Receiver::create_with_mode(
-                        name.as_str(),
-                        capacity,
-                        options.mode,
-                    ) {
-                        Err(OpenError::AlreadyExists { .. }) => mpsc::Receiver::open(name.as_str()),
-                        other => other,
-                    },
-                };
+                let mut ring = mpsc::Receiver::options().mode(options.mode);
+                if let Some(layout) = &expect.layout {
+                    ring = ring.label(layout.clone());
+                }
+                let rx = ring.open_or_create(name.as_str(), capacity);
                 ReceiverInner::Shm(rx?)
             }
             Endpoint::Uds(path) => {

@@ -75,10 +75,11 @@ impl Sender {
         };
         let inner = match &endpoint {
             Endpoint::Shm(name) => {
-                let tx = match &expect.layout {
-                    Some(layout) => mpsc::Sender::open_labelled(name.as_str(), layout.clone()),
-                    None => mpsc::Sender::open(name.as_str()),
-                };
+                let mut ring = mpsc::Sender::options();
+                if let Some(layout) = &expect.layout {
+                    ring = ring.label(layout.clone());
+                }
+                let tx = ring.open(name.as_str());
                 SenderInner::Shm(tx.map_err(|e| mismatch(e, &endpoint))?)
             }
             Endpoint::Uds(path) => {

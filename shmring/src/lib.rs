@@ -140,6 +140,7 @@
 // Under loom only the ring algorithms are built for the models; the mapping code idles.
 #![cfg_attr(shmring_loom, allow(dead_code, unused_imports))]
 
+mod build;
 mod error;
 pub mod framed;
 mod futex;
@@ -160,6 +161,7 @@ pub mod stream;
 mod sync;
 pub mod wait;
 
+pub use build::RingOptions;
 pub use error::{
     ChunkError, OpenError, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError,
     TrySendError,

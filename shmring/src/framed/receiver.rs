@@ -40,32 +40,17 @@ impl Receiver {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Receiver, OpenError> {
-        Receiver::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+        Self::options().create(location, capacity)
     }
 
-    /// Like [`create`](Receiver::create), with the segment's permission bits `mode` instead
-    /// of the default `0o600` (owner only). Applied exactly, whatever the umask.
-    ///
-    /// # Errors
-    ///
-    /// As [`create`](Receiver::create).
-    ///
-    /// ```
-    /// use std::os::unix::fs::PermissionsExt;
-    /// let name = format!("shmring-doc-framed-mode-{}-{}", std::process::id(), line!());
-    /// let h = shmring::framed::Receiver::create_with_mode(name.as_str(), 4096, 0o660)?;
-    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
-    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
     #[cfg(not(shmring_loom))]
-    pub fn create_with_mode(
-        location: impl Into<Location>,
+    pub(super) fn create_in(
+        location: Location,
         capacity: u64,
-        mode: u32,
-    ) -> Result<Receiver, OpenError> {
-        Receiver::attach(Arc::new(create_segment(location, capacity, mode)?))
+        options: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
+        Self::attach(Arc::new(create_segment(location, capacity, options.mode)?))
     }
 
     /// Opens the ring at `location` as its receiver (taking over from a dead receiver).
@@ -80,7 +65,17 @@ impl Receiver {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn open(location: impl Into<Location>) -> Result<Receiver, OpenError> {
-        Receiver::attach(Arc::new(open_segment(location)?))
+        Self::options().open(location)
+    }
+
+    /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
+    #[cfg(not(shmring_loom))]
+    pub(super) fn open_in(
+        location: Location,
+        options: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
+        let _ = options;
+        Self::attach(Arc::new(open_segment(location)?))
     }
 
     #[cfg(not(shmring_loom))]
@@ -484,4 +479,11 @@ crate::handle::stream_method! {
     channel: "framed::channel(64)",
     send: "tx.send(&[5]).unwrap();",
     first: "vec![5]"
+}
+
+crate::build::ring_options! {
+    impl[] Receiver;
+    example: "framed::Receiver",
+    create: Receiver::create_in,
+    open: Receiver::open_in
 }

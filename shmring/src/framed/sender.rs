@@ -32,32 +32,17 @@ impl Sender {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender, OpenError> {
-        Sender::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+        Self::options().create(location, capacity)
     }
 
-    /// Like [`create`](Sender::create), with the segment's permission bits `mode` instead
-    /// of the default `0o600` (owner only). Applied exactly, whatever the umask.
-    ///
-    /// # Errors
-    ///
-    /// As [`create`](Sender::create).
-    ///
-    /// ```
-    /// use std::os::unix::fs::PermissionsExt;
-    /// let name = format!("shmring-doc-framed-mode-{}-{}", std::process::id(), line!());
-    /// let h = shmring::framed::Sender::create_with_mode(name.as_str(), 4096, 0o660)?;
-    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
-    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
     #[cfg(not(shmring_loom))]
-    pub fn create_with_mode(
-        location: impl Into<Location>,
+    pub(super) fn create_in(
+        location: Location,
         capacity: u64,
-        mode: u32,
-    ) -> Result<Sender, OpenError> {
-        Sender::attach(Arc::new(create_segment(location, capacity, mode)?))
+        options: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
+        Self::attach(Arc::new(create_segment(location, capacity, options.mode)?))
     }
 
     /// Opens the ring at `location` as its sender, taking over from a dead sender if there
@@ -75,7 +60,17 @@ impl Sender {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn open(location: impl Into<Location>) -> Result<Sender, OpenError> {
-        Sender::attach(Arc::new(open_segment(location)?))
+        Self::options().open(location)
+    }
+
+    /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
+    #[cfg(not(shmring_loom))]
+    pub(super) fn open_in(
+        location: Location,
+        options: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
+        let _ = options;
+        Self::attach(Arc::new(open_segment(location)?))
     }
 
     #[cfg(not(shmring_loom))]
@@ -538,4 +533,11 @@ impl Sender {
         })
         .await
     }
+}
+
+crate::build::ring_options! {
+    impl[] Sender;
+    example: "framed::Sender",
+    create: Sender::create_in,
+    open: Sender::open_in
 }

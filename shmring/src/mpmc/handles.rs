@@ -5,7 +5,14 @@
 use super::*;
 
 macro_rules! common_handle_methods {
-    ($handle:ident, $role:expr, $var:literal, $proceeds:literal, $register:literal) => {
+    (
+        $handle:ident,
+        $role:expr,
+        $var:literal,
+        $example:literal,
+        $proceeds:literal,
+        $register:literal
+    ) => {
         impl<T: ShmType> $handle<T> {
             pub(super) fn from_shared(shared: Participant<T>) -> $handle<T> {
                 $handle {
@@ -41,37 +48,20 @@ macro_rules! common_handle_methods {
                 location: impl Into<Location>,
                 capacity: u64,
             ) -> Result<$handle<T>, OpenError> {
-                $handle::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+                Self::options().create(location, capacity)
             }
 
-            /// Like `create`, with the segment's permission bits `mode` instead of the default
-            /// `0o600` (owner only): `0o660` lets the owner's group attach too. Applied
-            /// exactly, whatever the umask.
-            ///
-            /// # Errors
-            ///
-            /// As `create`.
-            ///
-            /// ```
-            /// use std::os::unix::fs::PermissionsExt;
-            /// let name = format!("shmring-doc-mpmc-mode-{}-{}", std::process::id(), line!());
-            #[doc = concat!("let h = shmring::mpmc::", stringify!($handle), "::<u32>::create_with_mode(name.as_str(), 8, 0o660)?;")]
-            /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
-            /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
-            /// shmring::Segment::unlink_name(&name)?;
-            /// # Ok::<(), Box<dyn std::error::Error>>(())
-            /// ```
+            /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
             #[cfg(not(shmring_loom))]
-            pub fn create_with_mode(
-                location: impl Into<Location>,
+            pub(super) fn create_in(
+                location: Location,
                 capacity: u64,
-                mode: u32,
-            ) -> Result<$handle<T>, OpenError> {
-                let location = location.into();
+                options: &crate::RingOptions<Self>,
+            ) -> Result<Self, OpenError> {
                 let segment = create_options::<T>(capacity, &location)?
-                    .mode(mode)
+                    .mode(options.mode)
                     .create(location)?;
-                $handle::attach(Arc::new(segment))
+                Self::attach(Arc::new(segment))
             }
 
             /// Opens the ring at `location` and attaches to it as one more participant.
@@ -88,8 +78,17 @@ macro_rules! common_handle_methods {
             /// ```
             #[cfg(not(shmring_loom))]
             pub fn open(location: impl Into<Location>) -> Result<$handle<T>, OpenError> {
+                Self::options().open(location)
+            }
+
+            /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
+            #[cfg(not(shmring_loom))]
+            pub(super) fn open_in(
+                location: Location,
+                _: &crate::RingOptions<Self>,
+            ) -> Result<Self, OpenError> {
                 let segment = open_ring::<T>(RingKind::Mpmc, location, area::geometry::<T>())?;
-                $handle::attach(Arc::new(segment))
+                Self::attach(Arc::new(segment))
             }
 
             /// Sets how this handle waits (clones made afterwards inherit it).
@@ -232,6 +231,13 @@ macro_rules! common_handle_methods {
             }
         }
 
+        crate::build::ring_options! {
+            impl[T: ShmType] $handle<T>;
+            example: $example,
+            create: $handle::create_in,
+            open: $handle::open_in
+        }
+
         /// Each handle — each clone — has its own eventfd; the handles of one record count
         /// together in the record's waiting bit, as blocking waiters do.
         #[cfg(not(shmring_loom))]
@@ -298,6 +304,7 @@ common_handle_methods!(
     Sender,
     Role::Sender,
     "tx",
+    "mpmc::Sender::<u64>",
     "a slot may have become free (or the receivers may be gone)",
     "assert!(!tx.register_readiness()?); // room: send at once"
 );
@@ -306,6 +313,7 @@ common_handle_methods!(
     Receiver,
     Role::Receiver,
     "rx",
+    "mpmc::Receiver::<u64>",
     "a message may have arrived (or the senders may be gone)",
     "assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()"
 );

@@ -63,6 +63,7 @@ mod options;
 mod words;
 pub use location::Location;
 pub use options::SegmentOptions;
+pub(crate) use options::create_or_open;
 use words::{Backoff, corrupted, read_header, read_owner, read_u32, state_word, word};
 
 /// A mapped segment with a validated header: the base that rings are built on.

@@ -262,28 +262,7 @@ impl SegmentOptions {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn open_or_create(&self, location: impl Into<Location>) -> Result<Segment, OpenError> {
-        let location = location.into();
-        let Some(name) = location.reopenable() else {
-            return match location {
-                Location::Fd(_) => self.open(location),
-                other => self.create(other),
-            };
-        };
-        for _ in 0..OPEN_OR_CREATE_ATTEMPTS {
-            match self.create(name.reopenable().expect("named location")) {
-                Err(OpenError::AlreadyExists { .. }) => {}
-                other => return other,
-            }
-            match self.open(name.reopenable().expect("named location")) {
-                Err(OpenError::NotFound { .. }) => {}
-                other => return other,
-            }
-        }
-        Err(OpenError::Io {
-            name: name.display_name(),
-            op: "open_or_create",
-            source: std::io::Error::other("the segment kept appearing and vanishing"),
-        })
+        create_or_open(location.into(), |l| self.create(l), |l| self.open(l))
     }
 
     /// The header a `create` with these options writes.
@@ -469,4 +448,36 @@ impl SegmentOptions {
         }
         Ok(())
     }
+}
+
+/// The open-or-create loop (docs/protocols.md, "open_or_create"), for segments and ring
+/// handles alike: try to create; on `AlreadyExists` try to open; on `NotFound` (removed in
+/// between) go round again, at most 16 times. A memfd can only be opened, a heap segment only
+/// created.
+pub(crate) fn create_or_open<R>(
+    location: Location,
+    create: impl Fn(Location) -> Result<R, OpenError>,
+    open: impl Fn(Location) -> Result<R, OpenError>,
+) -> Result<R, OpenError> {
+    let Some(name) = location.reopenable() else {
+        return match location {
+            Location::Fd(_) => open(location),
+            other => create(other),
+        };
+    };
+    for _ in 0..OPEN_OR_CREATE_ATTEMPTS {
+        match create(name.reopenable().expect("named location")) {
+            Err(OpenError::AlreadyExists { .. }) => {}
+            other => return other,
+        }
+        match open(name.reopenable().expect("named location")) {
+            Err(OpenError::NotFound { .. }) => {}
+            other => return other,
+        }
+    }
+    Err(OpenError::Io {
+        name: name.display_name(),
+        op: "open_or_create",
+        source: std::io::Error::other("the segment kept appearing and vanishing"),
+    })
 }

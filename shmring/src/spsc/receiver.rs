@@ -21,37 +21,20 @@ impl<T: ShmType> Receiver<T> {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Receiver<T>, OpenError> {
-        Receiver::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+        Self::options().create(location, capacity)
     }
 
-    /// Like [`create`](Receiver::create), with the segment's permission bits `mode` instead
-    /// of the default `0o600` (owner only): `0o660` lets the owner's group attach too.
-    /// Applied exactly, whatever the umask.
-    ///
-    /// # Errors
-    ///
-    /// As [`create`](Receiver::create).
-    ///
-    /// ```
-    /// use std::os::unix::fs::PermissionsExt;
-    /// let name = format!("shmring-doc-spsc-mode-{}-{}", std::process::id(), line!());
-    /// let h = shmring::spsc::Receiver::<u32>::create_with_mode(name.as_str(), 8, 0o660)?;
-    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
-    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
     #[cfg(not(shmring_loom))]
-    pub fn create_with_mode(
-        location: impl Into<Location>,
+    pub(super) fn create_in(
+        location: Location,
         capacity: u64,
-        mode: u32,
-    ) -> Result<Receiver<T>, OpenError> {
-        let location = location.into();
+        options: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
         let segment = create_options::<T>(capacity, &location)?
-            .mode(mode)
+            .mode(options.mode)
             .create(location)?;
-        Receiver::attach(Arc::new(segment))
+        Self::attach(Arc::new(segment))
     }
 
     /// Opens the ring at `location` as its receiver. If a receiver process died, this one
@@ -67,7 +50,16 @@ impl<T: ShmType> Receiver<T> {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn open(location: impl Into<Location>) -> Result<Receiver<T>, OpenError> {
-        Receiver::attach(Arc::new(open_segment::<T>(location)?))
+        Self::options().open(location)
+    }
+
+    /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
+    #[cfg(not(shmring_loom))]
+    pub(super) fn open_in(
+        location: Location,
+        _: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
+        Self::attach(Arc::new(open_segment::<T>(location)?))
     }
 
     #[cfg(not(shmring_loom))]
@@ -678,4 +670,11 @@ crate::handle::stream_method! {
     channel: "spsc::channel::<u32>(4)",
     send: "tx.send(5).unwrap();",
     first: "5"
+}
+
+crate::build::ring_options! {
+    impl[T: ShmType] Receiver<T>;
+    example: "spsc::Receiver::<u64>",
+    create: Receiver::create_in,
+    open: Receiver::open_in
 }

@@ -21,37 +21,20 @@ impl<T: ShmType> Sender<T> {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender<T>, OpenError> {
-        Sender::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+        Self::options().create(location, capacity)
     }
 
-    /// Like [`create`](Sender::create), with the segment's permission bits `mode` instead
-    /// of the default `0o600` (owner only): `0o660` lets the owner's group attach too.
-    /// Applied exactly, whatever the umask.
-    ///
-    /// # Errors
-    ///
-    /// As [`create`](Sender::create).
-    ///
-    /// ```
-    /// use std::os::unix::fs::PermissionsExt;
-    /// let name = format!("shmring-doc-spsc-mode-{}-{}", std::process::id(), line!());
-    /// let h = shmring::spsc::Sender::<u32>::create_with_mode(name.as_str(), 8, 0o660)?;
-    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
-    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
     #[cfg(not(shmring_loom))]
-    pub fn create_with_mode(
-        location: impl Into<Location>,
+    pub(super) fn create_in(
+        location: Location,
         capacity: u64,
-        mode: u32,
-    ) -> Result<Sender<T>, OpenError> {
-        let location = location.into();
+        options: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
         let segment = create_options::<T>(capacity, &location)?
-            .mode(mode)
+            .mode(options.mode)
             .create(location)?;
-        Sender::attach(Arc::new(segment))
+        Self::attach(Arc::new(segment))
     }
 
     /// Opens the ring at `location` as its sender. If a sender process died, this one takes
@@ -68,7 +51,16 @@ impl<T: ShmType> Sender<T> {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn open(location: impl Into<Location>) -> Result<Sender<T>, OpenError> {
-        Sender::attach(Arc::new(open_segment::<T>(location)?))
+        Self::options().open(location)
+    }
+
+    /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
+    #[cfg(not(shmring_loom))]
+    pub(super) fn open_in(
+        location: Location,
+        _: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
+        Self::attach(Arc::new(open_segment::<T>(location)?))
     }
 
     #[cfg(not(shmring_loom))]
@@ -586,4 +578,11 @@ impl<T: ShmType> Sender<T> {
         })
         .await
     }
+}
+
+crate::build::ring_options! {
+    impl[T: ShmType] Sender<T>;
+    example: "spsc::Sender::<u64>",
+    create: Sender::create_in,
+    open: Sender::open_in
 }

@@ -56,13 +56,22 @@ pub(super) fn permissions() {
             let m = mode.unwrap_or(0o600);
             let mut rx = match kind {
                 Kind::Spsc => Rx::Spsc(
-                    shmring::spsc::Receiver::create_with_mode(name.as_str(), 8, m).unwrap(),
+                    shmring::spsc::Receiver::options()
+                        .mode(m)
+                        .create(name.as_str(), 8)
+                        .unwrap(),
                 ),
                 Kind::Mpmc => Rx::Mpmc(
-                    shmring::mpmc::Receiver::create_with_mode(name.as_str(), 8, m).unwrap(),
+                    shmring::mpmc::Receiver::options()
+                        .mode(m)
+                        .create(name.as_str(), 8)
+                        .unwrap(),
                 ),
                 Kind::Framed => Rx::Framed(
-                    shmring::framed::Receiver::create_with_mode(name.as_str(), 4096, m).unwrap(),
+                    shmring::framed::Receiver::options()
+                        .mode(m)
+                        .create(name.as_str(), 4096)
+                        .unwrap(),
                 ),
                 Kind::Shm => Rx::Shm(
                     shmring_ipc::Receiver::bind_with(

@@ -226,3 +226,38 @@ pub struct Receiver {
     #[cfg(not(shmring_loom))]
     readiness: crate::notify::Readiness,
 }
+
+/// A label for the many-producer framed ring's header: the ring carries bytes, and its
+/// header says they are values of `label` — for typed layers such as `shmring-ipc`'s typed
+/// channels. A ring labelled with another type, or not labelled, is then
+/// [`OpenError::IncompatibleLayout`] naming both.
+macro_rules! label_option {
+    ($ty:ty) => {
+        #[cfg(not(shmring_loom))]
+        impl crate::RingOptions<$ty> {
+            /// Labels the ring (`create`) or requires its label (`open`): its header says
+            /// its messages carry values of `label`; opening a ring labelled with another
+            /// type, or not labelled, is [`OpenError::IncompatibleLayout`] naming both.
+            ///
+            /// ```
+            /// use shmring::ShmType;
+            /// use shmring::framed::mpsc::{Receiver, Sender};
+            /// let name = format!("shmring-doc-label-{}-{}", std::process::id(), line!());
+            /// let rx = Receiver::options().label(u32::layout()).create(name.as_str(), 256)?;
+            /// assert_eq!(rx.segment().info().description, "u32 (size 4, align 4)");
+            /// assert!(Sender::options().label(u32::layout()).open(name.as_str()).is_ok());
+            /// let err = Sender::options().label(i64::layout()).open(name.as_str()).unwrap_err();
+            /// assert!(matches!(err, shmring::OpenError::IncompatibleLayout { .. }), "{err}");
+            /// shmring::Segment::unlink_name(&name)?;
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn label(mut self, label: TypeLayout) -> Self {
+                self.label = Some(label);
+                self
+            }
+        }
+    };
+}
+
+label_option!(Sender);
+label_option!(Receiver);

@@ -73,104 +73,22 @@ impl Receiver {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Receiver, OpenError> {
-        Receiver::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+        Self::options().create(location, capacity)
     }
 
-    /// Like [`create`](Receiver::create), with the segment's permission bits `mode` instead
-    /// of the default `0o600` (owner only). Applied exactly, whatever the umask.
-    ///
-    /// # Errors
-    ///
-    /// As [`create`](Receiver::create).
-    ///
-    /// ```
-    /// use std::os::unix::fs::PermissionsExt;
-    /// let name = format!("shmring-doc-mpsc-mode-{}-{}", std::process::id(), line!());
-    /// let h = shmring::framed::mpsc::Receiver::create_with_mode(name.as_str(), 4096, 0o660)?;
-    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
-    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
     #[cfg(not(shmring_loom))]
-    pub fn create_with_mode(
-        location: impl Into<Location>,
+    pub(super) fn create_in(
+        location: Location,
         capacity: u64,
-        mode: u32,
-    ) -> Result<Receiver, OpenError> {
-        Receiver::attach(Arc::new(create_segment(location, capacity, None, mode)?))
-    }
-
-    /// Creates a ring whose header says its messages carry values of `label` (see
-    /// [`Sender::open_labelled`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`create`](Receiver::create).
-    ///
-    /// ```
-    /// use shmring::ShmType;
-    /// let name = format!("shmring-doc-mpsc-rlabel-{}", std::process::id());
-    /// let rx = shmring::framed::mpsc::Receiver::create_labelled(name.as_str(), 256, u16::layout())?;
-    /// assert_eq!(rx.segment().info().description, "u16 (size 2, align 2)");
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn create_labelled(
-        location: impl Into<Location>,
-        capacity: u64,
-        label: TypeLayout,
-    ) -> Result<Receiver, OpenError> {
-        Receiver::create_labelled_with_mode(location, capacity, label, crate::DEFAULT_MODE)
-    }
-
-    /// [`create_labelled`](Receiver::create_labelled) with the permission bits `mode` (see
-    /// [`create_with_mode`](Receiver::create_with_mode)).
-    ///
-    /// # Errors
-    ///
-    /// As [`create`](Receiver::create).
-    ///
-    /// ```
-    /// use shmring::ShmType;
-    /// let name = format!("shmring-doc-mpsc-lmode-{}", std::process::id());
-    /// let rx = shmring::framed::mpsc::Receiver::create_labelled_with_mode(name.as_str(), 256, u16::layout(), 0o640)?;
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn create_labelled_with_mode(
-        location: impl Into<Location>,
-        capacity: u64,
-        label: TypeLayout,
-        mode: u32,
-    ) -> Result<Receiver, OpenError> {
-        Receiver::attach(Arc::new(create_segment(
+        options: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
+        Self::attach(Arc::new(create_segment(
             location,
             capacity,
-            Some(label),
-            mode,
+            options.label.clone(),
+            options.mode,
         )?))
-    }
-
-    /// Opens a labelled ring as its receiver (see [`Sender::open_labelled`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`open`](Receiver::open), plus [`OpenError::IncompatibleLayout`].
-    ///
-    /// ```
-    /// use shmring::ShmType;
-    /// let err = shmring::framed::mpsc::Receiver::open_labelled("shmring-doc-none", u8::layout()).unwrap_err();
-    /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn open_labelled(
-        location: impl Into<Location>,
-        label: TypeLayout,
-    ) -> Result<Receiver, OpenError> {
-        Receiver::attach(Arc::new(open_segment(location, Some(label))?))
     }
 
     /// Opens the ring at `location` as its receiver, taking over from a dead receiver (which
@@ -192,7 +110,17 @@ impl Receiver {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn open(location: impl Into<Location>) -> Result<Receiver, OpenError> {
-        Receiver::attach(Arc::new(open_segment(location, None)?))
+        Self::options().open(location)
+    }
+
+    /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
+    #[cfg(not(shmring_loom))]
+    pub(super) fn open_in(
+        location: Location,
+        options: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
+        let _ = options;
+        Self::attach(Arc::new(open_segment(location, options.label.clone())?))
     }
 
     /// Sets how this handle waits when the ring is empty.
@@ -666,4 +594,11 @@ crate::handle::stream_method! {
     channel: "framed::mpsc::channel(64)",
     send: "tx.send(&[5]).unwrap();",
     first: "vec![5]"
+}
+
+crate::build::ring_options! {
+    impl[] Receiver;
+    example: "framed::mpsc::Receiver",
+    create: Receiver::create_in,
+    open: Receiver::open_in
 }

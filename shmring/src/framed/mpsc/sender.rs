@@ -62,32 +62,22 @@ impl Sender {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender, OpenError> {
-        Sender::create_with_mode(location, capacity, crate::DEFAULT_MODE)
+        Self::options().create(location, capacity)
     }
 
-    /// Like [`create`](Sender::create), with the segment's permission bits `mode` instead
-    /// of the default `0o600` (owner only). Applied exactly, whatever the umask.
-    ///
-    /// # Errors
-    ///
-    /// As [`create`](Sender::create).
-    ///
-    /// ```
-    /// use std::os::unix::fs::PermissionsExt;
-    /// let name = format!("shmring-doc-mpsc-mode-{}-{}", std::process::id(), line!());
-    /// let h = shmring::framed::mpsc::Sender::create_with_mode(name.as_str(), 4096, 0o660)?;
-    /// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
-    /// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
     #[cfg(not(shmring_loom))]
-    pub fn create_with_mode(
-        location: impl Into<Location>,
+    pub(super) fn create_in(
+        location: Location,
         capacity: u64,
-        mode: u32,
-    ) -> Result<Sender, OpenError> {
-        Sender::attach(Arc::new(create_segment(location, capacity, None, mode)?))
+        options: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
+        Self::attach(Arc::new(create_segment(
+            location,
+            capacity,
+            options.label.clone(),
+            options.mode,
+        )?))
     }
 
     /// Opens the ring at `location` as one more producer.
@@ -106,34 +96,17 @@ impl Sender {
     /// ```
     #[cfg(not(shmring_loom))]
     pub fn open(location: impl Into<Location>) -> Result<Sender, OpenError> {
-        Sender::attach(Arc::new(open_segment(location, None)?))
+        Self::options().open(location)
     }
 
-    /// Opens a ring whose header says its messages carry values of `label` (created with
-    /// [`Receiver::create_labelled`]): a ring labelled with another type, or not labelled, is
-    /// [`OpenError::IncompatibleLayout`] naming both. The ring still carries bytes; the label
-    /// is for typed layers such as `shmring-ipc`'s typed channels.
-    ///
-    /// # Errors
-    ///
-    /// As [`open`](Sender::open).
-    ///
-    /// ```
-    /// use shmring::ShmType;
-    /// let name = format!("shmring-doc-mpsc-label-{}", std::process::id());
-    /// let _rx = shmring::framed::mpsc::Receiver::create_labelled(name.as_str(), 256, u32::layout())?;
-    /// assert!(shmring::framed::mpsc::Sender::open_labelled(name.as_str(), u32::layout()).is_ok());
-    /// let err = shmring::framed::mpsc::Sender::open_labelled(name.as_str(), i64::layout()).unwrap_err();
-    /// assert!(matches!(err, shmring::OpenError::IncompatibleLayout { .. }), "{err}");
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
+    /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
     #[cfg(not(shmring_loom))]
-    pub fn open_labelled(
-        location: impl Into<Location>,
-        label: TypeLayout,
-    ) -> Result<Sender, OpenError> {
-        Sender::attach(Arc::new(open_segment(location, Some(label))?))
+    pub(super) fn open_in(
+        location: Location,
+        options: &crate::RingOptions<Self>,
+    ) -> Result<Self, OpenError> {
+        let _ = options;
+        Self::attach(Arc::new(open_segment(location, options.label.clone())?))
     }
 
     /// Attaches one more producer to the same ring as a separate participant (its own
@@ -738,4 +711,11 @@ impl Sender {
         })
         .await
     }
+}
+
+crate::build::ring_options! {
+    impl[] Sender;
+    example: "framed::mpsc::Sender",
+    create: Sender::create_in,
+    open: Sender::open_in
 }

@@ -1,0 +1,204 @@
+//! One way to construct every ring handle: `Handle::options()` gives a [`RingOptions`] to set
+//! the segment's permission bits, the handle's wait strategy and (many-producer framed rings)
+//! a payload label, then `create`, `open` or `open_or_create`. `Handle::create(location,
+//! capacity)` and `Handle::open(location)` are the same calls with the defaults.
+
+use std::marker::PhantomData;
+
+use crate::{TypeLayout, WaitStrategy};
+
+/// How a ring handle is made: the options shared by every ring, then `create(location,
+/// capacity)`, `open(location)` or `open_or_create(location, capacity)` (written for each
+/// handle type). Made by `options()` on the handle, e.g. `spsc::Sender::<u64>::options()`.
+///
+/// ```
+/// use std::os::unix::fs::PermissionsExt;
+/// let name = format!("shmring-doc-options-{}", std::process::id());
+/// let tx = shmring::spsc::Sender::<u64>::options()
+///     .mode(0o660)
+///     .wait_strategy(shmring::WaitStrategy::BusyPoll)
+///     .open_or_create(name.as_str(), 4096)?;
+/// let meta = std::fs::metadata(format!("/dev/shm/{name}"))?;
+/// assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+/// shmring::Segment::unlink_name(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RingOptions<H> {
+    pub(crate) mode: u32,
+    pub(crate) strategy: Option<WaitStrategy>,
+    pub(crate) label: Option<TypeLayout>,
+    _handle: PhantomData<fn() -> H>,
+}
+
+impl<H> Clone for RingOptions<H> {
+    fn clone(&self) -> Self {
+        RingOptions {
+            mode: self.mode,
+            strategy: self.strategy,
+            label: self.label.clone(),
+            _handle: PhantomData,
+        }
+    }
+}
+
+impl<H> std::fmt::Debug for RingOptions<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingOptions")
+            .field("handle", &std::any::type_name::<H>())
+            .field("mode", &format_args!("{:#o}", self.mode))
+            .field("strategy", &self.strategy)
+            .field("label", &self.label)
+            .finish()
+    }
+}
+
+impl<H> RingOptions<H> {
+    /// The defaults: mode `0o600` (owner only), the handle's default wait strategy, no label.
+    pub(crate) fn new() -> Self {
+        RingOptions {
+            mode: crate::DEFAULT_MODE,
+            strategy: None,
+            label: None,
+            _handle: PhantomData,
+        }
+    }
+
+    /// The permission bits of a segment `create` makes (default `0o600`: the owner only;
+    /// `0o660` lets the owner's group attach too), applied exactly, whatever the umask.
+    /// Opening ignores it.
+    ///
+    /// ```
+    /// let opts = shmring::mpmc::Sender::<u32>::options().mode(0o660);
+    /// # let _ = opts;
+    /// ```
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// How the handle waits when it must (see [`WaitStrategy`]); the same as calling
+    /// `with_wait_strategy` on the handle made.
+    ///
+    /// ```
+    /// let opts = shmring::framed::Receiver::options()
+    ///     .wait_strategy(shmring::WaitStrategy::BusyPoll);
+    /// # let _ = opts;
+    /// ```
+    pub fn wait_strategy(mut self, strategy: WaitStrategy) -> Self {
+        self.strategy = Some(strategy);
+        self
+    }
+}
+
+/// Writes `Handle::options()` and the handle's `create`/`open`/`open_or_create` on
+/// [`RingOptions<Handle>`], from two functions of the ring: `create(location, capacity,
+/// &options)` and `open(location, &options)` (both make the segment and attach; the wait
+/// strategy is applied here). `example` names the handle in the examples.
+macro_rules! ring_options {
+    (
+        impl[$($g:tt)*] $ty:ty;
+        example: $example:literal,
+        create: $create:path,
+        open: $open:path
+    ) => {
+        #[cfg(not(shmring_loom))]
+        impl<$($g)*> $ty {
+            /// The options to make this handle with (permission bits, wait strategy), then
+            /// `create`, `open` or `open_or_create`.
+            ///
+            /// ```
+            /// let name = format!("shmring-doc-opts-{}-{}", std::process::id(), line!());
+            #[doc = concat!("let h = shmring::", $example, "::options().mode(0o640).create(name.as_str(), 64)?;")]
+            /// shmring::Segment::unlink_name(&name)?;
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn options() -> $crate::RingOptions<Self> {
+                $crate::RingOptions::new()
+            }
+        }
+
+        #[cfg(not(shmring_loom))]
+        impl<$($g)*> $crate::RingOptions<$ty> {
+            /// Creates the ring at `location` with room for `capacity` (messages for typed
+            /// rings, bytes for framed rings; rounded up to a power of two) and attaches.
+            ///
+            /// # Errors
+            ///
+            /// As [`SegmentOptions::create`](crate::SegmentOptions::create):
+            /// [`OpenError::AlreadyExists`](crate::OpenError::AlreadyExists) when the name is
+            /// taken, `InvalidConfig` for a capacity out of range, and the rest.
+            ///
+            /// ```
+            /// let name = format!("shmring-doc-optcreate-{}-{}", std::process::id(), line!());
+            #[doc = concat!("let h = shmring::", $example, "::options().create(name.as_str(), 64)?;")]
+            /// assert_eq!(h.name(), name);
+            /// shmring::Segment::unlink_name(&name)?;
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn create(
+                &self,
+                location: impl Into<$crate::Location>,
+                capacity: u64,
+            ) -> Result<$ty, $crate::OpenError> {
+                let handle = $create(location.into(), capacity, self)?;
+                Ok(match self.strategy {
+                    Some(strategy) => handle.with_wait_strategy(strategy),
+                    None => handle,
+                })
+            }
+
+            /// Opens the ring at `location` and attaches (taking over the role of a dead
+            /// holder where the ring has roles).
+            ///
+            /// # Errors
+            ///
+            /// As [`SegmentOptions::open`](crate::SegmentOptions::open):
+            /// [`OpenError::NotFound`](crate::OpenError::NotFound), another kind or payload,
+            /// and the ring's own (a live holder of a single role, a full participant table).
+            ///
+            /// ```
+            #[doc = concat!("let err = shmring::", $example, "::options().open(\"shmring-doc-nowhere\").unwrap_err();")]
+            /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
+            /// ```
+            pub fn open(
+                &self,
+                location: impl Into<$crate::Location>,
+            ) -> Result<$ty, $crate::OpenError> {
+                let handle = $open(location.into(), self)?;
+                Ok(match self.strategy {
+                    Some(strategy) => handle.with_wait_strategy(strategy),
+                    None => handle,
+                })
+            }
+
+            /// Opens the ring at `location` if it exists, else creates it (exactly one of
+            /// several racing processes creates; docs/protocols.md, "open_or_create"). An
+            /// existing ring of another kind or payload is an error, never overwritten.
+            ///
+            /// # Errors
+            ///
+            /// As [`create`](Self::create) and [`open`](Self::open).
+            ///
+            /// ```
+            /// let name = format!("shmring-doc-optooc-{}-{}", std::process::id(), line!());
+            #[doc = concat!("let h = shmring::", $example, "::options().open_or_create(name.as_str(), 64)?;")]
+            /// assert_eq!(h.name(), name);
+            /// shmring::Segment::unlink_name(&name)?;
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn open_or_create(
+                &self,
+                location: impl Into<$crate::Location>,
+                capacity: u64,
+            ) -> Result<$ty, $crate::OpenError> {
+                $crate::segment::create_or_open(
+                    location.into(),
+                    |l| self.create(l, capacity),
+                    |l| self.open(l),
+                )
+            }
+        }
+    };
+}
+
+pub(crate) use ring_options;
