@@ -9,6 +9,7 @@ done
 ./fmt.sh
 ./clippy.sh
 ./doc.sh
+./package.sh
 ./loom.sh
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then ./fuzz.sh; fi
 ./test.sh

@@ -38,6 +38,13 @@
 //!
 //! The stream codec (`uds:`, `fifo:`, `tcp:`) is documented byte for byte in
 //! `docs/protocols.md` ([`codec`]).
+//!
+//! # Features
+//!
+//! * `tokio`: `recv_async`/`send_async` on every transport, and readiness descriptors for
+//!   epoll/mio users on the socket, pipe and queue transports.
+//! * `stream` (implies `tokio`): `into_stream()` on receivers, a `futures_core::Stream`.
+//! * `tracing`: connection and protocol events as `tracing` events.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::undocumented_unsafe_blocks)]

@@ -28,6 +28,16 @@
 //! | `readiness_fd`, `register_readiness`, `clear_readiness`, `cancel_readiness` | ✓ | ✓ | ✓ | ✓ (senders: `register_readiness(len)`) |
 //! | `into_stream` (feature `stream`) | ✓ | ✓ | ✓ | ✓ |
 //!
+//! # Features
+//!
+//! * `derive` (default): `#[derive(ShmType)]` for `#[repr(C)]` structs.
+//! * `tokio`: `recv_async`/`send_async` (and `recv_into_async`, `send_ref_async`) on every
+//!   handle, awaiting the readiness eventfd through tokio's reactor.
+//! * `stream` (implies `tokio`): `into_stream()` on every receiver, a
+//!   `futures_core::Stream`.
+//!
+//! # What else is in it
+//!
 //! * **Segments** ([`SegmentOptions`], [`Segment`]): named shared memory, sealed memfds, files or
 //!   heap, with a validated header — what every ring stands on.
 //! * The **layout guard** ([`ShmType`], `#[derive(ShmType)]`): a process that attaches with the
