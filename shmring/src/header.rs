@@ -17,8 +17,8 @@
 
 use std::fmt;
 
-use crate::layout::{FNV_OFFSET_BASIS, FNV_PRIME};
 use crate::process::ProcessId;
+use crate::shm_type::{FNV_OFFSET_BASIS, FNV_PRIME};
 
 /// Size of the header in bytes: one page. The ring area starts right after it.
 pub const HEADER_SIZE: usize = 4096;

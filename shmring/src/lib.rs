@@ -157,13 +157,13 @@ mod futex;
 mod handle;
 pub mod header;
 pub mod inspect;
-mod layout;
 pub mod mpmc;
 #[cfg(not(shmring_loom))]
 mod notify;
 pub mod process;
 pub mod region;
 mod segment;
+mod shm_type;
 pub mod spsc;
 mod storage;
 #[cfg(all(feature = "stream", not(shmring_loom)))]
@@ -177,8 +177,8 @@ pub use error::{
     TrySendError,
 };
 pub use header::RingKind;
-pub use layout::{FieldLayout, ShmType, TypeLayout};
 pub use segment::{DEFAULT_INIT_TIMEOUT, DEFAULT_MODE, Location, Segment, SegmentOptions};
+pub use shm_type::{FieldLayout, ShmType, TypeLayout};
 /// Derives [`ShmType`] for a `#[repr(C)]` struct of `ShmType` fields (also `bytemuck::Pod`).
 #[cfg(feature = "derive")]
 pub use shmring_derive::ShmType;

@@ -11,7 +11,7 @@ use shmring::{RecvError, TryRecvError};
 
 #[derive(Clone, Debug)]
 enum Op {
-    /// `try_send_typed` of a message of `len` (scaled to the maximum) bytes.
+    /// `try_send_tagged` of a message of `len` (scaled to the maximum) bytes.
     Send {
         len: usize,
         kind: u32,
@@ -126,7 +126,7 @@ proptest! {
                 Op::Send { len, kind, fill } => {
                     let len = len % (max + 2); // now and then one byte too many
                     let msg: Vec<u8> = (0..len).map(|i| fill.wrapping_add(i as u8)).collect();
-                    let got = tx.try_send_typed(kind, &msg);
+                    let got = tx.try_send_tagged(kind, &msg);
                     if len > max {
                         prop_assert_eq!(got, Err(SendError::TooLarge { len, max }));
                     } else if model.claim(len) {
@@ -145,7 +145,7 @@ proptest! {
                             let bytes = vec![fill; written];
                             r.write_at(0, &bytes);
                             if commit {
-                                r.set_type(9);
+                                r.set_tag(9);
                                 r.commit();
                                 model.commit(9, len, bytes);
                             }

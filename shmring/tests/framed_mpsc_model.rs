@@ -15,7 +15,7 @@ const PRODUCERS: usize = 4;
 
 #[derive(Clone, Debug)]
 enum Op {
-    /// `try_send_typed` by producer `p`.
+    /// `try_send_tagged` by producer `p`.
     Send {
         p: usize,
         len: usize,
@@ -144,7 +144,7 @@ proptest! {
                 Op::Send { p, len, kind, fill } => {
                     let len = len % (max + 2);
                     let msg: Vec<u8> = (0..len).map(|i| fill.wrapping_add(i as u8)).collect();
-                    let got = senders[p].try_send_typed(kind, &msg);
+                    let got = senders[p].try_send_tagged(kind, &msg);
                     if len > max {
                         prop_assert_eq!(got, Err(SendError::TooLarge { len, max }));
                     } else if model.claim(len, kind, msg, State::Committed).is_some() {
@@ -162,7 +162,7 @@ proptest! {
                         Ok(mut r) => {
                             let bytes = vec![fill; len];
                             r.write_at(0, &bytes);
-                            r.set_type(7);
+                            r.set_tag(7);
                             let id = model.claim(len, 7, bytes, State::Open);
                             prop_assert!(id.is_some(), "the ring had room the model did not");
                             open[p] = Some((r, id.unwrap()));

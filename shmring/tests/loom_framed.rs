@@ -54,7 +54,7 @@ fn reservations_commit_or_vanish() {
             let mut r = tx.reserve(8).unwrap();
             r.write_at(0, &[1; 4]);
             r.write_at(4, &[2; 4]);
-            r.set_type(5);
+            r.set_tag(5);
             r.commit();
         });
         let mut buf = Vec::new();

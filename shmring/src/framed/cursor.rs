@@ -109,14 +109,14 @@ impl Cursor {
             match record {
                 Record::Empty | Record::Claimed { .. } => return Next::NotReady,
                 Record::Padding { span } => self.release(storage, span),
-                Record::Message { kind, len, span } => {
+                Record::Message { tag, len, span } => {
                     buf.clear();
                     buf.resize(len, 0);
                     // SAFETY: the header (Acquire) committed the record's bytes; they stay
                     // this receiver's until it hands them back.
                     unsafe { storage.read(self.head.wrapping_add(HEADER as u64), buf) };
                     self.release(storage, span);
-                    return Next::Message(kind);
+                    return Next::Message(tag);
                 }
             }
         }

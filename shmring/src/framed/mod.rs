@@ -1,7 +1,7 @@
 //! Variable-length byte messages in a byte ring, Agrona-style records.
 //!
 //! Each message is a record `[header u64][payload][padding to 8 bytes]` (see [`record`]); the
-//! header, holding the length and a user message type, is stored last with a Release store, so
+//! header, holding the length and a user tag (a `u32` the sender chooses), is stored last with a Release store, so
 //! a reader never sees a record before all its bytes are written, and never sees one whose
 //! writer died before committing. When a record does not fit before the end of the area, a
 //! padding record fills the rest and the message starts at offset 0. The reader zeroes every
@@ -179,7 +179,7 @@ fn open_segment(location: impl Into<Location>) -> Result<Segment, OpenError> {
 ///
 /// ```
 /// let (mut tx, mut rx) = shmring::framed::channel(256)?;
-/// tx.send_typed(7, b"typed").unwrap();
+/// tx.send_tagged(7, b"typed").unwrap();
 /// let mut buf = Vec::new();
 /// assert_eq!(rx.recv_into(&mut buf), Ok(7));
 /// # Ok::<(), shmring::OpenError>(())

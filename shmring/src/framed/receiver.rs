@@ -169,7 +169,7 @@ impl Receiver {
     }
 
     /// Receives the next message into `buf` (cleared first; its allocation is reused) without
-    /// waiting, and returns its message type.
+    /// waiting, and returns its tag.
     ///
     /// # Errors
     ///
@@ -208,7 +208,7 @@ impl Receiver {
 
     /// Receives the next message into `buf` (reusing its allocation: no allocation per
     /// message once it is large enough), waiting as long as the ring is empty; returns the
-    /// message type.
+    /// tag.
     ///
     /// # Errors
     ///
@@ -216,7 +216,7 @@ impl Receiver {
     ///
     /// ```
     /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
-    /// tx.send_typed(4, b"yz").unwrap();
+    /// tx.send_tagged(4, b"yz").unwrap();
     /// let mut buf = Vec::new();
     /// assert_eq!(rx.recv_into(&mut buf), Ok(4));
     /// assert_eq!(buf, b"yz");
@@ -291,7 +291,7 @@ impl Receiver {
         deadline: Option<Instant>,
     ) -> Result<u32, RecvTimeoutError> {
         match self.pop(buf, false) {
-            Ok(kind) => return Ok(kind),
+            Ok(tag) => return Ok(tag),
             Err(TryRecvError::Empty) => {}
             Err(e) => return Err(try_recv_to_timeout(e)),
         }
@@ -299,7 +299,7 @@ impl Receiver {
         let mut waiter = self.end.waiter;
         let done = waiter.wait(&*area, area.data_event(), deadline, |force| {
             match self.pop(buf, force) {
-                Ok(kind) => Step::Done(Ok(kind)),
+                Ok(tag) => Step::Done(Ok(tag)),
                 Err(TryRecvError::Empty) => Step::Retry,
                 Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
             }
@@ -340,11 +340,11 @@ impl Receiver {
             return Err(TryRecvError::Corrupted);
         }
         match self.cursor.next(&self.end.area, buf) {
-            Next::Message(kind) => {
+            Next::Message(tag) => {
                 if self.cursor.due(self.end.area.capacity()) {
                     self.hand_back();
                 }
-                Ok(kind)
+                Ok(tag)
             }
             Next::Corrupt => {
                 self.end.corrupted = true;
@@ -421,7 +421,7 @@ crate::handle::readiness_methods! {
 /// `async` receiving (feature `tokio`).
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
 impl Receiver {
-    /// Receives the next message into `buf` (its type returned), awaiting one without
+    /// Receives the next message into `buf` (its tag returned), awaiting one without
     /// blocking the thread: try, spin briefly, then register and await the readiness eventfd.
     ///
     /// # Cancel safety

@@ -3,7 +3,7 @@
 //!
 //! A record starts at an 8-byte aligned offset of the data area with one 64-bit header word,
 //! written last with a Release store (the commit): bits 0–31 the record length (header plus
-//! payload, at least 8), bits 32–63 the message type. Type [`PADDING`] marks a padding
+//! payload, at least 8), bits 32–63 the tag. Type [`PADDING`] marks a padding
 //! record, skipped by the reader: it fills the end of the area when the next record does not
 //! fit before the wrap, and in the many-producer ring it also replaces a record its producer
 //! abandoned (dropped uncommitted, or died). Type [`CLAIMED`] marks a record a producer of the
@@ -27,26 +27,26 @@ pub const CLAIMED: u32 = u32::MAX - 1;
 /// the wrap plus the record) must fit in it too.
 pub const MAX_MESSAGE: usize = (1 << 31) - HEADER;
 
-/// Whether `kind` is a message type users may send (not [`PADDING`] or [`CLAIMED`]).
+/// Whether `tag` is a tag users may send (not [`PADDING`] or [`CLAIMED`]).
 ///
 /// ```
 /// use shmring::framed::record;
 /// assert!(record::user_kind(0));
 /// assert!(!record::user_kind(record::PADDING));
 /// ```
-pub fn user_kind(kind: u32) -> bool {
-    kind < CLAIMED
+pub fn user_kind(tag: u32) -> bool {
+    tag < CLAIMED
 }
 
-/// The header word of a record of `payload` bytes and type `kind`.
+/// The header word of a record of `payload` bytes and tag `tag`.
 ///
 /// ```
 /// use shmring::framed::record;
 /// let word = record::encode(5, 7);
-/// assert_eq!(record::decode(word, 0, 64, 24), Ok(record::Record::Message { kind: 7, len: 5, span: 16 }));
+/// assert_eq!(record::decode(word, 0, 64, 24), Ok(record::Record::Message { tag: 7, len: 5, span: 16 }));
 /// ```
-pub fn encode(payload: usize, kind: u32) -> u64 {
-    (u64::from(kind) << 32) | (HEADER + payload) as u64
+pub fn encode(payload: usize, tag: u32) -> u64 {
+    (u64::from(tag) << 32) | (HEADER + payload) as u64
 }
 
 /// The header word of a padding record of `span` bytes.
@@ -74,11 +74,11 @@ pub fn span(payload: usize) -> usize {
 pub enum Record {
     /// Nothing committed at this offset yet.
     Empty,
-    /// A message of `len` payload bytes and type `kind`; the next record starts `span` bytes
+    /// A message of `len` payload bytes and tag `tag`; the next record starts `span` bytes
     /// further.
     Message {
-        /// The user's message type.
-        kind: u32,
+        /// The user's tag.
+        tag: u32,
         /// Payload bytes.
         len: usize,
         /// Bytes to the next record.
@@ -186,16 +186,16 @@ pub fn decode(
         return Ok(Record::Empty);
     }
     let length = word as u32;
-    let kind = (word >> 32) as u32;
+    let tag = (word >> 32) as u32;
     if (length as usize) < HEADER {
         return Err(RecordError::TooShort { length });
     }
     let room = capacity - offset;
-    if kind == PADDING || kind == CLAIMED {
+    if tag == PADDING || tag == CLAIMED {
         let span = length as usize;
         // A padding record ends at the end of the area at the latest; a claim may also cover
         // the padding before a record that starts at offset 0 (at most `max` bytes of payload).
-        let limit = if kind == PADDING {
+        let limit = if tag == PADDING {
             room
         } else {
             room + self::span(max)
@@ -203,7 +203,7 @@ pub fn decode(
         if span > limit || span % ALIGN != 0 {
             return Err(RecordError::BadPadding { offset, span });
         }
-        return Ok(if kind == PADDING {
+        return Ok(if tag == PADDING {
             Record::Padding { span }
         } else {
             Record::Claimed { span }
@@ -217,7 +217,7 @@ pub fn decode(
     if span > room {
         return Err(RecordError::PastTheEnd { offset, span });
     }
-    Ok(Record::Message { kind, len, span })
+    Ok(Record::Message { tag, len, span })
 }
 
 /// Walks the records of a whole data area image from offset 0, as a reader would after a

@@ -1,4 +1,4 @@
-//! A record being written in place: `write_at`, `set_type`, then `commit` (or drop: nothing
+//! A record being written in place: `write_at`, `set_tag`, then `commit` (or drop: nothing
 //! is published).
 
 #[allow(unused_imports)]
@@ -11,7 +11,7 @@ pub struct Reservation<'a> {
     pub(super) sender: &'a mut Sender,
     pub(super) index: u64,
     pub(super) len: usize,
-    pub(super) kind: u32,
+    pub(super) tag: u32,
     /// Payload bytes written so far (to clear them again if the reservation is dropped).
     pub(super) dirty: usize,
 }
@@ -66,19 +66,19 @@ impl Reservation<'_> {
         self.dirty = self.dirty.max(end);
     }
 
-    /// Sets the message type (default 0; `u32::MAX` and `u32::MAX - 1` are reserved).
+    /// Sets the message's tag (default 0; `u32::MAX` and `u32::MAX - 1` are reserved).
     ///
     /// ```
     /// let (mut tx, _rx) = shmring::framed::channel(64)?;
-    /// tx.reserve(1).unwrap().set_type(5);
+    /// tx.reserve(1).unwrap().set_tag(5);
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn set_type(&mut self, kind: u32) {
+    pub fn set_tag(&mut self, tag: u32) {
         assert!(
-            record::user_kind(kind),
-            "message types u32::MAX and u32::MAX - 1 are reserved"
+            record::user_kind(tag),
+            "tags u32::MAX and u32::MAX - 1 are reserved"
         );
-        self.kind = kind;
+        self.tag = tag;
     }
 
     /// Publishes the message. Bytes never written are zero.
@@ -91,8 +91,8 @@ impl Reservation<'_> {
     /// ```
     pub fn commit(self) {
         let mut this = std::mem::ManuallyDrop::new(self);
-        let (index, len, kind) = (this.index, this.len, this.kind);
-        this.sender.commit(index, len, kind);
+        let (index, len, tag) = (this.index, this.len, this.tag);
+        this.sender.commit(index, len, tag);
     }
 }
 

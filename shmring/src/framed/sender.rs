@@ -213,10 +213,10 @@ impl Sender {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn try_send(&mut self, msg: &[u8]) -> Result<(), SendError> {
-        self.try_send_typed(0, msg)
+        self.try_send_tagged(0, msg)
     }
 
-    /// Sends `msg` with message type `kind` (any value below `u32::MAX - 1`) without waiting.
+    /// Sends `msg` with the tag `tag` (any value below `u32::MAX - 1`) without waiting.
     ///
     /// # Errors
     ///
@@ -224,15 +224,15 @@ impl Sender {
     ///
     /// ```
     /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
-    /// tx.try_send_typed(3, b"x").unwrap();
+    /// tx.try_send_tagged(3, b"x").unwrap();
     /// let mut buf = Vec::new();
     /// assert_eq!(rx.try_recv_into(&mut buf), Ok(3));
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn try_send_typed(&mut self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
-        let index = self.claim(msg.len(), kind, false)?;
+    pub fn try_send_tagged(&mut self, tag: u32, msg: &[u8]) -> Result<(), SendError> {
+        let index = self.claim(msg.len(), tag, false)?;
         self.write(index, 0, msg);
-        self.commit(index, msg.len(), kind);
+        self.commit(index, msg.len(), tag);
         Ok(())
     }
 
@@ -250,10 +250,10 @@ impl Sender {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn send(&mut self, msg: &[u8]) -> Result<(), SendError> {
-        self.send_typed_until(0, msg, None)
+        self.send_tagged_until(0, msg, None)
     }
 
-    /// Sends `msg` with type `kind`, waiting as long as the ring is full.
+    /// Sends `msg` with the tag `tag`, waiting as long as the ring is full.
     ///
     /// # Errors
     ///
@@ -261,13 +261,13 @@ impl Sender {
     ///
     /// ```
     /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
-    /// tx.send_typed(9, b"nine").unwrap();
+    /// tx.send_tagged(9, b"nine").unwrap();
     /// let mut buf = Vec::new();
     /// assert_eq!(rx.recv_into(&mut buf), Ok(9));
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn send_typed(&mut self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
-        self.send_typed_until(kind, msg, None)
+    pub fn send_tagged(&mut self, tag: u32, msg: &[u8]) -> Result<(), SendError> {
+        self.send_tagged_until(tag, msg, None)
     }
 
     /// Sends `msg`, waiting at most `timeout` for room.
@@ -285,7 +285,7 @@ impl Sender {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<(), SendError> {
-        self.send_typed_until(0, msg, Instant::now().checked_add(timeout))
+        self.send_tagged_until(0, msg, Instant::now().checked_add(timeout))
     }
 
     /// Sends `msg`, waiting until `deadline` (a `CLOCK_MONOTONIC` instant) for room.
@@ -301,18 +301,18 @@ impl Sender {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn send_deadline(&mut self, msg: &[u8], deadline: Instant) -> Result<(), SendError> {
-        self.send_typed_until(0, msg, Some(deadline))
+        self.send_tagged_until(0, msg, Some(deadline))
     }
 
-    pub(super) fn send_typed_until(
+    pub(super) fn send_tagged_until(
         &mut self,
-        kind: u32,
+        tag: u32,
         msg: &[u8],
         deadline: Option<Instant>,
     ) -> Result<(), SendError> {
-        let index = self.claim_waiting(msg.len(), kind, deadline)?;
+        let index = self.claim_waiting(msg.len(), tag, deadline)?;
         self.write(index, 0, msg);
-        self.commit(index, msg.len(), kind);
+        self.commit(index, msg.len(), tag);
         Ok(())
     }
 
@@ -330,7 +330,7 @@ impl Sender {
     /// let mut r = tx.reserve(10).unwrap();
     /// r.write_at(0, b"hello");
     /// r.write_at(5, b"world");
-    /// r.set_type(2);
+    /// r.set_tag(2);
     /// r.commit();
     /// let mut buf = Vec::new();
     /// assert_eq!(rx.recv_into(&mut buf), Ok(2));
@@ -343,7 +343,7 @@ impl Sender {
             sender: self,
             index,
             len,
-            kind: 0,
+            tag: 0,
             dirty: 0,
         })
     }
@@ -367,7 +367,7 @@ impl Sender {
             sender: self,
             index,
             len,
-            kind: 0,
+            tag: 0,
             dirty: 0,
         })
     }
@@ -375,17 +375,17 @@ impl Sender {
     pub(super) fn claim_waiting(
         &mut self,
         len: usize,
-        kind: u32,
+        tag: u32,
         deadline: Option<Instant>,
     ) -> Result<u64, SendError> {
-        match self.claim(len, kind, false) {
+        match self.claim(len, tag, false) {
             Err(SendError::Full) => {}
             other => return other,
         }
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
         let done = waiter.wait(&*area, area.space_event(), deadline, |force| {
-            match self.claim(len, kind, force) {
+            match self.claim(len, tag, force) {
                 Err(SendError::Full) => Step::Retry,
                 other => Step::Done(other),
             }
@@ -396,14 +396,14 @@ impl Sender {
 
     /// Makes room for a record of `len` payload bytes at the tail (writing the padding record
     /// first if it must wrap) and returns the record's position.
-    pub(super) fn claim(&mut self, len: usize, kind: u32, force: bool) -> Result<u64, SendError> {
+    pub(super) fn claim(&mut self, len: usize, tag: u32, force: bool) -> Result<u64, SendError> {
         let max = self.max_message();
         if len > max {
             return Err(SendError::TooLarge { len, max });
         }
         assert!(
-            record::user_kind(kind),
-            "message types u32::MAX and u32::MAX - 1 are reserved"
+            record::user_kind(tag),
+            "tags u32::MAX and u32::MAX - 1 are reserved"
         );
         if self.end.corrupted {
             return Err(SendError::Corrupted);
@@ -446,8 +446,8 @@ impl Sender {
     }
 
     /// Commits the record at `pos`: one Release store of its header, then the tail.
-    pub(super) fn commit(&mut self, pos: u64, len: usize, kind: u32) {
-        header(&self.end.area, pos).store(record::encode(len, kind), Ordering::Release);
+    pub(super) fn commit(&mut self, pos: u64, len: usize, tag: u32) {
+        header(&self.end.area, pos).store(record::encode(len, tag), Ordering::Release);
         self.publish(pos + record::span(len) as u64);
     }
 

@@ -61,7 +61,7 @@ mod sender;
 mod take;
 use recovery::{pad, resolve};
 pub use reservation::Reservation;
-use sender::{Claim, check_kind};
+use sender::{Claim, check_tag};
 
 /// The geometry: the mpmc control block and participant table, then the byte area.
 fn geometry() -> Geometry {

@@ -220,7 +220,7 @@ impl Receiver {
     }
 
     /// Receives the next message into `buf` (cleared first; its allocation is reused) without
-    /// waiting, and returns its message type.
+    /// waiting, and returns its tag.
     ///
     /// # Errors
     ///
@@ -347,7 +347,7 @@ impl Receiver {
     }
 
     /// Receives the next message into `buf` (reusing its allocation), waiting as long as the
-    /// ring is empty; returns the message type.
+    /// ring is empty; returns its tag.
     ///
     /// # Errors
     ///
@@ -355,7 +355,7 @@ impl Receiver {
     ///
     /// ```
     /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.send_typed(4, b"yz").unwrap();
+    /// tx.send_tagged(4, b"yz").unwrap();
     /// let mut buf = Vec::new();
     /// assert_eq!(rx.recv_into(&mut buf), Ok(4));
     /// assert_eq!(buf, b"yz");
@@ -430,7 +430,7 @@ impl Receiver {
         deadline: Option<Instant>,
     ) -> Result<u32, RecvTimeoutError> {
         match self.pop(buf, false) {
-            Ok(kind) => return Ok(kind),
+            Ok(tag) => return Ok(tag),
             Err(TryRecvError::Empty) => {}
             Err(e) => return Err(try_recv_to_timeout(e)),
         }
@@ -443,7 +443,7 @@ impl Receiver {
         let event = area.event(Role::Receiver, index, &sleepers);
         let done = waiter.wait(area.storage(), event, deadline, |force| {
             match self.pop(buf, force) {
-                Ok(kind) => Step::Done(Ok(kind)),
+                Ok(tag) => Step::Done(Ok(tag)),
                 Err(TryRecvError::Empty) => Step::Retry,
                 Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
             }
@@ -536,7 +536,7 @@ crate::handle::readiness_methods! {
 /// `async` receiving (feature `tokio`).
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
 impl Receiver {
-    /// Receives the next message into `buf` (its type returned), awaiting one without
+    /// Receives the next message into `buf` (its tag returned), awaiting one without
     /// blocking the thread: try, spin briefly, then register and await the readiness eventfd.
     /// Every helper slice that ends without a wake-up makes the next attempt look at the
     /// senders (dead producers' claims are settled, `Disconnected` once all are gone).

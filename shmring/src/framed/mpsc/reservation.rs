@@ -1,4 +1,4 @@
-//! A claimed record written in place by its user (`write_at`, `set_type`, `commit`), held open
+//! A claimed record written in place by its user (`write_at`, `set_tag`, `commit`), held open
 //! as long as they like (`HELD_OPEN`).
 
 #[allow(unused_imports)]
@@ -11,7 +11,7 @@ pub struct Reservation<'a> {
     pub(super) sender: &'a Sender,
     pub(super) lane: LaneGuard<'a, u8>,
     pub(super) claim: Claim,
-    pub(super) kind: u32,
+    pub(super) tag: u32,
     pub(super) committed: bool,
 }
 
@@ -19,7 +19,7 @@ impl std::fmt::Debug for Reservation<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("framed::mpsc::Reservation")
             .field("len", &self.claim.len)
-            .field("kind", &self.kind)
+            .field("tag", &self.tag)
             .finish()
     }
 }
@@ -72,20 +72,20 @@ impl Reservation<'_> {
         self.sender.write(self.claim, offset, bytes);
     }
 
-    /// Sets the message type (default 0; `u32::MAX` and `u32::MAX - 1` are reserved).
+    /// Sets the message's tag (default 0; `u32::MAX` and `u32::MAX - 1` are reserved).
     ///
     /// # Panics
     ///
-    /// If `kind` is reserved.
+    /// If `tag` is reserved.
     ///
     /// ```
     /// let (tx, _rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.reserve(1).unwrap().set_type(5);
+    /// tx.reserve(1).unwrap().set_tag(5);
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn set_type(&mut self, kind: u32) {
-        check_kind(kind);
-        self.kind = kind;
+    pub fn set_tag(&mut self, tag: u32) {
+        check_tag(tag);
+        self.tag = tag;
     }
 
     /// Publishes the message. Bytes never written are zero.
@@ -97,7 +97,7 @@ impl Reservation<'_> {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn commit(mut self) {
-        self.sender.commit(&self.lane, self.claim, self.kind);
+        self.sender.commit(&self.lane, self.claim, self.tag);
         self.committed = true;
     }
 }

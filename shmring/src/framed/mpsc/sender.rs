@@ -205,10 +205,10 @@ impl Sender {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn try_send(&self, msg: &[u8]) -> Result<(), SendError> {
-        self.try_send_typed(0, msg)
+        self.try_send_tagged(0, msg)
     }
 
-    /// Sends `msg` with message type `kind` (any value below `u32::MAX - 1`) without waiting.
+    /// Sends `msg` with the tag `tag` (any value below `u32::MAX - 1`) without waiting.
     ///
     /// # Errors
     ///
@@ -216,32 +216,32 @@ impl Sender {
     ///
     /// # Panics
     ///
-    /// If `kind` is one of the two reserved types.
+    /// If `tag` is one of the two reserved tags.
     ///
     /// ```
     /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.try_send_typed(3, b"x").unwrap();
+    /// tx.try_send_tagged(3, b"x").unwrap();
     /// let mut buf = Vec::new();
     /// assert_eq!(rx.try_recv_into(&mut buf), Ok(3));
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn try_send_typed(&self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
-        self.try_send_forced(kind, msg, false)
+    pub fn try_send_tagged(&self, tag: u32, msg: &[u8]) -> Result<(), SendError> {
+        self.try_send_forced(tag, msg, false)
     }
 
-    /// [`try_send_typed`](Sender::try_send_typed); `force`: look at the receiver's liveness
+    /// [`try_send_tagged`](Sender::try_send_tagged); `force`: look at the receiver's liveness
     /// now.
     pub(super) fn try_send_forced(
         &self,
-        kind: u32,
+        tag: u32,
         msg: &[u8],
         force: bool,
     ) -> Result<(), SendError> {
-        check_kind(kind);
+        check_tag(tag);
         let lane = self.shared.try_lane().ok_or(SendError::Full)?;
         let claim = self.claim(&lane, msg.len(), force)?;
         self.write(claim, 0, msg);
-        self.commit(&lane, claim, kind);
+        self.commit(&lane, claim, tag);
         Ok(())
     }
 
@@ -259,10 +259,10 @@ impl Sender {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn send(&self, msg: &[u8]) -> Result<(), SendError> {
-        self.send_typed_until(0, msg, None)
+        self.send_tagged_until(0, msg, None)
     }
 
-    /// Sends `msg` with type `kind`, waiting as long as the ring is full.
+    /// Sends `msg` with the tag `tag`, waiting as long as the ring is full.
     ///
     /// # Errors
     ///
@@ -270,17 +270,17 @@ impl Sender {
     ///
     /// # Panics
     ///
-    /// If `kind` is one of the two reserved types.
+    /// If `tag` is one of the two reserved tags.
     ///
     /// ```
     /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.send_typed(9, b"nine").unwrap();
+    /// tx.send_tagged(9, b"nine").unwrap();
     /// let mut buf = Vec::new();
     /// assert_eq!(rx.recv_into(&mut buf), Ok(9));
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn send_typed(&self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
-        self.send_typed_until(kind, msg, None)
+    pub fn send_tagged(&self, tag: u32, msg: &[u8]) -> Result<(), SendError> {
+        self.send_tagged_until(tag, msg, None)
     }
 
     /// Sends `msg`, waiting at most `timeout` for room.
@@ -298,7 +298,7 @@ impl Sender {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn send_timeout(&self, msg: &[u8], timeout: Duration) -> Result<(), SendError> {
-        self.send_typed_until(0, msg, Instant::now().checked_add(timeout))
+        self.send_tagged_until(0, msg, Instant::now().checked_add(timeout))
     }
 
     /// Sends `msg`, waiting until `deadline` (a `CLOCK_MONOTONIC` instant) for room.
@@ -314,20 +314,20 @@ impl Sender {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn send_deadline(&self, msg: &[u8], deadline: Instant) -> Result<(), SendError> {
-        self.send_typed_until(0, msg, Some(deadline))
+        self.send_tagged_until(0, msg, Some(deadline))
     }
 
-    pub(super) fn send_typed_until(
+    pub(super) fn send_tagged_until(
         &self,
-        kind: u32,
+        tag: u32,
         msg: &[u8],
         deadline: Option<Instant>,
     ) -> Result<(), SendError> {
-        check_kind(kind);
+        check_tag(tag);
         let lane = self.shared.lane();
         let claim = self.claim_waiting(&lane, msg.len(), deadline)?;
         self.write(claim, 0, msg);
-        self.commit(&lane, claim, kind);
+        self.commit(&lane, claim, tag);
         Ok(())
     }
 
@@ -352,7 +352,7 @@ impl Sender {
     /// let mut r = tx.reserve(10).unwrap();
     /// r.write_at(0, b"hello");
     /// r.write_at(5, b"world");
-    /// r.set_type(2);
+    /// r.set_tag(2);
     /// r.commit();
     /// let mut buf = Vec::new();
     /// assert_eq!(rx.recv_into(&mut buf), Ok(2));
@@ -400,7 +400,7 @@ impl Sender {
             sender: self,
             lane,
             claim,
-            kind: 0,
+            tag: 0,
             committed: false,
         }
     }
@@ -570,9 +570,9 @@ impl Sender {
 
     /// Commits `claim`: the record's header (Release), then the padding before it if it
     /// wrapped (replacing the claimed mark), then the lane goes idle.
-    pub(super) fn commit(&self, lane: &LaneGuard<'_, u8>, claim: Claim, kind: u32) {
+    pub(super) fn commit(&self, lane: &LaneGuard<'_, u8>, claim: Claim, tag: u32) {
         let area = &self.shared.area;
-        let word = record::encode(claim.len, kind);
+        let word = record::encode(claim.len, tag);
         let at = claim.record();
         if at == claim.pos {
             header(area, at).store(word, Ordering::Release);
@@ -595,10 +595,10 @@ impl Sender {
     }
 }
 
-pub(super) fn check_kind(kind: u32) {
+pub(super) fn check_tag(tag: u32) {
     assert!(
-        record::user_kind(kind),
-        "message types u32::MAX and u32::MAX - 1 are reserved"
+        record::user_kind(tag),
+        "tags u32::MAX and u32::MAX - 1 are reserved"
     );
 }
 
@@ -675,10 +675,10 @@ impl Sender {
     /// # Ok(()) }
     /// ```
     pub async fn send_async(&mut self, msg: &[u8]) -> Result<(), SendError> {
-        self.send_typed_async(0, msg).await
+        self.send_tagged_async(0, msg).await
     }
 
-    /// Like [`send_async`](Sender::send_async), with message type `kind`.
+    /// Like [`send_async`](Sender::send_async), with the tag `tag`.
     ///
     /// # Cancel safety
     ///
@@ -690,21 +690,21 @@ impl Sender {
     ///
     /// # Panics
     ///
-    /// If `kind` is one of the two reserved types.
+    /// If `tag` is one of the two reserved tags.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let (mut tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.send_typed_async(5, b"x").await?;
+    /// tx.send_tagged_async(5, b"x").await?;
     /// let mut buf = Vec::new();
     /// assert_eq!(rx.recv_into(&mut buf), Ok(5));
     /// # Ok(()) }
     /// ```
-    pub async fn send_typed_async(&mut self, kind: u32, msg: &[u8]) -> Result<(), SendError> {
-        check_kind(kind);
+    pub async fn send_tagged_async(&mut self, tag: u32, msg: &[u8]) -> Result<(), SendError> {
+        check_tag(tag);
         crate::handle::drive(self, msg.len(), |tx, force| {
-            match tx.try_send_forced(kind, msg, force) {
+            match tx.try_send_forced(tag, msg, force) {
                 Err(SendError::Full) => None,
                 other => Some(other),
             }

@@ -86,11 +86,11 @@ impl Receiver {
     /// The next message if one is committed (`None`: nothing readable at the head).
     pub(super) fn take(&mut self, buf: &mut Vec<u8>) -> Option<Result<u32, TryRecvError>> {
         match self.cursor.next(&self.shared.area, buf) {
-            Next::Message(kind) => {
+            Next::Message(tag) => {
                 if self.cursor.due(self.shared.area.capacity()) {
                     self.hand_back();
                 }
-                Some(Ok(kind))
+                Some(Ok(tag))
             }
             Next::NotReady => None,
             Next::Corrupt => {
