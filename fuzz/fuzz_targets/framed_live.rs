@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let file = std::fs::File::from(fd.try_clone().expect("dup"));
     let mut rx = framed::Receiver::open(Location::Fd(fd)).expect("open the receiver");
     let max = tx.max_message();
-    let area_len = shmring::spsc::CONTROL_SIZE + CAPACITY as usize;
+    let area_len = shmring::spsc::layout::CONTROL_SIZE + CAPACITY as usize;
     let mut buf = Vec::new();
     let mut bytes = data.iter().copied();
     while let Some(op) = bytes.next() {

@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let tx2 = tx.attach_sender().expect("second producer");
     let senders = [&tx, &tx2];
     let max = tx.max_message();
-    let area_len = shmring::mpmc::CONTROL_SIZE + CAPACITY as usize;
+    let area_len = shmring::mpmc::layout::CONTROL_SIZE + CAPACITY as usize;
     let mut buf = Vec::new();
     let mut open = None;
     let mut bytes = data.iter().copied();

@@ -25,9 +25,11 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use crate::RingKind;
 use crate::header::{self, HEADER_SIZE, HeaderError, HeaderInfo, MAGIC};
+use crate::mpmc::layout as mpmc;
 use crate::process::{Liveness, owner_liveness};
-use crate::{RingKind, mpmc, spsc};
+use crate::spsc::layout as spsc;
 
 /// Where named segments live.
 pub const SHM_DIR: &str = "/dev/shm";

@@ -198,7 +198,7 @@ fn head_past_the_stored_tail_is_not_corruption() {
         .write(true)
         .open(shm_path(&name))
         .unwrap();
-    let tail_at = (shmring::header::HEADER_SIZE + shmring::spsc::TAIL_OFFSET) as u64;
+    let tail_at = (shmring::header::HEADER_SIZE + shmring::spsc::layout::TAIL_OFFSET) as u64;
     file.write_all_at(&0u64.to_le_bytes(), tail_at).unwrap();
     assert_eq!(rx.recv().unwrap(), b"committed");
     assert!(rx.recv().is_err()); // drained; hands the space back (head 24, tail 0)
@@ -227,7 +227,7 @@ fn padding_chain_past_a_ring_is_corruption() {
         .write(true)
         .open(shm_path(&name))
         .unwrap();
-    let data = (shmring::header::HEADER_SIZE + shmring::spsc::CONTROL_SIZE) as u64;
+    let data = (shmring::header::HEADER_SIZE + shmring::spsc::layout::CONTROL_SIZE) as u64;
     let padding = |span: u64| ((u64::from(u32::MAX) << 32) | span).to_ne_bytes();
     file.write_all_at(&padding(224), data + 32).unwrap(); // 32 → the end
     file.write_all_at(&padding(256), data).unwrap(); // then a whole lap
@@ -249,7 +249,7 @@ fn unaligned_head_at_takeover_is_corruption() {
         .write(true)
         .open(shm_path(&name))
         .unwrap();
-    let head_at = (shmring::header::HEADER_SIZE + shmring::spsc::HEAD_OFFSET) as u64;
+    let head_at = (shmring::header::HEADER_SIZE + shmring::spsc::layout::HEAD_OFFSET) as u64;
     file.write_all_at(&12u64.to_ne_bytes(), head_at).unwrap();
     assert!(matches!(
         Sender::open(name.as_str()),

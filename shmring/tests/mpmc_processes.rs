@@ -287,7 +287,7 @@ fn consumer_killed_mid_stream_never_wedges_the_ring() {
 fn scribbled_state_is_reported_not_followed() {
     let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let area = HEADER_SIZE as u64;
-    let slots = area + shmring::mpmc::CONTROL_SIZE as u64;
+    let slots = area + shmring::mpmc::layout::CONTROL_SIZE as u64;
     for (what, offset, value) in [
         ("tail ahead by more than the capacity", area, 1_000u64),
         ("tail with the tombstone bit", area, 1 << 63),

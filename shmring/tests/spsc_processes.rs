@@ -13,7 +13,8 @@ use common::{Rng, Unlink, child, shm_path, unique_name, wait_for_line, wait_with
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use shmring::header::HEADER_SIZE;
-use shmring::spsc::{HEAD_OFFSET, Receiver, Sender, TAIL_OFFSET};
+use shmring::spsc::layout::{HEAD_OFFSET, TAIL_OFFSET};
+use shmring::spsc::{Receiver, Sender};
 use shmring::{RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError, WaitStrategy};
 
 /// The heavy tests spin two processes; on a 2-core machine they run one at a time.

@@ -199,8 +199,8 @@ pub struct Receiver {
 }
 
 /// Where both control blocks (spsc and mpmc) keep the published head.
-const HEAD_OFFSET: usize = crate::spsc::HEAD_OFFSET;
-const _: () = assert!(crate::spsc::HEAD_OFFSET == crate::mpmc::HEAD_OFFSET);
+const HEAD_OFFSET: usize = crate::spsc::layout::HEAD_OFFSET;
+const _: () = assert!(crate::spsc::layout::HEAD_OFFSET == crate::mpmc::layout::HEAD_OFFSET);
 
 // SAFETY: a handle owns its role exclusively (claimed in shared memory) and touches the area
 // only through atomics and copies of the bytes the record protocol assigns to its role; moving

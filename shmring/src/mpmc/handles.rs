@@ -87,7 +87,7 @@ macro_rules! common_handle_methods {
                 location: Location,
                 _: &crate::RingOptions<Self>,
             ) -> Result<Self, OpenError> {
-                let segment = open_ring::<T>(RingKind::Mpmc, location, area::geometry::<T>())?;
+                let segment = open_ring::<T>(RingKind::Mpmc, location, layout::geometry::<T>())?;
                 Self::attach(Arc::new(segment))
             }
 

@@ -69,7 +69,9 @@
 //! forward and stay within a capacity of each other); a violation makes the handle return
 //! `Corrupted` from then on — never undefined behaviour, a panic or an endless loop.
 
-pub(crate) mod area;
+pub mod layout;
+#[allow(unused_imports)]
+use layout::*;
 mod handles;
 mod receiver;
 mod sender;
@@ -84,14 +86,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use area::{Area, Role};
-pub use area::{
-    CONTROL_SIZE, DATA_SEQ_OFFSET, DATA_WAITING_OFFSET, EPOCH_OFFSET, HEAD_OFFSET, HELD_OPEN, IDLE,
-    LANES, PARTICIPANTS, RECEIVERS_EVER_OFFSET, RECEIVERS_REAPED_OFFSET, RECORD_LANES,
-    RECORD_OWNER, RECORD_PID_NS, RECORD_ROLE, RECORD_SIZE, SENDERS_EVER_OFFSET,
-    SENDERS_REAPED_OFFSET, SPACE_SEQ_OFFSET, SPACE_WAITING_OFFSET, TABLE_OFFSET, TAIL_OFFSET,
-    TOMBSTONE,
-};
+pub(crate) use layout::{Area, Role};
 
 use crate::error::{recv_without_timeout, try_recv_to_timeout, try_to_timeout, without_timeout};
 use crate::header::HeaderError;
@@ -292,7 +287,7 @@ fn create_options<T: ShmType>(
     location: &Location,
 ) -> Result<crate::SegmentOptions, OpenError> {
     let capacity = if capacity == 1 { 2 } else { capacity };
-    ring_options::<T>(RingKind::Mpmc, capacity, area::geometry::<T>(), location)
+    ring_options::<T>(RingKind::Mpmc, capacity, layout::geometry::<T>(), location)
 }
 
 /// The strategy of new handles; under loom no spinning, so that every wait goes to sleep and

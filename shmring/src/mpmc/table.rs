@@ -198,7 +198,7 @@ impl<T: ShmType> Participant<T> {
             && self
                 .area
                 .storage()
-                .u64_at(area::MODEL_DEAD_OFFSET)
+                .u64_at(layout::MODEL_DEAD_OFFSET)
                 .load(Ordering::SeqCst)
                 & (1 << index)
                 != 0
@@ -210,7 +210,7 @@ impl<T: ShmType> Participant<T> {
     pub(crate) fn die(&self) {
         self.area
             .storage()
-            .u64_at(area::MODEL_DEAD_OFFSET)
+            .u64_at(layout::MODEL_DEAD_OFFSET)
             .fetch_or(1 << self.index, Ordering::SeqCst);
         self.abandoned.store(true, Ordering::Relaxed);
         // Survivors asleep would notice within a liveness period; loom has no time.
@@ -329,7 +329,7 @@ impl<T: ShmType> Participant<T> {
         let dead = self
             .area
             .storage()
-            .u64_at(area::MODEL_DEAD_OFFSET)
+            .u64_at(layout::MODEL_DEAD_OFFSET)
             .load(Ordering::SeqCst) as u32;
         self.polls.swap(dead, Ordering::Relaxed) != dead
     }

@@ -44,7 +44,9 @@
 //! keeps its data. Every index read from shared memory is validated, and an impossible one
 //! makes the handle return `Corrupted` from then on.
 
-mod area;
+pub mod layout;
+#[allow(unused_imports)]
+use layout::*;
 mod chunks;
 mod end;
 mod receiver;
@@ -56,12 +58,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use area::{Area, Role, geometry};
-pub use area::{
-    CONTROL_SIZE, DATA_SEQ_OFFSET, DATA_WAITING_OFFSET, HEAD_OFFSET, RECEIVER_RECORD_OFFSET,
-    RECORD_OWNER, RECORD_PID_NS, RECORD_STATE, SENDER_RECORD_OFFSET, SPACE_SEQ_OFFSET,
-    SPACE_WAITING_OFFSET, STATE_ATTACHED, STATE_CLOSED, STATE_NEVER, TAIL_OFFSET, slots_offset,
-};
+pub(crate) use layout::{Area, Role, geometry};
 
 use crate::error::{recv_without_timeout, try_recv_to_timeout, try_to_timeout, without_timeout};
 use crate::header::HeaderError;
@@ -202,11 +199,11 @@ pub(crate) fn create_options<T: ShmType>(
     capacity: u64,
     location: &Location,
 ) -> Result<SegmentOptions, OpenError> {
-    ring_options::<T>(RingKind::Spsc, capacity, area::geometry::<T>(), location)
+    ring_options::<T>(RingKind::Spsc, capacity, layout::geometry::<T>(), location)
 }
 
 fn open_segment<T: ShmType>(location: impl Into<Location>) -> Result<Segment, OpenError> {
-    open_ring::<T>(RingKind::Spsc, location, area::geometry::<T>())
+    open_ring::<T>(RingKind::Spsc, location, layout::geometry::<T>())
 }
 
 /// Length from the shared indices, never more than the capacity whatever a peer wrote.

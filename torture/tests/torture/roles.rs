@@ -111,7 +111,7 @@ pub(super) fn leave(ledger: &Ledger, o: Outcome, hostile: bool, stop: usize, nam
 /// The raw state of a many-producer framed ring (for a failure report): positions, the
 /// participant table's owners, roles and lanes, and the record headers from the head.
 pub(super) fn dump_mpsc(name: &str) -> String {
-    use shmring::mpmc::{
+    use shmring::mpmc::layout::{
         CONTROL_SIZE, HEAD_OFFSET, LANES, PARTICIPANTS, RECORD_LANES, RECORD_OWNER, RECORD_ROLE,
         RECORD_SIZE, TABLE_OFFSET, TAIL_OFFSET,
     };

@@ -34,9 +34,8 @@ use std::time::{Duration, Instant};
 use super::record::{self, HEADER, Record};
 use super::{Cursor, MIN_CAPACITY, Next, SendError, header, max_message};
 use crate::error::{recv_without_timeout, try_recv_to_timeout};
-use crate::mpmc::{
-    Area, CONTROL_SIZE, Claimant, IDLE, LaneGuard, Participant, Protocol, Resolution, Role,
-};
+use crate::mpmc::layout::{CONTROL_SIZE, IDLE};
+use crate::mpmc::{Area, Claimant, LaneGuard, Participant, Protocol, Resolution, Role};
 use crate::storage::{Geometry, Storage};
 use crate::sync::Ordering;
 use crate::wait::{Step, Waiter};
@@ -49,7 +48,7 @@ use crate::{OpenError, RecvError, RecvTimeoutError, TryRecvError, WaitStrategy};
 pub const CONSUMED_OFFSET: usize = 768;
 
 /// Operations (sends, open reservations) one process can have in flight on one ring.
-pub const LANES_PER_PROCESS: usize = crate::mpmc::LANES / 2;
+pub const LANES_PER_PROCESS: usize = crate::mpmc::layout::LANES / 2;
 
 /// Attempts one claim makes before it reports `Full` under contention (each failed attempt
 /// means another producer claimed).

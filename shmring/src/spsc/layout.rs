@@ -1,6 +1,7 @@
-//! The SPSC ring area: byte layout and the storage abstraction the algorithm runs on.
+//! The byte layout of the spsc ring area (docs/layout.md, "spsc area"), const-asserted below,
+//! and the storage abstraction the algorithm runs on.
 //!
-//! In normal builds an [`Area`] reinterprets the mapped segment (atomics through
+//! In normal builds an `Area` reinterprets the mapped segment (atomics through
 //! `AtomicU64::from_ptr`, slots through raw pointers); under `--cfg shmring_loom` it owns
 //! heap-allocated loom atomics, loom cells and a model futex, so the same ring code is
 //! model-checked. Offsets are relative to the start of the area (segment offset 4096) and are
@@ -42,6 +43,22 @@ pub const STATE_ATTACHED: u32 = 1;
 /// Attachment state: the last holder closed it.
 pub const STATE_CLOSED: u32 = 2;
 
+// What docs/layout.md promises about this area, checked when the crate compiles: the two
+// positions each alone in their 128-byte block, the eventcount words and both role records
+// inside their own blocks, the framed ring's consumed word in the receiver's record block,
+// and the control block a whole number of blocks.
+const _: () = {
+    assert!(TAIL_OFFSET == 0 && HEAD_OFFSET == 128);
+    assert!(DATA_SEQ_OFFSET == 256 && DATA_WAITING_OFFSET == DATA_SEQ_OFFSET + 4);
+    assert!(SPACE_SEQ_OFFSET == 384 && SPACE_WAITING_OFFSET == SPACE_SEQ_OFFSET + 4);
+    assert!(SENDER_RECORD_OFFSET == 512 && RECEIVER_RECORD_OFFSET == SENDER_RECORD_OFFSET + 128);
+    assert!(RECORD_OWNER + 8 <= RECORD_STATE && RECORD_STATE + 4 <= RECORD_PID_NS);
+    assert!(RECORD_PID_NS + 8 <= 64);
+    assert!(crate::framed::CONSUMED_OFFSET >= RECEIVER_RECORD_OFFSET + 64);
+    assert!(crate::framed::CONSUMED_OFFSET + 8 <= CONTROL_SIZE);
+    assert!(CONTROL_SIZE == RECEIVER_RECORD_OFFSET + 128 && CONTROL_SIZE % 128 == 0);
+};
+
 /// Offset of the waiting flag of the direction `role` sleeps on.
 fn waiting_offset(role: Role) -> usize {
     match role {
@@ -56,13 +73,13 @@ pub fn slots_offset(align: usize) -> usize {
 }
 
 /// The geometry of an spsc ring of `T`: packed slots after the control block.
-pub const fn geometry<T>() -> Geometry {
+pub(crate) const fn geometry<T>() -> Geometry {
     Geometry::packed::<T>(CONTROL_SIZE)
 }
 
 /// The two ends of the ring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     Sender,
     Receiver,
 }

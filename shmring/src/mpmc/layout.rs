@@ -1,4 +1,5 @@
-//! The MPMC ring area: byte layout (documented in `docs/layout.md`) and accessors.
+//! The byte layout of the mpmc ring area (docs/layout.md, "mpmc area"): every offset and
+//! constant a program in another language needs, const-asserted below.
 //!
 //! Offsets are relative to the start of the area (segment offset 4096).
 
@@ -64,9 +65,30 @@ pub const TOMBSTONE: u64 = 1 << 63;
 /// Recovery masks it off.
 pub const HELD_OPEN: u64 = 1 << 63;
 
+// What docs/layout.md promises about this area, checked when the crate compiles (nothing
+// checked before, for instance, that a record's lanes fit in it).
+const _: () = {
+    assert!(TAIL_OFFSET == 0 && HEAD_OFFSET == 128);
+    assert!(DATA_SEQ_OFFSET == 256 && DATA_WAITING_OFFSET == 264);
+    assert!(SPACE_SEQ_OFFSET == 384 && SPACE_WAITING_OFFSET == 392);
+    assert!(EPOCH_OFFSET == 512 && SENDERS_EVER_OFFSET == EPOCH_OFFSET + 8);
+    assert!(RECEIVERS_EVER_OFFSET == SENDERS_EVER_OFFSET + 4);
+    assert!(SENDERS_REAPED_OFFSET >= RECEIVERS_EVER_OFFSET + 4 + 8); // the loom word between
+    assert!(RECEIVERS_REAPED_OFFSET == SENDERS_REAPED_OFFSET + 4);
+    assert!(crate::framed::mpsc::CONSUMED_OFFSET >= RECEIVERS_REAPED_OFFSET + 4);
+    assert!(crate::framed::mpsc::CONSUMED_OFFSET + 8 <= TABLE_OFFSET);
+    // A record: owner, pid namespace, role, then the lanes on their own cache line, all inside.
+    assert!(RECORD_OWNER + 8 <= RECORD_PID_NS && RECORD_PID_NS + 8 <= RECORD_ROLE);
+    assert!(RECORD_ROLE + 4 <= RECORD_LANES && RECORD_LANES % 64 == 0);
+    assert!(RECORD_LANES + 8 * LANES <= RECORD_SIZE);
+    // Framed many-producer lanes are pairs (position, length); waiting masks have 64 bits.
+    assert!(LANES % 2 == 0 && PARTICIPANTS <= 64);
+    assert!(CONTROL_SIZE == TABLE_OFFSET + PARTICIPANTS * RECORD_SIZE);
+};
+
 /// The two sides of the ring, as stored in a record's role word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     Sender = 1,
     Receiver = 2,
 }
@@ -89,7 +111,7 @@ impl Role {
 }
 
 /// The geometry of an mpmc ring of `T`: stamped slots after the control block.
-pub const fn geometry<T>() -> Geometry {
+pub(crate) const fn geometry<T>() -> Geometry {
     Geometry::stamped::<T>(CONTROL_SIZE)
 }
 
