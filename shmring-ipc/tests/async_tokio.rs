@@ -4,8 +4,7 @@
 //! duplicated).
 #![cfg(feature = "tokio")]
 
-#[path = "../../shmring/tests/common/mod.rs"]
-mod common;
+use shmring_test_support as common;
 
 use std::io::Write;
 use std::time::Duration;

@@ -3,8 +3,7 @@
 //! directions, timeouts, too-large messages on both sides, and a sender killed in the middle of
 //! a message.
 
-#[path = "../../shmring/tests/common/mod.rs"]
-mod common;
+use shmring_test_support as common;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! Creators that stall or die before publishing the header, and creators that race.
 
-mod common;
+use shmring_test_support as common;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

@@ -3,8 +3,8 @@
 //! points: every message exactly once, in order, byte for byte.
 #![cfg(all(feature = "tokio", not(shmring_loom)))]
 
-#[macro_use]
-mod common;
+use shmring_test_support as common;
+use shmring_test_support::send_despite_drops;
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 //! header a lap later as a new one and reported `Corrupted`; found by `shmring recv`).
 #![cfg(not(shmring_loom))]
 
-mod common;
+use shmring_test_support as common;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

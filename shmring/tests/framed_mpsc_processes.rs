@@ -5,7 +5,7 @@
 //! replaced (the successor resumes where the dead one stopped: at most the one message it was
 //! handed as it died is missing from what it reported, none is delivered twice).
 
-mod common;
+use shmring_test_support as common;
 
 use std::io::Write;
 use std::sync::Mutex;

@@ -2,7 +2,7 @@
 //! and producers SIGKILLed mid-reservation and mid-copy — the consumer never sees a torn
 //! message, is never blocked for good, and a successor producer continues the stream.
 
-mod common;
+use shmring_test_support as common;
 
 use std::io::Write;
 use std::process::Child;

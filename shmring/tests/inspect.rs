@@ -2,7 +2,7 @@
 //! dead, and damaged control blocks or headers reported — never a panic.
 #![cfg(not(shmring_loom))]
 
-mod common;
+use shmring_test_support as common;
 
 use std::os::unix::fs::FileExt;
 

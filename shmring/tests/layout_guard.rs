@@ -1,7 +1,7 @@
 //! The layout guard across real processes: a segment created with one payload type is opened
 //! by another process with the same or a different type.
 
-mod common;
+use shmring_test_support as common;
 
 use common::{Unlink, child, report, result_line, run, unique_name};
 use shmring::{RingKind, SegmentOptions, ShmType};

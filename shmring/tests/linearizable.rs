@@ -8,7 +8,7 @@
 //! for `try_send`, across threads and across processes, for `mpmc`; the same promise for the
 //! many-producer framed ring, with a producer holding a claim open, and killed holding it.
 
-mod common;
+use shmring_test_support as common;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -5,8 +5,8 @@
 //! no waiter left registered afterwards.
 #![cfg(all(feature = "tokio", not(shmring_loom)))]
 
-#[macro_use]
-mod common;
+use shmring_test_support as common;
+use shmring_test_support::send_despite_drops;
 
 use std::time::{Duration, Instant};
 

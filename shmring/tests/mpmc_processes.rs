@@ -2,7 +2,7 @@
 //! consumer processes, producers and consumers killed with SIGKILL mid-stream, and a peer that
 //! scribbles on the shared state.
 
-mod common;
+use shmring_test_support as common;
 
 use std::io::Write;
 use std::os::unix::fs::FileExt;

@@ -1,6 +1,6 @@
 //! The other region kinds: files (persistence), memfds (shared by descriptor, sealed), heap.
 
-mod common;
+use shmring_test_support as common;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;

@@ -1,7 +1,7 @@
 //! Every way opening or creating a segment can go wrong gives its own error, never a panic or
 //! a SIGBUS: damaged headers, truncation, foreign files, permissions, names, space.
 
-mod common;
+use shmring_test_support as common;
 
 use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom, Write};

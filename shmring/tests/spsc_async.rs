@@ -3,8 +3,8 @@
 //! futures dropped at random points (nothing lost or duplicated, no waiter left registered).
 #![cfg(all(feature = "tokio", not(shmring_loom)))]
 
-#[macro_use]
-mod common;
+use shmring_test_support as common;
+use shmring_test_support::send_despite_drops;
 
 use std::time::{Duration, Instant};
 

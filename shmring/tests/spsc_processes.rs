@@ -2,7 +2,7 @@
 //! blocking modes, producers and consumers killed with SIGKILL at random points, role
 //! takeover, and a peer that scribbles on the shared indices.
 
-mod common;
+use shmring_test_support as common;
 
 use std::os::unix::fs::FileExt;
 use std::process::Child;

@@ -26,13 +26,7 @@ pub fn unique(tag: &str) -> String {
 }
 
 /// Removes the ring when dropped.
-pub struct Unlink(pub String);
-
-impl Drop for Unlink {
-    fn drop(&mut self) {
-        let _ = shmring::Segment::unlink_name(&self.0);
-    }
-}
+pub use shmring_test_support::Unlink;
 
 /// Waits for `child` with the watchdog; its exit code and stdout.
 pub fn finish(child: Child) -> (Option<i32>, Vec<u8>, String) {

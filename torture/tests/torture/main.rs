@@ -9,8 +9,7 @@
 //! `SHMRING_TORTURE_SECS=N` overrides the duration of each timed phase. What is checked and
 //! the figures of the last long run: docs/reliability.md.
 
-#[path = "../../../shmring/tests/common/mod.rs"]
-mod common;
+use shmring_test_support as common;
 mod exhaustion;
 mod handles;
 mod hostile;

@@ -1,6 +1,5 @@
 //! Helpers for tests that run real processes: the test binary re-executes itself in a child
 //! role, every wait is bounded by a watchdog, and segment names are unique and cleaned up.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -108,6 +107,7 @@ pub fn unique_name(tag: &str) -> String {
 }
 
 /// Unlinks a named segment when dropped, so failing tests leave nothing in /dev/shm.
+#[derive(Debug)]
 pub struct Unlink(pub String);
 
 impl Drop for Unlink {
@@ -136,6 +136,7 @@ pub fn report(result: Result<shmring::Segment, shmring::OpenError>) {
 
 /// A small xorshift generator for random kill points, seeded from the clock and the pid
 /// (the seed is printed, so a failing round can be replayed).
+#[derive(Debug)]
 pub struct Rng(u64);
 
 impl Rng {
@@ -155,6 +156,12 @@ impl Rng {
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+impl Default for Rng {
+    fn default() -> Rng {
+        Rng::new()
     }
 }
 
@@ -192,14 +199,14 @@ pub fn random_wait(seed: &mut u64, bound_us: u64) -> Duration {
 /// A dropped send future sent nothing, so the same message is sent again (the cancellation
 /// tests of the async senders). A macro, not a function: the futures of spawned tasks must
 /// stay `Send`, which an async closure's cannot promise yet.
-#[allow(unused_macros)]
+#[macro_export]
 macro_rules! send_despite_drops {
     ($seed:expr, $bound_us:expr, $send:expr) => {{
         let start = std::time::Instant::now();
         let mut dropped = 0u32;
         loop {
-            assert!(start.elapsed() < common::WATCHDOG, "a send never completed");
-            let wait = common::random_wait($seed, $bound_us);
+            assert!(start.elapsed() < $crate::WATCHDOG, "a send never completed");
+            let wait = $crate::random_wait($seed, $bound_us);
             match tokio::time::timeout(wait, $send).await {
                 Ok(Ok(())) => break dropped,
                 Ok(Err(e)) => panic!("send: {e}"),
