@@ -90,19 +90,69 @@ impl<H> RingOptions<H> {
     }
 }
 
-/// Writes `Handle::options()` and the handle's `create`/`open`/`open_or_create` on
-/// [`RingOptions<Handle>`], from two functions of the ring: `create(location, capacity,
-/// &options)` and `open(location, &options)` (both make the segment and attach; the wait
-/// strategy is applied here). `example` names the handle in the examples.
+/// Writes a handle's constructors once: `Handle::create(location, capacity)`,
+/// `Handle::open(location)`, `Handle::options()`, and `create`/`open`/`open_or_create` on
+/// [`RingOptions<Handle>`], from three functions of the ring — `create_segment(location,
+/// capacity, mode, label)` and `open_segment(location, label)` make the segment,
+/// `attach(segment)` joins it as this handle. `example` names the handle in the examples,
+/// `role` is what it attaches as, `opens` says what opening does for it.
 macro_rules! ring_options {
     (
         impl[$($g:tt)*] $ty:ty;
         example: $example:literal,
-        create: $create:path,
-        open: $open:path
+        role: $role:literal,
+        opens: $opens:literal,
+        create_segment: $create:expr,
+        open_segment: $open:expr,
+        attach: $attach:expr
     ) => {
         #[cfg(not(shmring_loom))]
         impl<$($g)*> $ty {
+            /// Creates a ring with room for at least `capacity` (messages for typed rings,
+            /// bytes for framed rings; rounded up to a power of two) at `location` (a name
+            #[doc = concat!("means `/dev/shm/NAME`) and attaches as ", $role, ".")]
+            /// The same as `options().create(location, capacity)`.
+            ///
+            /// # Errors
+            ///
+            /// As [`SegmentOptions::create`](crate::SegmentOptions::create):
+            /// [`OpenError::AlreadyExists`](crate::OpenError::AlreadyExists) when the name is
+            /// taken, [`OpenError::InvalidConfig`](crate::OpenError::InvalidConfig) for a
+            /// capacity out of range, and the rest.
+            ///
+            /// ```
+            /// let name = format!("shmring-doc-create-{}-{}", std::process::id(), line!());
+            #[doc = concat!("let h = shmring::", $example, "::create(name.as_str(), 100)?;")]
+            /// assert_eq!(h.name(), name);
+            /// shmring::Segment::unlink_name(&name)?;
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn create(
+                location: impl Into<$crate::Location>,
+                capacity: u64,
+            ) -> Result<Self, $crate::OpenError> {
+                Self::options().create(location, capacity)
+            }
+
+            #[doc = concat!("Opens the ring at `location` and attaches as ", $role, ". ", $opens)]
+            /// The same as `options().open(location)`.
+            ///
+            /// # Errors
+            ///
+            /// As [`SegmentOptions::open`](crate::SegmentOptions::open):
+            /// [`OpenError::NotFound`](crate::OpenError::NotFound), another kind or payload
+            /// (`KindMismatch`, `IncompatibleLayout`), and the ring's own (`RoleTaken` while
+            /// a live process holds a single role, `ParticipantsFull`, `Corrupted` for
+            /// impossible positions).
+            ///
+            /// ```
+            #[doc = concat!("let err = shmring::", $example, "::open(\"shmring-doc-nowhere\").unwrap_err();")]
+            /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
+            /// ```
+            pub fn open(location: impl Into<$crate::Location>) -> Result<Self, $crate::OpenError> {
+                Self::options().open(location)
+            }
+
             /// The options to make this handle with (permission bits, wait strategy), then
             /// `create`, `open` or `open_or_create`.
             ///
@@ -124,9 +174,7 @@ macro_rules! ring_options {
             ///
             /// # Errors
             ///
-            /// As [`SegmentOptions::create`](crate::SegmentOptions::create):
-            /// [`OpenError::AlreadyExists`](crate::OpenError::AlreadyExists) when the name is
-            /// taken, `InvalidConfig` for a capacity out of range, and the rest.
+            /// As the handle's `create`.
             ///
             /// ```
             /// let name = format!("shmring-doc-optcreate-{}-{}", std::process::id(), line!());
@@ -140,21 +188,15 @@ macro_rules! ring_options {
                 location: impl Into<$crate::Location>,
                 capacity: u64,
             ) -> Result<$ty, $crate::OpenError> {
-                let handle = $create(location.into(), capacity, self)?;
-                Ok(match self.strategy {
-                    Some(strategy) => handle.with_wait_strategy(strategy),
-                    None => handle,
-                })
+                let segment = $create(location.into(), capacity, self.mode, self.label.clone())?;
+                self.finish($attach(std::sync::Arc::new(segment))?)
             }
 
-            /// Opens the ring at `location` and attaches (taking over the role of a dead
-            /// holder where the ring has roles).
+            /// Opens the ring at `location` and attaches.
             ///
             /// # Errors
             ///
-            /// As [`SegmentOptions::open`](crate::SegmentOptions::open):
-            /// [`OpenError::NotFound`](crate::OpenError::NotFound), another kind or payload,
-            /// and the ring's own (a live holder of a single role, a full participant table).
+            /// As the handle's `open`.
             ///
             /// ```
             #[doc = concat!("let err = shmring::", $example, "::options().open(\"shmring-doc-nowhere\").unwrap_err();")]
@@ -164,11 +206,8 @@ macro_rules! ring_options {
                 &self,
                 location: impl Into<$crate::Location>,
             ) -> Result<$ty, $crate::OpenError> {
-                let handle = $open(location.into(), self)?;
-                Ok(match self.strategy {
-                    Some(strategy) => handle.with_wait_strategy(strategy),
-                    None => handle,
-                })
+                let segment = $open(location.into(), self.label.clone())?;
+                self.finish($attach(std::sync::Arc::new(segment))?)
             }
 
             /// Opens the ring at `location` if it exists, else creates it (exactly one of
@@ -196,6 +235,14 @@ macro_rules! ring_options {
                     |l| self.create(l, capacity),
                     |l| self.open(l),
                 )
+            }
+
+            /// The handle made, with the wait strategy asked for.
+            fn finish(&self, handle: $ty) -> Result<$ty, $crate::OpenError> {
+                Ok(match self.strategy {
+                    Some(strategy) => handle.with_wait_strategy(strategy),
+                    None => handle,
+                })
             }
         }
     };

@@ -150,18 +150,21 @@ pub(crate) fn framed_options(
 
 #[cfg(not(shmring_loom))]
 fn create_segment(
-    location: impl Into<Location>,
+    location: Location,
     capacity: u64,
     mode: u32,
+    _label: Option<crate::TypeLayout>,
 ) -> Result<Segment, OpenError> {
-    let location = location.into();
     framed_options(RingKind::Framed, capacity, geometry(), &location)?
         .mode(mode)
         .create(location)
 }
 
 #[cfg(not(shmring_loom))]
-fn open_segment(location: impl Into<Location>) -> Result<Segment, OpenError> {
+fn open_segment(
+    location: Location,
+    _label: Option<crate::TypeLayout>,
+) -> Result<Segment, OpenError> {
     let segment = open_ring::<u8>(RingKind::Framed, location, geometry())?;
     if segment.info().capacity < MIN_CAPACITY {
         return Err(OpenError::Corrupted {
@@ -228,6 +231,7 @@ pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
         Location::Heap,
         capacity,
         crate::DEFAULT_MODE,
+        None,
     )?);
     let tx = Sender::attach(segment.clone())?;
     let rx = Receiver::attach(segment)?;

@@ -15,64 +15,6 @@ impl std::fmt::Debug for Sender {
 }
 
 impl Sender {
-    /// Creates a ring with a data area of at least `capacity` bytes (rounded up to a power of
-    /// two, at least [`MIN_CAPACITY`]) and attaches as its sender.
-    ///
-    /// # Errors
-    ///
-    /// As [`SegmentOptions::create`](crate::SegmentOptions::create), and
-    /// [`OpenError::InvalidConfig`] for a bad capacity.
-    ///
-    /// ```
-    /// let name = format!("shmring-doc-framed-create-{}", std::process::id());
-    /// let tx = shmring::framed::Sender::create(name.as_str(), 1 << 16)?;
-    /// assert_eq!(tx.max_message(), (1 << 15) - 8);
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender, OpenError> {
-        Self::options().create(location, capacity)
-    }
-
-    /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn create_in(
-        location: Location,
-        capacity: u64,
-        options: &crate::RingOptions<Self>,
-    ) -> Result<Self, OpenError> {
-        Self::attach(Arc::new(create_segment(location, capacity, options.mode)?))
-    }
-
-    /// Opens the ring at `location` as its sender, taking over from a dead sender if there
-    /// was one: records it committed stay, bytes it left uncommitted are cleared.
-    ///
-    /// # Errors
-    ///
-    /// As [`SegmentOptions::open`](crate::SegmentOptions::open), plus
-    /// [`OpenError::RoleTaken`] while a live process is the sender and
-    /// [`OpenError::Corrupted`] for impossible positions.
-    ///
-    /// ```
-    /// let err = shmring::framed::Sender::open("shmring-doc-no-such-framed").unwrap_err();
-    /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn open(location: impl Into<Location>) -> Result<Sender, OpenError> {
-        Self::options().open(location)
-    }
-
-    /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn open_in(
-        location: Location,
-        options: &crate::RingOptions<Self>,
-    ) -> Result<Self, OpenError> {
-        let _ = options;
-        Self::attach(Arc::new(open_segment(location)?))
-    }
-
     #[cfg(not(shmring_loom))]
     pub(super) fn attach(segment: Arc<Segment>) -> Result<Sender, OpenError> {
         let end = End::<u8>::attach(segment, Role::Sender)?;
@@ -538,6 +480,9 @@ impl Sender {
 crate::build::ring_options! {
     impl[] Sender;
     example: "framed::Sender",
-    create: Sender::create_in,
-    open: Sender::open_in
+    role: "its sender",
+    opens: "If a sender process died, this one takes over: records it committed stay, bytes it left uncommitted are cleared.",
+    create_segment: create_segment,
+    open_segment: open_segment,
+    attach: Sender::attach
 }

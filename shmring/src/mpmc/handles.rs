@@ -28,68 +28,9 @@ macro_rules! common_handle_methods {
                 Ok($handle::from_shared(attach(segment, $role)?))
             }
 
-            /// Creates a ring of at least `capacity` slots (rounded up to a power of two) at
-            /// `location` (a name means `/dev/shm/NAME`) and attaches to it.
-            ///
-            /// # Errors
-            ///
-            /// As [`SegmentOptions::create`](crate::SegmentOptions::create), and
-            /// [`OpenError::InvalidConfig`] for a zero or too large capacity.
-            ///
-            /// ```
-            /// let name = format!("shmring-doc-mpmc-create-{}-{}", std::process::id(), line!());
-            #[doc = concat!("let h = shmring::mpmc::", stringify!($handle), "::<u32>::create(name.as_str(), 100)?;")]
-            /// assert_eq!(h.capacity(), 128);
-            /// shmring::Segment::unlink_name(&name)?;
-            /// # Ok::<(), shmring::OpenError>(())
-            /// ```
-            #[cfg(not(shmring_loom))]
-            pub fn create(
-                location: impl Into<Location>,
-                capacity: u64,
-            ) -> Result<$handle<T>, OpenError> {
-                Self::options().create(location, capacity)
-            }
 
-            /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
-            #[cfg(not(shmring_loom))]
-            pub(super) fn create_in(
-                location: Location,
-                capacity: u64,
-                options: &crate::RingOptions<Self>,
-            ) -> Result<Self, OpenError> {
-                let segment = create_options::<T>(capacity, &location)?
-                    .mode(options.mode)
-                    .create(location)?;
-                Self::attach(Arc::new(segment))
-            }
 
-            /// Opens the ring at `location` and attaches to it as one more participant.
-            ///
-            /// # Errors
-            ///
-            /// As [`SegmentOptions::open`](crate::SegmentOptions::open), plus
-            /// [`OpenError::ParticipantsFull`] when every record is held by a live process
-            /// and [`OpenError::Corrupted`] for impossible positions.
-            ///
-            /// ```
-            #[doc = concat!("let err = shmring::mpmc::", stringify!($handle), "::<u32>::open(\"shmring-doc-no-such-mpmc\").unwrap_err();")]
-            /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
-            /// ```
-            #[cfg(not(shmring_loom))]
-            pub fn open(location: impl Into<Location>) -> Result<$handle<T>, OpenError> {
-                Self::options().open(location)
-            }
 
-            /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
-            #[cfg(not(shmring_loom))]
-            pub(super) fn open_in(
-                location: Location,
-                _: &crate::RingOptions<Self>,
-            ) -> Result<Self, OpenError> {
-                let segment = open_ring::<T>(RingKind::Mpmc, location, layout::geometry::<T>())?;
-                Self::attach(Arc::new(segment))
-            }
 
             /// Sets how this handle waits (clones made afterwards inherit it).
             ///
@@ -234,8 +175,11 @@ macro_rules! common_handle_methods {
         crate::build::ring_options! {
             impl[T: ShmType] $handle<T>;
             example: $example,
-            create: $handle::create_in,
-            open: $handle::open_in
+            role: "one more participant",
+            opens: "Any number of senders and receivers may attach (up to the participant table); a dead participant's record is reaped.",
+            create_segment: create_segment::<T>,
+            open_segment: open_segment::<T>,
+            attach: $handle::attach
         }
 
         /// Each handle — each clone — has its own eventfd; the handles of one record count

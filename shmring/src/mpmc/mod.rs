@@ -290,6 +290,28 @@ fn create_options<T: ShmType>(
     ring_options::<T>(RingKind::Mpmc, capacity, layout::geometry::<T>(), location)
 }
 
+/// A new mpmc segment of `T` at `location` (a typed ring's label is its payload's own layout).
+#[cfg(not(shmring_loom))]
+fn create_segment<T: ShmType>(
+    location: Location,
+    capacity: u64,
+    mode: u32,
+    _label: Option<crate::TypeLayout>,
+) -> Result<Segment, OpenError> {
+    create_options::<T>(capacity, &location)?
+        .mode(mode)
+        .create(location)
+}
+
+/// The mpmc segment of `T` at `location`.
+#[cfg(not(shmring_loom))]
+fn open_segment<T: ShmType>(
+    location: Location,
+    _label: Option<crate::TypeLayout>,
+) -> Result<Segment, OpenError> {
+    open_ring::<T>(RingKind::Mpmc, location, layout::geometry::<T>())
+}
+
 /// The strategy of new handles; under loom no spinning, so that every wait goes to sleep and
 /// loom explores the futex protocol instead of unrolling spin loops.
 fn default_strategy() -> WaitStrategy {

@@ -202,7 +202,25 @@ pub(crate) fn create_options<T: ShmType>(
     ring_options::<T>(RingKind::Spsc, capacity, layout::geometry::<T>(), location)
 }
 
-fn open_segment<T: ShmType>(location: impl Into<Location>) -> Result<Segment, OpenError> {
+/// A new spsc segment of `T` at `location` (a typed ring's label is its payload's own layout).
+#[cfg(not(shmring_loom))]
+fn create_segment<T: ShmType>(
+    location: Location,
+    capacity: u64,
+    mode: u32,
+    _label: Option<crate::TypeLayout>,
+) -> Result<Segment, OpenError> {
+    create_options::<T>(capacity, &location)?
+        .mode(mode)
+        .create(location)
+}
+
+/// The spsc segment of `T` at `location`.
+#[cfg(not(shmring_loom))]
+fn open_segment<T: ShmType>(
+    location: Location,
+    _label: Option<crate::TypeLayout>,
+) -> Result<Segment, OpenError> {
     open_ring::<T>(RingKind::Spsc, location, layout::geometry::<T>())
 }
 

@@ -5,63 +5,6 @@
 use super::*;
 
 impl<T: ShmType> Receiver<T> {
-    /// Creates a ring of at least `capacity` slots (rounded up to a power of two) at
-    /// `location` and attaches as its receiver.
-    ///
-    /// # Errors
-    ///
-    /// As [`SegmentOptions::create`].
-    ///
-    /// ```
-    /// let name = format!("shmring-doc-spsc-rcreate-{}", std::process::id());
-    /// let rx = shmring::spsc::Receiver::<u64>::create(name.as_str(), 64)?;
-    /// assert!(rx.is_empty());
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Receiver<T>, OpenError> {
-        Self::options().create(location, capacity)
-    }
-
-    /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn create_in(
-        location: Location,
-        capacity: u64,
-        options: &crate::RingOptions<Self>,
-    ) -> Result<Self, OpenError> {
-        let segment = create_options::<T>(capacity, &location)?
-            .mode(options.mode)
-            .create(location)?;
-        Self::attach(Arc::new(segment))
-    }
-
-    /// Opens the ring at `location` as its receiver. If a receiver process died, this one
-    /// takes over: it continues from the last message its predecessor released.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::open`].
-    ///
-    /// ```
-    /// let err = shmring::spsc::Receiver::<u32>::open("bad/name").unwrap_err();
-    /// assert!(matches!(err, shmring::OpenError::InvalidName { .. }));
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn open(location: impl Into<Location>) -> Result<Receiver<T>, OpenError> {
-        Self::options().open(location)
-    }
-
-    /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn open_in(
-        location: Location,
-        _: &crate::RingOptions<Self>,
-    ) -> Result<Self, OpenError> {
-        Self::attach(Arc::new(open_segment::<T>(location)?))
-    }
-
     #[cfg(not(shmring_loom))]
     pub(super) fn attach(segment: Arc<Segment>) -> Result<Receiver<T>, OpenError> {
         let (end, head, tail) = End::attach_with_indices(segment, Role::Receiver)?;
@@ -675,6 +618,9 @@ crate::handle::stream_method! {
 crate::build::ring_options! {
     impl[T: ShmType] Receiver<T>;
     example: "spsc::Receiver::<u64>",
-    create: Receiver::create_in,
-    open: Receiver::open_in
+    role: "its receiver",
+    opens: "If a receiver process died, this one takes over: it continues from the last message its predecessor released.",
+    create_segment: create_segment::<T>,
+    open_segment: open_segment::<T>,
+    attach: Receiver::attach
 }

@@ -5,64 +5,6 @@
 use super::*;
 
 impl<T: ShmType> Sender<T> {
-    /// Creates a ring of at least `capacity` slots (rounded up to a power of two) at
-    /// `location` (a name means `/dev/shm/NAME`) and attaches as its sender.
-    ///
-    /// # Errors
-    ///
-    /// As [`SegmentOptions::create`].
-    ///
-    /// ```
-    /// let name = format!("shmring-doc-spsc-create-{}", std::process::id());
-    /// let tx = shmring::spsc::Sender::<u32>::create(name.as_str(), 1000)?;
-    /// assert_eq!(tx.capacity(), 1024);
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender<T>, OpenError> {
-        Self::options().create(location, capacity)
-    }
-
-    /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn create_in(
-        location: Location,
-        capacity: u64,
-        options: &crate::RingOptions<Self>,
-    ) -> Result<Self, OpenError> {
-        let segment = create_options::<T>(capacity, &location)?
-            .mode(options.mode)
-            .create(location)?;
-        Self::attach(Arc::new(segment))
-    }
-
-    /// Opens the ring at `location` as its sender. If a sender process died, this one takes
-    /// over its role, and what it had published stays in the ring.
-    ///
-    /// # Errors
-    ///
-    /// As [`SegmentOptions::open`], plus [`OpenError::RoleTaken`] while another live process
-    /// is the sender, and [`OpenError::Corrupted`] for impossible indices.
-    ///
-    /// ```
-    /// let err = shmring::spsc::Sender::<u32>::open("shmring-doc-no-such-ring").unwrap_err();
-    /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn open(location: impl Into<Location>) -> Result<Sender<T>, OpenError> {
-        Self::options().open(location)
-    }
-
-    /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn open_in(
-        location: Location,
-        _: &crate::RingOptions<Self>,
-    ) -> Result<Self, OpenError> {
-        Self::attach(Arc::new(open_segment::<T>(location)?))
-    }
-
     #[cfg(not(shmring_loom))]
     pub(super) fn attach(segment: Arc<Segment>) -> Result<Sender<T>, OpenError> {
         let (end, head, tail) = End::attach_with_indices(segment, Role::Sender)?;
@@ -583,6 +525,9 @@ impl<T: ShmType> Sender<T> {
 crate::build::ring_options! {
     impl[T: ShmType] Sender<T>;
     example: "spsc::Sender::<u64>",
-    create: Sender::create_in,
-    open: Sender::open_in
+    role: "its sender",
+    opens: "If a sender process died, this one takes over its role, and what it had published stays in the ring.",
+    create_segment: create_segment::<T>,
+    open_segment: open_segment::<T>,
+    attach: Sender::attach
 }

@@ -78,12 +78,11 @@ fn default_strategy() -> WaitStrategy {
 
 #[cfg(not(shmring_loom))]
 fn create_segment(
-    location: impl Into<Location>,
+    location: Location,
     capacity: u64,
-    label: Option<TypeLayout>,
     mode: u32,
+    label: Option<TypeLayout>,
 ) -> Result<Segment, OpenError> {
-    let location = location.into();
     let options = super::framed_options(RingKind::FramedMpsc, capacity, geometry(), &location)?;
     match label {
         Some(layout) => options.payload_layout(layout),
@@ -94,10 +93,7 @@ fn create_segment(
 }
 
 #[cfg(not(shmring_loom))]
-fn open_segment(
-    location: impl Into<Location>,
-    label: Option<TypeLayout>,
-) -> Result<Segment, OpenError> {
+fn open_segment(location: Location, label: Option<TypeLayout>) -> Result<Segment, OpenError> {
     let layout = label.unwrap_or_else(<u8 as crate::ShmType>::layout);
     crate::storage::open_ring_as(RingKind::FramedMpsc, layout, location, geometry())
 }
@@ -152,8 +148,8 @@ pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
     let segment = Arc::new(create_segment(
         Location::Heap,
         capacity,
-        None,
         crate::DEFAULT_MODE,
+        None,
     )?);
     let rx = Receiver::attach(segment.clone())?;
     let tx = Sender::attach(segment)?;

@@ -57,72 +57,6 @@ impl Receiver {
         Ok(rx)
     }
 
-    /// Creates a ring with a data area of at least `capacity` bytes and attaches as its
-    /// receiver.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::create`].
-    ///
-    /// ```
-    /// let name = format!("shmring-doc-mpsc-rcreate-{}", std::process::id());
-    /// let rx = shmring::framed::mpsc::Receiver::create(name.as_str(), 4096)?;
-    /// assert_eq!(rx.capacity(), 4096);
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Receiver, OpenError> {
-        Self::options().create(location, capacity)
-    }
-
-    /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn create_in(
-        location: Location,
-        capacity: u64,
-        options: &crate::RingOptions<Self>,
-    ) -> Result<Self, OpenError> {
-        Self::attach(Arc::new(create_segment(
-            location,
-            capacity,
-            options.label.clone(),
-            options.mode,
-        )?))
-    }
-
-    /// Opens the ring at `location` as its receiver, taking over from a dead receiver (which
-    /// resumes where it stopped consuming: at most the message it was copying when it died is
-    /// delivered again).
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::open`], plus [`OpenError::RoleTaken`] while a live process is the
-    /// receiver.
-    ///
-    /// ```
-    /// let name = format!("shmring-doc-mpsc-ropen-{}", std::process::id());
-    /// let _rx = shmring::framed::mpsc::Receiver::create(name.as_str(), 64)?;
-    /// let err = shmring::framed::mpsc::Receiver::open(name.as_str()).unwrap_err();
-    /// assert!(matches!(err, shmring::OpenError::RoleTaken { role: "receiver", .. }));
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn open(location: impl Into<Location>) -> Result<Receiver, OpenError> {
-        Self::options().open(location)
-    }
-
-    /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn open_in(
-        location: Location,
-        options: &crate::RingOptions<Self>,
-    ) -> Result<Self, OpenError> {
-        let _ = options;
-        Self::attach(Arc::new(open_segment(location, options.label.clone())?))
-    }
-
     /// Sets how this handle waits when the ring is empty.
     ///
     /// ```
@@ -599,6 +533,9 @@ crate::handle::stream_method! {
 crate::build::ring_options! {
     impl[] Receiver;
     example: "framed::mpsc::Receiver",
-    create: Receiver::create_in,
-    open: Receiver::open_in
+    role: "its receiver",
+    opens: "If a receiver process died, this one takes over and resumes where it stopped consuming (at most the message it was copying when it died is delivered again).",
+    create_segment: create_segment,
+    open_segment: open_segment,
+    attach: Receiver::attach
 }

@@ -45,70 +45,6 @@ impl Sender {
         Ok(Sender::from_shared(attach(segment, Role::Sender)?))
     }
 
-    /// Creates a ring with a data area of at least `capacity` bytes (rounded up to a power of
-    /// two, at least [`MIN_CAPACITY`]) and attaches as one of its producers.
-    ///
-    /// # Errors
-    ///
-    /// As [`SegmentOptions::create`](crate::SegmentOptions::create), and
-    /// [`OpenError::InvalidConfig`] for a bad capacity.
-    ///
-    /// ```
-    /// let name = format!("shmring-doc-mpsc-create-{}", std::process::id());
-    /// let tx = shmring::framed::mpsc::Sender::create(name.as_str(), 1000)?;
-    /// assert_eq!((tx.capacity(), tx.max_message()), (1024, 504));
-    /// shmring::Segment::unlink_name(&name)?;
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn create(location: impl Into<Location>, capacity: u64) -> Result<Sender, OpenError> {
-        Self::options().create(location, capacity)
-    }
-
-    /// [`RingOptions::create`](crate::RingOptions::create) for this handle.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn create_in(
-        location: Location,
-        capacity: u64,
-        options: &crate::RingOptions<Self>,
-    ) -> Result<Self, OpenError> {
-        Self::attach(Arc::new(create_segment(
-            location,
-            capacity,
-            options.label.clone(),
-            options.mode,
-        )?))
-    }
-
-    /// Opens the ring at `location` as one more producer.
-    ///
-    /// # Errors
-    ///
-    /// As [`SegmentOptions::open`](crate::SegmentOptions::open), plus
-    /// [`OpenError::ParticipantsFull`] when every record is held by a live process,
-    /// [`OpenError::KindMismatch`] for a ring of another kind (such as a single-producer
-    /// framed ring), and
-    /// [`OpenError::Corrupted`] for impossible positions.
-    ///
-    /// ```
-    /// let err = shmring::framed::mpsc::Sender::open("shmring-doc-no-such-mpsc").unwrap_err();
-    /// assert!(matches!(err, shmring::OpenError::NotFound { .. }));
-    /// ```
-    #[cfg(not(shmring_loom))]
-    pub fn open(location: impl Into<Location>) -> Result<Sender, OpenError> {
-        Self::options().open(location)
-    }
-
-    /// [`RingOptions::open`](crate::RingOptions::open) for this handle.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn open_in(
-        location: Location,
-        options: &crate::RingOptions<Self>,
-    ) -> Result<Self, OpenError> {
-        let _ = options;
-        Self::attach(Arc::new(open_segment(location, options.label.clone())?))
-    }
-
     /// Attaches one more producer to the same ring as a separate participant (its own
     /// record, as another process would have; tests and loom models).
     ///
@@ -716,6 +652,9 @@ impl Sender {
 crate::build::ring_options! {
     impl[] Sender;
     example: "framed::mpsc::Sender",
-    create: Sender::create_in,
-    open: Sender::open_in
+    role: "one more producer",
+    opens: "Any number of producers may attach (up to the participant table).",
+    create_segment: create_segment,
+    open_segment: open_segment,
+    attach: Sender::attach
 }
