@@ -28,6 +28,10 @@ use crate::wait::Waiter;
 pub(crate) trait Core {
     /// The segment the handle's ring lives in.
     fn held_segment(&self) -> &crate::Segment;
+    /// The ring's capacity (slots of a typed ring, bytes of a framed one).
+    fn ring_capacity(&self) -> usize;
+    /// Whether the other side is gone (closed, or proven dead), checked now.
+    fn peers_gone(&self) -> bool;
     /// The handle's readiness state (its bridge, once made, and its tokio registration).
     fn readiness(&mut self) -> &mut Readiness;
     /// The handle's bridge, made on first use for the direction it waits on.
@@ -179,6 +183,31 @@ macro_rules! readiness_methods {
             /// ```
             pub fn segment(&self) -> &$crate::Segment {
                 $crate::handle::Core::held_segment(self)
+            }
+
+            /// The ring's capacity: slots of a typed ring, bytes of a framed one (a power of
+            /// two).
+            ///
+            /// ```
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            #[doc = concat!("assert!(", $var, ".capacity().is_power_of_two());")]
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn capacity(&self) -> usize {
+                $crate::handle::Core::ring_capacity(self)
+            }
+
+            /// Whether the other side is gone — closed, or its process proven dead — checked
+            /// now (for a ring with many senders or receivers: all of them). A receiver may
+            /// still have messages to take.
+            ///
+            /// ```
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            #[doc = concat!("assert!(!", $var, ".is_disconnected());")]
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn is_disconnected(&self) -> bool {
+                $crate::handle::Core::peers_gone(self)
             }
 
             /// The readiness eventfd: it becomes readable after `register_readiness` when

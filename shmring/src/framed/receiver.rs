@@ -61,17 +61,6 @@ impl Receiver {
         self
     }
 
-    /// Bytes in the data area.
-    ///
-    /// ```
-    /// let (_tx, rx) = shmring::framed::channel(64)?;
-    /// assert_eq!(rx.capacity(), 64);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.end.area.capacity() as usize
-    }
-
     /// The largest message this ring carries.
     ///
     /// ```
@@ -81,18 +70,6 @@ impl Receiver {
     /// ```
     pub fn max_message(&self) -> usize {
         max_message(self.end.area.capacity())
-    }
-
-    /// Whether the sender is gone (closed, or dead — checked now).
-    ///
-    /// ```
-    /// let (tx, mut rx) = shmring::framed::channel(64)?;
-    /// drop(tx);
-    /// assert!(rx.is_disconnected());
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn is_disconnected(&self) -> bool {
-        !self.end.peer_present_now()
     }
 
     /// Receives the next message without waiting.
@@ -325,6 +302,14 @@ impl Receiver {
 
 #[cfg(not(shmring_loom))]
 impl crate::handle::Core for Receiver {
+    fn ring_capacity(&self) -> usize {
+        self.end.area.capacity() as usize
+    }
+
+    fn peers_gone(&self) -> bool {
+        !self.end.peer_present_now()
+    }
+
     fn held_segment(&self) -> &crate::Segment {
         self.end.segment()
     }

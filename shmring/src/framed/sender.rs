@@ -116,29 +116,6 @@ impl Sender {
         max_message(self.end.area.capacity())
     }
 
-    /// Bytes in the data area.
-    ///
-    /// ```
-    /// let (tx, _rx) = shmring::framed::channel(1000)?;
-    /// assert_eq!(tx.capacity(), 1024);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.end.area.capacity() as usize
-    }
-
-    /// Whether the receiver is gone (closed, or dead — checked now).
-    ///
-    /// ```
-    /// let (mut tx, rx) = shmring::framed::channel(64)?;
-    /// drop(rx);
-    /// assert!(tx.is_disconnected());
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn is_disconnected(&self) -> bool {
-        !self.end.peer_present_now()
-    }
-
     /// Sends `msg` (type 0) without waiting.
     ///
     /// # Errors
@@ -401,6 +378,14 @@ impl Sender {
 
 #[cfg(not(shmring_loom))]
 impl crate::handle::Core for Sender {
+    fn ring_capacity(&self) -> usize {
+        self.end.area.capacity() as usize
+    }
+
+    fn peers_gone(&self) -> bool {
+        !self.end.peer_present_now()
+    }
+
     fn held_segment(&self) -> &crate::Segment {
         self.end.segment()
     }

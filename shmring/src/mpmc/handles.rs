@@ -114,32 +114,10 @@ macro_rules! common_handle_methods {
             /// # Ok::<(), shmring::OpenError>(())
             /// ```
             pub fn is_full(&self) -> bool {
-                self.len() == self.capacity()
+                self.len() == self.shared.area.capacity() as usize
             }
 
-            /// Slots in the ring.
-            ///
-            /// ```
-            /// let (tx, _rx) = shmring::mpmc::channel::<u8>(5)?;
-            /// assert_eq!(tx.capacity(), 8);
-            /// # Ok::<(), shmring::OpenError>(())
-            /// ```
-            pub fn capacity(&self) -> usize {
-                self.shared.area.capacity() as usize
-            }
 
-            /// Whether every participant of the other side is gone (dropped, or dead —
-            /// checked now). A side nobody has attached to yet is not gone.
-            ///
-            /// ```
-            /// let (tx, rx) = shmring::mpmc::channel::<u8>(2)?;
-            /// drop(rx);
-            /// assert!(tx.is_disconnected());
-            /// # Ok::<(), shmring::OpenError>(())
-            /// ```
-            pub fn is_disconnected(&self) -> bool {
-                !self.shared.peers_present(true, true)
-            }
 
 
             /// Claims the next position as an operation would (lane, then CAS), then dies before
@@ -186,6 +164,14 @@ macro_rules! common_handle_methods {
         /// together in the record's waiting bit, as blocking waiters do.
         #[cfg(not(shmring_loom))]
         impl<T: ShmType> crate::handle::Core for $handle<T> {
+            fn ring_capacity(&self) -> usize {
+                self.shared.area.capacity() as usize
+            }
+
+            fn peers_gone(&self) -> bool {
+                !self.shared.peers_present(true, true)
+            }
+
             fn held_segment(&self) -> &crate::Segment {
                 self.shared._segment.as_deref().expect("a mapped ring")
             }

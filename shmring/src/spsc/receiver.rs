@@ -442,31 +442,7 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn is_full(&self) -> bool {
-        self.len() == self.capacity()
-    }
-
-    /// Capacity in messages (a power of two).
-    ///
-    /// ```
-    /// let (_tx, rx) = shmring::spsc::channel::<u8>(4)?;
-    /// assert_eq!(rx.capacity(), 4);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.end.area.capacity() as usize
-    }
-
-    /// Whether the sender is gone (closed, or its process is dead), checked now. Messages it
-    /// committed may still be waiting.
-    ///
-    /// ```
-    /// let (tx, mut rx) = shmring::spsc::channel::<u8>(1)?;
-    /// drop(tx);
-    /// assert!(rx.is_disconnected());
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn is_disconnected(&self) -> bool {
-        !self.end.peer_present_now()
+        self.len() == self.end.area.capacity() as usize
     }
 }
 
@@ -509,6 +485,14 @@ impl<T: ShmType> Iterator for TryIter<'_, T> {
 
 #[cfg(not(shmring_loom))]
 impl<T: ShmType> crate::handle::Core for Receiver<T> {
+    fn ring_capacity(&self) -> usize {
+        self.end.area.capacity() as usize
+    }
+
+    fn peers_gone(&self) -> bool {
+        !self.end.peer_present_now()
+    }
+
     fn held_segment(&self) -> &crate::Segment {
         self.end.segment()
     }

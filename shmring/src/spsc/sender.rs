@@ -374,31 +374,7 @@ impl<T: ShmType> Sender<T> {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn is_full(&self) -> bool {
-        self.len() == self.capacity()
-    }
-
-    /// Capacity in messages (a power of two).
-    ///
-    /// ```
-    /// let (tx, _rx) = shmring::spsc::channel::<u8>(5)?;
-    /// assert_eq!(tx.capacity(), 8);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.end.area.capacity() as usize
-    }
-
-    /// Whether the receiver is gone (closed, or its process is dead), checked now.
-    ///
-    /// ```
-    /// let (mut tx, rx) = shmring::spsc::channel::<u8>(1)?;
-    /// assert!(!tx.is_disconnected());
-    /// drop(rx);
-    /// assert!(tx.is_disconnected());
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn is_disconnected(&self) -> bool {
-        !self.end.peer_present_now()
+        self.len() == self.end.area.capacity() as usize
     }
 }
 
@@ -413,6 +389,14 @@ impl<T: ShmType> fmt::Debug for Sender<T> {
 
 #[cfg(not(shmring_loom))]
 impl<T: ShmType> crate::handle::Core for Sender<T> {
+    fn ring_capacity(&self) -> usize {
+        self.end.area.capacity() as usize
+    }
+
+    fn peers_gone(&self) -> bool {
+        !self.end.peer_present_now()
+    }
+
     fn held_segment(&self) -> &crate::Segment {
         self.end.segment()
     }

@@ -69,17 +69,6 @@ impl Receiver {
         self
     }
 
-    /// Bytes in the data area.
-    ///
-    /// ```
-    /// let (_tx, rx) = shmring::framed::mpsc::channel(64)?;
-    /// assert_eq!(rx.capacity(), 64);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.shared.area.capacity() as usize
-    }
-
     /// The largest message this ring carries.
     ///
     /// ```
@@ -89,26 +78,6 @@ impl Receiver {
     /// ```
     pub fn max_message(&self) -> usize {
         max_message(self.shared.area.capacity())
-    }
-
-    /// Whether every producer is gone (closed or dead, checked now) — after at least one
-    /// attached; messages may still be waiting.
-    ///
-    /// ```
-    /// let (tx, rx) = shmring::framed::mpsc::channel(64)?;
-    /// let tx2 = tx.clone();
-    /// drop(tx);
-    /// assert!(!rx.is_disconnected());
-    /// drop(tx2);
-    /// assert!(rx.is_disconnected());
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn is_disconnected(&self) -> bool {
-        // The scan below may settle dead producers' claims: from this receiver's position.
-        self.shared
-            .local_head
-            .store(self.cursor.head, Ordering::Relaxed);
-        !self.shared.peers_present(false, true)
     }
 
     /// How many producers of this ring were found dead — killed, or crashed without
@@ -417,6 +386,18 @@ impl Receiver {
 /// The receiver announces itself by its own bit in the waiting mask.
 #[cfg(not(shmring_loom))]
 impl crate::handle::Core for Receiver {
+    fn ring_capacity(&self) -> usize {
+        self.shared.area.capacity() as usize
+    }
+
+    fn peers_gone(&self) -> bool {
+        // The scan below may settle dead producers' claims: from this receiver's position.
+        self.shared
+            .local_head
+            .store(self.cursor.head, Ordering::Relaxed);
+        !self.shared.peers_present(false, true)
+    }
+
     fn held_segment(&self) -> &crate::Segment {
         self.shared._segment.as_deref().expect("a mapped ring")
     }

@@ -101,30 +101,6 @@ impl Sender {
         max_message(self.shared.area.capacity())
     }
 
-    /// Bytes in the data area.
-    ///
-    /// ```
-    /// let (tx, _rx) = shmring::framed::mpsc::channel(100)?;
-    /// assert_eq!(tx.capacity(), 128);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.shared.area.capacity() as usize
-    }
-
-    /// Whether the receiver is gone (closed, or dead — checked now).
-    ///
-    /// ```
-    /// let (tx, rx) = shmring::framed::mpsc::channel(64)?;
-    /// assert!(!tx.is_disconnected());
-    /// drop(rx);
-    /// assert!(tx.is_disconnected());
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn is_disconnected(&self) -> bool {
-        !self.shared.peers_present(false, true)
-    }
-
     /// Sends `msg` (type 0) without waiting.
     ///
     /// # Errors
@@ -542,6 +518,14 @@ pub(super) fn check_tag(tag: u32) {
 /// waiting bit, as blocking senders do.
 #[cfg(not(shmring_loom))]
 impl crate::handle::Core for Sender {
+    fn ring_capacity(&self) -> usize {
+        self.shared.area.capacity() as usize
+    }
+
+    fn peers_gone(&self) -> bool {
+        !self.shared.peers_present(false, true)
+    }
+
     fn held_segment(&self) -> &crate::Segment {
         self.shared._segment.as_deref().expect("a mapped ring")
     }
