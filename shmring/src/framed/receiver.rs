@@ -300,44 +300,12 @@ impl Receiver {
     }
 }
 
-#[cfg(not(shmring_loom))]
-impl crate::handle::Core for Receiver {
-    fn ring_capacity(&self) -> usize {
-        self.end.area.capacity() as usize
-    }
-
-    fn peers_gone(&self) -> bool {
-        !self.end.peer_present_now()
-    }
-
-    fn held_segment(&self) -> &crate::Segment {
-        self.end.segment()
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        &mut self.end.readiness
-    }
-
-    fn bridge(&mut self) -> std::io::Result<std::sync::Arc<crate::notify::Bridge>> {
-        self.end.bridge()
-    }
-
-    fn waiter(&self) -> Waiter {
-        self.end.waiter
-    }
-
-    fn keep_waiter(&mut self, waiter: Waiter) {
-        self.end.waiter = waiter;
-    }
-
-    fn would_wait(&mut self, _need: usize) -> bool {
-        header(&self.end.area, self.cursor.head).load(Ordering::Acquire) == 0
-            && matches!(self.end.peer(false), Peer::Present)
-            && !self.end.corrupted
-    }
-
-    fn look_at_peers(&mut self) {
-        let _ = self.end.peer(true);
+crate::spsc::end_core! {
+    impl[] Receiver;
+    would_wait: |rx, _need| {
+        header(&rx.end.area, rx.cursor.head).load(Ordering::Acquire) == 0
+            && matches!(rx.end.peer(false), Peer::Present)
+            && !rx.end.corrupted
     }
 }
 

@@ -376,43 +376,9 @@ impl Sender {
     }
 }
 
-#[cfg(not(shmring_loom))]
-impl crate::handle::Core for Sender {
-    fn ring_capacity(&self) -> usize {
-        self.end.area.capacity() as usize
-    }
-
-    fn peers_gone(&self) -> bool {
-        !self.end.peer_present_now()
-    }
-
-    fn held_segment(&self) -> &crate::Segment {
-        self.end.segment()
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        &mut self.end.readiness
-    }
-
-    fn bridge(&mut self) -> std::io::Result<std::sync::Arc<crate::notify::Bridge>> {
-        self.end.bridge()
-    }
-
-    fn waiter(&self) -> Waiter {
-        self.end.waiter
-    }
-
-    fn keep_waiter(&mut self, waiter: Waiter) {
-        self.end.waiter = waiter;
-    }
-
-    fn would_wait(&mut self, need: usize) -> bool {
-        matches!(self.claim(need, 0, false), Err(SendError::Full))
-    }
-
-    fn look_at_peers(&mut self) {
-        let _ = self.end.peer(true);
-    }
+crate::spsc::end_core! {
+    impl[] Sender;
+    would_wait: |tx, need| matches!(tx.claim(need, 0, false), Err(SendError::Full))
 }
 
 crate::handle::readiness_methods! {

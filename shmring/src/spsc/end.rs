@@ -280,3 +280,51 @@ impl<T: ShmType> End<T> {
         })
     }
 }
+
+/// The [`crate::handle::Core`] of a handle built on an [`End`] (the spsc and framed
+/// handles): everything comes from the end but `would_wait`, given as `|handle, need| expr`.
+macro_rules! end_core {
+    (impl[$($g:tt)*] $ty:ty; would_wait: |$h:ident, $need:ident| $would_wait:expr) => {
+        #[cfg(not(shmring_loom))]
+        impl<$($g)*> crate::handle::Core for $ty {
+            fn held_segment(&self) -> &crate::Segment {
+                self.end.segment()
+            }
+
+            fn ring_capacity(&self) -> usize {
+                self.end.area.capacity() as usize
+            }
+
+            fn peers_gone(&self) -> bool {
+                !self.end.peer_present_now()
+            }
+
+            fn readiness(&mut self) -> &mut crate::notify::Readiness {
+                &mut self.end.readiness
+            }
+
+            fn bridge(&mut self) -> std::io::Result<std::sync::Arc<crate::notify::Bridge>> {
+                self.end.bridge()
+            }
+
+            fn waiter(&self) -> crate::wait::Waiter {
+                self.end.waiter
+            }
+
+            fn keep_waiter(&mut self, waiter: crate::wait::Waiter) {
+                self.end.waiter = waiter;
+            }
+
+            fn would_wait(&mut self, $need: usize) -> bool {
+                let $h = self;
+                $would_wait
+            }
+
+            fn look_at_peers(&mut self) {
+                let _ = self.end.peer(true);
+            }
+        }
+    };
+}
+
+pub(crate) use end_core;

@@ -49,6 +49,7 @@ pub mod layout;
 use layout::*;
 mod chunks;
 mod end;
+pub(crate) use end::end_core;
 mod receiver;
 mod sender;
 pub use chunks::{ReadChunk, ReadChunkIntoIter, WriteChunk};

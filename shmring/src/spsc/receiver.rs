@@ -483,43 +483,9 @@ impl<T: ShmType> Iterator for TryIter<'_, T> {
     }
 }
 
-#[cfg(not(shmring_loom))]
-impl<T: ShmType> crate::handle::Core for Receiver<T> {
-    fn ring_capacity(&self) -> usize {
-        self.end.area.capacity() as usize
-    }
-
-    fn peers_gone(&self) -> bool {
-        !self.end.peer_present_now()
-    }
-
-    fn held_segment(&self) -> &crate::Segment {
-        self.end.segment()
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        &mut self.end.readiness
-    }
-
-    fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
-        self.end.bridge()
-    }
-
-    fn waiter(&self) -> Waiter {
-        self.end.waiter
-    }
-
-    fn keep_waiter(&mut self, waiter: Waiter) {
-        self.end.waiter = waiter;
-    }
-
-    fn would_wait(&mut self, _need: usize) -> bool {
-        matches!(self.ready(false), Err(TryRecvError::Empty))
-    }
-
-    fn look_at_peers(&mut self) {
-        let _ = self.end.peer(true);
-    }
+crate::spsc::end_core! {
+    impl[T: ShmType] Receiver<T>;
+    would_wait: |rx, _need| matches!(rx.ready(false), Err(TryRecvError::Empty))
 }
 
 crate::handle::readiness_methods! {

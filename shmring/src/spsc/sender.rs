@@ -387,43 +387,9 @@ impl<T: ShmType> fmt::Debug for Sender<T> {
     }
 }
 
-#[cfg(not(shmring_loom))]
-impl<T: ShmType> crate::handle::Core for Sender<T> {
-    fn ring_capacity(&self) -> usize {
-        self.end.area.capacity() as usize
-    }
-
-    fn peers_gone(&self) -> bool {
-        !self.end.peer_present_now()
-    }
-
-    fn held_segment(&self) -> &crate::Segment {
-        self.end.segment()
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        &mut self.end.readiness
-    }
-
-    fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
-        self.end.bridge()
-    }
-
-    fn waiter(&self) -> Waiter {
-        self.end.waiter
-    }
-
-    fn keep_waiter(&mut self, waiter: Waiter) {
-        self.end.waiter = waiter;
-    }
-
-    fn would_wait(&mut self, _need: usize) -> bool {
-        matches!(self.reserve(false), Err(TrySendError::Full(())))
-    }
-
-    fn look_at_peers(&mut self) {
-        let _ = self.end.peer(true);
-    }
+crate::spsc::end_core! {
+    impl[T: ShmType] Sender<T>;
+    would_wait: |tx, _need| matches!(tx.reserve(false), Err(TrySendError::Full(())))
 }
 
 crate::handle::readiness_methods! {
