@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use record::{HEADER, Record};
 
-use crate::error::{recv_without_timeout, try_recv_to_timeout};
+use crate::error::try_recv_to_timeout;
 use crate::header::HeaderError;
 #[cfg(shmring_loom)]
 use crate::spsc::Area;
@@ -51,9 +51,7 @@ use crate::spsc::{End, Peer, Role};
 use crate::storage::{Geometry, Storage, open_ring, ring_options};
 use crate::sync::Ordering;
 use crate::wait::{Step, Waiter};
-use crate::{
-    Location, OpenError, RecvError, RecvTimeoutError, RingKind, Segment, TryRecvError, WaitStrategy,
-};
+use crate::{Location, OpenError, RecvTimeoutError, RingKind, Segment, TryRecvError, WaitStrategy};
 
 /// Smallest data area in bytes.
 pub const MIN_CAPACITY: u64 = 64;
@@ -257,3 +255,229 @@ pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
     };
     Ok((tx, rx))
 }
+
+/// The receive calls both framed receivers spell the same, written once over the ring's
+/// `try_recv_into`, `pop(buf, force)` and `recv_into_until(buf, deadline)`: `try_recv`,
+/// `recv`, `recv_into`, `recv_timeout`, `recv_deadline`, `recv_into_deadline`, `iter`,
+/// `try_iter`, and (feature `tokio`) `recv_into_async` and `recv_async`.
+macro_rules! byte_receiver_methods {
+    (impl $ty:ty; channel: $channel:literal) => {
+        impl $ty {
+            /// Receives the next message without waiting (see `try_recv_into`).
+            ///
+            /// # Errors
+            ///
+            /// [`TryRecvError::Empty`](crate::TryRecvError::Empty), `Disconnected` once the
+            /// ring is drained and every sender gone, `Corrupted` for an invalid record.
+            ///
+            /// ```
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            /// assert_eq!(rx.try_recv(), Err(shmring::TryRecvError::Empty));
+            /// tx.send(b"a").unwrap();
+            /// assert_eq!(rx.try_recv().unwrap(), b"a");
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn try_recv(&mut self) -> Result<Vec<u8>, $crate::TryRecvError> {
+                let mut buf = Vec::new();
+                self.try_recv_into(&mut buf).map(|_| buf)
+            }
+
+            /// Receives the next message, waiting as long as the ring is empty.
+            ///
+            /// # Errors
+            ///
+            /// [`RecvError::Disconnected`](crate::RecvError::Disconnected) once the ring is
+            /// drained and every sender is gone, `Corrupted` for an invalid record.
+            ///
+            /// ```
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            /// tx.send(b"x").unwrap();
+            /// drop(tx);
+            /// assert_eq!(rx.recv().unwrap(), b"x");
+            /// assert_eq!(rx.recv(), Err(shmring::RecvError::Disconnected));
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn recv(&mut self) -> Result<Vec<u8>, $crate::RecvError> {
+                let mut buf = Vec::new();
+                self.recv_into(&mut buf).map(|_| buf)
+            }
+
+            /// Receives the next message into `buf` (reusing its allocation: no allocation
+            /// per message once it is large enough), waiting as long as the ring is empty;
+            /// returns its tag.
+            ///
+            /// # Errors
+            ///
+            /// As `recv`.
+            ///
+            /// ```
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            /// tx.send_tagged(4, b"yz").unwrap();
+            /// let mut buf = Vec::new();
+            /// assert_eq!(rx.recv_into(&mut buf), Ok(4));
+            /// assert_eq!(buf, b"yz");
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<u32, $crate::RecvError> {
+                self.recv_into_until(buf, None)
+                    .map_err($crate::error::recv_without_timeout)
+            }
+
+            /// Receives, waiting at most `timeout`.
+            ///
+            /// # Errors
+            ///
+            /// As `recv`, plus [`RecvTimeoutError::Timeout`](crate::RecvTimeoutError::Timeout).
+            ///
+            /// ```
+            /// use std::time::Duration;
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            /// assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Err(shmring::RecvTimeoutError::Timeout));
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn recv_timeout(
+                &mut self,
+                timeout: std::time::Duration,
+            ) -> Result<Vec<u8>, $crate::RecvTimeoutError> {
+                let mut buf = Vec::new();
+                self.recv_into_until(&mut buf, std::time::Instant::now().checked_add(timeout))
+                    .map(|_| buf)
+            }
+
+            /// Receives, waiting until `deadline` (a `CLOCK_MONOTONIC` instant).
+            ///
+            /// # Errors
+            ///
+            /// As `recv_timeout`.
+            ///
+            /// ```
+            /// use std::time::{Duration, Instant};
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            /// tx.send(b"d").unwrap();
+            /// assert_eq!(rx.recv_deadline(Instant::now() + Duration::from_secs(1)).unwrap(), b"d");
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn recv_deadline(
+                &mut self,
+                deadline: std::time::Instant,
+            ) -> Result<Vec<u8>, $crate::RecvTimeoutError> {
+                let mut buf = Vec::new();
+                self.recv_into_until(&mut buf, Some(deadline)).map(|_| buf)
+            }
+
+            /// Like `recv_into`, waiting until `deadline` at most.
+            ///
+            /// # Errors
+            ///
+            /// As `recv_timeout`.
+            ///
+            /// ```
+            /// use std::time::{Duration, Instant};
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            /// tx.send(b"e").unwrap();
+            /// let mut buf = Vec::new();
+            /// rx.recv_into_deadline(&mut buf, Instant::now() + Duration::from_secs(1)).unwrap();
+            /// assert_eq!(buf, b"e");
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn recv_into_deadline(
+                &mut self,
+                buf: &mut Vec<u8>,
+                deadline: std::time::Instant,
+            ) -> Result<u32, $crate::RecvTimeoutError> {
+                self.recv_into_until(buf, Some(deadline))
+            }
+
+            /// An iterator that receives until every sender is gone and the ring is drained.
+            ///
+            /// ```
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            /// tx.send(b"1").unwrap();
+            /// tx.send(b"22").unwrap();
+            /// drop(tx);
+            /// assert_eq!(rx.iter().collect::<Vec<_>>(), [b"1".to_vec(), b"22".to_vec()]);
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn iter(&mut self) -> impl Iterator<Item = Vec<u8>> + '_ {
+                std::iter::from_fn(|| self.recv().ok())
+            }
+
+            /// An iterator over the messages available now (`try_recv` until it reports
+            /// anything but a message).
+            ///
+            /// ```
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            /// tx.send(b"1").unwrap();
+            /// assert_eq!(rx.try_iter().count(), 1);
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn try_iter(&mut self) -> impl Iterator<Item = Vec<u8>> + '_ {
+                std::iter::from_fn(|| self.try_recv().ok())
+            }
+        }
+
+        /// `async` receiving (feature `tokio`).
+        #[cfg(all(feature = "tokio", not(shmring_loom)))]
+        impl $ty {
+            /// Receives the next message into `buf` (its tag returned), awaiting one without
+            /// blocking the thread: try, spin briefly, then register and await the readiness
+            /// eventfd (through tokio's `AsyncFd`, registered with the runtime this handle
+            /// first awaits in). Every helper slice that ends without a wake-up makes the
+            /// next attempt look at the senders.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel-safe: a message is taken only in the poll that completes the future; a
+            /// future dropped while waiting disarms the helper at once.
+            ///
+            /// # Errors
+            ///
+            /// As `recv_into`.
+            ///
+            /// ```
+            /// # #[tokio::main(flavor = "current_thread")]
+            /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            /// tx.send(b"hi").unwrap();
+            /// let mut buf = Vec::new();
+            /// assert_eq!(rx.recv_into_async(&mut buf).await, Ok(0));
+            /// assert_eq!(buf, b"hi");
+            /// # Ok(()) }
+            /// ```
+            pub async fn recv_into_async(
+                &mut self,
+                buf: &mut Vec<u8>,
+            ) -> Result<u32, $crate::RecvError> {
+                $crate::handle::drive(self, 0, |rx, force| {
+                    $crate::handle::received(rx.pop(buf, force))
+                })
+                .await
+            }
+
+            /// `recv_into_async` into a new buffer.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel-safe, as `recv_into_async`.
+            ///
+            /// # Errors
+            ///
+            /// As `recv`.
+            ///
+            /// ```
+            /// # #[tokio::main(flavor = "current_thread")]
+            /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+            #[doc = concat!("let (mut tx, mut rx) = shmring::", $channel, "?;")]
+            /// tx.send(b"hi").unwrap();
+            /// assert_eq!(rx.recv_async().await.unwrap(), b"hi");
+            /// # Ok(()) }
+            /// ```
+            pub async fn recv_async(&mut self) -> Result<Vec<u8>, $crate::RecvError> {
+                let mut buf = Vec::new();
+                self.recv_into_async(&mut buf).await.map(|_| buf)
+            }
+        }
+    };
+}
+
+pub(crate) use byte_receiver_methods;

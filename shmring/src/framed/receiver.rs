@@ -72,25 +72,6 @@ impl Receiver {
         max_message(self.end.area.capacity())
     }
 
-    /// Receives the next message without waiting.
-    ///
-    /// # Errors
-    ///
-    /// [`TryRecvError::Empty`], `Disconnected` once the ring is drained and the sender gone,
-    /// `Corrupted` for an invalid record or position.
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
-    /// assert_eq!(rx.try_recv(), Err(shmring::TryRecvError::Empty));
-    /// tx.send(b"a").unwrap();
-    /// assert_eq!(rx.try_recv().unwrap(), b"a");
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn try_recv(&mut self) -> Result<Vec<u8>, TryRecvError> {
-        let mut buf = Vec::new();
-        self.try_recv_into(&mut buf).map(|_| buf)
-    }
-
     /// Receives the next message into `buf` (cleared first; its allocation is reused) without
     /// waiting, and returns its tag.
     ///
@@ -108,104 +89,6 @@ impl Receiver {
     /// ```
     pub fn try_recv_into(&mut self, buf: &mut Vec<u8>) -> Result<u32, TryRecvError> {
         self.pop(buf, false)
-    }
-
-    /// Receives the next message, waiting as long as the ring is empty.
-    ///
-    /// # Errors
-    ///
-    /// [`RecvError::Disconnected`] once drained and the sender is gone, `Corrupted`.
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
-    /// tx.send(b"x").unwrap();
-    /// drop(tx);
-    /// assert_eq!(rx.recv().unwrap(), b"x");
-    /// assert_eq!(rx.recv(), Err(shmring::RecvError::Disconnected));
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn recv(&mut self) -> Result<Vec<u8>, RecvError> {
-        let mut buf = Vec::new();
-        self.recv_into(&mut buf).map(|_| buf)
-    }
-
-    /// Receives the next message into `buf` (reusing its allocation: no allocation per
-    /// message once it is large enough), waiting as long as the ring is empty; returns the
-    /// tag.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](Receiver::recv).
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
-    /// tx.send_tagged(4, b"yz").unwrap();
-    /// let mut buf = Vec::new();
-    /// assert_eq!(rx.recv_into(&mut buf), Ok(4));
-    /// assert_eq!(buf, b"yz");
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
-        self.recv_into_until(buf, None)
-            .map_err(recv_without_timeout)
-    }
-
-    /// Receives, waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](Receiver::recv), plus [`RecvTimeoutError::Timeout`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let (_tx, mut rx) = shmring::framed::channel(64)?;
-    /// assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Err(shmring::RecvTimeoutError::Timeout));
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Vec<u8>, RecvTimeoutError> {
-        let mut buf = Vec::new();
-        self.recv_into_until(&mut buf, Instant::now().checked_add(timeout))
-            .map(|_| buf)
-    }
-
-    /// Receives, waiting until `deadline` (a `CLOCK_MONOTONIC` instant).
-    ///
-    /// # Errors
-    ///
-    /// As [`recv_timeout`](Receiver::recv_timeout).
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
-    /// tx.send(b"d").unwrap();
-    /// assert_eq!(rx.recv_deadline(Instant::now() + Duration::from_secs(1)).unwrap(), b"d");
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn recv_deadline(&mut self, deadline: Instant) -> Result<Vec<u8>, RecvTimeoutError> {
-        let mut buf = Vec::new();
-        self.recv_into_until(&mut buf, Some(deadline)).map(|_| buf)
-    }
-
-    /// Like [`recv_into`](Receiver::recv_into), waiting until `deadline` at most.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv_timeout`](Receiver::recv_timeout).
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
-    /// tx.send(b"e").unwrap();
-    /// let mut buf = Vec::new();
-    /// rx.recv_into_deadline(&mut buf, Instant::now() + Duration::from_secs(1)).unwrap();
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn recv_into_deadline(
-        &mut self,
-        buf: &mut Vec<u8>,
-        deadline: Instant,
-    ) -> Result<u32, RecvTimeoutError> {
-        self.recv_into_until(buf, Some(deadline))
     }
 
     pub(super) fn recv_into_until(
@@ -229,32 +112,6 @@ impl Receiver {
         });
         self.end.waiter = waiter;
         done.unwrap_or(Err(RecvTimeoutError::Timeout))
-    }
-
-    /// An iterator that receives until the sender is gone and the ring drained.
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = shmring::framed::channel(256)?;
-    /// tx.send(b"1").unwrap();
-    /// tx.send(b"22").unwrap();
-    /// drop(tx);
-    /// assert_eq!(rx.iter().collect::<Vec<_>>(), [b"1".to_vec(), b"22".to_vec()]);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn iter(&mut self) -> impl Iterator<Item = Vec<u8>> + '_ {
-        std::iter::from_fn(|| self.recv().ok())
-    }
-
-    /// An iterator over the messages available now.
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = shmring::framed::channel(256)?;
-    /// tx.send(b"1").unwrap();
-    /// assert_eq!(rx.try_iter().count(), 1);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn try_iter(&mut self) -> impl Iterator<Item = Vec<u8>> + '_ {
-        std::iter::from_fn(|| self.try_recv().ok())
     }
 
     /// One attempt: take the next message (skipping padding) into `buf`.
@@ -319,59 +176,7 @@ crate::handle::readiness_methods! {
 
 /// `async` receiving (feature `tokio`).
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
-impl Receiver {
-    /// Receives the next message into `buf` (its tag returned), awaiting one without
-    /// blocking the thread: try, spin briefly, then register and await the readiness eventfd.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: a message is taken only in the poll that completes the future; `buf` is
-    /// written only then.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv_into`](Receiver::recv_into).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
-    /// tx.send(b"hi").unwrap();
-    /// let mut buf = Vec::new();
-    /// assert_eq!(rx.recv_into_async(&mut buf).await, Ok(0));
-    /// assert_eq!(buf, b"hi");
-    /// # Ok(()) }
-    /// ```
-    pub async fn recv_into_async(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
-        crate::handle::drive(self, 0, |rx, force| {
-            crate::handle::received(rx.pop(buf, force))
-        })
-        .await
-    }
-
-    /// [`recv_into_async`](Receiver::recv_into_async) into a new buffer.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe, as `recv_into_async`.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](Receiver::recv).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
-    /// tx.send(b"hi").unwrap();
-    /// assert_eq!(rx.recv_async().await.unwrap(), b"hi");
-    /// # Ok(()) }
-    /// ```
-    pub async fn recv_async(&mut self) -> Result<Vec<u8>, RecvError> {
-        let mut buf = Vec::new();
-        self.recv_into_async(&mut buf).await.map(|_| buf)
-    }
-}
+impl Receiver {}
 
 crate::handle::stream_method! {
     impl[] Receiver => Vec<u8>;
@@ -388,4 +193,9 @@ crate::build::ring_options! {
     create_segment: create_segment,
     open_segment: open_segment,
     attach: Receiver::attach
+}
+
+super::byte_receiver_methods! {
+    impl Receiver;
+    channel: "framed::channel(64)"
 }

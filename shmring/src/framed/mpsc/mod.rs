@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use super::record::{self, HEADER, Record};
 use super::{Cursor, MIN_CAPACITY, Next, SendError, header, max_message};
-use crate::error::{recv_without_timeout, try_recv_to_timeout};
+use crate::error::try_recv_to_timeout;
 use crate::mpmc::layout::{CONTROL_SIZE, IDLE};
 use crate::mpmc::{Area, Claimant, LaneGuard, Participant, Protocol, Resolution, Role};
 use crate::storage::{Geometry, Storage};
@@ -41,7 +41,7 @@ use crate::sync::Ordering;
 use crate::wait::{Step, Waiter};
 #[cfg(not(shmring_loom))]
 use crate::{Location, RingKind, Segment, TypeLayout, header::HeaderError};
-use crate::{OpenError, RecvError, RecvTimeoutError, TryRecvError, WaitStrategy};
+use crate::{OpenError, RecvTimeoutError, TryRecvError, WaitStrategy};
 
 /// Offset (in the control block) of the receiver's "consumed" word (see
 /// [`super::CONSUMED_OFFSET`]).

@@ -96,32 +96,6 @@ impl Receiver {
         self.shared.reaped(Role::Sender)
     }
 
-    /// Receives the next message without waiting for one.
-    ///
-    /// `Empty` means nothing is sent and untaken: when the record at the head is claimed by
-    /// a producer still writing it (messages claimed after it wait behind it, in order), this
-    /// waits for that producer — spinning, then yielding — and settles the claim of one proven
-    /// dead through the crash protocol; only a live producer stopped mid-write (or holding a
-    /// [`Reservation`] open) for longer than
-    /// [`CLAIM_PATIENCE`](crate::wait::CLAIM_PATIENCE) makes it report `Empty` anyway.
-    ///
-    /// # Errors
-    ///
-    /// [`TryRecvError::Empty`], `Disconnected` once the ring is drained and every producer is
-    /// gone, `Corrupted` for an invalid record or position.
-    ///
-    /// ```
-    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// assert_eq!(rx.try_recv(), Err(shmring::TryRecvError::Empty));
-    /// tx.send(b"a").unwrap();
-    /// assert_eq!(rx.try_recv().unwrap(), b"a");
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn try_recv(&mut self) -> Result<Vec<u8>, TryRecvError> {
-        let mut buf = Vec::new();
-        self.try_recv_into(&mut buf).map(|_| buf)
-    }
-
     /// Receives the next message into `buf` (cleared first; its allocation is reused) without
     /// waiting, and returns its tag.
     ///
@@ -230,103 +204,6 @@ impl Receiver {
         self.hand_back();
     }
 
-    /// Receives the next message, waiting as long as the ring is empty.
-    ///
-    /// # Errors
-    ///
-    /// [`RecvError::Disconnected`] once drained and every producer is gone, `Corrupted`.
-    ///
-    /// ```
-    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.send(b"x").unwrap();
-    /// drop(tx);
-    /// assert_eq!(rx.recv().unwrap(), b"x");
-    /// assert_eq!(rx.recv(), Err(shmring::RecvError::Disconnected));
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn recv(&mut self) -> Result<Vec<u8>, RecvError> {
-        let mut buf = Vec::new();
-        self.recv_into(&mut buf).map(|_| buf)
-    }
-
-    /// Receives the next message into `buf` (reusing its allocation), waiting as long as the
-    /// ring is empty; returns its tag.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](Receiver::recv).
-    ///
-    /// ```
-    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.send_tagged(4, b"yz").unwrap();
-    /// let mut buf = Vec::new();
-    /// assert_eq!(rx.recv_into(&mut buf), Ok(4));
-    /// assert_eq!(buf, b"yz");
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
-        self.recv_into_until(buf, None)
-            .map_err(recv_without_timeout)
-    }
-
-    /// Receives, waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](Receiver::recv), plus [`RecvTimeoutError::Timeout`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let (_tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Err(shmring::RecvTimeoutError::Timeout));
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Vec<u8>, RecvTimeoutError> {
-        let mut buf = Vec::new();
-        self.recv_into_until(&mut buf, Instant::now().checked_add(timeout))
-            .map(|_| buf)
-    }
-
-    /// Receives, waiting until `deadline` (a `CLOCK_MONOTONIC` instant).
-    ///
-    /// # Errors
-    ///
-    /// As [`recv_timeout`](Receiver::recv_timeout).
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.send(b"d").unwrap();
-    /// assert_eq!(rx.recv_deadline(Instant::now() + Duration::from_secs(1)).unwrap(), b"d");
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn recv_deadline(&mut self, deadline: Instant) -> Result<Vec<u8>, RecvTimeoutError> {
-        let mut buf = Vec::new();
-        self.recv_into_until(&mut buf, Some(deadline)).map(|_| buf)
-    }
-
-    /// Like [`recv_into`](Receiver::recv_into), waiting until `deadline` at most.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv_timeout`](Receiver::recv_timeout).
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.send(b"e").unwrap();
-    /// let mut buf = Vec::new();
-    /// rx.recv_into_deadline(&mut buf, Instant::now() + Duration::from_secs(1)).unwrap();
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn recv_into_deadline(
-        &mut self,
-        buf: &mut Vec<u8>,
-        deadline: Instant,
-    ) -> Result<u32, RecvTimeoutError> {
-        self.recv_into_until(buf, Some(deadline))
-    }
-
     pub(super) fn recv_into_until(
         &mut self,
         buf: &mut Vec<u8>,
@@ -352,34 +229,6 @@ impl Receiver {
             }
         });
         done.unwrap_or(Err(RecvTimeoutError::Timeout))
-    }
-
-    /// An iterator that receives until every producer is gone and the ring is drained.
-    ///
-    /// ```
-    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
-    /// tx.send(b"1").unwrap();
-    /// tx.send(b"22").unwrap();
-    /// drop(tx);
-    /// assert_eq!(rx.iter().collect::<Vec<_>>(), [b"1".to_vec(), b"22".to_vec()]);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn iter(&mut self) -> impl Iterator<Item = Vec<u8>> + '_ {
-        std::iter::from_fn(|| self.recv().ok())
-    }
-
-    /// An iterator over the messages available now ([`try_recv`](Receiver::try_recv) until
-    /// it reports anything but a message, so it does not stop before a record a producer is
-    /// in the middle of writing).
-    ///
-    /// ```
-    /// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
-    /// tx.send(b"1").unwrap();
-    /// assert_eq!(rx.try_iter().count(), 1);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn try_iter(&mut self) -> impl Iterator<Item = Vec<u8>> + '_ {
-        std::iter::from_fn(|| self.try_recv().ok())
     }
 }
 
@@ -450,59 +299,7 @@ crate::handle::readiness_methods! {
 
 /// `async` receiving (feature `tokio`).
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
-impl Receiver {
-    /// Receives the next message into `buf` (its tag returned), awaiting one without
-    /// blocking the thread: try, spin briefly, then register and await the readiness eventfd.
-    /// Every helper slice that ends without a wake-up makes the next attempt look at the
-    /// senders (dead producers' claims are settled, `Disconnected` once all are gone).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: a message is taken only in the poll that completes the future.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv_into`](Receiver::recv_into).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.send(b"hi").unwrap();
-    /// let mut buf = Vec::new();
-    /// assert_eq!(rx.recv_into_async(&mut buf).await, Ok(0));
-    /// # Ok(()) }
-    /// ```
-    pub async fn recv_into_async(&mut self, buf: &mut Vec<u8>) -> Result<u32, RecvError> {
-        crate::handle::drive(self, 0, |rx, force| {
-            crate::handle::received(rx.pop(buf, force))
-        })
-        .await
-    }
-
-    /// [`recv_into_async`](Receiver::recv_into_async) into a new buffer.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe, as `recv_into_async`.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](Receiver::recv).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
-    /// tx.send(b"hi").unwrap();
-    /// assert_eq!(rx.recv_async().await.unwrap(), b"hi");
-    /// # Ok(()) }
-    /// ```
-    pub async fn recv_async(&mut self) -> Result<Vec<u8>, RecvError> {
-        let mut buf = Vec::new();
-        self.recv_into_async(&mut buf).await.map(|_| buf)
-    }
-}
+impl Receiver {}
 
 crate::handle::stream_method! {
     impl[] Receiver => Vec<u8>;
@@ -519,4 +316,9 @@ crate::build::ring_options! {
     create_segment: create_segment,
     open_segment: open_segment,
     attach: Receiver::attach
+}
+
+crate::framed::byte_receiver_methods! {
+    impl Receiver;
+    channel: "framed::mpsc::channel(64)"
 }
