@@ -231,3 +231,61 @@ fn ring_len<T: ShmType>(area: &Area<T>) -> usize {
     let tail = area.tail().load(Ordering::Acquire);
     tail.saturating_sub(head).min(area.capacity()) as usize
 }
+
+/// What both spsc handles have alike: the wait strategy and the fill of the ring.
+macro_rules! both_handles {
+    ($handle:ident, $var:literal, $waits:literal) => {
+        impl<T: ShmType> $handle<T> {
+            #[doc = concat!("Sets how this handle waits when ", $waits, ".")]
+            ///
+            /// ```
+            /// let (tx, rx) = shmring::spsc::channel::<u8>(2)?;
+            #[doc = concat!("let h = ", $var, ".with_wait_strategy(shmring::WaitStrategy::BusyPoll);")]
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn with_wait_strategy(mut self, strategy: WaitStrategy) -> $handle<T> {
+                self.end.waiter = Waiter::new(strategy);
+                self
+            }
+
+            /// Messages in the ring now, as far as shared memory says (clamped to the
+            /// capacity).
+            ///
+            /// ```
+            /// let (mut tx, rx) = shmring::spsc::channel::<u8>(4)?;
+            /// tx.send(1).unwrap();
+            #[doc = concat!("assert_eq!(", $var, ".len(), 1);")]
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn len(&self) -> usize {
+                ring_len(&self.end.area)
+            }
+
+            /// Whether the ring is empty now.
+            ///
+            /// ```
+            /// let (tx, rx) = shmring::spsc::channel::<u8>(4)?;
+            #[doc = concat!("assert!(", $var, ".is_empty());")]
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// Whether the ring is full now.
+            ///
+            /// ```
+            /// let (mut tx, rx) = shmring::spsc::channel::<u8>(1)?;
+            /// tx.send(1).unwrap();
+            #[doc = concat!("assert!(", $var, ".is_full());")]
+            /// # Ok::<(), shmring::OpenError>(())
+            /// ```
+            pub fn is_full(&self) -> bool {
+                self.len() == self.end.area.capacity() as usize
+            }
+        }
+    };
+}
+
+both_handles!(Sender, "tx", "the ring is full");
+both_handles!(Receiver, "rx", "the ring is empty");

@@ -11,18 +11,6 @@ impl<T: ShmType> Receiver<T> {
         Ok(Receiver { end, head, tail })
     }
 
-    /// Sets how this handle waits when the ring is empty.
-    ///
-    /// ```
-    /// let (_tx, rx) = shmring::spsc::channel::<u8>(2)?;
-    /// let rx = rx.with_wait_strategy(shmring::WaitStrategy::Blocking { spin: 100, yields: 1 });
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn with_wait_strategy(mut self, strategy: WaitStrategy) -> Receiver<T> {
-        self.end.waiter = Waiter::new(strategy);
-        self
-    }
-
     /// Receives without waiting.
     ///
     /// # Errors
@@ -410,39 +398,6 @@ impl<T: ShmType> Receiver<T> {
     /// ```
     pub fn try_iter(&mut self) -> TryIter<'_, T> {
         TryIter { rx: self }
-    }
-
-    /// Messages in the ring now (clamped to the capacity).
-    ///
-    /// ```
-    /// let (_tx, rx) = shmring::spsc::channel::<u8>(4)?;
-    /// assert_eq!(rx.len(), 0);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn len(&self) -> usize {
-        ring_len(&self.end.area)
-    }
-
-    /// Whether the ring is empty now.
-    ///
-    /// ```
-    /// let (_tx, rx) = shmring::spsc::channel::<u8>(4)?;
-    /// assert!(rx.is_empty());
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Whether the ring is full now.
-    ///
-    /// ```
-    /// let (_tx, rx) = shmring::spsc::channel::<u8>(4)?;
-    /// assert!(!rx.is_full());
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn is_full(&self) -> bool {
-        self.len() == self.end.area.capacity() as usize
     }
 }
 

@@ -11,18 +11,6 @@ impl<T: ShmType> Sender<T> {
         Ok(Sender { end, tail, head })
     }
 
-    /// Sets how this handle waits when the ring is full.
-    ///
-    /// ```
-    /// let (tx, _rx) = shmring::spsc::channel::<u8>(2)?;
-    /// let tx = tx.with_wait_strategy(shmring::WaitStrategy::BusyPoll);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn with_wait_strategy(mut self, strategy: WaitStrategy) -> Sender<T> {
-        self.end.waiter = Waiter::new(strategy);
-        self
-    }
-
     /// Sends without waiting.
     ///
     /// # Errors
@@ -340,41 +328,6 @@ impl<T: ShmType> Sender<T> {
             len: n,
             written: 0,
         })
-    }
-
-    /// Messages in the ring now, as far as shared memory says (clamped to the capacity).
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::spsc::channel::<u8>(4)?;
-    /// tx.send(1).unwrap();
-    /// assert_eq!(tx.len(), 1);
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn len(&self) -> usize {
-        ring_len(&self.end.area)
-    }
-
-    /// Whether the ring is empty now.
-    ///
-    /// ```
-    /// let (tx, _rx) = shmring::spsc::channel::<u8>(4)?;
-    /// assert!(tx.is_empty());
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Whether the ring is full now.
-    ///
-    /// ```
-    /// let (mut tx, _rx) = shmring::spsc::channel::<u8>(1)?;
-    /// tx.send(1).unwrap();
-    /// assert!(tx.is_full());
-    /// # Ok::<(), shmring::OpenError>(())
-    /// ```
-    pub fn is_full(&self) -> bool {
-        self.len() == self.end.area.capacity() as usize
     }
 }
 
