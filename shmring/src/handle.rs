@@ -62,7 +62,11 @@ pub(crate) fn readiness_fd<H: Core>(h: &mut H) -> io::Result<BorrowedFd<'_>> {
 /// Registers for readiness: `Ok(true)` if the handle would wait (the helper is armed and the
 /// eventfd will be signalled), `Ok(false)` if it can go ahead now (nothing stays registered).
 pub(crate) fn register<H: Core>(h: &mut H, need: usize) -> io::Result<bool> {
-    let key = h.bridge()?.register();
+    // Made once; afterwards no reference count is touched on the way to the futex word.
+    if !h.readiness().has_bridge() {
+        h.bridge()?;
+    }
+    let key = h.readiness().register();
     let wait = h.would_wait(need);
     Ok(h.readiness().finish_register(key, wait))
 }

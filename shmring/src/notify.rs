@@ -342,6 +342,19 @@ impl Readiness {
         Ok(self.bridge.clone().expect("just made"))
     }
 
+    /// Whether the bridge is made.
+    pub(crate) fn has_bridge(&self) -> bool {
+        self.bridge.is_some()
+    }
+
+    /// Registration, step 1, on the bridge made already (see [`Bridge::register`]).
+    pub(crate) fn register(&self) -> u32 {
+        self.bridge
+            .as_ref()
+            .expect("the bridge is made before registering")
+            .register()
+    }
+
     /// The eventfd of a bridge made already.
     pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
         self.bridge.as_ref().map(|b| b.fd())
