@@ -5,7 +5,7 @@ use super::*;
 
 /// Round trips of `size`-byte messages through two single-producer framed rings (one each
 /// way) to an echoing peer; an empty message stops it.
-pub(super) fn framed_rtt(cfg: Config, mode: &str, strategy: WaitStrategy, size: usize) -> Row {
+pub(super) fn framed_rtt(cfg: Config, mode: Mode, strategy: WaitStrategy, size: usize) -> Row {
     let name = unique("framed-rtt");
     let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
     let mut tx = shmring::framed::Sender::create(ping.as_str(), 1 << 14)
@@ -14,7 +14,7 @@ pub(super) fn framed_rtt(cfg: Config, mode: &str, strategy: WaitStrategy, size: 
     let mut rx = shmring::framed::Receiver::create(pong.as_str(), 1 << 14)
         .unwrap()
         .with_wait_strategy(strategy);
-    let child = spawn_peer(&["framed-rtt", &size.to_string(), &name, mode]);
+    let child = spawn_peer(&["framed-rtt", &size.to_string(), &name, mode.arg()]);
     let mut msg = vec![9u8; size];
     let mut back = Vec::with_capacity(size);
     let mut hist = histogram();
@@ -35,13 +35,13 @@ pub(super) fn framed_rtt(cfg: Config, mode: &str, strategy: WaitStrategy, size: 
     rtt_row(&format!("shmring framed ({mode})"), size_label(size), &hist)
 }
 
-pub(super) fn framed_echo(name: &str, mode: &str) {
+pub(super) fn framed_echo(name: &str, mode: Mode) {
     let mut rx = shmring::framed::Receiver::open(format!("{name}-ping").as_str())
         .unwrap()
-        .with_wait_strategy(strategy(mode));
+        .with_wait_strategy(mode.strategy());
     let mut tx = shmring::framed::Sender::open(format!("{name}-pong").as_str())
         .unwrap()
-        .with_wait_strategy(strategy(mode));
+        .with_wait_strategy(mode.strategy());
     let mut buf = Vec::new();
     loop {
         rx.recv_into(&mut buf).unwrap();
@@ -59,7 +59,7 @@ pub(super) fn framed_echo(name: &str, mode: &str) {
 /// with `recv_into` (one reused buffer) and checking each sequence number.
 pub(super) fn framed_tput(
     cfg: Config,
-    mode: &str,
+    mode: Mode,
     strategy: WaitStrategy,
     size: usize,
     many: bool,
@@ -76,7 +76,7 @@ pub(super) fn framed_tput(
         let mut rx = shmring::framed::mpsc::Receiver::create(name.as_str(), capacity)
             .unwrap()
             .with_wait_strategy(strategy);
-        let child = spawn_peer(&[role, &size.to_string(), &name, mode]);
+        let child = spawn_peer(&[role, &size.to_string(), &name, mode.arg()]);
         let (n, took) = framed_drain(cfg, size, |buf| rx.recv_into(buf).unwrap());
         drop(rx);
         finish(child);
@@ -85,7 +85,7 @@ pub(super) fn framed_tput(
         let mut rx = shmring::framed::Receiver::create(name.as_str(), capacity)
             .unwrap()
             .with_wait_strategy(strategy);
-        let child = spawn_peer(&[role, &size.to_string(), &name, mode]);
+        let child = spawn_peer(&[role, &size.to_string(), &name, mode.arg()]);
         let (n, took) = framed_drain(cfg, size, |buf| rx.recv_into(buf).unwrap());
         drop(rx);
         finish(child);
@@ -123,7 +123,7 @@ pub(super) fn framed_drain(
     (expected, start.unwrap().elapsed())
 }
 
-pub(super) fn framed_produce(name: &str, size: usize, mode: &str, many: bool) {
+pub(super) fn framed_produce(name: &str, size: usize, mode: Mode, many: bool) {
     let mut msg = vec![5u8; size];
     let mut seq = 0u64;
     let mut next = |msg: &mut Vec<u8>| {
@@ -133,7 +133,7 @@ pub(super) fn framed_produce(name: &str, size: usize, mode: &str, many: bool) {
     if many {
         let tx = shmring::framed::mpsc::Sender::open(name)
             .unwrap()
-            .with_wait_strategy(strategy(mode));
+            .with_wait_strategy(mode.strategy());
         loop {
             next(&mut msg);
             if tx.send(&msg).is_err() {
@@ -143,7 +143,7 @@ pub(super) fn framed_produce(name: &str, size: usize, mode: &str, many: bool) {
     } else {
         let mut tx = shmring::framed::Sender::open(name)
             .unwrap()
-            .with_wait_strategy(strategy(mode));
+            .with_wait_strategy(mode.strategy());
         loop {
             next(&mut msg);
             if tx.send(&msg).is_err() {

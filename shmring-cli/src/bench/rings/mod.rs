@@ -91,15 +91,19 @@ pub(super) fn peer(args: &[String]) -> bool {
         ("floor-tput", "64") => floor_produce::<[u64; 8]>(arg(2), arg(3).parse().unwrap()),
         ("floor-tput", "1024") => floor_produce::<[u64; 128]>(arg(2), arg(3).parse().unwrap()),
         ("floor-tput", _) => floor_produce::<[u64; 8192]>(arg(2), arg(3).parse().unwrap()),
-        ("spsc-rtt", "8") => spsc_echo::<u64>(arg(2), arg(3)),
-        ("spsc-rtt", _) => spsc_echo::<[u64; 128]>(arg(2), arg(3)),
-        ("spsc-tput", "8") => spsc_produce::<u64>(arg(2), arg(3), arg(4)),
-        ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), arg(3), arg(4)),
-        ("mpmc-rtt", _) => mpmc_echo(arg(2), arg(3)),
-        ("framed-rtt", _) => framed_echo(arg(2), arg(3)),
-        ("framed-tput", size) => framed_produce(arg(2), size.parse().unwrap(), arg(3), false),
-        ("framed-mpsc-tput", size) => framed_produce(arg(2), size.parse().unwrap(), arg(3), true),
-        ("mpmc-tput", _) => mpmc_produce(arg(2), arg(3)),
+        ("spsc-rtt", "8") => spsc_echo::<u64>(arg(2), Mode::parse(arg(3))),
+        ("spsc-rtt", _) => spsc_echo::<[u64; 128]>(arg(2), Mode::parse(arg(3))),
+        ("spsc-tput", "8") => spsc_produce::<u64>(arg(2), Mode::parse(arg(3)), arg(4)),
+        ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), Mode::parse(arg(3)), arg(4)),
+        ("mpmc-rtt", _) => mpmc_echo(arg(2), Mode::parse(arg(3))),
+        ("framed-rtt", _) => framed_echo(arg(2), Mode::parse(arg(3))),
+        ("framed-tput", size) => {
+            framed_produce(arg(2), size.parse().unwrap(), Mode::parse(arg(3)), false)
+        }
+        ("framed-mpsc-tput", size) => {
+            framed_produce(arg(2), size.parse().unwrap(), Mode::parse(arg(3)), true)
+        }
+        ("mpmc-tput", _) => mpmc_produce(arg(2), Mode::parse(arg(3))),
         ("stream-rtt", kind) => stream_echo(kind, arg(2), arg(3).parse().unwrap()),
         ("stream-tput", kind) => stream_produce(kind, arg(2), arg(3).parse().unwrap()),
         _ => return false,
@@ -107,11 +111,56 @@ pub(super) fn peer(args: &[String]) -> bool {
     true
 }
 
-fn strategy(mode: &str) -> WaitStrategy {
-    if mode == "spin" {
-        WaitStrategy::BusyPoll
-    } else {
-        WaitStrategy::default()
+/// How a row's handles wait: busy-polling, blocking (the default), or blocking with the
+/// echo replying only after [`REPLY_DELAY`] (the wake-up row: every message finds its
+/// receiver asleep).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Spin,
+    Blocking,
+    Wake,
+}
+
+impl Mode {
+    /// The word the peer process is given.
+    fn arg(self) -> &'static str {
+        match self {
+            Mode::Spin => "spin",
+            Mode::Blocking => "blocking",
+            Mode::Wake => "wake",
+        }
+    }
+
+    /// The mode a peer was given (`arg`).
+    fn parse(arg: &str) -> Mode {
+        match arg {
+            "spin" => Mode::Spin,
+            "wake" => Mode::Wake,
+            _ => Mode::Blocking,
+        }
+    }
+
+    fn strategy(self) -> WaitStrategy {
+        match self {
+            Mode::Spin => WaitStrategy::BusyPoll,
+            Mode::Blocking | Mode::Wake => WaitStrategy::default(),
+        }
+    }
+
+    /// How long the echo waits before it replies.
+    fn reply_delay(self) -> Option<Duration> {
+        (self == Mode::Wake).then_some(REPLY_DELAY)
+    }
+}
+
+/// As the rows name it.
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Spin => "spin",
+            Mode::Blocking => "blocking",
+            Mode::Wake => "blocking, reply after 100 µs",
+        })
     }
 }
 
@@ -128,8 +177,8 @@ pub(super) fn add_rows(plan: &mut Plan) {
     plan.add("floor", 64, move || floor_tput::<[u64; 8]>(cfg));
     plan.add("floor", 1024, move || floor_tput::<[u64; 128]>(cfg));
     plan.add("floor", 65536, move || floor_tput::<[u64; 8192]>(cfg));
-    for mode in ["spin", "blocking"] {
-        let strategy = strategy(mode);
+    for mode in [Mode::Spin, Mode::Blocking] {
+        let strategy = mode.strategy();
         let group = format!("spsc-{mode}");
         plan.add(&group, 8, move || {
             spsc_rtt::<u64>(cfg, mode, strategy, RTT_CAPACITY)
@@ -149,12 +198,12 @@ pub(super) fn add_rows(plan: &mut Plan) {
                 spsc_tput::<[u64; 8192]>(cfg, mode, strategy, how)
             });
         }
-        if mode == "blocking" {
-            plan.add(&group, 8, move || spsc_rtt_async(cfg, "blocking"));
+        if mode == Mode::Blocking {
+            plan.add(&group, 8, move || spsc_rtt_async(cfg, Mode::Blocking));
         }
         let group = format!("mpmc-{mode}");
         plan.add(&group, 8, move || mpmc_rtt(cfg, mode, strategy, false));
-        if mode == "blocking" {
+        if mode == Mode::Blocking {
             plan.add(&group, 8, move || mpmc_rtt(cfg, mode, strategy, true));
         }
         plan.add(&group, 8, move || mpmc_tput(cfg, mode, strategy));
@@ -187,7 +236,7 @@ pub(super) fn add_rows(plan: &mut Plan) {
         rtt_iters: cfg.rtt_iters / 100,
         ..cfg
     };
-    let mode = "blocking, reply after 100 µs";
+    let mode = Mode::Wake;
     plan.add("wake", 8, move || {
         spsc_rtt::<u64>(wake, mode, WaitStrategy::default(), RTT_CAPACITY)
     });

@@ -8,7 +8,7 @@ use super::*;
 /// Round trip through two mpmc rings (one producer and one consumer each), 8 B.
 /// Round trips through two mpmc rings to an echoing peer; `asynchronous`: the reply is
 /// received by `recv_async` (the async waiter's cost against the blocking row).
-pub(super) fn mpmc_rtt(cfg: Config, mode: &str, strategy: WaitStrategy, asynchronous: bool) -> Row {
+pub(super) fn mpmc_rtt(cfg: Config, mode: Mode, strategy: WaitStrategy, asynchronous: bool) -> Row {
     let name = unique("mpmc-rtt");
     let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
     let tx = shmring::mpmc::Sender::<u64>::create(ping.as_str(), RTT_CAPACITY)
@@ -17,7 +17,7 @@ pub(super) fn mpmc_rtt(cfg: Config, mode: &str, strategy: WaitStrategy, asynchro
     let mut rx = shmring::mpmc::Receiver::<u64>::create(pong.as_str(), RTT_CAPACITY)
         .unwrap()
         .with_wait_strategy(strategy);
-    let child = spawn_peer(&["mpmc-rtt", "8", &name, mode]);
+    let child = spawn_peer(&["mpmc-rtt", "8", &name, mode.arg()]);
     let hist = if asynchronous {
         round_trips_async(10_000, cfg.rtt_iters, async |i| {
             tx.send(i).unwrap();
@@ -41,13 +41,13 @@ pub(super) fn mpmc_rtt(cfg: Config, mode: &str, strategy: WaitStrategy, asynchro
     rtt_row(&label, "8 B", &hist)
 }
 
-pub(super) fn mpmc_echo(name: &str, mode: &str) {
+pub(super) fn mpmc_echo(name: &str, mode: Mode) {
     let rx = shmring::mpmc::Receiver::<u64>::open(format!("{name}-ping").as_str())
         .unwrap()
-        .with_wait_strategy(strategy(mode));
+        .with_wait_strategy(mode.strategy());
     let tx = shmring::mpmc::Sender::<u64>::open(format!("{name}-pong").as_str())
         .unwrap()
-        .with_wait_strategy(strategy(mode));
+        .with_wait_strategy(mode.strategy());
     loop {
         let v = rx.recv().unwrap();
         if v == STOP {
@@ -58,12 +58,12 @@ pub(super) fn mpmc_echo(name: &str, mode: &str) {
 }
 
 /// One producer process, this process consuming, 8 B one at a time.
-pub(super) fn mpmc_tput(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row {
+pub(super) fn mpmc_tput(cfg: Config, mode: Mode, strategy: WaitStrategy) -> Row {
     let name = unique("mpmc-tput");
     let rx = shmring::mpmc::Receiver::<u64>::create(name.as_str(), 4096)
         .unwrap()
         .with_wait_strategy(strategy);
-    let child = spawn_peer(&["mpmc-tput", "8", &name, mode]);
+    let child = spawn_peer(&["mpmc-tput", "8", &name, mode.arg()]);
     let mut expected = 0u64;
     let mut start = None;
     loop {
@@ -87,10 +87,10 @@ pub(super) fn mpmc_tput(cfg: Config, mode: &str, strategy: WaitStrategy) -> Row 
     )
 }
 
-pub(super) fn mpmc_produce(name: &str, mode: &str) {
+pub(super) fn mpmc_produce(name: &str, mode: Mode) {
     let tx = shmring::mpmc::Sender::<u64>::open(name)
         .unwrap()
-        .with_wait_strategy(strategy(mode));
+        .with_wait_strategy(mode.strategy());
     let mut seq = 0;
     while tx.send(seq).is_ok() {
         seq += 1;

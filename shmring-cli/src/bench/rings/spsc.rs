@@ -8,7 +8,7 @@ use super::*;
 
 pub(super) fn spsc_rtt<P: Payload>(
     cfg: Config,
-    mode: &str,
+    mode: Mode,
     strategy: WaitStrategy,
     capacity: u64,
 ) -> Row {
@@ -20,7 +20,7 @@ pub(super) fn spsc_rtt<P: Payload>(
     let mut rx = Receiver::<P>::create(pong.as_str(), capacity)
         .unwrap()
         .with_wait_strategy(strategy);
-    let child = spawn_peer(&["spsc-rtt", &size_of::<P>().to_string(), &name, mode]);
+    let child = spawn_peer(&["spsc-rtt", &size_of::<P>().to_string(), &name, mode.arg()]);
     let mut msg = P::with_seq(0);
     let mut back = P::zeroed();
     let hist = round_trips(10_000, cfg.rtt_iters, |i| {
@@ -44,7 +44,7 @@ pub(super) fn spsc_rtt<P: Payload>(
 /// Round trips with the reply received by `recv_async` on a current-thread tokio runtime
 /// (the request sent, and echoed by the peer, in blocking mode): the async waiter's cost
 /// against the blocking row.
-pub(super) fn spsc_rtt_async(cfg: Config, mode: &str) -> Row {
+pub(super) fn spsc_rtt_async(cfg: Config, mode: Mode) -> Row {
     let strategy = WaitStrategy::default();
     let name = unique("spsc-rtt-async");
     let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
@@ -52,7 +52,7 @@ pub(super) fn spsc_rtt_async(cfg: Config, mode: &str) -> Row {
     let mut rx = Receiver::<u64>::create(pong.as_str(), RTT_CAPACITY)
         .unwrap()
         .with_wait_strategy(strategy);
-    let child = spawn_peer(&["spsc-rtt", "8", &name, mode]);
+    let child = spawn_peer(&["spsc-rtt", "8", &name, mode.arg()]);
     let hist = round_trips_async(10_000, cfg.rtt_iters, async |i| {
         tx.send(i).unwrap();
         assert_eq!(rx.recv_async().await.unwrap(), i);
@@ -68,17 +68,17 @@ pub(super) fn spsc_rtt_async(cfg: Config, mode: &str) -> Row {
     )
 }
 
-pub(super) fn spsc_echo<P: Payload>(name: &str, mode: &str) {
+pub(super) fn spsc_echo<P: Payload>(name: &str, mode: Mode) {
     let mut rx = Receiver::<P>::open(format!("{name}-ping").as_str())
         .unwrap()
-        .with_wait_strategy(strategy(mode));
+        .with_wait_strategy(mode.strategy());
     let mut tx = Sender::<P>::open(format!("{name}-pong").as_str())
         .unwrap()
-        .with_wait_strategy(strategy(mode));
+        .with_wait_strategy(mode.strategy());
     let mut v = P::zeroed();
     // "reply after": answer only after a pause longer than a waiting receiver spins, so
     // the round trip measures its wake-up path.
-    let delay = mode.contains("reply after").then_some(REPLY_DELAY);
+    let delay = mode.reply_delay();
     loop {
         rx.recv_into(&mut v).unwrap();
         if v.seq() == STOP {
@@ -100,7 +100,7 @@ pub(super) const REPLY_DELAY: Duration = Duration::from_micros(100);
 /// `how`: "one" (blocking API), "try" (non-blocking calls in a spin loop) or "chunk".
 pub(super) fn spsc_tput<P: Payload>(
     cfg: Config,
-    mode: &str,
+    mode: Mode,
     strategy: WaitStrategy,
     how: &str,
 ) -> Row {
@@ -111,7 +111,13 @@ pub(super) fn spsc_tput<P: Payload>(
     let mut rx = Receiver::<P>::create(name.as_str(), cap)
         .unwrap()
         .with_wait_strategy(strategy);
-    let child = spawn_peer(&["spsc-tput", &size_of::<P>().to_string(), &name, mode, how]);
+    let child = spawn_peer(&[
+        "spsc-tput",
+        &size_of::<P>().to_string(),
+        &name,
+        mode.arg(),
+        how,
+    ]);
     let mut expected = 0u64;
     let mut start = None;
     let mut count = 0u64;
@@ -167,12 +173,12 @@ pub(super) fn spsc_tput<P: Payload>(
     )
 }
 
-pub(super) fn spsc_produce<P: Payload>(name: &str, mode: &str, how: &str) {
+pub(super) fn spsc_produce<P: Payload>(name: &str, mode: Mode, how: &str) {
     let chunk = how == "chunk";
     let try_loop = how == "try";
     let mut tx = Sender::<P>::open(name)
         .unwrap()
-        .with_wait_strategy(strategy(mode));
+        .with_wait_strategy(mode.strategy());
     let mut seq = 0u64;
     if chunk {
         let most = if size_of::<P>() > 8 { 4 } else { 256 };
