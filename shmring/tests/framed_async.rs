@@ -150,12 +150,7 @@ fn async_sender_with_dropped_futures() {
         dropped
     });
     drop(tx);
-    let out = wait_with_watchdog(rx);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::expect_success(rx);
     eprintln!("{COUNT} messages sent exactly once, {dropped} send futures dropped");
 }
 
@@ -249,12 +244,7 @@ fn mpsc_async_senders_blocking_receiver() {
     });
     common::no_waiter_left(&name, false);
     drop(tx);
-    let out = wait_with_watchdog(receiver);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::expect_success(receiver);
     assert!(
         dropped > 0,
         "no future was dropped: the test proved nothing"

@@ -181,12 +181,7 @@ fn async_senders_blocking_receiver() {
     });
     common::no_waiter_left(&name, false);
     drop(tx);
-    let out = wait_with_watchdog(receiver);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::expect_success(receiver);
     assert!(
         dropped > 0,
         "no future was dropped: the test proved nothing"

@@ -228,12 +228,7 @@ fn async_sender_with_dropped_futures() {
         dropped
     });
     drop(tx);
-    let out = wait_with_watchdog(rx);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::expect_success(rx);
     eprintln!("{N} values sent exactly once, {dropped} send futures dropped");
 }
 

@@ -36,6 +36,17 @@ pub fn child(entry: &str, role: &str, name: &str) -> Command {
     cmd
 }
 
+/// Waits for `child` (with the watchdog) and panics with its stderr unless it succeeded.
+pub fn expect_success(child: Child) -> Output {
+    let out = wait_with_watchdog(child);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs `cmd` to completion, killing it and panicking if it outlives the watchdog.
 pub fn run(mut cmd: Command) -> Output {
     let child = cmd.spawn().expect("spawn child");
