@@ -1,442 +1,12 @@
-//! The stream transports (`uds:`, `tcp:`, `fifo:`, `pipe`): one sender connection, and a
-//! receiver that reads frames from every connected sender, over non-blocking descriptors and
-//! `poll(2)`, so that blocking, try, timeout and deadline calls all have one implementation.
+//! The receiving side of stream connections: accepting, reading hellos and frames from many
+//! connections through epoll, protocol errors.
 
-use std::fmt;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd};
-use std::time::{Duration, Instant};
-
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
-
-use crate::codec::{Decoder, FrameError, Hello, LENGTH_PREFIX, encode_frame};
-use crate::{RecvTimeoutError, SendError};
-
-/// A connected byte stream: a Unix or TCP socket, or one end of a pipe or FIFO.
-pub(crate) trait Conn: Read + Write + AsFd + Send + fmt::Debug {}
-
-impl<T: Read + Write + AsFd + Send + fmt::Debug> Conn for T {}
-
-/// Whether `fd` is a socket (a write to it can then ask for no `SIGPIPE`).
-pub(crate) fn is_socket(fd: BorrowedFd<'_>) -> bool {
-    use nix::sys::stat::SFlag;
-    nix::sys::stat::fstat(fd)
-        .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFSOCK)
-}
-
-/// One write to `conn` that never raises `SIGPIPE` on a socket whose peer is gone
-/// (`send(2)` with `MSG_NOSIGNAL`: `EPIPE` instead), so a host process that keeps the
-/// default disposition of `SIGPIPE` is not killed by a vanished peer. std's `UnixStream` and
-/// `TcpStream` already write so; a socket duplicated into a `File` (the duplex writer) would
-/// not. Pipes and FIFOs (`socket` false) have no such flag: there only the process's
-/// disposition helps (Rust programs ignore `SIGPIPE`; docs/reliability.md).
-pub(crate) fn write_conn(
-    conn: &mut (impl Write + AsFd + ?Sized),
-    socket: bool,
-    buf: &[u8],
-) -> io::Result<usize> {
-    if socket {
-        use std::os::fd::AsRawFd;
-        nix::sys::socket::send(
-            conn.as_fd().as_raw_fd(),
-            buf,
-            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
-        )
-        .map_err(io::Error::from)
-    } else {
-        conn.write(buf)
-    }
-}
-
-/// All of `buf` through [`write_conn`] (a blocking descriptor, or one with room).
-pub(crate) fn write_all_conn(
-    conn: &mut (impl Write + AsFd + ?Sized),
-    socket: bool,
-    mut buf: &[u8],
-) -> io::Result<()> {
-    while !buf.is_empty() {
-        match write_conn(conn, socket, buf) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// `POLLRDHUP` (Linux: the peer shut down its end), which nix does not name.
-const POLLRDHUP: PollFlags = PollFlags::from_bits_retain(0x2000);
-
-/// How long dropping a sender waits for the receiver to take its committed bytes.
-pub const DROP_FLUSH: Duration = Duration::from_secs(10);
-/// Committed bytes a sender holds before `send` waits for the receiver.
-const HIGH_WATER: usize = 256 * 1024;
-/// Non-blocking read attempts a waiting receiver makes before it sleeps in `poll(2)`.
-const SPIN_READS: u32 = 8;
-/// A connection's initial read buffer (it grows to the largest frame read).
-const INITIAL_BUF: usize = 4096;
-
-/// The `poll(2)` timeout that ends at `deadline` (`None`: none), rounded up so a wait never
-/// ends a little early and spins.
-fn poll_timeout(deadline: Option<Instant>) -> PollTimeout {
-    match deadline {
-        None => PollTimeout::NONE,
-        Some(d) => {
-            let left = d.saturating_duration_since(Instant::now());
-            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128);
-            PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
-        }
-    }
-}
-
-/// Makes `fd` non-blocking (`on`) or blocking.
-pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    use nix::fcntl::{FcntlArg, OFlag, fcntl};
-    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
-    let flags = if on {
-        flags | OFlag::O_NONBLOCK
-    } else {
-        flags - OFlag::O_NONBLOCK
-    };
-    fcntl(fd, FcntlArg::F_SETFL(flags))?;
-    Ok(())
-}
-
-/// Waits until `fd` shows `events` (or an error or hang-up), or `deadline` passes; `Ok(false)`
-/// on timeout. `None` waits for ever.
-pub(crate) fn wait_fd(
-    fds: &[BorrowedFd<'_>],
-    events: PollFlags,
-    deadline: Option<Instant>,
-) -> io::Result<bool> {
-    loop {
-        let timeout = poll_timeout(deadline);
-        let mut polls: Vec<PollFd<'_>> = fds.iter().map(|fd| PollFd::new(*fd, events)).collect();
-        match poll(&mut polls, timeout) {
-            Ok(0) => {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Ok(false);
-                }
-            }
-            Ok(_) => return Ok(true),
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// The sending end of a stream connection.
-#[derive(Debug)]
-pub(crate) struct StreamSender {
-    conn: Box<dyn Conn>,
-    /// `conn` is a socket: writes ask for no `SIGPIPE` ([`write_conn`]).
-    socket: bool,
-    /// Committed bytes not yet written: whole frames, the first possibly partly written.
-    out: Vec<u8>,
-    written: usize,
-    /// The largest payload the receiver accepts (this side's setting until the receiver's
-    /// hello arrives).
-    pub(crate) peer_max: u32,
-    /// The receiver's hello as far as read (two-way streams; `None` once complete or on
-    /// one-way streams).
-    peer_hello: Option<Vec<u8>>,
-    /// The receiver's hello, once read.
-    pub(crate) peer: Option<Hello>,
-    broken: bool,
-    /// The descriptor is in blocking mode (for `send` without a deadline).
-    blocking: bool,
-}
-
-impl StreamSender {
-    /// A sender over `conn` (already non-blocking, its hello written). On a two-way stream
-    /// the receiver's hello is read as it arrives (the receiver writes it when it accepts the
-    /// connection, which may be after this side's first messages).
-    pub(crate) fn new(conn: Box<dyn Conn>, peer_max: u32, two_way: bool) -> StreamSender {
-        StreamSender {
-            socket: is_socket(conn.as_fd()),
-            conn,
-            out: Vec::new(),
-            written: 0,
-            peer_max,
-            peer_hello: two_way.then(Vec::new),
-            peer: None,
-            broken: false,
-            blocking: false,
-        }
-    }
-
-    /// Switches the descriptor between blocking and non-blocking writes (one `fcntl` per
-    /// change of mode): a plain `send` writes like the raw mechanism, in one blocking call.
-    fn set_blocking(&mut self, on: bool) -> Result<(), SendError> {
-        if self.blocking == on {
-            return Ok(());
-        }
-        match set_nonblocking(self.conn.as_fd(), !on) {
-            Ok(()) => {
-                self.blocking = on;
-                Ok(())
-            }
-            Err(_) => Err(self.broke()),
-        }
-    }
-
-    /// Reads whatever of the receiver's hello has arrived; applies it once complete.
-    fn poll_hello(&mut self) -> Result<(), SendError> {
-        let Some(got) = &mut self.peer_hello else {
-            return Ok(());
-        };
-        let mut chunk = [0u8; 256];
-        loop {
-            match Hello::decode(got) {
-                Ok(Some((hello, _))) => {
-                    self.peer_max = hello.max_frame;
-                    self.peer_hello = None;
-                    self.peer = Some(hello);
-                    return Ok(());
-                }
-                Ok(None) => {}
-                Err(_) => return Err(self.broke()), // not a shmring-ipc receiver
-            }
-            let want = hello_missing(got).min(chunk.len());
-            match self.conn.read(&mut chunk[..want]) {
-                Ok(0) => return Err(self.broke()),
-                Ok(n) => got.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(self.broke()),
-            }
-        }
-    }
-
-    /// Waits until the receiver's hello has arrived (two-way streams; the receiver writes it
-    /// when it accepts the connection), or `deadline`.
-    pub(crate) fn await_hello(&mut self, deadline: Instant) -> Result<Option<&Hello>, SendError> {
-        while self.peer_hello.is_some() {
-            self.set_blocking(false)?;
-            self.poll_hello()?;
-            if self.peer_hello.is_some() {
-                match wait_fd(&[self.conn.as_fd()], PollFlags::POLLIN, Some(deadline)) {
-                    Ok(true) => {}
-                    Ok(false) => return Err(SendError::Timeout),
-                    Err(_) => return Err(self.broke()),
-                }
-            }
-        }
-        Ok(self.peer.as_ref())
-    }
-
-    /// Writes committed bytes without waiting: `Ok(true)` once none are left.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn try_flush(&mut self) -> Result<bool, SendError> {
-        if self.broken {
-            return Err(SendError::Disconnected);
-        }
-        self.set_blocking(false)?;
-        self.flush_some()?;
-        Ok(self.pending() == 0)
-    }
-
-    /// The connection's descriptor: writable while the stream takes bytes.
-    pub(crate) fn readiness(&self) -> BorrowedFd<'_> {
-        self.conn.as_fd()
-    }
-
-    fn pending(&self) -> usize {
-        self.out.len() - self.written
-    }
-
-    /// Writes committed bytes until done or the stream is full.
-    fn flush_some(&mut self) -> Result<(), SendError> {
-        while self.written < self.out.len() {
-            match write_conn(&mut *self.conn, self.socket, &self.out[self.written..]) {
-                Ok(0) => return Err(self.broke()),
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(self.broke()),
-            }
-        }
-        if self.written == self.out.len() {
-            self.out.clear();
-            self.written = 0;
-        } else if self.written > self.out.len() / 2 {
-            self.out.drain(..self.written);
-            self.written = 0;
-        }
-        Ok(())
-    }
-
-    fn broke(&mut self) -> SendError {
-        self.broken = true;
-        self.out.clear();
-        self.written = 0;
-        SendError::Disconnected
-    }
-
-    /// Sends one frame.
-    ///
-    /// * `wait` false (try): only when no committed bytes are waiting; `Full` unless the
-    ///   stream takes at least the frame's first byte now.
-    /// * `wait` with a `deadline`: waits (until the deadline, else `Timeout`) while more than
-    ///   a high-water mark of committed bytes wait, then commits the frame behind them.
-    /// * `wait` without a deadline: as above, then returns once the stream has the whole frame.
-    ///
-    /// A committed frame is completed by later calls, `flush` or drop.
-    pub(crate) fn send(
-        &mut self,
-        msg: &[u8],
-        wait: bool,
-        deadline: Option<Instant>,
-    ) -> Result<(), SendError> {
-        if self.broken {
-            return Err(SendError::Disconnected);
-        }
-        if self.peer_hello.is_some() {
-            // The receiver's hello is read without blocking.
-            self.set_blocking(false)?;
-            self.poll_hello()?;
-        }
-        if !(wait && deadline.is_none()) {
-            self.set_blocking(false)?;
-        }
-        let max = self.peer_max as usize;
-        if msg.len() > max {
-            return Err(SendError::TooLarge {
-                len: msg.len(),
-                max,
-            });
-        }
-        if wait && deadline.is_none() {
-            self.set_blocking(true)?;
-        }
-        self.flush_some()?;
-        let limit = if wait { HIGH_WATER } else { 0 };
-        while self.pending() > limit {
-            if !wait {
-                return Err(SendError::Full);
-            }
-            self.wait_writable(deadline)?;
-            self.flush_some()?;
-        }
-        let frame = LENGTH_PREFIX + msg.len();
-        encode_frame(msg, &mut self.out);
-        self.flush_some()?;
-        if !wait {
-            if self.pending() == frame {
-                self.out.clear(); // the stream took nothing: not committed
-                return Err(SendError::Full);
-            }
-            return Ok(());
-        }
-        if deadline.is_none() {
-            return self.flush_blocking(None);
-        }
-        Ok(())
-    }
-
-    fn wait_writable(&mut self, deadline: Option<Instant>) -> Result<(), SendError> {
-        match wait_fd(&[self.conn.as_fd()], PollFlags::POLLOUT, deadline) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(SendError::Timeout),
-            Err(_) => Err(self.broke()),
-        }
-    }
-
-    /// Writes every committed byte, waiting until `deadline` at most.
-    pub(crate) fn flush_blocking(&mut self, deadline: Option<Instant>) -> Result<(), SendError> {
-        if deadline.is_some() {
-            self.set_blocking(false)?;
-        }
-        self.flush_some()?;
-        while self.pending() > 0 {
-            self.wait_writable(deadline)?;
-            self.flush_some()?;
-        }
-        Ok(())
-    }
-
-    /// Whether the receiver is gone (the stream is broken or hung up).
-    pub(crate) fn is_disconnected(&mut self) -> bool {
-        if self.broken {
-            return true;
-        }
-        if self.peer_hello.is_some()
-            && (self.set_blocking(false).is_err() || self.poll_hello().is_err())
-        {
-            return true;
-        }
-        let mut fds = [PollFd::new(
-            self.conn.as_fd(),
-            PollFlags::POLLOUT | POLLRDHUP,
-        )];
-        match poll(&mut fds, PollTimeout::ZERO) {
-            Ok(_) => fds[0]
-                .revents()
-                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | POLLRDHUP)),
-            Err(_) => true,
-        }
-    }
-}
-
-impl Drop for StreamSender {
-    /// Completes committed frames (waiting up to [`DROP_FLUSH`] for the receiver to take
-    /// them).
-    fn drop(&mut self) {
-        if !self.broken && self.pending() > 0 {
-            let _ = self.flush_blocking(Some(Instant::now() + DROP_FLUSH));
-        }
-    }
-}
-
-/// Bytes still missing from a hello being read (at least 1).
-pub(crate) fn hello_missing(got: &[u8]) -> usize {
-    use crate::codec::HELLO_FIXED;
-    if got.len() < HELLO_FIXED {
-        return HELLO_FIXED - got.len();
-    }
-    let len = usize::from(u16::from_le_bytes([got[24], got[25]]));
-    (HELLO_FIXED + len).saturating_sub(got.len()).max(1)
-}
-
-/// What the receiver expects of a sender's hello.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Expect {
-    pub fingerprint: u64,
-    pub description: String,
-    /// The typed payload's layout (`None`: untyped bytes).
-    pub layout: Option<shmring::TypeLayout>,
-}
-
-impl Expect {
-    /// What a typed channel of `T` announces.
-    pub(crate) fn of<T: shmring::ShmType>() -> Expect {
-        let layout = T::layout();
-        Expect {
-            fingerprint: layout.fingerprint(),
-            description: layout.to_string(),
-            layout: Some(layout),
-        }
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        describe(self.fingerprint, &self.description)
-    }
-}
-
-/// A payload type as error messages name it.
-pub(crate) fn describe(fingerprint: u64, description: &str) -> String {
-    if fingerprint == 0 {
-        "untyped byte messages".into()
-    } else {
-        description.to_owned()
-    }
-}
+#[allow(unused_imports)]
+use super::*;
 
 /// One connection of a receiver.
 #[derive(Debug)]
-struct Incoming {
+pub(super) struct Incoming {
     conn: Box<dyn Conn>,
     /// Bytes read: `buf[start..end]` not yet decoded.
     buf: Vec<u8>,
@@ -451,7 +21,7 @@ struct Incoming {
 }
 
 impl Incoming {
-    fn new(conn: Box<dyn Conn>) -> Incoming {
+    pub(super) fn new(conn: Box<dyn Conn>) -> Incoming {
         Incoming {
             conn,
             buf: vec![0; INITIAL_BUF],
@@ -466,7 +36,7 @@ impl Incoming {
 
     /// Switches the descriptor between blocking and non-blocking reads (one `fcntl` per
     /// change of mode).
-    fn set_blocking(&mut self, on: bool) -> io::Result<()> {
+    pub(super) fn set_blocking(&mut self, on: bool) -> io::Result<()> {
         if self.blocking != on {
             set_nonblocking(self.conn.as_fd(), !on)?;
             self.blocking = on;
@@ -481,7 +51,7 @@ impl Incoming {
     /// raw reader of whole messages reads it. (Reading as much as possible empties the
     /// stream every time, and a sender writing into an empty pipe pays for a wake-up and a
     /// fresh buffer on every write: measured, a FIFO transfer was 15–25% slower.)
-    fn want(&self, max: u32) -> usize {
+    pub(super) fn want(&self, max: u32) -> usize {
         let mut bytes = &self.buf[self.start..self.end];
         // Hellos not yet taken: this connection's first, or the next FIFO senders'.
         let mut hello = self.hello;
@@ -506,7 +76,7 @@ impl Incoming {
     /// Reads until a whole frame is buffered or the stream has nothing more now (each read
     /// asks for [`Incoming::want`] bytes). On a blocking descriptor, waits for the first
     /// bytes.
-    fn read_some(&mut self, max: u32) -> io::Result<()> {
+    pub(super) fn read_some(&mut self, max: u32) -> io::Result<()> {
         loop {
             let want = self.want(max);
             if want == 0 || self.eof {
@@ -636,7 +206,7 @@ impl StreamReceiver {
     }
 
     /// Adds a new connection (watched by the readiness set, if there is one).
-    fn push(&mut self, incoming: Incoming) {
+    pub(super) fn push(&mut self, incoming: Incoming) {
         if let Some(epoll) = &self.epoll {
             // A descriptor the set cannot take would never report ready: treat as closed.
             if epoll
@@ -654,7 +224,7 @@ impl StreamReceiver {
 
     /// Removes connection `i` (and from the readiness set: a descriptor shared with a
     /// writer half would otherwise stay in it, readable at end of file for ever).
-    fn remove(&mut self, i: usize) {
+    pub(super) fn remove(&mut self, i: usize) {
         let conn = self.incoming.remove(i);
         if let Some(epoll) = &self.epoll {
             let _ = epoll.delete(conn.conn.as_fd());
@@ -755,7 +325,7 @@ impl StreamReceiver {
     /// Waits until a connection or the listener is readable (or `deadline`; `Ok(false)`),
     /// marking the readable connections in `self.ready` and a readable listener for the next
     /// accept.
-    fn poll(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
+    pub(super) fn poll(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
         loop {
             let timeout = poll_timeout(deadline);
             let mut fds: Vec<PollFd<'_>> = self
@@ -786,7 +356,7 @@ impl StreamReceiver {
         }
     }
 
-    fn accept_all(&mut self) {
+    pub(super) fn accept_all(&mut self) {
         let Some(listener) = &mut self.listener else {
             return;
         };
@@ -801,7 +371,7 @@ impl StreamReceiver {
 
     /// The next buffered frame (round robin over connections), or a protocol error (the
     /// offending connection is closed).
-    fn take(&mut self, buf: &mut Vec<u8>) -> Option<Result<(), RecvTimeoutError>> {
+    pub(super) fn take(&mut self, buf: &mut Vec<u8>) -> Option<Result<(), RecvTimeoutError>> {
         let n = self.incoming.len();
         for k in 0..n {
             let i = (self.next + k) % n;
@@ -864,7 +434,7 @@ impl StreamReceiver {
     /// (a duplex server's control FIFO), whose one connection is every client's way in: it
     /// skips to the next hello instead (the bytes of a writer that broke the protocol are
     /// dropped; a client whose hello was among them times out and may try again).
-    fn close(&mut self, i: usize, error: FrameError) -> RecvTimeoutError {
+    pub(super) fn close(&mut self, i: usize, error: FrameError) -> RecvTimeoutError {
         if self.persistent {
             let conn = &mut self.incoming[i];
             let from = (conn.start + 1).min(conn.end);
