@@ -7,7 +7,7 @@
 use std::os::unix::fs::FileExt;
 
 use libfuzzer_sys::fuzz_target;
-use shmring::framed::{self, SendError};
+use shmring::framed::{self, TrySendError};
 use shmring::header::HEADER_SIZE;
 use shmring::{Location, TryRecvError};
 
@@ -32,8 +32,8 @@ fuzz_target!(|data: &[u8]| {
         let arg = bytes.next().unwrap_or(0);
         match op % 5 {
             0 => match tx.try_send(&vec![op; usize::from(arg) % (max + 2)]) {
-                Ok(()) | Err(SendError::Full | SendError::Disconnected | SendError::Corrupted) => {}
-                Err(SendError::TooLarge { len, max: m }) => assert!(len > m),
+                Ok(()) | Err(TrySendError::Full | TrySendError::Disconnected | TrySendError::Corrupted) => {}
+                Err(TrySendError::TooLarge { len, max: m }) => assert!(len > m),
                 Err(e) => panic!("unexpected {e:?}"),
             },
             1 => match rx.try_recv_into(&mut buf) {

@@ -9,7 +9,7 @@
 use std::os::unix::fs::FileExt;
 
 use libfuzzer_sys::fuzz_target;
-use shmring::framed::{SendError, mpsc};
+use shmring::framed::{TrySendError, mpsc};
 use shmring::header::HEADER_SIZE;
 use shmring::{Location, TryRecvError};
 
@@ -38,8 +38,8 @@ fuzz_target!(|data: &[u8]| {
         let sender = senders[usize::from(op >> 7)];
         match op % 6 {
             0 => match sender.try_send(&vec![op; usize::from(arg) % (max + 2)]) {
-                Ok(()) | Err(SendError::Full | SendError::Disconnected | SendError::Corrupted) => {}
-                Err(SendError::TooLarge { len, max: m }) => assert!(len > m),
+                Ok(()) | Err(TrySendError::Full | TrySendError::Disconnected | TrySendError::Corrupted) => {}
+                Err(TrySendError::TooLarge { len, max: m }) => assert!(len > m),
                 Err(e) => panic!("unexpected {e:?}"),
             },
             1 => match rx.try_recv_into(&mut buf) {

@@ -31,7 +31,10 @@ use std::time::Duration;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use crate::{Receiver, ReceiverInner, RecvError, SendError, Sender, SenderInner, TryRecvError};
+use crate::{
+    Receiver, ReceiverInner, RecvError, Refusal, SendError, Sender, SenderInner, TryRecvError,
+    TrySendError,
+};
 
 /// How long an await of readiness lasts before the peer's liveness is looked at again (a
 /// queue's senders leaving wake nobody).
@@ -203,8 +206,13 @@ impl Sender {
         let mut backoff = Backoff(0);
         loop {
             match self.try_send(msg) {
-                Err(SendError::Full) => {}
-                other => return other,
+                Err(TrySendError::Full) => {}
+                Ok(()) => return Ok(()),
+                Err(TrySendError::TooLarge { len, max }) => {
+                    return Err(SendError::TooLarge { len, max });
+                }
+                Err(TrySendError::Disconnected) => return Err(SendError::Disconnected),
+                Err(TrySendError::Corrupted) => return Err(SendError::Corrupted),
             }
             self.await_writable(&mut backoff).await;
         }
@@ -230,7 +238,7 @@ impl Sender {
     /// ```
     pub async fn flush_async(&mut self) -> Result<(), SendError> {
         let mut backoff = Backoff(0);
-        while !self.try_flush()? {
+        while !self.try_flush().map_err(Refusal::into_send)? {
             self.await_writable(&mut backoff).await;
         }
         Ok(())

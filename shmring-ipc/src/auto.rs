@@ -288,7 +288,7 @@ fn rendezvous(
             ) {
                 Ok(()) => {
                     // Wait for room, but never past a stop request (the receiver is going).
-                    while let Err(shmring::framed::SendError::Timeout) =
+                    while let Err(shmring::framed::SendTimeoutError::Timeout) =
                         guards[0].send_timeout(&buf, Duration::from_millis(10))
                     {
                         if stop.load(Ordering::Relaxed) {

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use crate::stream::{Conn, Expect, Listen, StreamReceiver, StreamSender, wait_fd};
 use crate::{
     ConnectError, Endpoint, Options, Receiver, ReceiverInner, RecvError, RecvTimeoutError,
-    SendError, Sender, SenderInner, TryRecvError, transport,
+    SendError, SendTimeoutError, Sender, SenderInner, TryRecvError, TrySendError, transport,
 };
 
 /// One side of a duplex connection.
@@ -457,7 +457,7 @@ impl Connection {
     /// let _ = c.try_send(b"ping");
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
-    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), SendError> {
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.adopt_peer_max();
         self.tx.try_send(msg)
     }
@@ -473,7 +473,7 @@ impl Connection {
     /// let _ = c.send_timeout(b"ping", std::time::Duration::from_millis(5));
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
-    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<(), SendError> {
+    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<(), SendTimeoutError> {
         self.adopt_peer_max();
         self.tx.send_timeout(msg, timeout)
     }

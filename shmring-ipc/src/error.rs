@@ -1,5 +1,5 @@
 //! Errors of binding and connecting. Message errors are the rings' own, the same on every
-//! transport: [`SendError`](crate::SendError) (too large with both sizes, full, timeout,
+//! transport: [`SendError`](crate::SendError) (and its try and timed forms) (too large with both sizes, full, timeout,
 //! disconnected, corrupted), [`RecvError`](crate::RecvError),
 //! [`TryRecvError`](crate::TryRecvError), [`RecvTimeoutError`](crate::RecvTimeoutError); a
 //! peer that breaks the protocol makes a receive return `Corrupted` (the reason is available

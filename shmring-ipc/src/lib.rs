@@ -4,7 +4,8 @@
 //!
 //! A [`Receiver`] binds an endpoint; [`Sender`]s connect to it — any number of them, except
 //! on `fifo:` and `pipe` (one at a time; see [`pipe`] for handing a pipe to a child). Every transport has the same blocking, try, timeout and
-//! deadline calls and the same errors as the rings ([`SendError`], [`RecvError`],
+//! deadline calls and the same errors as the rings ([`TrySendError`], [`SendError`],
+//! [`SendTimeoutError`], [`RecvError`],
 //! [`TryRecvError`], [`RecvTimeoutError`]); binding and connecting fail with a specific
 //! [`ConnectError`].
 //!
@@ -74,7 +75,8 @@ use std::time::{Duration, Instant};
 
 pub use endpoint::Endpoint;
 pub use error::ConnectError;
-pub use shmring::framed::SendError;
+use shmring::framed::Refusal;
+pub use shmring::framed::{SendError, SendTimeoutError, TrySendError};
 pub use shmring::{OpenError, RecvError, RecvTimeoutError, ShmType, TryRecvError, TypeLayout};
 
 use shmring::framed::mpsc;

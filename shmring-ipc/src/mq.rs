@@ -25,7 +25,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::codec::{FrameError, Hello};
 use crate::stream::{Expect, wait_fd};
-use crate::{ConnectError, Endpoint, Options, RecvTimeoutError, SendError};
+use crate::{ConnectError, Endpoint, Options, RecvTimeoutError, Refusal};
 
 const TAG_HELLO: u8 = 0;
 const TAG_MESSAGE: u8 = 1;
@@ -516,9 +516,9 @@ impl MqSender {
         msg: &[u8],
         wait: bool,
         deadline: Option<Instant>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Refusal> {
         if msg.len() > self.max {
-            return Err(SendError::TooLarge {
+            return Err(Refusal::TooLarge {
                 len: msg.len(),
                 max: self.max,
             });
@@ -532,9 +532,9 @@ impl MqSender {
         msg: &[u8],
         wait: bool,
         deadline: Option<Instant>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Refusal> {
         if self.broken {
-            return Err(SendError::Disconnected);
+            return Err(Refusal::Disconnected);
         }
         self.scratch.clear();
         self.scratch.push(tag);
@@ -547,17 +547,17 @@ impl MqSender {
                 Err(Errno::EINTR) => continue,
                 Err(_) => {
                     self.broken = true;
-                    return Err(SendError::Disconnected);
+                    return Err(Refusal::Disconnected);
                 }
             }
             if probe && self.is_disconnected() {
-                return Err(SendError::Disconnected);
+                return Err(Refusal::Disconnected);
             }
             if !wait {
-                return Err(SendError::Full);
+                return Err(Refusal::Full);
             }
             match slice_wait(&self.queue, PollFlags::POLLOUT, deadline) {
-                None => return Err(SendError::Timeout),
+                None => return Err(Refusal::Timeout),
                 Some(writable) => probe = !writable,
             }
         }

@@ -173,8 +173,8 @@ impl Sender {
     pub fn send(&mut self, msg: &[u8]) -> Result<(), SendError> {
         match &mut self.inner {
             SenderInner::Shm(tx) => tx.send(msg),
-            SenderInner::Stream(tx) => tx.send(msg, true, None),
-            SenderInner::Mq(tx) => tx.send(msg, true, None),
+            SenderInner::Stream(tx) => tx.send(msg, true, None).map_err(Refusal::into_send),
+            SenderInner::Mq(tx) => tx.send(msg, true, None).map_err(Refusal::into_send),
         }
     }
 
@@ -182,23 +182,23 @@ impl Sender {
     ///
     /// # Errors
     ///
-    /// As [`send`](Sender::send), plus [`SendError::Full`]. On a stream, a message is
+    /// As [`send`](Sender::send), plus [`TrySendError::Full`]. On a stream, a message is
     /// committed once the stream took its first byte; the rest is written by later calls,
     /// [`flush`](Sender::flush) or drop.
     ///
     /// ```no_run
     /// let mut tx = shmring_ipc::Sender::connect("uds:/run/app.sock")?;
     /// match tx.try_send(b"x") {
-    ///     Ok(()) | Err(shmring_ipc::SendError::Full) => {}
+    ///     Ok(()) | Err(shmring_ipc::TrySendError::Full) => {}
     ///     Err(e) => panic!("{e}"),
     /// }
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
-    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), SendError> {
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         match &mut self.inner {
             SenderInner::Shm(tx) => tx.try_send(msg),
-            SenderInner::Stream(tx) => tx.send(msg, false, None),
-            SenderInner::Mq(tx) => tx.send(msg, false, None),
+            SenderInner::Stream(tx) => tx.send(msg, false, None).map_err(Refusal::into_try),
+            SenderInner::Mq(tx) => tx.send(msg, false, None).map_err(Refusal::into_try),
         }
     }
 
@@ -206,7 +206,7 @@ impl Sender {
     ///
     /// # Errors
     ///
-    /// As [`send`](Sender::send), plus [`SendError::Timeout`] (nothing of the message sent).
+    /// As [`send`](Sender::send), plus [`SendTimeoutError::Timeout`] (nothing of the message sent).
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -214,10 +214,10 @@ impl Sender {
     /// tx.send_timeout(b"x", Duration::from_millis(10)).unwrap();
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
-    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<(), SendError> {
+    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<(), SendTimeoutError> {
         match Instant::now().checked_add(timeout) {
             Some(deadline) => self.send_deadline(msg, deadline),
-            None => self.send(msg),
+            None => self.send(msg).map_err(SendTimeoutError::from),
         }
     }
 
@@ -233,11 +233,15 @@ impl Sender {
     /// tx.send_deadline(b"x", Instant::now() + Duration::from_secs(1)).unwrap();
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
-    pub fn send_deadline(&mut self, msg: &[u8], deadline: Instant) -> Result<(), SendError> {
+    pub fn send_deadline(&mut self, msg: &[u8], deadline: Instant) -> Result<(), SendTimeoutError> {
         match &mut self.inner {
             SenderInner::Shm(tx) => tx.send_deadline(msg, deadline),
-            SenderInner::Stream(tx) => tx.send(msg, true, Some(deadline)),
-            SenderInner::Mq(tx) => tx.send(msg, true, Some(deadline)),
+            SenderInner::Stream(tx) => tx
+                .send(msg, true, Some(deadline))
+                .map_err(Refusal::into_timeout),
+            SenderInner::Mq(tx) => tx
+                .send(msg, true, Some(deadline))
+                .map_err(Refusal::into_timeout),
         }
     }
 
@@ -256,7 +260,7 @@ impl Sender {
     pub fn flush(&mut self) -> Result<(), SendError> {
         match &mut self.inner {
             SenderInner::Shm(_) | SenderInner::Mq(_) => Ok(()),
-            SenderInner::Stream(tx) => tx.flush_blocking(None),
+            SenderInner::Stream(tx) => tx.flush_blocking(None).map_err(Refusal::into_send),
         }
     }
 
@@ -278,7 +282,7 @@ impl Sender {
     /// Writes committed bytes without waiting: `Ok(true)` once none are left (always on the
     /// message transports).
     #[cfg(feature = "tokio")]
-    pub(crate) fn try_flush(&mut self) -> Result<bool, SendError> {
+    pub(crate) fn try_flush(&mut self) -> Result<bool, Refusal> {
         match &mut self.inner {
             SenderInner::Stream(tx) => tx.try_flush(),
             SenderInner::Shm(_) | SenderInner::Mq(_) => Ok(true),
@@ -328,7 +332,7 @@ pub(super) fn check_typed(
             theirs: stream::describe(peer.fingerprint, &peer.description),
         }),
         Ok(None) => Ok(tx),
-        Err(SendError::Timeout) => Err(ConnectError::HandshakeTimeout {
+        Err(Refusal::Timeout) => Err(ConnectError::HandshakeTimeout {
             endpoint: endpoint.to_string(),
             seconds: options.handshake_timeout.as_secs().max(1),
         }),

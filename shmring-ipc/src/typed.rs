@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 
 use crate::stream::Expect;
 use crate::{
-    ConnectError, Endpoint, Options, RecvError, RecvTimeoutError, SendError, ShmType, TryRecvError,
+    ConnectError, Endpoint, Options, RecvError, RecvTimeoutError, SendError, SendTimeoutError,
+    ShmType, TryRecvError, TrySendError,
 };
 
 /// Sends values of `T`.
@@ -125,14 +126,14 @@ impl<T: ShmType> Sender<T> {
     ///
     /// # Errors
     ///
-    /// As [`send`](Sender::send), plus [`SendError::Full`].
+    /// As [`send`](Sender::send), plus [`TrySendError::Full`].
     ///
     /// ```no_run
     /// let mut tx = shmring_ipc::typed::Sender::<u32>::connect("shm:ticks")?;
     /// let _ = tx.try_send(&7);
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
-    pub fn try_send(&mut self, value: &T) -> Result<(), SendError> {
+    pub fn try_send(&mut self, value: &T) -> Result<(), TrySendError> {
         self.inner.try_send(bytemuck::bytes_of(value))
     }
 
@@ -140,14 +141,14 @@ impl<T: ShmType> Sender<T> {
     ///
     /// # Errors
     ///
-    /// As [`send`](Sender::send), plus [`SendError::Timeout`].
+    /// As [`send`](Sender::send), plus [`SendTimeoutError::Timeout`].
     ///
     /// ```no_run
     /// let mut tx = shmring_ipc::typed::Sender::<u32>::connect("shm:ticks")?;
     /// let _ = tx.send_timeout(&7, std::time::Duration::from_millis(5));
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
-    pub fn send_timeout(&mut self, value: &T, timeout: Duration) -> Result<(), SendError> {
+    pub fn send_timeout(&mut self, value: &T, timeout: Duration) -> Result<(), SendTimeoutError> {
         self.inner.send_timeout(bytemuck::bytes_of(value), timeout)
     }
 
@@ -163,7 +164,7 @@ impl<T: ShmType> Sender<T> {
     /// let _ = tx.send_deadline(&7, Instant::now() + Duration::from_millis(5));
     /// # Ok::<(), shmring_ipc::ConnectError>(())
     /// ```
-    pub fn send_deadline(&mut self, value: &T, deadline: Instant) -> Result<(), SendError> {
+    pub fn send_deadline(&mut self, value: &T, deadline: Instant) -> Result<(), SendTimeoutError> {
         self.inner
             .send_deadline(bytemuck::bytes_of(value), deadline)
     }

@@ -9,7 +9,9 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::{child, endpoints, unique_name, wait_for_line, wait_with_watchdog};
-use shmring_ipc::{Options, Receiver, RecvError, RecvTimeoutError, SendError, Sender};
+use shmring_ipc::{
+    Options, Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender,
+};
 
 const ENDPOINT_VAR: &str = "SHMRING_IPC_TEST_ENDPOINT";
 const COUNT_VAR: &str = "SHMRING_IPC_TEST_COUNT";
@@ -221,7 +223,7 @@ fn timeouts_too_large_and_receiver_gone() {
         loop {
             match tx.send_timeout(&big, Duration::from_millis(20)) {
                 Ok(()) => assert!(start.elapsed() < common::WATCHDOG, "{endpoint}: never full"),
-                Err(SendError::Timeout) => break,
+                Err(SendTimeoutError::Timeout) => break,
                 Err(e) => panic!("{endpoint}: {e}"),
             }
         }
@@ -230,8 +232,8 @@ fn timeouts_too_large_and_receiver_gone() {
         let start = Instant::now();
         loop {
             match tx.send_timeout(b"after", Duration::from_millis(20)) {
-                Err(SendError::Disconnected) => break,
-                Ok(()) | Err(SendError::Timeout) => {
+                Err(SendTimeoutError::Disconnected) => break,
+                Ok(()) | Err(SendTimeoutError::Timeout) => {
                     assert!(
                         start.elapsed() < common::WATCHDOG,
                         "{endpoint}: never disconnected"

@@ -62,7 +62,10 @@
 //! Every ring offers non-blocking (`try_send`, `try_recv`), blocking (`send`, `recv`) and
 //! bounded (`*_timeout`, `*_deadline`) calls, with errors in crossbeam-channel's shape
 //! ([`TrySendError::Full`], [`RecvError::Disconnected`], …) plus a `Corrupted` case for a peer
-//! that wrote impossible values. A value that could not be sent always comes back. How a
+//! that wrote impossible values. A value that could not be sent always comes back. The
+//! framed rings have the same split for byte messages ([`framed::TrySendError`],
+//! [`framed::SendError`], [`framed::SendTimeoutError`]), each with `TooLarge { len, max }`;
+//! the message is a borrowed slice, so there is nothing to give back. How a
 //! handle waits is its [`WaitStrategy`]. When the other side is dropped or its process dies,
 //! the receiver first gets everything committed, then `Disconnected`.
 //!

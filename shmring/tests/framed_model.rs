@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
-use shmring::framed::{self, SendError, record};
+use shmring::framed::{self, TrySendError, record};
 use shmring::{RecvError, TryRecvError};
 
 #[derive(Clone, Debug)]
@@ -128,12 +128,12 @@ proptest! {
                     let msg: Vec<u8> = (0..len).map(|i| fill.wrapping_add(i as u8)).collect();
                     let got = tx.try_send_tagged(kind, &msg);
                     if len > max {
-                        prop_assert_eq!(got, Err(SendError::TooLarge { len, max }));
+                        prop_assert_eq!(got, Err(TrySendError::TooLarge { len, max }));
                     } else if model.claim(len) {
                         prop_assert_eq!(got, Ok(()));
                         model.commit(kind, len, msg);
                     } else {
-                        prop_assert_eq!(got, Err(SendError::Full));
+                        prop_assert_eq!(got, Err(TrySendError::Full));
                     }
                 }
                 Op::Reserve { len, written, commit, fill } => {
@@ -151,7 +151,7 @@ proptest! {
                             }
                         }
                         Err(e) => {
-                            prop_assert_eq!(e, SendError::Full);
+                            prop_assert_eq!(e, TrySendError::Full);
                             prop_assert!(!model.claim(len));
                         }
                     }

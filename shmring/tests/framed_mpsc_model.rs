@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
-use shmring::framed::{SendError, mpsc, record};
+use shmring::framed::{TrySendError, mpsc, record};
 use shmring::{RecvError, TryRecvError};
 
 const PRODUCERS: usize = 4;
@@ -146,11 +146,11 @@ proptest! {
                     let msg: Vec<u8> = (0..len).map(|i| fill.wrapping_add(i as u8)).collect();
                     let got = senders[p].try_send_tagged(kind, &msg);
                     if len > max {
-                        prop_assert_eq!(got, Err(SendError::TooLarge { len, max }));
+                        prop_assert_eq!(got, Err(TrySendError::TooLarge { len, max }));
                     } else if model.claim(len, kind, msg, State::Committed).is_some() {
                         prop_assert_eq!(got, Ok(()));
                     } else {
-                        prop_assert_eq!(got, Err(SendError::Full));
+                        prop_assert_eq!(got, Err(TrySendError::Full));
                     }
                 }
                 Op::Reserve { p, len, fill } => {
@@ -168,7 +168,7 @@ proptest! {
                             open[p] = Some((r, id.unwrap()));
                         }
                         Err(e) => {
-                            prop_assert_eq!(e, SendError::Full);
+                            prop_assert_eq!(e, TrySendError::Full);
                             prop_assert!(model.claim(len, 7, Vec::new(), State::Dropped).is_none());
                         }
                     }
@@ -271,7 +271,7 @@ fn open_reservations_are_bounded_per_process() {
     let open: Vec<_> = (0..mpsc::LANES_PER_PROCESS)
         .map(|_| tx.try_reserve(8).unwrap())
         .collect();
-    assert_eq!(tx.try_reserve(8).unwrap_err(), SendError::Full);
+    assert_eq!(tx.try_reserve(8).unwrap_err(), TrySendError::Full);
     let other = tx.attach_sender().unwrap();
     other
         .try_send(b"another participant has its own lanes")

@@ -274,7 +274,9 @@ fn receiver_killed_successor_resumes() {
                     };
                     match sent {
                         Ok(()) => break,
-                        Err(framed::SendError::Disconnected) if Instant::now() < deadline => {
+                        Err(framed::SendTimeoutError::Disconnected)
+                            if Instant::now() < deadline =>
+                        {
                             std::thread::sleep(Duration::from_millis(1));
                         }
                         Err(e) => panic!("producer: {e}"),

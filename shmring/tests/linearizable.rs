@@ -340,7 +340,7 @@ fn framed_mpsc_completed_sends_are_seen() {
                 for k in 0..per_thread {
                     let msg = &[t as u8; 24][..8 + k % 16];
                     while let Err(e) = tx.send_timeout(msg, Duration::from_millis(10)) {
-                        assert!(matches!(e, framed::SendError::Timeout), "{e:?}");
+                        assert!(matches!(e, framed::SendTimeoutError::Timeout), "{e:?}");
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }

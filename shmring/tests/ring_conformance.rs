@@ -55,12 +55,23 @@ fn typed<E>(r: Result<(), E>, classify: impl Fn(E) -> Sent) -> Sent {
     r.map_or_else(classify, |()| Sent::Ok)
 }
 
-fn framed_sent(r: Result<(), shmring::framed::SendError>) -> Sent {
-    use shmring::framed::SendError as E;
+/// A framed send's outcome in the suite's words, whichever of the three error types it has.
+fn framed_sent<E: Into<shmring::framed::SendTimeoutError>>(r: Result<(), E>) -> Sent {
+    use shmring::framed::SendTimeoutError as E;
+    match r.map_err(Into::into) {
+        Ok(()) => Sent::Ok,
+        Err(E::Timeout) => Sent::Timeout,
+        Err(E::Disconnected) => Sent::Disconnected,
+        Err(E::Corrupted) => Sent::Corrupted,
+        Err(e @ E::TooLarge { .. }) => panic!("an 8-byte message: {e}"),
+    }
+}
+
+fn framed_try_sent(r: Result<(), shmring::framed::TrySendError>) -> Sent {
+    use shmring::framed::TrySendError as E;
     match r {
         Ok(()) => Sent::Ok,
         Err(E::Full) => Sent::Full,
-        Err(E::Timeout) => Sent::Timeout,
         Err(E::Disconnected) => Sent::Disconnected,
         Err(E::Corrupted) => Sent::Corrupted,
         Err(e @ E::TooLarge { .. }) => panic!("an 8-byte message: {e}"),
@@ -135,7 +146,7 @@ macro_rules! common_calls {
             framed_sent(tx.send(&i.to_le_bytes()))
         }
         fn try_send(tx: &mut Self::Tx, i: u64) -> Sent {
-            framed_sent(tx.try_send(&i.to_le_bytes()))
+            framed_try_sent(tx.try_send(&i.to_le_bytes()))
         }
         fn send_timeout(tx: &mut Self::Tx, i: u64, timeout: Duration) -> Sent {
             framed_sent(tx.send_timeout(&i.to_le_bytes(), timeout))

@@ -11,7 +11,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 
 use crate::codec::{Decoder, FrameError, Hello, LENGTH_PREFIX, encode_frame};
-use crate::{RecvTimeoutError, SendError};
+use crate::{RecvTimeoutError, Refusal};
 mod receiver;
 mod sender;
 

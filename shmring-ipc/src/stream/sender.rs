@@ -46,7 +46,7 @@ impl StreamSender {
 
     /// Switches the descriptor between blocking and non-blocking writes (one `fcntl` per
     /// change of mode): a plain `send` writes like the raw mechanism, in one blocking call.
-    pub(super) fn set_blocking(&mut self, on: bool) -> Result<(), SendError> {
+    pub(super) fn set_blocking(&mut self, on: bool) -> Result<(), Refusal> {
         if self.blocking == on {
             return Ok(());
         }
@@ -60,7 +60,7 @@ impl StreamSender {
     }
 
     /// Reads whatever of the receiver's hello has arrived; applies it once complete.
-    pub(super) fn poll_hello(&mut self) -> Result<(), SendError> {
+    pub(super) fn poll_hello(&mut self) -> Result<(), Refusal> {
         let Some(got) = &mut self.peer_hello else {
             return Ok(());
         };
@@ -89,14 +89,14 @@ impl StreamSender {
 
     /// Waits until the receiver's hello has arrived (two-way streams; the receiver writes it
     /// when it accepts the connection), or `deadline`.
-    pub(crate) fn await_hello(&mut self, deadline: Instant) -> Result<Option<&Hello>, SendError> {
+    pub(crate) fn await_hello(&mut self, deadline: Instant) -> Result<Option<&Hello>, Refusal> {
         while self.peer_hello.is_some() {
             self.set_blocking(false)?;
             self.poll_hello()?;
             if self.peer_hello.is_some() {
                 match wait_fd(&[self.conn.as_fd()], PollFlags::POLLIN, Some(deadline)) {
                     Ok(true) => {}
-                    Ok(false) => return Err(SendError::Timeout),
+                    Ok(false) => return Err(Refusal::Timeout),
                     Err(_) => return Err(self.broke()),
                 }
             }
@@ -106,9 +106,9 @@ impl StreamSender {
 
     /// Writes committed bytes without waiting: `Ok(true)` once none are left.
     #[cfg(feature = "tokio")]
-    pub(crate) fn try_flush(&mut self) -> Result<bool, SendError> {
+    pub(crate) fn try_flush(&mut self) -> Result<bool, Refusal> {
         if self.broken {
-            return Err(SendError::Disconnected);
+            return Err(Refusal::Disconnected);
         }
         self.set_blocking(false)?;
         self.flush_some()?;
@@ -125,7 +125,7 @@ impl StreamSender {
     }
 
     /// Writes committed bytes until done or the stream is full.
-    pub(super) fn flush_some(&mut self) -> Result<(), SendError> {
+    pub(super) fn flush_some(&mut self) -> Result<(), Refusal> {
         while self.written < self.out.len() {
             match write_conn(&mut *self.conn, self.socket, &self.out[self.written..]) {
                 Ok(0) => return Err(self.broke()),
@@ -145,11 +145,11 @@ impl StreamSender {
         Ok(())
     }
 
-    pub(super) fn broke(&mut self) -> SendError {
+    pub(super) fn broke(&mut self) -> Refusal {
         self.broken = true;
         self.out.clear();
         self.written = 0;
-        SendError::Disconnected
+        Refusal::Disconnected
     }
 
     /// Sends one frame.
@@ -166,9 +166,9 @@ impl StreamSender {
         msg: &[u8],
         wait: bool,
         deadline: Option<Instant>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Refusal> {
         if self.broken {
-            return Err(SendError::Disconnected);
+            return Err(Refusal::Disconnected);
         }
         if self.peer_hello.is_some() {
             // The receiver's hello is read without blocking.
@@ -180,7 +180,7 @@ impl StreamSender {
         }
         let max = self.peer_max as usize;
         if msg.len() > max {
-            return Err(SendError::TooLarge {
+            return Err(Refusal::TooLarge {
                 len: msg.len(),
                 max,
             });
@@ -192,7 +192,7 @@ impl StreamSender {
         let limit = if wait { HIGH_WATER } else { 0 };
         while self.pending() > limit {
             if !wait {
-                return Err(SendError::Full);
+                return Err(Refusal::Full);
             }
             self.wait_writable(deadline)?;
             self.flush_some()?;
@@ -203,7 +203,7 @@ impl StreamSender {
         if !wait {
             if self.pending() == frame {
                 self.out.clear(); // the stream took nothing: not committed
-                return Err(SendError::Full);
+                return Err(Refusal::Full);
             }
             return Ok(());
         }
@@ -213,16 +213,16 @@ impl StreamSender {
         Ok(())
     }
 
-    pub(super) fn wait_writable(&mut self, deadline: Option<Instant>) -> Result<(), SendError> {
+    pub(super) fn wait_writable(&mut self, deadline: Option<Instant>) -> Result<(), Refusal> {
         match wait_fd(&[self.conn.as_fd()], PollFlags::POLLOUT, deadline) {
             Ok(true) => Ok(()),
-            Ok(false) => Err(SendError::Timeout),
+            Ok(false) => Err(Refusal::Timeout),
             Err(_) => Err(self.broke()),
         }
     }
 
     /// Writes every committed byte, waiting until `deadline` at most.
-    pub(crate) fn flush_blocking(&mut self, deadline: Option<Instant>) -> Result<(), SendError> {
+    pub(crate) fn flush_blocking(&mut self, deadline: Option<Instant>) -> Result<(), Refusal> {
         if deadline.is_some() {
             self.set_blocking(false)?;
         }

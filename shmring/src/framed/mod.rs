@@ -30,11 +30,15 @@
 //! ```
 
 mod cursor;
+mod error;
 pub mod mpsc;
 mod receiver;
 mod reservation;
 mod sender;
 pub(crate) use cursor::{Cursor, Next, header};
+#[doc(hidden)]
+pub use error::Refusal;
+pub use error::{SendError, SendTimeoutError, TrySendError};
 pub use reservation::Reservation;
 pub mod record;
 
@@ -60,51 +64,6 @@ pub const MIN_CAPACITY: u64 = 64;
 /// word: the position up to which the receiver has taken messages, stored after every
 /// message, so a receiver taking over from a dead one resumes exactly there.
 pub const CONSUMED_OFFSET: usize = 704;
-
-/// A send that did not happen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// The message is longer than the ring allows.
-    #[error("message of {len} bytes exceeds the ring's maximum message size of {max} bytes")]
-    TooLarge {
-        /// The message's length.
-        len: usize,
-        /// The ring's maximum ([`Sender::max_message`]).
-        max: usize,
-    },
-    /// No room now (non-blocking calls only).
-    #[error("the ring is full")]
-    Full,
-    /// The deadline passed while the ring stayed full.
-    #[error("timed out waiting for room in the ring")]
-    Timeout,
-    /// The receiver is gone.
-    #[error("the receiver is gone")]
-    Disconnected,
-    /// The shared state is invalid; this handle will not use the ring again.
-    #[error("the ring's shared state is corrupted")]
-    Corrupted,
-}
-
-impl SendError {
-    /// Whether the ring was full.
-    ///
-    /// ```
-    /// assert!(shmring::framed::SendError::Full.is_full());
-    /// ```
-    pub fn is_full(&self) -> bool {
-        *self == SendError::Full
-    }
-
-    /// Whether the deadline passed.
-    ///
-    /// ```
-    /// assert!(shmring::framed::SendError::Timeout.is_timeout());
-    /// ```
-    pub fn is_timeout(&self) -> bool {
-        *self == SendError::Timeout
-    }
-}
 
 /// The ring's geometry over bytes.
 #[cfg(not(shmring_loom))]

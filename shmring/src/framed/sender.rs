@@ -120,18 +120,18 @@ impl Sender {
     ///
     /// # Errors
     ///
-    /// [`SendError::TooLarge`] (with both sizes), `Full`, `Disconnected`, `Corrupted`.
+    /// [`TrySendError::TooLarge`] (with both sizes), `Full`, `Disconnected`, `Corrupted`.
     ///
     /// ```
     /// let (mut tx, _rx) = shmring::framed::channel(64)?;
     /// tx.try_send(&[0; 24]).unwrap(); // 32 bytes with its header
     /// tx.try_send(&[0; 24]).unwrap();
-    /// assert_eq!(tx.try_send(&[]), Err(shmring::framed::SendError::Full));
+    /// assert_eq!(tx.try_send(&[]), Err(shmring::framed::TrySendError::Full));
     /// let err = tx.try_send(&[0; 25]).unwrap_err();
     /// assert_eq!(err.to_string(), "message of 25 bytes exceeds the ring's maximum message size of 24 bytes");
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), SendError> {
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError> {
         self.try_send_tagged(0, msg)
     }
 
@@ -148,8 +148,10 @@ impl Sender {
     /// assert_eq!(rx.try_recv_into(&mut buf), Ok(3));
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn try_send_tagged(&mut self, tag: u32, msg: &[u8]) -> Result<(), SendError> {
-        let index = self.claim(msg.len(), tag, false)?;
+    pub fn try_send_tagged(&mut self, tag: u32, msg: &[u8]) -> Result<(), TrySendError> {
+        let index = self
+            .claim(msg.len(), tag, false)
+            .map_err(Refusal::into_try)?;
         self.write(index, 0, msg);
         self.commit(index, msg.len(), tag);
         Ok(())
@@ -170,6 +172,7 @@ impl Sender {
     /// ```
     pub fn send(&mut self, msg: &[u8]) -> Result<(), SendError> {
         self.send_tagged_until(0, msg, None)
+            .map_err(Refusal::into_send)
     }
 
     /// Sends `msg` with the tag `tag`, waiting as long as the ring is full.
@@ -187,13 +190,14 @@ impl Sender {
     /// ```
     pub fn send_tagged(&mut self, tag: u32, msg: &[u8]) -> Result<(), SendError> {
         self.send_tagged_until(tag, msg, None)
+            .map_err(Refusal::into_send)
     }
 
     /// Sends `msg`, waiting at most `timeout` for room.
     ///
     /// # Errors
     ///
-    /// As [`send`](Sender::send), plus [`SendError::Timeout`].
+    /// As [`send`](Sender::send), plus [`SendTimeoutError::Timeout`].
     ///
     /// ```
     /// use std::time::Duration;
@@ -203,8 +207,9 @@ impl Sender {
     /// assert!(tx.send_timeout(&[0; 24], Duration::from_millis(1)).unwrap_err().is_timeout());
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<(), SendError> {
+    pub fn send_timeout(&mut self, msg: &[u8], timeout: Duration) -> Result<(), SendTimeoutError> {
         self.send_tagged_until(0, msg, Instant::now().checked_add(timeout))
+            .map_err(Refusal::into_timeout)
     }
 
     /// Sends `msg`, waiting until `deadline` (a `CLOCK_MONOTONIC` instant) for room.
@@ -219,8 +224,9 @@ impl Sender {
     /// tx.send_deadline(b"ok", Instant::now() + Duration::from_secs(1)).unwrap();
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn send_deadline(&mut self, msg: &[u8], deadline: Instant) -> Result<(), SendError> {
+    pub fn send_deadline(&mut self, msg: &[u8], deadline: Instant) -> Result<(), SendTimeoutError> {
         self.send_tagged_until(0, msg, Some(deadline))
+            .map_err(Refusal::into_timeout)
     }
 
     pub(super) fn send_tagged_until(
@@ -228,7 +234,7 @@ impl Sender {
         tag: u32,
         msg: &[u8],
         deadline: Option<Instant>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Refusal> {
         let index = self.claim_waiting(msg.len(), tag, deadline)?;
         self.write(index, 0, msg);
         self.commit(index, msg.len(), tag);
@@ -257,7 +263,9 @@ impl Sender {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn reserve(&mut self, len: usize) -> Result<Reservation<'_>, SendError> {
-        let index = self.claim_waiting(len, 0, None)?;
+        let index = self
+            .claim_waiting(len, 0, None)
+            .map_err(Refusal::into_send)?;
         Ok(Reservation {
             sender: self,
             index,
@@ -280,8 +288,8 @@ impl Sender {
     /// assert!(tx.try_reserve(24).is_ok());
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn try_reserve(&mut self, len: usize) -> Result<Reservation<'_>, SendError> {
-        let index = self.claim(len, 0, false)?;
+    pub fn try_reserve(&mut self, len: usize) -> Result<Reservation<'_>, TrySendError> {
+        let index = self.claim(len, 0, false).map_err(Refusal::into_try)?;
         Ok(Reservation {
             sender: self,
             index,
@@ -296,39 +304,39 @@ impl Sender {
         len: usize,
         tag: u32,
         deadline: Option<Instant>,
-    ) -> Result<u64, SendError> {
+    ) -> Result<u64, Refusal> {
         match self.claim(len, tag, false) {
-            Err(SendError::Full) => {}
+            Err(Refusal::Full) => {}
             other => return other,
         }
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
         let done = waiter.wait(&*area, area.space_event(), deadline, |force| {
             match self.claim(len, tag, force) {
-                Err(SendError::Full) => Step::Retry,
+                Err(Refusal::Full) => Step::Retry,
                 other => Step::Done(other),
             }
         });
         self.end.waiter = waiter;
-        done.unwrap_or(Err(SendError::Timeout))
+        done.unwrap_or(Err(Refusal::Timeout))
     }
 
     /// Makes room for a record of `len` payload bytes at the tail (writing the padding record
     /// first if it must wrap) and returns the record's position.
-    pub(super) fn claim(&mut self, len: usize, tag: u32, force: bool) -> Result<u64, SendError> {
+    pub(super) fn claim(&mut self, len: usize, tag: u32, force: bool) -> Result<u64, Refusal> {
         let max = self.max_message();
         if len > max {
-            return Err(SendError::TooLarge { len, max });
+            return Err(Refusal::TooLarge { len, max });
         }
         assert!(
             record::user_kind(tag),
             "tags u32::MAX and u32::MAX - 1 are reserved"
         );
         if self.end.corrupted {
-            return Err(SendError::Corrupted);
+            return Err(Refusal::Corrupted);
         }
         if self.end.peer_closed() {
-            return Err(SendError::Disconnected);
+            return Err(Refusal::Disconnected);
         }
         let capacity = self.end.area.capacity();
         let span = record::span(len) as u64;
@@ -338,14 +346,14 @@ impl Sender {
             let head = self.end.area.head().load(Ordering::Acquire);
             if head < self.head || head > self.tail || head % record::ALIGN as u64 != 0 {
                 self.end.corrupted = true;
-                return Err(SendError::Corrupted);
+                return Err(Refusal::Corrupted);
             }
             self.head = head;
             if capacity - (self.tail - self.head) < needed {
                 return Err(match self.end.peer(force) {
-                    Peer::Present => SendError::Full,
-                    Peer::Gone => SendError::Disconnected,
-                    Peer::Corrupt => SendError::Corrupted,
+                    Peer::Present => Refusal::Full,
+                    Peer::Gone => Refusal::Disconnected,
+                    Peer::Corrupt => Refusal::Corrupted,
                 });
             }
         }
@@ -378,7 +386,7 @@ impl Sender {
 
 crate::spsc::end_core! {
     impl[] Sender;
-    would_wait: |tx, need| matches!(tx.claim(need, 0, false), Err(SendError::Full))
+    would_wait: |tx, need| matches!(tx.claim(need, 0, false), Err(Refusal::Full))
 }
 
 crate::handle::readiness_methods! {
@@ -420,8 +428,13 @@ impl Sender {
                 let _ = tx.end.peer(true);
             }
             match tx.try_send(msg) {
-                Err(SendError::Full) => None,
-                other => Some(other),
+                Err(TrySendError::Full) => None,
+                Ok(()) => Some(Ok(())),
+                Err(TrySendError::TooLarge { len, max }) => {
+                    Some(Err(SendError::TooLarge { len, max }))
+                }
+                Err(TrySendError::Disconnected) => Some(Err(SendError::Disconnected)),
+                Err(TrySendError::Corrupted) => Some(Err(SendError::Corrupted)),
             }
         })
         .await

@@ -129,13 +129,11 @@ impl Tx {
             Err(SendTimeoutError::Disconnected(_)) => Outcome::Gone,
             Err(SendTimeoutError::Corrupted(_)) => Outcome::Corrupted,
         };
-        let framed_outcome = |r: Result<(), shmring::framed::SendError>| match r {
+        let framed_outcome = |r: Result<(), shmring::framed::SendTimeoutError>| match r {
             Ok(()) => Outcome::Done(None),
-            Err(shmring::framed::SendError::Timeout | shmring::framed::SendError::Full) => {
-                Outcome::Again
-            }
-            Err(shmring::framed::SendError::Disconnected) => Outcome::Gone,
-            Err(shmring::framed::SendError::Corrupted) => Outcome::Corrupted,
+            Err(shmring::framed::SendTimeoutError::Timeout) => Outcome::Again,
+            Err(shmring::framed::SendTimeoutError::Disconnected) => Outcome::Gone,
+            Err(shmring::framed::SendTimeoutError::Corrupted) => Outcome::Corrupted,
             Err(e) => panic!("send: {e}"),
         };
         match self {

@@ -32,7 +32,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::record::{self, HEADER, Record};
-use super::{Cursor, MIN_CAPACITY, Next, SendError, header, max_message};
+use super::{
+    Cursor, MIN_CAPACITY, Next, Refusal, SendError, SendTimeoutError, TrySendError, header,
+    max_message,
+};
 use crate::error::try_recv_to_timeout;
 use crate::mpmc::layout::{CONTROL_SIZE, IDLE};
 use crate::mpmc::{Area, Claimant, LaneGuard, Participant, Protocol, Resolution, Role};

@@ -105,18 +105,18 @@ impl Sender {
     ///
     /// # Errors
     ///
-    /// [`SendError::TooLarge`] (with both sizes), `Full`, `Disconnected`, `Corrupted`.
+    /// [`TrySendError::TooLarge`] (with both sizes), `Full`, `Disconnected`, `Corrupted`.
     ///
     /// ```
-    /// use shmring::framed::SendError;
+    /// use shmring::framed::TrySendError;
     /// let (tx, _rx) = shmring::framed::mpsc::channel(64)?;
     /// tx.try_send(&[1; 24]).unwrap();
     /// tx.try_send(&[2; 24]).unwrap();
-    /// assert_eq!(tx.try_send(&[]), Err(SendError::Full));
-    /// assert_eq!(tx.try_send(&[0; 25]), Err(SendError::TooLarge { len: 25, max: 24 }));
+    /// assert_eq!(tx.try_send(&[]), Err(TrySendError::Full));
+    /// assert_eq!(tx.try_send(&[0; 25]), Err(TrySendError::TooLarge { len: 25, max: 24 }));
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn try_send(&self, msg: &[u8]) -> Result<(), SendError> {
+    pub fn try_send(&self, msg: &[u8]) -> Result<(), TrySendError> {
         self.try_send_tagged(0, msg)
     }
 
@@ -137,20 +137,16 @@ impl Sender {
     /// assert_eq!(rx.try_recv_into(&mut buf), Ok(3));
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn try_send_tagged(&self, tag: u32, msg: &[u8]) -> Result<(), SendError> {
+    pub fn try_send_tagged(&self, tag: u32, msg: &[u8]) -> Result<(), TrySendError> {
         self.try_send_forced(tag, msg, false)
+            .map_err(Refusal::into_try)
     }
 
     /// [`try_send_tagged`](Sender::try_send_tagged); `force`: look at the receiver's liveness
     /// now.
-    pub(super) fn try_send_forced(
-        &self,
-        tag: u32,
-        msg: &[u8],
-        force: bool,
-    ) -> Result<(), SendError> {
+    pub(super) fn try_send_forced(&self, tag: u32, msg: &[u8], force: bool) -> Result<(), Refusal> {
         check_tag(tag);
-        let lane = self.shared.try_lane().ok_or(SendError::Full)?;
+        let lane = self.shared.try_lane().ok_or(Refusal::Full)?;
         let claim = self.claim(&lane, msg.len(), force)?;
         self.write(claim, 0, msg);
         self.commit(&lane, claim, tag);
@@ -172,6 +168,7 @@ impl Sender {
     /// ```
     pub fn send(&self, msg: &[u8]) -> Result<(), SendError> {
         self.send_tagged_until(0, msg, None)
+            .map_err(Refusal::into_send)
     }
 
     /// Sends `msg` with the tag `tag`, waiting as long as the ring is full.
@@ -193,13 +190,14 @@ impl Sender {
     /// ```
     pub fn send_tagged(&self, tag: u32, msg: &[u8]) -> Result<(), SendError> {
         self.send_tagged_until(tag, msg, None)
+            .map_err(Refusal::into_send)
     }
 
     /// Sends `msg`, waiting at most `timeout` for room.
     ///
     /// # Errors
     ///
-    /// As [`send`](Sender::send), plus [`SendError::Timeout`].
+    /// As [`send`](Sender::send), plus [`SendTimeoutError::Timeout`].
     ///
     /// ```
     /// use std::time::Duration;
@@ -209,8 +207,9 @@ impl Sender {
     /// assert!(tx.send_timeout(&[0; 24], Duration::from_millis(1)).unwrap_err().is_timeout());
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn send_timeout(&self, msg: &[u8], timeout: Duration) -> Result<(), SendError> {
+    pub fn send_timeout(&self, msg: &[u8], timeout: Duration) -> Result<(), SendTimeoutError> {
         self.send_tagged_until(0, msg, Instant::now().checked_add(timeout))
+            .map_err(Refusal::into_timeout)
     }
 
     /// Sends `msg`, waiting until `deadline` (a `CLOCK_MONOTONIC` instant) for room.
@@ -225,8 +224,9 @@ impl Sender {
     /// tx.send_deadline(b"ok", Instant::now() + Duration::from_secs(1)).unwrap();
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn send_deadline(&self, msg: &[u8], deadline: Instant) -> Result<(), SendError> {
+    pub fn send_deadline(&self, msg: &[u8], deadline: Instant) -> Result<(), SendTimeoutError> {
         self.send_tagged_until(0, msg, Some(deadline))
+            .map_err(Refusal::into_timeout)
     }
 
     pub(super) fn send_tagged_until(
@@ -234,7 +234,7 @@ impl Sender {
         tag: u32,
         msg: &[u8],
         deadline: Option<Instant>,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), Refusal> {
         check_tag(tag);
         let lane = self.shared.lane();
         let claim = self.claim_waiting(&lane, msg.len(), deadline)?;
@@ -253,7 +253,7 @@ impl Sender {
     /// lanes of its participant record, where a claim is announced for crash recovery): a
     /// further `reserve` waits until a reservation of another thread is committed or dropped
     /// (so one thread must not hold more than that many open), and `try_reserve` and
-    /// `try_send` report [`SendError::Full`].
+    /// `try_send` report [`TrySendError::Full`].
     ///
     /// # Errors
     ///
@@ -273,7 +273,9 @@ impl Sender {
     /// ```
     pub fn reserve(&self, len: usize) -> Result<Reservation<'_>, SendError> {
         let lane = self.shared.lane();
-        let claim = self.claim_waiting(&lane, len, None)?;
+        let claim = self
+            .claim_waiting(&lane, len, None)
+            .map_err(Refusal::into_send)?;
         Ok(self.reservation(lane, claim, true))
     }
 
@@ -290,9 +292,9 @@ impl Sender {
     /// assert_eq!(rx.try_recv().unwrap(), b"after");
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn try_reserve(&self, len: usize) -> Result<Reservation<'_>, SendError> {
-        let lane = self.shared.try_lane().ok_or(SendError::Full)?;
-        let claim = self.claim(&lane, len, false)?;
+    pub fn try_reserve(&self, len: usize) -> Result<Reservation<'_>, TrySendError> {
+        let lane = self.shared.try_lane().ok_or(TrySendError::Full)?;
+        let claim = self.claim(&lane, len, false).map_err(Refusal::into_try)?;
         Ok(self.reservation(lane, claim, true))
     }
 
@@ -327,7 +329,9 @@ impl Sender {
     #[doc(hidden)]
     pub fn reserve_as_send(&self, len: usize) -> Result<Reservation<'_>, SendError> {
         let lane = self.shared.lane();
-        let claim = self.claim_waiting(&lane, len, None)?;
+        let claim = self
+            .claim_waiting(&lane, len, None)
+            .map_err(Refusal::into_send)?;
         Ok(self.reservation(lane, claim, false))
     }
 
@@ -336,9 +340,9 @@ impl Sender {
         lane: &LaneGuard<'_, u8>,
         len: usize,
         deadline: Option<Instant>,
-    ) -> Result<Claim, SendError> {
+    ) -> Result<Claim, Refusal> {
         match self.claim(lane, len, false) {
-            Err(SendError::Full) => {}
+            Err(Refusal::Full) => {}
             other => return other,
         }
         let shared = &*self.shared;
@@ -348,11 +352,11 @@ impl Sender {
             .event(Role::Sender, shared.index, &shared.sleepers);
         let done = waiter.wait(shared.area.storage(), event, deadline, |force| {
             match self.claim(lane, len, force) {
-                Err(SendError::Full) => Step::Retry,
+                Err(Refusal::Full) => Step::Retry,
                 other => Step::Done(other),
             }
         });
-        done.unwrap_or(Err(SendError::Timeout))
+        done.unwrap_or(Err(Refusal::Timeout))
     }
 
     /// One attempt to claim room for a record of `len` payload bytes (plus the padding to the
@@ -362,7 +366,7 @@ impl Sender {
         lane: &LaneGuard<'_, u8>,
         len: usize,
         force: bool,
-    ) -> Result<Claim, SendError> {
+    ) -> Result<Claim, Refusal> {
         self.claim_marked(lane, len, force, true)
     }
 
@@ -375,21 +379,21 @@ impl Sender {
         len: usize,
         force: bool,
         mark: bool,
-    ) -> Result<Claim, SendError> {
+    ) -> Result<Claim, Refusal> {
         let shared = &*self.shared;
         let max = self.max_message();
         if len > max {
-            return Err(SendError::TooLarge { len, max });
+            return Err(Refusal::TooLarge { len, max });
         }
         if shared.is_corrupted() {
-            return Err(SendError::Corrupted);
+            return Err(Refusal::Corrupted);
         }
         if !shared.peers_present(false, force) {
-            return Err(SendError::Disconnected);
+            return Err(Refusal::Disconnected);
         }
         let corrupted = || {
             shared.corrupt();
-            Err(SendError::Corrupted)
+            Err(Refusal::Corrupted)
         };
         let area = &shared.area;
         let capacity = area.capacity();
@@ -418,9 +422,9 @@ impl Sender {
                     continue;
                 }
                 return Err(if shared.peers_present(true, false) {
-                    SendError::Full
+                    Refusal::Full
                 } else {
-                    SendError::Disconnected
+                    Refusal::Disconnected
                 });
             }
             // Announce before claiming, so that whoever recovers from this process's death
@@ -443,7 +447,7 @@ impl Sender {
             }
         }
         lane.set(IDLE);
-        Err(SendError::Full)
+        Err(Refusal::Full)
     }
 
     /// Whether a record of `len` payload bytes would have to wait now: the ring lacks the
@@ -625,8 +629,8 @@ impl Sender {
         check_tag(tag);
         crate::handle::drive(self, msg.len(), |tx, force| {
             match tx.try_send_forced(tag, msg, force) {
-                Err(SendError::Full) => None,
-                other => Some(other),
+                Err(Refusal::Full) => None,
+                other => Some(other.map_err(Refusal::into_send)),
             }
         })
         .await
