@@ -32,7 +32,9 @@ fuzz_target!(|data: &[u8]| {
         let arg = bytes.next().unwrap_or(0);
         match op % 5 {
             0 => match tx.try_send(&vec![op; usize::from(arg) % (max + 2)]) {
-                Ok(()) | Err(TrySendError::Full | TrySendError::Disconnected | TrySendError::Corrupted) => {}
+                Ok(())
+                | Err(TrySendError::Full | TrySendError::Disconnected | TrySendError::Corrupted) => {
+                }
                 Err(TrySendError::TooLarge { len, max: m }) => assert!(len > m),
                 Err(e) => panic!("unexpected {e:?}"),
             },

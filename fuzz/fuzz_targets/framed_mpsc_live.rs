@@ -38,7 +38,9 @@ fuzz_target!(|data: &[u8]| {
         let sender = senders[usize::from(op >> 7)];
         match op % 6 {
             0 => match sender.try_send(&vec![op; usize::from(arg) % (max + 2)]) {
-                Ok(()) | Err(TrySendError::Full | TrySendError::Disconnected | TrySendError::Corrupted) => {}
+                Ok(())
+                | Err(TrySendError::Full | TrySendError::Disconnected | TrySendError::Corrupted) => {
+                }
                 Err(TrySendError::TooLarge { len, max: m }) => assert!(len > m),
                 Err(e) => panic!("unexpected {e:?}"),
             },
