@@ -174,10 +174,6 @@ crate::handle::readiness_methods! {
     register: "assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()"
 }
 
-/// `async` receiving (feature `tokio`).
-#[cfg(all(feature = "tokio", not(shmring_loom)))]
-impl Receiver {}
-
 crate::handle::stream_method! {
     impl[] Receiver => Vec<u8>;
     channel: "framed::channel(64)",
