@@ -6,12 +6,10 @@
 //! (every call here is non-blocking and bounded).
 #![no_main]
 
-use std::os::unix::fs::FileExt;
-
 use libfuzzer_sys::fuzz_target;
-use shmring::framed::{TrySendError, mpsc};
-use shmring::header::HEADER_SIZE;
-use shmring::{Location, TryRecvError};
+use shmring::Location;
+use shmring::framed::mpsc;
+use shmring_fuzz::{check_try_recv, check_try_send, scribble};
 
 const CAPACITY: u64 = 256;
 
@@ -37,28 +35,10 @@ fuzz_target!(|data: &[u8]| {
         let arg = bytes.next().unwrap_or(0);
         let sender = senders[usize::from(op >> 7)];
         match op % 6 {
-            0 => match sender.try_send(&vec![op; usize::from(arg) % (max + 2)]) {
-                Ok(())
-                | Err(TrySendError::Full | TrySendError::Disconnected | TrySendError::Corrupted) => {
-                }
-                Err(TrySendError::TooLarge { len, max: m }) => assert!(len > m),
-                Err(e) => panic!("unexpected {e:?}"),
-            },
-            1 => match rx.try_recv_into(&mut buf) {
-                Ok(_) => assert!(buf.len() <= max),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected | TryRecvError::Corrupted) => {
-                }
-            },
-            2 => {
-                // Scribble 8 fuzzer bytes at an 8-aligned offset of the area.
-                let offset = (usize::from(arg) * 8 + usize::from(bytes.next().unwrap_or(0)) * 2048)
-                    % area_len
-                    / 8
-                    * 8;
-                let value: Vec<u8> = bytes.by_ref().take(8).collect();
-                file.write_all_at(&value, (HEADER_SIZE + offset) as u64)
-                    .expect("scribble");
-            }
+            0 => check_try_send(sender.try_send(&vec![op; usize::from(arg) % (max + 2)])),
+            1 => check_try_recv(rx.try_recv_into(&mut buf), &buf, max),
+            // Scribble 8 fuzzer bytes at an 8-aligned offset of the area.
+            2 => scribble(&file, &mut bytes, arg, area_len),
             3 => {
                 // Open a reservation and keep it across later operations.
                 if open.is_none() {

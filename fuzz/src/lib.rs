@@ -23,3 +23,40 @@ pub fn header_bytes(data: &[u8]) -> Vec<u8> {
     }
     bytes
 }
+
+/// Checks what a `try_send` of a live, scribbled-on framed ring returned: a message, or a
+/// clean refusal; `TooLarge` only for a message longer than the limit it names.
+pub fn check_try_send(result: Result<(), shmring::framed::TrySendError>) {
+    use shmring::framed::TrySendError;
+    match result {
+        Ok(()) | Err(TrySendError::Full | TrySendError::Disconnected | TrySendError::Corrupted) => {
+        }
+        Err(TrySendError::TooLarge { len, max }) => assert!(len > max),
+    }
+}
+
+/// Checks what a `try_recv_into` of a live, scribbled-on framed ring returned: a message no
+/// longer than `max`, or a clean error.
+pub fn check_try_recv(result: Result<u32, shmring::TryRecvError>, buf: &[u8], max: usize) {
+    use shmring::TryRecvError;
+    match result {
+        Ok(_) => assert!(buf.len() <= max),
+        Err(TryRecvError::Empty | TryRecvError::Disconnected | TryRecvError::Corrupted) => {}
+    }
+}
+
+/// Overwrites 8 fuzzer bytes (taken from `bytes`) at an 8-aligned offset of a ring's area
+/// (`area_len` bytes after the header) in `file`, the offset chosen by `arg` and the next byte.
+pub fn scribble(
+    file: &std::fs::File,
+    bytes: &mut impl Iterator<Item = u8>,
+    arg: u8,
+    area_len: usize,
+) {
+    use std::os::unix::fs::FileExt;
+    let offset =
+        (usize::from(arg) * 8 + usize::from(bytes.next().unwrap_or(0)) * 2048) % area_len / 8 * 8;
+    let value: Vec<u8> = bytes.by_ref().take(8).collect();
+    file.write_all_at(&value, (HEADER_SIZE + offset) as u64)
+        .expect("scribble");
+}

@@ -4,8 +4,36 @@
 //! capacity)` and `Handle::open(location)` are the same calls with the defaults.
 
 use std::marker::PhantomData;
+#[cfg(not(shmring_loom))]
+use std::sync::Arc;
 
+#[cfg(not(shmring_loom))]
+use crate::{Location, OpenError, Segment, SegmentOptions};
 use crate::{TypeLayout, WaitStrategy};
+
+/// A new segment at `location` from a ring's segment options, with the permission bits asked
+/// for: what a typed ring's `create_segment` is.
+#[cfg(not(shmring_loom))]
+pub(crate) fn create_with(
+    options: Result<SegmentOptions, OpenError>,
+    location: Location,
+    mode: u32,
+) -> Result<Segment, OpenError> {
+    options?.mode(mode).create(location)
+}
+
+/// A ring's `channel`: both ends attached to `segment` (made on the process heap), the
+/// receiver first.
+#[cfg(not(shmring_loom))]
+pub(crate) fn heap_channel<S, R>(
+    segment: Result<Segment, OpenError>,
+    attach_sender: impl FnOnce(Arc<Segment>) -> Result<S, OpenError>,
+    attach_receiver: impl FnOnce(Arc<Segment>) -> Result<R, OpenError>,
+) -> Result<(S, R), OpenError> {
+    let segment = Arc::new(segment?);
+    let rx = attach_receiver(segment.clone())?;
+    Ok((attach_sender(segment)?, rx))
+}
 
 /// How a ring handle is made: the options shared by every ring, then `create(location,
 /// capacity)`, `open(location)` or `open_or_create(location, capacity)` (written for each

@@ -169,32 +169,6 @@ unsafe impl Send for Sender {}
 // SAFETY: as for Sender.
 unsafe impl Send for Receiver {}
 
-/// A framed ring on the process heap (threads of one process, and tests).
-///
-/// # Errors
-///
-/// [`OpenError::InvalidConfig`] for a capacity below [`MIN_CAPACITY`] or too large.
-///
-/// ```
-/// let (mut tx, mut rx) = shmring::framed::channel(100)?; // rounded up to 128 bytes
-/// assert_eq!(tx.max_message(), 56);
-/// tx.send(&[1, 2, 3]).unwrap();
-/// assert_eq!(rx.try_recv().unwrap(), [1, 2, 3]);
-/// # Ok::<(), shmring::OpenError>(())
-/// ```
-#[cfg(not(shmring_loom))]
-pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
-    let segment = Arc::new(create_segment(
-        Location::Heap,
-        capacity,
-        crate::DEFAULT_MODE,
-        None,
-    )?);
-    let tx = Sender::attach(segment.clone())?;
-    let rx = Receiver::attach(segment)?;
-    Ok((tx, rx))
-}
-
 /// The loom build: the ring on the loom heap, with a model futex.
 ///
 /// # Errors
@@ -213,6 +187,25 @@ pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
         cursor: Cursor::fresh(CONSUMED_OFFSET),
     };
     Ok((tx, rx))
+}
+
+/// A framed ring on the process heap (threads of one process, and tests).
+///
+/// # Errors
+///
+/// [`OpenError::InvalidConfig`] for a capacity below [`MIN_CAPACITY`] or too large.
+///
+/// ```
+/// let (mut tx, mut rx) = shmring::framed::channel(100)?; // rounded up to 128 bytes
+/// assert_eq!(tx.max_message(), 56);
+/// tx.send(&[1, 2, 3]).unwrap();
+/// assert_eq!(rx.try_recv().unwrap(), [1, 2, 3]);
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+#[cfg(not(shmring_loom))]
+pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
+    let segment = create_segment(Location::Heap, capacity, crate::DEFAULT_MODE, None);
+    crate::build::heap_channel(segment, Sender::attach, Receiver::attach)
 }
 
 /// The receive calls both framed receivers spell the same, written once over the ring's

@@ -155,8 +155,12 @@ macro_rules! common_handle_methods {
             example: $example,
             role: "one more participant",
             opens: "Any number of senders and receivers may attach (up to the participant table); a dead participant's record is reaped.",
-            create_segment: create_segment::<T>,
-            open_segment: open_segment::<T>,
+            create_segment: |l: Location, capacity, mode, _label| {
+        crate::build::create_with(create_options::<T>(capacity, &l), l, mode)
+    },
+            open_segment: |l: Location, _label| {
+        open_ring::<T>(RingKind::Mpmc, l, layout::geometry::<T>())
+    },
             attach: $handle::attach
         }
 

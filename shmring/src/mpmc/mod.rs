@@ -243,27 +243,6 @@ pub(crate) enum Found {
     InFlight,
 }
 
-/// Creates an mpmc ring on the process heap, for threads of one process (and for tests).
-///
-/// # Errors
-///
-/// [`OpenError::InvalidConfig`] for a zero or too large capacity. A capacity of 1 is made 2
-/// (the smallest Vyukov ring).
-///
-/// ```
-/// let (tx, rx) = shmring::mpmc::channel::<u32>(4)?;
-/// tx.send(1).unwrap();
-/// assert_eq!(rx.recv(), Ok(1));
-/// # Ok::<(), shmring::OpenError>(())
-/// ```
-#[cfg(not(shmring_loom))]
-pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
-    let segment = Arc::new(create_options::<T>(capacity, &Location::Heap)?.create(Location::Heap)?);
-    let tx = Sender::attach(segment.clone())?;
-    let rx = Receiver::attach(segment)?;
-    Ok((tx, rx))
-}
-
 /// The loom build: the ring on the loom heap; every further participant comes from
 /// [`Sender::attach_sender`]-style calls on these handles.
 #[cfg(shmring_loom)]
@@ -280,6 +259,25 @@ pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), Op
     Ok((Sender::from_shared(tx), Receiver::from_shared(rx)))
 }
 
+/// Creates an mpmc ring on the process heap, for threads of one process (and for tests).
+///
+/// # Errors
+///
+/// [`OpenError::InvalidConfig`] for a zero or too large capacity. A capacity of 1 is made 2
+/// (the smallest Vyukov ring).
+///
+/// ```
+/// let (tx, rx) = shmring::mpmc::channel::<u32>(4)?;
+/// tx.send(1).unwrap();
+/// assert_eq!(rx.recv(), Ok(1));
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+#[cfg(not(shmring_loom))]
+pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
+    let segment = create_options::<T>(capacity, &Location::Heap)?.create(Location::Heap);
+    crate::build::heap_channel(segment, Sender::attach, Receiver::attach)
+}
+
 /// Capacities are powers of two of at least 2: with one slot, a published stamp (`pos + 1`)
 /// would equal the next lap's free stamp (`pos + capacity`).
 fn create_options<T: ShmType>(
@@ -288,28 +286,6 @@ fn create_options<T: ShmType>(
 ) -> Result<crate::SegmentOptions, OpenError> {
     let capacity = if capacity == 1 { 2 } else { capacity };
     ring_options::<T>(RingKind::Mpmc, capacity, layout::geometry::<T>(), location)
-}
-
-/// A new mpmc segment of `T` at `location` (a typed ring's label is its payload's own layout).
-#[cfg(not(shmring_loom))]
-fn create_segment<T: ShmType>(
-    location: Location,
-    capacity: u64,
-    mode: u32,
-    _label: Option<crate::TypeLayout>,
-) -> Result<Segment, OpenError> {
-    create_options::<T>(capacity, &location)?
-        .mode(mode)
-        .create(location)
-}
-
-/// The mpmc segment of `T` at `location`.
-#[cfg(not(shmring_loom))]
-fn open_segment<T: ShmType>(
-    location: Location,
-    _label: Option<crate::TypeLayout>,
-) -> Result<Segment, OpenError> {
-    open_ring::<T>(RingKind::Mpmc, location, layout::geometry::<T>())
 }
 
 /// The strategy of new handles; under loom no spinning, so that every wait goes to sleep and

@@ -152,26 +152,6 @@ pub(crate) enum Peer {
     Corrupt,
 }
 
-/// Creates an in-process ring on the heap (for tests, benchmarks and single-process use).
-///
-/// # Errors
-///
-/// [`OpenError::InvalidConfig`] for a zero or too large capacity.
-///
-/// ```
-/// let (mut tx, mut rx) = shmring::spsc::channel::<[u8; 16]>(8)?;
-/// tx.send([1; 16]).unwrap();
-/// assert_eq!(rx.recv().unwrap(), [1; 16]);
-/// # Ok::<(), shmring::OpenError>(())
-/// ```
-#[cfg(not(shmring_loom))]
-pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
-    let segment = Arc::new(create_options::<T>(capacity, &Location::Heap)?.create(Location::Heap)?);
-    let tx = Sender::attach(segment.clone())?;
-    let rx = Receiver::attach(segment)?;
-    Ok((tx, rx))
-}
-
 /// Creates a ring on loom's model heap (`--cfg shmring_loom` only).
 ///
 /// # Errors
@@ -195,34 +175,30 @@ pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), Op
     ))
 }
 
+/// Creates an in-process ring on the heap (for tests, benchmarks and single-process use).
+///
+/// # Errors
+///
+/// [`OpenError::InvalidConfig`] for a zero or too large capacity.
+///
+/// ```
+/// let (mut tx, mut rx) = shmring::spsc::channel::<[u8; 16]>(8)?;
+/// tx.send([1; 16]).unwrap();
+/// assert_eq!(rx.recv().unwrap(), [1; 16]);
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+#[cfg(not(shmring_loom))]
+pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
+    let segment = create_options::<T>(capacity, &Location::Heap)?.create(Location::Heap);
+    crate::build::heap_channel(segment, Sender::attach, Receiver::attach)
+}
+
 /// Segment options for a new ring of `capacity` (rounded up to a power of two) `T` slots.
 pub(crate) fn create_options<T: ShmType>(
     capacity: u64,
     location: &Location,
 ) -> Result<SegmentOptions, OpenError> {
     ring_options::<T>(RingKind::Spsc, capacity, layout::geometry::<T>(), location)
-}
-
-/// A new spsc segment of `T` at `location` (a typed ring's label is its payload's own layout).
-#[cfg(not(shmring_loom))]
-fn create_segment<T: ShmType>(
-    location: Location,
-    capacity: u64,
-    mode: u32,
-    _label: Option<crate::TypeLayout>,
-) -> Result<Segment, OpenError> {
-    create_options::<T>(capacity, &location)?
-        .mode(mode)
-        .create(location)
-}
-
-/// The spsc segment of `T` at `location`.
-#[cfg(not(shmring_loom))]
-fn open_segment<T: ShmType>(
-    location: Location,
-    _label: Option<crate::TypeLayout>,
-) -> Result<Segment, OpenError> {
-    open_ring::<T>(RingKind::Spsc, location, layout::geometry::<T>())
 }
 
 /// Length from the shared indices, never more than the capacity whatever a peer wrote.

@@ -525,7 +525,11 @@ crate::build::ring_options! {
     example: "spsc::Receiver::<u64>",
     role: "its receiver",
     opens: "If a receiver process died, this one takes over: it continues from the last message its predecessor released.",
-    create_segment: create_segment::<T>,
-    open_segment: open_segment::<T>,
+    create_segment: |l: Location, capacity, mode, _label| {
+        crate::build::create_with(create_options::<T>(capacity, &l), l, mode)
+    },
+    open_segment: |l: Location, _label| {
+        open_ring::<T>(RingKind::Spsc, l, layout::geometry::<T>())
+    },
     attach: Receiver::attach
 }

@@ -430,7 +430,11 @@ crate::build::ring_options! {
     example: "spsc::Sender::<u64>",
     role: "its sender",
     opens: "If a sender process died, this one takes over its role, and what it had published stays in the ring.",
-    create_segment: create_segment::<T>,
-    open_segment: open_segment::<T>,
+    create_segment: |l: Location, capacity, mode, _label| {
+        crate::build::create_with(create_options::<T>(capacity, &l), l, mode)
+    },
+    open_segment: |l: Location, _label| {
+        open_ring::<T>(RingKind::Spsc, l, layout::geometry::<T>())
+    },
     attach: Sender::attach
 }

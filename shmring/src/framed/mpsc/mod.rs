@@ -128,37 +128,6 @@ fn attach(segment: Arc<Segment>, role: Role) -> Result<Participant<u8>, OpenErro
     Participant::join(area, Protocol::Records(resolve), role, name, Some(segment))
 }
 
-/// Creates a many-producer framed ring on the process heap (threads of one process, and
-/// tests).
-///
-/// # Errors
-///
-/// [`OpenError::InvalidConfig`] for a capacity below [`MIN_CAPACITY`] or too large.
-///
-/// ```
-/// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
-/// let handles: Vec<_> = (0..4u8)
-///     .map(|i| { let tx = tx.clone(); std::thread::spawn(move || tx.send(&[i; 3]).unwrap()) })
-///     .collect();
-/// handles.into_iter().for_each(|h| h.join().unwrap());
-/// let mut got: Vec<_> = (0..4).map(|_| rx.recv().unwrap()).collect();
-/// got.sort();
-/// assert_eq!(got, (0..4u8).map(|i| vec![i; 3]).collect::<Vec<_>>());
-/// # Ok::<(), shmring::OpenError>(())
-/// ```
-#[cfg(not(shmring_loom))]
-pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
-    let segment = Arc::new(create_segment(
-        Location::Heap,
-        capacity,
-        crate::DEFAULT_MODE,
-        None,
-    )?);
-    let rx = Receiver::attach(segment.clone())?;
-    let tx = Sender::attach(segment)?;
-    Ok((tx, rx))
-}
-
 /// The loom build: the ring on the loom heap; more producers come from
 /// [`Sender::attach_sender`].
 ///
@@ -191,6 +160,30 @@ pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
             strategy: default_strategy(),
         },
     ))
+}
+
+/// Creates a many-producer framed ring on the process heap (threads of one process, and
+/// tests).
+///
+/// # Errors
+///
+/// [`OpenError::InvalidConfig`] for a capacity below [`MIN_CAPACITY`] or too large.
+///
+/// ```
+/// let (tx, mut rx) = shmring::framed::mpsc::channel(256)?;
+/// let handles: Vec<_> = (0..4u8)
+///     .map(|i| { let tx = tx.clone(); std::thread::spawn(move || tx.send(&[i; 3]).unwrap()) })
+///     .collect();
+/// handles.into_iter().for_each(|h| h.join().unwrap());
+/// let mut got: Vec<_> = (0..4).map(|_| rx.recv().unwrap()).collect();
+/// got.sort();
+/// assert_eq!(got, (0..4u8).map(|i| vec![i; 3]).collect::<Vec<_>>());
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+#[cfg(not(shmring_loom))]
+pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
+    let segment = create_segment(Location::Heap, capacity, crate::DEFAULT_MODE, None);
+    crate::build::heap_channel(segment, Sender::attach, Receiver::attach)
 }
 
 /// A sending handle: `Clone` (clones share this process's participant record) and `Sync`;
