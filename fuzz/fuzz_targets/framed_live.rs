@@ -7,20 +7,14 @@
 use libfuzzer_sys::fuzz_target;
 use shmring::Location;
 use shmring::framed;
-use shmring_fuzz::{check_try_recv, check_try_send, scribble};
+use shmring_fuzz::{check_try_recv, check_try_send, memfd_descriptors, scribble};
 
 const CAPACITY: u64 = 256;
 
 fuzz_target!(|data: &[u8]| {
     let mut tx = framed::Sender::create(Location::memfd("fuzz-framed"), CAPACITY)
         .expect("create memfd ring");
-    let fd = tx
-        .segment()
-        .as_fd()
-        .expect("memfd")
-        .try_clone_to_owned()
-        .expect("dup");
-    let file = std::fs::File::from(fd.try_clone().expect("dup"));
+    let (fd, file) = memfd_descriptors(tx.segment());
     let mut rx = framed::Receiver::open(Location::Fd(fd)).expect("open the receiver");
     let max = tx.max_message();
     let area_len = shmring::spsc::layout::CONTROL_SIZE + CAPACITY as usize;

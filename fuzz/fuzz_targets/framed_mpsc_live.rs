@@ -9,20 +9,14 @@
 use libfuzzer_sys::fuzz_target;
 use shmring::Location;
 use shmring::framed::mpsc;
-use shmring_fuzz::{check_try_recv, check_try_send, scribble};
+use shmring_fuzz::{check_try_recv, check_try_send, memfd_descriptors, scribble};
 
 const CAPACITY: u64 = 256;
 
 fuzz_target!(|data: &[u8]| {
     let tx = mpsc::Sender::create(Location::memfd("fuzz-framed-mpsc"), CAPACITY)
         .expect("create memfd ring");
-    let fd = tx
-        .segment()
-        .as_fd()
-        .expect("memfd")
-        .try_clone_to_owned()
-        .expect("dup");
-    let file = std::fs::File::from(fd.try_clone().expect("dup"));
+    let (fd, file) = memfd_descriptors(tx.segment());
     let mut rx = mpsc::Receiver::open(Location::Fd(fd)).expect("open the receiver");
     let tx2 = tx.attach_sender().expect("second producer");
     let senders = [&tx, &tx2];

@@ -60,3 +60,15 @@ pub fn scribble(
     file.write_all_at(&value, (HEADER_SIZE + offset) as u64)
         .expect("scribble");
 }
+
+/// Two descriptors of a memfd ring's segment: one to open the other end with
+/// (`Location::Fd`), and a file to scribble on.
+pub fn memfd_descriptors(segment: &shmring::Segment) -> (std::os::fd::OwnedFd, std::fs::File) {
+    let fd = segment
+        .as_fd()
+        .expect("memfd")
+        .try_clone_to_owned()
+        .expect("dup");
+    let file = std::fs::File::from(fd.try_clone().expect("dup"));
+    (fd, file)
+}

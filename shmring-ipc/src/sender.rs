@@ -73,6 +73,11 @@ impl Sender {
             },
             e => ConnectError::Open(e),
         };
+        // A connected socket, its hello written: the stream sender, its peer's type checked.
+        let socket = |conn| {
+            let tx = StreamSender::new(conn, options.stream_max(), true);
+            check_typed(tx, &endpoint, options, &expect).map(SenderInner::Stream)
+        };
         let inner = match &endpoint {
             Endpoint::Shm(name) => {
                 let mut ring = mpsc::Sender::options();
@@ -83,12 +88,12 @@ impl Sender {
                 SenderInner::Shm(tx.map_err(|e| mismatch(e, &endpoint))?)
             }
             Endpoint::Uds(path) => {
-                let tx = transport::connect_uds(&endpoint, path, options, &expect)?;
-                SenderInner::Stream(check_typed(tx, &endpoint, options, &expect)?)
+                let conn = transport::uds_stream(&endpoint, path, options, &expect)?;
+                socket(conn)?
             }
             Endpoint::Tcp(addr) => {
-                let tx = transport::connect_tcp(&endpoint, addr, options, &expect)?;
-                SenderInner::Stream(check_typed(tx, &endpoint, options, &expect)?)
+                let conn = transport::tcp_stream(&endpoint, addr, options, &expect)?;
+                socket(conn)?
             }
             Endpoint::Fifo(path) => {
                 SenderInner::Stream(transport::connect_fifo(&endpoint, path, options, &expect)?)

@@ -307,33 +307,19 @@ fn ready(
 ) -> Result<Box<dyn Conn>, ConnectError> {
     set_nonblocking(conn.as_fd(), true)
         .map_err(|e| ConnectError::io(endpoint, "set non-blocking", e))?;
-    send_hello(
-        &mut *conn,
-        &our_hello(options, expect),
-        endpoint,
-        options.handshake_timeout,
-    )?;
+    write_hello(&mut *conn, endpoint, options, expect)?;
     Ok(conn)
 }
 
-pub(crate) fn connect_uds(
+/// Writes this side's hello (its options and expected payload) on a new connection.
+fn write_hello(
+    conn: &mut dyn Conn,
     endpoint: &Endpoint,
-    path: &Path,
     options: &Options,
     expect: &Expect,
-) -> Result<StreamSender, ConnectError> {
-    let conn = uds_stream(endpoint, path, options, expect)?;
-    Ok(StreamSender::new(conn, options.stream_max(), true))
-}
-
-pub(crate) fn connect_tcp(
-    endpoint: &Endpoint,
-    addr: &str,
-    options: &Options,
-    expect: &Expect,
-) -> Result<StreamSender, ConnectError> {
-    let conn = tcp_stream(endpoint, addr, options, expect)?;
-    Ok(StreamSender::new(conn, options.stream_max(), true))
+) -> Result<(), ConnectError> {
+    let hello = our_hello(options, expect);
+    send_hello(conn, &hello, endpoint, options.handshake_timeout)
 }
 
 // ---------------------------------------------------------------- FIFOs
@@ -412,11 +398,6 @@ pub(crate) fn connect_fifo(
             _ => ConnectError::io(endpoint, "open the FIFO for writing", e),
         })?;
     let mut conn: Box<dyn Conn> = Box::new(file);
-    send_hello(
-        &mut *conn,
-        &our_hello(options, expect),
-        endpoint,
-        options.handshake_timeout,
-    )?;
+    write_hello(&mut *conn, endpoint, options, expect)?;
     Ok(StreamSender::new(conn, options.stream_max(), false))
 }

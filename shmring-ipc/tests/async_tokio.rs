@@ -27,12 +27,7 @@ fn options_for(endpoint: &str) -> Options {
 
 /// Message `i`: 0 to 1000 bytes, its number in the first four.
 fn message(i: u32) -> Vec<u8> {
-    let len = (i as usize * 7919) % 1001;
-    let mut m: Vec<u8> = (0..len).map(|k| (k as u32 ^ i) as u8).collect();
-    if len >= 4 {
-        m[..4].copy_from_slice(&i.to_le_bytes());
-    }
-    m
+    common::numbered_message(i, 1000)
 }
 
 #[test]
@@ -78,13 +73,6 @@ fn spawn(role: &str, endpoint: &str, count: u32, pause: bool) -> std::process::C
     cmd.spawn().unwrap()
 }
 
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Receives `count` messages with `recv_async`, each checked, then `Disconnected`.
 async fn receive_all(rx: &mut Receiver, count: u32, endpoint: &str) {
     for i in 0..count {
@@ -110,7 +98,7 @@ fn async_receiver_blocking_sender_every_transport() {
         let bound = rx.endpoint().to_string();
         let mut tx = spawn("sender", &bound, N, true);
         wait_for_line(&mut tx, "READY");
-        current_thread().block_on(receive_all(&mut rx, N, &bound));
+        common::current_thread().block_on(receive_all(&mut rx, N, &bound));
         assert!(wait_with_watchdog(tx).status.success(), "{bound}");
         eprintln!("{bound}: {N} messages received with recv_async");
     }
@@ -123,7 +111,7 @@ fn async_sender_blocking_receiver_every_transport() {
         let mut rx = spawn("receiver", &endpoint, N, false);
         let line = wait_for_line(&mut rx, "READY");
         let bound = line.trim_start_matches("READY ").to_owned();
-        current_thread().block_on(async {
+        common::current_thread().block_on(async {
             let mut tx = Sender::connect_with(&bound, &options_for(&bound)).unwrap();
             for i in 0..N {
                 tokio::time::timeout(common::WATCHDOG, tx.send_async(&message(i)))
@@ -165,11 +153,7 @@ fn many_receivers_in_one_select() {
             tx
         })
         .collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::multi_thread();
     let counts = runtime.block_on(async {
         let mut next = [0u32; 3];
         let mut done = [false; 3];
@@ -179,12 +163,7 @@ fn many_receivers_in_one_select() {
         let deadline = tokio::time::sleep(common::WATCHDOG);
         tokio::pin!(deadline);
         while done.iter().any(|d| !d) {
-            let (k, got) = tokio::select! {
-                got = a.recv_async(), if !done[0] => (0, got),
-                got = b.recv_async(), if !done[1] => (1, got),
-                got = c.recv_async(), if !done[2] => (2, got),
-                () = &mut deadline => panic!("select never finished: {next:?}"),
-            };
+            let (k, got) = common::select_of_three!(a, b, c, done, deadline);
             match got {
                 Ok(m) => {
                     assert_eq!(m, message(next[k]), "receiver {k}");
@@ -212,7 +191,7 @@ fn dropped_futures_lose_nothing() {
         let bound = rx.endpoint().to_string();
         let mut tx = spawn("sender", &bound, N, true);
         wait_for_line(&mut tx, "READY");
-        let (received, dropped) = current_thread().block_on(async {
+        let (received, dropped) = common::current_thread().block_on(async {
             let mut next = 0u32;
             let mut dropped = 0u32;
             let mut seed = 0x2545_f491_4f6c_dd1du64;
@@ -222,15 +201,7 @@ fn dropped_futures_lose_nothing() {
                     start.elapsed() < common::WATCHDOG,
                     "{bound}: stuck at {next}"
                 );
-                let wait = common::random_wait(&mut seed, 300);
-                let got = if seed % 2 == 0 {
-                    tokio::time::timeout(wait, rx.recv_async()).await.ok()
-                } else {
-                    tokio::select! {
-                        got = rx.recv_async() => Some(got),
-                        () = tokio::time::sleep(wait) => None,
-                    }
-                };
+                let got = common::recv_or_drop!(&mut seed, 300, rx.recv_async());
                 match got {
                     None => dropped += 1,
                     Some(Ok(m)) => {
@@ -292,7 +263,7 @@ fn typed_async() {
         let sender = std::thread::spawn({
             let bound = bound.clone();
             move || {
-                current_thread().block_on(async {
+                common::current_thread().block_on(async {
                     let mut tx = shmring_ipc::typed::Sender::<u64>::connect_with(
                         &bound,
                         &options_for(&bound),
@@ -304,7 +275,7 @@ fn typed_async() {
                 })
             }
         });
-        current_thread().block_on(async {
+        common::current_thread().block_on(async {
             for i in 0..3u64 {
                 let got = tokio::time::timeout(common::WATCHDOG, rx.recv_async()).await;
                 assert_eq!(got.expect("never came"), Ok(i * 1_000_003), "{bound}");

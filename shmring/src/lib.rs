@@ -160,6 +160,7 @@ mod futex;
 mod handle;
 pub mod header;
 pub mod inspect;
+pub(crate) mod liveness;
 pub mod mpmc;
 #[cfg(not(shmring_loom))]
 mod notify;

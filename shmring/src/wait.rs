@@ -249,6 +249,63 @@ pub(crate) enum Step<R> {
     Retry,
 }
 
+/// A try-operation's result as the waiting loops of every ring see it: "not now" (an empty
+/// ring for a receive, a full one for a send) means wait and retry; anything else ends the
+/// wait, with the error a deadline-bounded call returns.
+pub(crate) trait Attempt {
+    /// What the waiting call returns.
+    type Outcome;
+    /// This attempt as a step of the waiting loop.
+    fn step(self) -> Step<Self::Outcome>;
+    /// What the waiting call returns when its deadline passes.
+    fn timed_out() -> Self::Outcome;
+}
+
+impl<V> Attempt for Result<V, crate::TryRecvError> {
+    type Outcome = Result<V, crate::RecvTimeoutError>;
+
+    fn step(self) -> Step<Self::Outcome> {
+        match self {
+            Err(crate::TryRecvError::Empty) => Step::Retry,
+            other => Step::Done(other.map_err(crate::error::try_recv_to_timeout)),
+        }
+    }
+
+    fn timed_out() -> Self::Outcome {
+        Err(crate::RecvTimeoutError::Timeout)
+    }
+}
+
+impl<V> Attempt for Result<V, crate::TrySendError<()>> {
+    type Outcome = Result<V, crate::SendTimeoutError<()>>;
+
+    fn step(self) -> Step<Self::Outcome> {
+        match self {
+            Err(crate::TrySendError::Full(())) => Step::Retry,
+            other => Step::Done(other.map_err(crate::error::try_to_timeout)),
+        }
+    }
+
+    fn timed_out() -> Self::Outcome {
+        Err(crate::SendTimeoutError::Timeout(()))
+    }
+}
+
+impl<V> Attempt for Result<V, crate::framed::Refusal> {
+    type Outcome = Self;
+
+    fn step(self) -> Step<Self> {
+        match self {
+            Err(crate::framed::Refusal::Full) => Step::Retry,
+            other => Step::Done(other),
+        }
+    }
+
+    fn timed_out() -> Self {
+        Err(crate::framed::Refusal::Timeout)
+    }
+}
+
 /// The per-handle waiting state: the strategy and the adaptive spin budget.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Waiter {
@@ -267,6 +324,20 @@ impl Waiter {
 
     pub fn strategy(&self) -> WaitStrategy {
         self.strategy
+    }
+
+    /// Runs `attempt` until it answers anything but "not now" (see [`Attempt`]) or `deadline`
+    /// passes, as [`wait`](Self::wait) does: every ring's blocking, timeout and deadline calls
+    /// come down to this.
+    pub(crate) fn until<A: Attempt>(
+        &mut self,
+        futex: &impl Futex,
+        event: EventCount<'_>,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut(bool) -> A,
+    ) -> A::Outcome {
+        self.wait(futex, event, deadline, |force| attempt(force).step())
+            .unwrap_or_else(A::timed_out)
     }
 
     /// Runs `attempt` until it is done or `deadline` passes (`None` on timeout). Between

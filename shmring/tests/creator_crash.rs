@@ -28,9 +28,7 @@ fn stall_before_ready() {
 /// Child dispatcher: does nothing unless this binary was re-executed in a role.
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
-    match role.as_str() {
+    common::run_child(|role, name| match role {
         "stalling-creator" => {
             let _ = opts()
                 .before_ready_hook(stall_before_ready)
@@ -48,7 +46,7 @@ fn child_entry() {
             );
         }
         other => panic!("unknown role {other}"),
-    }
+    });
 }
 
 /// Starts a creator that stops right before publishing `ready`; returns it once it has.

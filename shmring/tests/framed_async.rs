@@ -17,19 +17,12 @@ const CAPACITY: u64 = 4096;
 
 /// Message `i`: 0 to 900 bytes, its number in the first four.
 fn message(i: u32) -> Vec<u8> {
-    let len = (i as usize * 7919) % 901;
-    let mut m: Vec<u8> = (0..len).map(|k| (k as u32 ^ i) as u8).collect();
-    if len >= 4 {
-        m[..4].copy_from_slice(&i.to_le_bytes());
-    }
-    m
+    common::numbered_message(i, 900)
 }
 
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
-    match role.as_str() {
+    common::run_child(|role, name| match role {
         "sender" => {
             let mut tx = Sender::open(name.as_str()).unwrap();
             println!("READY");
@@ -89,7 +82,7 @@ fn child_entry() {
             assert_eq!(rx.recv(), Err(RecvError::Disconnected));
         }
         other => panic!("unknown role {other}"),
-    }
+    });
 }
 
 fn spawn(role: &str, name: &str) -> std::process::Child {
@@ -98,34 +91,26 @@ fn spawn(role: &str, name: &str) -> std::process::Child {
     c
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn async_receiver_with_dropped_futures() {
     let name = unique_name("framed-async-rx");
     let _u = Unlink(name.clone());
     let mut rx = Receiver::create(name.as_str(), CAPACITY).unwrap();
     let tx = spawn("sender", &name);
-    let dropped = runtime().block_on(async {
+    let dropped = common::current_thread().block_on(async {
         let (mut next, mut dropped, mut seed) = (0u32, 0u32, 0x5851_f42d_4c95_7f2du64);
         let mut buf = Vec::new();
         let start = Instant::now();
         loop {
             assert!(start.elapsed() < common::WATCHDOG, "stuck at {next}");
-            let wait = common::random_wait(&mut seed, 300);
-            match tokio::time::timeout(wait, rx.recv_into_async(&mut buf)).await {
-                Err(_) => dropped += 1,
-                Ok(Ok(_)) => {
+            match common::recv_or_drop!(&mut seed, 300, rx.recv_into_async(&mut buf)) {
+                None => dropped += 1,
+                Some(Ok(_)) => {
                     assert_eq!(buf, message(next), "message {next}");
                     next += 1;
                 }
-                Ok(Err(RecvError::Disconnected)) => break,
-                Ok(Err(e)) => panic!("{e}"),
+                Some(Err(RecvError::Disconnected)) => break,
+                Some(Err(e)) => panic!("{e}"),
             }
         }
         assert_eq!(next, COUNT);
@@ -141,7 +126,7 @@ fn async_sender_with_dropped_futures() {
     let _u = Unlink(name.clone());
     let mut tx = Sender::create(name.as_str(), CAPACITY).unwrap();
     let rx = spawn("receiver", &name);
-    let dropped = runtime().block_on(async {
+    let dropped = common::current_thread().block_on(async {
         let (mut dropped, mut seed) = (0u32, 0x2545_f491_4f6c_dd1du64);
         for i in 0..COUNT {
             let msg = message(i);
@@ -171,16 +156,15 @@ fn mpsc_async_receiver_two_producers() {
             c
         })
         .collect();
-    let (next, dropped) = runtime().block_on(async {
+    let (next, dropped) = common::current_thread().block_on(async {
         let (mut next, mut dropped, mut seed) = ([0u32; 2], 0u32, 0x9e37_79b9_7f4a_7c15u64);
         let mut buf = Vec::new();
         let start = Instant::now();
         loop {
             assert!(start.elapsed() < common::WATCHDOG, "stuck at {next:?}");
-            let wait = common::random_wait(&mut seed, 300);
-            match tokio::time::timeout(wait, rx.recv_into_async(&mut buf)).await {
-                Err(_) => dropped += 1,
-                Ok(Ok(_)) => {
+            match common::recv_or_drop!(&mut seed, 300, rx.recv_into_async(&mut buf)) {
+                None => dropped += 1,
+                Some(Ok(_)) => {
                     let p = usize::from(buf[0]);
                     assert_eq!(
                         &buf[1..],
@@ -190,8 +174,8 @@ fn mpsc_async_receiver_two_producers() {
                     );
                     next[p] += 1;
                 }
-                Ok(Err(RecvError::Disconnected)) => break,
-                Ok(Err(e)) => panic!("{e}"),
+                Some(Err(RecvError::Disconnected)) => break,
+                Some(Err(e)) => panic!("{e}"),
             }
         }
         (next, dropped)
@@ -216,11 +200,7 @@ fn mpsc_async_senders_blocking_receiver() {
     let _u = Unlink(name.clone());
     let tx = shmring::framed::mpsc::Sender::create(name.as_str(), CAPACITY).unwrap();
     let receiver = spawn("mpsc-receiver", &name);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::multi_thread();
     let dropped = rt.block_on(async {
         let tasks: Vec<_> = (0..2u8)
             .map(|p| {
@@ -236,19 +216,9 @@ fn mpsc_async_senders_blocking_receiver() {
                 })
             })
             .collect();
-        let mut dropped = 0;
-        for task in tasks {
-            dropped += task.await.unwrap();
-        }
-        dropped
+        common::total(tasks).await
     });
-    common::no_waiter_left(&name, false);
-    drop(tx);
-    common::expect_success(receiver);
-    assert!(
-        dropped > 0,
-        "no future was dropped: the test proved nothing"
-    );
+    common::senders_finished(&name, tx, receiver, dropped);
     eprintln!(
         "2 × {} messages exactly once, {dropped} send futures dropped",
         COUNT / 2

@@ -91,8 +91,9 @@ fn rewind_takes_again_what_was_not_committed() {
 
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
+    let Some((role, name)) = common::child_role() else {
+        return;
+    };
     if role == "holder" {
         // Takes three messages, commits the first, takes two more and waits to be killed.
         let mut rx = mpsc::Receiver::open(name.as_str()).unwrap();

@@ -63,8 +63,9 @@ fn check(msg: &[u8], max: usize) -> (u32, u32) {
 
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
+    let Some((role, name)) = common::child_role() else {
+        return;
+    };
     let env = |var: &str| std::env::var(var).ok();
     match role.as_str() {
         // Producer `p`: `count` messages (forever without a count) through reservations; slow

@@ -53,8 +53,9 @@ fn check(msg: &[u8], max: usize) -> u64 {
 
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
+    let Some((role, name)) = common::child_role() else {
+        return;
+    };
     let count: u64 = std::env::var(COUNT_VAR).map_or(u64::MAX, |c| c.parse().unwrap());
     let first: u64 = std::env::var(FIRST_VAR).map_or(0, |c| c.parse().unwrap());
     let slow = std::env::var(SLOW_VAR).is_ok();

@@ -13,9 +13,7 @@ use shmring::process::Liveness;
 
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
-    match role.as_str() {
+    common::run_child(|role, name| match role {
         "mpmc-sender" => {
             let tx = shmring::mpmc::Sender::<u32>::open(name.as_str()).unwrap();
             tx.send(7).unwrap();
@@ -23,7 +21,7 @@ fn child_entry() {
             std::thread::sleep(common::WATCHDOG); // killed by the test
         }
         other => panic!("unknown role {other}"),
-    }
+    });
 }
 
 fn me() -> u32 {

@@ -51,8 +51,9 @@ fn opts() -> SegmentOptions {
 /// Child dispatcher: does nothing unless this binary was re-executed in a role.
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
+    let Some((role, name)) = common::child_role() else {
+        return;
+    };
     let opened = match role.as_str() {
         "tick" => opts().payload::<Tick>().open(name.as_str()),
         "reordered" => opts().payload::<reordered::Tick>().open(name.as_str()),

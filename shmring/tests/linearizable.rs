@@ -167,8 +167,9 @@ fn mpmc_is_full_agrees_with_try_send() {
 /// Child dispatcher: does nothing unless this binary was re-executed in a role.
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
+    let Some((role, name)) = common::child_role() else {
+        return;
+    };
     let id: u64 = std::env::var(ID_VAR).map_or(0, |v| v.parse().unwrap());
     match role.as_str() {
         // crossbeam's `linearizable` as one of several processes.

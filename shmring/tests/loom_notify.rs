@@ -43,6 +43,12 @@ struct Model {
     entered: AtomicBool,
 }
 
+/// Runs `f` on a new loom thread with its own handle of the model.
+fn on_thread(m: &Arc<Model>, f: impl FnOnce(&Model) + Send + 'static) -> thread::JoinHandle<()> {
+    let m = m.clone();
+    thread::spawn(move || f(&m))
+}
+
 impl Model {
     fn new() -> Arc<Model> {
         Model::with(false)
@@ -262,14 +268,8 @@ impl Model {
 fn a_message_wakes_the_waiter() {
     loom::model(|| {
         let m = Model::new();
-        let bridge = thread::spawn({
-            let m = m.clone();
-            move || m.run()
-        });
-        let peer = thread::spawn({
-            let m = m.clone();
-            move || m.publish()
-        });
+        let bridge = on_thread(&m, |m| m.run());
+        let peer = on_thread(&m, |m| m.publish());
         m.receive(1);
         peer.join().unwrap();
         m.stop();
@@ -284,10 +284,7 @@ fn a_message_wakes_the_waiter() {
 fn a_dropped_wait_then_a_new_one() {
     loom::model(|| {
         let m = Model::new();
-        let bridge = thread::spawn({
-            let m = m.clone();
-            move || m.run()
-        });
+        let bridge = on_thread(&m, |m| m.run());
         // First wait, abandoned right after arming.
         let key = m.register();
         if m.tail.load(Ordering::Acquire) == 0 {
@@ -296,10 +293,7 @@ fn a_dropped_wait_then_a_new_one() {
         } else {
             m.cancel();
         }
-        let peer = thread::spawn({
-            let m = m.clone();
-            move || m.publish()
-        });
+        let peer = on_thread(&m, |m| m.publish());
         m.receive(1);
         peer.join().unwrap();
         m.stop();
@@ -319,18 +313,9 @@ fn a_dropped_wait_then_a_new_one() {
 fn a_counted_bit_shared_with_a_blocking_waiter() {
     loom::model(|| {
         let m = Model::with(true);
-        let bridge = thread::spawn({
-            let m = m.clone();
-            move || m.run()
-        });
-        let blocking = thread::spawn({
-            let m = m.clone();
-            move || m.blocking_receive(1)
-        });
-        let peer = thread::spawn({
-            let m = m.clone();
-            move || m.publish()
-        });
+        let bridge = on_thread(&m, |m| m.run());
+        let blocking = on_thread(&m, |m| m.blocking_receive(1));
+        let peer = on_thread(&m, |m| m.publish());
         m.receive(1);
         peer.join().unwrap();
         blocking.join().unwrap();

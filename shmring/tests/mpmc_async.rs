@@ -26,9 +26,7 @@ fn value(p: u64, i: u64) -> u64 {
 
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
-    match role.as_str() {
+    common::run_child(|role, name| match role {
         // Producer `SHMRING_PRODUCER` sends its N values, pausing now and then so the
         // receivers go to sleep.
         "sender" => {
@@ -60,7 +58,7 @@ fn child_entry() {
             assert_eq!(rx.recv(), Err(RecvError::Disconnected));
         }
         other => panic!("unknown role {other}"),
-    }
+    });
 }
 
 fn spawn(role: &str, name: &str, producer: u64) -> std::process::Child {
@@ -72,14 +70,6 @@ fn spawn(role: &str, name: &str, producer: u64) -> std::process::Child {
     c
 }
 
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Two async receiving tasks (clones of one receiver) on a multi-thread runtime, two
 /// blocking sender processes, receive futures dropped at random: every value exactly once,
 /// each task sees each producer's values in increasing order, the waiting bit clears.
@@ -89,7 +79,7 @@ fn async_receivers_blocking_senders() {
     let _u = Unlink(name.clone());
     let rx = Receiver::<u64>::create(name.as_str(), 32).unwrap();
     let senders: Vec<_> = (0..PRODUCERS).map(|p| spawn("sender", &name, p)).collect();
-    let (seen, dropped) = multi_thread().block_on(async {
+    let (seen, dropped) = common::multi_thread().block_on(async {
         let tasks: Vec<_> = (0..2u64)
             .map(|t| {
                 let mut rx = rx.clone();
@@ -100,17 +90,16 @@ fn async_receivers_blocking_senders() {
                     let start = Instant::now();
                     loop {
                         assert!(start.elapsed() < common::WATCHDOG, "task {t} stuck");
-                        let wait = common::random_wait(&mut seed, 300);
-                        match tokio::time::timeout(wait, rx.recv_async()).await {
-                            Err(_) => dropped += 1,
-                            Ok(Ok(v)) => {
+                        match common::recv_or_drop!(&mut seed, 300, rx.recv_async()) {
+                            None => dropped += 1,
+                            Some(Ok(v)) => {
                                 let p = (v >> 32) as usize;
                                 assert!(last[p] < Some(v), "task {t}: {v:#x} after {last:?}");
                                 last[p] = Some(v);
                                 got.push(v);
                             }
-                            Ok(Err(RecvError::Disconnected)) => break,
-                            Ok(Err(e)) => panic!("{e}"),
+                            Some(Err(RecvError::Disconnected)) => break,
+                            Some(Err(e)) => panic!("{e}"),
                         }
                     }
                     // One more future, dropped while it waits: its registration must go.
@@ -135,10 +124,7 @@ fn async_receivers_blocking_senders() {
         .collect();
     assert_eq!(seen.len(), expected.len(), "lost or duplicated values");
     assert!(seen == expected, "lost or duplicated values");
-    assert!(
-        dropped > 0,
-        "no future was dropped: the test proved nothing"
-    );
+    common::assert_dropped(dropped);
     common::no_waiter_left(&name, true);
     for s in senders {
         assert!(wait_with_watchdog(s).status.success());
@@ -159,7 +145,7 @@ fn async_senders_blocking_receiver() {
     let _u = Unlink(name.clone());
     let tx = Sender::<u64>::create(name.as_str(), 8).unwrap();
     let receiver = spawn("receiver", &name, 0);
-    let dropped = multi_thread().block_on(async {
+    let dropped = common::multi_thread().block_on(async {
         let tasks: Vec<_> = (0..PRODUCERS)
             .map(|p| {
                 let mut tx = tx.clone();
@@ -173,19 +159,9 @@ fn async_senders_blocking_receiver() {
                 })
             })
             .collect();
-        let mut dropped = 0;
-        for task in tasks {
-            dropped += task.await.unwrap();
-        }
-        dropped
+        common::total(tasks).await
     });
-    common::no_waiter_left(&name, false);
-    drop(tx);
-    common::expect_success(receiver);
-    assert!(
-        dropped > 0,
-        "no future was dropped: the test proved nothing"
-    );
+    common::senders_finished(&name, tx, receiver, dropped);
     eprintln!(
         "{} values sent exactly once by 2 tasks, {dropped} send futures dropped",
         N * PRODUCERS

@@ -27,8 +27,9 @@ const OUT_VAR: &str = "SHMRING_TEST_OUT";
 /// Child dispatcher: does nothing unless this binary was re-executed in a role.
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
+    let Some((role, name)) = common::child_role() else {
+        return;
+    };
     let count: u64 = std::env::var(COUNT_VAR).map_or(u64::MAX, |c| c.parse().unwrap());
     let id: u64 = std::env::var(ID_VAR).map_or(0, |c| c.parse().unwrap());
     match role.as_str() {

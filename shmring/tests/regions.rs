@@ -14,29 +14,23 @@ fn opts() -> SegmentOptions {
         .capacity(32)
 }
 
-fn write_slot(seg: &Segment, index: usize, value: u64) {
+/// Slot `index` of the area of u64 slots.
+fn slot(seg: &Segment, index: usize) -> *mut u64 {
     assert!(index < seg.area_len() / 8);
-    // SAFETY: the index is inside the area of u64 slots (asserted); the area is page aligned
-    // and only this test's processes touch it, one after the other.
-    unsafe {
-        seg.area_ptr()
-            .as_ptr()
-            .cast::<u64>()
-            .add(index)
-            .write_volatile(value)
-    };
+    // SAFETY: the index is inside the area of u64 slots (asserted), so the offset stays in
+    // the mapping.
+    unsafe { seg.area_ptr().as_ptr().cast::<u64>().add(index) }
+}
+
+fn write_slot(seg: &Segment, index: usize, value: u64) {
+    // SAFETY: `slot` is in the area, which is page aligned; only this test's processes touch
+    // it, one after the other.
+    unsafe { slot(seg, index).write_volatile(value) };
 }
 
 fn read_slot(seg: &Segment, index: usize) -> u64 {
-    assert!(index < seg.area_len() / 8);
     // SAFETY: as in `write_slot`.
-    unsafe {
-        seg.area_ptr()
-            .as_ptr()
-            .cast::<u64>()
-            .add(index)
-            .read_volatile()
-    }
+    unsafe { slot(seg, index).read_volatile() }
 }
 
 #[test]

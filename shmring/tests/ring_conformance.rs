@@ -351,10 +351,7 @@ fn readiness<R: Ring>() {
 /// Async cancel safety: `recv_async` futures dropped while the ring is empty (again and
 /// again) take nothing; the messages sent afterwards all arrive, in order.
 fn async_cancel_safety<R: Ring>() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::current_thread();
     let (mut tx, mut rx) = R::channel(R::SMALL);
     runtime.block_on(async {
         for _ in 0..20 {
@@ -401,8 +398,9 @@ fn sender_killed_and_replaced<R: Ring>(entry: &str) {
 
 /// The child side of [`sender_killed_and_replaced`].
 fn child_role<R: Ring>() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
+    let Some((role, name)) = common::child_role() else {
+        return;
+    };
     let deadline = Instant::now() + common::WATCHDOG;
     let mut tx = loop {
         match R::open_tx(&name) {

@@ -392,9 +392,7 @@ fn full_dev_shm_is_no_space_at_create() {
 /// Child dispatcher: does nothing unless this binary was re-executed in a role.
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
-    match role.as_str() {
+    common::run_child(|role, name| match role {
         "other-user" => {
             use nix::unistd::{Gid, Uid, setgid, setuid};
             setgid(Gid::from_raw(65534)).expect("setgid nobody");
@@ -402,7 +400,7 @@ fn child_entry() {
             report(opts().open(name.as_str()));
         }
         other => panic!("unknown role {other}"),
-    }
+    });
 }
 
 #[test]

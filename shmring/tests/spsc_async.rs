@@ -16,9 +16,7 @@ const COUNT_VAR: &str = "SHMRING_ASYNC_COUNT";
 
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
-    match role.as_str() {
+    common::run_child(|role, name| match role {
         // Sends 0..COUNT, pausing now and then so the receiver goes to sleep; with COUNT
         // unset, sends one value and waits to be killed.
         "sender" => {
@@ -55,7 +53,7 @@ fn child_entry() {
             assert_eq!(rx.recv(), Err(RecvError::Disconnected));
         }
         other => panic!("unknown role {other}"),
-    }
+    });
 }
 
 fn spawn_sender(name: &str, count: Option<u64>) -> std::process::Child {
@@ -72,13 +70,6 @@ fn spawn_role(role: &str, name: &str, count: Option<u64>) -> std::process::Child
     c
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn async_receiver_blocking_sender() {
     const N: u64 = 200_000;
@@ -86,7 +77,7 @@ fn async_receiver_blocking_sender() {
     let _u = Unlink(name.clone());
     let mut rx = Receiver::<u64>::create(name.as_str(), 64).unwrap();
     let tx = spawn_sender(&name, Some(N));
-    runtime().block_on(async {
+    common::current_thread().block_on(async {
         for i in 0..N {
             let got = tokio::time::timeout(common::WATCHDOG, rx.recv_async()).await;
             assert_eq!(got.expect("stuck"), Ok(i));
@@ -103,7 +94,7 @@ fn a_killed_sender_is_disconnected() {
     let _u = Unlink(name.clone());
     let mut rx = Receiver::<u64>::create(name.as_str(), 64).unwrap();
     let mut tx = spawn_sender(&name, None);
-    runtime().block_on(async {
+    common::current_thread().block_on(async {
         assert_eq!(rx.recv_async().await, Ok(0));
         tx.kill().unwrap();
         let end = tokio::time::timeout(common::WATCHDOG, rx.recv_async()).await;
@@ -121,22 +112,14 @@ fn dropped_futures_lose_nothing_and_leave_no_waiter() {
     let _u = Unlink(name.clone());
     let mut rx = Receiver::<u64>::create(name.as_str(), 64).unwrap();
     let tx = spawn_sender(&name, Some(N));
-    let dropped = runtime().block_on(async {
+    let dropped = common::current_thread().block_on(async {
         let mut next = 0u64;
         let mut dropped = 0u32;
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let start = Instant::now();
         loop {
             assert!(start.elapsed() < common::WATCHDOG, "stuck at {next}");
-            let wait = common::random_wait(&mut seed, 300);
-            let got = if seed % 2 == 0 {
-                tokio::time::timeout(wait, rx.recv_async()).await.ok()
-            } else {
-                tokio::select! {
-                    got = rx.recv_async() => Some(got),
-                    () = tokio::time::sleep(wait) => None,
-                }
-            };
+            let got = common::recv_or_drop!(&mut seed, 300, rx.recv_async());
             match got {
                 None => dropped += 1,
                 Some(Ok(v)) => {
@@ -152,10 +135,7 @@ fn dropped_futures_lose_nothing_and_leave_no_waiter() {
         let _ = tokio::time::timeout(Duration::from_millis(5), rx.recv_async()).await;
         dropped
     });
-    assert!(
-        dropped > 0,
-        "no future was dropped: the test proved nothing"
-    );
+    common::assert_dropped(dropped);
     common::no_waiter_left(&name, true);
     assert!(wait_with_watchdog(tx).status.success());
     eprintln!("{N} values exactly once, {dropped} futures dropped");
@@ -172,11 +152,7 @@ fn many_rings_in_one_select() {
         .map(|n| Receiver::<u64>::create(n.as_str(), 64).unwrap())
         .collect();
     let txs: Vec<_> = names.iter().map(|n| spawn_sender(n, Some(N))).collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::multi_thread();
     let counts = rt.block_on(async {
         let [a, b, c] = &mut rxs[..] else {
             unreachable!()
@@ -186,12 +162,7 @@ fn many_rings_in_one_select() {
         let deadline = tokio::time::sleep(common::WATCHDOG);
         tokio::pin!(deadline);
         while done.iter().any(|d| !d) {
-            let (k, got) = tokio::select! {
-                got = a.recv_async(), if !done[0] => (0, got),
-                got = b.recv_async(), if !done[1] => (1, got),
-                got = c.recv_async(), if !done[2] => (2, got),
-                () = &mut deadline => panic!("stuck at {next:?}"),
-            };
+            let (k, got) = common::select_of_three!(a, b, c, done, deadline);
             match got {
                 Ok(v) => {
                     assert_eq!(v, next[k], "ring {k}");
@@ -219,7 +190,7 @@ fn async_sender_with_dropped_futures() {
     let _u = Unlink(name.clone());
     let mut tx = Sender::<u64>::create(name.as_str(), 16).unwrap();
     let rx = spawn_role("receiver", &name, Some(N));
-    let dropped = runtime().block_on(async {
+    let dropped = common::current_thread().block_on(async {
         let mut dropped = 0u32;
         let mut seed = 0x0123_4567_89ab_cdefu64;
         for i in 0..N {
@@ -235,11 +206,7 @@ fn async_sender_with_dropped_futures() {
 /// The futures are `Send`: a receive can be spawned onto a multi-thread runtime.
 #[test]
 fn futures_can_be_spawned() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::multi_thread();
     let (mut tx, mut rx) = shmring::spsc::channel::<u64>(8).unwrap();
     let (mut ftx, mut frx) = shmring::framed::channel(256).unwrap();
     let (mtx, mut mrx) = shmring::framed::mpsc::channel(256).unwrap();
@@ -270,7 +237,7 @@ fn receiver_as_a_stream() {
     let _u = Unlink(name.clone());
     let rx = Receiver::<u64>::create(name.as_str(), 64).unwrap();
     let tx = spawn_sender(&name, Some(N));
-    let got = runtime().block_on(async {
+    let got = common::current_thread().block_on(async {
         let mut stream = rx.into_stream();
         let mut next = 0u64;
         let deadline = Instant::now() + common::WATCHDOG;

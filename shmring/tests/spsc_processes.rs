@@ -33,8 +33,9 @@ fn strategy(mode: &str) -> WaitStrategy {
 /// Child dispatcher: does nothing unless this binary was re-executed in a role.
 #[test]
 fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
+    let Some((role, name)) = common::child_role() else {
+        return;
+    };
     let count: u64 = std::env::var(COUNT_VAR).map_or(u64::MAX, |c| c.parse().unwrap());
     let mode = std::env::var(MODE_VAR).unwrap_or_default();
     match role.as_str() {

@@ -19,6 +19,20 @@ pub fn role() -> Option<String> {
     std::env::var(ROLE_VAR).ok()
 }
 
+/// The role and segment name this process was started with, if it is a child (see
+/// [`child`]).
+pub fn child_role() -> Option<(String, String)> {
+    role().map(|role| (role, child_name()))
+}
+
+/// The body of a test binary's child dispatcher: in a child (see [`child`]), runs `body`
+/// with the role and segment name it was started with; in the test run itself, nothing.
+pub fn run_child(body: impl FnOnce(&str, String)) {
+    if let Some(role) = role() {
+        body(&role, child_name());
+    }
+}
+
 /// The segment name handed to a child.
 pub fn child_name() -> String {
     std::env::var(NAME_VAR).expect("child started without a segment name")
@@ -196,6 +210,17 @@ pub fn endpoints(tag: &str) -> Vec<(String, Option<Unlink>)> {
     ]
 }
 
+/// Message `i` of a stream of test messages: 0 to `max_len` bytes (varying with `i`), its
+/// number in the first four bytes when there is room, every byte determined by `i`.
+pub fn numbered_message(i: u32, max_len: usize) -> Vec<u8> {
+    let len = (i as usize * 7919) % (max_len + 1);
+    let mut m: Vec<u8> = (0..len).map(|k| (k as u32 ^ i) as u8).collect();
+    if len >= 4 {
+        m[..4].copy_from_slice(&i.to_le_bytes());
+    }
+    m
+}
+
 /// The next pseudo-random wait below `bound_us` microseconds (xorshift on `seed`), for
 /// tests that drop futures at random points.
 pub fn random_wait(seed: &mut u64, bound_us: u64) -> Duration {
@@ -203,6 +228,87 @@ pub fn random_wait(seed: &mut u64, bound_us: u64) -> Duration {
     *seed ^= *seed >> 7;
     *seed ^= *seed << 17;
     Duration::from_micros(*seed % bound_us)
+}
+
+pub use tokio;
+
+/// A current-thread tokio runtime with timers and I/O.
+pub fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A multi-thread tokio runtime with two workers (this machine has two cores).
+pub fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Awaits the first `recv_async()` of three receivers among those not yet `$done` (a
+/// `[bool; 3]`), panicking if `$deadline` (a pinned sleep) fires first; evaluates to
+/// `(which, result)`. The many-receivers-in-one-`select!` tests.
+#[macro_export]
+macro_rules! select_of_three {
+    ($a:expr, $b:expr, $c:expr, $done:expr, $deadline:expr) => {
+        $crate::tokio::select! {
+            got = $a.recv_async(), if !$done[0] => (0usize, got),
+            got = $b.recv_async(), if !$done[1] => (1usize, got),
+            got = $c.recv_async(), if !$done[2] => (2usize, got),
+            () = &mut $deadline => panic!("the select never finished"),
+        }
+    };
+}
+
+/// Awaits spawned tasks and adds up what each returns (the futures it dropped).
+pub async fn total(tasks: Vec<tokio::task::JoinHandle<u32>>) -> u32 {
+    let mut sum = 0;
+    for task in tasks {
+        sum += task.await.unwrap();
+    }
+    sum
+}
+
+/// The end of a test of async senders against a receiving child: no sender waiter left
+/// registered on ring `name`, the last sender handle (`tx`) dropped so the child sees the
+/// end, the child succeeded, and some send futures were dropped on the way.
+pub fn senders_finished<S>(name: &str, tx: S, receiver: Child, dropped: u32) {
+    no_waiter_left(name, false);
+    drop(tx);
+    expect_success(receiver);
+    assert_dropped(dropped);
+}
+
+/// Asserts that a cancellation test dropped at least one future (else it proved nothing).
+pub fn assert_dropped(dropped: u32) {
+    assert!(
+        dropped > 0,
+        "no future was dropped: the test proved nothing"
+    );
+}
+
+/// Awaits `$recv` (an expression making a receive future) for a random 0 to `$bound_us` µs,
+/// alternately under `tokio::time::timeout` and in a `select!` against a sleep; evaluates to
+/// `Some(output)`, or `None` when the future was dropped unfinished (the cancellation tests
+/// of the async receivers: a dropped future must have taken nothing).
+#[macro_export]
+macro_rules! recv_or_drop {
+    ($seed:expr, $bound_us:expr, $recv:expr) => {{
+        let seed: &mut u64 = $seed;
+        let wait = $crate::random_wait(seed, $bound_us);
+        if *seed % 2 == 0 {
+            $crate::tokio::time::timeout(wait, $recv).await.ok()
+        } else {
+            $crate::tokio::select! {
+                got = $recv => Some(got),
+                () = $crate::tokio::time::sleep(wait) => None,
+            }
+        }
+    }};
 }
 
 /// Awaits `$send` (an expression making a send future) under random timeouts of 0 to

@@ -47,14 +47,13 @@ use std::time::{Duration, Instant};
 
 use record::{HEADER, Record};
 
-use crate::error::try_recv_to_timeout;
 use crate::header::HeaderError;
 #[cfg(shmring_loom)]
 use crate::spsc::Area;
 use crate::spsc::{End, Peer, Role};
 use crate::storage::{Geometry, Storage, open_ring, ring_options};
 use crate::sync::Ordering;
-use crate::wait::{Step, Waiter};
+use crate::wait::{Attempt, Step, Waiter};
 use crate::{Location, OpenError, RecvTimeoutError, RingKind, Segment, TryRecvError, WaitStrategy};
 
 /// Smallest data area in bytes.
@@ -208,13 +207,69 @@ pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
     crate::build::heap_channel(segment, Sender::attach, Receiver::attach)
 }
 
+/// The `Debug` of a framed receiver (`kind` names its type): its ring, capacity and head.
+fn fmt_receiver(
+    f: &mut std::fmt::Formatter<'_>,
+    kind: &str,
+    ring: &str,
+    capacity: u64,
+    head: u64,
+) -> std::fmt::Result {
+    f.debug_struct(kind)
+        .field("ring", &ring)
+        .field("capacity", &capacity)
+        .field("head", &head)
+        .finish()
+}
+
 /// The receive calls both framed receivers spell the same, written once over the ring's
-/// `try_recv_into`, `pop(buf, force)` and `recv_into_until(buf, deadline)`: `try_recv`,
+/// `try_recv_into`, `pop(buf, force)` and `wait_into(buf, deadline)` (the waiting part): `try_recv`,
 /// `recv`, `recv_into`, `recv_timeout`, `recv_deadline`, `recv_into_deadline`, `iter`,
-/// `try_iter`, and (feature `tokio`) `recv_into_async` and `recv_async`.
+/// `try_iter`, and (feature `tokio`) `recv_into_async` and `recv_async`; with them the
+/// readiness calls, `into_stream` and the constructors (from the module's `create_segment`,
+/// `open_segment` and the handle's `attach`). `example` names the handle in examples,
+/// `channel` makes a pair.
 macro_rules! byte_receiver_methods {
-    (impl $ty:ty; channel: $channel:literal) => {
+    (impl $ty:ident; example: $example:literal, channel: $channel:literal) => {
+        $crate::handle::readiness_methods! {
+            impl[] $ty;
+            channel: $channel,
+            var: "rx",
+            proceeds: "a message may have arrived (or every sender may be gone)",
+            register: "assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()"
+        }
+
+        $crate::handle::stream_method! {
+            impl[] $ty => Vec<u8>;
+            channel: $channel,
+            send: "tx.send(&[5]).unwrap();",
+            first: "vec![5]"
+        }
+
+        $crate::build::ring_options! {
+            impl[] $ty;
+            example: $example,
+            role: "its receiver",
+            opens: "If a receiver process died, this one takes over and resumes where it stopped consuming (at most the message it was copying when it died is delivered again).",
+            create_segment: create_segment,
+            open_segment: open_segment,
+            attach: $ty::attach
+        }
+
         impl $ty {
+            /// Receives into `buf`, waiting until `deadline` (`None`: as long as it takes).
+            fn recv_into_until(
+                &mut self,
+                buf: &mut Vec<u8>,
+                deadline: Option<std::time::Instant>,
+            ) -> Result<u32, $crate::RecvTimeoutError> {
+                use $crate::wait::{Attempt, Step};
+                match self.pop(buf, false).step() {
+                    Step::Done(done) => done,
+                    Step::Retry => self.wait_into(buf, deadline),
+                }
+            }
+
             /// Receives the next message without waiting (see `try_recv_into`).
             ///
             /// # Errors

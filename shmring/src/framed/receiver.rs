@@ -15,11 +15,8 @@ impl Drop for Receiver {
 
 impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("framed::Receiver")
-            .field("ring", &self.end.name)
-            .field("capacity", &self.end.area.capacity())
-            .field("head", &self.cursor.head)
-            .finish()
+        let (ring, capacity) = (&self.end.name, self.end.area.capacity());
+        super::fmt_receiver(f, "framed::Receiver", ring, capacity, self.cursor.head)
     }
 }
 
@@ -91,27 +88,19 @@ impl Receiver {
         self.pop(buf, false)
     }
 
-    pub(super) fn recv_into_until(
+    /// The waiting part of a receive whose first try found the ring empty.
+    fn wait_into(
         &mut self,
         buf: &mut Vec<u8>,
         deadline: Option<Instant>,
     ) -> Result<u32, RecvTimeoutError> {
-        match self.pop(buf, false) {
-            Ok(tag) => return Ok(tag),
-            Err(TryRecvError::Empty) => {}
-            Err(e) => return Err(try_recv_to_timeout(e)),
-        }
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
-        let done = waiter.wait(&*area, area.data_event(), deadline, |force| {
-            match self.pop(buf, force) {
-                Ok(tag) => Step::Done(Ok(tag)),
-                Err(TryRecvError::Empty) => Step::Retry,
-                Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
-            }
+        let done = waiter.until(&*area, area.data_event(), deadline, |force| {
+            self.pop(buf, force)
         });
         self.end.waiter = waiter;
-        done.unwrap_or(Err(RecvTimeoutError::Timeout))
+        done
     }
 
     /// One attempt: take the next message (skipping padding) into `buf`.
@@ -166,32 +155,8 @@ crate::spsc::end_core! {
     }
 }
 
-crate::handle::readiness_methods! {
-    impl[] Receiver;
-    channel: "framed::channel(64)",
-    var: "rx",
-    proceeds: "a message may have arrived (or the sender may be gone)",
-    register: "assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()"
-}
-
-crate::handle::stream_method! {
-    impl[] Receiver => Vec<u8>;
-    channel: "framed::channel(64)",
-    send: "tx.send(&[5]).unwrap();",
-    first: "vec![5]"
-}
-
-crate::build::ring_options! {
-    impl[] Receiver;
-    example: "framed::Receiver",
-    role: "its receiver",
-    opens: "If a receiver process died, this one takes over and resumes where it stopped consuming (at most the message it was copying when it died is delivered again).",
-    create_segment: create_segment,
-    open_segment: open_segment,
-    attach: Receiver::attach
-}
-
 super::byte_receiver_methods! {
     impl Receiver;
+    example: "framed::Receiver",
     channel: "framed::channel(64)"
 }

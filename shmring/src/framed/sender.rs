@@ -266,13 +266,7 @@ impl Sender {
         let index = self
             .claim_waiting(len, 0, None)
             .map_err(Refusal::into_send)?;
-        Ok(Reservation {
-            sender: self,
-            index,
-            len,
-            tag: 0,
-            dirty: 0,
-        })
+        Ok(self.reservation(index, len))
     }
 
     /// Like [`reserve`](Sender::reserve), without waiting.
@@ -290,13 +284,19 @@ impl Sender {
     /// ```
     pub fn try_reserve(&mut self, len: usize) -> Result<Reservation<'_>, TrySendError> {
         let index = self.claim(len, 0, false).map_err(Refusal::into_try)?;
-        Ok(Reservation {
+        Ok(self.reservation(index, len))
+    }
+
+    /// The reservation of the `len` bytes claimed at area offset `index` (type 0, nothing
+    /// written yet).
+    fn reservation(&mut self, index: u64, len: usize) -> Reservation<'_> {
+        Reservation {
             sender: self,
             index,
             len,
             tag: 0,
             dirty: 0,
-        })
+        }
     }
 
     pub(super) fn claim_waiting(
@@ -305,20 +305,16 @@ impl Sender {
         tag: u32,
         deadline: Option<Instant>,
     ) -> Result<u64, Refusal> {
-        match self.claim(len, tag, false) {
-            Err(Refusal::Full) => {}
-            other => return other,
+        if let Step::Done(done) = self.claim(len, tag, false).step() {
+            return done;
         }
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
-        let done = waiter.wait(&*area, area.space_event(), deadline, |force| {
-            match self.claim(len, tag, force) {
-                Err(Refusal::Full) => Step::Retry,
-                other => Step::Done(other),
-            }
+        let done = waiter.until(&*area, area.space_event(), deadline, |force| {
+            self.claim(len, tag, force)
         });
         self.end.waiter = waiter;
-        done.unwrap_or(Err(Refusal::Timeout))
+        done
     }
 
     /// Makes room for a record of `len` payload bytes at the tail (writing the padding record

@@ -156,49 +156,23 @@ macro_rules! common_handle_methods {
             role: "one more participant",
             opens: "Any number of senders and receivers may attach (up to the participant table); a dead participant's record is reaped.",
             create_segment: |l: Location, capacity, mode, _label| {
-        crate::build::create_with(create_options::<T>(capacity, &l), l, mode)
-    },
+                crate::build::create_with(create_options::<T>(capacity, &l), l, mode)
+            },
             open_segment: |l: Location, _label| {
-        open_ring::<T>(RingKind::Mpmc, l, layout::geometry::<T>())
-    },
+                open_ring::<T>(RingKind::Mpmc, l, layout::geometry::<T>())
+            },
             attach: $handle::attach
         }
 
-        /// Each handle — each clone — has its own eventfd; the handles of one record count
-        /// together in the record's waiting bit, as blocking waiters do.
-        #[cfg(not(shmring_loom))]
-        impl<T: ShmType> crate::handle::Core for $handle<T> {
-            fn ring_capacity(&self) -> usize {
-                self.shared.area.capacity() as usize
-            }
-
-            fn peers_gone(&self) -> bool {
-                !self.shared.peers_present(true, true)
-            }
-
-            fn held_segment(&self) -> &crate::Segment {
-                self.shared._segment.as_deref().expect("a mapped ring")
-            }
-
-            fn readiness(&mut self) -> &mut crate::notify::Readiness {
-                &mut self.readiness
-            }
-
-            fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
-                self.shared.counted_bridge($role, &mut self.readiness)
-            }
-
-            fn waiter(&self) -> Waiter {
-                Waiter::new(self.strategy)
-            }
-
-            fn would_wait(&mut self, _need: usize) -> bool {
-                self.shared.would_wait()
-            }
-
-            fn look_at_peers(&mut self) {
-                self.shared.peers_present(false, true);
-            }
+        // Each handle — each clone — has its own eventfd; the handles of one record count
+        // together in the record's waiting bit, as blocking waiters do.
+        super::table::participant_core! {
+            impl[T: ShmType] $handle<T>;
+            role: $role,
+            counted: true,
+            peers_gone: |h| !h.shared.peers_present(true, true),
+            would_wait: |h, _need| h.shared.would_wait(),
+            look_at_peers: |h| h.shared.peers_present(false, true)
         }
 
         crate::handle::readiness_methods! {

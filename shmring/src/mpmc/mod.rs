@@ -78,9 +78,9 @@ mod sender;
 mod table;
 mod vyukov;
 
-pub(crate) use table::LaneGuard;
 #[cfg(not(shmring_loom))]
 use table::attach;
+pub(crate) use table::{LaneGuard, participant_core};
 
 use std::fmt;
 use std::sync::Arc;
@@ -88,10 +88,10 @@ use std::time::{Duration, Instant};
 
 pub(crate) use layout::{Area, Role};
 
-use crate::error::{recv_without_timeout, try_recv_to_timeout, try_to_timeout, without_timeout};
+use crate::error::{recv_without_timeout, without_timeout};
 use crate::header::HeaderError;
 use crate::storage::{open_ring, ring_options};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use crate::sync::{Mutex, Ordering, yield_now};
 use crate::wait::{Step, Waiter};
@@ -185,9 +185,8 @@ pub(crate) struct Participant<T: ShmType> {
     /// Membership epoch of the last table scan, and whether the other side was present then.
     seen_epoch: AtomicU64,
     peers: AtomicBool,
-    /// Polls since the last scan, and when it ran (ns since `clock_base`).
-    polls: AtomicU32,
-    last_scan: AtomicU64,
+    /// When the next scan of a polling loop is due.
+    period: crate::liveness::Period,
     pub(crate) name: String,
     pub(crate) _segment: Option<Arc<Segment>>,
 }

@@ -156,23 +156,9 @@ impl<T: ShmType> Receiver<T> {
         deadline: Option<Instant>,
     ) -> Result<(), RecvTimeoutError> {
         let shared = &*self.shared;
-        match shared.try_recv_into::<false>(value, false) {
-            Ok(()) => return Ok(()),
-            Err(TryRecvError::Empty) => {}
-            Err(e) => return Err(try_recv_to_timeout(e)),
-        }
-        let mut waiter = Waiter::new(self.strategy);
-        let event = shared
-            .area
-            .event(Role::Receiver, shared.index, &shared.sleepers);
-        let done = waiter.wait(shared.area.storage(), event, deadline, |force| match shared
-            .try_recv_into::<false>(value, force)
-        {
-            Ok(()) => Step::Done(Ok(())),
-            Err(TryRecvError::Empty) => Step::Retry,
-            Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
-        });
-        done.unwrap_or(Err(RecvTimeoutError::Timeout))
+        shared.wait_until(Role::Receiver, self.strategy, deadline, |force| {
+            shared.try_recv_into::<false>(value, force)
+        })
     }
 
     /// A blocking iterator: yields messages until every sender is gone and the ring is

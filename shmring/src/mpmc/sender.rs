@@ -131,23 +131,9 @@ impl<T: ShmType> Sender<T> {
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
         let shared = &*self.shared;
-        match shared.try_send_ref::<false>(value, false) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Full(())) => {}
-            Err(e) => return Err(try_to_timeout(e)),
-        }
-        let mut waiter = Waiter::new(self.strategy);
-        let event = shared
-            .area
-            .event(Role::Sender, shared.index, &shared.sleepers);
-        let done = waiter.wait(shared.area.storage(), event, deadline, |force| match shared
-            .try_send_ref::<false>(value, force)
-        {
-            Ok(()) => Step::Done(Ok(())),
-            Err(TrySendError::Full(())) => Step::Retry,
-            Err(e) => Step::Done(Err(try_to_timeout(e))),
-        });
-        done.unwrap_or(Err(SendTimeoutError::Timeout(())))
+        shared.wait_until(Role::Sender, self.strategy, deadline, |force| {
+            shared.try_send_ref::<false>(value, force)
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::liveness;
 
 #[cfg(not(shmring_loom))]
 pub(super) fn attach<T: ShmType>(
@@ -45,13 +46,6 @@ pub(super) fn attach<T: ShmType>(
     )
 }
 
-/// Nanoseconds on a process-local monotonic clock.
-#[cfg(not(shmring_loom))]
-pub(super) fn now_ns() -> u64 {
-    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64
-}
-
 impl<T: ShmType> Participant<T> {
     /// Claims a free record of the table for `role`.
     pub(crate) fn join(
@@ -61,7 +55,7 @@ impl<T: ShmType> Participant<T> {
         name: String,
         segment: Option<Arc<Segment>>,
     ) -> Result<Participant<T>, OpenError> {
-        let me = Self::identity(&name)?;
+        let me = liveness::identity(&name)?;
         let mut participant = Participant {
             area,
             protocol,
@@ -71,20 +65,19 @@ impl<T: ShmType> Participant<T> {
             busy: std::array::from_fn(|_| AtomicBool::new(false)),
             sleepers: Arc::new(Mutex::new(0)),
             local_head: AtomicU64::new(u64::MAX),
-            light: Self::light(),
+            light: liveness::light(),
             corrupted: AtomicBool::new(false),
             abandoned: AtomicBool::new(true),
             seen_epoch: AtomicU64::new(u64::MAX),
             peers: AtomicBool::new(true),
-            polls: AtomicU32::new(0),
-            last_scan: AtomicU64::new(0),
+            period: liveness::Period::new(),
             name,
             _segment: segment,
         };
         // Two passes: the second after reaping whatever dead participants hold records.
         for pass in 0..2 {
             for index in 0..PARTICIPANTS {
-                let me = participant.model_identity(index);
+                let me = liveness::record_owner(participant.me, index);
                 let owner = participant.area.owner(index);
                 if owner
                     .compare_exchange(0, me, Ordering::AcqRel, Ordering::Relaxed)
@@ -111,7 +104,7 @@ impl<T: ShmType> Participant<T> {
     pub(super) fn enter(&self, role: Role) {
         let area = &self.area;
         area.pid_ns(self.index)
-            .store(Self::pid_ns(), Ordering::Relaxed);
+            .store(liveness::pid_ns(), Ordering::Relaxed);
         for lane in 0..LANES {
             area.lane(self.index, lane).store(IDLE, Ordering::Relaxed);
         }
@@ -128,57 +121,9 @@ impl<T: ShmType> Participant<T> {
         self.wake_all();
     }
 
-    #[cfg(not(shmring_loom))]
-    pub(super) fn identity(name: &str) -> Result<u64, OpenError> {
-        let me = crate::process::ProcessId::current().map_err(|source| OpenError::Io {
-            name: name.to_owned(),
-            op: "read /proc/self/stat",
-            source,
-        })?;
-        Ok(crate::process::owner_word(&me))
-    }
-
-    #[cfg(shmring_loom)]
-    pub(super) fn identity(_name: &str) -> Result<u64, OpenError> {
-        Ok(0)
-    }
-
-    /// The owner word to claim record `index` with: this process's word; under loom every
-    /// participant is its own "process", named by its record.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn model_identity(&self, _index: usize) -> u64 {
-        self.me
-    }
-
-    #[cfg(shmring_loom)]
-    pub(super) fn model_identity(&self, index: usize) -> u64 {
-        index as u64 + 1
-    }
-
-    #[cfg(not(shmring_loom))]
-    pub(super) fn pid_ns() -> u64 {
-        crate::process::current_pid_ns()
-    }
-
-    #[cfg(shmring_loom)]
-    pub(super) fn pid_ns() -> u64 {
-        0
-    }
-
-    #[cfg(not(shmring_loom))]
-    pub(super) fn light() -> bool {
-        crate::futex::register_barrier()
-    }
-
-    #[cfg(shmring_loom)]
-    pub(super) fn light() -> bool {
-        false
-    }
-
-    /// Whether the process owning record `index` (owner word `owner`) is proven dead.
-    #[cfg(not(shmring_loom))]
+    /// Whether the process owning record `index` (owner word `owner`) is proven dead; each
+    /// owner's verdict is asked once per scan (`verdicts`).
     pub(super) fn dead(&self, index: usize, owner: u64, verdicts: &mut Vec<(u64, bool)>) -> bool {
-        use crate::process::{Liveness, owner_liveness};
         if owner == self.me {
             return false;
         }
@@ -186,22 +131,24 @@ impl<T: ShmType> Participant<T> {
             return dead;
         }
         let ns = self.area.pid_ns(index).load(Ordering::Relaxed);
-        let dead = owner_liveness(owner, ns) == Liveness::Dead;
+        let dead = liveness::dead(owner, ns, || {
+            owner == index as u64 + 1 && self.model_dead() & (1 << index) != 0
+        });
         verdicts.push((owner, dead));
         dead
     }
 
-    /// Under loom a participant "dies" by setting its bit in a model-only word.
-    #[cfg(shmring_loom)]
-    pub(super) fn dead(&self, index: usize, owner: u64, _verdicts: &mut Vec<(u64, bool)>) -> bool {
-        owner == index as u64 + 1
-            && self
-                .area
-                .storage()
-                .u64_at(layout::MODEL_DEAD_OFFSET)
-                .load(Ordering::SeqCst)
-                & (1 << index)
-                != 0
+    /// The model's dead mask: bit i set = the "process" of record i is dead (loom models
+    /// only, see [`liveness`]; always 0 otherwise).
+    fn model_dead(&self) -> u64 {
+        #[cfg(shmring_loom)]
+        return self
+            .area
+            .storage()
+            .u64_at(layout::MODEL_DEAD_OFFSET)
+            .load(Ordering::SeqCst);
+        #[cfg(not(shmring_loom))]
+        0
     }
 
     /// Marks this participant dead without releasing anything, as a process killed at that
@@ -297,7 +244,10 @@ impl<T: ShmType> Participant<T> {
     /// [`LIVENESS_PERIOD`](crate::wait::LIVENESS_PERIOD), `force` at once.
     pub(crate) fn peers_present(&self, slow: bool, force: bool) -> bool {
         let epoch = self.area.epoch().load(Ordering::Acquire);
-        if force || epoch != self.seen_epoch.load(Ordering::Relaxed) || (slow && self.scan_due()) {
+        if force
+            || epoch != self.seen_epoch.load(Ordering::Relaxed)
+            || (slow && self.period.due(|| self.model_dead()))
+        {
             // Read "ever attached" before the scan: a peer that sets it has already claimed
             // and announced its record, so the scan sees it (reading it after the scan could
             // miss a peer that attached in between and call the ring disconnected).
@@ -311,33 +261,9 @@ impl<T: ShmType> Participant<T> {
         self.peers.load(Ordering::Relaxed)
     }
 
-    /// Every 1024th slow poll reads the clock; a scan is due once per liveness period.
-    #[cfg(not(shmring_loom))]
-    pub(super) fn scan_due(&self) -> bool {
-        if self.polls.fetch_add(1, Ordering::Relaxed) % 1024 != 0 {
-            return false;
-        }
-        let now = now_ns();
-        let last = self.last_scan.load(Ordering::Relaxed);
-        now.saturating_sub(last) >= crate::wait::LIVENESS_PERIOD.as_nanos() as u64
-    }
-
-    /// loom has no time: a "liveness period" passes whenever a participant died since this
-    /// one last looked (the dead mask changed).
-    #[cfg(shmring_loom)]
-    pub(super) fn scan_due(&self) -> bool {
-        let dead = self
-            .area
-            .storage()
-            .u64_at(layout::MODEL_DEAD_OFFSET)
-            .load(Ordering::SeqCst) as u32;
-        self.polls.swap(dead, Ordering::Relaxed) != dead
-    }
-
     /// Scans the table: counts live participants and reaps dead ones.
     pub(crate) fn scan(&self) -> Members {
-        #[cfg(not(shmring_loom))]
-        self.last_scan.store(now_ns(), Ordering::Relaxed);
+        self.period.restart();
         let mut members = Members::default();
         let mut verdicts = Vec::new();
         for index in 0..PARTICIPANTS {
@@ -617,3 +543,59 @@ impl<T: ShmType> Drop for LaneGuard<'_, T> {
         self.participant.busy[self.lane].store(false, Ordering::Release);
     }
 }
+
+/// The [`crate::handle::Core`] of a handle built on a [`Participant`] (field `shared`, with
+/// `readiness` and `strategy` beside it: the mpmc handles and the framed many-producer
+/// ones). Given: the direction it waits in (`role`), whether its bridge is `counted` (see
+/// [`Participant::bridge`]), and as `|handle, ..| expr` whether its peers are all gone,
+/// whether its next operation would wait, and what looking at its peers does.
+macro_rules! participant_core {
+    (
+        impl[$($g:tt)*] $ty:ty;
+        role: $role:expr,
+        counted: $counted:expr,
+        peers_gone: |$p:ident| $peers_gone:expr,
+        would_wait: |$h:ident, $need:ident| $would_wait:expr,
+        look_at_peers: |$l:ident| $look:expr
+    ) => {
+        #[cfg(not(shmring_loom))]
+        impl<$($g)*> crate::handle::Core for $ty {
+            fn ring_capacity(&self) -> usize {
+                self.shared.area.capacity() as usize
+            }
+
+            fn peers_gone(&self) -> bool {
+                let $p = self;
+                $peers_gone
+            }
+
+            fn held_segment(&self) -> &crate::Segment {
+                self.shared._segment.as_deref().expect("a mapped ring")
+            }
+
+            fn readiness(&mut self) -> &mut crate::notify::Readiness {
+                &mut self.readiness
+            }
+
+            fn bridge(&mut self) -> std::io::Result<std::sync::Arc<crate::notify::Bridge>> {
+                self.shared.bridge($role, $counted, &mut self.readiness)
+            }
+
+            fn waiter(&self) -> crate::wait::Waiter {
+                crate::wait::Waiter::new(self.strategy)
+            }
+
+            fn would_wait(&mut self, $need: usize) -> bool {
+                let $h = self;
+                $would_wait
+            }
+
+            fn look_at_peers(&mut self) {
+                let $l = self;
+                $look;
+            }
+        }
+    };
+}
+
+pub(crate) use participant_core;

@@ -198,13 +198,33 @@ impl<T: ShmType> Participant<T> {
         .unwrap_or(Ok(Found::InFlight))
     }
 
-    /// The readiness bridge of a handle of this record that waits in `role`'s direction,
-    /// made on first use into `readiness` (the handle's own): it counts among the record's
-    /// sleepers in this process, as blocking waiters do (`notify::WaitWord::Counted`).
-    #[cfg(not(shmring_loom))]
-    pub(crate) fn counted_bridge(
+    /// A waiting call of a handle of this record that waits in `role`'s direction: one try,
+    /// then the waiting loop ([`Waiter::until`]) on the record's event.
+    pub(crate) fn wait_until<A: crate::wait::Attempt>(
         &self,
         role: Role,
+        strategy: WaitStrategy,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut(bool) -> A,
+    ) -> A::Outcome {
+        if let Step::Done(done) = attempt(false).step() {
+            return done;
+        }
+        let mut waiter = Waiter::new(strategy);
+        let event = self.area.event(role, self.index, &self.sleepers);
+        waiter.until(self.area.storage(), event, deadline, attempt)
+    }
+
+    /// The readiness bridge of a handle of this record that waits in `role`'s direction,
+    /// made on first use into `readiness` (the handle's own). With `counted` it counts among
+    /// the record's sleepers in this process, as blocking waiters do
+    /// (`notify::WaitWord::Counted`: handles that are `Clone`); without, the handle is its
+    /// record's only waiter and owns the record's bit (`notify::WaitWord::Bit`).
+    #[cfg(not(shmring_loom))]
+    pub(crate) fn bridge(
+        &self,
+        role: Role,
+        counted: bool,
         readiness: &mut crate::notify::Readiness,
     ) -> std::io::Result<Arc<crate::notify::Bridge>> {
         let event = self.area.event(role, self.index, &self.sleepers);
@@ -212,15 +232,13 @@ impl<T: ShmType> Participant<T> {
             let segment = self._segment.clone().ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
             })?;
-            crate::notify::Bridge::new(
-                segment,
-                event.seq,
-                crate::notify::WaitWord::Counted(
-                    self.area.waiting(role),
-                    1u64 << self.index,
-                    self.sleepers.clone(),
-                ),
-            )
+            let (mask, bit) = (self.area.waiting(role), 1u64 << self.index);
+            let word = if counted {
+                crate::notify::WaitWord::Counted(mask, bit, self.sleepers.clone())
+            } else {
+                crate::notify::WaitWord::Bit(mask, bit)
+            };
+            crate::notify::Bridge::new(segment, event.seq, word)
         })
     }
 

@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::liveness;
 
 impl<T: ShmType> End<T> {
     /// A handle end on a loom model area, attached as `role`.
@@ -30,25 +31,19 @@ impl<T: ShmType> End<T> {
     /// Claims `role` in `segment` for this process.
     #[cfg(not(shmring_loom))]
     pub(crate) fn attach(segment: Arc<Segment>, role: Role) -> Result<End<T>, OpenError> {
-        use crate::process::{Liveness, ProcessId, current_pid_ns, owner_liveness, owner_word};
         let name = segment.name().to_owned();
         // SAFETY: the segment's header was validated and `check_geometry` (or our own create)
         // confirmed the area holds the control block and `capacity` slots of T; the area is
         // page aligned; `segment` is kept alive in the End next to the Area.
         let area = unsafe { Area::<T>::new(segment.area_ptr(), segment.info().capacity) };
-        let me_process = ProcessId::current().map_err(|source| OpenError::Io {
-            name: name.clone(),
-            op: "read /proc/self/stat",
-            source,
-        })?;
-        let me = owner_word(&me_process);
+        let me = liveness::identity(&name)?;
         let owner = area.owner(role);
         let mut claimed = false;
         for _ in 0..64 {
             let current = owner.load(Ordering::Acquire);
             if current != 0 {
                 let ns = area.pid_ns(role).load(Ordering::Relaxed);
-                if owner_liveness(current, ns) != Liveness::Dead {
+                if !liveness::dead(current, ns, || false) {
                     return Err(OpenError::RoleTaken {
                         name,
                         role: role.name(),
@@ -71,7 +66,8 @@ impl<T: ShmType> End<T> {
                 source: std::io::Error::other("the role record kept changing"),
             });
         }
-        area.pid_ns(role).store(current_pid_ns(), Ordering::Relaxed);
+        area.pid_ns(role)
+            .store(liveness::pid_ns(), Ordering::Relaxed);
         // A predecessor that died asleep left its flag set; only this role sleeps there.
         area.waiting_flag(role).store(0, Ordering::Relaxed);
         area.state(role).store(STATE_ATTACHED, Ordering::Release);
@@ -80,7 +76,7 @@ impl<T: ShmType> End<T> {
             role,
             me,
             waiter: Waiter::new(WaitStrategy::default()),
-            light: crate::futex::register_barrier(),
+            light: liveness::light(),
             dead_peer: 0,
             last_liveness: None,
             polls: 0,
@@ -127,14 +123,9 @@ impl<T: ShmType> End<T> {
         }
     }
 
-    #[cfg(shmring_loom)]
-    pub(super) fn peer_process(&mut self, _force: bool) -> Peer {
-        Peer::Present
-    }
-
-    #[cfg(not(shmring_loom))]
+    /// Whether the peer's process is gone (the spsc loom models have no dying peers: there
+    /// the peer is always present).
     pub(super) fn peer_process(&mut self, force: bool) -> Peer {
-        use crate::process::{Liveness, owner_liveness};
         let peer = self.role.other();
         let owner = self.area.owner(peer).load(Ordering::Acquire);
         if owner == 0 {
@@ -159,7 +150,7 @@ impl<T: ShmType> End<T> {
         }
         self.last_liveness = Some(now);
         let ns = self.area.pid_ns(peer).load(Ordering::Relaxed);
-        if owner_liveness(owner, ns) == Liveness::Dead {
+        if liveness::dead(owner, ns, || false) {
             self.dead_peer = owner;
             Peer::Gone
         } else {
@@ -181,13 +172,8 @@ impl<T: ShmType> End<T> {
                 if owner == self.dead_peer {
                     return false;
                 }
-                #[cfg(not(shmring_loom))]
-                {
-                    let ns = self.area.pid_ns(peer).load(Ordering::Relaxed);
-                    crate::process::owner_liveness(owner, ns) != crate::process::Liveness::Dead
-                }
-                #[cfg(shmring_loom)]
-                true
+                let ns = self.area.pid_ns(peer).load(Ordering::Relaxed);
+                !liveness::dead(owner, ns, || false)
             }
             _ => false, // closed, or a corrupt state: nothing more will come from it
         }

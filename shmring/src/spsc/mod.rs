@@ -65,7 +65,7 @@ use crate::error::{recv_without_timeout, try_recv_to_timeout, try_to_timeout, wi
 use crate::header::HeaderError;
 use crate::storage::{open_ring, ring_options};
 use crate::sync::Ordering;
-use crate::wait::{Step, Waiter};
+use crate::wait::Waiter;
 use crate::{
     ChunkError, Location, OpenError, RecvError, RecvTimeoutError, RingKind, Segment,
     SegmentOptions, SendError, SendTimeoutError, ShmType, TryRecvError, TrySendError, WaitStrategy,

@@ -220,15 +220,11 @@ impl<T: ShmType> Receiver<T> {
     ) -> Result<(), RecvTimeoutError> {
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
-        let done = waiter.wait(&*area, area.data_event(), deadline, |force| {
-            match self.pop_into(dst, force) {
-                Ok(()) => Step::Done(Ok(())),
-                Err(TryRecvError::Empty) => Step::Retry,
-                Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
-            }
+        let done = waiter.until(&*area, area.data_event(), deadline, |force| {
+            self.pop_into(dst, force)
         });
         self.end.waiter = waiter;
-        done.unwrap_or(Err(RecvTimeoutError::Timeout))
+        done
     }
 
     /// One attempt: `Ok` if the slot at `head` holds a published message.

@@ -179,15 +179,11 @@ impl<T: ShmType> Sender<T> {
     ) -> Result<(), SendTimeoutError<()>> {
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
-        let done = waiter.wait(&*area, area.space_event(), deadline, |force| {
-            match self.push_ref(value, force) {
-                Ok(()) => Step::Done(Ok(())),
-                Err(TrySendError::Full(())) => Step::Retry,
-                Err(e) => Step::Done(Err(try_to_timeout(e))),
-            }
+        let done = waiter.until(&*area, area.space_event(), deadline, |force| {
+            self.push_ref(value, force)
         });
         self.end.waiter = waiter;
-        done.unwrap_or(Err(SendTimeoutError::Timeout(())))
+        done
     }
 
     /// One attempt: `Ok` if the slot at `tail` is free for this sender to write.

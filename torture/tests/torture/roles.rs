@@ -7,8 +7,9 @@ use super::*;
 
 /// The entry of every child process (see `child_entry` in main.rs).
 pub(super) fn child_entry() {
-    let Some(role) = common::role() else { return };
-    let name = common::child_name();
+    let Some((role, name)) = common::child_role() else {
+        return;
+    };
     let kind = std::env::var(KIND_VAR).map(|k| Kind::parse(&k));
     let hostile = std::env::var(HOSTILE_VAR).is_ok();
     match role.as_str() {

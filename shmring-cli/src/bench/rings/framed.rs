@@ -72,24 +72,24 @@ pub(super) fn framed_tput(
     } else {
         ("framed-tput", "framed")
     };
+    // The two receivers share no trait (their calls are written once by a macro in the
+    // library), so the drain is spelled once here by a macro too.
+    macro_rules! drain {
+        ($receiver:ty) => {{
+            let mut rx = <$receiver>::create(name.as_str(), capacity)
+                .unwrap()
+                .with_wait_strategy(strategy);
+            let child = spawn_peer(&[role, &size.to_string(), &name, mode.arg()]);
+            let (n, took) = framed_drain(cfg, size, |buf| rx.recv_into(buf).unwrap());
+            drop(rx);
+            finish(child);
+            (n, took)
+        }};
+    }
     let row = if many {
-        let mut rx = shmring::framed::mpsc::Receiver::create(name.as_str(), capacity)
-            .unwrap()
-            .with_wait_strategy(strategy);
-        let child = spawn_peer(&[role, &size.to_string(), &name, mode.arg()]);
-        let (n, took) = framed_drain(cfg, size, |buf| rx.recv_into(buf).unwrap());
-        drop(rx);
-        finish(child);
-        (n, took)
+        drain!(shmring::framed::mpsc::Receiver)
     } else {
-        let mut rx = shmring::framed::Receiver::create(name.as_str(), capacity)
-            .unwrap()
-            .with_wait_strategy(strategy);
-        let child = spawn_peer(&[role, &size.to_string(), &name, mode.arg()]);
-        let (n, took) = framed_drain(cfg, size, |buf| rx.recv_into(buf).unwrap());
-        drop(rx);
-        finish(child);
-        (n, took)
+        drain!(shmring::framed::Receiver)
     };
     Segment::unlink_name(&name).unwrap();
     tput_row(
@@ -124,31 +124,27 @@ pub(super) fn framed_drain(
 }
 
 pub(super) fn framed_produce(name: &str, size: usize, mode: Mode, many: bool) {
-    let mut msg = vec![5u8; size];
-    let mut seq = 0u64;
-    let mut next = |msg: &mut Vec<u8>| {
-        msg[..8].copy_from_slice(&seq.to_le_bytes());
-        seq += 1;
-    };
     if many {
         let tx = shmring::framed::mpsc::Sender::open(name)
             .unwrap()
             .with_wait_strategy(mode.strategy());
-        loop {
-            next(&mut msg);
-            if tx.send(&msg).is_err() {
-                return;
-            }
-        }
+        produce_until_gone(size, |msg| tx.send(msg).is_ok());
     } else {
         let mut tx = shmring::framed::Sender::open(name)
             .unwrap()
             .with_wait_strategy(mode.strategy());
-        loop {
-            next(&mut msg);
-            if tx.send(&msg).is_err() {
-                return;
-            }
+        produce_until_gone(size, |msg| tx.send(msg).is_ok());
+    }
+}
+
+/// Sends numbered messages of `size` bytes (the number in the first eight) through `send`
+/// until it fails (the receiver is gone). Generic, so each ring's loop is compiled for it.
+fn produce_until_gone(size: usize, mut send: impl FnMut(&[u8]) -> bool) {
+    let mut msg = vec![5u8; size];
+    for seq in 0u64.. {
+        msg[..8].copy_from_slice(&seq.to_le_bytes());
+        if !send(&msg) {
+            return;
         }
     }
 }

@@ -36,12 +36,11 @@ use super::{
     Cursor, MIN_CAPACITY, Next, Refusal, SendError, SendTimeoutError, TrySendError, header,
     max_message,
 };
-use crate::error::try_recv_to_timeout;
 use crate::mpmc::layout::{CONTROL_SIZE, IDLE};
 use crate::mpmc::{Area, Claimant, LaneGuard, Participant, Protocol, Resolution, Role};
 use crate::storage::{Geometry, Storage};
 use crate::sync::Ordering;
-use crate::wait::{Step, Waiter};
+use crate::wait::Waiter;
 #[cfg(not(shmring_loom))]
 use crate::{Location, RingKind, Segment, TypeLayout, header::HeaderError};
 use crate::{OpenError, RecvTimeoutError, TryRecvError, WaitStrategy};

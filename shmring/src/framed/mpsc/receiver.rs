@@ -6,11 +6,14 @@ use super::*;
 
 impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("framed::mpsc::Receiver")
-            .field("ring", &self.shared.name)
-            .field("capacity", &self.shared.area.capacity())
-            .field("head", &self.cursor.head)
-            .finish()
+        let (ring, capacity) = (&self.shared.name, self.shared.area.capacity());
+        crate::framed::fmt_receiver(
+            f,
+            "framed::mpsc::Receiver",
+            ring,
+            capacity,
+            self.cursor.head,
+        )
     }
 }
 
@@ -204,16 +207,12 @@ impl Receiver {
         self.hand_back();
     }
 
-    pub(super) fn recv_into_until(
+    /// The waiting part of a receive whose first try found the ring empty.
+    fn wait_into(
         &mut self,
         buf: &mut Vec<u8>,
         deadline: Option<Instant>,
     ) -> Result<u32, RecvTimeoutError> {
-        match self.pop(buf, false) {
-            Ok(tag) => return Ok(tag),
-            Err(TryRecvError::Empty) => {}
-            Err(e) => return Err(try_recv_to_timeout(e)),
-        }
         let mut waiter = Waiter::new(self.strategy);
         let area = self.shared.area.clone();
         let index = self.shared.index;
@@ -221,100 +220,35 @@ impl Receiver {
         // one serves (the shared record's count is borrowed by `self` below).
         let sleepers = crate::sync::Mutex::new(0);
         let event = area.event(Role::Receiver, index, &sleepers);
-        let done = waiter.wait(area.storage(), event, deadline, |force| {
-            match self.pop(buf, force) {
-                Ok(tag) => Step::Done(Ok(tag)),
-                Err(TryRecvError::Empty) => Step::Retry,
-                Err(e) => Step::Done(Err(try_recv_to_timeout(e))),
-            }
-        });
-        done.unwrap_or(Err(RecvTimeoutError::Timeout))
-    }
-}
-
-/// The receiver announces itself by its own bit in the waiting mask.
-#[cfg(not(shmring_loom))]
-impl crate::handle::Core for Receiver {
-    fn ring_capacity(&self) -> usize {
-        self.shared.area.capacity() as usize
-    }
-
-    fn peers_gone(&self) -> bool {
-        // The scan below may settle dead producers' claims: from this receiver's position.
-        self.shared
-            .local_head
-            .store(self.cursor.head, Ordering::Relaxed);
-        !self.shared.peers_present(false, true)
-    }
-
-    fn held_segment(&self) -> &crate::Segment {
-        self.shared._segment.as_deref().expect("a mapped ring")
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        &mut self.readiness
-    }
-
-    fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
-        let shared = &self.shared;
-        let segment = shared._segment.clone();
-        let event = shared
-            .area
-            .event(Role::Receiver, shared.index, &shared.sleepers);
-        let mask = shared.area.waiting(Role::Receiver);
-        let bit = 1u64 << shared.index;
-        self.readiness.bridge(|| {
-            let segment = segment.ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::Unsupported, "no mapped segment")
-            })?;
-            crate::notify::Bridge::new(segment, event.seq, crate::notify::WaitWord::Bit(mask, bit))
+        waiter.until(area.storage(), event, deadline, |force| {
+            self.pop(buf, force)
         })
     }
-
-    fn waiter(&self) -> Waiter {
-        Waiter::new(self.strategy)
-    }
-
-    fn would_wait(&mut self, _need: usize) -> bool {
-        // Nothing committed at the head: no header, or a claim still being written.
-        let word = header(&self.shared.area, self.cursor.head).load(Ordering::Acquire);
-        (word == 0 || (word >> 32) as u32 == record::CLAIMED) && !self.shared.is_corrupted()
-    }
-
-    fn look_at_peers(&mut self) {
-        self.shared
-            .local_head
-            .store(self.cursor.head, Ordering::Relaxed);
-        self.shared.peers_present(false, true);
-    }
 }
 
-crate::handle::readiness_methods! {
+// The receiver announces itself by its own bit in the waiting mask.
+crate::mpmc::participant_core! {
     impl[] Receiver;
-    channel: "framed::mpsc::channel(64)",
-    var: "rx",
-    proceeds: "a message may have arrived (or every sender may be gone)",
-    register: "assert!(rx.register_readiness()?); // empty: wait on rx.readiness_fd()"
-}
-
-crate::handle::stream_method! {
-    impl[] Receiver => Vec<u8>;
-    channel: "framed::mpsc::channel(64)",
-    send: "tx.send(&[5]).unwrap();",
-    first: "vec![5]"
-}
-
-crate::build::ring_options! {
-    impl[] Receiver;
-    example: "framed::mpsc::Receiver",
-    role: "its receiver",
-    opens: "If a receiver process died, this one takes over and resumes where it stopped consuming (at most the message it was copying when it died is delivered again).",
-    create_segment: create_segment,
-    open_segment: open_segment,
-    attach: Receiver::attach
+    role: Role::Receiver,
+    counted: false,
+    // The scan may settle dead producers' claims: from this receiver's position.
+    peers_gone: |rx| {
+        rx.shared.local_head.store(rx.cursor.head, Ordering::Relaxed);
+        !rx.shared.peers_present(false, true)
+    },
+    // Nothing committed at the head: no header, or a claim still being written.
+    would_wait: |rx, _need| {
+        let word = header(&rx.shared.area, rx.cursor.head).load(Ordering::Acquire);
+        (word == 0 || (word >> 32) as u32 == record::CLAIMED) && !rx.shared.is_corrupted()
+    },
+    look_at_peers: |rx| {
+        rx.shared.local_head.store(rx.cursor.head, Ordering::Relaxed);
+        rx.shared.peers_present(false, true)
+    }
 }
 
 crate::framed::byte_receiver_methods! {
     impl Receiver;
+    example: "framed::mpsc::Receiver",
     channel: "framed::mpsc::channel(64)"
 }

@@ -341,22 +341,10 @@ impl Sender {
         len: usize,
         deadline: Option<Instant>,
     ) -> Result<Claim, Refusal> {
-        match self.claim(lane, len, false) {
-            Err(Refusal::Full) => {}
-            other => return other,
-        }
-        let shared = &*self.shared;
-        let mut waiter = Waiter::new(self.strategy);
-        let event = shared
-            .area
-            .event(Role::Sender, shared.index, &shared.sleepers);
-        let done = waiter.wait(shared.area.storage(), event, deadline, |force| {
-            match self.claim(lane, len, force) {
-                Err(Refusal::Full) => Step::Retry,
-                other => Step::Done(other),
-            }
-        });
-        done.unwrap_or(Err(Refusal::Timeout))
+        self.shared
+            .wait_until(Role::Sender, self.strategy, deadline, |force| {
+                self.claim(lane, len, force)
+            })
     }
 
     /// One attempt to claim room for a record of `len` payload bytes (plus the padding to the
@@ -518,42 +506,15 @@ pub(super) fn check_tag(tag: u32) {
     );
 }
 
-/// Each clone has its own eventfd; the handles of one record count together in the record's
-/// waiting bit, as blocking senders do.
-#[cfg(not(shmring_loom))]
-impl crate::handle::Core for Sender {
-    fn ring_capacity(&self) -> usize {
-        self.shared.area.capacity() as usize
-    }
-
-    fn peers_gone(&self) -> bool {
-        !self.shared.peers_present(false, true)
-    }
-
-    fn held_segment(&self) -> &crate::Segment {
-        self.shared._segment.as_deref().expect("a mapped ring")
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        &mut self.readiness
-    }
-
-    fn bridge(&mut self) -> std::io::Result<Arc<crate::notify::Bridge>> {
-        self.shared
-            .counted_bridge(Role::Sender, &mut self.readiness)
-    }
-
-    fn waiter(&self) -> Waiter {
-        Waiter::new(self.strategy)
-    }
-
-    fn would_wait(&mut self, need: usize) -> bool {
-        Sender::would_wait(self, need)
-    }
-
-    fn look_at_peers(&mut self) {
-        self.shared.peers_present(false, true);
-    }
+// Each clone has its own eventfd; the handles of one record count together in the record's
+// waiting bit, as blocking senders do.
+crate::mpmc::participant_core! {
+    impl[] Sender;
+    role: Role::Sender,
+    counted: true,
+    peers_gone: |tx| !tx.shared.peers_present(false, true),
+    would_wait: |tx, need| Sender::would_wait(tx, need),
+    look_at_peers: |tx| tx.shared.peers_present(false, true)
 }
 
 crate::handle::readiness_methods! {
