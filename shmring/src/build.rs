@@ -55,6 +55,10 @@ pub struct RingOptions<H> {
     pub(crate) mode: u32,
     pub(crate) strategy: Option<WaitStrategy>,
     pub(crate) label: Option<TypeLayout>,
+    /// Broadcast rings: the policy a created ring records.
+    pub(crate) policy: crate::broadcast::Policy,
+    /// Broadcast receivers: start at the oldest message held, not the next one.
+    pub(crate) from_oldest: bool,
     _handle: PhantomData<fn() -> H>,
 }
 
@@ -64,6 +68,8 @@ impl<H> Clone for RingOptions<H> {
             mode: self.mode,
             strategy: self.strategy,
             label: self.label.clone(),
+            policy: self.policy,
+            from_oldest: self.from_oldest,
             _handle: PhantomData,
         }
     }
@@ -76,6 +82,8 @@ impl<H> std::fmt::Debug for RingOptions<H> {
             .field("mode", &format_args!("{:#o}", self.mode))
             .field("strategy", &self.strategy)
             .field("label", &self.label)
+            .field("policy", &self.policy)
+            .field("from_oldest", &self.from_oldest)
             .finish()
     }
 }
@@ -87,6 +95,8 @@ impl<H> RingOptions<H> {
             mode: crate::DEFAULT_MODE,
             strategy: None,
             label: None,
+            policy: crate::broadcast::Policy::Lossless,
+            from_oldest: false,
             _handle: PhantomData,
         }
     }
@@ -120,9 +130,9 @@ impl<H> RingOptions<H> {
 
 /// Writes a handle's constructors once: `Handle::create(location, capacity)`,
 /// `Handle::open(location)`, `Handle::options()`, and `create`/`open`/`open_or_create` on
-/// [`RingOptions<Handle>`], from three functions of the ring — `create_segment(location,
-/// capacity, mode, label)` and `open_segment(location, label)` make the segment,
-/// `attach(segment)` joins it as this handle. `example` names the handle in the examples,
+/// [`RingOptions<Handle>`], from three functions of the ring, each given the options —
+/// `create_segment(location, capacity, &options)` and `open_segment(location, &options)`
+/// make the segment, `attach(segment, &options)` joins it as this handle. `example` names the handle in the examples,
 /// `role` is what it attaches as, `opens` says what opening does for it.
 macro_rules! ring_options {
     (
@@ -216,8 +226,8 @@ macro_rules! ring_options {
                 location: impl Into<$crate::Location>,
                 capacity: u64,
             ) -> Result<$ty, $crate::OpenError> {
-                let segment = $create(location.into(), capacity, self.mode, self.label.clone())?;
-                self.finish($attach(std::sync::Arc::new(segment))?)
+                let segment = $create(location.into(), capacity, self)?;
+                self.finish($attach(std::sync::Arc::new(segment), self)?)
             }
 
             /// Opens the ring at `location` and attaches.
@@ -234,8 +244,8 @@ macro_rules! ring_options {
                 &self,
                 location: impl Into<$crate::Location>,
             ) -> Result<$ty, $crate::OpenError> {
-                let segment = $open(location.into(), self.label.clone())?;
-                self.finish($attach(std::sync::Arc::new(segment))?)
+                let segment = $open(location.into(), self)?;
+                self.finish($attach(std::sync::Arc::new(segment), self)?)
             }
 
             /// Opens the ring at `location` if it exists, else creates it (exactly one of

@@ -36,6 +36,9 @@ pub const STATE_READY: u32 = 1;
 pub const STATE_CLOSED: u32 = 2;
 /// `flags` bit 0: the description was cut to fit [`DESCRIPTION_CAPACITY`].
 pub const FLAG_DESCRIPTION_TRUNCATED: u32 = 1;
+/// `flags` bit 1 (broadcast rings only): the ring overwrites what slow receivers have not
+/// read ([`crate::broadcast::Policy::Overwrite`]) instead of waiting for them.
+pub const FLAG_OVERWRITE: u32 = 2;
 /// Bytes available for the payload's readable description.
 pub const DESCRIPTION_CAPACITY: usize = 3840;
 /// Largest segment accepted (128 TiB): keeps every size computation far from overflow.
@@ -69,6 +72,8 @@ pub enum RingKind {
     Framed,
     /// Variable-length message ring with many producers.
     FramedMpsc,
+    /// One writer, many receivers each seeing every message (typed slots).
+    Broadcast,
 }
 
 impl RingKind {
@@ -84,6 +89,7 @@ impl RingKind {
             RingKind::Mpmc => 3,
             RingKind::Framed => 4,
             RingKind::FramedMpsc => 5,
+            RingKind::Broadcast => 6,
         }
     }
 
@@ -112,6 +118,7 @@ impl RingKind {
             3 => RingKind::Mpmc,
             4 => RingKind::Framed,
             5 => RingKind::FramedMpsc,
+            6 => RingKind::Broadcast,
             _ => return None,
         })
     }
@@ -125,6 +132,7 @@ impl fmt::Display for RingKind {
             RingKind::Mpmc => "mpmc",
             RingKind::Framed => "framed",
             RingKind::FramedMpsc => "framed-mpsc",
+            RingKind::Broadcast => "broadcast",
         })
     }
 }
@@ -224,6 +232,9 @@ pub struct HeaderInfo {
     pub description: String,
     /// The description was too long for the header and was cut at a character boundary.
     pub description_truncated: bool,
+    /// Broadcast rings: slow receivers are overtaken ([`FLAG_OVERWRITE`]); `false` for every
+    /// other kind.
+    pub overwrite: bool,
     /// The process that created the segment.
     pub owner: ProcessId,
     /// Creation time, nanoseconds since the Unix epoch.
@@ -270,6 +281,7 @@ impl HeaderInfo {
             slot_align: u32::try_from(payload.align()).unwrap_or(u32::MAX),
             fingerprint: payload.fingerprint(),
             description_truncated: cut < full.len(),
+            overwrite: false,
             description: full[..cut].to_owned(),
             owner,
             created_unix_ns,
@@ -352,7 +364,7 @@ pub fn encode(info: &HeaderInfo, state: u32) -> Vec<u8> {
         FLAG_DESCRIPTION_TRUNCATED
     } else {
         0
-    };
+    } | if info.overwrite { FLAG_OVERWRITE } else { 0 };
     raw.total_size = info.total_size;
     raw.area_offset = info.area_offset;
     raw.area_size = info.area_size;
@@ -445,7 +457,11 @@ pub fn decode(bytes: &[u8]) -> Result<HeaderInfo, HeaderError> {
     if raw.header_size as usize != HEADER_SIZE {
         return bad("header_size", raw.header_size.into());
     }
-    if raw.flags & !FLAG_DESCRIPTION_TRUNCATED != 0 {
+    let allowed = match kind {
+        RingKind::Broadcast => FLAG_DESCRIPTION_TRUNCATED | FLAG_OVERWRITE,
+        _ => FLAG_DESCRIPTION_TRUNCATED,
+    };
+    if raw.flags & !allowed != 0 {
         return bad("flags", raw.flags.into());
     }
     if raw.area_offset != HEADER_SIZE as u64 {
@@ -502,6 +518,7 @@ pub fn decode(bytes: &[u8]) -> Result<HeaderInfo, HeaderError> {
         fingerprint: raw.fingerprint,
         description,
         description_truncated: raw.flags & FLAG_DESCRIPTION_TRUNCATED != 0,
+        overwrite: raw.flags & FLAG_OVERWRITE != 0,
         owner: ProcessId {
             pid: raw.owner_pid,
             start_ticks: raw.owner_start_ticks,

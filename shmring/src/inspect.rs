@@ -106,6 +106,8 @@ pub struct Participant {
     pub state: Option<&'static str>,
     /// mpmc rings: ring positions of its operations in flight.
     pub in_flight: Vec<u64>,
+    /// Broadcast receivers: the next position it reads (its lag is the tail minus this).
+    pub position: Option<u64>,
 }
 
 /// What a ring's control block says.
@@ -332,6 +334,7 @@ pub fn inspect_bytes(name: &str, bytes: &[u8], file_len: u64) -> Result<Inspecti
                         liveness: owner_liveness(owner, pid_ns),
                         state: Some(state),
                         in_flight: Vec::new(),
+                        position: None,
                     });
                 }
             }
@@ -349,7 +352,7 @@ pub fn inspect_bytes(name: &str, bytes: &[u8], file_len: u64) -> Result<Inspecti
                     .flatten(),
             })
         })(),
-        RingKind::Mpmc | RingKind::FramedMpsc => (|| {
+        RingKind::Mpmc | RingKind::FramedMpsc | RingKind::Broadcast => (|| {
             let tail = word(mpmc::TAIL_OFFSET)?;
             let head = word(mpmc::HEAD_OFFSET)?;
             for i in 0..mpmc::PARTICIPANTS {
@@ -368,15 +371,23 @@ pub fn inspect_bytes(name: &str, bytes: &[u8], file_len: u64) -> Result<Inspecti
                     }
                 };
                 let mut in_flight = Vec::new();
-                let step = if info.kind == RingKind::FramedMpsc {
-                    2
-                } else {
-                    1
-                };
-                for lane in (0..mpmc::LANES).step_by(step) {
-                    let pos = word(at + mpmc::RECORD_LANES + 8 * lane)?;
-                    if pos != mpmc::IDLE && pos != mpmc::TOMBSTONE {
-                        in_flight.push(pos);
+                let mut position = None;
+                match info.kind {
+                    // A broadcast receiver's lane 0 is its read cursor.
+                    RingKind::Broadcast => {
+                        let cursor = word(at + mpmc::RECORD_LANES)?;
+                        if role == "receiver" && cursor != mpmc::IDLE {
+                            position = Some(cursor);
+                        }
+                    }
+                    kind => {
+                        let step = if kind == RingKind::FramedMpsc { 2 } else { 1 };
+                        for lane in (0..mpmc::LANES).step_by(step) {
+                            let pos = word(at + mpmc::RECORD_LANES + 8 * lane)?;
+                            if pos != mpmc::IDLE && pos != mpmc::TOMBSTONE {
+                                in_flight.push(pos);
+                            }
+                        }
                     }
                 }
                 participants.push(Participant {
@@ -386,8 +397,21 @@ pub fn inspect_bytes(name: &str, bytes: &[u8], file_len: u64) -> Result<Inspecti
                     liveness: owner_liveness(owner, word(at + mpmc::RECORD_PID_NS)?),
                     state: None,
                     in_flight,
+                    position,
                 });
             }
+            // A broadcast ring's "head" is its slowest receiver's position (the tail when no
+            // receiver is attached): what the writer may not overwrite in lossless mode.
+            let head = if info.kind == RingKind::Broadcast {
+                participants
+                    .iter()
+                    .filter_map(|p| p.position)
+                    .min()
+                    .unwrap_or(tail)
+                    .max(tail.saturating_sub(info.capacity))
+            } else {
+                head
+            };
             Some(Control {
                 tail,
                 head,

@@ -153,6 +153,7 @@
 // Under loom only the ring algorithms are built for the models; the mapping code idles.
 #![cfg_attr(shmring_loom, allow(dead_code, unused_imports))]
 
+pub mod broadcast;
 mod build;
 mod error;
 pub mod framed;

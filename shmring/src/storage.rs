@@ -348,6 +348,34 @@ mod mapped {
             }
         }
 
+        /// Copies `*value` into the payload of the slot of `pos` while readers may be copying
+        /// it out (the broadcast ring: they tell by the slot's stamp, and discard their copy).
+        ///
+        /// # Safety
+        ///
+        /// This process is the slot's only writer (the ring protocol's).
+        #[inline]
+        pub unsafe fn write_shared(&self, pos: u64, value: &T) {
+            // SAFETY: forwarded contract; concurrent readers only copy bytes out (`T` is Pod)
+            // and check the stamp afterwards.
+            unsafe { self.write_from(pos, value) }
+        }
+
+        /// Copies the payload of the slot of `pos` into `*dst` while its writer may be
+        /// overwriting it: the copy may be torn, and the caller must discard it unless the
+        /// slot's stamp is unchanged after the copy (the broadcast ring's seqlock).
+        ///
+        /// # Safety
+        ///
+        /// `T` is `Pod`, so any bytes make a valid `T`; the slot lies inside the area. The
+        /// memory is shared with other processes, outside what the compiler can see, so the
+        /// overlap with the writer yields unspecified bytes, never more.
+        #[inline]
+        pub unsafe fn read_shared(&self, pos: u64, dst: &mut T) {
+            // SAFETY: the caller's contract.
+            unsafe { self.read_to(pos, dst) }
+        }
+
         /// The 64-bit word at the slot of `pos` (byte rings: a record header).
         ///
         /// # Safety
@@ -558,6 +586,45 @@ mod model {
         pub unsafe fn read_to(&self, pos: u64, dst: &mut T) {
             // SAFETY: forwarded contract.
             *dst = unsafe { self.read_one(pos) };
+        }
+
+        /// The model of a payload that readers copy while its writer may overwrite it: the
+        /// slot's bytes as relaxed 64-bit atomics (the model's data words), so a torn copy is
+        /// a possible outcome loom explores, not a data race it reports.
+        ///
+        /// # Safety
+        ///
+        /// None in the model; `unsafe` to match the mapped storage.
+        pub unsafe fn write_shared(&self, pos: u64, value: &T)
+        where
+            T: bytemuck::Pod,
+        {
+            let first = (pos & self.mask) as usize * self.inner.stride / 8;
+            for (k, chunk) in bytemuck::bytes_of(value).chunks(8).enumerate() {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                self.inner.data_words[first + k]
+                    .store(u64::from_ne_bytes(word), crate::sync::Ordering::Relaxed);
+            }
+        }
+
+        /// See [`write_shared`](Self::write_shared).
+        ///
+        /// # Safety
+        ///
+        /// None in the model.
+        pub unsafe fn read_shared(&self, pos: u64, dst: &mut T)
+        where
+            T: bytemuck::Pod,
+        {
+            let first = (pos & self.mask) as usize * self.inner.stride / 8;
+            let bytes = bytemuck::bytes_of_mut(dst);
+            for (k, chunk) in bytes.chunks_mut(8).enumerate() {
+                let word = self.inner.data_words[first + k]
+                    .load(crate::sync::Ordering::Relaxed)
+                    .to_ne_bytes();
+                chunk.copy_from_slice(&word[..chunk.len()]);
+            }
         }
     }
 

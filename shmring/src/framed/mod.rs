@@ -251,9 +251,11 @@ macro_rules! byte_receiver_methods {
             example: $example,
             role: "its receiver",
             opens: "If a receiver process died, this one takes over and resumes where it stopped consuming (at most the message it was copying when it died is delivered again).",
-            create_segment: create_segment,
-            open_segment: open_segment,
-            attach: $ty::attach
+            create_segment: |l: Location, capacity, o: &Self| {
+        create_segment(l, capacity, o.mode, o.label.clone())
+    },
+            open_segment: |l: Location, o: &Self| open_segment(l, o.label.clone()),
+            attach: |s, _: &Self| $ty::attach(s)
         }
 
         impl $ty {

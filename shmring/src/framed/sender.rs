@@ -442,7 +442,9 @@ crate::build::ring_options! {
     example: "framed::Sender",
     role: "its sender",
     opens: "If a sender process died, this one takes over: records it committed stay, bytes it left uncommitted are cleared.",
-    create_segment: create_segment,
-    open_segment: open_segment,
-    attach: Sender::attach
+    create_segment: |l: Location, capacity, o: &Self| {
+        create_segment(l, capacity, o.mode, o.label.clone())
+    },
+    open_segment: |l: Location, o: &Self| open_segment(l, o.label.clone()),
+    attach: |s, _: &Self| Sender::attach(s)
 }

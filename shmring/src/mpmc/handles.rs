@@ -155,13 +155,13 @@ macro_rules! common_handle_methods {
             example: $example,
             role: "one more participant",
             opens: "Any number of senders and receivers may attach (up to the participant table); a dead participant's record is reaped.",
-            create_segment: |l: Location, capacity, mode, _label| {
-                crate::build::create_with(create_options::<T>(capacity, &l), l, mode)
+            create_segment: |l: Location, capacity, o: &Self| {
+                crate::build::create_with(create_options::<T>(capacity, &l), l, o.mode)
             },
-            open_segment: |l: Location, _label| {
+            open_segment: |l: Location, _: &Self| {
                 open_ring::<T>(RingKind::Mpmc, l, layout::geometry::<T>())
             },
-            attach: $handle::attach
+            attach: |s, _: &Self| $handle::attach(s)
         }
 
         // Each handle — each clone — has its own eventfd; the handles of one record count

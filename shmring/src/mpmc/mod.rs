@@ -132,6 +132,10 @@ pub(crate) enum Protocol<T: ShmType> {
     /// Framed records of the many-producer byte ring ([`crate::framed::mpsc`]): a lane is a
     /// pair of words, the claim's position and its length in bytes, settled by this function.
     Records(Recover<T>),
+    /// The broadcast ring ([`crate::broadcast`]): lane 0 of a receiver's record is its read
+    /// cursor, not a claim; a dead member leaves nothing in flight (its record is freed, and a
+    /// writer's unfinished slot is never published).
+    Cursors,
 }
 
 /// Settles the claim (position, length) a dead participant of a role had in flight.
@@ -152,6 +156,7 @@ impl<T: ShmType> Protocol<T> {
         match self {
             Protocol::Slots => 1,
             Protocol::Records(_) => 2,
+            Protocol::Cursors => LANES,
         }
     }
 }

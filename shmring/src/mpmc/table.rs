@@ -164,6 +164,11 @@ impl<T: ShmType> Participant<T> {
         self.wake_all();
     }
 
+    /// Whether dropping this participant releases nothing (see [`die`](Self::die)).
+    pub(crate) fn abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn corrupt(&self) {
         self.corrupted.store(true, Ordering::Relaxed);
     }
@@ -188,6 +193,25 @@ impl<T: ShmType> Participant<T> {
                 && !self.dead(index, owner, &mut verdicts);
             live.then_some((owner >> 32) as u32)
         })
+    }
+
+    /// The lowest lane-0 word of the live participants of `role` other than this one — the
+    /// broadcast receivers' read cursors — or `None` when there is none. Records not yet
+    /// announced, and idle lanes (a receiver between claiming its record and publishing its
+    /// cursor), are passed over.
+    pub(crate) fn lowest_cursor(&self, role: Role) -> Option<u64> {
+        let mut verdicts = Vec::new();
+        (0..PARTICIPANTS)
+            .filter_map(|index| {
+                let owner = self.area.owner(index).load(Ordering::Acquire);
+                let member = index != self.index
+                    && owner != 0
+                    && Role::from_code(self.area.role(index).load(Ordering::Acquire)) == Some(role)
+                    && !self.dead(index, owner, &mut verdicts);
+                let cursor = self.area.lane(index, 0).load(Ordering::Acquire);
+                (member && cursor != IDLE).then_some(cursor)
+            })
+            .min()
     }
 
     /// Lanes per record under this participant's protocol.
@@ -300,6 +324,7 @@ impl<T: ShmType> Participant<T> {
                     continue;
                 }
                 let resolution = match self.protocol {
+                    Protocol::Cursors => Resolution::Settled,
                     Protocol::Slots => self.resolve(role, pos, verdicts),
                     Protocol::Records(recover) => {
                         let span = area.lane(index, lane * stride + 1).load(Ordering::Acquire)

@@ -29,6 +29,7 @@ pub struct SegmentOptions {
     mode: u32,
     init_timeout: Duration,
     before_ready: Option<fn()>,
+    overwrite: bool,
 }
 
 impl SegmentOptions {
@@ -46,7 +47,15 @@ impl SegmentOptions {
             mode: DEFAULT_MODE,
             init_timeout: DEFAULT_INIT_TIMEOUT,
             before_ready: None,
+            overwrite: false,
         }
+    }
+
+    /// A broadcast ring's policy for slow receivers, recorded in the header's flags (see
+    /// [`crate::header::FLAG_OVERWRITE`]).
+    pub(crate) fn overwrite(mut self, overwrite: bool) -> SegmentOptions {
+        self.overwrite = overwrite;
+        self
     }
 
     /// The payload type: written to the header on create, required to match on open.
@@ -324,6 +333,7 @@ impl SegmentOptions {
         })?;
         let mut info = HeaderInfo::new(self.kind, capacity, payload, area);
         info.owner = owner;
+        info.overwrite = self.overwrite;
         Ok(info)
     }
 

@@ -521,11 +521,11 @@ crate::build::ring_options! {
     example: "spsc::Receiver::<u64>",
     role: "its receiver",
     opens: "If a receiver process died, this one takes over: it continues from the last message its predecessor released.",
-    create_segment: |l: Location, capacity, mode, _label| {
-        crate::build::create_with(create_options::<T>(capacity, &l), l, mode)
+    create_segment: |l: Location, capacity, o: &Self| {
+        crate::build::create_with(create_options::<T>(capacity, &l), l, o.mode)
     },
-    open_segment: |l: Location, _label| {
+    open_segment: |l: Location, _: &Self| {
         open_ring::<T>(RingKind::Spsc, l, layout::geometry::<T>())
     },
-    attach: Receiver::attach
+    attach: |s, _: &Self| Receiver::attach(s)
 }

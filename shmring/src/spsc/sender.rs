@@ -426,11 +426,11 @@ crate::build::ring_options! {
     example: "spsc::Sender::<u64>",
     role: "its sender",
     opens: "If a sender process died, this one takes over its role, and what it had published stays in the ring.",
-    create_segment: |l: Location, capacity, mode, _label| {
-        crate::build::create_with(create_options::<T>(capacity, &l), l, mode)
+    create_segment: |l: Location, capacity, o: &Self| {
+        crate::build::create_with(create_options::<T>(capacity, &l), l, o.mode)
     },
-    open_segment: |l: Location, _label| {
+    open_segment: |l: Location, _: &Self| {
         open_ring::<T>(RingKind::Spsc, l, layout::geometry::<T>())
     },
-    attach: Sender::attach
+    attach: |s, _: &Self| Sender::attach(s)
 }

@@ -603,7 +603,9 @@ crate::build::ring_options! {
     example: "framed::mpsc::Sender",
     role: "one more producer",
     opens: "Any number of producers may attach (up to the participant table).",
-    create_segment: create_segment,
-    open_segment: open_segment,
-    attach: Sender::attach
+    create_segment: |l: Location, capacity, o: &Self| {
+        create_segment(l, capacity, o.mode, o.label.clone())
+    },
+    open_segment: |l: Location, o: &Self| open_segment(l, o.label.clone()),
+    attach: |s, _: &Self| Sender::attach(s)
 }

@@ -1,0 +1,126 @@
+//! The receive errors of a broadcast receiver: the crate's own, plus `Lagged(n)` (tokio's
+//! word) for a receiver the writer overtook.
+
+use crate::wait::{Attempt, Step};
+
+/// A blocking receive failed, or skipped messages.
+///
+/// ```
+/// use shmring::broadcast::RecvError;
+/// assert!(RecvError::Lagged(3).to_string().contains("missed 3"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecvError {
+    /// The writer overtook this receiver (overwrite policy): it missed `n` messages and
+    /// goes on from the oldest message the ring still holds. Receive again.
+    #[error(
+        "the writer overtook this receiver: it missed {0} messages (receive again to go on from the oldest message held)"
+    )]
+    Lagged(u64),
+    /// Everything sent was received and the writer is gone (dropped, or its process died).
+    #[error("receiving on a drained broadcast ring whose writer is gone (dropped or dead)")]
+    Disconnected,
+    /// The ring's shared state failed validation.
+    #[error(
+        "the ring's shared state is corrupt (a peer wrote impossible positions or stamps); stop using it and recreate it"
+    )]
+    Corrupted,
+}
+
+/// A non-blocking receive found nothing, or skipped messages.
+///
+/// ```
+/// use shmring::broadcast::TryRecvError;
+/// assert_eq!(TryRecvError::Empty.to_string(), "receiving on an empty broadcast ring");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TryRecvError {
+    /// No message right now.
+    #[error("receiving on an empty broadcast ring")]
+    Empty,
+    /// See [`RecvError::Lagged`].
+    #[error(
+        "the writer overtook this receiver: it missed {0} messages (receive again to go on from the oldest message held)"
+    )]
+    Lagged(u64),
+    /// See [`RecvError::Disconnected`].
+    #[error("receiving on a drained broadcast ring whose writer is gone (dropped or dead)")]
+    Disconnected,
+    /// See [`RecvError::Corrupted`].
+    #[error(
+        "the ring's shared state is corrupt (a peer wrote impossible positions or stamps); stop using it and recreate it"
+    )]
+    Corrupted,
+}
+
+/// A receive with a timeout or deadline failed, or skipped messages.
+///
+/// ```
+/// use shmring::broadcast::RecvTimeoutError;
+/// assert_eq!(RecvTimeoutError::Timeout.to_string(), "timed out waiting for a message");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecvTimeoutError {
+    /// No message arrived before the deadline.
+    #[error("timed out waiting for a message")]
+    Timeout,
+    /// See [`RecvError::Lagged`].
+    #[error(
+        "the writer overtook this receiver: it missed {0} messages (receive again to go on from the oldest message held)"
+    )]
+    Lagged(u64),
+    /// See [`RecvError::Disconnected`].
+    #[error("receiving on a drained broadcast ring whose writer is gone (dropped or dead)")]
+    Disconnected,
+    /// See [`RecvError::Corrupted`].
+    #[error(
+        "the ring's shared state is corrupt (a peer wrote impossible positions or stamps); stop using it and recreate it"
+    )]
+    Corrupted,
+}
+
+impl From<TryRecvError> for RecvTimeoutError {
+    /// `Empty` becomes `Timeout` (what a wait that ran out found).
+    fn from(e: TryRecvError) -> Self {
+        match e {
+            TryRecvError::Empty => RecvTimeoutError::Timeout,
+            TryRecvError::Lagged(n) => RecvTimeoutError::Lagged(n),
+            TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+            TryRecvError::Corrupted => RecvTimeoutError::Corrupted,
+        }
+    }
+}
+
+/// A blocking call's error: without a deadline there is no timeout, so that arm only
+/// completes the match.
+pub(super) fn without_timeout(e: RecvTimeoutError) -> RecvError {
+    match e {
+        RecvTimeoutError::Lagged(n) => RecvError::Lagged(n),
+        RecvTimeoutError::Disconnected => RecvError::Disconnected,
+        RecvTimeoutError::Corrupted | RecvTimeoutError::Timeout => RecvError::Corrupted,
+    }
+}
+
+/// A non-blocking receive's result as an async drive outcome (`None`: wait).
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+pub(super) fn received<T>(result: Result<T, TryRecvError>) -> Option<Result<T, RecvError>> {
+    match result {
+        Err(TryRecvError::Empty) => None,
+        other => Some(other.map_err(|e| without_timeout(e.into()))),
+    }
+}
+
+impl<V> Attempt for Result<V, TryRecvError> {
+    type Outcome = Result<V, RecvTimeoutError>;
+
+    fn step(self) -> Step<Self::Outcome> {
+        match self {
+            Err(TryRecvError::Empty) => Step::Retry,
+            other => Step::Done(other.map_err(RecvTimeoutError::from)),
+        }
+    }
+
+    fn timed_out() -> Self::Outcome {
+        Err(RecvTimeoutError::Timeout)
+    }
+}

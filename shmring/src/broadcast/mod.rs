@@ -1,0 +1,315 @@
+//! One writer, many receivers, each seeing every message: a typed broadcast ring across
+//! processes (market data, telemetry, log fan-out).
+//!
+//! Every receiver has its own read cursor; the writer writes each message once into a
+//! stamped slot and every receiver copies it out. What happens when a receiver falls a whole
+//! ring behind is the ring's [`Policy`], chosen when it is created and recorded in the
+//! header:
+//!
+//! * [`Policy::Lossless`] (the default): the writer waits for the slowest live receiver, so
+//!   nothing is ever skipped. A receiver that dies is detached within the liveness period
+//!   ([`LIVENESS_PERIOD`](crate::wait::LIVENESS_PERIOD), as mpmc) and the writer goes on.
+//! * [`Policy::Overwrite`]: the writer never waits. A receiver that fell more than a ring
+//!   behind gets [`RecvError::Lagged(n)`](RecvError::Lagged) — how many messages it
+//!   missed — and goes on from the oldest message the ring still holds. A receiver never
+//!   returns a message that was being overwritten while it copied it: every slot carries a
+//!   stamp, checked before and after the copy (a seqlock), and a torn copy counts as missed.
+//!
+//! A receiver opens at the next message (the default) or at the oldest message the ring
+//! still holds ([`RingOptions::from_oldest`](crate::RingOptions::from_oldest): up to
+//! `capacity − 1` messages of history for a late joiner).
+//!
+//! ```
+//! use shmring::broadcast;
+//!
+//! let name = format!("shmring-doc-broadcast-{}", std::process::id());
+//! let mut tx = broadcast::Sender::<u64>::create(name.as_str(), 1024)?;
+//! let mut a = broadcast::Receiver::<u64>::open(name.as_str())?;   // normally other processes
+//! let mut b = broadcast::Receiver::<u64>::open(name.as_str())?;
+//! tx.send(7).unwrap();
+//! assert_eq!((a.recv(), b.recv()), (Ok(7), Ok(7)));
+//! shmring::Segment::unlink_name(&name)?;
+//! # Ok::<(), shmring::OpenError>(())
+//! ```
+//!
+//! # Membership and crashes
+//!
+//! The ring is an mpmc area (docs/layout.md, "broadcast area"): the same control block and
+//! participant table, with each receiver's cursor in lane 0 of its record, and stamped slots.
+//! One writer holds the ring at a time; a new one may take over from a writer whose process
+//! died (a write it left unfinished is never published: its slot's stamp is odd and the tail
+//! never covered it). A killed receiver is found dead by the next scan and its record freed,
+//! so a lossless writer waiting on it resumes.
+//!
+//! # Hostile peers
+//!
+//! Positions, cursors and stamps read from shared memory are validated: a tail that goes
+//! backwards or a stamp a published slot cannot have makes the receiver return `Corrupted`
+//! from then on; a receiver's cursor outside what the protocol allows only ever slows a
+//! lossless writer as a receiver that stopped reading would. Never undefined behaviour, a
+//! panic or an endless loop.
+
+mod error;
+mod receiver;
+mod sender;
+
+pub use error::{RecvError, RecvTimeoutError, TryRecvError};
+
+use std::sync::Arc;
+#[cfg(not(shmring_loom))]
+use std::time::{Duration, Instant};
+
+use crate::mpmc::layout::{IDLE, geometry};
+use crate::mpmc::{Area, Participant, Protocol, Role};
+use crate::sync::Ordering;
+#[cfg(not(shmring_loom))]
+use crate::{Location, RingKind, Segment, SegmentOptions, header::HeaderError};
+use crate::{OpenError, ShmType, WaitStrategy};
+
+/// What the writer does when a receiver is a whole ring behind; chosen at creation and
+/// recorded in the header ([`crate::header::FLAG_OVERWRITE`]).
+///
+/// ```
+/// assert_eq!(shmring::broadcast::Policy::default(), shmring::broadcast::Policy::Lossless);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// The writer waits for the slowest live receiver: nothing is ever skipped.
+    #[default]
+    Lossless,
+    /// The writer never waits; a receiver overtaken gets [`RecvError::Lagged`].
+    Overwrite,
+}
+
+/// The writer: one per ring at a time.
+///
+/// ```
+/// let (mut tx, mut rx) = shmring::broadcast::channel::<u32>(8)?;
+/// tx.send(1).unwrap();
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+pub struct Sender<T: ShmType> {
+    shared: Participant<T>,
+    strategy: WaitStrategy,
+    /// The next position to write (only this handle writes the tail).
+    tail: u64,
+    /// Lossless: the lowest receiver cursor at the last look (no receiver: `u64::MAX`).
+    lowest: u64,
+    /// The membership epoch that `lowest` was computed under.
+    seen_epoch: u64,
+    overwrite: bool,
+    #[cfg(not(shmring_loom))]
+    readiness: crate::notify::Readiness,
+}
+
+/// A receiver: any number per ring (up to the participant table), each with its own cursor.
+///
+/// ```
+/// let (mut tx, mut rx) = shmring::broadcast::channel::<u32>(8)?;
+/// tx.send(5).unwrap();
+/// assert_eq!(rx.recv(), Ok(5));
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+pub struct Receiver<T: ShmType> {
+    shared: Participant<T>,
+    strategy: WaitStrategy,
+    /// The next position to read.
+    cursor: u64,
+    /// The writer's tail as last seen.
+    tail: u64,
+    overwrite: bool,
+    #[cfg(not(shmring_loom))]
+    readiness: crate::notify::Readiness,
+}
+
+// SAFETY: a handle's shared state is reached only through atomics and the seqlock copies of
+// the slot protocol; its process-local state moves with it. Not Sync: methods take `&mut`.
+unsafe impl<T: ShmType + Send> Send for Sender<T> {}
+// SAFETY: as for Sender.
+unsafe impl<T: ShmType + Send> Send for Receiver<T> {}
+
+/// Positions stay below 2^62, so the stamps (`2·pos + 2`) never wrap.
+const MAX_POSITION: u64 = 1 << 62;
+
+/// The stamp of a slot while the writer writes position `pos` into it.
+const fn writing(pos: u64) -> u64 {
+    2 * pos + 1
+}
+
+/// The stamp of a slot holding position `pos` (0: never written).
+const fn written(pos: u64) -> u64 {
+    2 * pos + 2
+}
+
+/// The oldest position a receiver may start from when the writer is at `tail`: the slot of
+/// `tail − capacity` may be being overwritten now.
+fn oldest(tail: u64, capacity: u64) -> u64 {
+    tail.saturating_sub(capacity - 1)
+}
+
+/// The strategy of new handles; under loom no spinning (every wait goes to sleep).
+fn default_strategy() -> WaitStrategy {
+    if cfg!(shmring_loom) {
+        WaitStrategy::Blocking { spin: 0, yields: 0 }
+    } else {
+        WaitStrategy::default()
+    }
+}
+
+/// The segment options of a new broadcast ring of `capacity` (at least 2, rounded up to a
+/// power of two) `T` slots.
+#[cfg(not(shmring_loom))]
+fn create_options<T: ShmType>(
+    capacity: u64,
+    location: &Location,
+    policy: Policy,
+) -> Result<SegmentOptions, OpenError> {
+    let capacity = capacity.max(2);
+    crate::storage::ring_options::<T>(RingKind::Broadcast, capacity, geometry::<T>(), location)
+        .map(|o| o.overwrite(policy == Policy::Overwrite))
+}
+
+/// The broadcast segment of `T` at `location`.
+#[cfg(not(shmring_loom))]
+fn open_segment<T: ShmType>(location: Location) -> Result<Segment, OpenError> {
+    crate::storage::open_ring::<T>(RingKind::Broadcast, location, geometry::<T>())
+}
+
+/// The area of a broadcast segment, its tail checked.
+#[cfg(not(shmring_loom))]
+fn area_of<T: ShmType>(segment: &Segment) -> Result<Area<T>, OpenError> {
+    let capacity = segment.info().capacity;
+    let bad = |field: &'static str, value: u64| OpenError::Corrupted {
+        name: segment.name().to_owned(),
+        reason: HeaderError::BadField { field, value },
+    };
+    if capacity < 2 {
+        return Err(bad("capacity", capacity));
+    }
+    // SAFETY: `open_ring` (or our own create) checked that the area holds the control block
+    // and `capacity` stamped slots of T (a power of two); the area is page aligned; the
+    // segment is kept alive in the participant next to the area.
+    let area = unsafe { Area::<T>::new(segment.area_ptr(), capacity) };
+    let tail = area.tail().load(Ordering::Acquire);
+    if tail >= MAX_POSITION {
+        return Err(bad("broadcast tail", tail));
+    }
+    Ok(area)
+}
+
+/// Joins `segment` as `role` of the broadcast protocol.
+#[cfg(not(shmring_loom))]
+fn join<T: ShmType>(segment: Arc<Segment>, role: Role) -> Result<Participant<T>, OpenError> {
+    let area = area_of::<T>(&segment)?;
+    let name = segment.name().to_owned();
+    Participant::join(area, Protocol::Cursors, role, name, Some(segment))
+}
+
+/// Creates a broadcast ring on the process heap with one receiver (threads of one process,
+/// and tests); more receivers come from [`Sender::subscribe`].
+///
+/// # Errors
+///
+/// [`OpenError::InvalidConfig`] for a zero or too large capacity (1 is made 2).
+///
+/// ```
+/// let (mut tx, mut rx) = shmring::broadcast::channel::<u64>(4)?;
+/// let mut late = tx.subscribe()?;
+/// tx.send(9).unwrap();
+/// assert_eq!((rx.recv(), late.recv()), (Ok(9), Ok(9)));
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+#[cfg(not(shmring_loom))]
+pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
+    let segment =
+        create_options::<T>(capacity, &Location::Heap, Policy::Lossless)?.create(Location::Heap);
+    crate::build::heap_channel(segment, Sender::attach, |s| Receiver::attach(s, false))
+}
+
+/// The loom build: the ring on the loom heap with one receiver; more from
+/// [`Sender::subscribe`].
+///
+/// # Errors
+///
+/// Never; the `Result` matches the normal build's signature.
+#[cfg(shmring_loom)]
+pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
+    channel_with(capacity, Policy::Lossless)
+}
+
+/// The loom build of a ring with `policy`.
+///
+/// # Errors
+///
+/// Never; the `Result` matches the normal build's signature.
+#[cfg(shmring_loom)]
+#[doc(hidden)]
+pub fn channel_with<T: ShmType>(
+    capacity: u64,
+    policy: Policy,
+) -> Result<(Sender<T>, Receiver<T>), OpenError> {
+    let area = Area::<T>::new_model(capacity.next_power_of_two().max(2));
+    let overwrite = policy == Policy::Overwrite;
+    let rx = Participant::join(
+        area.clone(),
+        Protocol::Cursors,
+        Role::Receiver,
+        "loom".into(),
+        None,
+    )?;
+    let tx = Participant::join(area, Protocol::Cursors, Role::Sender, "loom".into(), None)?;
+    Ok((
+        Sender::from_shared(tx, overwrite)?,
+        Receiver::from_shared(rx, overwrite, false)?,
+    ))
+}
+
+impl<T: ShmType> Receiver<T> {
+    /// Publishes this receiver's cursor (lane 0 of its record).
+    fn publish_cursor(&self) {
+        self.shared
+            .area
+            .lane(self.shared.index, 0)
+            .store(self.cursor, Ordering::Release);
+    }
+}
+
+impl<T: ShmType> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if self.shared.abandoned() {
+            return; // left as a killed process would leave it (loom models)
+        }
+        // The record is freed by the participant; a lossless writer waiting on this cursor
+        // must look again.
+        self.shared
+            .area
+            .lane(self.shared.index, 0)
+            .store(IDLE, Ordering::Release);
+        if !self.overwrite {
+            self.shared.notify(Role::Sender);
+        }
+    }
+}
+
+impl<T: ShmType> std::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("broadcast::Sender")
+            .field("ring", &self.shared.name)
+            .field("capacity", &self.shared.area.capacity())
+            .field("tail", &self.tail)
+            .field("overwrite", &self.overwrite)
+            .finish()
+    }
+}
+
+impl<T: ShmType> std::fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("broadcast::Receiver")
+            .field("ring", &self.shared.name)
+            .field("capacity", &self.shared.area.capacity())
+            .field("cursor", &self.cursor)
+            .field("overwrite", &self.overwrite)
+            .finish()
+    }
+}
