@@ -1,7 +1,8 @@
 //! One conformance suite over every ring, as `shmring-ipc/tests/conformance.rs` is over the
 //! transports: each behaviour — order across the wrap, disconnection both ways, timeouts and
 //! deadlines, readiness, async cancel safety, a sender SIGKILLed and replaced — is written
-//! once against [`Ring`] and run on spsc, mpmc, framed and framed::mpsc. Message `i` is the
+//! once against [`Ring`] and run on spsc, mpmc, framed, framed::mpsc and broadcast (lossless:
+//! a receiver is never overtaken, so `Lagged` fails the suite). Message `i` is the
 //! `u64` `i` (typed rings) or its 8 little-endian bytes (byte rings). Needs feature `tokio`
 //! (the async behaviour).
 #![cfg(feature = "tokio")]
@@ -29,6 +30,9 @@ trait Ring {
     type Rx: Send + 'static;
     /// A capacity (in the ring's unit) that holds a handful of messages: full quickly.
     const SMALL: u64;
+    /// Messages sent with no receiver attached wait for late joiners (broadcast), so a
+    /// sender is never `Disconnected`.
+    const KEEPS_HISTORY: bool = false;
     fn channel(capacity: u64) -> (Self::Tx, Self::Rx);
     fn create_rx(name: &str, capacity: u64) -> Self::Rx;
     fn open_tx(name: &str) -> Result<Self::Tx, OpenError>;
@@ -236,6 +240,67 @@ impl Ring for FramedMpsc {
     common_calls!(bytes);
 }
 
+/// A lossless broadcast receiver's error in the suite's words (`Lagged` is a failure).
+fn lossless<E: Into<shmring::broadcast::RecvTimeoutError>, V>(
+    r: Result<V, E>,
+) -> Result<V, RecvTimeoutError> {
+    use shmring::broadcast::RecvTimeoutError as E;
+    r.map_err(|e| match e.into() {
+        E::Timeout => RecvTimeoutError::Timeout,
+        E::Disconnected => RecvTimeoutError::Disconnected,
+        E::Corrupted => RecvTimeoutError::Corrupted,
+        E::Lagged(n) => panic!("a lossless receiver missed {n} messages"),
+    })
+}
+
+/// As [`lossless`], for the calls without a timeout.
+fn lossless_recv<V>(r: Result<V, shmring::broadcast::RecvError>) -> Result<V, RecvError> {
+    lossless(r).map_err(|e| match e {
+        RecvTimeoutError::Disconnected => RecvError::Disconnected,
+        _ => RecvError::Corrupted,
+    })
+}
+
+struct Broadcast;
+impl Ring for Broadcast {
+    type Tx = shmring::broadcast::Sender<u64>;
+    type Rx = shmring::broadcast::Receiver<u64>;
+    const SMALL: u64 = 4;
+    const KEEPS_HISTORY: bool = true;
+    fn channel(capacity: u64) -> (Self::Tx, Self::Rx) {
+        shmring::broadcast::channel(capacity).unwrap()
+    }
+    fn create_rx(name: &str, capacity: u64) -> Self::Rx {
+        shmring::broadcast::Receiver::create(name, capacity).unwrap()
+    }
+    fn open_tx(name: &str) -> Result<Self::Tx, OpenError> {
+        shmring::broadcast::Sender::open(name)
+    }
+    typed_send_errors!();
+    fn recv(rx: &mut Self::Rx) -> Result<u64, RecvError> {
+        lossless_recv(rx.recv())
+    }
+    fn try_recv(rx: &mut Self::Rx) -> Result<u64, TryRecvError> {
+        use shmring::broadcast::TryRecvError as E;
+        rx.try_recv().map_err(|e| match e {
+            E::Empty => TryRecvError::Empty,
+            E::Disconnected => TryRecvError::Disconnected,
+            E::Corrupted => TryRecvError::Corrupted,
+            E::Lagged(n) => panic!("a lossless receiver missed {n} messages"),
+        })
+    }
+    fn recv_timeout(rx: &mut Self::Rx, t: Duration) -> Result<u64, RecvTimeoutError> {
+        lossless(rx.recv_timeout(t))
+    }
+    fn recv_deadline(rx: &mut Self::Rx, d: Instant) -> Result<u64, RecvTimeoutError> {
+        lossless(rx.recv_deadline(d))
+    }
+    async fn recv_async(rx: &mut Self::Rx) -> Result<u64, RecvError> {
+        lossless_recv(rx.recv_async().await)
+    }
+    common_calls!(readiness);
+}
+
 // ---------------------------------------------------------------------- the behaviours
 
 /// 20 000 messages through a ring of a handful, from another thread: in order, across many
@@ -270,12 +335,14 @@ fn disconnection_both_ways<R: Ring>() {
 
     let (mut tx, rx) = R::channel(R::SMALL);
     drop(rx);
-    assert_eq!(R::send(&mut tx, 1), Sent::Disconnected);
-    assert_eq!(R::try_send(&mut tx, 2), Sent::Disconnected);
-    assert_eq!(
-        R::send_timeout(&mut tx, 3, Duration::from_secs(1)),
+    let gone = if R::KEEPS_HISTORY {
+        Sent::Ok
+    } else {
         Sent::Disconnected
-    );
+    };
+    assert_eq!(R::send(&mut tx, 1), gone);
+    assert_eq!(R::try_send(&mut tx, 2), gone);
+    assert_eq!(R::send_timeout(&mut tx, 3, Duration::from_secs(1)), gone);
 }
 
 /// Timeouts and deadlines: an empty ring times out a receive after (at least) the time asked,
@@ -469,3 +536,4 @@ conformance!(spsc, Spsc);
 conformance!(mpmc, Mpmc);
 conformance!(framed, Framed);
 conformance!(framed_mpsc, FramedMpsc);
+conformance!(broadcast, Broadcast);

@@ -91,6 +91,16 @@ impl From<TryRecvError> for RecvTimeoutError {
     }
 }
 
+impl From<RecvError> for RecvTimeoutError {
+    fn from(e: RecvError) -> Self {
+        match e {
+            RecvError::Lagged(n) => RecvTimeoutError::Lagged(n),
+            RecvError::Disconnected => RecvTimeoutError::Disconnected,
+            RecvError::Corrupted => RecvTimeoutError::Corrupted,
+        }
+    }
+}
+
 /// A blocking call's error: without a deadline there is no timeout, so that arm only
 /// completes the match.
 pub(super) fn without_timeout(e: RecvTimeoutError) -> RecvError {

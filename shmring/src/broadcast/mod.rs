@@ -148,6 +148,15 @@ fn oldest(tail: u64, capacity: u64) -> u64 {
     tail.saturating_sub(capacity - 1)
 }
 
+/// The policy a header's overwrite flag stands for.
+fn policy_of(overwrite: bool) -> Policy {
+    if overwrite {
+        Policy::Overwrite
+    } else {
+        Policy::Lossless
+    }
+}
+
 /// The strategy of new handles; under loom no spinning (every wait goes to sleep).
 fn default_strategy() -> WaitStrategy {
     if cfg!(shmring_loom) {

@@ -77,6 +77,17 @@ impl<T: ShmType> Receiver<T> {
         self
     }
 
+    /// The ring's policy for slow receivers (recorded in its header).
+    ///
+    /// ```
+    /// let (_tx, rx) = shmring::broadcast::channel::<u8>(2)?;
+    /// assert_eq!(rx.policy(), shmring::broadcast::Policy::Lossless);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn policy(&self) -> Policy {
+        policy_of(self.overwrite)
+    }
+
     /// This receiver's backlog: messages sent that it has not received yet (at most the
     /// capacity: in an overwrite ring, more means it was overtaken).
     ///

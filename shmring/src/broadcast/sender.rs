@@ -62,11 +62,7 @@ impl<T: ShmType> Sender<T> {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn policy(&self) -> Policy {
-        if self.overwrite {
-            Policy::Overwrite
-        } else {
-            Policy::Lossless
-        }
+        policy_of(self.overwrite)
     }
 
     /// One more receiver of this ring, in this process (its own record, as another process
