@@ -9,7 +9,9 @@ use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
 use common::{Unlink, shm_path, unique_name};
-use shmring::broadcast::{self, Policy, Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError};
+use shmring::broadcast::{
+    self, Policy, Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError,
+};
 use shmring::header::HEADER_SIZE;
 use shmring::{OpenError, TrySendError};
 
@@ -66,7 +68,10 @@ fn lagged_counts_add_up_exactly() {
     // 20 sent into 8 slots: the 13 oldest are gone (the slot of 20 − 8 may be being
     // overwritten, so the receiver resumes one later).
     assert_eq!(rx.try_recv(), Err(TryRecvError::Lagged(13)));
-    assert_eq!(rx.try_iter().collect::<Vec<_>>(), (13..20).collect::<Vec<_>>());
+    assert_eq!(
+        rx.try_iter().collect::<Vec<_>>(),
+        (13..20).collect::<Vec<_>>()
+    );
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     drop(tx);
     assert_eq!(rx.recv(), Err(RecvError::Disconnected));
@@ -84,7 +89,10 @@ fn overwrite_never_returns_a_torn_message() {
         .policy(Policy::Overwrite)
         .create(name.as_str(), 4)
         .unwrap();
-    let mut rx = Receiver::<[u64; 16]>::open(name.as_str()).unwrap();
+    let mut rx = Receiver::<[u64; 16]>::options()
+        .wait_strategy(shmring::WaitStrategy::BusyPoll)
+        .open(name.as_str())
+        .unwrap();
     let reader = std::thread::spawn(move || {
         let (mut next, mut missed, mut got) = (0u64, 0u64, 0u64);
         loop {
@@ -109,9 +117,19 @@ fn overwrite_never_returns_a_torn_message() {
     });
     for i in 0..N {
         tx.send([i; 16]).unwrap();
+        if i % 8 == 0 {
+            // Room for the reader to catch up now and then: copies that overlap a write.
+            for _ in 0..200 {
+                std::hint::spin_loop();
+            }
+        }
     }
     drop(tx);
     let (got, missed) = reader.join().unwrap();
+    assert!(
+        got > 0 && missed > 0,
+        "no overlap exercised: {got} got, {missed} missed"
+    );
     assert_eq!(got + missed, N, "received + missed must be everything sent");
     eprintln!("{got} received whole, {missed} missed (reported)");
 }
@@ -142,7 +160,10 @@ fn a_late_joiner_gets_the_history_then_live_messages() {
         .from_oldest()
         .open(name.as_str())
         .unwrap();
-    assert_eq!(late.try_iter().collect::<Vec<_>>(), (23..30).collect::<Vec<_>>());
+    assert_eq!(
+        late.try_iter().collect::<Vec<_>>(),
+        (23..30).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -153,8 +174,16 @@ fn a_lossless_writer_waits_for_the_slowest_and_goes_on_when_it_leaves() {
         tx.send(i).unwrap();
         assert_eq!(fast.recv(), Ok(i));
     }
-    assert_eq!(tx.try_send(4), Err(TrySendError::Full(4)), "the slow one read nothing");
-    assert!(tx.send_timeout(4, Duration::from_millis(20)).unwrap_err().is_timeout());
+    assert_eq!(
+        tx.try_send(4),
+        Err(TrySendError::Full(4)),
+        "the slow one read nothing"
+    );
+    assert!(
+        tx.send_timeout(4, Duration::from_millis(20))
+            .unwrap_err()
+            .is_timeout()
+    );
     let writer = std::thread::spawn(move || {
         tx.send(4).unwrap(); // blocks until the slow receiver leaves
         tx
@@ -230,7 +259,8 @@ fn hostile_positions_and_stamps_are_corrupted() {
     assert_eq!(rx.recv(), Ok(1));
     // The stamp of position 1 (slot 1: stamp word then payload, 16 bytes a slot) rolled back.
     let slot1 = HEADER_SIZE + CONTROL_SIZE + 16;
-    file.write_all_at(&0u64.to_ne_bytes(), slot1 as u64).unwrap();
+    file.write_all_at(&0u64.to_ne_bytes(), slot1 as u64)
+        .unwrap();
     assert_eq!(rx.try_recv(), Err(TryRecvError::Corrupted));
     assert_eq!(rx.recv(), Err(RecvError::Corrupted), "stays corrupted");
 
