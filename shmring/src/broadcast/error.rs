@@ -1,7 +1,7 @@
 //! The receive errors of a broadcast receiver: the crate's own, plus `Lagged(n)` (tokio's
 //! word) for a receiver the writer overtook.
 
-use crate::wait::{Attempt, Step};
+use crate::wait::Attempt;
 
 /// A blocking receive failed, or skipped messages.
 ///
@@ -123,11 +123,14 @@ pub(super) fn received<T>(result: Result<T, TryRecvError>) -> Option<Result<T, R
 impl<V> Attempt for Result<V, TryRecvError> {
     type Outcome = Result<V, RecvTimeoutError>;
 
-    fn step(self) -> Step<Self::Outcome> {
-        match self {
-            Err(TryRecvError::Empty) => Step::Retry,
-            other => Step::Done(other.map_err(RecvTimeoutError::from)),
-        }
+    #[inline]
+    fn retry(&self) -> bool {
+        matches!(self, Err(TryRecvError::Empty))
+    }
+
+    #[inline]
+    fn done(self) -> Self::Outcome {
+        self.map_err(RecvTimeoutError::from)
     }
 
     fn timed_out() -> Self::Outcome {

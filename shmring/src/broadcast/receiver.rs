@@ -323,8 +323,9 @@ impl<T: ShmType> Receiver<T> {
         dst: &mut T,
         deadline: Option<std::time::Instant>,
     ) -> Result<(), RecvTimeoutError> {
-        if let crate::wait::Step::Done(done) = self.pop(dst, false).step() {
-            return done;
+        let first = self.pop(dst, false);
+        if !first.retry() {
+            return first.done();
         }
         let area = self.shared.area.clone();
         // Only this handle waits under its record's bit, so a private sleeper count serves.

@@ -206,8 +206,9 @@ impl<T: ShmType> Sender<T> {
         value: &T,
         deadline: Option<std::time::Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
-        if let crate::wait::Step::Done(done) = self.push(value, false).step() {
-            return done;
+        let first = self.push(value, false);
+        if !first.retry() {
+            return first.done();
         }
         let area = self.shared.area.clone();
         let sleepers = crate::sync::Mutex::new(0);

@@ -53,7 +53,7 @@ use crate::spsc::Area;
 use crate::spsc::{End, Peer, Role};
 use crate::storage::{Geometry, Storage, open_ring, ring_options};
 use crate::sync::Ordering;
-use crate::wait::{Attempt, Step, Waiter};
+use crate::wait::{Attempt, Waiter};
 use crate::{Location, OpenError, RecvTimeoutError, RingKind, Segment, TryRecvError, WaitStrategy};
 
 /// Smallest data area in bytes.
@@ -265,10 +265,12 @@ macro_rules! byte_receiver_methods {
                 buf: &mut Vec<u8>,
                 deadline: Option<std::time::Instant>,
             ) -> Result<u32, $crate::RecvTimeoutError> {
-                use $crate::wait::{Attempt, Step};
-                match self.pop(buf, false).step() {
-                    Step::Done(done) => done,
-                    Step::Retry => self.wait_into(buf, deadline),
+                use $crate::wait::Attempt;
+                let first = self.pop(buf, false);
+                if first.retry() {
+                    self.wait_into(buf, deadline)
+                } else {
+                    first.done()
                 }
             }
 

@@ -305,8 +305,9 @@ impl Sender {
         tag: u32,
         deadline: Option<Instant>,
     ) -> Result<u64, Refusal> {
-        if let Step::Done(done) = self.claim(len, tag, false).step() {
-            return done;
+        let first = self.claim(len, tag, false);
+        if !first.retry() {
+            return first;
         }
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;

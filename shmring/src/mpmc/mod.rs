@@ -94,7 +94,7 @@ use crate::storage::{open_ring, ring_options};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use crate::sync::{Mutex, Ordering, yield_now};
-use crate::wait::{Step, Waiter};
+use crate::wait::Waiter;
 use crate::{
     Location, OpenError, RecvError, RecvTimeoutError, RingKind, Segment, SendError,
     SendTimeoutError, ShmType, TryRecvError, TrySendError, WaitStrategy,

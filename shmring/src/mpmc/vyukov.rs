@@ -207,8 +207,9 @@ impl<T: ShmType> Participant<T> {
         deadline: Option<Instant>,
         mut attempt: impl FnMut(bool) -> A,
     ) -> A::Outcome {
-        if let Step::Done(done) = attempt(false).step() {
-            return done;
+        let first = attempt(false);
+        if !first.retry() {
+            return first.done();
         }
         let mut waiter = Waiter::new(strategy);
         let event = self.area.event(role, self.index, &self.sleepers);
