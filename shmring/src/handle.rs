@@ -284,7 +284,7 @@ macro_rules! readiness_methods {
 /// Writes a receiver's `into_stream` (feature `stream`) over its `recv_async`.
 macro_rules! stream_method {
     (
-        impl [$($g:tt)*] $ty:ty => $item:ty;
+        impl [$($g:tt)*] $ty:ty => $item:ty $(, $err:ty)?;
         channel: $channel:literal,
         send: $send:literal,
         first: $first:literal
@@ -315,7 +315,7 @@ macro_rules! stream_method {
             /// assert_eq!(end, None);
             /// # Ok(()) }
             /// ```
-            pub fn into_stream(self) -> $crate::stream::RecvStream<$ty, $item> {
+            pub fn into_stream(self) -> $crate::stream::RecvStream<$ty, $item $(, $err)?> {
                 $crate::stream::RecvStream::new(self, |mut rx| {
                     Box::pin(async move {
                         let r = rx.recv_async().await;

@@ -36,21 +36,55 @@ use crate::RecvError;
 
 /// One pending receive: the handle comes back with the message, so the stream can start the
 /// next.
-pub type Next<H, T> = Pin<Box<dyn Future<Output = (H, Result<T, RecvError>)> + Send>>;
+pub type Next<H, T, E = RecvError> = Pin<Box<dyn Future<Output = (H, Result<T, E>)> + Send>>;
+
+/// How a stream treats a receive error: the end of the stream (`Disconnected`: every sender
+/// gone, everything received), an item after which it goes on (a broadcast receiver's
+/// `Lagged`), or — anything else — a last item before it ends (`Corrupted`).
+///
+/// ```
+/// use shmring::stream::StreamError;
+/// assert!(shmring::RecvError::Disconnected.ends_stream());
+/// assert!(shmring::broadcast::RecvError::Lagged(2).goes_on());
+/// ```
+pub trait StreamError {
+    /// The stream ends here, without this error as an item.
+    fn ends_stream(&self) -> bool;
+    /// The stream yields this error and goes on receiving.
+    fn goes_on(&self) -> bool {
+        false
+    }
+}
+
+impl StreamError for RecvError {
+    fn ends_stream(&self) -> bool {
+        matches!(self, RecvError::Disconnected)
+    }
+}
+
+impl StreamError for crate::broadcast::RecvError {
+    fn ends_stream(&self) -> bool {
+        matches!(self, crate::broadcast::RecvError::Disconnected)
+    }
+
+    fn goes_on(&self) -> bool {
+        matches!(self, crate::broadcast::RecvError::Lagged(_))
+    }
+}
 
 /// A receiver as a stream: made by `into_stream()` on the receiving handles (and by
 /// `shmring_ipc::Receiver::into_stream`).
 ///
 /// Cancel safety: dropping the stream drops the receive in progress, which is cancel-safe
 /// (no message is lost; the handle's readiness registration is withdrawn).
-pub struct RecvStream<H, T> {
+pub struct RecvStream<H, T, E = RecvError> {
     /// The receive in progress; `None` once the stream has ended.
-    next: Option<Next<H, T>>,
+    next: Option<Next<H, T, E>>,
     /// Starts a receive on the handle.
-    start: fn(H) -> Next<H, T>,
+    start: fn(H) -> Next<H, T, E>,
 }
 
-impl<H, T> RecvStream<H, T> {
+impl<H, T, E> RecvStream<H, T, E> {
     /// A stream over `handle`, receiving with `start` (a function that moves the handle into
     /// one boxed `recv_async` and hands it back with the result).
     ///
@@ -65,7 +99,7 @@ impl<H, T> RecvStream<H, T> {
     /// # drop(stream);
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
-    pub fn new(handle: H, start: fn(H) -> Next<H, T>) -> RecvStream<H, T> {
+    pub fn new(handle: H, start: fn(H) -> Next<H, T, E>) -> RecvStream<H, T, E> {
         RecvStream {
             next: Some(start(handle)),
             start,
@@ -73,8 +107,8 @@ impl<H, T> RecvStream<H, T> {
     }
 }
 
-impl<H, T> Stream for RecvStream<H, T> {
-    type Item = Result<T, RecvError>;
+impl<H, T, E: StreamError> Stream for RecvStream<H, T, E> {
+    type Item = Result<T, E>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
@@ -91,13 +125,18 @@ impl<H, T> Stream for RecvStream<H, T> {
                 this.next = Some((this.start)(handle));
                 Poll::Ready(Some(Ok(v)))
             }
-            Err(RecvError::Disconnected) => Poll::Ready(None),
-            Err(e) => Poll::Ready(Some(Err(e))),
+            Err(e) if e.ends_stream() => Poll::Ready(None),
+            Err(e) => {
+                if e.goes_on() {
+                    this.next = Some((this.start)(handle));
+                }
+                Poll::Ready(Some(Err(e)))
+            }
         }
     }
 }
 
-impl<H, T> fmt::Debug for RecvStream<H, T> {
+impl<H, T, E> fmt::Debug for RecvStream<H, T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecvStream")
             .field("ended", &self.next.is_none())

@@ -483,6 +483,13 @@ crate::mpmc::participant_core! {
     look_at_peers: |rx| rx.shared.peers_present(false, true)
 }
 
+crate::handle::stream_method! {
+    impl[T: ShmType + Send] Receiver<T> => T, RecvError;
+    channel: "broadcast::channel::<u32>(2)",
+    send: "tx.send(5).unwrap();",
+    first: "5"
+}
+
 crate::handle::readiness_methods! {
     impl[T: ShmType] Receiver<T>;
     channel: "broadcast::channel::<u32>(2)",
