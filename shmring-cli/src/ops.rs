@@ -48,7 +48,7 @@ pub(crate) fn liveness(l: Liveness) -> &'static str {
     }
 }
 
-fn participant_json(p: &Participant) -> Value {
+fn participant_json(p: &Participant, tail: Option<u64>) -> Value {
     json!({
         "role": p.role,
         "pid": p.pid,
@@ -56,6 +56,22 @@ fn participant_json(p: &Participant) -> Value {
         "liveness": liveness(p.liveness),
         "state": p.state,
         "in_flight": p.in_flight,
+        "position": p.position,
+        "lag": lag(p, tail),
+    })
+}
+
+/// A broadcast receiver's lag: messages sent that it has not read yet.
+pub(crate) fn lag(p: &Participant, tail: Option<u64>) -> Option<u64> {
+    Some(tail?.saturating_sub(p.position?))
+}
+
+/// A broadcast ring's policy, as `inspect` and `ls` name it (`None` for other kinds).
+pub(crate) fn policy(i: &shmring::header::HeaderInfo) -> Option<&'static str> {
+    (i.kind == shmring::RingKind::Broadcast).then_some(if i.overwrite {
+        "overwrite"
+    } else {
+        "lossless"
     })
 }
 
@@ -66,6 +82,7 @@ pub(crate) fn report_json(r: &Inspection) -> Value {
         "format_version": info.version,
         "state": match info.state { 0 => "initialising", 1 => "ready", 2 => "closed", _ => "invalid" },
         "kind": info.kind.to_string(),
+        "policy": policy(info),
         "total_size": info.total_size,
         "file_size": r.file_len,
         "area_offset": info.area_offset,
@@ -95,7 +112,9 @@ pub(crate) fn report_json(r: &Inspection) -> Value {
             "dead_senders": c.dead_senders,
             "dead_receivers": c.dead_receivers,
         })),
-        "participants": r.participants.iter().map(participant_json).collect::<Vec<_>>(),
+        "participants": r.participants.iter()
+            .map(|p| participant_json(p, r.control.as_ref().map(|c| c.tail)))
+            .collect::<Vec<_>>(),
         "in_use": r.in_use(),
         "health": if r.health == Health::Ok { "ok" } else { "corrupt" },
         "problems": r.problems,
@@ -317,6 +336,16 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
     outln!("format version  {}", i.version)?;
     outln!("state           {state}")?;
     outln!("kind            {}", i.kind)?;
+    if let Some(policy) = policy(i) {
+        outln!(
+            "policy          {policy} (slow receivers are {})",
+            if i.overwrite {
+                "overtaken"
+            } else {
+                "waited for"
+            }
+        )?;
+    }
     outln!("capacity        {}", i.capacity)?;
     if i.kind.is_byte_ring() {
         outln!(
@@ -397,6 +426,9 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
         }
         if !p.in_flight.is_empty() {
             line.push_str(&format!(", in flight at {:?}", p.in_flight));
+        }
+        if let (Some(at), Some(lag)) = (p.position, lag(p, r.control.as_ref().map(|c| c.tail))) {
+            line.push_str(&format!(", at {at}, lag {lag}"));
         }
         outln!("{line}")?;
     }

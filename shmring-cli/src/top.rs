@@ -143,8 +143,11 @@ fn frame(before: Option<&Sample>, now: &Sample) -> Vec<String> {
         let traffic = rate(before.and_then(|b| b.find(r)), r, seconds);
         let fill = r.control.as_ref().map(|c| c.fill);
         // The summary names one sender and one receiver; more get a line each.
-        let many = matches!(r.info.kind, RingKind::Mpmc | RingKind::FramedMpsc)
-            && r.participants.len() > 2;
+        // Broadcast: always, for each receiver's position and lag.
+        let many = (matches!(r.info.kind, RingKind::Mpmc | RingKind::FramedMpsc)
+            && r.participants.len() > 2)
+            || r.info.kind == RingKind::Broadcast;
+        let tail = r.control.as_ref().map(|c| c.tail);
         rows.push(vec![
             cell(name),
             r.info.kind.to_string(),
@@ -169,7 +172,16 @@ fn frame(before: Option<&Sample>, now: &Sample) -> Vec<String> {
                         let at: Vec<String> = p.in_flight.iter().map(u64::to_string).collect();
                         format!(", in flight at {}", at.join(" "))
                     };
-                    format!("    {} {} {}{flight}", p.role, p.pid, liveness(p.liveness))
+                    let lag = match (p.position, crate::ops::lag(p, tail)) {
+                        (Some(at), Some(lag)) => format!(", at {at}, lag {lag}"),
+                        _ => String::new(),
+                    };
+                    format!(
+                        "    {} {} {}{flight}{lag}",
+                        p.role,
+                        p.pid,
+                        liveness(p.liveness)
+                    )
                 })
                 .collect()
         } else {

@@ -404,3 +404,51 @@ fn errors_name_the_ring_the_cause_and_a_command() {
     );
     drop(rx);
 }
+
+/// A broadcast ring in `inspect` (text and JSON), `ls` and `top --once`: its kind, its policy,
+/// and each receiver's position and lag.
+#[test]
+fn broadcast_rings_show_policy_and_each_receivers_lag() {
+    let name = unique("broadcast");
+    let _u = Unlink(name.clone());
+    let mut tx = shmring::broadcast::Sender::<u64>::options()
+        .policy(shmring::broadcast::Policy::Overwrite)
+        .create(name.as_str(), 16)
+        .unwrap();
+    let mut rx = shmring::broadcast::Receiver::<u64>::open(name.as_str()).unwrap();
+    for i in 0..5 {
+        tx.send(i).unwrap();
+    }
+    assert_eq!(rx.recv(), Ok(0));
+    let (code, out, err) = run(&["inspect", &name]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("kind            broadcast"), "{out}");
+    assert!(out.contains("policy          overwrite"), "{out}");
+    assert!(out.contains("receiver pid"), "{out}");
+    assert!(out.contains("at 1, lag 4"), "{out}");
+    let (code, out, err) = run(&["--json", "inspect", &name]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "broadcast");
+    assert_eq!(v["policy"], "overwrite");
+    let receiver = v["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "receiver")
+        .unwrap();
+    assert_eq!(
+        (receiver["position"].as_u64(), receiver["lag"].as_u64()),
+        (Some(1), Some(4))
+    );
+    let (code, out, _) = run(&["ls"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&name) && l.contains("broadcast")),
+        "{out}"
+    );
+    let (code, out, _) = run(&["top", "--once"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("at 1, lag 4"), "{out}");
+}
