@@ -10,6 +10,7 @@
 //! the figures of the last long run: docs/reliability.md.
 
 use shmring_test_support as common;
+mod broadcast;
 mod exhaustion;
 mod handles;
 mod hostile;
@@ -22,8 +23,8 @@ mod soak;
 
 #[allow(unused_imports)]
 use {
-    exhaustion::*, handles::*, hostile::*, kills::*, ledger::*, permissions::*, processes::*,
-    roles::*, soak::*,
+    broadcast::*, exhaustion::*, handles::*, hostile::*, kills::*, ledger::*, permissions::*,
+    processes::*, roles::*, soak::*,
 };
 
 use std::os::unix::process::{CommandExt, ExitStatusExt};

@@ -18,6 +18,8 @@ pub(super) fn child_entry() {
         "soak-producer" => soak_producer(kind.unwrap(), &name),
         "soak-consumer" => soak_consumer(kind.unwrap(), &name),
         "hostile" => scribbler(&name),
+        "broadcast-writer" => broadcast_writer(&name),
+        "broadcast-receiver" => broadcast_receiver(&name),
         "tiny-shm" => tiny_shm(&name),
         "few-fds" => few_fds(&name),
         "no-queues" => no_queues(&name),
