@@ -149,7 +149,7 @@ fn kill_torture_broadcast() {
         std::thread::sleep(Duration::from_millis(1));
     }
     // Slot 0 is the writer, slots 1 and 2 the victim receivers.
-    let mut procs = vec![writer(0), receiver(false), receiver(false)];
+    let mut procs = [writer(0), receiver(false), receiver(false)];
     let mut rng = Rng::new();
     let mut next_p = 1u64;
     let start = Instant::now();
