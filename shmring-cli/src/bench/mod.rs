@@ -25,7 +25,7 @@ pub struct BenchArgs {
     /// repetitions.
     #[arg(long)]
     quick: bool,
-    /// Row groups to run, comma-separated: floor, spsc, mpmc, framed, framed-mpsc (each
+    /// Row groups to run, comma-separated: floor, spsc, mpmc, framed, framed-mpsc, broadcast (each
     /// also as NAME-spin or NAME-blocking), pipe, uds, tcp, mq, ipc (or ipc-shm, ipc-uds,
     /// ipc-tcp, ipc-fifo, ipc-mq), inproc, wake (replies slower than a receiver spins:
     /// blocking against async receive). Default: all. The floor always runs.
@@ -270,6 +270,7 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         "mpmc",
         "framed",
         "framed-mpsc",
+        "broadcast",
         "pipe",
         "uds",
         "tcp",

@@ -69,6 +69,7 @@ const RTT_CAPACITY: u64 = 64;
 /// A request/response-sized ring: at 1 KiB, 64 slots per direction (128 KiB in all) do not
 /// fit the 32 KiB L1 of a core here, 4 slots do.
 const RTT_SMALL_CAPACITY: u64 = 4;
+mod broadcast;
 mod floor;
 mod framed;
 mod inproc;
@@ -77,7 +78,7 @@ mod spsc;
 mod streams;
 
 #[allow(unused_imports)]
-use {floor::*, framed::*, inproc::*, mpmc::*, spsc::*, streams::*};
+use {broadcast::*, floor::*, framed::*, inproc::*, mpmc::*, spsc::*, streams::*};
 
 // ---------------------------------------------------------------- peers
 
@@ -104,6 +105,9 @@ pub(super) fn peer(args: &[String]) -> bool {
             framed_produce(arg(2), size.parse().unwrap(), Mode::parse(arg(3)), true)
         }
         ("mpmc-tput", _) => mpmc_produce(arg(2), Mode::parse(arg(3))),
+        ("broadcast-rtt", _) => broadcast_echo(arg(2), Mode::parse(arg(3))),
+        ("broadcast-tput", _) => broadcast_produce(arg(2), Mode::parse(arg(3))),
+        ("broadcast-sink", _) => broadcast_sink(arg(2), Mode::parse(arg(3))),
         ("stream-rtt", kind) => stream_echo(kind, arg(2), arg(3).parse().unwrap()),
         ("stream-tput", kind) => stream_produce(kind, arg(2), arg(3).parse().unwrap()),
         _ => return false,
@@ -207,6 +211,13 @@ pub(super) fn add_rows(plan: &mut Plan) {
             plan.add(&group, 8, move || mpmc_rtt(cfg, mode, strategy, true));
         }
         plan.add(&group, 8, move || mpmc_tput(cfg, mode, strategy));
+        let group = format!("broadcast-{mode}");
+        plan.add(&group, 8, move || broadcast_rtt(cfg, mode, strategy));
+        for receivers in [1, 2] {
+            plan.add(&group, 8, move || {
+                broadcast_tput(cfg, mode, strategy, receivers)
+            });
+        }
         for size in [64, 1024] {
             plan.add(&format!("framed-{mode}"), size, move || {
                 framed_rtt(cfg, mode, strategy, size)

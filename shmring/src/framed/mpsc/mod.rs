@@ -40,7 +40,7 @@ use crate::mpmc::layout::{CONTROL_SIZE, IDLE};
 use crate::mpmc::{Area, Claimant, LaneGuard, Participant, Protocol, Resolution, Role};
 use crate::storage::{Geometry, Storage};
 use crate::sync::Ordering;
-use crate::wait::Waiter;
+use crate::wait::{Attempt, Waiter};
 #[cfg(not(shmring_loom))]
 use crate::{Location, RingKind, Segment, TypeLayout, header::HeaderError};
 use crate::{OpenError, RecvTimeoutError, TryRecvError, WaitStrategy};

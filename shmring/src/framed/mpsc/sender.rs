@@ -341,6 +341,11 @@ impl Sender {
         len: usize,
         deadline: Option<Instant>,
     ) -> Result<Claim, Refusal> {
+        // The first try here, inline: the hot path stays out of the generic waiting call.
+        let first = self.claim(lane, len, false);
+        if !first.retry() {
+            return first;
+        }
         self.shared
             .wait_until(Role::Sender, self.strategy, deadline, |force| {
                 self.claim(lane, len, force)
