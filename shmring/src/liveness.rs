@@ -76,7 +76,11 @@ mod imp {
         /// Whether a period passed since [`restart`](Self::restart). `_model_dead` is the
         /// model's dead mask, read only under loom.
         pub(crate) fn due(&self, _model_dead: impl FnOnce() -> u64) -> bool {
-            if self.polls.fetch_add(1, Ordering::Relaxed) % 1024 != 0 {
+            // A load and a store, not a locked add: this runs on every empty or full poll,
+            // and a count lost to a racing thread of the same record only delays a scan.
+            let polls = self.polls.load(Ordering::Relaxed);
+            self.polls.store(polls.wrapping_add(1), Ordering::Relaxed);
+            if polls % 1024 != 0 {
                 return false;
             }
             let last = self.last.load(Ordering::Relaxed);

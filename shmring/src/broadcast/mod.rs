@@ -96,8 +96,11 @@ pub struct Sender<T: ShmType> {
     tail: u64,
     /// Lossless: the lowest receiver cursor at the last look (no receiver: `u64::MAX`).
     lowest: u64,
-    /// The membership epoch that `lowest` was computed under.
+    /// The membership epoch that `receivers` was read under.
     seen_epoch: u64,
+    /// Lossless: the records of the live receivers at the last scan (their cursors are what
+    /// the writer re-reads when the cached lowest says full).
+    receivers: Vec<usize>,
     overwrite: bool,
     #[cfg(not(shmring_loom))]
     readiness: crate::notify::Readiness,
@@ -116,6 +119,8 @@ pub struct Receiver<T: ShmType> {
     strategy: WaitStrategy,
     /// The next position to read.
     cursor: u64,
+    /// The cursor as last announced in the record (a lossless writer's view of it).
+    published: u64,
     /// The writer's tail as last seen.
     tail: u64,
     overwrite: bool,

@@ -48,6 +48,7 @@ impl<T: ShmType> Receiver<T> {
             shared,
             strategy: default_strategy(),
             cursor,
+            published: cursor,
             tail: cursor,
             overwrite,
             #[cfg(not(shmring_loom))]
@@ -344,6 +345,9 @@ impl<T: ShmType> Receiver<T> {
         }
         let position = self.cursor;
         if position == self.tail && !self.look_at_tail()? {
+            if self.published != position {
+                self.announce();
+            }
             // Nothing new: the writer gone (after a last look at the tail) means the end.
             if self.shared.peers_present(true, force) || self.look_at_tail()? {
                 return Err(TryRecvError::Empty);
@@ -373,7 +377,7 @@ impl<T: ShmType> Receiver<T> {
         if stamp.load(Ordering::Relaxed) != before {
             return Err(self.overtaken());
         }
-        self.advance(position + 1);
+        self.advance(position + 1, false);
         Ok(())
     }
 
@@ -395,14 +399,26 @@ impl<T: ShmType> Receiver<T> {
         }
         let resume = oldest(self.tail, self.shared.area.capacity()).max(self.cursor + 1);
         let missed = resume - self.cursor;
-        self.advance(resume);
+        self.advance(resume, true);
         TryRecvError::Lagged(missed)
     }
 
-    /// Moves the cursor to `position`, announces it, and lets a lossless writer waiting on
-    /// this receiver go on.
-    fn advance(&mut self, position: u64) {
+    /// Moves the cursor to `position`; announces it (and lets a lossless writer waiting on
+    /// this receiver go on) once a quarter of the ring was read since the last time, or at
+    /// once with `now`. The announced cursor lags the real one by less than a quarter ring,
+    /// which only makes a lossless writer more careful; a receiver that finds the ring empty
+    /// announces before it waits, so a writer waiting for room is always served.
+    fn advance(&mut self, position: u64, now: bool) {
         self.cursor = position;
+        let quarter = (self.shared.area.capacity() / 4).max(1);
+        if now || position - self.published >= quarter {
+            self.announce();
+        }
+    }
+
+    /// Publishes the cursor and wakes a lossless writer waiting for room.
+    fn announce(&mut self) {
+        self.published = self.cursor;
         self.publish_cursor();
         if !self.overwrite {
             self.shared.notify(Role::Sender);

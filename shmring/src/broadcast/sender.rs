@@ -29,6 +29,7 @@ impl<T: ShmType> Sender<T> {
             tail,
             lowest: 0,
             seen_epoch: u64::MAX,
+            receivers: Vec::new(),
             overwrite,
             #[cfg(not(shmring_loom))]
             readiness: Default::default(),
@@ -251,8 +252,9 @@ impl<T: ShmType> Sender<T> {
     }
 
     /// Lossless: whether position `pos` may be written — every live receiver has read
-    /// `pos − capacity`. Looks at the cursors again when the cached lowest one says no, when
-    /// the membership changed, or (`force`) at once, reaping dead receivers on the way.
+    /// `pos − capacity`. Re-reads the known receivers' cursors when the cached lowest one says
+    /// no; re-reads the table when the membership changed, or (`force`) at once, reaping dead
+    /// receivers on the way (and once per liveness period while it finds no room).
     fn room(&mut self, pos: u64, force: bool) -> bool {
         let capacity = self.shared.area.capacity();
         // Read after the fence of the previous publication's notify: a receiver that
@@ -262,14 +264,23 @@ impl<T: ShmType> Sender<T> {
         if epoch == self.seen_epoch && !force && pos < self.lowest.saturating_add(capacity) {
             return true;
         }
-        // A scan reaps dead receivers (at once when forced, else once per liveness period).
+        // A scan reaps dead receivers (at once when forced, else once per liveness period);
+        // a reap moves the epoch, and the table is read again.
         self.shared.peers_present(true, force);
-        self.seen_epoch = self.shared.area.epoch().load(Ordering::Acquire);
-        // A cursor ahead of the tail is impossible (a hostile peer's): it constrains
-        // nothing beyond the tail.
+        let epoch = self.shared.area.epoch().load(Ordering::Acquire);
+        if epoch != self.seen_epoch || force {
+            self.seen_epoch = epoch;
+            self.shared.members(Role::Receiver, &mut self.receivers);
+        }
+        let area = &self.shared.area;
+        // Idle cursors (a receiver joining) constrain nothing yet; a cursor ahead of the
+        // tail is impossible (a hostile peer's) and constrains nothing beyond it.
         self.lowest = self
-            .shared
-            .lowest_cursor(Role::Receiver)
+            .receivers
+            .iter()
+            .map(|&index| area.lane(index, 0).load(Ordering::Acquire))
+            .filter(|&cursor| cursor != IDLE)
+            .min()
             .map_or(u64::MAX, |c| c.min(pos));
         pos < self.lowest.saturating_add(capacity)
     }

@@ -195,23 +195,19 @@ impl<T: ShmType> Participant<T> {
         })
     }
 
-    /// The lowest lane-0 word of the live participants of `role` other than this one — the
-    /// broadcast receivers' read cursors — or `None` when there is none. Records not yet
-    /// announced, and idle lanes (a receiver between claiming its record and publishing its
-    /// cursor), are passed over.
-    pub(crate) fn lowest_cursor(&self, role: Role) -> Option<u64> {
+    /// The records of the live participants of `role` other than this one (the broadcast
+    /// writer's receivers, whose lane 0 is their read cursor), into `out`. Records not yet
+    /// announced are passed over.
+    pub(crate) fn members(&self, role: Role, out: &mut Vec<usize>) {
         let mut verdicts = Vec::new();
-        (0..PARTICIPANTS)
-            .filter_map(|index| {
-                let owner = self.area.owner(index).load(Ordering::Acquire);
-                let member = index != self.index
-                    && owner != 0
-                    && Role::from_code(self.area.role(index).load(Ordering::Acquire)) == Some(role)
-                    && !self.dead(index, owner, &mut verdicts);
-                let cursor = self.area.lane(index, 0).load(Ordering::Acquire);
-                (member && cursor != IDLE).then_some(cursor)
-            })
-            .min()
+        out.clear();
+        out.extend((0..PARTICIPANTS).filter(|&index| {
+            let owner = self.area.owner(index).load(Ordering::Acquire);
+            index != self.index
+                && owner != 0
+                && Role::from_code(self.area.role(index).load(Ordering::Acquire)) == Some(role)
+                && !self.dead(index, owner, &mut verdicts)
+        }));
     }
 
     /// Lanes per record under this participant's protocol.

@@ -64,7 +64,13 @@ pub(super) fn broadcast_tput(
         .unwrap()
         .with_wait_strategy(strategy);
     let sink = (receivers > 1).then(|| spawn_peer(&["broadcast-sink", "8", &name, mode.arg()]));
-    let writer = spawn_peer(&["broadcast-tput", "8", &name, mode.arg()]);
+    let writer = spawn_peer(&[
+        "broadcast-tput",
+        "8",
+        &name,
+        mode.arg(),
+        &receivers.to_string(),
+    ]);
     let mut expected = 0u64;
     let mut start = None;
     loop {
@@ -90,14 +96,19 @@ pub(super) fn broadcast_tput(
     tput_row(&label, "8 B", 8, expected, took)
 }
 
-/// The writer of the throughput rows: sends until no receiver is left.
-pub(super) fn broadcast_produce(name: &str, mode: Mode) {
+/// The writer of the throughput rows: sends until fewer than `receivers` are left (the
+/// measuring one left; a draining one stays until the writer is gone).
+pub(super) fn broadcast_produce(name: &str, mode: Mode, receivers: usize) {
     let mut tx = broadcast::Sender::<u64>::open(name)
         .unwrap()
         .with_wait_strategy(mode.strategy());
+    // The measuring receiver is attached already; wait for a draining one to attach too.
+    while tx.receiver_count() < receivers {
+        std::thread::yield_now();
+    }
     for seq in 0u64.. {
         tx.send(seq).unwrap();
-        if seq % CHECK_EVERY == CHECK_EVERY - 1 && tx.receiver_count() == 0 {
+        if seq % CHECK_EVERY == CHECK_EVERY - 1 && tx.receiver_count() < receivers {
             return;
         }
     }

@@ -106,7 +106,9 @@ pub(super) fn peer(args: &[String]) -> bool {
         }
         ("mpmc-tput", _) => mpmc_produce(arg(2), Mode::parse(arg(3))),
         ("broadcast-rtt", _) => broadcast_echo(arg(2), Mode::parse(arg(3))),
-        ("broadcast-tput", _) => broadcast_produce(arg(2), Mode::parse(arg(3))),
+        ("broadcast-tput", _) => {
+            broadcast_produce(arg(2), Mode::parse(arg(3)), arg(4).parse().unwrap())
+        }
         ("broadcast-sink", _) => broadcast_sink(arg(2), Mode::parse(arg(3))),
         ("stream-rtt", kind) => stream_echo(kind, arg(2), arg(3).parse().unwrap()),
         ("stream-tput", kind) => stream_produce(kind, arg(2), arg(3).parse().unwrap()),
