@@ -1,8 +1,9 @@
 //! The broadcast ring against a model over random operation sequences in one thread: a
 //! writer, receivers joining (at the next message or the oldest held) and leaving, under both
-//! policies. The model keeps the writer's position and every receiver's cursor; the ring must
-//! agree on every send (`Full` exactly when a lossless ring's slowest receiver is a ring
-//! behind), every receive (the message at the cursor, `Empty`, or `Lagged(n)` with the exact
+//! policies. The model keeps the writer's position and every receiver's cursor and announced
+//! cursor (announced once a quarter ring was read, when the ring is found empty, and after a
+//! `Lagged`); the ring must agree on every send (`Full` exactly when a lossless ring's slowest
+//! receiver, by what it announced, is a ring behind), every receive (the message at the cursor, `Empty`, or `Lagged(n)` with the exact
 //! `n`), every backlog (`len`) and the history a late joiner gets.
 
 use shmring_test_support as common;
@@ -71,12 +72,15 @@ proptest! {
             .create(name.as_str(), capacity)
             .unwrap();
         let _unlink = common::Unlink(name.clone());
-        let mut receivers: Vec<Option<(Receiver<u64>, u64)>> = (0..SLOTS).map(|_| None).collect();
+        // (receiver, cursor, announced cursor)
+        let mut receivers: Vec<Option<(Receiver<u64>, u64, u64)>> =
+            (0..SLOTS).map(|_| None).collect();
+        let quarter = (capacity / 4).max(1);
         let mut tail = 0u64;
         for op in ops {
             match op {
                 Op::Send => {
-                    let slowest = receivers.iter().flatten().map(|(_, c)| *c).min();
+                    let slowest = receivers.iter().flatten().map(|(_, _, a)| *a).min();
                     let full = !overwrite && slowest.is_some_and(|c| tail - c >= capacity);
                     match tx.try_send(tail) {
                         Ok(()) => { prop_assert!(!full, "sent into a full lossless ring"); tail += 1; }
@@ -85,19 +89,24 @@ proptest! {
                     }
                 }
                 Op::Recv(i) => {
-                    let Some((rx, cursor)) = &mut receivers[i] else { continue };
+                    let Some((rx, cursor, announced)) = &mut receivers[i] else { continue };
                     prop_assert_eq!(rx.len() as u64, (tail - *cursor).min(capacity));
                     let got = rx.try_recv();
                     if *cursor == tail {
                         prop_assert_eq!(got, Err(TryRecvError::Empty));
+                        *announced = *cursor;
                     } else if tail - *cursor > capacity {
                         prop_assert!(overwrite, "a lossless receiver was overtaken");
                         let resume = tail - capacity + 1;
                         prop_assert_eq!(got, Err(TryRecvError::Lagged(resume - *cursor)));
                         *cursor = resume;
+                        *announced = resume;
                     } else {
                         prop_assert_eq!(got, Ok(*cursor));
                         *cursor += 1;
+                        if *cursor - *announced >= quarter {
+                            *announced = *cursor;
+                        }
                     }
                     prop_assert_eq!(rx.position(), *cursor);
                 }
@@ -106,7 +115,7 @@ proptest! {
                         let rx = join(&tx, from_oldest);
                         let cursor = start(tail, capacity, from_oldest);
                         prop_assert_eq!(rx.position(), cursor);
-                        receivers[i] = Some((rx, cursor));
+                        receivers[i] = Some((rx, cursor, cursor));
                     }
                 }
                 Op::Leave(i) => receivers[i] = None,
@@ -114,7 +123,7 @@ proptest! {
         }
         // The end: every receiver drains exactly what the model says, then `Disconnected`.
         drop(tx);
-        for (mut rx, mut cursor) in receivers.into_iter().flatten() {
+        for (mut rx, mut cursor, _) in receivers.into_iter().flatten() {
             loop {
                 match rx.try_recv() {
                     Ok(v) => { prop_assert_eq!(v, cursor); cursor += 1; }

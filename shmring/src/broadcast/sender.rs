@@ -110,7 +110,9 @@ impl<T: ShmType> Sender<T> {
     /// # Errors
     ///
     /// [`TrySendError::Full`] (with the value) when a lossless ring's slowest live receiver
-    /// is a whole ring behind; `Corrupted` after invalid shared state. A broadcast ring is
+    /// is a whole ring behind by the cursor it last announced (receivers announce once a
+    /// quarter of the ring was read, and before they wait); `Corrupted` after invalid shared
+    /// state. A broadcast ring is
     /// never `Disconnected` for its writer: with no receiver, messages wait in the ring for
     /// late joiners (see [`Receiver::options`]).
     ///
