@@ -10,6 +10,7 @@ pub(super) enum Tx {
     Mpmc(shmring::mpmc::Sender<Msg>),
     Framed(shmring::framed::Sender),
     Shm(shmring_ipc::Sender),
+    Broadcast(shmring::broadcast::Sender<Msg>),
 }
 
 pub(super) enum Rx {
@@ -17,6 +18,7 @@ pub(super) enum Rx {
     Mpmc(shmring::mpmc::Receiver<Msg>),
     Framed(shmring::framed::Receiver),
     Shm(shmring_ipc::Receiver),
+    Broadcast(shmring::broadcast::Receiver<Msg>),
 }
 
 /// What one attempt gave.
@@ -110,6 +112,9 @@ impl Tx {
             Kind::Framed => shmring::framed::Sender::open(name)
                 .map(Tx::Framed)
                 .map_err(Refusal::Open),
+            Kind::Broadcast => shmring::broadcast::Sender::open(name)
+                .map(Tx::Broadcast)
+                .map_err(Refusal::Open),
             Kind::Shm => shmring_ipc::Sender::connect_with(&format!("shm:{name}"), &ipc_options())
                 .map(Tx::Shm)
                 .map_err(|e| match e {
@@ -139,6 +144,7 @@ impl Tx {
         match self {
             Tx::Spsc(tx) => typed_outcome(tx.send_timeout(typed(p, s), wait)),
             Tx::Mpmc(tx) => typed_outcome(tx.send_timeout(typed(p, s), wait)),
+            Tx::Broadcast(tx) => typed_outcome(tx.send_timeout(typed(p, s), wait)),
             Tx::Framed(tx) => {
                 bytes(p, s, buf);
                 framed_outcome(tx.send_timeout(buf, wait))
@@ -168,6 +174,9 @@ impl Rx {
                 .map_err(Refusal::Open),
             Kind::Framed => shmring::framed::Receiver::open(name)
                 .map(Rx::Framed)
+                .map_err(Refusal::Open),
+            Kind::Broadcast => shmring::broadcast::Receiver::open(name)
+                .map(Rx::Broadcast)
                 .map_err(Refusal::Open),
             Kind::Shm => shmring_ipc::Receiver::bind_with(&format!("shm:{name}"), &ipc_options())
                 .map(Rx::Shm)
@@ -202,6 +211,16 @@ impl Rx {
                 Ok(()) => Outcome::Done(check_bytes(buf)),
                 Err(e) => err(e),
             },
+            // A scribbled tail can make a receiver skip (`Lagged`): it goes on.
+            Rx::Broadcast(rx) => {
+                use shmring::broadcast::RecvTimeoutError as E;
+                match rx.recv_timeout(wait) {
+                    Ok(m) => Outcome::Done(check_typed(&m)),
+                    Err(E::Timeout | E::Lagged(_)) => Outcome::Again,
+                    Err(E::Disconnected) => Outcome::Gone,
+                    Err(E::Corrupted) => Outcome::Corrupted,
+                }
+            }
         }
     }
 }

@@ -157,6 +157,11 @@ pub(super) fn hostile_peer_framed() {
 }
 
 #[test]
+pub(super) fn hostile_peer_broadcast() {
+    hostile_torture(Kind::Broadcast);
+}
+
+#[test]
 pub(super) fn hostile_peer_shm_transport() {
     hostile_torture(Kind::Shm);
 }

@@ -72,10 +72,19 @@ enum Kind {
     Mpmc,
     Framed,
     Shm,
+    /// Only in the hostile-peer tests here (its kill test is in broadcast.rs: the ledger's
+    /// exactly-once-by-one-consumer accounting is not the broadcast contract).
+    Broadcast,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [Kind::Spsc, Kind::Mpmc, Kind::Framed, Kind::Shm];
+    const ALL: [Kind; 5] = [
+        Kind::Spsc,
+        Kind::Mpmc,
+        Kind::Framed,
+        Kind::Shm,
+        Kind::Broadcast,
+    ];
 
     fn tag(self) -> &'static str {
         match self {
@@ -83,6 +92,7 @@ impl Kind {
             Kind::Mpmc => "mpmc",
             Kind::Framed => "framed",
             Kind::Shm => "shm",
+            Kind::Broadcast => "broadcast",
         }
     }
 
@@ -93,7 +103,7 @@ impl Kind {
     /// Producers and consumers at a time.
     fn shape(self) -> (usize, usize) {
         match self {
-            Kind::Spsc | Kind::Framed => (1, 1),
+            Kind::Spsc | Kind::Framed | Kind::Broadcast => (1, 1),
             Kind::Mpmc => (2, 2),
             Kind::Shm => (2, 1),
         }
@@ -105,6 +115,7 @@ impl Kind {
             Kind::Spsc => drop(shmring::spsc::Receiver::<Msg>::create(name, 64).unwrap()),
             Kind::Mpmc => drop(shmring::mpmc::Receiver::<Msg>::create(name, 64).unwrap()),
             Kind::Framed => drop(shmring::framed::Receiver::create(name, 1 << 14).unwrap()),
+            Kind::Broadcast => drop(shmring::broadcast::Sender::<Msg>::create(name, 64).unwrap()),
             Kind::Shm => drop(
                 shmring_ipc::Receiver::bind_with(&format!("shm:{name}"), &ipc_options()).unwrap(),
             ),

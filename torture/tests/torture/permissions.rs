@@ -16,6 +16,9 @@ pub(super) fn other_user(kind: Kind, name: &str) {
         Kind::Mpmc => shmring::mpmc::Sender::<Msg>::open(name)
             .map_err(|e| format!("{e:?}"))
             .map(|tx| tx.send(typed(7, 0)).unwrap()),
+        Kind::Broadcast => shmring::broadcast::Sender::<Msg>::open(name)
+            .map_err(|e| format!("{e:?}"))
+            .map(|mut tx| tx.send(typed(7, 0)).unwrap()),
         Kind::Framed => shmring::framed::Sender::open(name)
             .map_err(|e| format!("{e:?}"))
             .map(|mut tx| {
@@ -63,6 +66,12 @@ pub(super) fn permissions() {
                 ),
                 Kind::Mpmc => Rx::Mpmc(
                     shmring::mpmc::Receiver::options()
+                        .mode(m)
+                        .create(name.as_str(), 8)
+                        .unwrap(),
+                ),
+                Kind::Broadcast => Rx::Broadcast(
+                    shmring::broadcast::Receiver::options()
                         .mode(m)
                         .create(name.as_str(), 8)
                         .unwrap(),
