@@ -80,6 +80,17 @@ impl Default for WaitStrategy {
     }
 }
 
+/// The strategy of new handles of the participant-table rings (mpmc, framed::mpsc,
+/// broadcast): the default; under loom no spinning, so that every wait goes to sleep and loom
+/// explores the futex protocol instead of unrolling spin loops.
+pub(crate) fn default_strategy() -> WaitStrategy {
+    if cfg!(shmring_loom) {
+        WaitStrategy::Blocking { spin: 0, yields: 0 }
+    } else {
+        WaitStrategy::default()
+    }
+}
+
 impl WaitStrategy {
     /// Whether handles with this strategy must notify sleeping peers.
     pub(crate) fn notifies(self) -> bool {

@@ -8,18 +8,15 @@
 use loom::thread;
 use shmring::broadcast::{self, Policy, RecvError, TryRecvError};
 
-/// Three threads at a preemption bound of 1 (as the mpmc models of three threads).
-fn model3(f: impl Fn() + Sync + Send + 'static) {
+/// Runs a model: three threads at a preemption bound of 1 (`bound`, as the mpmc models of
+/// three threads), two at the bound from the environment (`None`: `LOOM_MAX_PREEMPTIONS=2`
+/// in CI).
+fn check(bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.max_branches = 20_000;
-    builder.preemption_bound = Some(1);
-    builder.check(f);
-}
-
-/// Two threads at the bound from the environment (`LOOM_MAX_PREEMPTIONS=2` in CI).
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.max_branches = 20_000;
+    if bound.is_some() {
+        builder.preemption_bound = bound;
+    }
     builder.check(f);
 }
 
@@ -28,7 +25,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 /// `Disconnected` (a lost wake-up on either side is a deadlock loom reports).
 #[test]
 fn lossless_writer_and_two_receivers() {
-    model3(|| {
+    check(Some(1), || {
         let (mut tx, mut a) = broadcast::channel::<u32>(2).unwrap();
         let mut b = tx.subscribe().unwrap();
         let rb = thread::spawn(move || b.iter().collect::<Vec<_>>());
@@ -51,7 +48,7 @@ fn lossless_writer_and_two_receivers() {
 /// drains.
 #[test]
 fn overwrite_lapping_a_receiver_mid_copy() {
-    model(|| {
+    check(None, || {
         let (mut tx, mut rx) = broadcast::channel_with::<[u64; 2]>(2, Policy::Overwrite).unwrap();
         let w = thread::spawn(move || {
             for v in 1..=3u64 {
@@ -86,7 +83,7 @@ fn overwrite_lapping_a_receiver_mid_copy() {
 /// everything.
 #[test]
 fn a_receiver_dies_while_the_writer_waits_on_it() {
-    model3(|| {
+    check(Some(1), || {
         let (mut tx, mut a) = broadcast::channel::<u32>(2).unwrap();
         let b = tx.subscribe().unwrap();
         let dying = thread::spawn(move || b.die());

@@ -1,6 +1,8 @@
 //! The receive errors of a broadcast receiver: the crate's own, plus `Lagged(n)` (tokio's
 //! word) for a receiver the writer overtook.
 
+use std::fmt;
+
 use crate::wait::Attempt;
 
 /// A blocking receive failed, or skipped messages.
@@ -9,21 +11,14 @@ use crate::wait::Attempt;
 /// use shmring::broadcast::RecvError;
 /// assert!(RecvError::Lagged(3).to_string().contains("missed 3"));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecvError {
     /// The writer overtook this receiver (overwrite policy): it missed `n` messages and
     /// goes on from the oldest message the ring still holds. Receive again.
-    #[error(
-        "the writer overtook this receiver: it missed {0} messages (receive again to go on from the oldest message held)"
-    )]
     Lagged(u64),
     /// Everything sent was received and the writer is gone (dropped, or its process died).
-    #[error("receiving on a drained broadcast ring whose writer is gone (dropped or dead)")]
     Disconnected,
     /// The ring's shared state failed validation.
-    #[error(
-        "the ring's shared state is corrupt (a peer wrote impossible positions or stamps); stop using it and recreate it"
-    )]
     Corrupted,
 }
 
@@ -33,23 +28,15 @@ pub enum RecvError {
 /// use shmring::broadcast::TryRecvError;
 /// assert_eq!(TryRecvError::Empty.to_string(), "receiving on an empty broadcast ring");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TryRecvError {
     /// No message right now.
-    #[error("receiving on an empty broadcast ring")]
     Empty,
     /// See [`RecvError::Lagged`].
-    #[error(
-        "the writer overtook this receiver: it missed {0} messages (receive again to go on from the oldest message held)"
-    )]
     Lagged(u64),
     /// See [`RecvError::Disconnected`].
-    #[error("receiving on a drained broadcast ring whose writer is gone (dropped or dead)")]
     Disconnected,
     /// See [`RecvError::Corrupted`].
-    #[error(
-        "the ring's shared state is corrupt (a peer wrote impossible positions or stamps); stop using it and recreate it"
-    )]
     Corrupted,
 }
 
@@ -59,25 +46,58 @@ pub enum TryRecvError {
 /// use shmring::broadcast::RecvTimeoutError;
 /// assert_eq!(RecvTimeoutError::Timeout.to_string(), "timed out waiting for a message");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecvTimeoutError {
     /// No message arrived before the deadline.
-    #[error("timed out waiting for a message")]
     Timeout,
     /// See [`RecvError::Lagged`].
-    #[error(
-        "the writer overtook this receiver: it missed {0} messages (receive again to go on from the oldest message held)"
-    )]
     Lagged(u64),
     /// See [`RecvError::Disconnected`].
-    #[error("receiving on a drained broadcast ring whose writer is gone (dropped or dead)")]
     Disconnected,
     /// See [`RecvError::Corrupted`].
-    #[error(
-        "the ring's shared state is corrupt (a peer wrote impossible positions or stamps); stop using it and recreate it"
-    )]
     Corrupted,
 }
+
+/// The words of the three error types, written once (`empty`: the `Timeout` of a try is
+/// `Empty`).
+fn describe(f: &mut fmt::Formatter<'_>, e: RecvTimeoutError, empty: bool) -> fmt::Result {
+    match e {
+        RecvTimeoutError::Timeout if empty => f.write_str("receiving on an empty broadcast ring"),
+        RecvTimeoutError::Timeout => f.write_str("timed out waiting for a message"),
+        RecvTimeoutError::Lagged(n) => write!(
+            f,
+            "the writer overtook this receiver: it missed {n} messages (receive again to go on from the oldest message held)"
+        ),
+        RecvTimeoutError::Disconnected => f.write_str(
+            "receiving on a drained broadcast ring whose writer is gone (dropped or dead)",
+        ),
+        RecvTimeoutError::Corrupted => f.write_str(
+            "the ring's shared state is corrupt (a peer wrote impossible positions or stamps); stop using it and recreate it",
+        ),
+    }
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        describe(f, (*self).into(), false)
+    }
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        describe(f, (*self).into(), *self == TryRecvError::Empty)
+    }
+}
+
+impl fmt::Display for RecvTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        describe(f, *self, false)
+    }
+}
+
+impl std::error::Error for RecvError {}
+impl std::error::Error for TryRecvError {}
+impl std::error::Error for RecvTimeoutError {}
 
 impl From<TryRecvError> for RecvTimeoutError {
     /// `Empty` becomes `Timeout` (what a wait that ran out found).

@@ -62,6 +62,7 @@ use std::time::{Duration, Instant};
 use crate::mpmc::layout::{IDLE, geometry};
 use crate::mpmc::{Area, Participant, Protocol, Role};
 use crate::sync::Ordering;
+use crate::wait::default_strategy;
 #[cfg(not(shmring_loom))]
 use crate::{Location, RingKind, Segment, SegmentOptions, header::HeaderError};
 use crate::{OpenError, ShmType, WaitStrategy};
@@ -159,15 +160,6 @@ fn policy_of(overwrite: bool) -> Policy {
         Policy::Overwrite
     } else {
         Policy::Lossless
-    }
-}
-
-/// The strategy of new handles; under loom no spinning (every wait goes to sleep).
-fn default_strategy() -> WaitStrategy {
-    if cfg!(shmring_loom) {
-        WaitStrategy::Blocking { spin: 0, yields: 0 }
-    } else {
-        WaitStrategy::default()
     }
 }
 

@@ -442,6 +442,26 @@ impl<T: ShmType> Receiver<T> {
 /// `async` receiving (feature `tokio`).
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
 impl<T: ShmType> Receiver<T> {
+    /// Like [`recv_async`](Receiver::recv_async), copying the message into `*dst`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv); `*dst` is unspecified then.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, mut rx) = shmring::broadcast::channel::<u32>(2)?;
+    /// tx.send(6).unwrap();
+    /// let mut v = 0;
+    /// rx.recv_into_async(&mut v).await.unwrap();
+    /// assert_eq!(v, 6);
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_into_async(&mut self, dst: &mut T) -> Result<(), RecvError> {
+        crate::handle::drive(self, 0, |rx, force| error::received(rx.pop(dst, force))).await
+    }
+
     /// Receives without blocking the thread: try, spin briefly, then register and await
     /// this handle's readiness eventfd.
     ///
@@ -464,26 +484,6 @@ impl<T: ShmType> Receiver<T> {
     pub async fn recv_async(&mut self) -> Result<T, RecvError> {
         let mut value = T::zeroed();
         self.recv_into_async(&mut value).await.map(|()| value)
-    }
-
-    /// Like [`recv_async`](Receiver::recv_async), copying the message into `*dst`.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv`](Receiver::recv); `*dst` is unspecified then.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let (mut tx, mut rx) = shmring::broadcast::channel::<u32>(2)?;
-    /// tx.send(6).unwrap();
-    /// let mut v = 0;
-    /// rx.recv_into_async(&mut v).await.unwrap();
-    /// assert_eq!(v, 6);
-    /// # Ok(()) }
-    /// ```
-    pub async fn recv_into_async(&mut self, dst: &mut T) -> Result<(), RecvError> {
-        crate::handle::drive(self, 0, |rx, force| error::received(rx.pop(dst, force))).await
     }
 }
 

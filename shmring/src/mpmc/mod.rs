@@ -94,7 +94,7 @@ use crate::storage::{open_ring, ring_options};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use crate::sync::{Mutex, Ordering, yield_now};
-use crate::wait::Waiter;
+use crate::wait::{Waiter, default_strategy};
 use crate::{
     Location, OpenError, RecvError, RecvTimeoutError, RingKind, Segment, SendError,
     SendTimeoutError, ShmType, TryRecvError, TrySendError, WaitStrategy,
@@ -290,16 +290,6 @@ fn create_options<T: ShmType>(
 ) -> Result<crate::SegmentOptions, OpenError> {
     let capacity = if capacity == 1 { 2 } else { capacity };
     ring_options::<T>(RingKind::Mpmc, capacity, layout::geometry::<T>(), location)
-}
-
-/// The strategy of new handles; under loom no spinning, so that every wait goes to sleep and
-/// loom explores the futex protocol instead of unrolling spin loops.
-fn default_strategy() -> WaitStrategy {
-    if cfg!(shmring_loom) {
-        WaitStrategy::Blocking { spin: 0, yields: 0 }
-    } else {
-        WaitStrategy::default()
-    }
 }
 
 // SAFETY: a participant touches the shared area only through atomics and through slot

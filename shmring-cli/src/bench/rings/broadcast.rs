@@ -26,9 +26,7 @@ pub(super) fn broadcast_rtt(cfg: Config, mode: Mode, strategy: WaitStrategy) -> 
         assert_eq!(rx.recv().unwrap(), i);
     });
     tx.send(STOP).unwrap();
-    finish(child);
-    Segment::unlink_name(&ping).unwrap();
-    Segment::unlink_name(&pong).unwrap();
+    finish_pair(child, &ping, &pong);
     rtt_row(&format!("shmring broadcast ({mode})"), "8 B", &hist)
 }
 
@@ -42,13 +40,7 @@ pub(super) fn broadcast_echo(name: &str, mode: Mode) {
     let mut tx = broadcast::Sender::<u64>::open(format!("{name}-pong").as_str())
         .unwrap()
         .with_wait_strategy(mode.strategy());
-    loop {
-        let v = rx.recv().unwrap();
-        if v == STOP {
-            return;
-        }
-        tx.send(v).unwrap();
-    }
+    echo_until_stop(|| rx.recv().unwrap(), |v| tx.send(v).unwrap());
 }
 
 /// A writer process and `receivers` receivers (this process, and a draining peer for the
@@ -71,17 +63,7 @@ pub(super) fn broadcast_tput(
         mode.arg(),
         &receivers.to_string(),
     ]);
-    let mut expected = 0u64;
-    let mut start = None;
-    loop {
-        assert_eq!(rx.recv().unwrap(), expected);
-        expected += 1;
-        let started = *start.get_or_insert_with(Instant::now);
-        if expected % 1024 == 0 && started.elapsed() >= cfg.tput {
-            break;
-        }
-    }
-    let took = start.unwrap().elapsed();
+    let (expected, took) = count_in_order(cfg, || rx.recv().unwrap());
     drop(rx);
     if let Some(sink) = sink {
         finish(sink);

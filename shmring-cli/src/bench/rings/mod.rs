@@ -80,6 +80,39 @@ mod streams;
 #[allow(unused_imports)]
 use {broadcast::*, floor::*, framed::*, inproc::*, mpmc::*, spsc::*, streams::*};
 
+/// After a round-trip row over two named rings: the echo finishes, both rings go.
+fn finish_pair(child: std::process::Child, ping: &str, pong: &str) {
+    finish(child);
+    Segment::unlink_name(ping).unwrap();
+    Segment::unlink_name(pong).unwrap();
+}
+
+/// The echo of a typed round-trip row: sends back what `recv` gives until [`STOP`].
+fn echo_until_stop(mut recv: impl FnMut() -> u64, mut send: impl FnMut(u64)) {
+    loop {
+        let v = recv();
+        if v == STOP {
+            return;
+        }
+        send(v);
+    }
+}
+
+/// Receives `0, 1, 2, …` (checked) from `recv` for the throughput window, counted from the
+/// first message: how many, in how long.
+fn count_in_order(cfg: Config, mut recv: impl FnMut() -> u64) -> (u64, Duration) {
+    let mut expected = 0u64;
+    let mut start = None;
+    loop {
+        assert_eq!(recv(), expected);
+        expected += 1;
+        let started = *start.get_or_insert_with(Instant::now);
+        if expected % 1024 == 0 && started.elapsed() >= cfg.tput {
+            return (expected, started.elapsed());
+        }
+    }
+}
+
 // ---------------------------------------------------------------- peers
 
 /// Runs the peer role `args` names; `false` if it names none of these.

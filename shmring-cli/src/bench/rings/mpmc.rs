@@ -30,9 +30,7 @@ pub(super) fn mpmc_rtt(cfg: Config, mode: Mode, strategy: WaitStrategy, asynchro
         })
     };
     tx.send(STOP).unwrap();
-    finish(child);
-    Segment::unlink_name(&ping).unwrap();
-    Segment::unlink_name(&pong).unwrap();
+    finish_pair(child, &ping, &pong);
     let label = if asynchronous {
         format!("shmring mpmc ({mode}, async receive)")
     } else {
@@ -48,13 +46,7 @@ pub(super) fn mpmc_echo(name: &str, mode: Mode) {
     let tx = shmring::mpmc::Sender::<u64>::open(format!("{name}-pong").as_str())
         .unwrap()
         .with_wait_strategy(mode.strategy());
-    loop {
-        let v = rx.recv().unwrap();
-        if v == STOP {
-            return;
-        }
-        tx.send(v).unwrap();
-    }
+    echo_until_stop(|| rx.recv().unwrap(), |v| tx.send(v).unwrap());
 }
 
 /// One producer process, this process consuming, 8 B one at a time.
@@ -64,17 +56,7 @@ pub(super) fn mpmc_tput(cfg: Config, mode: Mode, strategy: WaitStrategy) -> Row 
         .unwrap()
         .with_wait_strategy(strategy);
     let child = spawn_peer(&["mpmc-tput", "8", &name, mode.arg()]);
-    let mut expected = 0u64;
-    let mut start = None;
-    loop {
-        assert_eq!(rx.recv().unwrap(), expected);
-        expected += 1;
-        let started = *start.get_or_insert_with(Instant::now);
-        if expected % 1024 == 0 && started.elapsed() >= cfg.tput {
-            break;
-        }
-    }
-    let took = start.unwrap().elapsed();
+    let (expected, took) = count_in_order(cfg, || rx.recv().unwrap());
     drop(rx);
     finish(child);
     Segment::unlink_name(&name).unwrap();

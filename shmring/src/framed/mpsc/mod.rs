@@ -40,7 +40,7 @@ use crate::mpmc::layout::{CONTROL_SIZE, IDLE};
 use crate::mpmc::{Area, Claimant, LaneGuard, Participant, Protocol, Resolution, Role};
 use crate::storage::{Geometry, Storage};
 use crate::sync::Ordering;
-use crate::wait::{Attempt, Waiter};
+use crate::wait::{Attempt, Waiter, default_strategy};
 #[cfg(not(shmring_loom))]
 use crate::{Location, RingKind, Segment, TypeLayout, header::HeaderError};
 use crate::{OpenError, RecvTimeoutError, TryRecvError, WaitStrategy};
@@ -67,15 +67,6 @@ use sender::{Claim, check_tag};
 /// The geometry: the mpmc control block and participant table, then the byte area.
 fn geometry() -> Geometry {
     Geometry::packed::<u8>(CONTROL_SIZE)
-}
-
-/// The strategy of new handles; under loom no spinning (as in [`crate::mpmc`]).
-fn default_strategy() -> WaitStrategy {
-    if cfg!(shmring_loom) {
-        WaitStrategy::Blocking { spin: 0, yields: 0 }
-    } else {
-        WaitStrategy::default()
-    }
 }
 
 #[cfg(not(shmring_loom))]
