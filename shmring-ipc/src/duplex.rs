@@ -238,29 +238,32 @@ impl Server {
                 }
             },
             Kind::Paired(control) => {
-                let request = match control.recv_deadline(deadline) {
-                    Ok(m) => m,
-                    Err(RecvTimeoutError::Timeout) => return Ok(None),
-                    Err(RecvTimeoutError::Disconnected) => {
-                        // Every client that asked so far has gone; the next may come at any
-                        // time. Look again shortly (never spin).
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        std::thread::sleep(left.min(Duration::from_millis(5)));
-                        if left.is_zero() {
-                            return Ok(None);
+                let request = loop {
+                    match control.recv_deadline(deadline) {
+                        Ok(m) => break m,
+                        Err(RecvTimeoutError::Timeout) => return Ok(None),
+                        Err(RecvTimeoutError::Disconnected) => {
+                            // Every client that asked so far has gone; the next may come at
+                            // any time. Look again shortly (never spin) — in this loop: a
+                            // server idle between clients used to recurse here every 5 ms
+                            // until its thread's stack overflowed.
+                            let left = deadline.saturating_duration_since(Instant::now());
+                            if left.is_zero() {
+                                return Ok(None);
+                            }
+                            std::thread::sleep(left.min(Duration::from_millis(5)));
                         }
-                        return self.accept_timeout(left);
-                    }
-                    Err(RecvTimeoutError::Corrupted) => {
-                        return Err(ConnectError::Handshake {
-                            endpoint: endpoint.to_string(),
-                            source: control.protocol_error().cloned().unwrap_or(
-                                crate::codec::FrameError::BadHello {
-                                    field: "control message",
-                                    value: 0,
-                                },
-                            ),
-                        });
+                        Err(RecvTimeoutError::Corrupted) => {
+                            return Err(ConnectError::Handshake {
+                                endpoint: endpoint.to_string(),
+                                source: control.protocol_error().cloned().unwrap_or(
+                                    crate::codec::FrameError::BadHello {
+                                        field: "control message",
+                                        value: 0,
+                                    },
+                                ),
+                            });
+                        }
                     }
                 };
                 let id = std::str::from_utf8(&request)

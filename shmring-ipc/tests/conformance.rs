@@ -123,8 +123,13 @@ fn child_entry() {
                     .unwrap_or_else(|e| panic!("echo server {endpoint}: accept: {e:?}"));
                 std::thread::spawn(move || {
                     let mut buf = Vec::new();
-                    while conn.recv_into(&mut buf).is_ok() {
-                        if conn.send(&buf).is_err() {
+                    loop {
+                        if let Err(e) = conn.recv_into(&mut buf) {
+                            eprintln!("echo server: recv: {e:?}");
+                            break;
+                        }
+                        if let Err(e) = conn.send(&buf) {
+                            eprintln!("echo server: send: {e:?}");
                             break;
                         }
                     }
@@ -524,14 +529,23 @@ fn duplex_echo_across_processes() {
                         .unwrap_or_else(|e| panic!("{bound}: client {c} connect: {e:?}"));
                     for i in 0..(300 * (c + 1)) {
                         let msg = message(i as u32, 200);
-                        conn.send(&msg).unwrap();
-                        assert_eq!(conn.recv().unwrap(), msg, "{bound}: client {c} reply {i}");
+                        conn.send(&msg)
+                            .unwrap_or_else(|e| panic!("{bound}: client {c} send {i}: {e:?}"));
+                        let reply = conn
+                            .recv()
+                            .unwrap_or_else(|e| panic!("{bound}: client {c} reply {i}: {e:?}"));
+                        assert_eq!(reply, msg, "{bound}: client {c} reply {i}");
                     }
                     conn
                 })
             })
             .collect();
-        let mut conns: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+        let joined: Vec<_> = clients.into_iter().map(|c| c.join()).collect();
+        if joined.iter().any(Result::is_err) {
+            let status = server.try_wait();
+            panic!("{bound}: a client failed; the echo server: {status:?}");
+        }
+        let mut conns: Vec<_> = joined.into_iter().map(Result::unwrap).collect();
         // Connected channels have no names left (nothing to leak if both sides are killed).
         let named: Vec<String> = entries_named_after(&bound)
             .into_iter()
@@ -815,4 +829,31 @@ fn duplex_replies_respect_the_client_s_announced_maximum() {
         assert_eq!(client.join().unwrap(), [7; 16], "{endpoint}");
         let _ = std::fs::remove_file(&path);
     }
+}
+
+/// A `shm:` duplex server left waiting after its clients' connect requests are all in (its
+/// control channel then reports every sender gone) keeps waiting in constant stack: it used
+/// to call itself every 5 ms until its thread's stack overflowed and the process aborted
+/// (found when the echo server of `duplex_echo_across_processes` died under load). Here on a
+/// 64 KiB stack, for longer than that took.
+#[test]
+fn an_idle_duplex_server_waits_in_constant_stack() {
+    use shmring_ipc::duplex::{Connection, Server};
+    let name = unique_name("conf-idle");
+    let endpoint = format!("shm:{name}");
+    let mut server = Server::bind(&endpoint).unwrap();
+    let waiter = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            // One client connects (and drops its side of the control channel)...
+            let accepted = server.accept_timeout(common::WATCHDOG).unwrap();
+            // ...then nobody for two seconds: four hundred 5 ms looks.
+            let next = server.accept_timeout(Duration::from_secs(2)).unwrap();
+            (accepted.is_some(), next.is_none())
+        })
+        .unwrap();
+    let client = Connection::connect(&endpoint).unwrap();
+    assert_eq!(waiter.join().unwrap(), (true, true));
+    drop(client);
+    remove_leftovers(&endpoint);
 }
