@@ -11,6 +11,13 @@ pub(super) fn soak_producer(kind: Kind, name: &str) {
     let p: u64 = std::env::var(INCARNATION_VAR).unwrap().parse().unwrap();
     let stop = || ledger.get(STOP_PRODUCERS) != 0;
     let mut tx = Tx::open(kind, name, false, stop).unwrap_or_else(|_| panic!("open"));
+    // A broadcast writer keeps what it sends before a receiver attaches only as history: its
+    // consumer, started at the same moment, must be there first to see every number.
+    if let Tx::Broadcast(b) = &tx {
+        while b.receiver_count() == 0 && !stop() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
     let mut buf = Vec::new();
     let mut s = 0u64;
     while !stop() {
@@ -104,11 +111,7 @@ pub(super) fn soak() {
         assert!(name.starts_with(&prefix));
         kind.create(&name);
         guards.push(Unlink(name.clone()));
-        let producers = if kind == Kind::Spsc || kind == Kind::Framed {
-            1
-        } else {
-            2
-        };
+        let producers = kind.shape().0;
         procs.push((true, spawn("soak-consumer", kind, &name, &ledger, &[])));
         for _ in 0..producers {
             procs.push((
