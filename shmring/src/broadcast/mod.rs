@@ -176,6 +176,18 @@ fn create_options<T: ShmType>(
         .map(|o| o.overwrite(policy == Policy::Overwrite))
 }
 
+/// A new broadcast segment of `T` at `location` with the policy and permission bits the
+/// handle's options ask for (what either handle's `create` makes).
+#[cfg(not(shmring_loom))]
+fn create_segment<T: ShmType>(
+    location: Location,
+    capacity: u64,
+    options: &crate::build::RingOptions<impl Sized>,
+) -> Result<Segment, OpenError> {
+    let segment_options = create_options::<T>(capacity, &location, options.policy);
+    crate::build::create_with(segment_options, location, options.mode)
+}
+
 /// The broadcast segment of `T` at `location`.
 #[cfg(not(shmring_loom))]
 fn open_segment<T: ShmType>(location: Location) -> Result<Segment, OpenError> {
@@ -269,16 +281,6 @@ pub fn channel_with<T: ShmType>(
         Sender::from_shared(tx, overwrite)?,
         Receiver::from_shared(rx, overwrite, false)?,
     ))
-}
-
-impl<T: ShmType> Receiver<T> {
-    /// Publishes this receiver's cursor (lane 0 of its record).
-    fn publish_cursor(&self) {
-        self.shared
-            .area
-            .lane(self.shared.index, 0)
-            .store(self.cursor, Ordering::Release);
-    }
 }
 
 impl<T: ShmType> Drop for Receiver<T> {

@@ -419,7 +419,10 @@ impl<T: ShmType> Receiver<T> {
     /// Publishes the cursor and wakes a lossless writer waiting for room.
     fn announce(&mut self) {
         self.published = self.cursor;
-        self.publish_cursor();
+        self.shared
+            .area
+            .lane(self.shared.index, 0)
+            .store(self.cursor, Ordering::Release);
         if !self.overwrite {
             self.shared.notify(Role::Sender);
         }
@@ -519,9 +522,7 @@ crate::build::ring_options! {
     example: "broadcast::Receiver::<u64>",
     role: "one more receiver",
     opens: "Any number of receivers may attach (up to the participant table), each at the next message, or at the oldest held with `options().from_oldest()`; a dead receiver's record is reaped.",
-    create_segment: |l: Location, capacity, o: &Self| {
-        crate::build::create_with(create_options::<T>(capacity, &l, o.policy), l, o.mode)
-    },
+    create_segment: |l: Location, capacity, o: &Self| create_segment::<T>(l, capacity, o),
     open_segment: |l: Location, _: &Self| open_segment::<T>(l),
     attach: |s, o: &Self| Receiver::attach(s, o.from_oldest)
 }

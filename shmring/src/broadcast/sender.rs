@@ -357,9 +357,7 @@ crate::build::ring_options! {
     example: "broadcast::Sender::<u64>",
     role: "its writer",
     opens: "If the writer's process died, this one takes over: what it published stays, a message it was writing is never seen.",
-    create_segment: |l: Location, capacity, o: &Self| {
-        crate::build::create_with(create_options::<T>(capacity, &l, o.policy), l, o.mode)
-    },
+    create_segment: |l: Location, capacity, o: &Self| create_segment::<T>(l, capacity, o),
     open_segment: |l: Location, _: &Self| open_segment::<T>(l),
     attach: |s, _: &Self| Sender::attach(s)
 }
