@@ -175,18 +175,20 @@ impl<T: ShmType> Participant<T> {
         &self,
         mut op: impl FnMut() -> Result<Found, ()>,
     ) -> Result<Found, ()> {
-        let cap = self.area.capacity();
         crate::wait::patiently(|settle| {
             if settle {
-                // The position in flight: the slot at `head` a producer is writing, or the
-                // previous lap's slot at `tail` a consumer is reading.
-                let pos = match self.role {
-                    Role::Receiver => self.area.head().load(Ordering::Acquire),
-                    Role::Sender => self.area.tail().load(Ordering::Acquire).wrapping_sub(cap),
-                };
+                let pos = self.in_flight_position();
                 if self.claimant(pos) == Claimant::Nobody {
-                    // Nobody claimed it (or the claimer just finished): one last look.
-                    return Some(op());
+                    // Nobody claimed it (or the claimer just finished): one last look. If
+                    // other participants moved the position on meanwhile and the new one is
+                    // in flight, that one is waited for like the first: only a position
+                    // nobody claims ends the wait early.
+                    let last = op();
+                    return if last == Ok(Found::InFlight) && self.in_flight_position() != pos {
+                        None
+                    } else {
+                        Some(last)
+                    };
                 }
                 self.scan();
             }
@@ -196,6 +198,17 @@ impl<T: ShmType> Participant<T> {
             }
         })
         .unwrap_or(Ok(Found::InFlight))
+    }
+
+    /// The position a patient wait waits on: the slot at `head` a producer is writing, or
+    /// the previous lap's slot at `tail` a consumer is reading.
+    fn in_flight_position(&self) -> u64 {
+        match self.role {
+            Role::Receiver => self.area.head().load(Ordering::Acquire),
+            Role::Sender => {
+                (self.area.tail().load(Ordering::Acquire)).wrapping_sub(self.area.capacity())
+            }
+        }
     }
 
     /// A waiting call of a handle of this record that waits in `role`'s direction: one try,
