@@ -68,11 +68,9 @@ pub(crate) fn lag(p: &Participant, tail: Option<u64>) -> Option<u64> {
 
 /// A broadcast ring's policy, as `inspect` and `ls` name it (`None` for other kinds).
 pub(crate) fn policy(i: &shmring::header::HeaderInfo) -> Option<&'static str> {
-    (i.kind == shmring::RingKind::Broadcast).then_some(if i.overwrite {
-        "overwrite"
-    } else {
-        "lossless"
-    })
+    i.kind
+        .is_broadcast()
+        .then_some(if i.overwrite { "overwrite" } else { "lossless" })
 }
 
 pub(crate) fn report_json(r: &Inspection) -> Value {

@@ -146,7 +146,7 @@ fn frame(before: Option<&Sample>, now: &Sample) -> Vec<String> {
         // Broadcast: always, for each receiver's position and lag.
         let many = (matches!(r.info.kind, RingKind::Mpmc | RingKind::FramedMpsc)
             && r.participants.len() > 2)
-            || r.info.kind == RingKind::Broadcast;
+            || r.info.kind.is_broadcast();
         let tail = r.control.as_ref().map(|c| c.tail);
         rows.push(vec![
             cell(name),

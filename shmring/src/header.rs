@@ -74,6 +74,9 @@ pub enum RingKind {
     FramedMpsc,
     /// One writer, many receivers each seeing every message (typed slots).
     Broadcast,
+    /// One writer, many receivers each seeing every message (byte messages in 64-byte
+    /// cells: [`crate::framed::broadcast`]).
+    FramedBroadcast,
 }
 
 impl RingKind {
@@ -90,6 +93,7 @@ impl RingKind {
             RingKind::Framed => 4,
             RingKind::FramedMpsc => 5,
             RingKind::Broadcast => 6,
+            RingKind::FramedBroadcast => 7,
         }
     }
 
@@ -102,6 +106,17 @@ impl RingKind {
     /// ```
     pub fn is_byte_ring(self) -> bool {
         matches!(self, RingKind::Framed | RingKind::FramedMpsc)
+    }
+
+    /// Whether the ring is one writer to many receivers (a broadcast ring, typed or of byte
+    /// messages): receivers have cursors, and a policy for slow ones.
+    ///
+    /// ```
+    /// assert!(shmring::RingKind::FramedBroadcast.is_broadcast());
+    /// assert!(!shmring::RingKind::Mpmc.is_broadcast());
+    /// ```
+    pub fn is_broadcast(self) -> bool {
+        matches!(self, RingKind::Broadcast | RingKind::FramedBroadcast)
     }
 
     /// The kind stored as `code`, if any.
@@ -119,6 +134,7 @@ impl RingKind {
             4 => RingKind::Framed,
             5 => RingKind::FramedMpsc,
             6 => RingKind::Broadcast,
+            7 => RingKind::FramedBroadcast,
             _ => return None,
         })
     }
@@ -133,6 +149,7 @@ impl fmt::Display for RingKind {
             RingKind::Framed => "framed",
             RingKind::FramedMpsc => "framed-mpsc",
             RingKind::Broadcast => "broadcast",
+            RingKind::FramedBroadcast => "framed-broadcast",
         })
     }
 }
@@ -458,7 +475,9 @@ pub fn decode(bytes: &[u8]) -> Result<HeaderInfo, HeaderError> {
         return bad("header_size", raw.header_size.into());
     }
     let allowed = match kind {
-        RingKind::Broadcast => FLAG_DESCRIPTION_TRUNCATED | FLAG_OVERWRITE,
+        RingKind::Broadcast | RingKind::FramedBroadcast => {
+            FLAG_DESCRIPTION_TRUNCATED | FLAG_OVERWRITE
+        }
         _ => FLAG_DESCRIPTION_TRUNCATED,
     };
     if raw.flags & !allowed != 0 {

@@ -352,80 +352,82 @@ pub fn inspect_bytes(name: &str, bytes: &[u8], file_len: u64) -> Result<Inspecti
                     .flatten(),
             })
         })(),
-        RingKind::Mpmc | RingKind::FramedMpsc | RingKind::Broadcast => (|| {
-            let tail = word(mpmc::TAIL_OFFSET)?;
-            let head = word(mpmc::HEAD_OFFSET)?;
-            for i in 0..mpmc::PARTICIPANTS {
-                let at = mpmc::TABLE_OFFSET + i * mpmc::RECORD_SIZE;
-                let owner = word(at + mpmc::RECORD_OWNER)?;
-                if owner == 0 {
-                    continue;
-                }
-                let role = match half(at + mpmc::RECORD_ROLE)? {
-                    0 => "unannounced",
-                    1 => "sender",
-                    2 => "receiver",
-                    other => {
-                        problems.push(format!("participant {i} has role {other}"));
-                        "invalid"
+        RingKind::Mpmc | RingKind::FramedMpsc | RingKind::Broadcast | RingKind::FramedBroadcast => {
+            (|| {
+                let tail = word(mpmc::TAIL_OFFSET)?;
+                let head = word(mpmc::HEAD_OFFSET)?;
+                for i in 0..mpmc::PARTICIPANTS {
+                    let at = mpmc::TABLE_OFFSET + i * mpmc::RECORD_SIZE;
+                    let owner = word(at + mpmc::RECORD_OWNER)?;
+                    if owner == 0 {
+                        continue;
                     }
-                };
-                let mut in_flight = Vec::new();
-                let mut position = None;
-                match info.kind {
-                    // A broadcast receiver's lane 0 is its read cursor.
-                    RingKind::Broadcast => {
-                        let cursor = word(at + mpmc::RECORD_LANES)?;
-                        if role == "receiver" && cursor != mpmc::IDLE {
-                            position = Some(cursor);
+                    let role = match half(at + mpmc::RECORD_ROLE)? {
+                        0 => "unannounced",
+                        1 => "sender",
+                        2 => "receiver",
+                        other => {
+                            problems.push(format!("participant {i} has role {other}"));
+                            "invalid"
                         }
-                    }
-                    kind => {
-                        let step = if kind == RingKind::FramedMpsc { 2 } else { 1 };
-                        for lane in (0..mpmc::LANES).step_by(step) {
-                            let pos = word(at + mpmc::RECORD_LANES + 8 * lane)?;
-                            if pos != mpmc::IDLE && pos != mpmc::TOMBSTONE {
-                                in_flight.push(pos);
+                    };
+                    let mut in_flight = Vec::new();
+                    let mut position = None;
+                    match info.kind {
+                        // A broadcast receiver's lane 0 is its read cursor.
+                        RingKind::Broadcast | RingKind::FramedBroadcast => {
+                            let cursor = word(at + mpmc::RECORD_LANES)?;
+                            if role == "receiver" && cursor != mpmc::IDLE {
+                                position = Some(cursor);
+                            }
+                        }
+                        kind => {
+                            let step = if kind == RingKind::FramedMpsc { 2 } else { 1 };
+                            for lane in (0..mpmc::LANES).step_by(step) {
+                                let pos = word(at + mpmc::RECORD_LANES + 8 * lane)?;
+                                if pos != mpmc::IDLE && pos != mpmc::TOMBSTONE {
+                                    in_flight.push(pos);
+                                }
                             }
                         }
                     }
+                    participants.push(Participant {
+                        role,
+                        pid: (owner >> 32) as u32,
+                        start_ticks_low: owner as u32,
+                        liveness: owner_liveness(owner, word(at + mpmc::RECORD_PID_NS)?),
+                        state: None,
+                        in_flight,
+                        position,
+                    });
                 }
-                participants.push(Participant {
-                    role,
-                    pid: (owner >> 32) as u32,
-                    start_ticks_low: owner as u32,
-                    liveness: owner_liveness(owner, word(at + mpmc::RECORD_PID_NS)?),
-                    state: None,
-                    in_flight,
-                    position,
-                });
-            }
-            // A broadcast ring's "head" is its slowest receiver's position (the tail when no
-            // receiver is attached): what the writer may not overwrite in lossless mode.
-            let head = if info.kind == RingKind::Broadcast {
-                participants
-                    .iter()
-                    .filter_map(|p| p.position)
-                    .min()
-                    .unwrap_or(tail)
-                    .max(tail.saturating_sub(info.capacity))
-            } else {
-                head
-            };
-            Some(Control {
-                tail,
-                head,
-                fill: tail.saturating_sub(head),
-                receiver_waiting: word(mpmc::DATA_WAITING_OFFSET)? != 0,
-                sender_waiting: word(mpmc::SPACE_WAITING_OFFSET)? != 0,
-                epoch: word(mpmc::EPOCH_OFFSET),
-                dead_senders: Some(half(mpmc::SENDERS_REAPED_OFFSET)?),
-                dead_receivers: Some(half(mpmc::RECEIVERS_REAPED_OFFSET)?),
-                consumed: (info.kind == RingKind::FramedMpsc)
-                    .then(|| word(crate::framed::mpsc::CONSUMED_OFFSET))
-                    .flatten(),
-            })
-        })(),
+                // A broadcast ring's "head" is its slowest receiver's position (the tail when no
+                // receiver is attached): what the writer may not overwrite in lossless mode.
+                let head = if info.kind.is_broadcast() {
+                    participants
+                        .iter()
+                        .filter_map(|p| p.position)
+                        .min()
+                        .unwrap_or(tail)
+                        .max(tail.saturating_sub(info.capacity))
+                } else {
+                    head
+                };
+                Some(Control {
+                    tail,
+                    head,
+                    fill: tail.saturating_sub(head),
+                    receiver_waiting: word(mpmc::DATA_WAITING_OFFSET)? != 0,
+                    sender_waiting: word(mpmc::SPACE_WAITING_OFFSET)? != 0,
+                    epoch: word(mpmc::EPOCH_OFFSET),
+                    dead_senders: Some(half(mpmc::SENDERS_REAPED_OFFSET)?),
+                    dead_receivers: Some(half(mpmc::RECEIVERS_REAPED_OFFSET)?),
+                    consumed: (info.kind == RingKind::FramedMpsc)
+                        .then(|| word(crate::framed::mpsc::CONSUMED_OFFSET))
+                        .flatten(),
+                })
+            })()
+        }
     };
     if info.kind != RingKind::Raw && control.is_none() {
         problems.push("the file ends inside the control block".into());

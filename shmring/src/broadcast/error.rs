@@ -95,6 +95,39 @@ impl fmt::Display for RecvTimeoutError {
     }
 }
 
+impl RecvError {
+    /// Whether this is a [`Lagged`](RecvError::Lagged) gap (receive again to go on).
+    ///
+    /// ```
+    /// assert!(shmring::broadcast::RecvError::Lagged(2).is_lagged());
+    /// ```
+    pub fn is_lagged(&self) -> bool {
+        matches!(self, RecvError::Lagged(_))
+    }
+}
+
+impl TryRecvError {
+    /// Whether this is a [`Lagged`](TryRecvError::Lagged) gap (receive again to go on).
+    ///
+    /// ```
+    /// assert!(!shmring::broadcast::TryRecvError::Empty.is_lagged());
+    /// ```
+    pub fn is_lagged(&self) -> bool {
+        matches!(self, TryRecvError::Lagged(_))
+    }
+}
+
+impl RecvTimeoutError {
+    /// Whether this is a [`Lagged`](RecvTimeoutError::Lagged) gap (receive again to go on).
+    ///
+    /// ```
+    /// assert!(shmring::broadcast::RecvTimeoutError::Lagged(1).is_lagged());
+    /// ```
+    pub fn is_lagged(&self) -> bool {
+        matches!(self, RecvTimeoutError::Lagged(_))
+    }
+}
+
 impl std::error::Error for RecvError {}
 impl std::error::Error for TryRecvError {}
 impl std::error::Error for RecvTimeoutError {}
@@ -123,7 +156,7 @@ impl From<RecvError> for RecvTimeoutError {
 
 /// A blocking call's error: without a deadline there is no timeout, so that arm only
 /// completes the match.
-pub(super) fn without_timeout(e: RecvTimeoutError) -> RecvError {
+pub(crate) fn without_timeout(e: RecvTimeoutError) -> RecvError {
     match e {
         RecvTimeoutError::Lagged(n) => RecvError::Lagged(n),
         RecvTimeoutError::Disconnected => RecvError::Disconnected,
@@ -133,7 +166,7 @@ pub(super) fn without_timeout(e: RecvTimeoutError) -> RecvError {
 
 /// A non-blocking receive's result as an async drive outcome (`None`: wait).
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
-pub(super) fn received<T>(result: Result<T, TryRecvError>) -> Option<Result<T, RecvError>> {
+pub(crate) fn received<T>(result: Result<T, TryRecvError>) -> Option<Result<T, RecvError>> {
     match result {
         Err(TryRecvError::Empty) => None,
         other => Some(other.map_err(|e| without_timeout(e.into()))),

@@ -53,6 +53,9 @@ mod error;
 mod receiver;
 mod sender;
 
+#[cfg(all(feature = "tokio", not(shmring_loom)))]
+pub(crate) use error::received;
+pub(crate) use error::without_timeout;
 pub use error::{RecvError, RecvTimeoutError, TryRecvError};
 
 use std::sync::Arc;
@@ -163,35 +166,109 @@ fn policy_of(overwrite: bool) -> Policy {
     }
 }
 
-/// The segment options of a new broadcast ring of `capacity` (at least 2, rounded up to a
-/// power of two) `T` slots.
+/// The segment options of a new broadcast ring (`kind`: typed, or the byte messages of
+/// [`crate::framed::broadcast`]) of `capacity` (at least 2, rounded up to a power of two) `T`
+/// slots.
 #[cfg(not(shmring_loom))]
-fn create_options<T: ShmType>(
+pub(crate) fn create_options<T: ShmType>(
+    kind: RingKind,
     capacity: u64,
     location: &Location,
     policy: Policy,
 ) -> Result<SegmentOptions, OpenError> {
     let capacity = capacity.max(2);
-    crate::storage::ring_options::<T>(RingKind::Broadcast, capacity, geometry::<T>(), location)
+    crate::storage::ring_options::<T>(kind, capacity, geometry::<T>(), location)
         .map(|o| o.overwrite(policy == Policy::Overwrite))
 }
 
-/// A new broadcast segment of `T` at `location` with the policy and permission bits the
-/// handle's options ask for (what either handle's `create` makes).
+/// A new broadcast segment of `kind` and `T` at `location` with the policy and permission
+/// bits the handle's options ask for (what either handle's `create` makes).
 #[cfg(not(shmring_loom))]
-fn create_segment<T: ShmType>(
+pub(crate) fn create_segment<T: ShmType>(
+    kind: RingKind,
     location: Location,
     capacity: u64,
     options: &crate::build::RingOptions<impl Sized>,
 ) -> Result<Segment, OpenError> {
-    let segment_options = create_options::<T>(capacity, &location, options.policy);
+    let segment_options = create_options::<T>(kind, capacity, &location, options.policy);
     crate::build::create_with(segment_options, location, options.mode)
 }
 
-/// The broadcast segment of `T` at `location`.
+/// The broadcast segment of `kind` and `T` at `location`.
 #[cfg(not(shmring_loom))]
-fn open_segment<T: ShmType>(location: Location) -> Result<Segment, OpenError> {
-    crate::storage::open_ring::<T>(RingKind::Broadcast, location, geometry::<T>())
+pub(crate) fn open_segment<T: ShmType>(
+    kind: RingKind,
+    location: Location,
+) -> Result<Segment, OpenError> {
+    crate::storage::open_ring::<T>(kind, location, geometry::<T>())
+}
+
+/// Receives with `recv` until it gives a message or an error that is not a lag (`lagged`
+/// says which are): the iterators, which skip over gaps.
+pub(crate) fn skipping_lagged<V, E>(
+    mut recv: impl FnMut() -> Result<V, E>,
+    lagged: fn(&E) -> bool,
+) -> impl Iterator<Item = V> {
+    std::iter::from_fn(move || {
+        loop {
+            match recv() {
+                Ok(v) => return Some(v),
+                Err(e) if lagged(&e) => continue,
+                Err(_) => return None,
+            }
+        }
+    })
+}
+
+/// Waits (the waiting loop, [`crate::wait::Waiter::until`]) on the data event under the bit
+/// of receiver record `index`, for `attempt` to stop asking to retry. Only that receiver
+/// waits under its record's bit, so a private sleeper count serves.
+pub(crate) fn wait_on_record<T: ShmType, A: crate::wait::Attempt>(
+    area: &Area<T>,
+    index: usize,
+    strategy: WaitStrategy,
+    deadline: Option<std::time::Instant>,
+    attempt: impl FnMut(bool) -> A,
+) -> A::Outcome {
+    let sleepers = crate::sync::Mutex::new(0);
+    let event = area.event(Role::Receiver, index, &sleepers);
+    crate::wait::Waiter::new(strategy).until(area.storage(), event, deadline, attempt)
+}
+
+/// What a stamped copy of one slot found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// The copy holds position `pos` as the writer published it.
+    Copied,
+    /// The slot was (or is being) overwritten by a later lap: the copy is discarded.
+    Overwritten,
+    /// A stamp the protocol never writes under a tail that covers the position.
+    Corrupt,
+}
+
+/// Copies the slot of `position` (below the tail the caller read) into `*dst` under its
+/// stamp, checked before and after the copy (the seqlock).
+pub(crate) fn read_slot<T: ShmType>(area: &Area<T>, position: u64, dst: &mut T) -> Slot {
+    let storage = area.storage();
+    let stamp = storage.stamp(position);
+    let before = stamp.load(Ordering::Acquire);
+    if before != written(position) {
+        // A later stamp: the slot was (is being) overwritten. An earlier one under a tail
+        // that covers it: impossible.
+        return if before > written(position) {
+            Slot::Overwritten
+        } else {
+            Slot::Corrupt
+        };
+    }
+    // SAFETY: the slot of `position` lies inside the area; the copy may race with the
+    // writer, and is discarded below unless the stamp is unchanged after it.
+    unsafe { storage.read_shared(position, dst) };
+    crate::sync::fence(Ordering::Acquire);
+    if stamp.load(Ordering::Relaxed) != before {
+        return Slot::Overwritten;
+    }
+    Slot::Copied
 }
 
 /// The area of a broadcast segment, its tail checked.
@@ -240,9 +317,20 @@ fn join<T: ShmType>(segment: Arc<Segment>, role: Role) -> Result<Participant<T>,
 /// ```
 #[cfg(not(shmring_loom))]
 pub fn channel<T: ShmType>(capacity: u64) -> Result<(Sender<T>, Receiver<T>), OpenError> {
-    let segment =
-        create_options::<T>(capacity, &Location::Heap, Policy::Lossless)?.create(Location::Heap);
-    crate::build::heap_channel(segment, Sender::attach, |s| Receiver::attach(s, false))
+    channel_of_kind(RingKind::Broadcast, capacity, Policy::Lossless)
+}
+
+/// A heap ring of `kind` (typed, or framed broadcast cells) with one receiver.
+#[cfg(not(shmring_loom))]
+pub(crate) fn channel_of_kind<T: ShmType>(
+    kind: RingKind,
+    capacity: u64,
+    policy: Policy,
+) -> Result<(Sender<T>, Receiver<T>), OpenError> {
+    let segment = create_options::<T>(kind, capacity, &Location::Heap, policy)?;
+    crate::build::heap_channel(segment.create(Location::Heap), Sender::attach, |s| {
+        Receiver::attach(s, false)
+    })
 }
 
 /// The loom build: the ring on the loom heap with one receiver; more from

@@ -3,7 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
-use crate::wait::{Attempt, Futex, Waiter};
+use crate::wait::{Attempt, Futex};
 
 impl<T: ShmType> Receiver<T> {
     /// The receiver on `shared`, its cursor announced: at the next message, or (`from_oldest`)
@@ -57,7 +57,7 @@ impl<T: ShmType> Receiver<T> {
     }
 
     #[cfg(not(shmring_loom))]
-    pub(super) fn attach(
+    pub(crate) fn attach(
         segment: Arc<Segment>,
         from_oldest: bool,
     ) -> Result<Receiver<T>, OpenError> {
@@ -288,15 +288,7 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn iter(&mut self) -> impl Iterator<Item = T> + '_ {
-        std::iter::from_fn(move || {
-            loop {
-                match self.recv() {
-                    Ok(v) => return Some(v),
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(_) => return None,
-                }
-            }
-        })
+        skipping_lagged(move || self.recv(), RecvError::is_lagged)
     }
 
     /// A non-blocking iterator over what is there now (a `Lagged` gap is skipped).
@@ -308,15 +300,7 @@ impl<T: ShmType> Receiver<T> {
     /// # Ok::<(), shmring::OpenError>(())
     /// ```
     pub fn try_iter(&mut self) -> impl Iterator<Item = T> + '_ {
-        std::iter::from_fn(move || {
-            loop {
-                match self.try_recv() {
-                    Ok(v) => return Some(v),
-                    Err(TryRecvError::Lagged(_)) => continue,
-                    Err(_) => return None,
-                }
-            }
-        })
+        skipping_lagged(move || self.try_recv(), TryRecvError::is_lagged)
     }
 
     pub(super) fn recv_into_until(
@@ -329,17 +313,30 @@ impl<T: ShmType> Receiver<T> {
             return first.done();
         }
         let area = self.shared.area.clone();
-        // Only this handle waits under its record's bit, so a private sleeper count serves.
-        let sleepers = crate::sync::Mutex::new(0);
-        let event = area.event(Role::Receiver, self.shared.index, &sleepers);
-        let mut waiter = Waiter::new(self.strategy);
-        waiter.until(area.storage(), event, deadline, |force| {
+        let (index, strategy) = (self.record(), self.strategy);
+        wait_on_record(&area, index, strategy, deadline, |force| {
             self.pop(dst, force)
         })
     }
 
     /// One attempt: copy the message at the cursor under its stamp.
     pub(super) fn pop(&mut self, dst: &mut T, force: bool) -> Result<(), TryRecvError> {
+        let position = self.next_position(force)?;
+        match read_slot(&self.shared.area, position, dst) {
+            Slot::Copied => {
+                self.advance(position + 1, false);
+                Ok(())
+            }
+            Slot::Overwritten => Err(self.overtaken()),
+            Slot::Corrupt => Err(self.corrupt()),
+        }
+    }
+
+    /// The cursor, if the writer published it: `Empty` (announcing the cursor first, so a
+    /// lossless writer waiting on this receiver goes on), `Disconnected` once the writer is
+    /// gone and everything was read, `Lagged` when the cursor is more than a ring behind,
+    /// `Corrupted`.
+    pub(crate) fn next_position(&mut self, force: bool) -> Result<u64, TryRecvError> {
         if self.shared.is_corrupted() {
             return Err(TryRecvError::Corrupted);
         }
@@ -354,31 +351,37 @@ impl<T: ShmType> Receiver<T> {
             }
             return Err(TryRecvError::Disconnected);
         }
-        let area = &self.shared.area;
-        if self.tail - position > area.capacity() {
+        if self.tail - position > self.shared.area.capacity() {
             return Err(self.overtaken());
         }
-        let storage = area.storage();
-        let stamp = storage.stamp(position);
-        let before = stamp.load(Ordering::Acquire);
-        if before != written(position) {
-            // A later stamp: the slot was (is being) overwritten. An earlier one under a
-            // tail that covers it: impossible.
-            return Err(if before > written(position) {
-                self.overtaken()
-            } else {
-                self.corrupt()
-            });
-        }
-        // SAFETY: the slot of `position` lies inside the area; the copy may race with the
-        // writer, and is discarded below unless the stamp is unchanged after it.
-        unsafe { storage.read_shared(position, dst) };
-        crate::sync::fence(Ordering::Acquire);
-        if stamp.load(Ordering::Relaxed) != before {
-            return Err(self.overtaken());
-        }
-        self.advance(position + 1, false);
-        Ok(())
+        Ok(position)
+    }
+
+    /// The writer's tail as this receiver last read it (every position below it is
+    /// published).
+    pub(crate) fn seen_tail(&self) -> u64 {
+        self.tail
+    }
+
+    /// The index of this receiver's record (whose bit of the data mask it sleeps under).
+    pub(crate) fn record(&self) -> usize {
+        self.shared.index
+    }
+
+    /// How this handle waits.
+    pub(crate) fn strategy(&self) -> WaitStrategy {
+        self.strategy
+    }
+
+    /// The ring's area.
+    pub(crate) fn area(&self) -> &Area<T> {
+        &self.shared.area
+    }
+
+    /// Whether a receive would wait now (nothing new, the ring sound).
+    pub(crate) fn nothing_new(&self) -> bool {
+        self.shared.area.tail().load(Ordering::Acquire) == self.cursor
+            && !self.shared.is_corrupted()
     }
 
     /// Reads the writer's tail: whether it moved past the cursor (`Corrupted` for a tail
@@ -394,13 +397,20 @@ impl<T: ShmType> Receiver<T> {
 
     /// The writer overtook this receiver: go on from the oldest message the ring holds now.
     fn overtaken(&mut self) -> TryRecvError {
-        if let Err(e) = self.look_at_tail() {
-            return e;
+        let from = self.cursor;
+        match self.skip_to_oldest() {
+            Ok(()) => TryRecvError::Lagged(self.cursor - from),
+            Err(e) => e,
         }
+    }
+
+    /// Moves the cursor past what the writer may be overwriting now: to the oldest position
+    /// the ring holds (at least one past the cursor), announced at once.
+    pub(crate) fn skip_to_oldest(&mut self) -> Result<(), TryRecvError> {
+        self.look_at_tail()?;
         let resume = oldest(self.tail, self.shared.area.capacity()).max(self.cursor + 1);
-        let missed = resume - self.cursor;
         self.advance(resume, true);
-        TryRecvError::Lagged(missed)
+        Ok(())
     }
 
     /// Moves the cursor to `position`; announces it (and lets a lossless writer waiting on
@@ -408,7 +418,7 @@ impl<T: ShmType> Receiver<T> {
     /// once with `now`. The announced cursor lags the real one by less than a quarter ring,
     /// which only makes a lossless writer more careful; a receiver that finds the ring empty
     /// announces before it waits, so a writer waiting for room is always served.
-    fn advance(&mut self, position: u64, now: bool) {
+    pub(crate) fn advance(&mut self, position: u64, now: bool) {
         self.cursor = position;
         let quarter = (self.shared.area.capacity() / 4).max(1);
         if now || position - self.published >= quarter {
@@ -428,7 +438,7 @@ impl<T: ShmType> Receiver<T> {
         }
     }
 
-    fn corrupt(&self) -> TryRecvError {
+    pub(crate) fn corrupt(&self) -> TryRecvError {
         self.shared.corrupt();
         TryRecvError::Corrupted
     }
@@ -496,9 +506,7 @@ crate::mpmc::participant_core! {
     role: Role::Receiver,
     counted: false,
     peers_gone: |rx| !rx.shared.peers_present(false, true),
-    would_wait: |rx, _need| {
-        rx.shared.area.tail().load(Ordering::Acquire) == rx.cursor && !rx.shared.is_corrupted()
-    },
+    would_wait: |rx, _need| rx.nothing_new(),
     look_at_peers: |rx| rx.shared.peers_present(false, true)
 }
 
@@ -522,8 +530,8 @@ crate::build::ring_options! {
     example: "broadcast::Receiver::<u64>",
     role: "one more receiver",
     opens: "Any number of receivers may attach (up to the participant table), each at the next message, or at the oldest held with `options().from_oldest()`; a dead receiver's record is reaped.",
-    create_segment: |l: Location, capacity, o: &Self| create_segment::<T>(l, capacity, o),
-    open_segment: |l: Location, _: &Self| open_segment::<T>(l),
+    create_segment: |l: Location, capacity, o: &Self| create_segment::<T>(RingKind::Broadcast, l, capacity, o),
+    open_segment: |l: Location, _: &Self| open_segment::<T>(RingKind::Broadcast, l),
     attach: |s, o: &Self| Receiver::attach(s, o.from_oldest)
 }
 

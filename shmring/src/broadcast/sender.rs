@@ -37,7 +37,7 @@ impl<T: ShmType> Sender<T> {
     }
 
     #[cfg(not(shmring_loom))]
-    pub(super) fn attach(segment: Arc<Segment>) -> Result<Sender<T>, OpenError> {
+    pub(crate) fn attach(segment: Arc<Segment>) -> Result<Sender<T>, OpenError> {
         let overwrite = segment.info().overwrite;
         Sender::from_shared(join(segment, Role::Sender)?, overwrite)
     }
@@ -209,7 +209,20 @@ impl<T: ShmType> Sender<T> {
         value: &T,
         deadline: Option<std::time::Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
-        let first = self.push(value, false);
+        let pos = self.reserve_until(1, deadline)?;
+        self.write_slot(pos, value);
+        self.publish(pos + 1);
+        Ok(())
+    }
+
+    /// The tail once the `n` slots from it may be written, waiting until `deadline` (`None`:
+    /// as long as it takes) while a lossless ring's slowest receiver has not read them.
+    pub(crate) fn reserve_until(
+        &mut self,
+        n: u64,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<u64, SendTimeoutError<()>> {
+        let first = self.reserve(n, false);
         if !first.retry() {
             return first.done();
         }
@@ -218,25 +231,60 @@ impl<T: ShmType> Sender<T> {
         let event = area.event(Role::Sender, self.shared.index, &sleepers);
         let mut waiter = Waiter::new(self.strategy);
         waiter.until(area.storage(), event, deadline, |force| {
-            self.push(value, force)
+            self.reserve(n, force)
         })
+    }
+
+    /// Whether writing `n` slots would wait now (a lossless ring without room for them).
+    pub(crate) fn would_wait_for(&mut self, n: u64) -> bool {
+        let last = self.tail + n.max(1) - 1;
+        !self.overwrite && !self.shared.is_corrupted() && !self.room(last, false)
+    }
+
+    /// The ring's area (the framed form reads its own last message back on takeover).
+    pub(crate) fn area(&self) -> &Area<T> {
+        &self.shared.area
+    }
+
+    /// The ring's name.
+    pub(crate) fn shared_name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The next position this writer writes.
+    pub(crate) fn tail(&self) -> u64 {
+        self.tail
     }
 
     /// One attempt: write `*value` at the tail, if a lossless ring's receivers left room.
     pub(super) fn push(&mut self, value: &T, force: bool) -> Result<(), TrySendError<()>> {
+        let pos = self.reserve(1, force)?;
+        self.write_slot(pos, value);
+        self.publish(pos + 1);
+        Ok(())
+    }
+
+    /// The tail, if the `n` slots from it may be written now: `Full` when a lossless ring's
+    /// slowest live receiver has not read what they hold, `Corrupted` after invalid shared
+    /// state (or positions run out).
+    pub(crate) fn reserve(&mut self, n: u64, force: bool) -> Result<u64, TrySendError<()>> {
         if self.shared.is_corrupted() {
             return Err(TrySendError::Corrupted(()));
         }
         let pos = self.tail;
-        if pos >= MAX_POSITION {
+        if pos >= MAX_POSITION - n {
             self.shared.corrupt();
             return Err(TrySendError::Corrupted(()));
         }
-        if !self.overwrite && !self.room(pos, force) {
+        if !self.overwrite && !self.room(pos + n - 1, force) {
             return Err(TrySendError::Full(()));
         }
-        let area = &self.shared.area;
-        let storage = area.storage();
+        Ok(pos)
+    }
+
+    /// Writes `*value` into the slot of `pos` (reserved, not yet published) under its stamp.
+    pub(crate) fn write_slot(&mut self, pos: u64, value: &T) {
+        let storage = self.shared.area.storage();
         let stamp = storage.stamp(pos);
         // The seqlock: odd while the payload changes; a receiver that saw any byte of this
         // write sees the odd (or a later) stamp after its copy, through the fence pair.
@@ -247,10 +295,13 @@ impl<T: ShmType> Sender<T> {
         // their copy by the stamp.
         unsafe { storage.write_shared(pos, value) };
         stamp.store(written(pos), Ordering::Release);
-        self.tail = pos + 1;
-        area.tail().store(pos + 1, Ordering::Release);
+    }
+
+    /// Publishes every slot written below `tail` and wakes sleeping receivers.
+    pub(crate) fn publish(&mut self, tail: u64) {
+        self.tail = tail;
+        self.shared.area.tail().store(tail, Ordering::Release);
         self.shared.notify(Role::Receiver);
-        Ok(())
     }
 
     /// Lossless: whether position `pos` may be written — every live receiver has read
@@ -337,10 +388,7 @@ crate::mpmc::participant_core! {
     role: Role::Sender,
     counted: false,
     peers_gone: |tx| !tx.shared.peers_present(false, true),
-    would_wait: |tx, _need| {
-        let pos = tx.tail;
-        !tx.overwrite && !tx.shared.is_corrupted() && !tx.room(pos, false)
-    },
+    would_wait: |tx, _need| tx.would_wait_for(1),
     look_at_peers: |tx| tx.shared.peers_present(false, true)
 }
 
@@ -357,8 +405,8 @@ crate::build::ring_options! {
     example: "broadcast::Sender::<u64>",
     role: "its writer",
     opens: "If the writer's process died, this one takes over: what it published stays, a message it was writing is never seen.",
-    create_segment: |l: Location, capacity, o: &Self| create_segment::<T>(l, capacity, o),
-    open_segment: |l: Location, _: &Self| open_segment::<T>(l),
+    create_segment: |l: Location, capacity, o: &Self| create_segment::<T>(RingKind::Broadcast, l, capacity, o),
+    open_segment: |l: Location, _: &Self| open_segment::<T>(RingKind::Broadcast, l),
     attach: |s, _: &Self| Sender::attach(s)
 }
 

@@ -29,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod broadcast;
 mod cursor;
 mod error;
 pub mod mpsc;
