@@ -10,24 +10,25 @@
 //! | [`framed`] | 1 | 1 | bytes, any length up to `max_message` | `reserve` → `write_at` → `commit` | its half-written record is never seen; the receiver's successor resumes exactly |
 //! | [`framed::mpsc`] | any | 1 | bytes | `reserve` (held open as long as you like) | its claim becomes padding; nobody waits for it |
 //! | [`broadcast`] | 1 | any, each sees every message | `T: ShmType` | — (`send_ref`, `recv_into`) | a dead receiver stops holding a lossless writer within a liveness period; a dead writer's half-written slot is never seen |
+//! | [`framed::broadcast`] | 1 | any, each sees every message | bytes, up to `max_message` (64-byte cells) | — (`recv_into` reuses the buffer) | as broadcast; a dead writer's half-written message is never seen |
 //!
 //! Every handle has the same calls where the operation makes sense (the handle layer writes
 //! readiness, `async` and streams once for all of them):
 //!
-//! | call | spsc | mpmc | framed | framed::mpsc | broadcast |
-//! |---|---|---|---|---|---|
-//! | `create`, `open`, `channel` | ✓ | ✓ | ✓ | ✓ | ✓ |
-//! | `send`, `try_send`, `send_timeout`, `send_deadline`, `send_async` | ✓ | ✓ | ✓ | ✓ | ✓ |
-//! | `send_ref` / `try_send_ref` / `send_ref_async` (copy from a reference) | ✓ | ✓ | — | — | `send_ref` |
-//! | `recv`, `try_recv`, `recv_timeout`, `recv_deadline`, `recv_async`, `iter`, `try_iter` | ✓ | ✓ | ✓ | ✓ | ✓ (and `Lagged(n)`) |
-//! | `recv_into`, `try_recv_into`, `recv_into_deadline`, `recv_into_async` | ✓ | ✓ | ✓ | ✓ | ✓ |
-//! | `write_chunk` / `read_chunk` | ✓ | — | — | — | — |
-//! | `reserve` / `try_reserve` | — | — | ✓ | ✓ | — |
-//! | `name`, `segment`, `capacity`, `is_disconnected` (`&self`) | ✓ | ✓ | ✓ | ✓ | ✓ |
-//! | `len`, `is_empty`, `is_full` | ✓ | ✓ | — | — | receivers: `len`, `is_empty` (their backlog) |
-//! | `max_message` | — | — | ✓ | ✓ | — |
-//! | `readiness_fd`, `register_readiness`, `clear_readiness`, `cancel_readiness` | ✓ | ✓ | ✓ | ✓ (senders: `register_readiness(len)`) | ✓ |
-//! | `into_stream` (feature `stream`) | ✓ | ✓ | ✓ | ✓ | ✓ (`Lagged` is an item; the stream goes on) |
+//! | call | spsc | mpmc | framed | framed::mpsc | broadcast | framed::broadcast |
+//! |---|---|---|---|---|---|---|
+//! | `create`, `open`, `channel` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+//! | `send`, `try_send`, `send_timeout`, `send_deadline`, `send_async` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ (and `send_tagged`) |
+//! | `send_ref` / `try_send_ref` / `send_ref_async` (copy from a reference) | ✓ | ✓ | — | — | `send_ref` | — |
+//! | `recv`, `try_recv`, `recv_timeout`, `recv_deadline`, `recv_async`, `iter`, `try_iter` | ✓ | ✓ | ✓ | ✓ | ✓ (and `Lagged(n)`) | ✓ (and `Lagged(n)`, in messages) |
+//! | `recv_into`, `try_recv_into`, `recv_into_deadline`, `recv_into_async` | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+//! | `write_chunk` / `read_chunk` | ✓ | — | — | — | — | — |
+//! | `reserve` / `try_reserve` | — | — | ✓ | ✓ | — | — |
+//! | `name`, `segment`, `capacity`, `is_disconnected` (`&self`) | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |
+//! | `len`, `is_empty`, `is_full` | ✓ | ✓ | — | — | receivers: `len`, `is_empty` (their backlog) | receivers: `is_empty`, `backlog_cells` |
+//! | `max_message` | — | — | ✓ | ✓ | — | ✓ |
+//! | `readiness_fd`, `register_readiness`, `clear_readiness`, `cancel_readiness` | ✓ | ✓ | ✓ | ✓ (senders: `register_readiness(len)`) | ✓ | ✓ (sender: `register_readiness(len)`) |
+//! | `into_stream` (feature `stream`) | ✓ | ✓ | ✓ | ✓ | ✓ (`Lagged` is an item; the stream goes on) | ✓ (as broadcast) |
 //!
 //! # Features
 //!
