@@ -293,12 +293,22 @@ fn the_writer_gone_ends_receivers_after_the_last_message() {
 /// reports `Corrupted` (never a panic, a hang or bytes beyond the message).
 #[test]
 fn hostile_cells_are_corrupted() {
-    for (what, at, value) in [
-        ("count 0", 4usize, 0u32),
-        ("count beyond the tail", 4, 9),
-        ("index past count", 0, 5),
-        ("length of another cell count", 8, 500),
-    ] {
+    let max = u64::MAX.to_ne_bytes();
+    let cases: [(&str, &[(usize, &[u8])]); 6] = [
+        ("count 0", &[(4, &0u32.to_ne_bytes())]),
+        ("count beyond the tail", &[(4, &9u32.to_ne_bytes())]),
+        ("index past count", &[(0, &5u32.to_ne_bytes())]),
+        (
+            "a message starting before position 0",
+            &[(0, &3u32.to_ne_bytes()), (4, &4u32.to_ne_bytes())],
+        ),
+        (
+            "length of another cell count",
+            &[(8, &500u32.to_ne_bytes())],
+        ),
+        ("the last sequence number", &[(16, &max)]),
+    ];
+    for (what, writes) in cases {
         let name = unique_name("fbroadcast-hostile");
         let _u = Unlink(name.clone());
         let mut tx = Sender::create(name.as_str(), 8).unwrap();
@@ -308,9 +318,12 @@ fn hostile_cells_are_corrupted() {
             .write(true)
             .open(shm_path(&name))
             .unwrap();
-        // The first cell's field, after its 8-byte stamp (slot 0 follows the control block).
-        let offset = (HEADER_SIZE + CONTROL_SIZE + 8 + at) as u64;
-        file.write_all_at(&value.to_ne_bytes(), offset).unwrap();
+        for (at, bytes) in writes {
+            // The first cell's field, after its 8-byte stamp (slot 0 follows the control
+            // block).
+            let offset = (HEADER_SIZE + CONTROL_SIZE + 8 + at) as u64;
+            file.write_all_at(bytes, offset).unwrap();
+        }
         assert_eq!(rx.try_recv(), Err(TryRecvError::Corrupted), "{what}");
         assert_eq!(rx.try_recv(), Err(TryRecvError::Corrupted), "{what}: stays");
     }

@@ -6,8 +6,6 @@
 #[allow(unused_imports)]
 use super::*;
 
-use shmring::broadcast::{self, RecvTimeoutError};
-
 /// Ledger word: receivers attached so far.
 const ATTACHED: usize = 9;
 /// Set in the environment of the steady receiver (the one that records what it gets).
@@ -33,29 +31,24 @@ struct Figures {
 }
 
 /// Writer incarnation `p`: sends (p, 0..) until told to stop, recording each committed one.
-pub(super) fn broadcast_writer(name: &str) {
+pub(super) fn broadcast_writer(kind: Kind, name: &str) {
     let ledger = Ledger::from_env();
     let p: u64 = std::env::var(INCARNATION_VAR).unwrap().parse().unwrap();
     let stop = || ledger.get(STOP_PRODUCERS) != 0;
     // The killed predecessor's role is free once its process is gone (proven dead at once).
-    let mut tx = loop {
-        match broadcast::Sender::<Msg>::open(name) {
-            Ok(tx) => break tx,
-            Err(OpenError::RoleTaken { .. }) if !stop() => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(e) => panic!("writer {p}: {e}"),
-        }
+    let Ok(mut tx) = Tx::open(kind, name, false, stop) else {
+        return; // told to stop before it got the role
     };
+    let mut buf = Vec::new();
     for s in 0..PER_INCARNATION {
         loop {
             if stop() {
                 return;
             }
-            match tx.send_timeout(typed(p, s), Duration::from_millis(20)) {
-                Ok(()) => break,
-                Err(SendTimeoutError::Timeout(_)) => {}
-                Err(e) => panic!("writer {p}: {e}"),
+            match tx.send(p, s, &mut buf) {
+                Outcome::Done(_) => break,
+                Outcome::Again => {}
+                _ => panic!("writer {p}: the send failed"),
             }
         }
         ledger.commit(p, s + 1);
@@ -68,19 +61,16 @@ pub(super) fn broadcast_writer(name: &str) {
 /// A receiver: checks every message (whole, each writer's in sequence, no `Lagged` in a
 /// lossless ring); the steady one records each in the ledger. Leaves when told to stop and
 /// the writer is gone.
-pub(super) fn broadcast_receiver(name: &str) {
+pub(super) fn broadcast_receiver(kind: Kind, name: &str) {
     let ledger = Ledger::from_env();
     let steady = std::env::var(STEADY_VAR).is_ok();
-    let mut rx = broadcast::Receiver::<Msg>::open(name).unwrap();
+    let mut rx = Rx::open(kind, name, false, || false).unwrap_or_else(|_| panic!("open"));
     ledger.bump(ATTACHED);
     let mut last: Option<(u64, u64)> = None;
+    let mut buf = Vec::new();
     loop {
-        match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(m) => {
-                let Some((p, s)) = check_typed(&m) else {
-                    ledger.bump(TORN);
-                    continue;
-                };
+        match rx.recv(&mut buf) {
+            Outcome::Done(Some((p, s))) => {
                 let in_order = match last {
                     None => true,
                     Some((lp, ls)) => (p == lp && s == ls + 1) || (p > lp && s == 0),
@@ -94,18 +84,19 @@ pub(super) fn broadcast_receiver(name: &str) {
                     ledger.received(p, s);
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Lagged(n)) => {
+            Outcome::Done(None) => ledger.bump(TORN),
+            Outcome::Again => {}
+            Outcome::Lagged(n) => {
                 eprintln!("a lossless receiver missed {n} messages");
                 ledger.bump(OUT_OF_ORDER);
             }
-            Err(RecvTimeoutError::Disconnected) => {
+            Outcome::Gone => {
                 if ledger.get(STOP_CONSUMERS) != 0 {
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Err(RecvTimeoutError::Corrupted) => {
+            Outcome::Corrupted => {
                 ledger.bump(CORRUPTED);
                 panic!("an honest broadcast ring reported corruption");
             }
@@ -115,10 +106,20 @@ pub(super) fn broadcast_receiver(name: &str) {
 
 #[test]
 fn kill_torture_broadcast() {
+    kill_torture(Kind::Broadcast);
+}
+
+#[test]
+fn kill_torture_framed_broadcast() {
+    kill_torture(Kind::FramedBroadcast);
+}
+
+/// One kind's kill torture (`kind`: a broadcast ring).
+fn kill_torture(kind: Kind) {
     let duration = phase(8, 120);
-    let name = unique_name("torture-kill-broadcast");
+    let name = unique_name(&format!("torture-kill-{}", kind.tag()));
     let _u = Unlink(name.clone());
-    drop(broadcast::Sender::<Msg>::create(name.as_str(), 64).unwrap());
+    kind.create(&name);
     let ledger = Ledger::create();
     let mut fig = Figures::default();
     let receiver = |steady: bool| {
@@ -127,12 +128,12 @@ fn kill_torture_broadcast() {
         } else {
             Vec::new()
         };
-        spawn("broadcast-receiver", Kind::Spsc, &name, &ledger, &extra)
+        spawn("broadcast-receiver", kind, &name, &ledger, &extra)
     };
     let writer = |p: u64| {
         spawn(
             "broadcast-writer",
-            Kind::Spsc,
+            kind,
             &name,
             &ledger,
             &[(INCARNATION_VAR, p.to_string())],
@@ -196,7 +197,8 @@ fn kill_torture_broadcast() {
     fig.torn = ledger.get(TORN);
     fig.out_of_order = ledger.get(OUT_OF_ORDER);
     println!(
-        "TORTURE kill broadcast secs={:.1} {fig:?}",
+        "TORTURE kill {} secs={:.1} {fig:?}",
+        kind.tag(),
         start.elapsed().as_secs_f64()
     );
     assert_eq!(fig.hangs, 0, "{fig:?}");

@@ -11,6 +11,7 @@ pub(super) enum Tx {
     Framed(shmring::framed::Sender),
     Shm(shmring_ipc::Sender),
     Broadcast(shmring::broadcast::Sender<Msg>),
+    FramedBroadcast(shmring::framed::broadcast::Sender),
 }
 
 pub(super) enum Rx {
@@ -19,6 +20,7 @@ pub(super) enum Rx {
     Framed(shmring::framed::Receiver),
     Shm(shmring_ipc::Receiver),
     Broadcast(shmring::broadcast::Receiver<Msg>),
+    FramedBroadcast(shmring::framed::broadcast::Receiver),
 }
 
 /// What one attempt gave.
@@ -29,6 +31,8 @@ pub(super) enum Outcome {
     Again,
     /// The other side is gone.
     Gone,
+    /// A broadcast receiver was overtaken: it missed this many messages.
+    Lagged(u64),
     /// The ring is corrupted (or the open said so).
     Corrupted,
 }
@@ -115,6 +119,9 @@ impl Tx {
             Kind::Broadcast => shmring::broadcast::Sender::open(name)
                 .map(Tx::Broadcast)
                 .map_err(Refusal::Open),
+            Kind::FramedBroadcast => shmring::framed::broadcast::Sender::open(name)
+                .map(Tx::FramedBroadcast)
+                .map_err(Refusal::Open),
             Kind::Shm => shmring_ipc::Sender::connect_with(&format!("shm:{name}"), &ipc_options())
                 .map(Tx::Shm)
                 .map_err(|e| match e {
@@ -124,6 +131,15 @@ impl Tx {
                     e => Refusal::Ipc(e),
                 }),
         })
+    }
+
+    /// A broadcast writer's live receivers (`None` for the other rings).
+    pub(super) fn receivers(&self) -> Option<usize> {
+        match self {
+            Tx::Broadcast(tx) => Some(tx.receiver_count()),
+            Tx::FramedBroadcast(tx) => Some(tx.receiver_count()),
+            _ => None,
+        }
     }
 
     pub(super) fn send(&mut self, p: u64, s: u64, buf: &mut Vec<u8>) -> Outcome {
@@ -146,6 +162,10 @@ impl Tx {
             Tx::Mpmc(tx) => typed_outcome(tx.send_timeout(typed(p, s), wait)),
             Tx::Broadcast(tx) => typed_outcome(tx.send_timeout(typed(p, s), wait)),
             Tx::Framed(tx) => {
+                bytes(p, s, buf);
+                framed_outcome(tx.send_timeout(buf, wait))
+            }
+            Tx::FramedBroadcast(tx) => {
                 bytes(p, s, buf);
                 framed_outcome(tx.send_timeout(buf, wait))
             }
@@ -177,6 +197,9 @@ impl Rx {
                 .map_err(Refusal::Open),
             Kind::Broadcast => shmring::broadcast::Receiver::open(name)
                 .map(Rx::Broadcast)
+                .map_err(Refusal::Open),
+            Kind::FramedBroadcast => shmring::framed::broadcast::Receiver::open(name)
+                .map(Rx::FramedBroadcast)
                 .map_err(Refusal::Open),
             Kind::Shm => shmring_ipc::Receiver::bind_with(&format!("shm:{name}"), &ipc_options())
                 .map(Rx::Shm)
@@ -211,16 +234,25 @@ impl Rx {
                 Ok(()) => Outcome::Done(check_bytes(buf)),
                 Err(e) => err(e),
             },
-            // A scribbled tail can make a receiver skip (`Lagged`): it goes on.
-            Rx::Broadcast(rx) => {
-                use shmring::broadcast::RecvTimeoutError as E;
-                match rx.recv_timeout(wait) {
-                    Ok(m) => Outcome::Done(check_typed(&m)),
-                    Err(E::Timeout | E::Lagged(_)) => Outcome::Again,
-                    Err(E::Disconnected) => Outcome::Gone,
-                    Err(E::Corrupted) => Outcome::Corrupted,
-                }
-            }
+            Rx::Broadcast(rx) => match rx.recv_timeout(wait) {
+                Ok(m) => Outcome::Done(check_typed(&m)),
+                Err(e) => broadcast_err(e),
+            },
+            Rx::FramedBroadcast(rx) => match rx.recv_into_deadline(buf, Instant::now() + wait) {
+                Ok(_) => Outcome::Done(check_bytes(buf)),
+                Err(e) => broadcast_err(e),
+            },
         }
+    }
+}
+
+/// A broadcast receive error as an outcome.
+fn broadcast_err(e: shmring::broadcast::RecvTimeoutError) -> Outcome {
+    use shmring::broadcast::RecvTimeoutError as E;
+    match e {
+        E::Timeout => Outcome::Again,
+        E::Lagged(n) => Outcome::Lagged(n),
+        E::Disconnected => Outcome::Gone,
+        E::Corrupted => Outcome::Corrupted,
     }
 }

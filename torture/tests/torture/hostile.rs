@@ -162,6 +162,11 @@ pub(super) fn hostile_peer_broadcast() {
 }
 
 #[test]
+pub(super) fn hostile_peer_framed_broadcast() {
+    hostile_torture(Kind::FramedBroadcast);
+}
+
+#[test]
 pub(super) fn hostile_peer_shm_transport() {
     hostile_torture(Kind::Shm);
 }

@@ -72,18 +72,22 @@ enum Kind {
     Mpmc,
     Framed,
     Shm,
-    /// Only in the hostile-peer tests here (its kill test is in broadcast.rs: the ledger's
-    /// exactly-once-by-one-consumer accounting is not the broadcast contract).
+    /// Only in the hostile-peer, soak and permission tests here (its kill test is in
+    /// broadcast.rs: the ledger's exactly-once-by-one-consumer accounting is not the
+    /// broadcast contract).
     Broadcast,
+    /// The broadcast ring of byte messages (as Broadcast).
+    FramedBroadcast,
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    const ALL: [Kind; 6] = [
         Kind::Spsc,
         Kind::Mpmc,
         Kind::Framed,
         Kind::Shm,
         Kind::Broadcast,
+        Kind::FramedBroadcast,
     ];
 
     fn tag(self) -> &'static str {
@@ -93,6 +97,7 @@ impl Kind {
             Kind::Framed => "framed",
             Kind::Shm => "shm",
             Kind::Broadcast => "broadcast",
+            Kind::FramedBroadcast => "framed-broadcast",
         }
     }
 
@@ -103,7 +108,7 @@ impl Kind {
     /// Producers and consumers at a time.
     fn shape(self) -> (usize, usize) {
         match self {
-            Kind::Spsc | Kind::Framed | Kind::Broadcast => (1, 1),
+            Kind::Spsc | Kind::Framed | Kind::Broadcast | Kind::FramedBroadcast => (1, 1),
             Kind::Mpmc => (2, 2),
             Kind::Shm => (2, 1),
         }
@@ -116,6 +121,9 @@ impl Kind {
             Kind::Mpmc => drop(shmring::mpmc::Receiver::<Msg>::create(name, 64).unwrap()),
             Kind::Framed => drop(shmring::framed::Receiver::create(name, 1 << 14).unwrap()),
             Kind::Broadcast => drop(shmring::broadcast::Sender::<Msg>::create(name, 64).unwrap()),
+            Kind::FramedBroadcast => {
+                drop(shmring::framed::broadcast::Sender::create(name, 256).unwrap())
+            }
             Kind::Shm => drop(
                 shmring_ipc::Receiver::bind_with(&format!("shm:{name}"), &ipc_options()).unwrap(),
             ),

@@ -19,6 +19,12 @@ pub(super) fn other_user(kind: Kind, name: &str) {
         Kind::Broadcast => shmring::broadcast::Sender::<Msg>::open(name)
             .map_err(|e| format!("{e:?}"))
             .map(|mut tx| tx.send(typed(7, 0)).unwrap()),
+        Kind::FramedBroadcast => shmring::framed::broadcast::Sender::open(name)
+            .map_err(|e| format!("{e:?}"))
+            .map(|mut tx| {
+                bytes(7, 0, &mut buf);
+                tx.send(&buf).unwrap()
+            }),
         Kind::Framed => shmring::framed::Sender::open(name)
             .map_err(|e| format!("{e:?}"))
             .map(|mut tx| {
@@ -74,6 +80,12 @@ pub(super) fn permissions() {
                     shmring::broadcast::Receiver::options()
                         .mode(m)
                         .create(name.as_str(), 8)
+                        .unwrap(),
+                ),
+                Kind::FramedBroadcast => Rx::FramedBroadcast(
+                    shmring::framed::broadcast::Receiver::options()
+                        .mode(m)
+                        .create(name.as_str(), 16)
                         .unwrap(),
                 ),
                 Kind::Framed => Rx::Framed(

@@ -320,7 +320,12 @@ impl Receiver {
             let (index, count) = cell_header(&cell);
             let (index, count) = (u64::from(index), u64::from(count));
             let tail = self.ring.seen_tail();
-            if count == 0 || count > max_cells || index >= count || pos - index + count > tail {
+            // Every field is a peer's word: checked before it decides anything (no arithmetic
+            // on it can overflow past these checks).
+            if count == 0 || count > max_cells || index >= count || index > pos {
+                return Err(self.ring.corrupt());
+            }
+            if pos - index + count > tail {
                 return Err(self.ring.corrupt());
             }
             if index != 0 {
@@ -329,7 +334,7 @@ impl Receiver {
                 continue;
             }
             let (len, tag, seq) = (word(&cell, 8) as usize, word(&cell, 12), seq_of(&cell));
-            if cells_for(len) != count {
+            if cells_for(len) != count || seq == u64::MAX {
                 return Err(self.ring.corrupt());
             }
             match self.expected {

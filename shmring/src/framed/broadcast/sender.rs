@@ -280,7 +280,9 @@ impl Sender {
             rest = &rest[take..];
         }
         self.ring.publish(pos + count);
-        self.seq += 1;
+        // Read back from shared memory on takeover, so any value: wrapping, never a panic
+        // (receivers report a sequence that went backwards as corruption).
+        self.seq = self.seq.wrapping_add(1);
     }
 
     /// Marks this writer dead without releasing anything (loom models).
