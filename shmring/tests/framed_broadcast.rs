@@ -289,12 +289,15 @@ fn the_writer_gone_ends_receivers_after_the_last_message() {
     assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
 }
 
+/// Bytes written at an offset of the first cell.
+type Write<'a> = (usize, &'a [u8]);
+
 /// A hostile peer rewrites a cell's header or a message's sequence number: the receiver
 /// reports `Corrupted` (never a panic, a hang or bytes beyond the message).
 #[test]
 fn hostile_cells_are_corrupted() {
     let max = u64::MAX.to_ne_bytes();
-    let cases: [(&str, &[(usize, &[u8])]); 6] = [
+    let cases: [(&str, &[Write]); 6] = [
         ("count 0", &[(4, &0u32.to_ne_bytes())]),
         ("count beyond the tail", &[(4, &9u32.to_ne_bytes())]),
         ("index past count", &[(0, &5u32.to_ne_bytes())]),
