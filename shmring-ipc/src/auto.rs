@@ -380,6 +380,7 @@ pub(crate) fn connect(
     let deadline = Instant::now() + options.handshake_timeout;
     let mut hello = Vec::new();
     Hello {
+        flags: 0,
         max_frame: options.stream_max(),
         fingerprint: 0,
         description: String::new(),

@@ -35,6 +35,77 @@ pub const MAX_FRAME_LIMIT: u32 = 1 << 30;
 pub const MAX_DESCRIPTION: usize = 1024;
 /// Fixed bytes of a hello before its description.
 pub const HELLO_FIXED: usize = 8 + 2 + 2 + 4 + 8 + 2;
+/// Hello flag of a subscriber (publish/subscribe over `uds:`/`tcp:`, [`crate::pubsub`]).
+pub const FLAG_SUBSCRIBER: u16 = 1;
+/// Hello flag of a publisher.
+pub const FLAG_PUBLISHER: u16 = 2;
+/// Hello flag of a publisher whose policy is overwrite (with [`FLAG_PUBLISHER`]).
+pub const FLAG_OVERWRITE: u16 = 4;
+/// The length prefix that marks a lag record instead of a frame (publisher to subscriber):
+/// followed by 8 bytes, the number of messages the subscriber missed.
+pub const LAG_MARK: u32 = u32::MAX;
+/// Bytes of a lag record.
+pub const LAG_RECORD: usize = LENGTH_PREFIX + 8;
+
+/// Appends a lag record (`missed` messages dropped for this subscriber) to `out`.
+///
+/// ```
+/// let mut out = Vec::new();
+/// shmring_ipc::codec::encode_lag(3, &mut out);
+/// assert_eq!(out, [0xff, 0xff, 0xff, 0xff, 3, 0, 0, 0, 0, 0, 0, 0]);
+/// ```
+pub fn encode_lag(missed: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(&LAG_MARK.to_le_bytes());
+    out.extend_from_slice(&missed.to_le_bytes());
+}
+
+/// What a publisher's stream holds next (see [`decode_published`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Published {
+    /// A message: its payload's range in the bytes, and the bytes it takes.
+    Message(Range<usize>, usize),
+    /// A lag record: the messages the subscriber missed (at least 1), and the bytes it takes.
+    Lagged(u64, usize),
+}
+
+/// Looks for one frame or lag record at the start of `bytes` from a publisher: `Ok(None)`
+/// when more bytes are needed.
+///
+/// # Errors
+///
+/// [`FrameError::TooLong`] for a frame over `max`; [`FrameError::BadHello`] naming `lag`
+/// for a lag record of 0 messages.
+///
+/// ```
+/// use shmring_ipc::codec::{Published, decode_published, encode_frame, encode_lag};
+/// let mut wire = Vec::new();
+/// encode_lag(2, &mut wire);
+/// encode_frame(b"hi", &mut wire);
+/// assert_eq!(decode_published(&wire, 16), Ok(Some(Published::Lagged(2, 12))));
+/// assert_eq!(decode_published(&wire[12..], 16), Ok(Some(Published::Message(4..6, 6))));
+/// assert_eq!(decode_published(&wire[..5], 16), Ok(None));
+/// ```
+pub fn decode_published(bytes: &[u8], max: u32) -> Result<Option<Published>, FrameError> {
+    let Some(prefix) = bytes.first_chunk::<LENGTH_PREFIX>() else {
+        return Ok(None);
+    };
+    if u32::from_le_bytes(*prefix) != LAG_MARK {
+        return Ok(Decoder::new(max)
+            .decode(bytes)?
+            .map(|(payload, used)| Published::Message(payload, used)));
+    }
+    let Some(record) = bytes.first_chunk::<LAG_RECORD>() else {
+        return Ok(None);
+    };
+    let missed = u64::from_le_bytes(record[LENGTH_PREFIX..].try_into().expect("8 bytes"));
+    if missed == 0 {
+        return Err(FrameError::BadHello {
+            field: "lag",
+            value: 0,
+        });
+    }
+    Ok(Some(Published::Lagged(missed, LAG_RECORD)))
+}
 
 /// Appends the frame of `payload` (length prefix, payload) to `out`.
 ///
@@ -175,13 +246,16 @@ impl Decoder {
 /// |---:|---:|---|
 /// | 0 | 8 | magic `SHMRIPC\0` |
 /// | 8 | 2 | codec version (1), little endian |
-/// | 10 | 2 | flags (0; reserved) |
+/// | 10 | 2 | flags (0; publish/subscribe: 1 subscriber, 2 publisher, 6 overwrite publisher) |
 /// | 12 | 4 | largest payload this side accepts |
 /// | 16 | 8 | payload layout fingerprint (0: untyped bytes) |
 /// | 24 | 2 | description length (≤ 1024) |
 /// | 26 | n | layout description, UTF-8 |
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hello {
+    /// The hello's flags: 0 on a one-way or duplex channel; [`FLAG_SUBSCRIBER`], or
+    /// [`FLAG_PUBLISHER`] (with [`FLAG_OVERWRITE`] for that policy) on publish/subscribe.
+    pub flags: u16,
     /// The largest payload this side accepts.
     pub max_frame: u32,
     /// The payload's layout fingerprint ([`shmring::TypeLayout::fingerprint`]), 0 for bytes.
@@ -195,7 +269,7 @@ impl Hello {
     ///
     /// ```
     /// use shmring_ipc::codec::Hello;
-    /// let hello = Hello { max_frame: 64, fingerprint: 0, description: String::new() };
+    /// let hello = Hello { flags: 0, max_frame: 64, fingerprint: 0, description: String::new() };
     /// let mut out = Vec::new();
     /// hello.encode(&mut out);
     /// assert_eq!(Hello::decode(&out), Ok(Some((hello, out.len()))));
@@ -205,7 +279,7 @@ impl Hello {
             &self.description.as_bytes()[..self.description.len().min(MAX_DESCRIPTION)];
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&self.flags.to_le_bytes());
         out.extend_from_slice(&self.max_frame.to_le_bytes());
         out.extend_from_slice(&self.fingerprint.to_le_bytes());
         out.extend_from_slice(&(description.len() as u16).to_le_bytes());
@@ -226,6 +300,37 @@ impl Hello {
     /// assert_eq!(Hello::decode(b"SHMR"), Ok(None));
     /// ```
     pub fn decode(bytes: &[u8]) -> Result<Option<(Hello, usize)>, FrameError> {
+        Hello::decode_allowing(bytes, |flags| flags == 0)
+    }
+
+    /// As [`decode`](Hello::decode), for publish/subscribe: the flags must be
+    /// [`FLAG_SUBSCRIBER`], [`FLAG_PUBLISHER`] or `FLAG_PUBLISHER | FLAG_OVERWRITE` (a hello
+    /// with flags 0 is a plain channel's: refused too).
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`](Hello::decode).
+    ///
+    /// ```
+    /// use shmring_ipc::codec::{FLAG_PUBLISHER, FLAG_SUBSCRIBER, FrameError, Hello};
+    /// let mut out = Vec::new();
+    /// Hello { flags: FLAG_SUBSCRIBER, max_frame: 8, fingerprint: 0, description: String::new() }
+    ///     .encode(&mut out);
+    /// assert_eq!(Hello::decode_pubsub(&out).unwrap().unwrap().0.flags, FLAG_SUBSCRIBER);
+    /// assert!(matches!(Hello::decode(&out), Err(FrameError::BadHello { field: "flags", .. })));
+    /// ```
+    pub fn decode_pubsub(bytes: &[u8]) -> Result<Option<(Hello, usize)>, FrameError> {
+        Hello::decode_allowing(bytes, |flags| {
+            flags == FLAG_SUBSCRIBER
+                || flags == FLAG_PUBLISHER
+                || flags == FLAG_PUBLISHER | FLAG_OVERWRITE
+        })
+    }
+
+    fn decode_allowing(
+        bytes: &[u8],
+        allowed: fn(u16) -> bool,
+    ) -> Result<Option<(Hello, usize)>, FrameError> {
         let n = bytes.len().min(MAGIC.len());
         if bytes[..n] != MAGIC[..n] {
             return Err(FrameError::BadMagic);
@@ -239,7 +344,7 @@ impl Hello {
             return Err(FrameError::Version { version });
         }
         let flags = u16_at(10);
-        if flags != 0 {
+        if !allowed(flags) {
             return Err(FrameError::BadHello {
                 field: "flags",
                 value: flags.into(),
@@ -271,6 +376,7 @@ impl Hello {
             .to_owned();
         Ok(Some((
             Hello {
+                flags,
                 max_frame,
                 fingerprint,
                 description,

@@ -78,6 +78,17 @@ pub enum ConnectError {
         /// Which limit, its value, and what was asked.
         reason: String,
     },
+    /// The transport cannot do what was asked (publish/subscribe over a FIFO, a pipe or a
+    /// message queue; history on a socket).
+    #[error("`{endpoint}` cannot {what}: {reason}")]
+    Unsupported {
+        /// The endpoint.
+        endpoint: String,
+        /// What was asked.
+        what: &'static str,
+        /// Why not, and what to use instead.
+        reason: &'static str,
+    },
     /// The peer did not complete the handshake in time.
     #[error("`{endpoint}`: the peer did not complete the handshake within {seconds} s")]
     HandshakeTimeout {

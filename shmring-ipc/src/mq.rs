@@ -183,6 +183,7 @@ pub(crate) fn bind(
         use std::io::{Seek, Write};
         let mut hello = Vec::new();
         Hello {
+            flags: 0,
             max_frame: max as u32,
             fingerprint: expect.fingerprint,
             description: expect.description.clone(),
@@ -474,6 +475,7 @@ pub(crate) fn connect(
     };
     let mut hello = Vec::new();
     Hello {
+        flags: 0,
         max_frame: 0,
         fingerprint: expect.fingerprint,
         description: expect.description.clone(),

@@ -34,6 +34,14 @@ pub struct Options {
     /// default; `0o660` admits the owner's group. Applied exactly, whatever the umask.
     /// (`auto:` admits peers by their credentials instead: [`Options::auto_peers`].)
     pub mode: u32,
+    /// Publish/subscribe: what a publisher does when a subscriber falls behind —
+    /// [`Policy::Lossless`](shmring::broadcast::Policy) (the default: it waits) or `Overwrite`
+    /// (it goes on; the subscriber gets `Lagged(n)`). On `shm:` the ring records it when
+    /// `bind` creates it.
+    pub policy: shmring::broadcast::Policy,
+    /// Publish/subscribe over `shm:`: a subscriber starts at the oldest message the ring
+    /// still holds instead of the next one (history for late joiners).
+    pub from_oldest: bool,
 }
 
 impl Default for Options {
@@ -46,11 +54,35 @@ impl Default for Options {
             auto_peers: auto::Peers::SameUser,
             auto_no_shm: false,
             mode: shmring::DEFAULT_MODE,
+            policy: shmring::broadcast::Policy::Lossless,
+            from_oldest: false,
         }
     }
 }
 
 impl Options {
+    /// Sets [`Options::policy`].
+    ///
+    /// ```
+    /// use shmring::broadcast::Policy;
+    /// let o = shmring_ipc::Options::default().policy(Policy::Overwrite);
+    /// assert_eq!(o.policy, Policy::Overwrite);
+    /// ```
+    pub fn policy(mut self, policy: shmring::broadcast::Policy) -> Options {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets [`Options::from_oldest`].
+    ///
+    /// ```
+    /// assert!(shmring_ipc::Options::default().from_oldest().from_oldest);
+    /// ```
+    pub fn from_oldest(mut self) -> Options {
+        self.from_oldest = true;
+        self
+    }
+
     /// Sets [`Options::max_message`].
     ///
     /// ```

@@ -142,6 +142,7 @@ fn connect_fd(
     crate::transport::send_hello(
         &mut *conn,
         &crate::codec::Hello {
+            flags: 0,
             max_frame: options.stream_max(),
             fingerprint: 0,
             description: String::new(),

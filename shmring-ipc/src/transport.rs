@@ -134,8 +134,9 @@ fn accept<S: Conn + 'static>(
     Ok(Some(Box::new(s)))
 }
 
-fn our_hello(options: &Options, expect: &Expect) -> Hello {
+pub(crate) fn our_hello(options: &Options, expect: &Expect) -> Hello {
     Hello {
+        flags: 0,
         max_frame: options.stream_max(),
         fingerprint: expect.fingerprint,
         description: expect.description.clone(),
@@ -172,6 +173,16 @@ pub(crate) fn uds_listener(
     options: &Options,
     expect: &Expect,
 ) -> Result<Box<dyn Listen>, ConnectError> {
+    uds_listen(endpoint, path, options, &our_hello(options, expect))
+}
+
+/// A listening Unix socket (as [`uds_listener`]) that writes `hello` to every connection.
+pub(crate) fn uds_listen(
+    endpoint: &Endpoint,
+    path: &Path,
+    options: &Options,
+    hello: &Hello,
+) -> Result<Box<dyn Listen>, ConnectError> {
     replace_stale_socket(endpoint, path)?;
     let listener = UnixListener::bind(path).map_err(|e| ConnectError::io(endpoint, "bind", e))?;
     // Who may connect is decided by the socket file's permissions.
@@ -180,12 +191,12 @@ pub(crate) fn uds_listener(
     listener
         .set_nonblocking(true)
         .map_err(|e| ConnectError::io(endpoint, "set non-blocking", e))?;
-    let mut hello = Vec::new();
-    our_hello(options, expect).encode(&mut hello);
+    let mut bytes = Vec::new();
+    hello.encode(&mut bytes);
     Ok(Box::new(UdsListener {
         listener,
         path: path.to_owned(),
-        hello,
+        hello: bytes,
     }))
 }
 
@@ -195,6 +206,15 @@ pub(crate) fn tcp_listener(
     addr: &str,
     options: &Options,
     expect: &Expect,
+) -> Result<(Box<dyn Listen>, std::net::SocketAddr), ConnectError> {
+    tcp_listen(endpoint, addr, &our_hello(options, expect))
+}
+
+/// A listening TCP socket (as [`tcp_listener`]) that writes `hello` to every connection.
+pub(crate) fn tcp_listen(
+    endpoint: &Endpoint,
+    addr: &str,
+    hello: &Hello,
 ) -> Result<(Box<dyn Listen>, std::net::SocketAddr), ConnectError> {
     let listener = TcpListener::bind(addr).map_err(|e| {
         if e.kind() == io::ErrorKind::AddrInUse {
@@ -211,9 +231,15 @@ pub(crate) fn tcp_listener(
     let local = listener
         .local_addr()
         .map_err(|e| ConnectError::io(endpoint, "read the bound address", e))?;
-    let mut hello = Vec::new();
-    our_hello(options, expect).encode(&mut hello);
-    Ok((Box::new(TcpListen { listener, hello }), local))
+    let mut bytes = Vec::new();
+    hello.encode(&mut bytes);
+    Ok((
+        Box::new(TcpListen {
+            listener,
+            hello: bytes,
+        }),
+        local,
+    ))
 }
 
 /// Binds a Unix socket receiver.
@@ -252,6 +278,16 @@ pub(crate) fn uds_stream(
     options: &Options,
     expect: &Expect,
 ) -> Result<Box<dyn Conn>, ConnectError> {
+    uds_connect(endpoint, path, options, &our_hello(options, expect))
+}
+
+/// A connected Unix socket, non-blocking, `hello` written.
+pub(crate) fn uds_connect(
+    endpoint: &Endpoint,
+    path: &Path,
+    options: &Options,
+    hello: &Hello,
+) -> Result<Box<dyn Conn>, ConnectError> {
     let stream = UnixStream::connect(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => ConnectError::NotFound {
             endpoint: endpoint.to_string(),
@@ -262,7 +298,7 @@ pub(crate) fn uds_stream(
         },
         _ => ConnectError::io(endpoint, "connect", e),
     })?;
-    ready(Box::new(stream), endpoint, options, expect)
+    ready(Box::new(stream), endpoint, options, hello)
 }
 
 /// A connected TCP socket (`TCP_NODELAY`), non-blocking, this side's hello written.
@@ -271,6 +307,16 @@ pub(crate) fn tcp_stream(
     addr: &str,
     options: &Options,
     expect: &Expect,
+) -> Result<Box<dyn Conn>, ConnectError> {
+    tcp_connect(endpoint, addr, options, &our_hello(options, expect))
+}
+
+/// A connected TCP socket (`TCP_NODELAY`), non-blocking, `hello` written.
+pub(crate) fn tcp_connect(
+    endpoint: &Endpoint,
+    addr: &str,
+    options: &Options,
+    hello: &Hello,
 ) -> Result<Box<dyn Conn>, ConnectError> {
     let addrs: Vec<_> = addr
         .to_socket_addrs()
@@ -282,7 +328,7 @@ pub(crate) fn tcp_stream(
             Ok(s) => {
                 s.set_nodelay(true)
                     .map_err(|e| ConnectError::io(endpoint, "set TCP_NODELAY", e))?;
-                return ready(Box::new(s), endpoint, options, expect);
+                return ready(Box::new(s), endpoint, options, hello);
             }
             Err(e) => last = Some(e),
         }
@@ -303,23 +349,12 @@ fn ready(
     mut conn: Box<dyn Conn>,
     endpoint: &Endpoint,
     options: &Options,
-    expect: &Expect,
+    hello: &Hello,
 ) -> Result<Box<dyn Conn>, ConnectError> {
     set_nonblocking(conn.as_fd(), true)
         .map_err(|e| ConnectError::io(endpoint, "set non-blocking", e))?;
-    write_hello(&mut *conn, endpoint, options, expect)?;
+    send_hello(&mut *conn, hello, endpoint, options.handshake_timeout)?;
     Ok(conn)
-}
-
-/// Writes this side's hello (its options and expected payload) on a new connection.
-fn write_hello(
-    conn: &mut dyn Conn,
-    endpoint: &Endpoint,
-    options: &Options,
-    expect: &Expect,
-) -> Result<(), ConnectError> {
-    let hello = our_hello(options, expect);
-    send_hello(conn, &hello, endpoint, options.handshake_timeout)
 }
 
 // ---------------------------------------------------------------- FIFOs
@@ -398,6 +433,7 @@ pub(crate) fn connect_fifo(
             _ => ConnectError::io(endpoint, "open the FIFO for writing", e),
         })?;
     let mut conn: Box<dyn Conn> = Box::new(file);
-    write_hello(&mut *conn, endpoint, options, expect)?;
+    let hello = our_hello(options, expect);
+    send_hello(&mut *conn, &hello, endpoint, options.handshake_timeout)?;
     Ok(StreamSender::new(conn, options.stream_max(), false))
 }

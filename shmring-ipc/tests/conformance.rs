@@ -300,6 +300,7 @@ fn oversized_frame_is_a_protocol_error() {
     let mut raw = std::os::unix::net::UnixStream::connect(&path).unwrap();
     let mut bytes = Vec::new();
     Hello {
+        flags: 0,
         max_frame: 100,
         fingerprint: 0,
         description: String::new(),
@@ -740,6 +741,7 @@ fn fifo_hellos_back_to_back() {
     let endpoint = format!("fifo:{}", path.display());
     let mut rx = Receiver::bind(&endpoint).unwrap();
     let hello = Hello {
+        flags: 0,
         max_frame: 1 << 20,
         fingerprint: 0,
         description: String::new(),

@@ -77,7 +77,7 @@ const POLLRDHUP: PollFlags = PollFlags::from_bits_retain(0x2000);
 /// How long dropping a sender waits for the receiver to take its committed bytes.
 pub const DROP_FLUSH: Duration = Duration::from_secs(10);
 /// Committed bytes a sender holds before `send` waits for the receiver.
-const HIGH_WATER: usize = 256 * 1024;
+pub(crate) const HIGH_WATER: usize = 256 * 1024;
 /// Non-blocking read attempts a waiting receiver makes before it sleeps in `poll(2)`.
 const SPIN_READS: u32 = 8;
 /// A connection's initial read buffer (it grows to the largest frame read).

@@ -120,12 +120,12 @@ impl StreamSender {
         self.conn.as_fd()
     }
 
-    pub(super) fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.out.len() - self.written
     }
 
     /// Writes committed bytes until done or the stream is full.
-    pub(super) fn flush_some(&mut self) -> Result<(), Refusal> {
+    pub(crate) fn flush_some(&mut self) -> Result<(), Refusal> {
         while self.written < self.out.len() {
             match write_conn(&mut *self.conn, self.socket, &self.out[self.written..]) {
                 Ok(0) => return Err(self.broke()),
@@ -143,6 +143,17 @@ impl StreamSender {
             self.written = 0;
         }
         Ok(())
+    }
+
+    /// Commits `bytes` (whole frames or lag records, already encoded) behind what is
+    /// committed, without waiting, and writes what the stream takes now.
+    pub(crate) fn commit(&mut self, bytes: &[u8]) -> Result<(), Refusal> {
+        if self.broken {
+            return Err(Refusal::Disconnected);
+        }
+        self.set_blocking(false)?;
+        self.out.extend_from_slice(bytes);
+        self.flush_some()
     }
 
     pub(super) fn broke(&mut self) -> Refusal {

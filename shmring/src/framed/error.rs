@@ -152,6 +152,34 @@ impl Refusal {
     }
 }
 
+impl From<TrySendError> for Refusal {
+    fn from(e: TrySendError) -> Refusal {
+        match e {
+            TrySendError::TooLarge { len, max } => Refusal::TooLarge { len, max },
+            TrySendError::Full => Refusal::Full,
+            TrySendError::Disconnected => Refusal::Disconnected,
+            TrySendError::Corrupted => Refusal::Corrupted,
+        }
+    }
+}
+
+impl From<SendTimeoutError> for Refusal {
+    fn from(e: SendTimeoutError) -> Refusal {
+        match e {
+            SendTimeoutError::TooLarge { len, max } => Refusal::TooLarge { len, max },
+            SendTimeoutError::Timeout => Refusal::Timeout,
+            SendTimeoutError::Disconnected => Refusal::Disconnected,
+            SendTimeoutError::Corrupted => Refusal::Corrupted,
+        }
+    }
+}
+
+impl From<SendError> for Refusal {
+    fn from(e: SendError) -> Refusal {
+        SendTimeoutError::from(e).into()
+    }
+}
+
 /// A blocking send's failure as a timed send reports it (a timed call that cannot time out
 /// — its deadline out of range — is a blocking one).
 impl From<SendError> for SendTimeoutError {
