@@ -10,6 +10,7 @@
 #[macro_use]
 mod out;
 mod bench;
+mod cast;
 mod ops;
 mod pipe;
 mod signals;
@@ -120,7 +121,7 @@ enum Command {
     /// ring's largest message (half its capacity, less 8 bytes) is refused (exit 9) as soon as
     /// that is known, without reading the rest.
     #[command(
-        after_help = "Examples:\n  echo hello | shmring send logs --create\n  tail -f app.log | shmring send logs --wait 5\n  shmring send frames --create --capacity 4194304 --frames < messages.bin"
+        after_help = "Examples:\n  echo hello | shmring send logs --create\n  tail -f app.log | shmring send logs --wait 5\n  shmring send frames --create --capacity 4194304 --frames < messages.bin\n  tail -f app.log | shmring send applog --create --broadcast    # every recv gets every line"
     )]
     Send(pipe::SendArgs),
     /// Receive messages from a framed ring as lines (or frames) on stdout. Messages are
@@ -128,7 +129,7 @@ enum Command {
     /// it took and exits 128+N; if its reader goes away or it is killed, what it had not
     /// written stays in the ring for the next receiver.
     #[command(
-        after_help = "Examples:\n  shmring recv logs --create --follow > out.txt\n  shmring recv logs --count 10\n  shmring recv logs | head -n 5    # the rest stays in the ring"
+        after_help = "Examples:\n  shmring recv logs --create --follow > out.txt\n  shmring recv logs --count 10\n  shmring recv logs | head -n 5    # the rest stays in the ring\n  shmring recv applog --from-oldest --follow    # a broadcast ring: its history, then live"
     )]
     Recv(pipe::RecvArgs),
 }

@@ -66,6 +66,29 @@ pub(crate) fn lag(p: &Participant, tail: Option<u64>) -> Option<u64> {
     Some(tail?.saturating_sub(p.position?))
 }
 
+/// What a ring's positions count: bytes (the framed rings), cells (framed-broadcast) or
+/// messages.
+pub(crate) fn unit(kind: shmring::RingKind) -> &'static str {
+    if kind.is_byte_ring() {
+        "bytes"
+    } else if kind == shmring::RingKind::FramedBroadcast {
+        "cells"
+    } else {
+        "messages"
+    }
+}
+
+/// The largest message of a ring of byte messages (`None` for typed rings).
+fn max_message(i: &shmring::header::HeaderInfo) -> Option<usize> {
+    if i.kind.is_byte_ring() {
+        Some(shmring::framed::max_message(i.capacity))
+    } else if i.kind == shmring::RingKind::FramedBroadcast {
+        Some(shmring::framed::broadcast::max_message(i.capacity))
+    } else {
+        None
+    }
+}
+
 /// A broadcast ring's policy, as `inspect` and `ls` name it (`None` for other kinds).
 pub(crate) fn policy(i: &shmring::header::HeaderInfo) -> Option<&'static str> {
     i.kind
@@ -86,7 +109,7 @@ pub(crate) fn report_json(r: &Inspection) -> Value {
         "area_offset": info.area_offset,
         "area_size": info.area_size,
         "capacity": info.capacity,
-        "max_message": info.kind.is_byte_ring().then(|| shmring::framed::max_message(info.capacity)),
+        "max_message": max_message(info),
         "slot_size": info.slot_size,
         "slot_align": info.slot_align,
         "fingerprint": format!("{:#018x}", info.fingerprint),
@@ -144,6 +167,8 @@ pub(crate) fn processes(r: &Inspection) -> String {
 pub(crate) fn payload(r: &Inspection) -> String {
     if r.info.kind.is_byte_ring() {
         "bytes".into()
+    } else if r.info.kind == shmring::RingKind::FramedBroadcast {
+        "bytes (64-byte cells)".into()
     } else {
         let d = r.info.description.as_str();
         let short: String = d.chars().take(40).collect();
@@ -345,11 +370,8 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
         )?;
     }
     outln!("capacity        {}", i.capacity)?;
-    if i.kind.is_byte_ring() {
-        outln!(
-            "largest message {} bytes",
-            shmring::framed::max_message(i.capacity)
-        )?;
+    if let Some(max) = max_message(i) {
+        outln!("largest message {max} bytes")?;
     }
     outln!(
         "slot            {} bytes, aligned to {}",
@@ -384,15 +406,7 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
     if let Some(c) = &r.control {
         outln!("tail            {}", c.tail)?;
         outln!("head            {}", c.head)?;
-        outln!(
-            "fill            {} {}",
-            c.fill,
-            if i.kind.is_byte_ring() {
-                "bytes"
-            } else {
-                "messages"
-            }
-        )?;
+        outln!("fill            {} {}", c.fill, unit(i.kind))?;
         if let Some(consumed) = c.consumed {
             outln!("consumed        {consumed}")?;
         }
@@ -536,12 +550,7 @@ pub fn rm(names: &[String], force: bool, json: bool) -> Result<(), Failure> {
 /// What a ring still holds, for `gc`: `"3 unread messages"`, `"120 unread bytes"`, or `None`.
 fn unread(r: &Inspection) -> Option<String> {
     let fill = r.control.as_ref()?.fill;
-    let unit = if r.info.kind.is_byte_ring() {
-        "bytes"
-    } else {
-        "messages"
-    };
-    (fill > 0).then(|| format!("{fill} unread {unit}"))
+    (fill > 0).then(|| format!("{fill} unread {}", unit(r.info.kind)))
 }
 
 /// `gc`: removes every ring whose recorded processes are all dead — but not one that still

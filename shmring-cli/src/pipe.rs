@@ -17,30 +17,57 @@ use crate::{Failure, signals};
 #[derive(Debug, clap::Args)]
 pub struct Common {
     /// The ring's name (as in /dev/shm).
-    name: String,
+    pub(crate) name: String,
     /// Create the ring (a framed many-producer ring) if it does not exist; if it does, open
     /// it (a ring of another kind is refused, exit 4). So the same command works run after
     /// run.
     #[arg(long)]
-    create: bool,
+    pub(crate) create: bool,
     /// Capacity in bytes when creating (a power of two, at least 64; the largest message is
     /// half of it, less 8 bytes). Ignored when the ring exists.
     #[arg(long, default_value_t = 1 << 20, requires = "create")]
-    capacity: u64,
+    pub(crate) capacity: u64,
     /// Permissions of a ring created here, in octal (default 600: the owner only; 660 lets
     /// the group send and receive). Ignored when the ring exists.
     #[arg(long, default_value = "600", requires = "create", value_parser = parse_mode)]
-    mode: u32,
+    pub(crate) mode: u32,
     /// Wait up to this many seconds for the ring to appear (when opening without --create)
     /// and, for `send`, for a receiver while the ring has lost its own (by default `send`
     /// waits for the next receiver as long as it takes, as a writer opening a FIFO waits for
     /// a reader; with --wait it gives up after SECONDS with exit 8).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-    wait: Option<f64>,
+    pub(crate) wait: Option<f64>,
     /// Frames instead of lines: each message is a 4-byte little-endian length, then that
     /// many bytes.
     #[arg(long)]
-    frames: bool,
+    pub(crate) frames: bool,
+    /// With --create: make a broadcast ring of byte messages (framed-broadcast): every
+    /// `recv` attached gets every message, like `tail -f` on a log. An existing
+    /// framed-broadcast ring is used as one without this flag.
+    #[arg(long, requires = "create")]
+    pub(crate) broadcast: bool,
+    /// With --broadcast: what the sender does when a receiver falls a ring behind — wait for
+    /// it (lossless), or go on and let it skip (overwrite; it is told how many it missed).
+    #[arg(long, value_enum, default_value_t = PolicyArg::Lossless, requires = "broadcast")]
+    pub(crate) policy: PolicyArg,
+}
+
+/// `--policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyArg {
+    /// The sender waits for the slowest receiver.
+    Lossless,
+    /// The sender never waits; a slow receiver skips (and is told how many).
+    Overwrite,
+}
+
+impl Common {
+    /// Whether this command works on a broadcast ring: asked for, or the ring is one.
+    pub(crate) fn broadcast(&self) -> bool {
+        self.broadcast
+            || shmring::inspect::inspect(&self.name)
+                .is_ok_and(|i| i.info.kind == shmring::RingKind::FramedBroadcast)
+    }
 }
 
 /// `shmring send`.
@@ -62,6 +89,10 @@ pub struct RecvArgs {
     /// it, `recv` ends once every sender that attached is gone and the ring is drained.
     #[arg(long)]
     follow: bool,
+    /// On a broadcast ring: start at the oldest message the ring still holds (its history),
+    /// not at the next one.
+    #[arg(long)]
+    from_oldest: bool,
 }
 
 /// `--mode`: octal permission bits, at most 777.
@@ -81,7 +112,7 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 }
 
 /// Opens (retrying while it does not exist, up to `--wait`) or creates the ring.
-fn attach<T>(
+pub(crate) fn attach<T>(
     c: &Common,
     create: impl Fn(&str, u64, u32) -> Result<T, OpenError>,
     open: impl Fn(&str) -> Result<T, OpenError>,
@@ -132,7 +163,7 @@ fn attach<T>(
     }
 }
 
-fn summary(json: bool, verb: &str, messages: u64, bytes: u64) {
+pub(crate) fn summary(json: bool, verb: &str, messages: u64, bytes: u64) {
     if json {
         errln!(
             "{}",
@@ -142,7 +173,7 @@ fn summary(json: bool, verb: &str, messages: u64, bytes: u64) {
 }
 
 /// Why the next message could not be read.
-enum ReadFail {
+pub(crate) enum ReadFail {
     /// The message is longer than the ring's largest (`len` when known: a frame's prefix).
     TooLarge(Option<u64>),
     /// Input ended inside a frame, or reading failed.
@@ -152,7 +183,7 @@ enum ReadFail {
 /// Reads the next message from stdin into `buf`: a line without its newline, or a frame.
 /// `None` at the end of input. Holds at most `max + 1` bytes of a message: a line or frame
 /// longer than `max` is refused as soon as that is known, without reading the rest.
-fn next_message(
+pub(crate) fn next_message(
     input: &mut impl BufRead,
     frames: bool,
     buf: &mut Vec<u8>,
@@ -217,6 +248,9 @@ fn next_message(
 
 pub fn send(args: &SendArgs, json: bool) -> Result<(), Failure> {
     let c = &args.common;
+    if c.broadcast() {
+        return crate::cast::send(c, json);
+    }
     let tx = attach(
         c,
         |n, cap, mode| Sender::options().mode(mode).create(n, cap),
@@ -402,6 +436,19 @@ impl Output {
 
 pub fn recv(args: &RecvArgs, json: bool) -> Result<(), Failure> {
     let c = &args.common;
+    if c.broadcast() {
+        return crate::cast::recv(c, args.count, args.follow, args.from_oldest, json);
+    }
+    if args.from_oldest {
+        return Err(Failure::new(
+            2,
+            format!(
+                "--from-oldest is for broadcast rings; {} is not one (a framed ring's messages \
+                 go to one receiver, oldest first already)",
+                c.name
+            ),
+        ));
+    }
     // Senders found dead from now on count, those our own attach finds included (read from
     // the file, before attaching reaps them); a ring that does not exist yet has none.
     let before = shmring::inspect::inspect(&c.name)

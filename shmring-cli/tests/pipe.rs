@@ -436,3 +436,65 @@ fn send_waits_for_the_next_receiver() {
     assert_eq!(code, Some(8), "{err}");
     assert!(err.contains("--wait 0.3") && err.contains(&name), "{err}");
 }
+
+/// `send --create --broadcast`: every `recv` attached gets every line (two followers at
+/// once), a late `recv --from-oldest` gets the history the ring holds, and `--from-oldest` on
+/// a ring that is not a broadcast one is refused (exit 2).
+#[test]
+fn a_broadcast_ring_gives_every_line_to_every_recv() {
+    let name = unique("broadcast");
+    let _u = Unlink(name.clone());
+    // Created first (nothing sent), so both followers attach before the first line.
+    let (code, _, err) = run(&["send", &name, "--create", "--broadcast"]);
+    assert_eq!(code, Some(0), "{err}");
+    let followers: Vec<_> = (0..2)
+        .map(|_| {
+            spawn(
+                &["recv", &name, "--count", "1000"],
+                Stdio::null(),
+                Stdio::piped(),
+            )
+        })
+        .collect();
+    // Each follower announces its cursor in the ring's table as it attaches.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while shmring::inspect::inspect(&name)
+        .unwrap()
+        .participants
+        .iter()
+        .filter(|p| p.position.is_some())
+        .count()
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the receivers never attached"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let input: Vec<u8> = (0..1000)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .collect();
+    let mut send = spawn(&["send", &name], Stdio::piped(), Stdio::null());
+    send.stdin.take().unwrap().write_all(&input).unwrap();
+    let (code, _, err) = finish(send);
+    assert_eq!(code, Some(0), "{err}");
+    for f in followers {
+        let (code, out, err) = finish(f);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(out == input, "a receiver missed or reordered lines");
+    }
+    // The history: the ring (1 MiB, 16 384 cells) still holds all 1 000 lines.
+    let (code, out, err) = run(&["recv", &name, "--from-oldest", "--count", "1000"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.as_bytes() == input, "the history differs");
+
+    let plain = unique("not-broadcast");
+    let _v = Unlink(plain.clone());
+    let (code, _, err) = run(&["recv", &plain, "--create", "--from-oldest", "--count", "1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--from-oldest is for broadcast rings"),
+        "{err}"
+    );
+}
