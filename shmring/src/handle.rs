@@ -327,4 +327,47 @@ macro_rules! stream_method {
     };
 }
 
-pub(crate) use {readiness_methods, stream_method};
+/// `Core` for a handle that wraps another handle's core in its field `$field` (the byte
+/// broadcast handles over the typed broadcast ring): every call forwards, but `would_wait`,
+/// which the wrapper decides (`|h, need| …`).
+macro_rules! wrapped_core {
+    ($ty:ty, $field:ident, would_wait: |$h:ident, $need:ident| $would_wait:expr) => {
+        #[cfg(not(shmring_loom))]
+        impl $crate::handle::Core for $ty {
+            fn held_segment(&self) -> &$crate::Segment {
+                self.$field.held_segment()
+            }
+
+            fn ring_capacity(&self) -> usize {
+                self.$field.ring_capacity()
+            }
+
+            fn peers_gone(&self) -> bool {
+                self.$field.peers_gone()
+            }
+
+            fn readiness(&mut self) -> &mut $crate::notify::Readiness {
+                self.$field.readiness()
+            }
+
+            fn bridge(&mut self) -> std::io::Result<std::sync::Arc<$crate::notify::Bridge>> {
+                self.$field.bridge()
+            }
+
+            fn waiter(&self) -> $crate::wait::Waiter {
+                self.$field.waiter()
+            }
+
+            fn would_wait(&mut self, $need: usize) -> bool {
+                let $h = self;
+                $would_wait
+            }
+
+            fn look_at_peers(&mut self) {
+                self.$field.look_at_peers();
+            }
+        }
+    };
+}
+
+pub(crate) use {readiness_methods, stream_method, wrapped_core};

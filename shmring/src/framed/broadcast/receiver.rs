@@ -450,40 +450,7 @@ impl Receiver {
     }
 }
 
-#[cfg(not(shmring_loom))]
-impl crate::handle::Core for Receiver {
-    fn held_segment(&self) -> &Segment {
-        self.ring.held_segment()
-    }
-
-    fn ring_capacity(&self) -> usize {
-        self.ring.ring_capacity()
-    }
-
-    fn peers_gone(&self) -> bool {
-        self.ring.peers_gone()
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        self.ring.readiness()
-    }
-
-    fn bridge(&mut self) -> std::io::Result<std::sync::Arc<crate::notify::Bridge>> {
-        self.ring.bridge()
-    }
-
-    fn waiter(&self) -> crate::wait::Waiter {
-        self.ring.waiter()
-    }
-
-    fn would_wait(&mut self, _need: usize) -> bool {
-        self.ring.nothing_new()
-    }
-
-    fn look_at_peers(&mut self) {
-        self.ring.look_at_peers();
-    }
-}
+crate::handle::wrapped_core!(Receiver, ring, would_wait: |rx, _need| rx.ring.nothing_new());
 
 crate::handle::stream_method! {
     impl[] Receiver => Vec<u8>, RecvError;

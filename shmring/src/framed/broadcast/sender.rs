@@ -331,40 +331,7 @@ impl Sender {
     }
 }
 
-#[cfg(not(shmring_loom))]
-impl crate::handle::Core for Sender {
-    fn held_segment(&self) -> &Segment {
-        self.ring.held_segment()
-    }
-
-    fn ring_capacity(&self) -> usize {
-        self.ring.ring_capacity()
-    }
-
-    fn peers_gone(&self) -> bool {
-        self.ring.peers_gone()
-    }
-
-    fn readiness(&mut self) -> &mut crate::notify::Readiness {
-        self.ring.readiness()
-    }
-
-    fn bridge(&mut self) -> std::io::Result<std::sync::Arc<crate::notify::Bridge>> {
-        self.ring.bridge()
-    }
-
-    fn waiter(&self) -> crate::wait::Waiter {
-        self.ring.waiter()
-    }
-
-    fn would_wait(&mut self, need: usize) -> bool {
-        self.ring.would_wait_for(cells_for(need))
-    }
-
-    fn look_at_peers(&mut self) {
-        self.ring.look_at_peers();
-    }
-}
+crate::handle::wrapped_core!(Sender, ring, would_wait: |tx, need| tx.ring.would_wait_for(cells_for(need)));
 
 crate::handle::readiness_methods! {
     impl[] Sender;
