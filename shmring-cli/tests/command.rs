@@ -155,3 +155,42 @@ fn help_has_examples_and_create_takes_a_mode() {
     let (code, _, err) = run(&["send", &name, "--create", "--mode", "999"]);
     assert_eq!(code, Some(2), "{err}");
 }
+
+/// With the `peers` feature, `bench --rows peers` runs iceoryx2's publish-subscribe across
+/// processes next to the floor: a round trip and the one- and two-subscriber throughput, each
+/// measured (every round trip's value and every received message checked by the row itself).
+#[cfg(feature = "peers")]
+#[test]
+fn bench_runs_the_iceoryx2_rows() {
+    let (code, out, err) = run(&[
+        "--json",
+        "bench",
+        "--rows",
+        "peers",
+        "--sizes",
+        "8",
+        "--round-trips",
+        "2000",
+        "--secs",
+        "0.05",
+        "--reps",
+        "1",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    for want in [
+        "iceoryx2 publish-subscribe (busy-poll)",
+        "iceoryx2 publish-subscribe (busy-poll, lossy, 1 subscriber)",
+        "iceoryx2 publish-subscribe (busy-poll, lossy, 2 subscribers, per subscriber)",
+    ] {
+        let row = rows
+            .iter()
+            .find(|r| r["row"] == want)
+            .unwrap_or_else(|| panic!("{want} missing from {rows:?}"));
+        let measured = row["rtt_us"]["p50"]
+            .as_f64()
+            .or(row["throughput"]["msgs_per_s"].as_f64());
+        assert!(measured.is_some_and(|m| m > 0.0), "{row}");
+    }
+}

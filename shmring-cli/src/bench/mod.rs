@@ -27,7 +27,8 @@ pub struct BenchArgs {
     quick: bool,
     /// Row groups to run, comma-separated: floor, spsc, mpmc, framed, framed-mpsc, broadcast (each
     /// also as NAME-spin or NAME-blocking), pipe, uds, tcp, mq, ipc (or ipc-shm, ipc-uds,
-    /// ipc-tcp, ipc-fifo, ipc-mq), inproc, wake (replies slower than a receiver spins:
+    /// ipc-tcp, ipc-fifo, ipc-mq), inproc, peers (iceoryx2 publish-subscribe; built with the
+    /// `peers` feature), wake (replies slower than a receiver spins:
     /// blocking against async receive). Default: all. The floor always runs.
     #[arg(long, value_delimiter = ',')]
     rows: Vec<String>,
@@ -278,7 +279,15 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         "ipc",
         "inproc",
         "wake",
+        "peers",
     ];
+    if !cfg!(feature = "peers") && args.rows.iter().any(|r| r == "peers") {
+        return Err(Failure::new(
+            2,
+            "the peers rows (iceoryx2) are built with the `peers` feature: cargo build \
+             --release -p shmring-cli --features peers",
+        ));
+    }
     for r in &args.rows {
         let base = r.trim_end_matches("-spin").trim_end_matches("-blocking");
         let ipc_kind = r

@@ -72,11 +72,15 @@ const RTT_SMALL_CAPACITY: u64 = 4;
 mod broadcast;
 mod floor;
 mod framed;
+#[cfg(feature = "peers")]
+mod ice;
 mod inproc;
 mod mpmc;
 mod spsc;
 mod streams;
 
+#[cfg(feature = "peers")]
+use ice::*;
 #[allow(unused_imports)]
 use {broadcast::*, floor::*, framed::*, inproc::*, mpmc::*, spsc::*, streams::*};
 
@@ -143,6 +147,12 @@ pub(super) fn peer(args: &[String]) -> bool {
             broadcast_produce(arg(2), Mode::parse(arg(3)), arg(4).parse().unwrap())
         }
         ("broadcast-sink", _) => broadcast_sink(arg(2), Mode::parse(arg(3))),
+        #[cfg(feature = "peers")]
+        ("iceoryx2-rtt", _) => iceoryx2_echo(arg(2)),
+        #[cfg(feature = "peers")]
+        ("iceoryx2-tput", _) => iceoryx2_produce(arg(2), arg(3).parse().unwrap()),
+        #[cfg(feature = "peers")]
+        ("iceoryx2-sink", _) => iceoryx2_sink(arg(2)),
         ("stream-rtt", kind) => stream_echo(kind, arg(2), arg(3).parse().unwrap()),
         ("stream-tput", kind) => stream_produce(kind, arg(2), arg(3).parse().unwrap()),
         _ => return false,
@@ -287,6 +297,14 @@ pub(super) fn add_rows(plan: &mut Plan) {
         spsc_rtt::<u64>(wake, mode, WaitStrategy::default(), RTT_CAPACITY)
     });
     plan.add("wake", 8, move || spsc_rtt_async(wake, mode));
+    // iceoryx2 publish-subscribe (feature `peers`): beside spsc and broadcast.
+    #[cfg(feature = "peers")]
+    {
+        plan.add("peers", 8, move || iceoryx2_rtt(cfg));
+        for subscribers in [1, 2] {
+            plan.add("peers", 8, move || iceoryx2_tput(cfg, subscribers));
+        }
+    }
     plan.add("inproc", 8, move || rtrb_tput(cfg));
     plan.add("inproc", 8, move || shmring_inproc_tput(cfg));
     plan.add("inproc", 8, move || crossbeam_tput(cfg));
