@@ -248,6 +248,7 @@ pub(crate) enum Slot {
 
 /// Copies the slot of `position` (below the tail the caller read) into `*dst` under its
 /// stamp, checked before and after the copy (the seqlock).
+#[inline]
 pub(crate) fn read_slot<T: ShmType>(area: &Area<T>, position: u64, dst: &mut T) -> Slot {
     let storage = area.storage();
     let stamp = storage.stamp(position);

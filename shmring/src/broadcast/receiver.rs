@@ -303,6 +303,7 @@ impl<T: ShmType> Receiver<T> {
         skipping_lagged(move || self.try_recv(), TryRecvError::is_lagged)
     }
 
+    #[inline]
     pub(super) fn recv_into_until(
         &mut self,
         dst: &mut T,
@@ -312,6 +313,17 @@ impl<T: ShmType> Receiver<T> {
         if !first.retry() {
             return first.done();
         }
+        self.wait_into(dst, deadline)
+    }
+
+    /// The waiting part of [`recv_into_until`](Receiver::recv_into_until).
+    #[cold]
+    #[inline(never)]
+    fn wait_into(
+        &mut self,
+        dst: &mut T,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), RecvTimeoutError> {
         let area = self.shared.area.clone();
         let (index, strategy) = (self.record(), self.strategy);
         wait_on_record(&area, index, strategy, deadline, |force| {
@@ -319,8 +331,28 @@ impl<T: ShmType> Receiver<T> {
         })
     }
 
-    /// One attempt: copy the message at the cursor under its stamp.
+    /// One attempt: copy the message at the cursor under its stamp. The common case — the
+    /// tail last read covers the cursor and the copy is whole — inline; the rest
+    /// ([`pop_slow`](Receiver::pop_slow)) out of line.
+    #[inline]
     pub(super) fn pop(&mut self, dst: &mut T, force: bool) -> Result<(), TryRecvError> {
+        let position = self.cursor;
+        if position < self.tail
+            && self.tail - position <= self.shared.area.capacity()
+            && !self.shared.is_corrupted()
+            && read_slot(&self.shared.area, position, dst) == Slot::Copied
+        {
+            self.advance(position + 1, false);
+            return Ok(());
+        }
+        self.pop_slow(dst, force)
+    }
+
+    /// [`pop`](Receiver::pop) when the cursor has caught up with the tail last read, was
+    /// overtaken, or the ring is corrupted.
+    #[cold]
+    #[inline(never)]
+    fn pop_slow(&mut self, dst: &mut T, force: bool) -> Result<(), TryRecvError> {
         let position = self.next_position(force)?;
         match read_slot(&self.shared.area, position, dst) {
             Slot::Copied => {
@@ -418,6 +450,7 @@ impl<T: ShmType> Receiver<T> {
     /// once with `now`. The announced cursor lags the real one by less than a quarter ring,
     /// which only makes a lossless writer more careful; a receiver that finds the ring empty
     /// announces before it waits, so a writer waiting for room is always served.
+    #[inline]
     pub(crate) fn advance(&mut self, position: u64, now: bool) {
         self.cursor = position;
         let quarter = (self.shared.area.capacity() / 4).max(1);
@@ -427,6 +460,7 @@ impl<T: ShmType> Receiver<T> {
     }
 
     /// Publishes the cursor and wakes a lossless writer waiting for room.
+    #[cold]
     fn announce(&mut self) {
         self.published = self.cursor;
         self.shared

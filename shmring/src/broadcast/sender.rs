@@ -204,7 +204,37 @@ impl<T: ShmType> Sender<T> {
             .map_err(|e| e.with_value(value))
     }
 
+    #[inline]
     pub(super) fn send_until(
+        &mut self,
+        value: &T,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), SendTimeoutError<()>> {
+        let pos = self.tail;
+        if self.room_known(pos) {
+            self.write_slot(pos, value);
+            self.publish(pos + 1);
+            return Ok(());
+        }
+        self.send_slow(value, deadline)
+    }
+
+    /// Whether `pos` may be written by what this writer already knows (no shared state
+    /// read but the membership epoch): the common case of [`reserve`](Sender::reserve).
+    #[inline]
+    fn room_known(&self, pos: u64) -> bool {
+        pos < MAX_POSITION - 1
+            && !self.shared.is_corrupted()
+            && (self.overwrite
+                || (pos < self.lowest.saturating_add(self.shared.area.capacity())
+                    && self.shared.area.epoch().load(Ordering::Acquire) == self.seen_epoch))
+    }
+
+    /// [`send_until`](Sender::send_until) when the cached lowest cursor says full, the
+    /// membership changed, or the ring is corrupted.
+    #[cold]
+    #[inline(never)]
+    fn send_slow(
         &mut self,
         value: &T,
         deadline: Option<std::time::Instant>,
@@ -283,6 +313,7 @@ impl<T: ShmType> Sender<T> {
     }
 
     /// Writes `*value` into the slot of `pos` (reserved, not yet published) under its stamp.
+    #[inline]
     pub(crate) fn write_slot(&mut self, pos: u64, value: &T) {
         let storage = self.shared.area.storage();
         let stamp = storage.stamp(pos);
@@ -298,6 +329,7 @@ impl<T: ShmType> Sender<T> {
     }
 
     /// Publishes every slot written below `tail` and wakes sleeping receivers.
+    #[inline]
     pub(crate) fn publish(&mut self, tail: u64) {
         self.tail = tail;
         self.shared.area.tail().store(tail, Ordering::Release);

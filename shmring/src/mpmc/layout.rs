@@ -242,6 +242,7 @@ impl<T: Copy> Area<T> {
 
     /// The eventcount `role` sleeps on, as participant `index` whose process-local sleeper
     /// count is `local`.
+    #[inline]
     pub fn event<'a>(&'a self, role: Role, index: usize, local: &'a Mutex<u32>) -> EventCount<'a> {
         EventCount {
             seq: self.0.u32_at(match role {

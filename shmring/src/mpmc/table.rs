@@ -249,6 +249,7 @@ impl<T: ShmType> Participant<T> {
             .wake(area.storage());
     }
 
+    #[inline]
     pub(crate) fn notify(&self, role: Role) {
         let area = &self.area;
         area.event(role, self.index, &self.sleepers)
