@@ -331,3 +331,36 @@ fn hostile_cells_are_corrupted() {
         assert_eq!(rx.try_recv(), Err(TryRecvError::Corrupted), "{what}: stays");
     }
 }
+
+/// A tail no writer can have (a peer's scribble) when a writer or receiver attaches:
+/// `OpenError::Corrupted`, never an overflow in the stamp arithmetic (found by the torture
+/// suite's hostile peer: a new writer's read-back of the last message's sequence number).
+#[test]
+fn a_hostile_tail_is_corruption_at_attach() {
+    use shmring::mpmc::layout::TAIL_OFFSET;
+    for tail in [u64::MAX, 1 << 62, (1 << 62) + 1] {
+        let name = unique_name("fbroadcast-hostile-tail");
+        let _u = Unlink(name.clone());
+        drop(Sender::create(name.as_str(), 8).unwrap());
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(shm_path(&name))
+            .unwrap();
+        file.write_all_at(&tail.to_ne_bytes(), (HEADER_SIZE + TAIL_OFFSET) as u64)
+            .unwrap();
+        assert!(
+            matches!(
+                Sender::open(name.as_str()),
+                Err(OpenError::Corrupted { .. })
+            ),
+            "writer, tail {tail:#x}"
+        );
+        assert!(
+            matches!(
+                Receiver::open(name.as_str()),
+                Err(OpenError::Corrupted { .. })
+            ),
+            "receiver, tail {tail:#x}"
+        );
+    }
+}

@@ -139,7 +139,7 @@ unsafe impl<T: ShmType + Send> Send for Sender<T> {}
 unsafe impl<T: ShmType + Send> Send for Receiver<T> {}
 
 /// Positions stay below 2^62, so the stamps (`2·pos + 2`) never wrap.
-const MAX_POSITION: u64 = 1 << 62;
+pub(crate) const MAX_POSITION: u64 = 1 << 62;
 
 /// The stamp of a slot while the writer writes position `pos` into it.
 const fn writing(pos: u64) -> u64 {

@@ -23,6 +23,16 @@ impl<T: ShmType> Sender<T> {
             });
         }
         let tail = shared.area.tail().load(Ordering::Acquire);
+        if tail >= MAX_POSITION {
+            // Checked when the segment was mapped, but a peer may have written it since.
+            return Err(OpenError::Corrupted {
+                name: shared.name.clone(),
+                reason: crate::header::HeaderError::BadField {
+                    field: "broadcast tail",
+                    value: tail,
+                },
+            });
+        }
         Ok(Sender {
             shared,
             strategy: default_strategy(),
