@@ -223,6 +223,9 @@ enum Hearing {
 /// of subscribers while the publisher is idle; ends when told to stop.
 fn accept_loop(mut listener: Box<dyn Listen>, shared: &Shared, max: u32, timeout: Duration) {
     let mut joining: Vec<Joining> = Vec::new();
+    // Subscribers heard and not yet handed over: the publisher may hold the list for long
+    // (a lossless send waiting for a slow subscriber), and accepting must go on meanwhile.
+    let mut ready: Vec<Sub> = Vec::new();
     while !shared.stop.load(Ordering::Acquire) {
         {
             let fds: Vec<BorrowedFd<'_>> = std::iter::once(listener.as_fd())
@@ -245,13 +248,14 @@ fn accept_loop(mut listener: Box<dyn Listen>, shared: &Shared, max: u32, timeout
                 Hearing::Subscriber(their_max) => {
                     let j = joining.swap_remove(i);
                     let tx = StreamSender::new(j.conn, their_max, false);
-                    shared.subs().push(Sub { tx, lagged: 0 });
+                    ready.push(Sub { tx, lagged: 0 });
                 }
             }
         }
         // Keep committed frames flowing while the publisher is idle (it may be busy: then
         // it writes them itself).
         if let Ok(mut subs) = shared.subs.try_lock() {
+            subs.append(&mut ready);
             subs.retain_mut(|s| s.tx.pending() == 0 || s.tx.flush_some().is_ok());
         }
     }
