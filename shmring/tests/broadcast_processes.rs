@@ -11,7 +11,7 @@ use std::process::Child;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{Rng, Unlink, child, unique_name, wait_for_line, wait_with_watchdog};
+use common::{Rng, Unlink, child, unique_name, wait_for_line};
 use shmring::broadcast::{Policy, Receiver, RecvTimeoutError, Sender};
 
 /// The tests spin several processes; on a 2-core machine they run one at a time.
@@ -66,22 +66,7 @@ fn spawn_receiver(name: &str, from_oldest: bool) -> Child {
 
 /// `(got, missed, first position)` a receiver child reported.
 fn report(c: Child) -> (u64, u64, u64) {
-    let out = wait_with_watchdog(c);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // stdout went to `wait_for_line`; the result comes on stderr.
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .unwrap_or_else(|| panic!("no RESULT line:\n{stderr}"));
-    let n: Vec<u64> = line
-        .split_whitespace()
-        .map(|w| w.parse().unwrap())
-        .collect();
+    let n = common::stderr_result_numbers(c);
     (n[0], n[1], n[2])
 }
 

@@ -11,7 +11,7 @@ use std::process::Child;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use common::{Rng, Unlink, child, unique_name, wait_for_line, wait_with_watchdog};
+use common::{Rng, Unlink, child, unique_name, wait_for_line};
 use shmring::broadcast::Policy;
 use shmring::framed::broadcast::{Receiver, RecvTimeoutError, Sender};
 
@@ -101,17 +101,7 @@ fn spawn(role: &str, name: &str) -> Child {
 
 /// `(got, missed, writers seen)` a receiver child reported.
 fn report(c: Child) -> (u64, u64, u64) {
-    let out = wait_with_watchdog(c);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let line = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .unwrap_or_else(|| panic!("no RESULT line:\n{stderr}"));
-    let n: Vec<u64> = line
-        .split_whitespace()
-        .map(|w| w.parse().unwrap())
-        .collect();
+    let n = common::stderr_result_numbers(c);
     (n[0], n[1], n[2])
 }
 

@@ -121,6 +121,21 @@ pub fn result_line(out: &Output) -> String {
         })
 }
 
+/// The numbers of the `RESULT ...` line a child printed on stderr (its stdout went to
+/// [`wait_for_line`]), once it exited successfully (with the watchdog).
+pub fn stderr_result_numbers(child: Child) -> Vec<u64> {
+    let out = wait_with_watchdog(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("no RESULT line:\n{stderr}"));
+    line.split_whitespace()
+        .map(|w| w.parse().expect("a number in the RESULT line"))
+        .collect()
+}
+
 /// A segment name unique to this process and call.
 pub fn unique_name(tag: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
