@@ -1,9 +1,9 @@
 //! A live broadcast ring (a writer and two receivers, one joined at the oldest message, on a
 //! sealed memfd; the policy from the first input byte) whose shared state — the tail, the
-//! participant table with the receivers' cursors, slot stamps and payloads — is overwritten
-//! with fuzzer bytes between operations. The handles must only ever return messages, `Lagged`
-//! or clean errors: no panic, no out-of-bounds access, no hang (every call here is
-//! non-blocking and bounded).
+//! participant table with the receivers' cursors, slot stamps (an overwrite ring's) and
+//! payloads — is overwritten with fuzzer bytes between operations. The handles must only ever
+//! return messages, `Lagged` or clean errors: no panic, no out-of-bounds access, no hang (every
+//! call here is non-blocking and bounded).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -34,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
             .open(Location::Fd(fd))
             .ok(),
     ];
-    let area_len = shmring::mpmc::layout::CONTROL_SIZE + CAPACITY as usize * 24;
+    // Slots are a stamp and the payload in an overwrite ring, the bare payload in a lossless
+    // one.
+    let stride = if policy == Policy::Overwrite { 24 } else { 16 };
+    let area_len = shmring::mpmc::layout::CONTROL_SIZE + CAPACITY as usize * stride;
     let mut bytes = data.iter().copied();
     while let Some(op) = bytes.next() {
         let arg = bytes.next().unwrap_or(0);

@@ -1,10 +1,10 @@
-//! A live framed broadcast ring (a writer and two receivers, one joined at the oldest
-//! message, on a sealed memfd; the policy from the first input byte) whose shared state —
-//! the tail, the participant table, cell stamps, cell headers (index, count, length, tag,
-//! sequence number) and payloads — is overwritten with fuzzer bytes between operations.
-//! The handles must only ever return whole messages no longer than the ring allows,
-//! `Lagged` or clean errors: no panic, no out-of-bounds access, no hang (every call here is
-//! non-blocking and bounded).
+//! A live framed broadcast ring (a writer and two receivers, one joined at the oldest message,
+//! on a sealed memfd; the policy from the first input byte) whose shared state — the tail, the
+//! participant table, cell stamps (an overwrite ring's), cell headers (index, count, length,
+//! tag, sequence number) and payloads — is overwritten with fuzzer bytes between operations.
+//! The handles must only ever return whole messages no longer than the ring allows, `Lagged` or
+//! clean errors: no panic, no out-of-bounds access, no hang (every call here is non-blocking
+//! and bounded).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -37,7 +37,9 @@ fuzz_target!(|data: &[u8]| {
             .open(Location::Fd(fd))
             .ok(),
     ];
-    let area_len = shmring::mpmc::layout::CONTROL_SIZE + CAPACITY as usize * (8 + CELL);
+    // Cells are stamped (8 bytes before each) in an overwrite ring, bare in a lossless one.
+    let stamp = if policy == Policy::Overwrite { 8 } else { 0 };
+    let area_len = shmring::mpmc::layout::CONTROL_SIZE + CAPACITY as usize * (stamp + CELL);
     let mut bytes = data.iter().copied();
     let mut buf = Vec::new();
     while let Some(op) = bytes.next() {

@@ -122,10 +122,22 @@ pub(crate) fn open_ring_as(
     location: impl Into<Location>,
     geometry: Geometry,
 ) -> Result<Segment, OpenError> {
+    open_ring_laid_out(kind, layout, location, |_| geometry)
+}
+
+/// [`open_ring_as`] for a ring whose slot layout depends on its header (the broadcast
+/// policy): `geometry` is asked once the header is validated.
+pub(crate) fn open_ring_laid_out(
+    kind: RingKind,
+    layout: crate::TypeLayout,
+    location: impl Into<Location>,
+    geometry: impl FnOnce(&crate::header::HeaderInfo) -> Geometry,
+) -> Result<Segment, OpenError> {
     let segment = SegmentOptions::new(kind)
         .payload_layout(layout)
         .open(location)?;
     let info = segment.info();
+    let geometry = geometry(info);
     let bad = |field, value| OpenError::Corrupted {
         name: segment.name().to_owned(),
         reason: HeaderError::BadField { field, value },
@@ -227,6 +239,12 @@ mod mapped {
                     .as_ptr()
                     .add((pos & self.mask) as usize * self.geometry.stride)
             }
+        }
+
+        /// Whether every slot starts with a stamp word.
+        #[inline]
+        pub fn is_stamped(&self) -> bool {
+            self.geometry.value_offset != 0
         }
 
         /// The stamp word of the slot of `pos` (stamped geometries only).
@@ -456,6 +474,7 @@ mod model {
         /// keeps them apart from the payload cells.
         data_words: Vec<AtomicU64>,
         stride: usize,
+        stamped: bool,
         slots: Vec<UnsafeCell<T>>,
         lock: Mutex<()>,
         wake: Condvar,
@@ -485,6 +504,7 @@ mod model {
                     .map(|_| AtomicU64::new(0))
                     .collect(),
                 stride: geometry.stride,
+                stamped: geometry.value_offset != 0,
                 slots: (0..capacity)
                     .map(|_| UnsafeCell::new(T::zeroed()))
                     .collect(),
@@ -505,6 +525,11 @@ mod model {
 
         pub fn u32_at(&self, offset: usize) -> &AtomicU32 {
             &self.inner.words32[offset / 4]
+        }
+
+        /// Whether the geometry modelled has stamped slots.
+        pub fn is_stamped(&self) -> bool {
+            self.inner.stamped
         }
 
         /// The stamp word of the slot of `pos` (zero, as in a fresh mapped ring).

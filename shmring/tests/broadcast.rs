@@ -241,13 +241,17 @@ fn the_policy_and_kind_are_in_the_header() {
 }
 
 /// Hostile writes to the shared state: a tail that went backwards, and a published slot with
-/// an older stamp, are `Corrupted` — never a panic, a hang or a torn value.
+/// an older stamp (an overwrite ring's), are `Corrupted` — never a panic, a hang or a torn
+/// value.
 #[test]
 fn hostile_positions_and_stamps_are_corrupted() {
     use shmring::mpmc::layout::{CONTROL_SIZE, TAIL_OFFSET};
     let name = unique_name("broadcast-hostile");
     let _u = Unlink(name.clone());
-    let mut tx = Sender::<u64>::create(name.as_str(), 8).unwrap();
+    let mut tx = Sender::<u64>::options()
+        .policy(Policy::Overwrite)
+        .create(name.as_str(), 8)
+        .unwrap();
     let mut rx = Receiver::<u64>::open(name.as_str()).unwrap();
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -281,4 +285,30 @@ fn hostile_positions_and_stamps_are_corrupted() {
         Err(OpenError::Corrupted { .. }) => {}
         other => panic!("a tail of u64::MAX: {other:?}"),
     }
+}
+
+/// A lossless ring's slots are bare payloads (no stamps, docs/layout.md): a hostile write to
+/// a published slot only changes what is received, and the ring goes on.
+#[test]
+fn a_lossless_slot_written_by_a_peer_is_only_garbage() {
+    use shmring::mpmc::layout::CONTROL_SIZE;
+    let name = unique_name("broadcast-hostile-lossless");
+    let _u = Unlink(name.clone());
+    let mut tx = Sender::<u64>::create(name.as_str(), 8).unwrap();
+    let mut rx = Receiver::<u64>::open(name.as_str()).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(shm_path(&name))
+        .unwrap();
+    tx.send(1).unwrap();
+    tx.send(2).unwrap();
+    // Slot 1 (8 bytes a slot, right after the control block) overwritten.
+    let slot1 = HEADER_SIZE + CONTROL_SIZE + 8;
+    file.write_all_at(&0xdead_u64.to_ne_bytes(), slot1 as u64)
+        .unwrap();
+    assert_eq!(rx.recv(), Ok(1));
+    assert_eq!(rx.recv(), Ok(0xdead));
+    tx.send(3).unwrap();
+    assert_eq!(rx.recv(), Ok(3));
 }

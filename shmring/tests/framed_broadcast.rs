@@ -311,24 +311,37 @@ fn hostile_cells_are_corrupted() {
         ),
         ("the last sequence number", &[(16, &max)]),
     ];
-    for (what, writes) in cases {
-        let name = unique_name("fbroadcast-hostile");
-        let _u = Unlink(name.clone());
-        let mut tx = Sender::create(name.as_str(), 8).unwrap();
-        let mut rx = Receiver::open(name.as_str()).unwrap();
-        tx.send(&[7; 60]).unwrap(); // cells 0 and 1
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(shm_path(&name))
-            .unwrap();
-        for (at, bytes) in writes {
-            // The first cell's field, after its 8-byte stamp (slot 0 follows the control
-            // block).
-            let offset = (HEADER_SIZE + CONTROL_SIZE + 8 + at) as u64;
-            file.write_all_at(bytes, offset).unwrap();
+    // Slot 0 follows the control block; an overwrite ring's cells start with an 8-byte
+    // stamp, a lossless ring's are bare.
+    for (policy, stamp) in [(Policy::Lossless, 0), (Policy::Overwrite, 8)] {
+        for (what, writes) in cases {
+            let name = unique_name("fbroadcast-hostile");
+            let _u = Unlink(name.clone());
+            let mut tx = Sender::options()
+                .policy(policy)
+                .create(name.as_str(), 8)
+                .unwrap();
+            let mut rx = Receiver::open(name.as_str()).unwrap();
+            tx.send(&[7; 60]).unwrap(); // cells 0 and 1
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(shm_path(&name))
+                .unwrap();
+            for (at, bytes) in writes {
+                let offset = (HEADER_SIZE + CONTROL_SIZE + stamp + at) as u64;
+                file.write_all_at(bytes, offset).unwrap();
+            }
+            assert_eq!(
+                rx.try_recv(),
+                Err(TryRecvError::Corrupted),
+                "{policy:?} {what}"
+            );
+            assert_eq!(
+                rx.try_recv(),
+                Err(TryRecvError::Corrupted),
+                "{policy:?} {what}: stays"
+            );
         }
-        assert_eq!(rx.try_recv(), Err(TryRecvError::Corrupted), "{what}");
-        assert_eq!(rx.try_recv(), Err(TryRecvError::Corrupted), "{what}: stays");
     }
 }
 

@@ -1,5 +1,5 @@
 //! loom models of the broadcast ring: a lossless writer waiting on two receivers and woken
-//! by each, an overwrite writer lapping a receiver in the middle of its copy (a torn copy is
+//! by each, a receiver joining a lossless ring while the writer fills it, an overwrite writer lapping a receiver in the middle of its copy (a torn copy is
 //! never returned), and a receiver dying while the writer waits on it. Run with
 //! `RUSTFLAGS="--cfg shmring_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release -p shmring --test loom_broadcast`
 //! (`ci/loom.sh`). Without the cfg this file is empty.
@@ -39,6 +39,42 @@ fn lossless_writer_and_two_receivers() {
         w.join().unwrap();
         assert_eq!(got_a, [1, 2, 3]);
         assert_eq!(rb.join().unwrap(), [1, 2, 3]);
+    });
+}
+
+/// A receiver joins a lossless ring at the oldest message held while the writer fills it
+/// (two threads: the writer, with a receiver it drains itself, and the joiner): the slots
+/// have no stamps (they are loom cells here), so a joiner copying a slot the writer could be
+/// rewriting fails the model as a data race. What the joiner gets is in order and without
+/// gaps.
+#[test]
+fn a_receiver_joins_a_lossless_ring_at_the_oldest_while_the_writer_fills_it() {
+    check(None, || {
+        let (mut tx, mut a) = broadcast::channel::<u32>(2).unwrap();
+        let join = tx.joiner();
+        let joiner = thread::spawn(move || {
+            let mut late = join.join(true).unwrap();
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                match late.try_recv() {
+                    Ok(v) => got.push(v),
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            got
+        });
+        for v in 1..=3 {
+            tx.send(v).unwrap();
+            assert_eq!(a.try_recv(), Ok(v));
+        }
+        drop(tx);
+        let late = joiner.join().unwrap();
+        assert!(
+            late.windows(2).all(|w| w[1] == w[0] + 1) && late.iter().all(|v| (1..=3).contains(v)),
+            "the joiner got {late:?}"
+        );
     });
 }
 

@@ -35,10 +35,10 @@
 //! # Membership and crashes
 //!
 //! The ring is an mpmc area (docs/layout.md, "broadcast area"): the same control block and
-//! participant table, with each receiver's cursor in lane 0 of its record, and stamped slots.
+//! participant table, with each receiver's cursor in lane 0 of its record; its slots are
+//! stamped in an overwrite ring and bare payloads, packed as spsc's, in a lossless one.
 //! One writer holds the ring at a time; a new one may take over from a writer whose process
-//! died (a write it left unfinished is never published: its slot's stamp is odd and the tail
-//! never covered it). A killed receiver is found dead by the next scan and its record freed,
+//! died (a write it left unfinished is never published: the tail never covered it). A killed receiver is found dead by the next scan and its record freed,
 //! so a lossless writer waiting on it resumes.
 //!
 //! # Hostile peers
@@ -62,8 +62,9 @@ use std::sync::Arc;
 #[cfg(not(shmring_loom))]
 use std::time::{Duration, Instant};
 
-use crate::mpmc::layout::{IDLE, geometry};
+use crate::mpmc::layout::{CONTROL_SIZE, IDLE, geometry};
 use crate::mpmc::{Area, Participant, Protocol, Role};
+use crate::storage::Geometry;
 use crate::sync::Ordering;
 use crate::wait::default_strategy;
 #[cfg(not(shmring_loom))]
@@ -138,6 +139,48 @@ unsafe impl<T: ShmType + Send> Send for Sender<T> {}
 // SAFETY: as for Sender.
 unsafe impl<T: ShmType + Send> Send for Receiver<T> {}
 
+/// The loom build: what a thread needs to join a ring as a receiver, as a process opening it
+/// does ([`Sender::joiner`]).
+#[cfg(shmring_loom)]
+#[doc(hidden)]
+pub struct Joiner<T: ShmType> {
+    area: Area<T>,
+    name: String,
+    overwrite: bool,
+}
+
+// SAFETY: as for Receiver: the area is reached only through atomics and the slot protocol.
+#[cfg(shmring_loom)]
+unsafe impl<T: ShmType + Send> Send for Joiner<T> {}
+
+#[cfg(shmring_loom)]
+impl<T: ShmType> std::fmt::Debug for Joiner<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("broadcast::Joiner")
+            .field("ring", &self.name)
+            .finish()
+    }
+}
+
+#[cfg(shmring_loom)]
+impl<T: ShmType> Joiner<T> {
+    /// Joins at the next message, or (`from_oldest`) at the oldest held.
+    ///
+    /// # Errors
+    ///
+    /// As `Receiver::open`: a full participant table.
+    pub fn join(self, from_oldest: bool) -> Result<Receiver<T>, OpenError> {
+        let shared = Participant::join(
+            self.area,
+            Protocol::Cursors,
+            Role::Receiver,
+            self.name,
+            None,
+        )?;
+        Receiver::from_shared(shared, self.overwrite, from_oldest)
+    }
+}
+
 /// Positions stay below 2^62, so the stamps (`2·pos + 2`) never wrap.
 pub(crate) const MAX_POSITION: u64 = 1 << 62;
 
@@ -155,6 +198,21 @@ const fn written(pos: u64) -> u64 {
 /// `tail − capacity` may be being overwritten now.
 fn oldest(tail: u64, capacity: u64) -> u64 {
     tail.saturating_sub(capacity - 1)
+}
+
+/// How the slots of a broadcast ring are laid out: with a stamp each when the writer may
+/// overwrite a slot while a receiver copies it (the overwrite policy's seqlock); bare
+/// payloads, packed as in an spsc ring, when it never does (lossless: the writer waits until
+/// every receiver it knows has read a slot before it writes the slot again, and a joining
+/// receiver starts past whatever the writer may write before it knows of it). Packed slots
+/// halve the cache lines a small message takes, and a receiver keeping pace with its writer
+/// pays for every line it pulls across.
+pub(crate) const fn slot_geometry<T>(overwrite: bool) -> Geometry {
+    if overwrite {
+        geometry::<T>()
+    } else {
+        Geometry::packed::<T>(CONTROL_SIZE)
+    }
 }
 
 /// The policy a header's overwrite flag stands for.
@@ -177,8 +235,9 @@ pub(crate) fn create_options<T: ShmType>(
     policy: Policy,
 ) -> Result<SegmentOptions, OpenError> {
     let capacity = capacity.max(2);
-    crate::storage::ring_options::<T>(kind, capacity, geometry::<T>(), location)
-        .map(|o| o.overwrite(policy == Policy::Overwrite))
+    let overwrite = policy == Policy::Overwrite;
+    crate::storage::ring_options::<T>(kind, capacity, slot_geometry::<T>(overwrite), location)
+        .map(|o| o.overwrite(overwrite))
 }
 
 /// A new broadcast segment of `kind` and `T` at `location` with the policy and permission
@@ -200,7 +259,9 @@ pub(crate) fn open_segment<T: ShmType>(
     kind: RingKind,
     location: Location,
 ) -> Result<Segment, OpenError> {
-    crate::storage::open_ring::<T>(kind, location, geometry::<T>())
+    crate::storage::open_ring_laid_out(kind, T::layout(), location, |info| {
+        slot_geometry::<T>(info.overwrite)
+    })
 }
 
 /// Receives with `recv` until it gives a message or an error that is not a lag (`lagged`
@@ -246,11 +307,20 @@ pub(crate) enum Slot {
     Corrupt,
 }
 
-/// Copies the slot of `position` (below the tail the caller read) into `*dst` under its
-/// stamp, checked before and after the copy (the seqlock).
+/// Copies the slot of `position` (below the tail the caller read) into `*dst`: under its
+/// stamp, checked before and after the copy (the seqlock), in an overwrite ring; as it is in
+/// a lossless one, whose writer never rewrites a slot a receiver it knows has not read.
 #[inline]
 pub(crate) fn read_slot<T: ShmType>(area: &Area<T>, position: u64, dst: &mut T) -> Slot {
     let storage = area.storage();
+    if !storage.is_stamped() {
+        // SAFETY: the slot lies inside the area and is published (below the tail); the
+        // lossless protocol keeps the writer off it until this receiver's cursor passes it
+        // (an announced cursor never runs ahead of the real one). A hostile peer writing it
+        // meanwhile only changes the bytes copied: `T` is Pod.
+        unsafe { storage.read_to(position, dst) };
+        return Slot::Copied;
+    }
     let stamp = storage.stamp(position);
     let before = stamp.load(Ordering::Acquire);
     if before != written(position) {
@@ -283,10 +353,12 @@ fn area_of<T: ShmType>(segment: &Segment) -> Result<Area<T>, OpenError> {
     if capacity < 2 {
         return Err(bad("capacity", capacity));
     }
-    // SAFETY: `open_ring` (or our own create) checked that the area holds the control block
-    // and `capacity` stamped slots of T (a power of two); the area is page aligned; the
-    // segment is kept alive in the participant next to the area.
-    let area = unsafe { Area::<T>::new(segment.area_ptr(), capacity) };
+    let geometry = slot_geometry::<T>(segment.info().overwrite);
+    // SAFETY: `open_segment` (or our own create) checked that the area holds the control
+    // block and `capacity` slots of T (a power of two) laid out as the header's policy says;
+    // the area is page aligned; the segment is kept alive in the participant next to the
+    // area.
+    let area = unsafe { Area::<T>::with_geometry(segment.area_ptr(), capacity, geometry) };
     let tail = area.tail().load(Ordering::Acquire);
     if tail >= MAX_POSITION {
         return Err(bad("broadcast tail", tail));
@@ -356,8 +428,11 @@ pub fn channel_with<T: ShmType>(
     capacity: u64,
     policy: Policy,
 ) -> Result<(Sender<T>, Receiver<T>), OpenError> {
-    let area = Area::<T>::new_model(capacity.next_power_of_two().max(2));
     let overwrite = policy == Policy::Overwrite;
+    let area = Area::<T>::model_with_geometry(
+        capacity.next_power_of_two().max(2),
+        slot_geometry::<T>(overwrite),
+    );
     let rx = Participant::join(
         area.clone(),
         Protocol::Cursors,

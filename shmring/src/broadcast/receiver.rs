@@ -36,7 +36,11 @@ impl<T: ShmType> Receiver<T> {
         // Announce the cursor to a lossless writer: it reads the epoch after every
         // publication's fence, so either it sees this bump (and the cursor), or the tail
         // read below shows every position it may overwrite without knowing of us.
+        // The fence orders the bump before the tail read below for the C11 argument (a
+        // SeqCst RMW and load alone do not, in the models loom explores); the heavy barrier
+        // stands in for the full fence a writer that notifies lightly leaves out.
         area.epoch().fetch_add(1, Ordering::SeqCst);
+        crate::sync::fence(Ordering::SeqCst);
         area.storage().heavy_barrier();
         let tail = area.tail().load(Ordering::SeqCst);
         if tail < first || tail >= MAX_POSITION {

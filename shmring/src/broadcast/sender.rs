@@ -102,6 +102,18 @@ impl<T: ShmType> Sender<T> {
         Receiver::from_shared(shared, self.overwrite, false)
     }
 
+    /// The loom build: joining this ring as a receiver from another thread, as a process
+    /// opening it does.
+    #[cfg(shmring_loom)]
+    #[doc(hidden)]
+    pub fn joiner(&self) -> Joiner<T> {
+        Joiner {
+            area: self.shared.area.clone(),
+            name: self.shared.name.clone(),
+            overwrite: self.overwrite,
+        }
+    }
+
     /// Receivers attached now and not proven dead.
     ///
     /// ```
@@ -322,10 +334,18 @@ impl<T: ShmType> Sender<T> {
         Ok(pos)
     }
 
-    /// Writes `*value` into the slot of `pos` (reserved, not yet published) under its stamp.
+    /// Writes `*value` into the slot of `pos` (reserved, not yet published): under its stamp
+    /// in an overwrite ring; as it is in a lossless one, where no receiver reads it now.
     #[inline]
     pub(crate) fn write_slot(&mut self, pos: u64, value: &T) {
         let storage = self.shared.area.storage();
+        if !storage.is_stamped() {
+            // SAFETY: this handle is the ring's only writer and the slot of `pos` lies inside
+            // the area; lossless, every receiver it knows has read the position this slot
+            // held (`reserve`), and one joining now starts past it.
+            unsafe { storage.write_from(pos, value) };
+            return;
+        }
         let stamp = storage.stamp(pos);
         // The seqlock: odd while the payload changes; a receiver that saw any byte of this
         // write sees the odd (or a later) stamp after its copy, through the fence pair.
