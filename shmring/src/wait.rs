@@ -66,7 +66,8 @@ pub const CLAIM_PATIENCE: Duration = Duration::from_millis(100);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitStrategy {
-    /// Spin up to `spin` iterations (adapting down when spinning does not pay), yield
+    /// Spin up to `spin` iterations (adapting down when spinning does not pay; past the
+    /// first 64, one in 16 is a `sched_yield`, so a peer that needs this core runs), yield
     /// `yields` times, then sleep on the futex. The peer's sends or receives cost no system
     /// call unless this side is asleep.
     Blocking {
