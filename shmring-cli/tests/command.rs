@@ -19,6 +19,8 @@ fn bench_runs_selected_rows() {
         "20000",
         "--secs",
         "0.05",
+        "--reps",
+        "2",
     ]);
     assert_eq!(code, Some(0), "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -44,10 +46,26 @@ fn bench_runs_selected_rows() {
             .or(r["throughput"]["msgs_per_s"].as_f64());
         assert!(measured.is_some_and(|m| m > 0.0), "{r}");
     }
+    // Every row is paired with its floor: the ratio is the median of two pairs, inside their
+    // spread.
+    let spsc = rows
+        .iter()
+        .find(|r| r["row"] == "shmring spsc (spin)" && r["size"] == "8 B")
+        .unwrap();
+    let pairs = &spsc["pairs"];
+    assert_eq!(pairs["count"], 2, "{spsc}");
+    let ratio = spsc["rtt_us"]["ratio_to_floor"].as_f64().unwrap();
+    let (low, high) = (
+        pairs["ratio_low"].as_f64().unwrap(),
+        pairs["ratio_high"].as_f64().unwrap(),
+    );
+    assert!(low <= ratio && ratio <= high && low > 0.0, "{spsc}");
+    assert!(pairs["mode_changed"].is_boolean(), "{spsc}");
     let floor = rows
         .iter()
         .find(|r| r["row"] == "floor (spinning cache line)" && r["size"] == "8 B")
         .unwrap();
+    assert!(floor["pairs"].is_null(), "{floor}");
     assert_eq!(floor["rtt_us"]["ratio_to_floor"].as_f64(), Some(1.0));
 
     for bad in [

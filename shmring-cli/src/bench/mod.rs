@@ -3,10 +3,12 @@
 //! in one table with ratios to the floor (two processes spinning on one shared cache line,
 //! or an unchecked shared-memory ring for streaming) measured in the same run.
 //!
-//! Each row runs `--reps` times, interleaved with the other rows so that a noisy moment on
-//! the machine hits every row alike; the median run is reported.
+//! Each row runs `--reps` times, each run paired with a run of its floor right before or
+//! after it (`paired.rs`): the median run is reported, and its ratio is the median of the
+//! per-pair ratios, with their spread.
 
 mod ipc;
+mod paired;
 mod rings;
 
 use std::process::{Child, Command, Stdio};
@@ -43,7 +45,8 @@ pub struct BenchArgs {
     /// queues; default 400 000, 20 000 with --quick).
     #[arg(long)]
     round_trips: Option<u64>,
-    /// Repetitions of each row, the median reported (default 5, 3 with --quick).
+    /// Runs of each row, each paired with a run of its floor: the median run and the median
+    /// of the per-pair ratios reported (default 5, 3 with --quick).
     #[arg(long)]
     reps: Option<usize>,
     /// The two cores to pin this process and its peers to, `A,B` (default 0,1; no pinning
@@ -60,7 +63,7 @@ pub(crate) struct Config {
 }
 
 /// One measured row.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Row {
     name: String,
     size: &'static str,
@@ -88,6 +91,8 @@ pub(crate) struct Plan {
     rows: Vec<String>,
     sizes: Vec<usize>,
     benches: Vec<Bench>,
+    /// Whether each bench is a floor.
+    floor: Vec<bool>,
 }
 
 impl Plan {
@@ -106,6 +111,7 @@ impl Plan {
             || self.rows.iter().any(|r| r == group || r == family);
         if wanted && (self.sizes.is_empty() || self.sizes.contains(&size)) {
             self.benches.push(Box::new(bench));
+            self.floor.push(group == "floor");
         }
     }
 }
@@ -315,16 +321,16 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         rows: args.rows.clone(),
         sizes: args.sizes.clone(),
         benches: Vec::new(),
+        floor: Vec::new(),
     };
     rings::add_rows(&mut plan);
     ipc::add_rows(&mut plan);
-    let bar = ProgressBar::new((plan.benches.len() * reps) as u64);
+    let bar = ProgressBar::new(paired::steps(&plan.floor, reps));
     bar.set_style(
         ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
             .expect("template")
             .progress_chars("=> "),
     );
-    let mut runs: Vec<Vec<Row>> = plan.benches.iter().map(|_| Vec::new()).collect();
     // A row that fails (a peer that could not start, a full /dev/shm, a queue limit) ends
     // the run with its message, not a panic's backtrace.
     let failed = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
@@ -345,37 +351,25 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         *message.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{text}{at}"));
     }));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        for rep in 0..reps {
-            for (i, bench) in plan.benches.iter().enumerate() {
-                bar.set_message(format!("repetition {}/{reps}", rep + 1));
-                let row = bench();
-                bar.inc(1);
-                runs[i].push(row);
-            }
-        }
+        paired::run(&plan.benches, &plan.floor, reps, &bar)
     }));
     std::panic::set_hook(hook);
     bar.finish_and_clear();
-    if outcome.is_err() {
-        let why = failed.lock().unwrap_or_else(|e| e.into_inner()).take();
-        return Err(Failure::new(
-            1,
-            format!(
-                "a benchmark row failed: {}",
-                why.unwrap_or_else(|| "unknown".into())
-            ),
-        ));
-    }
-    let rows: Vec<Row> = runs
-        .into_iter()
-        .map(|mut runs| {
-            runs.sort_by(|a, b| a.key().total_cmp(&b.key()));
-            let mid = runs.len() / 2;
-            runs.swap_remove(mid)
-        })
-        .collect();
+    let rows = match outcome {
+        Ok(rows) => rows,
+        Err(_) => {
+            let why = failed.lock().unwrap_or_else(|e| e.into_inner()).take();
+            return Err(Failure::new(
+                1,
+                format!(
+                    "a benchmark row failed: {}",
+                    why.unwrap_or_else(|| "unknown".into())
+                ),
+            ));
+        }
+    };
     let setup = format!(
-        "{} core(s){}, {reps} repetition(s), {} round trips, {:.1} s per throughput row",
+        "{} core(s){}, {reps} pair(s) of each row with its floor, {} round trips, {:.1} s per throughput row",
         cores,
         pair.map_or(" (not pinned)".into(), |(a, b)| format!(
             ", pinned to {a} and {b}"
@@ -391,31 +385,25 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The floor's p50 round trip and rate at each size.
-fn floors(
-    rows: &[Row],
-) -> (
-    impl Fn(&str) -> Option<f64> + '_,
-    impl Fn(&str) -> Option<f64> + '_,
-) {
-    let rtt = |size: &str| {
-        rows.iter()
-            .find(|r| r.is_floor() && r.size == size && r.rtt.is_some())
-            .and_then(|r| r.rtt.map(|x| x[0]))
-    };
-    let tput = |size: &str| {
-        rows.iter()
-            .find(|r| r.is_floor() && r.size == size && r.tput.is_some())
-            .and_then(|r| r.tput)
-    };
-    (rtt, tput)
+/// A row's ratio cell: the median of its pairs, `!` when the machine changed speed during
+/// it; a floor is 1.
+fn ratio_cell(m: &paired::Measured) -> (String, String) {
+    match m.ratio {
+        Some(r) => (
+            format!("{:.2}×{}", r.median, if r.mode_changed { "!" } else { "" }),
+            format!("{:.2}–{:.2}", r.low, r.high),
+        ),
+        None if m.row.is_floor() => ("1.00×".into(), String::new()),
+        None => ("—".into(), String::new()),
+    }
 }
 
-fn print_table(rows: &[Row], setup: &str) -> Result<(), Failure> {
-    let (floor_rtt, floor_tput) = floors(rows);
+fn print_table(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
     outln!("shmring bench: {setup}")?;
     outln!(
-        "round trips in µs (ratio: p50 / floor p50); throughput one-way (ratio: rate / floor rate)"
+        "round trips in µs; throughput one-way; ratio: to the floor of the same size, the \
+         median over pairs run back to back (p50 / floor p50, or rate / floor rate), with \
+         the spread of the pairs"
     )?;
     outln!()?;
     let mut table = vec![[
@@ -428,9 +416,11 @@ fn print_table(rows: &[Row], setup: &str) -> Result<(), Failure> {
         "M msgs/s".into(),
         "GB/s".into(),
         "ratio".into(),
+        "spread".into(),
     ]];
-    for r in rows {
-        let ratio = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.2}×"));
+    for m in rows {
+        let r = &m.row;
+        let (ratio, spread) = ratio_cell(m);
         table.push(match (r.rtt, r.tput) {
             (Some([p50, p99, p999, max]), _) => [
                 r.name.clone(),
@@ -441,7 +431,8 @@ fn print_table(rows: &[Row], setup: &str) -> Result<(), Failure> {
                 format!("{max:.1}"),
                 String::new(),
                 String::new(),
-                ratio(floor_rtt(r.size).map(|f| p50 / f)),
+                ratio,
+                spread,
             ],
             (None, Some(rate)) => [
                 r.name.clone(),
@@ -452,12 +443,13 @@ fn print_table(rows: &[Row], setup: &str) -> Result<(), Failure> {
                 String::new(),
                 format!("{:.3}", rate / 1e6),
                 format!("{:.2}", rate * r.bytes as f64 / 1e9),
-                ratio(floor_tput(r.size).map(|f| rate / f)),
+                ratio,
+                spread,
             ],
             (None, None) => continue,
         });
     }
-    let widths: Vec<usize> = (0..9)
+    let widths: Vec<usize> = (0..table[0].len())
         .map(|i| {
             table
                 .iter()
@@ -481,28 +473,47 @@ fn print_table(rows: &[Row], setup: &str) -> Result<(), Failure> {
             .collect();
         outln!("{}", cells.join("  ").trim_end())?;
         if n == 0 {
-            outln!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * 8))?;
+            outln!(
+                "{}",
+                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+            )?;
         }
+    }
+    if rows.iter().any(|m| m.ratio.is_some_and(|r| r.mode_changed)) {
+        outln!()?;
+        outln!(
+            "!: the machine changed speed during the row (its floor varied more than {}× \
+             between pairs); each pair saw one speed, so the median still compares like \
+             with like, but the spread shows the change",
+            paired::MODE_JUMP
+        )?;
     }
     Ok(())
 }
 
-fn print_json(rows: &[Row], setup: &str) -> Result<(), Failure> {
-    let (floor_rtt, floor_tput) = floors(rows);
+fn print_json(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
     let rows: Vec<_> = rows
         .iter()
-        .map(|r| {
+        .map(|m| {
+            let r = &m.row;
+            let ratio = m.ratio.map(|x| x.median).or(r.is_floor().then_some(1.0));
             json!({
                 "row": r.name,
                 "size": r.size,
                 "rtt_us": r.rtt.map(|[p50, p99, p999, max]| json!({
                     "p50": p50, "p99": p99, "p99_9": p999, "max": max,
-                    "ratio_to_floor": floor_rtt(r.size).map(|f| p50 / f),
+                    "ratio_to_floor": ratio,
                 })),
                 "throughput": r.tput.map(|rate| json!({
                     "msgs_per_s": rate,
                     "bytes_per_s": rate * r.bytes as f64,
-                    "ratio_to_floor": floor_tput(r.size).map(|f| rate / f),
+                    "ratio_to_floor": ratio,
+                })),
+                "pairs": m.ratio.map(|x| json!({
+                    "count": x.pairs,
+                    "ratio_low": x.low,
+                    "ratio_high": x.high,
+                    "mode_changed": x.mode_changed,
                 })),
             })
         })

@@ -1,0 +1,204 @@
+//! Each row measured in pairs with its floor — the floor of its size and kind (round trip or
+//! throughput) run right before or right after it, alternating (row, floor, floor, row, …) —
+//! so that both halves of a ratio see the same machine. This machine is bimodal: for seconds
+//! to minutes at a time cross-process work runs 3–4× slower, and a row and a floor measured
+//! minutes apart can disagree by that much. The ratio reported is the median of the per-pair
+//! ratios, with their spread; a row whose floor itself changed speed by more than
+//! [`MODE_JUMP`] between its pairs is flagged.
+
+use std::collections::HashMap;
+
+use indicatif::ProgressBar;
+
+use super::{Bench, Row};
+
+/// A floor that varies more than this between the pairs of one row: the machine changed
+/// speed during the row (its two modes differ by 3–4×; ordinary noise stays well below).
+pub(crate) const MODE_JUMP: f64 = 1.6;
+
+/// A row's ratio to its floor over its pairs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ratio {
+    /// The median of the per-pair ratios.
+    pub median: f64,
+    /// The lowest and highest per-pair ratio.
+    pub low: f64,
+    pub high: f64,
+    /// How many pairs.
+    pub pairs: usize,
+    /// The floor varied by more than [`MODE_JUMP`] across the pairs.
+    pub mode_changed: bool,
+}
+
+/// A row as reported: its median run, and its ratio to the floor (`None` for a floor, or a
+/// row with no floor of its size and kind).
+pub(crate) struct Measured {
+    pub row: Row,
+    pub ratio: Option<Ratio>,
+}
+
+/// The key a row and its floor are paired by: size, and whether it is a round trip.
+fn shape(row: &Row) -> (&'static str, bool) {
+    (row.size, row.rtt.is_some())
+}
+
+/// A row's measure over its floor's in one pair: p50 over p50 for round trips (lower is
+/// better), rate over rate for throughput (higher is better).
+fn pair_ratio(row: &Row, floor: &Row) -> Option<f64> {
+    match (row.rtt, floor.rtt, row.tput, floor.tput) {
+        (Some(r), Some(f), _, _) if f[0] > 0.0 => Some(r[0] / f[0]),
+        (None, None, Some(r), Some(f)) if f > 0.0 => Some(r / f),
+        _ => None,
+    }
+}
+
+/// The median run of `runs` by the row's key.
+fn median_run(mut runs: Vec<Row>) -> Row {
+    runs.sort_by(|a, b| a.key().total_cmp(&b.key()));
+    let mid = runs.len() / 2;
+    runs.swap_remove(mid)
+}
+
+/// The ratio over `pairs` of (row, floor) runs.
+fn summarize(pairs: &[(Row, Row)]) -> Option<Ratio> {
+    let mut ratios: Vec<f64> = pairs.iter().filter_map(|(r, f)| pair_ratio(r, f)).collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let floors: Vec<f64> = pairs.iter().map(|(_, f)| f.key()).collect();
+    let (lo, hi) = floors.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
+        (lo.min(x), hi.max(x))
+    });
+    Some(Ratio {
+        median: ratios[ratios.len() / 2],
+        low: ratios[0],
+        high: ratios[ratios.len() - 1],
+        pairs: ratios.len(),
+        mode_changed: lo > 0.0 && hi / lo > MODE_JUMP,
+    })
+}
+
+/// Progress-bar steps [`run`] takes for `benches` (`floor[i]`: bench i is a floor).
+pub(crate) fn steps(floor: &[bool], reps: usize) -> u64 {
+    let floors = floor.iter().filter(|f| **f).count();
+    let rows = floor.len() - floors;
+    (floors + 2 * rows * reps) as u64
+}
+
+/// Runs every row `reps` times, each run paired with a run of its floor (before it in odd
+/// repetitions, after it in even ones); each floor first runs once alone, which tells its
+/// size and kind. Returns the rows in the order given.
+pub(crate) fn run(
+    benches: &[Bench],
+    floor: &[bool],
+    reps: usize,
+    bar: &ProgressBar,
+) -> Vec<Measured> {
+    let mut floor_runs: Vec<Vec<Row>> = benches.iter().map(|_| Vec::new()).collect();
+    let mut floor_of: HashMap<(&'static str, bool), usize> = HashMap::new();
+    for (i, bench) in benches.iter().enumerate().filter(|(i, _)| floor[*i]) {
+        let row = bench();
+        bar.inc(1);
+        floor_of.insert(shape(&row), i);
+        floor_runs[i].push(row);
+    }
+    let mut pairs: Vec<Vec<(Row, Row)>> = benches.iter().map(|_| Vec::new()).collect();
+    let mut alone: Vec<Vec<Row>> = benches.iter().map(|_| Vec::new()).collect();
+    for rep in 0..reps {
+        bar.set_message(format!("repetition {}/{reps}", rep + 1));
+        for (i, bench) in benches.iter().enumerate().filter(|(i, _)| !floor[*i]) {
+            // The row's shape is known after its first run; from then on its floor may go
+            // first.
+            let known = pairs[i]
+                .first()
+                .map(|(r, _)| shape(r))
+                .or_else(|| alone[i].first().map(shape))
+                .and_then(|s| floor_of.get(&s).copied());
+            let floor_first = rep % 2 == 1 && known.is_some();
+            let before = floor_first.then(|| benches[known.unwrap_or(i)]());
+            let row = bench();
+            bar.inc(1);
+            let Some(f) = floor_of.get(&shape(&row)).copied() else {
+                alone[i].push(row);
+                bar.inc(1);
+                continue;
+            };
+            let floor_row = before.unwrap_or_else(|| benches[f]());
+            bar.inc(1);
+            floor_runs[f].push(floor_row.clone());
+            pairs[i].push((row, floor_row));
+        }
+    }
+    benches
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            if floor[i] {
+                return Measured {
+                    row: median_run(std::mem::take(&mut floor_runs[i])),
+                    ratio: None,
+                };
+            }
+            let ratio = summarize(&pairs[i]);
+            let runs: Vec<Row> = std::mem::take(&mut pairs[i])
+                .into_iter()
+                .map(|(r, _)| r)
+                .chain(std::mem::take(&mut alone[i]))
+                .collect();
+            Measured {
+                row: median_run(runs),
+                ratio,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rtt(p50: f64) -> Row {
+        Row {
+            name: "r".into(),
+            size: "8 B",
+            rtt: Some([p50, p50, p50, p50]),
+            tput: None,
+            bytes: 0,
+        }
+    }
+
+    fn tput(rate: f64) -> Row {
+        Row {
+            name: "t".into(),
+            size: "8 B",
+            rtt: None,
+            tput: Some(rate),
+            bytes: 8,
+        }
+    }
+
+    /// The ratio is the median of per-pair ratios: a pair measured in the slow mode has both
+    /// halves slow, so it agrees with the pairs of the fast mode; the floor's jump is flagged.
+    #[test]
+    fn pairs_cancel_a_mode_change_and_flag_it() {
+        let pairs = [
+            (rtt(0.14), rtt(0.12)),
+            (rtt(0.56), rtt(0.48)),
+            (rtt(0.15), rtt(0.12)),
+        ];
+        let r = summarize(&pairs).unwrap();
+        assert!((r.median - 0.14 / 0.12).abs() < 1e-9, "{r:?}");
+        assert!((r.low - 0.56 / 0.48).abs() < 1e-9 && (r.high - 0.15 / 0.12).abs() < 1e-9);
+        assert_eq!(r.pairs, 3);
+        assert!(r.mode_changed);
+        let steady = [(tput(90.0), tput(100.0)), (tput(95.0), tput(100.0))];
+        let r = summarize(&steady).unwrap();
+        assert!(!r.mode_changed);
+        assert!((r.median - 0.95).abs() < 1e-9, "{r:?}");
+        assert!(
+            summarize(&[(tput(1.0), rtt(1.0))]).is_none(),
+            "kinds differ"
+        );
+    }
+}
