@@ -77,8 +77,8 @@ pub enum WaitStrategy {
         yields: u32,
     },
     /// Never sleep: spin until the condition holds or the deadline passes. For processes
-    /// pinned to their own cores. A busy-polling handle does not wake its peer either, so use
-    /// it on both sides.
+    /// pinned to their own cores. A busy-polling handle still wakes a peer that sleeps, so
+    /// either side may use it whatever the other does.
     BusyPoll,
 }
 
@@ -99,13 +99,6 @@ pub(crate) fn default_strategy() -> WaitStrategy {
         WaitStrategy::Blocking { spin: 0, yields: 0 }
     } else {
         WaitStrategy::default()
-    }
-}
-
-impl WaitStrategy {
-    /// Whether handles with this strategy must notify sleeping peers.
-    pub(crate) fn notifies(self) -> bool {
-        matches!(self, WaitStrategy::Blocking { .. })
     }
 }
 

@@ -192,9 +192,9 @@ impl<T: ShmType> End<T> {
     #[inline]
     pub(crate) fn publish_tail(&self, tail: u64) {
         self.area.tail().store(tail, Ordering::Release);
-        if self.waiter.strategy().notifies() {
-            self.area.data_event().notify(&*self.area, self.light);
-        }
+        // Whatever this handle's own strategy: a busy-polling side still wakes a peer that
+        // sleeps (one load of a flag nobody writes while nobody sleeps).
+        self.area.data_event().notify(&*self.area, self.light);
     }
 
     /// The receiver releases up to `head` with one Release store and wakes the sender if it
@@ -202,9 +202,9 @@ impl<T: ShmType> End<T> {
     #[inline]
     pub(crate) fn publish_head(&self, head: u64) {
         self.area.head().store(head, Ordering::Release);
-        if self.waiter.strategy().notifies() {
-            self.area.space_event().notify(&*self.area, self.light);
-        }
+        // Whatever this handle's own strategy: a busy-polling side still wakes a peer that
+        // sleeps (one load of a flag nobody writes while nobody sleeps).
+        self.area.space_event().notify(&*self.area, self.light);
     }
 
     /// Whether the peer's role record says it closed (one shared load, for hot paths).
