@@ -299,6 +299,30 @@ mod mapped {
             }
         }
 
+        /// [`read`](Storage::read) into memory not yet initialized (a `Vec`'s spare
+        /// capacity: a received message is copied once, not zero-filled first).
+        ///
+        /// # Safety
+        ///
+        /// As for [`Storage::read`].
+        pub unsafe fn read_uninit(&self, pos: u64, dst: &mut [std::mem::MaybeUninit<T>]) {
+            debug_assert_eq!(self.geometry.stride, size_of::<T>());
+            let (first, second) = self.split(pos, dst.len());
+            // SAFETY: as in `read`; `MaybeUninit<T>` has `T`'s layout.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    self.slot(pos).cast(),
+                    dst.as_mut_ptr().cast::<T>(),
+                    first,
+                );
+                std::ptr::copy_nonoverlapping(
+                    self.slots.as_ptr().cast(),
+                    dst.as_mut_ptr().add(first).cast::<T>(),
+                    second,
+                );
+            }
+        }
+
         /// Writes the payload of one slot.
         ///
         /// # Safety
@@ -423,6 +447,48 @@ mod mapped {
         }
 
         /// Lengths of the runs before and after the wrap for `n` slots from `pos`.
+        /// The `n` slots from ring position `pos` as the two runs they occupy (the second
+        /// empty unless they wrap), in place (packed geometries only).
+        ///
+        /// # Safety
+        ///
+        /// As for [`Storage::write`] while the slices live: the slots are the caller's (a
+        /// reservation or a taken chunk), and an honest peer does not touch them. The
+        /// lifetime is the caller's to bound by the borrow of its handle.
+        #[allow(clippy::mut_from_ref)]
+        pub unsafe fn runs_mut(&self, pos: u64, n: usize) -> (&mut [T], &mut [T]) {
+            debug_assert_eq!(self.geometry.stride, size_of::<T>());
+            let (first, second) = self.split(pos, n);
+            // SAFETY: `split` keeps both runs inside the slot array (packed: `first` slots
+            // from `pos`, `second` from slot 0, disjoint); slots are aligned for T and every
+            // byte of the mapping is initialized (zero at creation), and T is Pod, so any
+            // bytes there are a valid T.
+            unsafe {
+                (
+                    std::slice::from_raw_parts_mut(self.slot(pos).cast::<T>(), first),
+                    std::slice::from_raw_parts_mut(self.slots.as_ptr().cast::<T>(), second),
+                )
+            }
+        }
+
+        /// [`runs_mut`](Storage::runs_mut), shared: the slots are published to the caller
+        /// and not written while the slices live.
+        ///
+        /// # Safety
+        ///
+        /// As for [`Storage::read`] while the slices live.
+        pub unsafe fn runs(&self, pos: u64, n: usize) -> (&[T], &[T]) {
+            debug_assert_eq!(self.geometry.stride, size_of::<T>());
+            let (first, second) = self.split(pos, n);
+            // SAFETY: as in `runs_mut`.
+            unsafe {
+                (
+                    std::slice::from_raw_parts(self.slot(pos).cast::<T>(), first),
+                    std::slice::from_raw_parts(self.slots.as_ptr().cast::<T>(), second),
+                )
+            }
+        }
+
         fn split(&self, pos: u64, n: usize) -> (usize, usize) {
             let start = (pos & self.mask) as usize;
             let capacity = (self.mask + 1) as usize;
@@ -576,6 +642,16 @@ mod model {
             for (i, v) in dst.iter_mut().enumerate() {
                 // SAFETY: forwarded contract.
                 *v = unsafe { self.read_one(pos + i as u64) };
+            }
+        }
+
+        /// # Safety
+        ///
+        /// As for the mapped `Storage::read_uninit`; loom checks it.
+        pub unsafe fn read_uninit(&self, pos: u64, dst: &mut [std::mem::MaybeUninit<T>]) {
+            for (i, v) in dst.iter_mut().enumerate() {
+                // SAFETY: forwarded contract.
+                v.write(unsafe { self.read_one(pos + i as u64) });
             }
         }
 

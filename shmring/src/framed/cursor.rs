@@ -111,10 +111,18 @@ impl Cursor {
                 Record::Padding { span } => self.release(storage, span),
                 Record::Message { tag, len, span } => {
                     buf.clear();
-                    buf.resize(len, 0);
+                    buf.reserve(len);
                     // SAFETY: the header (Acquire) committed the record's bytes; they stay
-                    // this receiver's until it hands them back.
-                    unsafe { storage.read(self.head.wrapping_add(HEADER as u64), buf) };
+                    // this receiver's until it hands them back. They are copied once into
+                    // the spare capacity (no zero-fill first), which then holds `len`
+                    // initialized bytes.
+                    unsafe {
+                        storage.read_uninit(
+                            self.head.wrapping_add(HEADER as u64),
+                            &mut buf.spare_capacity_mut()[..len],
+                        );
+                        buf.set_len(len);
+                    }
                     self.release(storage, span);
                     return Next::Message(tag);
                 }

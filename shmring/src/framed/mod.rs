@@ -86,6 +86,30 @@ pub fn max_message(capacity: u64) -> usize {
         .min(record::MAX_MESSAGE)
 }
 
+/// The capacity to create a framed ring (either kind) with so that it carries messages of up
+/// to `largest_message` bytes: the smallest that [`max_message`] allows it for (a power of
+/// two, at least [`MIN_CAPACITY`]). `None` past the largest message any framed ring carries
+/// (2^31 − 8 bytes).
+///
+/// ```
+/// use shmring::framed;
+/// // 64 KiB messages need a 256 KiB ring, not 128 KiB:
+/// assert_eq!(framed::capacity_for(65536), Some(256 * 1024));
+/// assert!(framed::max_message(framed::capacity_for(1000).unwrap()) >= 1000);
+/// let (mut tx, mut rx) = framed::channel(framed::capacity_for(65536).unwrap())?;
+/// tx.send(&vec![7; 65536]).unwrap();
+/// assert_eq!(rx.recv().unwrap().len(), 65536);
+/// assert_eq!(framed::capacity_for(1 << 31), None);
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+pub fn capacity_for(largest_message: usize) -> Option<u64> {
+    if largest_message > record::MAX_MESSAGE {
+        return None;
+    }
+    let capacity = 2 * (largest_message as u64 + HEADER as u64);
+    Some(capacity.next_power_of_two().max(MIN_CAPACITY))
+}
+
 /// The options of a new framed ring (either kind) of `capacity` bytes at `location`.
 #[cfg(not(shmring_loom))]
 pub(crate) fn framed_options(

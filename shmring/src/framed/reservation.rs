@@ -66,6 +66,36 @@ impl Reservation<'_> {
         self.dirty = self.dirty.max(end);
     }
 
+    /// The message's bytes, in place in the ring (a record never wraps, so they are one
+    /// slice): build the message right where the receiver will read it, then
+    /// [`commit`](Reservation::commit). They start as zeros.
+    ///
+    /// The slice is the segment's shared memory. No honest receiver touches it before the
+    /// commit; a process that maps the segment and writes there anyway can only change the
+    /// bytes (what you read back, or what is received) — a byte has no invalid values, and
+    /// the mapping outlives the reservation, which borrows the handle that keeps it.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::framed::channel(64)?;
+    /// let mut r = tx.reserve(5).unwrap();
+    /// r.as_mut_bytes().copy_from_slice(b"hello");
+    /// r.commit();
+    /// assert_eq!(rx.recv().unwrap(), b"hello");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
+        // Dropped without a commit, whatever was written is zeroed again.
+        self.dirty = self.len;
+        let pos = self.index + HEADER as u64;
+        // SAFETY: the claim made the record this sender's until commit; the slice borrows
+        // the reservation, which borrows the sender keeping the mapping alive. A record
+        // never wraps, so the second run is empty.
+        let (bytes, rest) = unsafe { self.sender.end.area.runs_mut(pos, self.len) };
+        debug_assert!(rest.is_empty());
+        bytes
+    }
+
     /// Sets the message's tag (default 0; `u32::MAX` and `u32::MAX - 1` are reserved).
     ///
     /// ```

@@ -127,6 +127,54 @@ impl<T: ShmType> WriteChunk<'_, T> {
         }
     }
 
+    /// The slots not written yet, in place in the ring (two runs when they wrap around its
+    /// end; the second is empty otherwise): build messages right where the receiver will
+    /// read them, then [`commit_all`](WriteChunk::commit_all).
+    ///
+    /// The slices are the segment's shared memory, not a copy. No honest receiver reads or
+    /// writes them before the commit publishes them; another process that maps the segment
+    /// and writes there anyway (a hostile or broken peer) can only change which values you
+    /// read back or the receiver gets: `T` is plain data (`Pod`: any bytes are a valid
+    /// value, no pointers, no drop), and the mapping outlives the chunk, which borrows the
+    /// handle that keeps it. The same reasoning as for every payload the rings copy.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
+    /// let mut c = tx.write_chunk(3).unwrap();
+    /// let (a, b) = c.as_mut_slices();
+    /// for (i, slot) in a.iter_mut().chain(b.iter_mut()).enumerate() {
+    ///     *slot = 10 * i as u32;
+    /// }
+    /// assert_eq!(c.commit_all(), 3);
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [0, 10, 20]);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
+        let from = self.tx.tail + self.written as u64;
+        // SAFETY: [tail + written, tail + len) is this sender's reservation (len ≤ the room
+        // the receiver's head left), unpublished; the slices borrow the chunk, which
+        // borrows the sender that keeps the mapping alive.
+        unsafe { self.tx.end.area.runs_mut(from, self.len - self.written) }
+    }
+
+    /// Publishes every reserved slot — written in place through
+    /// [`as_mut_slices`](WriteChunk::as_mut_slices), pushed, or left as it was — with one
+    /// Release store; returns how many.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u8>(4)?;
+    /// let mut c = tx.write_chunk(2).unwrap();
+    /// c.as_mut_slices().0.fill(7);
+    /// assert_eq!(c.commit_all(), 2);
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [7, 7]);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn commit_all(mut self) -> usize {
+        self.written = self.len;
+        self.commit()
+    }
+
     /// Publishes the written slots with one Release store (waking a sleeping receiver);
     /// returns how many.
     ///
@@ -265,6 +313,33 @@ impl<T: ShmType> ReadChunk<'_, T> {
             self.rx.release(head);
         }
         self.read
+    }
+
+    /// The messages of the chunk not read yet, in place in the ring (two runs when they wrap
+    /// around its end): read them without copying, then
+    /// [`commit_all`](ReadChunk::commit_all) hands their slots back.
+    ///
+    /// The slices are the segment's shared memory. The honest sender does not write these
+    /// slots until they are released; a hostile process that does can only change the
+    /// values you see (`T` is `Pod`), as described at
+    /// [`WriteChunk::as_mut_slices`].
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = shmring::spsc::channel::<u32>(4)?;
+    /// for v in [1, 2, 3] { tx.send(v).unwrap(); }
+    /// let c = rx.read_chunk(3).unwrap();
+    /// let (a, b) = c.as_slices();
+    /// assert_eq!(a.iter().chain(b).sum::<u32>(), 6);
+    /// assert_eq!(c.commit_all(), 3);
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn as_slices(&self) -> (&[T], &[T]) {
+        let from = self.rx.head + self.read as u64;
+        // SAFETY: [head + read, head + len) is published (below the tail the receiver
+        // validated) and not released until a commit, which consumes the chunk; shared
+        // slices of it while the chunk is borrowed.
+        unsafe { self.rx.end.area.runs(from, self.len - self.read) }
     }
 
     /// Releases every message of the chunk, read or not; returns how many.

@@ -72,6 +72,29 @@ impl Reservation<'_> {
         self.sender.write(self.claim, offset, bytes);
     }
 
+    /// The message's bytes, in place in the ring (one slice: a record never wraps): build
+    /// the message where the receiver will read it, then commit. As
+    /// [`framed::Reservation::as_mut_bytes`](crate::framed::Reservation::as_mut_bytes),
+    /// including why a process writing the segment behind your back can only change bytes.
+    ///
+    /// ```
+    /// let (tx, mut rx) = shmring::framed::mpsc::channel(64)?;
+    /// let mut r = tx.reserve(2).unwrap();
+    /// r.as_mut_bytes().copy_from_slice(b"hi");
+    /// r.commit();
+    /// assert_eq!(rx.recv().unwrap(), b"hi");
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    #[cfg(not(shmring_loom))]
+    pub fn as_mut_bytes(&mut self) -> &mut [u8] {
+        let pos = self.claim.record() + HEADER as u64;
+        // SAFETY: the claim made the record this producer's until its commit (or its
+        // abandonment on drop); the slice borrows the reservation. A record never wraps.
+        let (bytes, rest) = unsafe { self.sender.shared.area.runs_mut(pos, self.claim.len) };
+        debug_assert!(rest.is_empty());
+        bytes
+    }
+
     /// Sets the message's tag (default 0; `u32::MAX` and `u32::MAX - 1` are reserved).
     ///
     /// # Panics
