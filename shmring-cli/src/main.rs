@@ -58,7 +58,7 @@ enum Command {
     /// Measure round trips and throughput of every ring and transport against the raw
     /// mechanisms, across processes (`--quick`: about a minute).
     #[command(
-        after_help = "Examples:\n  shmring bench --quick\n  shmring bench --rows spsc,ipc --sizes 8,64\n  shmring bench --quick --json > bench.json"
+        after_help = "Examples:\n  shmring bench --quick\n  shmring bench --rows spsc,ipc --sizes 8,64\n  shmring bench --quick --json > bench.json\n  shmring bench --quick --rows spsc,broadcast --plot bench.svg"
     )]
     Bench(bench::BenchArgs),
     /// The other process of a benchmark row (started by `bench`).

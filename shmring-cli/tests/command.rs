@@ -8,9 +8,12 @@ use common::*;
 /// floor; bad options are command-line errors.
 #[test]
 fn bench_runs_selected_rows() {
+    let plot = std::env::temp_dir().join(format!("shmring-bench-{}.svg", std::process::id()));
     let (code, out, err) = run(&[
         "--json",
         "bench",
+        "--plot",
+        plot.to_str().unwrap(),
         "--rows",
         "spsc-spin,ipc-uds,ipc-shm,mq",
         "--sizes",
@@ -66,6 +69,20 @@ fn bench_runs_selected_rows() {
         .find(|r| r["row"] == "floor (spinning cache line)" && r["size"] == "8 B")
         .unwrap();
     assert!(floor["pairs"].is_null(), "{floor}");
+    // The picture: an SVG naming the rows it draws.
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    std::fs::remove_file(&plot).unwrap();
+    assert!(
+        svg.starts_with("<svg") || svg.contains("<svg "),
+        "{}",
+        &svg[..100]
+    );
+    for want in [
+        "shmring spsc (spin) 8 B",
+        "round trip: latency by percentile",
+    ] {
+        assert!(svg.contains(want), "{want} missing from the plot");
+    }
     assert_eq!(floor["rtt_us"]["ratio_to_floor"].as_f64(), Some(1.0));
 
     for bad in [

@@ -9,6 +9,7 @@
 
 mod ipc;
 mod paired;
+mod plot;
 mod rings;
 
 use std::process::{Child, Command, Stdio};
@@ -53,6 +54,10 @@ pub struct BenchArgs {
     /// on a machine with one core).
     #[arg(long, value_delimiter = ',', num_args = 1)]
     cores: Vec<usize>,
+    /// Also draw the results as an SVG: latency percentile curves (p50 to max, log scales)
+    /// of the round-trip rows, and throughput bars with their ratios to the floor.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<std::path::PathBuf>,
 }
 
 /// How long each measurement runs.
@@ -68,6 +73,8 @@ pub(crate) struct Row {
     name: String,
     size: &'static str,
     rtt: Option<[f64; 4]>,
+    /// Round trips: the latency curve, `(percentile, µs)` from p50 to the maximum (100).
+    curve: Vec<(f64, f64)>,
     tput: Option<f64>,
     bytes: usize,
 }
@@ -154,12 +161,21 @@ fn finish(child: Child) {
     assert!(status.success(), "peer failed: {status}");
 }
 
+/// The percentiles a latency curve is drawn through (and the maximum after them).
+const CURVE: [f64; 8] = [50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.99];
+
 fn rtt_row(name: &str, size: &'static str, hist: &Histogram<u64>) -> Row {
     let us = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    let max = hist.max() as f64 / 1000.0;
     Row {
         name: name.into(),
         size,
-        rtt: Some([us(0.5), us(0.99), us(0.999), hist.max() as f64 / 1000.0]),
+        rtt: Some([us(0.5), us(0.99), us(0.999), max]),
+        curve: CURVE
+            .iter()
+            .map(|&p| (p, us(p / 100.0)))
+            .chain([(100.0, max)])
+            .collect(),
         tput: None,
         bytes: 0,
     }
@@ -170,6 +186,7 @@ fn tput_row(name: &str, size: &'static str, bytes: usize, msgs: u64, took: Durat
         name: name.into(),
         size,
         rtt: None,
+        curve: Vec::new(),
         tput: Some(msgs as f64 / took.as_secs_f64()),
         bytes,
     }
@@ -381,6 +398,9 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         print_json(&rows, &setup)?;
     } else {
         print_table(&rows, &setup)?;
+    }
+    if let Some(path) = &args.plot {
+        plot::draw(path, &rows, &setup)?;
     }
     Ok(())
 }

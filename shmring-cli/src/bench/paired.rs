@@ -163,6 +163,7 @@ mod tests {
             name: "r".into(),
             size: "8 B",
             rtt: Some([p50, p50, p50, p50]),
+            curve: Vec::new(),
             tput: None,
             bytes: 0,
         }
@@ -173,6 +174,7 @@ mod tests {
             name: "t".into(),
             size: "8 B",
             rtt: None,
+            curve: Vec::new(),
             tput: Some(rate),
             bytes: 8,
         }
