@@ -240,19 +240,16 @@ fn the_policy_and_kind_are_in_the_header() {
     }
 }
 
-/// Hostile writes to the shared state: a tail that went backwards, and a published slot with
-/// an older stamp (an overwrite ring's), are `Corrupted` — never a panic, a hang or a torn
-/// value.
-#[test]
-fn hostile_positions_and_stamps_are_corrupted() {
-    use shmring::mpmc::layout::{CONTROL_SIZE, TAIL_OFFSET};
+/// A ring of 8 `u64` with `policy`, a receiver, the segment file opened for scribbling, and
+/// messages 1 and 2 sent.
+fn sent_two(policy: Policy) -> (String, Unlink, std::fs::File, Sender<u64>, Receiver<u64>) {
     let name = unique_name("broadcast-hostile");
-    let _u = Unlink(name.clone());
+    let unlink = Unlink(name.clone());
     let mut tx = Sender::<u64>::options()
-        .policy(Policy::Overwrite)
+        .policy(policy)
         .create(name.as_str(), 8)
         .unwrap();
-    let mut rx = Receiver::<u64>::open(name.as_str()).unwrap();
+    let rx = Receiver::<u64>::open(name.as_str()).unwrap();
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -260,6 +257,16 @@ fn hostile_positions_and_stamps_are_corrupted() {
         .unwrap();
     tx.send(1).unwrap();
     tx.send(2).unwrap();
+    (name, unlink, file, tx, rx)
+}
+
+/// Hostile writes to the shared state: a tail that went backwards, and a published slot with
+/// an older stamp (an overwrite ring's), are `Corrupted` — never a panic, a hang or a torn
+/// value.
+#[test]
+fn hostile_positions_and_stamps_are_corrupted() {
+    use shmring::mpmc::layout::{CONTROL_SIZE, TAIL_OFFSET};
+    let (name, _u, file, _tx, mut rx) = sent_two(Policy::Overwrite);
     assert_eq!(rx.recv(), Ok(1));
     // The stamp of position 1 (slot 1: stamp word then payload, 16 bytes a slot) rolled back.
     let slot1 = HEADER_SIZE + CONTROL_SIZE + 16;
@@ -292,17 +299,7 @@ fn hostile_positions_and_stamps_are_corrupted() {
 #[test]
 fn a_lossless_slot_written_by_a_peer_is_only_garbage() {
     use shmring::mpmc::layout::CONTROL_SIZE;
-    let name = unique_name("broadcast-hostile-lossless");
-    let _u = Unlink(name.clone());
-    let mut tx = Sender::<u64>::create(name.as_str(), 8).unwrap();
-    let mut rx = Receiver::<u64>::open(name.as_str()).unwrap();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(shm_path(&name))
-        .unwrap();
-    tx.send(1).unwrap();
-    tx.send(2).unwrap();
+    let (_name, _u, file, mut tx, mut rx) = sent_two(Policy::Lossless);
     // Slot 1 (8 bytes a slot, right after the control block) overwritten.
     let slot1 = HEADER_SIZE + CONTROL_SIZE + 8;
     file.write_all_at(&0xdead_u64.to_ne_bytes(), slot1 as u64)

@@ -70,20 +70,31 @@ fn check(file: &File, case: &Case, sleeper: impl FnOnce() + Send, peer: impl FnO
     );
 }
 
-#[test]
-fn spsc_every_pair_of_strategies_wakes_a_sleeper() {
+/// What the check does with one ring kind: make a sender and a receiver with the given
+/// strategies, send one message (blocking), receive one (blocking), fill the ring without
+/// waiting, drain it without waiting.
+struct Ring<Tx, Rx> {
+    kind: &'static str,
+    make: fn(&str, WaitStrategy, WaitStrategy) -> (Tx, Rx),
+    send: fn(&mut Tx),
+    recv: fn(&mut Rx),
+    fill: fn(&mut Tx),
+    drain: fn(&mut Rx),
+}
+
+/// Every pair of strategies on `ring`: a blocking receiver asleep on an empty ring is woken
+/// by the send; a blocking sender asleep on a full ring by the receiver draining it.
+fn every_pair<Tx: Send, Rx: Send>(ring: Ring<Tx, Rx>) {
     for tx_strategy in STRATEGIES {
         for rx_strategy in STRATEGIES {
-            let name = unique_name("wake-mixed-spsc");
+            let name = unique_name(&format!("wake-mixed-{}", ring.kind));
             let _u = Unlink(name.clone());
-            let mut tx = shmring::spsc::Sender::<u64>::create(name.as_str(), 2)
-                .unwrap()
-                .with_wait_strategy(tx_strategy);
-            let mut rx = shmring::spsc::Receiver::<u64>::open(name.as_str())
-                .unwrap()
-                .with_wait_strategy(rx_strategy);
+            let (mut tx, mut rx) = (ring.make)(&name, tx_strategy, rx_strategy);
             let file = File::open(shm_path(&name)).unwrap();
-            let pair = format!("spsc sender {tx_strategy:?}, receiver {rx_strategy:?}");
+            let pair = format!(
+                "{} sender {tx_strategy:?}, receiver {rx_strategy:?}",
+                ring.kind
+            );
             if matches!(rx_strategy, WaitStrategy::Blocking { .. }) {
                 let case = Case {
                     what: format!("{pair}: data"),
@@ -93,13 +104,12 @@ fn spsc_every_pair_of_strategies_wakes_a_sleeper() {
                 check(
                     &file,
                     &case,
-                    || assert_eq!(rx.recv(), Ok(7)),
-                    || tx.send(7).unwrap(),
+                    || (ring.recv)(&mut rx),
+                    || (ring.send)(&mut tx),
                 );
             }
             if matches!(tx_strategy, WaitStrategy::Blocking { .. }) {
-                tx.send(1).unwrap();
-                tx.send(2).unwrap();
+                (ring.fill)(&mut tx);
                 let case = Case {
                     what: format!("{pair}: space"),
                     waiting: SPACE_WAITING_OFFSET,
@@ -108,8 +118,8 @@ fn spsc_every_pair_of_strategies_wakes_a_sleeper() {
                 check(
                     &file,
                     &case,
-                    || tx.send(3).unwrap(),
-                    || assert_eq!(rx.recv(), Ok(1)),
+                    || (ring.send)(&mut tx),
+                    || (ring.drain)(&mut rx),
                 );
             }
         }
@@ -117,49 +127,35 @@ fn spsc_every_pair_of_strategies_wakes_a_sleeper() {
 }
 
 #[test]
+fn spsc_every_pair_of_strategies_wakes_a_sleeper() {
+    use shmring::spsc::{Receiver, Sender};
+    every_pair(Ring {
+        kind: "spsc",
+        make: |name, t, r| {
+            let tx = Sender::<u64>::create(name, 2).unwrap();
+            let rx = Receiver::<u64>::open(name).unwrap();
+            (tx.with_wait_strategy(t), rx.with_wait_strategy(r))
+        },
+        send: |tx| tx.send(7).unwrap(),
+        recv: |rx| assert_eq!(rx.recv(), Ok(7)),
+        fill: |tx| while tx.try_send(1).is_ok() {},
+        drain: |rx| while rx.try_recv().is_ok() {},
+    });
+}
+
+#[test]
 fn framed_every_pair_of_strategies_wakes_a_sleeper() {
-    for tx_strategy in STRATEGIES {
-        for rx_strategy in STRATEGIES {
-            let name = unique_name("wake-mixed-framed");
-            let _u = Unlink(name.clone());
-            let mut tx = shmring::framed::Sender::create(name.as_str(), 64)
-                .unwrap()
-                .with_wait_strategy(tx_strategy);
-            let mut rx = shmring::framed::Receiver::open(name.as_str())
-                .unwrap()
-                .with_wait_strategy(rx_strategy);
-            let file = File::open(shm_path(&name)).unwrap();
-            let pair = format!("framed sender {tx_strategy:?}, receiver {rx_strategy:?}");
-            if matches!(rx_strategy, WaitStrategy::Blocking { .. }) {
-                let case = Case {
-                    what: format!("{pair}: data"),
-                    waiting: DATA_WAITING_OFFSET,
-                    seq: DATA_SEQ_OFFSET,
-                };
-                check(
-                    &file,
-                    &case,
-                    || assert_eq!(rx.recv().unwrap(), b"ping"),
-                    || tx.send(b"ping").unwrap(),
-                );
-            }
-            if matches!(tx_strategy, WaitStrategy::Blocking { .. }) {
-                // Fill the ring: the next send waits for the receiver.
-                while tx.try_send(&[1; 8]).is_ok() {}
-                let case = Case {
-                    what: format!("{pair}: space"),
-                    waiting: SPACE_WAITING_OFFSET,
-                    seq: SPACE_SEQ_OFFSET,
-                };
-                check(
-                    &file,
-                    &case,
-                    || tx.send(&[2; 8]).unwrap(),
-                    || {
-                        while rx.try_recv().is_ok() {}
-                    },
-                );
-            }
-        }
-    }
+    use shmring::framed::{Receiver, Sender};
+    every_pair(Ring {
+        kind: "framed",
+        make: |name, t, r| {
+            let tx = Sender::create(name, 64).unwrap();
+            let rx = Receiver::open(name).unwrap();
+            (tx.with_wait_strategy(t), rx.with_wait_strategy(r))
+        },
+        send: |tx| tx.send(b"ping").unwrap(),
+        recv: |rx| assert_eq!(rx.recv().unwrap(), b"ping"),
+        fill: |tx| while tx.try_send(&[1; 8]).is_ok() {},
+        drain: |rx| while rx.try_recv().is_ok() {},
+    });
 }
