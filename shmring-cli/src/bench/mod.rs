@@ -4,8 +4,8 @@
 //! or an unchecked shared-memory ring for streaming) measured in the same run.
 //!
 //! Each row runs `--reps` times, each run paired with a run of its floor right before or
-//! after it (`paired.rs`): the median run is reported, and its ratio is the median of the
-//! per-pair ratios, with their spread.
+//! after it (`paired.rs`): its ratio is the median of the per-pair ratios, with their
+//! spread, and its figures are those of that median pair.
 
 mod ipc;
 mod paired;
@@ -46,8 +46,8 @@ pub struct BenchArgs {
     /// queues; default 400 000, 20 000 with --quick).
     #[arg(long)]
     round_trips: Option<u64>,
-    /// Runs of each row, each paired with a run of its floor: the median run and the median
-    /// of the per-pair ratios reported (default 5, 3 with --quick).
+    /// Runs of each row, each paired with a run of its floor: the median of the per-pair
+    /// ratios reported, with the figures of that pair (default 5, 3 with --quick).
     #[arg(long)]
     reps: Option<usize>,
     /// The two cores to pin this process and its peers to, `A,B` (default 0,1; no pinning

@@ -30,8 +30,9 @@ pub(crate) struct Ratio {
     pub mode_changed: bool,
 }
 
-/// A row as reported: its median run, and its ratio to the floor (`None` for a floor, or a
-/// row with no floor of its size and kind).
+/// A row as reported: the run of its median pair (so its figures and its ratio come from
+/// one moment of the machine; a floor, or a row without one: its median run), and its ratio
+/// to the floor (`None` for a floor, or a row with no floor of its size and kind).
 pub(crate) struct Measured {
     pub row: Row,
     pub ratio: Option<Ratio>,
@@ -59,24 +60,31 @@ fn median_run(mut runs: Vec<Row>) -> Row {
     runs.swap_remove(mid)
 }
 
-/// The ratio over `pairs` of (row, floor) runs.
-fn summarize(pairs: &[(Row, Row)]) -> Option<Ratio> {
-    let mut ratios: Vec<f64> = pairs.iter().filter_map(|(r, f)| pair_ratio(r, f)).collect();
+/// The ratio over `pairs` of (row, floor) runs, and the index of the pair whose ratio is
+/// the median.
+fn summarize(pairs: &[(Row, Row)]) -> Option<(Ratio, usize)> {
+    let mut ratios: Vec<(f64, usize)> = pairs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (r, f))| pair_ratio(r, f).map(|x| (x, i)))
+        .collect();
     if ratios.is_empty() {
         return None;
     }
-    ratios.sort_by(f64::total_cmp);
+    ratios.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (median, at) = ratios[ratios.len() / 2];
     let floors: Vec<f64> = pairs.iter().map(|(_, f)| f.key()).collect();
     let (lo, hi) = floors.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
         (lo.min(x), hi.max(x))
     });
-    Some(Ratio {
-        median: ratios[ratios.len() / 2],
-        low: ratios[0],
-        high: ratios[ratios.len() - 1],
+    let ratio = Ratio {
+        median,
+        low: ratios[0].0,
+        high: ratios[ratios.len() - 1].0,
         pairs: ratios.len(),
         mode_changed: lo > 0.0 && hi / lo > MODE_JUMP,
-    })
+    };
+    Some((ratio, at))
 }
 
 /// Progress-bar steps [`run`] takes for `benches` (`floor[i]`: bench i is a floor).
@@ -140,15 +148,20 @@ pub(crate) fn run(
                     ratio: None,
                 };
             }
-            let ratio = summarize(&pairs[i]);
-            let runs: Vec<Row> = std::mem::take(&mut pairs[i])
-                .into_iter()
-                .map(|(r, _)| r)
-                .chain(std::mem::take(&mut alone[i]))
-                .collect();
+            let Some((ratio, at)) = summarize(&pairs[i]) else {
+                let runs: Vec<Row> = std::mem::take(&mut pairs[i])
+                    .into_iter()
+                    .map(|(r, _)| r)
+                    .chain(std::mem::take(&mut alone[i]))
+                    .collect();
+                return Measured {
+                    row: median_run(runs),
+                    ratio: None,
+                };
+            };
             Measured {
-                row: median_run(runs),
-                ratio,
+                row: std::mem::take(&mut pairs[i]).swap_remove(at).0,
+                ratio: Some(ratio),
             }
         })
         .collect()
@@ -189,13 +202,14 @@ mod tests {
             (rtt(0.56), rtt(0.48)),
             (rtt(0.15), rtt(0.12)),
         ];
-        let r = summarize(&pairs).unwrap();
+        let (r, _) = summarize(&pairs).unwrap();
         assert!((r.median - 0.14 / 0.12).abs() < 1e-9, "{r:?}");
         assert!((r.low - 0.56 / 0.48).abs() < 1e-9 && (r.high - 0.15 / 0.12).abs() < 1e-9);
         assert_eq!(r.pairs, 3);
         assert!(r.mode_changed);
         let steady = [(tput(90.0), tput(100.0)), (tput(95.0), tput(100.0))];
-        let r = summarize(&steady).unwrap();
+        let (r, at) = summarize(&steady).unwrap();
+        assert_eq!(at, 1, "the pair with the median ratio");
         assert!(!r.mode_changed);
         assert!((r.median - 0.95).abs() < 1e-9, "{r:?}");
         assert!(

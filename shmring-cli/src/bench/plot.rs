@@ -70,8 +70,9 @@ fn curves(area: &Area<'_>, rows: &[&Measured]) -> DrawResult {
     };
     let mut chart = ChartBuilder::on(area)
         .caption(
-            "round trip: latency by percentile (µs, log scale)",
-            ("sans-serif", 16),
+            "round trip: latency by percentile (µs, log scale; each row's median pair — rows \
+             measured in different machine modes compare by their ratios, not here)",
+            ("sans-serif", 14),
         )
         .margin(12)
         .x_label_area_size(30)
