@@ -56,7 +56,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Measure round trips and throughput of every ring and transport against the raw
-    /// mechanisms, across processes (`--quick`: about a minute).
+    /// mechanisms, across processes (`--quick`: about a minute and a half).
     #[command(
         after_help = "Examples:\n  shmring bench --quick\n  shmring bench --rows spsc,ipc --sizes 8,64\n  shmring bench --quick --json > bench.json\n  shmring bench --quick --rows spsc,broadcast --plot bench.svg"
     )]

@@ -24,7 +24,7 @@ use crate::Failure;
 /// `shmring bench` options.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// A short run (about a minute): fewer round trips, shorter throughput windows, three
+    /// A short run (about a minute and a half): fewer round trips, shorter throughput windows, three
     /// repetitions.
     #[arg(long)]
     quick: bool,
