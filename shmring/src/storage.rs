@@ -286,17 +286,11 @@ mod mapped {
         /// Those slots are published to the caller and not written meanwhile. `T` is `Pod`,
         /// so whatever bytes a hostile peer left there are still a valid `T`.
         pub unsafe fn read(&self, pos: u64, dst: &mut [T]) {
-            debug_assert_eq!(self.geometry.stride, size_of::<T>());
-            let (first, second) = self.split(pos, dst.len());
-            // SAFETY: as in `write`, with source and destination swapped.
-            unsafe {
-                std::ptr::copy_nonoverlapping(self.slot(pos).cast(), dst.as_mut_ptr(), first);
-                std::ptr::copy_nonoverlapping(
-                    self.slots.as_ptr().cast(),
-                    dst.as_mut_ptr().add(first),
-                    second,
-                );
-            }
+            let (ptr, len) = (dst.as_mut_ptr(), dst.len());
+            // SAFETY: `MaybeUninit<T>` has `T`'s layout, and initialized `T`s stay so.
+            let dst = unsafe { std::slice::from_raw_parts_mut(ptr.cast(), len) };
+            // SAFETY: the caller's contract.
+            unsafe { self.read_uninit(pos, dst) }
         }
 
         /// [`read`](Storage::read) into memory not yet initialized (a `Vec`'s spare
@@ -308,7 +302,8 @@ mod mapped {
         pub unsafe fn read_uninit(&self, pos: u64, dst: &mut [std::mem::MaybeUninit<T>]) {
             debug_assert_eq!(self.geometry.stride, size_of::<T>());
             let (first, second) = self.split(pos, dst.len());
-            // SAFETY: as in `read`; `MaybeUninit<T>` has `T`'s layout.
+            // SAFETY: as in `write`, with source and destination swapped (`MaybeUninit<T>`
+            // has `T`'s layout).
             unsafe {
                 std::ptr::copy_nonoverlapping(
                     self.slot(pos).cast(),
@@ -459,10 +454,9 @@ mod mapped {
         pub unsafe fn runs_mut(&self, pos: u64, n: usize) -> (&mut [T], &mut [T]) {
             debug_assert_eq!(self.geometry.stride, size_of::<T>());
             let (first, second) = self.split(pos, n);
-            // SAFETY: `split` keeps both runs inside the slot array (packed: `first` slots
-            // from `pos`, `second` from slot 0, disjoint); slots are aligned for T and every
-            // byte of the mapping is initialized (zero at creation), and T is Pod, so any
-            // bytes there are a valid T.
+            // Both runs lie inside the slot array, disjoint; slots are aligned for T; every
+            // byte of the mapping is initialized (zero at creation) and T is Pod.
+            // SAFETY: so these are valid, exclusive (the caller's contract) slices of T.
             unsafe {
                 (
                     std::slice::from_raw_parts_mut(self.slot(pos).cast::<T>(), first),

@@ -314,10 +314,10 @@ pub(crate) enum Slot {
 pub(crate) fn read_slot<T: ShmType>(area: &Area<T>, position: u64, dst: &mut T) -> Slot {
     let storage = area.storage();
     if !storage.is_stamped() {
-        // SAFETY: the slot lies inside the area and is published (below the tail); the
-        // lossless protocol keeps the writer off it until this receiver's cursor passes it
-        // (an announced cursor never runs ahead of the real one). A hostile peer writing it
-        // meanwhile only changes the bytes copied: `T` is Pod.
+        // The lossless protocol keeps the writer off a published slot until this receiver's
+        // announced cursor (never ahead of the real one) passes it; a hostile writer there
+        // only changes the bytes copied (`T` is Pod).
+        // SAFETY: the slot lies inside the area and is published (below the tail).
         unsafe { storage.read_to(position, dst) };
         return Slot::Copied;
     }
@@ -354,10 +354,9 @@ fn area_of<T: ShmType>(segment: &Segment) -> Result<Area<T>, OpenError> {
         return Err(bad("capacity", capacity));
     }
     let geometry = slot_geometry::<T>(segment.info().overwrite);
-    // SAFETY: `open_segment` (or our own create) checked that the area holds the control
-    // block and `capacity` slots of T (a power of two) laid out as the header's policy says;
-    // the area is page aligned; the segment is kept alive in the participant next to the
-    // area.
+    // The segment is kept alive in the participant next to the area.
+    // SAFETY: `open_segment` (or our create) checked the area holds the control block and
+    // `capacity` (a power of two) page-aligned slots of T laid out as the policy says.
     let area = unsafe { Area::<T>::with_geometry(segment.area_ptr(), capacity, geometry) };
     let tail = area.tail().load(Ordering::Acquire);
     if tail >= MAX_POSITION {

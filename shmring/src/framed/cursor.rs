@@ -112,10 +112,9 @@ impl Cursor {
                 Record::Message { tag, len, span } => {
                     buf.clear();
                     buf.reserve(len);
-                    // SAFETY: the header (Acquire) committed the record's bytes; they stay
-                    // this receiver's until it hands them back. They are copied once into
-                    // the spare capacity (no zero-fill first), which then holds `len`
-                    // initialized bytes.
+                    // Copied once into the spare capacity (no zero-fill first).
+                    // SAFETY: the header (Acquire) committed the record's bytes, this
+                    // receiver's until handed back; then `len` bytes are initialized.
                     unsafe {
                         storage.read_uninit(
                             self.head.wrapping_add(HEADER as u64),
