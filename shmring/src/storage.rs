@@ -159,6 +159,12 @@ pub(crate) fn open_ring_laid_out(
 /// ```
 pub const MAX_CAPACITY: u64 = 1 << 40;
 
+/// Every ring position (messages of a typed ring, bytes of a framed one) stays below 2^62: one
+/// read from shared memory at or past it is `Corrupted`. So a hostile position can never make
+/// `position + capacity` (or a record's span, or a broadcast stamp `2·pos + 2`) overflow,
+/// while an honest ring would need decades at full speed to get there (docs/layout.md).
+pub(crate) const MAX_POSITION: u64 = 1 << 62;
+
 #[cfg(not(shmring_loom))]
 pub(crate) use mapped::Storage;
 

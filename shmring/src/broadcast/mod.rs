@@ -181,8 +181,8 @@ impl<T: ShmType> Joiner<T> {
     }
 }
 
-/// Positions stay below 2^62, so the stamps (`2·pos + 2`) never wrap.
-pub(crate) const MAX_POSITION: u64 = 1 << 62;
+/// Positions stay below [`MAX_POSITION`], so the stamps (`2·pos + 2`) never wrap.
+pub(crate) use crate::storage::MAX_POSITION;
 
 /// The stamp of a slot while the writer writes position `pos` into it.
 const fn writing(pos: u64) -> u64 {

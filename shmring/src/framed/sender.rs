@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::storage::MAX_POSITION;
 
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -38,6 +39,12 @@ impl Sender {
         // reach the header read: a debug assertion, an unaligned atomic in release).
         if head % record::ALIGN as u64 != 0 {
             return Err(corrupted("framed head alignment", head));
+        }
+        // Nor may a position near the end of the range make the sums below overflow.
+        for (what, pos) in [("framed head", head), ("framed tail", tail)] {
+            if pos >= MAX_POSITION {
+                return Err(corrupted(what, pos));
+            }
         }
         tail = tail.max(head);
         for _ in 0..3 {
@@ -79,7 +86,7 @@ impl Sender {
         // [tail, head + capacity), none when the ring is full (then `tail` is where the
         // receiver's next record starts). The header at `tail` may be read by the receiver
         // meanwhile, so it is cleared atomically.
-        let free = (head + capacity - tail) as usize;
+        let free = (capacity - (tail - head)) as usize;
         if free >= HEADER {
             header(area, tail).store(0, Ordering::Relaxed);
         }

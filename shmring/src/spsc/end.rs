@@ -4,6 +4,7 @@
 #[allow(unused_imports)]
 use super::*;
 use crate::liveness;
+use crate::storage::MAX_POSITION;
 
 impl<T: ShmType> End<T> {
     /// A handle end on a loom model area, attached as `role`.
@@ -97,7 +98,7 @@ impl<T: ShmType> End<T> {
         let end = End::attach(segment, role)?;
         let head = end.area.head().load(Ordering::Acquire);
         let tail = end.area.tail().load(Ordering::Acquire);
-        if head > tail || tail - head > end.area.capacity() {
+        if head > tail || tail - head > end.area.capacity() || tail >= MAX_POSITION {
             return Err(OpenError::Corrupted {
                 name: end.name.clone(),
                 reason: HeaderError::BadField {

@@ -107,7 +107,7 @@ fn next_seq(area: &crate::mpmc::Area<Cell>, tail: u64) -> Option<u64> {
     if tail == 0 {
         return Some(0);
     }
-    if tail >= crate::broadcast::MAX_POSITION {
+    if tail >= crate::storage::MAX_POSITION {
         return None; // a peer's word: no stamp arithmetic on it
     }
     let mut cell: Cell = [0; CELL];

@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::storage::MAX_POSITION;
 
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -403,7 +404,7 @@ impl Sender {
                 pos = tail;
                 continue;
             }
-            if pos % record::ALIGN as u64 != 0 || pos - head > capacity {
+            if pos % record::ALIGN as u64 != 0 || pos - head > capacity || pos >= MAX_POSITION {
                 return corrupted();
             }
             let to_end = capacity - (pos & area.mask);
