@@ -104,6 +104,7 @@ pub(crate) fn report_json(r: &Inspection) -> Value {
         "state": match info.state { 0 => "initialising", 1 => "ready", 2 => "closed", _ => "invalid" },
         "kind": info.kind.to_string(),
         "policy": policy(info),
+        "fence_every_send": info.fence_every_send,
         "total_size": info.total_size,
         "file_size": r.file_len,
         "area_offset": info.area_offset,
@@ -368,6 +369,9 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
                 "waited for"
             }
         )?;
+    }
+    if i.fence_every_send {
+        outln!("wake-ups        a fence on every send, no membarrier before a sleep")?;
     }
     outln!("capacity        {}", i.capacity)?;
     if let Some(max) = max_message(i) {

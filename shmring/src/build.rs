@@ -14,12 +14,12 @@ use crate::{TypeLayout, WaitStrategy};
 /// A new segment at `location` from a ring's segment options, with the permission bits asked
 /// for: what a typed ring's `create_segment` is.
 #[cfg(not(shmring_loom))]
-pub(crate) fn create_with(
+pub(crate) fn create_with<H>(
     options: Result<SegmentOptions, OpenError>,
     location: Location,
-    mode: u32,
+    ring: &RingOptions<H>,
 ) -> Result<Segment, OpenError> {
-    options?.mode(mode).create(location)
+    ring.segment(options?).create(location)
 }
 
 /// A ring's `channel`: both ends attached to `segment` (made on the process heap), the
@@ -59,6 +59,8 @@ pub struct RingOptions<H> {
     pub(crate) policy: crate::broadcast::Policy,
     /// Broadcast receivers: start at the oldest message held, not the next one.
     pub(crate) from_oldest: bool,
+    /// A created ring's notifiers fence after every send (header flag).
+    pub(crate) fence_every_send: bool,
     _handle: PhantomData<fn() -> H>,
 }
 
@@ -70,6 +72,7 @@ impl<H> Clone for RingOptions<H> {
             label: self.label.clone(),
             policy: self.policy,
             from_oldest: self.from_oldest,
+            fence_every_send: self.fence_every_send,
             _handle: PhantomData,
         }
     }
@@ -84,6 +87,7 @@ impl<H> std::fmt::Debug for RingOptions<H> {
             .field("label", &self.label)
             .field("policy", &self.policy)
             .field("from_oldest", &self.from_oldest)
+            .field("fence_every_send", &self.fence_every_send)
             .finish()
     }
 }
@@ -97,6 +101,7 @@ impl<H> RingOptions<H> {
             label: None,
             policy: crate::broadcast::Policy::Lossless,
             from_oldest: false,
+            fence_every_send: false,
             _handle: PhantomData,
         }
     }
@@ -125,6 +130,43 @@ impl<H> RingOptions<H> {
     pub fn wait_strategy(mut self, strategy: WaitStrategy) -> Self {
         self.strategy = Some(strategy);
         self
+    }
+
+    /// Makes a created ring wake its sleepers the other way: **every send pays a full fence**
+    /// (a few ns alone, ~25 ns in a send loop whose store buffer is full) and a waiter going to
+    /// sleep skips the `membarrier(GLOBAL_EXPEDITED)` it otherwise issues — a barrier that
+    /// interrupts every core running a shmring process (5–11 µs of theirs in a VM, 1–2 µs on
+    /// bare metal). Choose it for rings whose receivers sleep between most messages (a message
+    /// every millisecond or so) on hosts with many cores running shmring processes; keep the
+    /// default for streaming rings, whose receivers rarely sleep
+    /// (docs/benchmarks.md, "The sleep path at scale", has the model and the crossover).
+    ///
+    /// Recorded in the ring's header (`flags` bit 2), so every process on the ring follows
+    /// it whichever options it opened with; opening ignores this setting.
+    ///
+    /// ```
+    /// let name = format!("shmring-doc-fence-{}", std::process::id());
+    /// let tx = shmring::spsc::Sender::<u64>::options()
+    ///     .fence_every_send()
+    ///     .create(name.as_str(), 64)?;
+    /// let rx = shmring::spsc::Receiver::<u64>::open(name.as_str())?;
+    /// assert!(rx.segment().info().fence_every_send);
+    /// # drop(tx);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn fence_every_send(mut self) -> Self {
+        self.fence_every_send = true;
+        self
+    }
+
+    /// `options` with what these options ask of a created segment: the permission bits and
+    /// the fence flag.
+    #[cfg(not(shmring_loom))]
+    pub(crate) fn segment(&self, options: SegmentOptions) -> SegmentOptions {
+        options
+            .mode(self.mode)
+            .fence_every_send(self.fence_every_send)
     }
 }
 

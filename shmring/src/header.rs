@@ -39,6 +39,11 @@ pub const FLAG_DESCRIPTION_TRUNCATED: u32 = 1;
 /// `flags` bit 1 (broadcast rings only): the ring overwrites what slow receivers have not
 /// read ([`crate::broadcast::Policy::Overwrite`]) instead of waiting for them.
 pub const FLAG_OVERWRITE: u32 = 2;
+/// `flags` bit 2 (every kind but raw): every notifier on this ring issues a full fence after
+/// each publication, and a waiter about to sleep skips the `membarrier` it otherwise issues
+/// (`RingOptions::fence_every_send`; docs/protocols.md, "Wake-ups"). Chosen at creation: every
+/// process on the ring must agree, and one that does not know the bit refuses the ring.
+pub const FLAG_FENCE_EVERY_SEND: u32 = 4;
 /// Bytes available for the payload's readable description.
 pub const DESCRIPTION_CAPACITY: usize = 3840;
 /// Largest segment accepted (128 TiB): keeps every size computation far from overflow.
@@ -252,6 +257,9 @@ pub struct HeaderInfo {
     /// Broadcast rings: slow receivers are overtaken ([`FLAG_OVERWRITE`]); `false` for every
     /// other kind.
     pub overwrite: bool,
+    /// Notifiers fence after every send and sleepers skip `membarrier`
+    /// ([`FLAG_FENCE_EVERY_SEND`]).
+    pub fence_every_send: bool,
     /// The process that created the segment.
     pub owner: ProcessId,
     /// Creation time, nanoseconds since the Unix epoch.
@@ -299,6 +307,7 @@ impl HeaderInfo {
             fingerprint: payload.fingerprint(),
             description_truncated: cut < full.len(),
             overwrite: false,
+            fence_every_send: false,
             description: full[..cut].to_owned(),
             owner,
             created_unix_ns,
@@ -381,7 +390,12 @@ pub fn encode(info: &HeaderInfo, state: u32) -> Vec<u8> {
         FLAG_DESCRIPTION_TRUNCATED
     } else {
         0
-    } | if info.overwrite { FLAG_OVERWRITE } else { 0 };
+    } | if info.overwrite { FLAG_OVERWRITE } else { 0 }
+        | if info.fence_every_send {
+            FLAG_FENCE_EVERY_SEND
+        } else {
+            0
+        };
     raw.total_size = info.total_size;
     raw.area_offset = info.area_offset;
     raw.area_size = info.area_size;
@@ -476,9 +490,10 @@ pub fn decode(bytes: &[u8]) -> Result<HeaderInfo, HeaderError> {
     }
     let allowed = match kind {
         RingKind::Broadcast | RingKind::FramedBroadcast => {
-            FLAG_DESCRIPTION_TRUNCATED | FLAG_OVERWRITE
+            FLAG_DESCRIPTION_TRUNCATED | FLAG_OVERWRITE | FLAG_FENCE_EVERY_SEND
         }
-        _ => FLAG_DESCRIPTION_TRUNCATED,
+        RingKind::Raw => FLAG_DESCRIPTION_TRUNCATED,
+        _ => FLAG_DESCRIPTION_TRUNCATED | FLAG_FENCE_EVERY_SEND,
     };
     if raw.flags & !allowed != 0 {
         return bad("flags", raw.flags.into());
@@ -538,6 +553,7 @@ pub fn decode(bytes: &[u8]) -> Result<HeaderInfo, HeaderError> {
         description,
         description_truncated: raw.flags & FLAG_DESCRIPTION_TRUNCATED != 0,
         overwrite: raw.flags & FLAG_OVERWRITE != 0,
+        fence_every_send: raw.flags & FLAG_FENCE_EVERY_SEND != 0,
         owner: ProcessId {
             pid: raw.owner_pid,
             start_ticks: raw.owner_start_ticks,

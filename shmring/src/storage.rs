@@ -185,6 +185,9 @@ mod mapped {
         slots: NonNull<u8>,
         geometry: Geometry,
         pub(crate) mask: u64,
+        /// The ring's header asks every notifier to fence after each send, so a sleeper
+        /// needs no heavy barrier ([`crate::header::FLAG_FENCE_EVERY_SEND`]).
+        fence_every_send: bool,
         _payload: PhantomData<T>,
     }
 
@@ -195,6 +198,7 @@ mod mapped {
                 slots: self.slots,
                 geometry: self.geometry,
                 mask: self.mask,
+                fence_every_send: self.fence_every_send,
                 _payload: PhantomData,
             }
         }
@@ -205,8 +209,13 @@ mod mapped {
         ///
         /// `base` is 128-byte aligned and valid for `geometry.area_size(capacity)` bytes for
         /// as long as the `Storage` (and its clones) are used; `capacity` is a power of two;
-        /// `geometry` was made for `T`.
-        pub unsafe fn new(base: NonNull<u8>, capacity: u64, geometry: Geometry) -> Storage<T> {
+        /// `geometry` was made for `T`. `fence_every_send`: the ring's header flag.
+        pub unsafe fn new(
+            base: NonNull<u8>,
+            capacity: u64,
+            geometry: Geometry,
+            fence_every_send: bool,
+        ) -> Storage<T> {
             debug_assert!(capacity.is_power_of_two());
             debug_assert_eq!(base.as_ptr() as usize % 128, 0);
             // SAFETY: the slots start inside the area (the caller's contract covers
@@ -217,8 +226,14 @@ mod mapped {
                 slots,
                 geometry,
                 mask: capacity - 1,
+                fence_every_send,
                 _payload: PhantomData,
             }
+        }
+
+        /// Whether this ring's notifiers fence after every send (its header's flag).
+        pub fn fences_every_send(&self) -> bool {
+            self.fence_every_send
         }
 
         pub fn u64_at(&self, offset: usize) -> &AtomicU64 {
@@ -515,6 +530,12 @@ mod mapped {
                 crate::futex::heavy_barrier();
             }
         }
+
+        fn sleeper_barrier(&self) {
+            if !self.fence_every_send {
+                self.heavy_barrier();
+            }
+        }
     }
 }
 
@@ -556,6 +577,11 @@ mod model {
     }
 
     impl<T: Copy + bytemuck::Zeroable> Storage<T> {
+        /// The model notifies with full fences always (no `membarrier` to skip).
+        pub fn fences_every_send(&self) -> bool {
+            true
+        }
+
         pub fn new_model(capacity: u64, geometry: Geometry) -> Storage<T> {
             assert!(capacity.is_power_of_two());
             let inner = Inner {
@@ -746,5 +772,7 @@ mod model {
 
         /// The model notifies with full fences, so no heavy barrier is needed.
         fn heavy_barrier(&self) {}
+
+        fn sleeper_barrier(&self) {}
     }
 }

@@ -109,9 +109,12 @@ pub(crate) trait Futex {
     fn futex_wait(&self, word: &AtomicU32, expected: u32, deadline: Option<Instant>) -> Woken;
     /// Wakes every sleeper on `word`.
     fn futex_wake(&self, word: &AtomicU32);
-    /// Before sleeping: a full barrier in every process that notifies with only a compiler
-    /// fence (see [`EventCount::notify`]).
+    /// A full barrier in every process that notifies with only a compiler fence (see
+    /// [`EventCount::notify`]).
     fn heavy_barrier(&self);
+    /// Before sleeping: [`heavy_barrier`](Futex::heavy_barrier), unless the ring's notifiers
+    /// all fence after every send (`RingOptions::fence_every_send`).
+    fn sleeper_barrier(&self);
 }
 
 /// One direction's eventcount: the futex word and who is (about to be) asleep on it.
@@ -483,7 +486,7 @@ impl Waiter {
         let key = event.seq.load(Ordering::Acquire);
         event.waiting.enter();
         fence(Ordering::SeqCst);
-        futex.heavy_barrier();
+        futex.sleeper_barrier();
         if let Step::Done(r) = attempt(false) {
             event.waiting.leave();
             return Some(Some(r));

@@ -3,7 +3,9 @@
 //! busy-polling sender wakes a sleeping receiver, a busy-polling receiver a sleeping sender.
 //! Checked without timing: the sleeper's waiting flag is seen set before the peer acts, and
 //! the eventcount it sleeps on moves when the peer notifies (a peer that did not notify would
-//! leave it, and the sleeper would wait out its liveness slice).
+//! leave it, and the sleeper would wait out its liveness slice). Each pair runs on a ring
+//! made with the default wake-up protocol and on one made with `fence_every_send` (notifiers
+//! fence, sleepers skip the membarrier).
 
 use shmring_test_support as common;
 
@@ -70,12 +72,21 @@ fn check(file: &File, case: &Case, sleeper: impl FnOnce() + Send, peer: impl FnO
     );
 }
 
+/// `options`, with `fence_every_send` when `fenced`.
+fn fence_if<H>(options: shmring::RingOptions<H>, fenced: bool) -> shmring::RingOptions<H> {
+    if fenced {
+        options.fence_every_send()
+    } else {
+        options
+    }
+}
+
 /// What the check does with one ring kind: make a sender and a receiver with the given
 /// strategies, send one message (blocking), receive one (blocking), fill the ring without
 /// waiting, drain it without waiting.
 struct Ring<Tx, Rx> {
     kind: &'static str,
-    make: fn(&str, WaitStrategy, WaitStrategy) -> (Tx, Rx),
+    make: fn(&str, WaitStrategy, WaitStrategy, bool) -> (Tx, Rx),
     send: fn(&mut Tx),
     recv: fn(&mut Rx),
     fill: fn(&mut Tx),
@@ -85,43 +96,45 @@ struct Ring<Tx, Rx> {
 /// Every pair of strategies on `ring`: a blocking receiver asleep on an empty ring is woken
 /// by the send; a blocking sender asleep on a full ring by the receiver draining it.
 fn every_pair<Tx: Send, Rx: Send>(ring: Ring<Tx, Rx>) {
-    for tx_strategy in STRATEGIES {
-        for rx_strategy in STRATEGIES {
-            let name = unique_name(&format!("wake-mixed-{}", ring.kind));
-            let _u = Unlink(name.clone());
-            let (mut tx, mut rx) = (ring.make)(&name, tx_strategy, rx_strategy);
-            let file = File::open(shm_path(&name)).unwrap();
-            let pair = format!(
-                "{} sender {tx_strategy:?}, receiver {rx_strategy:?}",
-                ring.kind
+    for (tx_strategy, rx_strategy, fenced) in STRATEGIES.into_iter().flat_map(|t| {
+        STRATEGIES
+            .into_iter()
+            .flat_map(move |r| [(t, r, false), (t, r, true)])
+    }) {
+        let name = unique_name(&format!("wake-mixed-{}", ring.kind));
+        let _u = Unlink(name.clone());
+        let (mut tx, mut rx) = (ring.make)(&name, tx_strategy, rx_strategy, fenced);
+        let file = File::open(shm_path(&name)).unwrap();
+        let pair = format!(
+            "{} sender {tx_strategy:?}, receiver {rx_strategy:?}, fence every send {fenced}",
+            ring.kind
+        );
+        if matches!(rx_strategy, WaitStrategy::Blocking { .. }) {
+            let case = Case {
+                what: format!("{pair}: data"),
+                waiting: DATA_WAITING_OFFSET,
+                seq: DATA_SEQ_OFFSET,
+            };
+            check(
+                &file,
+                &case,
+                || (ring.recv)(&mut rx),
+                || (ring.send)(&mut tx),
             );
-            if matches!(rx_strategy, WaitStrategy::Blocking { .. }) {
-                let case = Case {
-                    what: format!("{pair}: data"),
-                    waiting: DATA_WAITING_OFFSET,
-                    seq: DATA_SEQ_OFFSET,
-                };
-                check(
-                    &file,
-                    &case,
-                    || (ring.recv)(&mut rx),
-                    || (ring.send)(&mut tx),
-                );
-            }
-            if matches!(tx_strategy, WaitStrategy::Blocking { .. }) {
-                (ring.fill)(&mut tx);
-                let case = Case {
-                    what: format!("{pair}: space"),
-                    waiting: SPACE_WAITING_OFFSET,
-                    seq: SPACE_SEQ_OFFSET,
-                };
-                check(
-                    &file,
-                    &case,
-                    || (ring.send)(&mut tx),
-                    || (ring.drain)(&mut rx),
-                );
-            }
+        }
+        if matches!(tx_strategy, WaitStrategy::Blocking { .. }) {
+            (ring.fill)(&mut tx);
+            let case = Case {
+                what: format!("{pair}: space"),
+                waiting: SPACE_WAITING_OFFSET,
+                seq: SPACE_SEQ_OFFSET,
+            };
+            check(
+                &file,
+                &case,
+                || (ring.send)(&mut tx),
+                || (ring.drain)(&mut rx),
+            );
         }
     }
 }
@@ -131,8 +144,10 @@ fn spsc_every_pair_of_strategies_wakes_a_sleeper() {
     use shmring::spsc::{Receiver, Sender};
     every_pair(Ring {
         kind: "spsc",
-        make: |name, t, r| {
-            let tx = Sender::<u64>::create(name, 2).unwrap();
+        make: |name, t, r, fenced| {
+            let tx = fence_if(Sender::<u64>::options(), fenced)
+                .create(name, 2)
+                .unwrap();
             let rx = Receiver::<u64>::open(name).unwrap();
             (tx.with_wait_strategy(t), rx.with_wait_strategy(r))
         },
@@ -148,8 +163,10 @@ fn framed_every_pair_of_strategies_wakes_a_sleeper() {
     use shmring::framed::{Receiver, Sender};
     every_pair(Ring {
         kind: "framed",
-        make: |name, t, r| {
-            let tx = Sender::create(name, 64).unwrap();
+        make: |name, t, r, fenced| {
+            let tx = fence_if(Sender::options(), fenced)
+                .create(name, 64)
+                .unwrap();
             let rx = Receiver::open(name).unwrap();
             (tx.with_wait_strategy(t), rx.with_wait_strategy(r))
         },

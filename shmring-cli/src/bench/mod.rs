@@ -32,7 +32,8 @@ pub struct BenchArgs {
     /// also as NAME-spin or NAME-blocking), pipe, uds, tcp, mq, ipc (or ipc-shm, ipc-uds,
     /// ipc-tcp, ipc-fifo, ipc-mq), inproc, peers (iceoryx2 publish-subscribe; built with the
     /// `peers` feature), wake (replies slower than a receiver spins:
-    /// blocking against async receive). Default: all. The floor always runs.
+    /// blocking against async receive), fence (spsc rings made with `fence_every_send`).
+    /// Default: all. The floor always runs.
     #[arg(long, value_delimiter = ',')]
     rows: Vec<String>,
     /// Message sizes in bytes to run, comma-separated (rows exist at 8, 64, 1024 and 65536).
@@ -302,6 +303,7 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         "ipc",
         "inproc",
         "wake",
+        "fence",
         "peers",
     ];
     if !cfg!(feature = "peers") && args.rows.iter().any(|r| r == "peers") {

@@ -250,7 +250,7 @@ pub(crate) fn create_segment<T: ShmType>(
     options: &crate::build::RingOptions<impl Sized>,
 ) -> Result<Segment, OpenError> {
     let segment_options = create_options::<T>(kind, capacity, &location, options.policy);
-    crate::build::create_with(segment_options, location, options.mode)
+    crate::build::create_with(segment_options, location, options)
 }
 
 /// The broadcast segment of `kind` and `T` at `location`.
@@ -354,10 +354,11 @@ fn area_of<T: ShmType>(segment: &Segment) -> Result<Area<T>, OpenError> {
         return Err(bad("capacity", capacity));
     }
     let geometry = slot_geometry::<T>(segment.info().overwrite);
+    let fenced = segment.info().fence_every_send;
     // The segment is kept alive in the participant next to the area.
     // SAFETY: `open_segment` (or our create) checked the area holds the control block and
     // `capacity` (a power of two) page-aligned slots of T laid out as the policy says.
-    let area = unsafe { Area::<T>::with_geometry(segment.area_ptr(), capacity, geometry) };
+    let area = unsafe { Area::<T>::with_geometry(segment.area_ptr(), capacity, geometry, fenced) };
     let tail = area.tail().load(Ordering::Acquire);
     if tail >= MAX_POSITION {
         return Err(bad("broadcast tail", tail));

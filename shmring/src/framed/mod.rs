@@ -133,11 +133,15 @@ pub(crate) fn framed_options(
 fn create_segment(
     location: Location,
     capacity: u64,
-    mode: u32,
-    _label: Option<crate::TypeLayout>,
+    options: &crate::RingOptions<impl Sized>,
 ) -> Result<Segment, OpenError> {
-    framed_options(RingKind::Framed, capacity, geometry(), &location)?
-        .mode(mode)
+    options
+        .segment(framed_options(
+            RingKind::Framed,
+            capacity,
+            geometry(),
+            &location,
+        )?)
         .create(location)
 }
 
@@ -228,7 +232,7 @@ pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
 /// ```
 #[cfg(not(shmring_loom))]
 pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
-    let segment = create_segment(Location::Heap, capacity, crate::DEFAULT_MODE, None);
+    let segment = create_segment(Location::Heap, capacity, &crate::RingOptions::<()>::new());
     crate::build::heap_channel(segment, Sender::attach, Receiver::attach)
 }
 
@@ -277,7 +281,7 @@ macro_rules! byte_receiver_methods {
             role: "its receiver",
             opens: "If a receiver process died, this one takes over and resumes where it stopped consuming (at most the message it was copying when it died is delivered again).",
             create_segment: |l: Location, capacity, o: &Self| {
-        create_segment(l, capacity, o.mode, o.label.clone())
+        create_segment(l, capacity, o)
     },
             open_segment: |l: Location, o: &Self| open_segment(l, o.label.clone()),
             attach: |s, _: &Self| $ty::attach(s)

@@ -451,7 +451,7 @@ crate::build::ring_options! {
     role: "its sender",
     opens: "If a sender process died, this one takes over: records it committed stay, bytes it left uncommitted are cleared.",
     create_segment: |l: Location, capacity, o: &Self| {
-        create_segment(l, capacity, o.mode, o.label.clone())
+        create_segment(l, capacity, o)
     },
     open_segment: |l: Location, o: &Self| open_segment(l, o.label.clone()),
     attach: |s, _: &Self| Sender::attach(s)

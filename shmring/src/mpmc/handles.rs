@@ -156,7 +156,7 @@ macro_rules! common_handle_methods {
             role: "one more participant",
             opens: "Any number of senders and receivers may attach (up to the participant table); a dead participant's record is reaped.",
             create_segment: |l: Location, capacity, o: &Self| {
-                crate::build::create_with(create_options::<T>(capacity, &l), l, o.mode)
+                crate::build::create_with(create_options::<T>(capacity, &l), l, o)
             },
             open_segment: |l: Location, _: &Self| {
                 open_ring::<T>(RingKind::Mpmc, l, layout::geometry::<T>())

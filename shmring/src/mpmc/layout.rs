@@ -138,9 +138,13 @@ impl<T: Copy> Area<T> {
     /// As for [`Storage::new`] with [`geometry::<T>()`](geometry): `base` is 128-byte aligned
     /// and valid for `geometry::<T>().area_size(capacity)` bytes while in use.
     #[cfg(not(shmring_loom))]
-    pub unsafe fn new(base: std::ptr::NonNull<u8>, capacity: u64) -> Area<T> {
+    pub unsafe fn new(
+        base: std::ptr::NonNull<u8>,
+        capacity: u64,
+        fence_every_send: bool,
+    ) -> Area<T> {
         // SAFETY: forwarded contract.
-        unsafe { Area::with_geometry(base, capacity, geometry::<T>()) }
+        unsafe { Area::with_geometry(base, capacity, geometry::<T>(), fence_every_send) }
     }
 
     /// The control block and table of this layout over slots laid out as `geometry` (the
@@ -154,9 +158,10 @@ impl<T: Copy> Area<T> {
         base: std::ptr::NonNull<u8>,
         capacity: u64,
         geometry: Geometry,
+        fence_every_send: bool,
     ) -> Area<T> {
         // SAFETY: forwarded contract.
-        Area(unsafe { Storage::new(base, capacity, geometry) })
+        Area(unsafe { Storage::new(base, capacity, geometry, fence_every_send) })
     }
 
     #[cfg(shmring_loom)]

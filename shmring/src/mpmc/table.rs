@@ -24,8 +24,9 @@ pub(super) fn attach<T: ShmType>(
             },
         });
     }
+    let fenced = segment.info().fence_every_send;
     // SAFETY: see above; the capacity was checked to be a power of two by `open_ring`.
-    let area = unsafe { Area::<T>::new(segment.area_ptr(), capacity) };
+    let area = unsafe { Area::<T>::new(segment.area_ptr(), capacity, fenced) };
     let head = area.head().load(Ordering::Acquire);
     let tail = area.tail().load(Ordering::Acquire);
     if head > tail || tail - head > area.capacity() || tail & TOMBSTONE != 0 {
@@ -56,6 +57,7 @@ impl<T: ShmType> Participant<T> {
         segment: Option<Arc<Segment>>,
     ) -> Result<Participant<T>, OpenError> {
         let me = liveness::identity(&name)?;
+        let light = liveness::light() && !area.fences_every_send();
         let mut participant = Participant {
             area,
             protocol,
@@ -65,7 +67,7 @@ impl<T: ShmType> Participant<T> {
             busy: std::array::from_fn(|_| AtomicBool::new(false)),
             sleepers: Arc::new(Mutex::new(0)),
             local_head: AtomicU64::new(u64::MAX),
-            light: liveness::light(),
+            light,
             corrupted: AtomicBool::new(false),
             abandoned: AtomicBool::new(true),
             seen_epoch: AtomicU64::new(u64::MAX),

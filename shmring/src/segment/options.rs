@@ -30,6 +30,7 @@ pub struct SegmentOptions {
     init_timeout: Duration,
     before_ready: Option<fn()>,
     overwrite: bool,
+    fence_every_send: bool,
 }
 
 impl SegmentOptions {
@@ -48,6 +49,7 @@ impl SegmentOptions {
             init_timeout: DEFAULT_INIT_TIMEOUT,
             before_ready: None,
             overwrite: false,
+            fence_every_send: false,
         }
     }
 
@@ -55,6 +57,14 @@ impl SegmentOptions {
     /// [`crate::header::FLAG_OVERWRITE`]).
     pub(crate) fn overwrite(mut self, overwrite: bool) -> SegmentOptions {
         self.overwrite = overwrite;
+        self
+    }
+
+    /// Whether the ring's notifiers fence after every send instead of its sleepers issuing
+    /// `membarrier`, recorded in the header's flags (see
+    /// [`crate::header::FLAG_FENCE_EVERY_SEND`]; `RingOptions::fence_every_send`).
+    pub(crate) fn fence_every_send(mut self, on: bool) -> SegmentOptions {
+        self.fence_every_send = on;
         self
     }
 
@@ -334,6 +344,7 @@ impl SegmentOptions {
         let mut info = HeaderInfo::new(self.kind, capacity, payload, area);
         info.owner = owner;
         info.overwrite = self.overwrite;
+        info.fence_every_send = self.fence_every_send;
         Ok(info)
     }
 

@@ -33,10 +33,11 @@ impl<T: ShmType> End<T> {
     #[cfg(not(shmring_loom))]
     pub(crate) fn attach(segment: Arc<Segment>, role: Role) -> Result<End<T>, OpenError> {
         let name = segment.name().to_owned();
+        let (capacity, fenced) = (segment.info().capacity, segment.info().fence_every_send);
         // SAFETY: the segment's header was validated and `check_geometry` (or our own create)
         // confirmed the area holds the control block and `capacity` slots of T; the area is
         // page aligned; `segment` is kept alive in the End next to the Area.
-        let area = unsafe { Area::<T>::new(segment.area_ptr(), segment.info().capacity) };
+        let area = unsafe { Area::<T>::new(segment.area_ptr(), capacity, fenced) };
         let me = liveness::identity(&name)?;
         let owner = area.owner(role);
         let mut claimed = false;
@@ -72,12 +73,13 @@ impl<T: ShmType> End<T> {
         // A predecessor that died asleep left its flag set; only this role sleeps there.
         area.waiting_flag(role).store(0, Ordering::Relaxed);
         area.state(role).store(STATE_ATTACHED, Ordering::Release);
+        let light = liveness::light() && !area.fences_every_send();
         Ok(End {
             area,
             role,
             me,
             waiter: Waiter::new(WaitStrategy::default()),
-            light: liveness::light(),
+            light,
             dead_peer: 0,
             last_liveness: None,
             polls: 0,

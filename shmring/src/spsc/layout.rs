@@ -128,11 +128,17 @@ impl<T: Copy> Area<T> {
     /// # Safety
     ///
     /// As for [`Storage::new`] with the spsc geometry: `base` is 128-byte aligned and valid
-    /// for `geometry::<T>().area_size(capacity)` bytes while in use.
+    /// for `geometry::<T>().area_size(capacity)` bytes while in use. `fence_every_send`: the
+    /// header's flag.
     #[cfg(not(shmring_loom))]
-    pub unsafe fn new(base: std::ptr::NonNull<u8>, capacity: u64) -> Area<T> {
+    pub unsafe fn new(
+        base: std::ptr::NonNull<u8>,
+        capacity: u64,
+        fence_every_send: bool,
+    ) -> Area<T> {
+        let geometry = Geometry::packed::<T>(CONTROL_SIZE);
         // SAFETY: forwarded contract; the geometry is the one `area_size` uses.
-        Area(unsafe { Storage::new(base, capacity, Geometry::packed::<T>(CONTROL_SIZE)) })
+        Area(unsafe { Storage::new(base, capacity, geometry, fence_every_send) })
     }
 
     #[cfg(shmring_loom)]

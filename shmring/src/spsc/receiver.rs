@@ -522,7 +522,7 @@ crate::build::ring_options! {
     role: "its receiver",
     opens: "If a receiver process died, this one takes over: it continues from the last message its predecessor released.",
     create_segment: |l: Location, capacity, o: &Self| {
-        crate::build::create_with(create_options::<T>(capacity, &l), l, o.mode)
+        crate::build::create_with(create_options::<T>(capacity, &l), l, o)
     },
     open_segment: |l: Location, _: &Self| {
         open_ring::<T>(RingKind::Spsc, l, layout::geometry::<T>())

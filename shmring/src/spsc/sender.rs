@@ -427,7 +427,7 @@ crate::build::ring_options! {
     role: "its sender",
     opens: "If a sender process died, this one takes over its role, and what it had published stays in the ring.",
     create_segment: |l: Location, capacity, o: &Self| {
-        crate::build::create_with(create_options::<T>(capacity, &l), l, o.mode)
+        crate::build::create_with(create_options::<T>(capacity, &l), l, o)
     },
     open_segment: |l: Location, _: &Self| {
         open_ring::<T>(RingKind::Spsc, l, layout::geometry::<T>())

@@ -230,21 +230,21 @@ pub(super) fn add_rows(plan: &mut Plan) {
         let strategy = mode.strategy();
         let group = format!("spsc-{mode}");
         plan.add(&group, 8, move || {
-            spsc_rtt::<u64>(cfg, mode, strategy, RTT_CAPACITY)
+            spsc_rtt::<u64>(cfg, mode, strategy, RTT_CAPACITY, false)
         });
         for capacity in [RTT_CAPACITY, RTT_SMALL_CAPACITY] {
             plan.add(&group, 1024, move || {
-                spsc_rtt::<[u64; 128]>(cfg, mode, strategy, capacity)
+                spsc_rtt::<[u64; 128]>(cfg, mode, strategy, capacity, false)
             });
         }
         for how in ["one", "try", "chunk"] {
             plan.add(&group, 8, move || {
-                spsc_tput::<u64>(cfg, mode, strategy, how)
+                spsc_tput::<u64>(cfg, mode, strategy, how, false)
             });
         }
         for how in ["one", "chunk"] {
             plan.add(&group, 65536, move || {
-                spsc_tput::<[u64; 8192]>(cfg, mode, strategy, how)
+                spsc_tput::<[u64; 8192]>(cfg, mode, strategy, how, false)
             });
         }
         if mode == Mode::Blocking {
@@ -294,7 +294,19 @@ pub(super) fn add_rows(plan: &mut Plan) {
     };
     let mode = Mode::Wake;
     plan.add("wake", 8, move || {
-        spsc_rtt::<u64>(wake, mode, WaitStrategy::default(), RTT_CAPACITY)
+        spsc_rtt::<u64>(wake, mode, WaitStrategy::default(), RTT_CAPACITY, false)
+    });
+    // The per-ring fence (`fence_every_send`) against the default membarrier protocol: what
+    // the fence costs a streaming row, what skipping the membarrier saves a sleeping one.
+    let (blocking, strategy) = (Mode::Blocking, WaitStrategy::default());
+    plan.add("fence", 8, move || {
+        spsc_rtt::<u64>(cfg, blocking, strategy, RTT_CAPACITY, true)
+    });
+    plan.add("fence", 8, move || {
+        spsc_tput::<u64>(cfg, blocking, strategy, "one", true)
+    });
+    plan.add("fence", 8, move || {
+        spsc_rtt::<u64>(wake, mode, strategy, RTT_CAPACITY, true)
     });
     plan.add("wake", 8, move || spsc_rtt_async(wake, mode));
     // iceoryx2 publish-subscribe (feature `peers`): beside spsc and broadcast.

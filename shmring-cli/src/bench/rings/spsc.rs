@@ -6,18 +6,22 @@ use super::*;
 
 // ---------------------------------------------------------------- shmring spsc
 
+/// `fenced`: both rings made with `fence_every_send` (the peer follows their headers).
 pub(super) fn spsc_rtt<P: Payload>(
     cfg: Config,
     mode: Mode,
     strategy: WaitStrategy,
     capacity: u64,
+    fenced: bool,
 ) -> Row {
     let name = unique("spsc-rtt");
     let (ping, pong) = (format!("{name}-ping"), format!("{name}-pong"));
-    let mut tx = Sender::<P>::create(ping.as_str(), capacity)
+    let mut tx = fence_if(Sender::<P>::options(), fenced)
+        .create(ping.as_str(), capacity)
         .unwrap()
         .with_wait_strategy(strategy);
-    let mut rx = Receiver::<P>::create(pong.as_str(), capacity)
+    let mut rx = fence_if(Receiver::<P>::options(), fenced)
+        .create(pong.as_str(), capacity)
         .unwrap()
         .with_wait_strategy(strategy);
     let child = spawn_peer(&["spsc-rtt", &size_of::<P>().to_string(), &name, mode.arg()]);
@@ -33,11 +37,12 @@ pub(super) fn spsc_rtt<P: Payload>(
     finish(child);
     Segment::unlink_name(&ping).unwrap();
     Segment::unlink_name(&pong).unwrap();
-    let label = if capacity == RTT_CAPACITY {
-        format!("shmring spsc ({mode})")
+    let slots = if capacity == RTT_CAPACITY {
+        String::new()
     } else {
-        format!("shmring spsc ({mode}, {capacity} slots)")
+        format!(", {capacity} slots")
     };
+    let label = format!("shmring spsc ({mode}{slots}{})", fence_label(fenced));
     rtt_row(&label, P::LABEL, &hist)
 }
 
@@ -94,21 +99,38 @@ pub(super) fn spsc_echo<P: Payload>(name: &str, mode: Mode) {
     }
 }
 
+/// `options`, made to fence on every send when `fenced`.
+fn fence_if<H>(options: shmring::RingOptions<H>, fenced: bool) -> shmring::RingOptions<H> {
+    if fenced {
+        options.fence_every_send()
+    } else {
+        options
+    }
+}
+
+/// What a row made with `fence_every_send` adds to its label.
+fn fence_label(fenced: bool) -> &'static str {
+    if fenced { ", fence every send" } else { "" }
+}
+
 /// The pause of the "reply after" rows: longer than the default spin of a waiting receiver.
 pub(super) const REPLY_DELAY: Duration = Duration::from_micros(100);
 
 /// `how`: "one" (blocking API), "try" (non-blocking calls in a spin loop) or "chunk".
+/// `fenced`: the ring made with `fence_every_send`.
 pub(super) fn spsc_tput<P: Payload>(
     cfg: Config,
     mode: Mode,
     strategy: WaitStrategy,
     how: &str,
+    fenced: bool,
 ) -> Row {
     let chunk = how == "chunk";
     let try_loop = how == "try";
     let name = unique("spsc-tput");
     let cap = if size_of::<P>() > 8 { 16 } else { 4096 };
-    let mut rx = Receiver::<P>::create(name.as_str(), cap)
+    let mut rx = fence_if(Receiver::<P>::options(), fenced)
+        .create(name.as_str(), cap)
         .unwrap()
         .with_wait_strategy(strategy);
     let child = spawn_peer(&[
@@ -165,7 +187,7 @@ pub(super) fn spsc_tput<P: Payload>(
         _ => "one at a time",
     };
     tput_row(
-        &format!("shmring spsc ({mode}, {how})"),
+        &format!("shmring spsc ({mode}, {how}{})", fence_label(fenced)),
         P::LABEL,
         size_of::<P>(),
         count,

@@ -73,15 +73,13 @@ fn geometry() -> Geometry {
 fn create_segment(
     location: Location,
     capacity: u64,
-    mode: u32,
-    label: Option<TypeLayout>,
+    ring: &crate::RingOptions<impl Sized>,
 ) -> Result<Segment, OpenError> {
     let options = super::framed_options(RingKind::FramedMpsc, capacity, geometry(), &location)?;
-    match label {
-        Some(layout) => options.payload_layout(layout),
+    ring.segment(match &ring.label {
+        Some(layout) => options.payload_layout(layout.clone()),
         None => options,
-    }
-    .mode(mode)
+    })
     .create(location)
 }
 
@@ -102,10 +100,12 @@ fn attach(segment: Arc<Segment>, role: Role) -> Result<Participant<u8>, OpenErro
     if capacity < MIN_CAPACITY {
         return Err(bad("capacity", capacity));
     }
+    let fenced = segment.info().fence_every_send;
     // SAFETY: `open_ring` (or our own create) checked that the area holds the control block
     // and `capacity` bytes (a power of two); the area is page aligned; the segment is kept
     // alive in the participant next to the area.
-    let area = unsafe { Area::<u8>::with_geometry(segment.area_ptr(), capacity, geometry()) };
+    let area =
+        unsafe { Area::<u8>::with_geometry(segment.area_ptr(), capacity, geometry(), fenced) };
     let head = area.head().load(Ordering::Acquire);
     let tail = area.tail().load(Ordering::Acquire);
     if head > tail || tail - head > capacity || (head | tail) % record::ALIGN as u64 != 0 {
@@ -172,7 +172,7 @@ pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
 /// ```
 #[cfg(not(shmring_loom))]
 pub fn channel(capacity: u64) -> Result<(Sender, Receiver), OpenError> {
-    let segment = create_segment(Location::Heap, capacity, crate::DEFAULT_MODE, None);
+    let segment = create_segment(Location::Heap, capacity, &crate::RingOptions::<()>::new());
     crate::build::heap_channel(segment, Sender::attach, Receiver::attach)
 }
 

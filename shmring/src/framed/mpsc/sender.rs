@@ -610,7 +610,7 @@ crate::build::ring_options! {
     role: "one more producer",
     opens: "Any number of producers may attach (up to the participant table).",
     create_segment: |l: Location, capacity, o: &Self| {
-        create_segment(l, capacity, o.mode, o.label.clone())
+        create_segment(l, capacity, o)
     },
     open_segment: |l: Location, o: &Self| open_segment(l, o.label.clone()),
     attach: |s, _: &Self| Sender::attach(s)
