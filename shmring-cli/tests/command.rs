@@ -64,6 +64,16 @@ fn bench_runs_selected_rows() {
     );
     assert!(low <= ratio && ratio <= high && low > 0.0, "{spsc}");
     assert!(pairs["mode_changed"].is_boolean(), "{spsc}");
+    // Per machine mode: the pairs split between the fast and the slow mode (by the floor's
+    // speed), the headline being the fast mode's median when any pair ran in it.
+    let count = |mode: &str| pairs[mode]["count"].as_u64().unwrap_or(0);
+    assert_eq!(count("fast_mode") + count("slow_mode"), 2, "{spsc}");
+    let headline = if count("fast_mode") > 0 {
+        "fast_mode"
+    } else {
+        "slow_mode"
+    };
+    assert_eq!(pairs[headline]["median"].as_f64(), Some(ratio), "{spsc}");
     let floor = rows
         .iter()
         .find(|r| r["row"] == "floor (spinning cache line)" && r["size"] == "8 B")

@@ -5,7 +5,8 @@
 //!
 //! Each row runs `--reps` times, each run paired with a run of its floor right before or
 //! after it (`paired.rs`): its ratio is the median of the per-pair ratios, with their
-//! spread, and its figures are those of that median pair.
+//! spread, per machine mode (the floor's speed tells which), and its figures are those of
+//! the fast mode's median pair.
 
 mod ipc;
 mod paired;
@@ -407,16 +408,20 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A row's ratio cell: the median of its pairs, `!` when the machine changed speed during
-/// it; a floor is 1.
-fn ratio_cell(m: &paired::Measured) -> (String, String) {
+/// A row's ratio cells: the median of its pairs in the fast mode and their spread, and the
+/// median of those in the slow mode (with how many); a floor is 1.
+fn ratio_cells(m: &paired::Measured) -> [String; 3] {
+    let median = |s: paired::Spread| format!("{:.2}×", s.median);
     match m.ratio {
-        Some(r) => (
-            format!("{:.2}×{}", r.median, if r.mode_changed { "!" } else { "" }),
-            format!("{:.2}–{:.2}", r.low, r.high),
-        ),
-        None if m.row.is_floor() => ("1.00×".into(), String::new()),
-        None => ("—".into(), String::new()),
+        Some(r) => [
+            r.fast.map_or("—".into(), median),
+            r.fast
+                .map_or(String::new(), |s| format!("{:.2}–{:.2}", s.low, s.high)),
+            r.slow
+                .map_or(String::new(), |s| format!("{} ({})", median(s), s.pairs)),
+        ],
+        None if m.row.is_floor() => ["1.00×".into(), String::new(), String::new()],
+        None => ["—".into(), String::new(), String::new()],
     }
 }
 
@@ -424,8 +429,10 @@ fn print_table(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
     outln!("shmring bench: {setup}")?;
     outln!(
         "round trips in µs; throughput one-way; ratio: to the floor of the same size, the \
-         median over pairs run back to back (p50 / floor p50, or rate / floor rate), with \
-         the spread of the pairs"
+         median over pairs run back to back (p50 / floor p50, or rate / floor rate), in the \
+         machine's fast mode with the spread of those pairs, and in its slow mode (pairs whose \
+         floor ran over {}× slower than its fastest run) with their number",
+        paired::MODE_JUMP
     )?;
     outln!()?;
     let mut table = vec![[
@@ -439,10 +446,11 @@ fn print_table(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
         "GB/s".into(),
         "ratio".into(),
         "spread".into(),
+        "slow mode".into(),
     ]];
     for m in rows {
         let r = &m.row;
-        let (ratio, spread) = ratio_cell(m);
+        let [ratio, spread, slow] = ratio_cells(m);
         table.push(match (r.rtt, r.tput) {
             (Some([p50, p99, p999, max]), _) => [
                 r.name.clone(),
@@ -455,6 +463,7 @@ fn print_table(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
                 String::new(),
                 ratio,
                 spread,
+                slow,
             ],
             (None, Some(rate)) => [
                 r.name.clone(),
@@ -467,6 +476,7 @@ fn print_table(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
                 format!("{:.2}", rate * r.bytes as f64 / 1e9),
                 ratio,
                 spread,
+                slow,
             ],
             (None, None) => continue,
         });
@@ -501,15 +511,6 @@ fn print_table(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
             )?;
         }
     }
-    if rows.iter().any(|m| m.ratio.is_some_and(|r| r.mode_changed)) {
-        outln!()?;
-        outln!(
-            "!: the machine changed speed during the row (its floor varied more than {}× \
-             between pairs); each pair saw one speed, so the median still compares like \
-             with like, but the spread shows the change",
-            paired::MODE_JUMP
-        )?;
-    }
     Ok(())
 }
 
@@ -518,7 +519,17 @@ fn print_json(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
         .iter()
         .map(|m| {
             let r = &m.row;
-            let ratio = m.ratio.map(|x| x.median).or(r.is_floor().then_some(1.0));
+            let ratio = m
+                .ratio
+                .map(|x| x.headline().median)
+                .or(r.is_floor().then_some(1.0));
+            let spread = |s: Option<paired::Spread>| {
+                s.map(|s| {
+                    json!({
+                        "median": s.median, "low": s.low, "high": s.high, "count": s.pairs,
+                    })
+                })
+            };
             json!({
                 "row": r.name,
                 "size": r.size,
@@ -536,6 +547,8 @@ fn print_json(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
                     "ratio_low": x.low,
                     "ratio_high": x.high,
                     "mode_changed": x.mode_changed,
+                    "fast_mode": spread(x.fast),
+                    "slow_mode": spread(x.slow),
                 })),
             })
         })

@@ -5,6 +5,14 @@
 //! minutes apart can disagree by that much. The ratio reported is the median of the per-pair
 //! ratios, with their spread; a row whose floor itself changed speed by more than
 //! [`MODE_JUMP`] between its pairs is flagged.
+//!
+//! The ratio itself depends on the mode (a ring moves many cache lines, the floor one, and
+//! the two modes differ in what a line transfer costs: framed 64 B round trip 0.55× its floor
+//! in one mode, 2.0× in the other), so every pair is also classed by its floor's speed: a
+//! pair whose floor ran within [`MODE_JUMP`] of the fastest run of that floor in the whole
+//! benchmark ran in the **fast mode**, any other in the slow one, and the ratio is reported
+//! per mode. The fast mode's is the headline: it is the machine's usual state and the one
+//! other machines resemble.
 
 use std::collections::HashMap;
 
@@ -15,6 +23,36 @@ use super::{Bench, Row};
 /// A floor that varies more than this between the pairs of one row: the machine changed
 /// speed during the row (its two modes differ by 3–4×; ordinary noise stays well below).
 pub(crate) const MODE_JUMP: f64 = 1.6;
+
+/// A row's ratio to its floor over some of its pairs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Spread {
+    /// The median of the per-pair ratios.
+    pub median: f64,
+    /// The lowest and highest per-pair ratio.
+    pub low: f64,
+    pub high: f64,
+    /// How many pairs.
+    pub pairs: usize,
+}
+
+impl Spread {
+    /// Over `ratios` (each with the index of its pair), and the index of the median's pair.
+    fn of(mut ratios: Vec<(f64, usize)>) -> Option<(Spread, usize)> {
+        if ratios.is_empty() {
+            return None;
+        }
+        ratios.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (median, at) = ratios[ratios.len() / 2];
+        let spread = Spread {
+            median,
+            low: ratios[0].0,
+            high: ratios[ratios.len() - 1].0,
+            pairs: ratios.len(),
+        };
+        Some((spread, at))
+    }
+}
 
 /// A row's ratio to its floor over its pairs.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +66,21 @@ pub(crate) struct Ratio {
     pub pairs: usize,
     /// The floor varied by more than [`MODE_JUMP`] across the pairs.
     pub mode_changed: bool,
+    /// Over the pairs whose floor ran in the fast mode, and over the others.
+    pub fast: Option<Spread>,
+    pub slow: Option<Spread>,
+}
+
+impl Ratio {
+    /// The ratio to report: the fast mode's when any pair ran in it, else the slow mode's.
+    pub fn headline(&self) -> Spread {
+        self.fast.or(self.slow).unwrap_or(Spread {
+            median: self.median,
+            low: self.low,
+            high: self.high,
+            pairs: self.pairs,
+        })
+    }
 }
 
 /// A row as reported: the run of its median pair (so its figures and its ratio come from
@@ -53,6 +106,15 @@ fn pair_ratio(row: &Row, floor: &Row) -> Option<f64> {
     }
 }
 
+/// How fast a run went: the inverse of its p50 for round trips, its rate for throughput.
+fn speed(row: &Row) -> f64 {
+    match (row.rtt, row.tput) {
+        (Some(r), _) if r[0] > 0.0 => 1.0 / r[0],
+        (None, Some(rate)) => rate,
+        _ => 0.0,
+    }
+}
+
 /// The median run of `runs` by the row's key.
 fn median_run(mut runs: Vec<Row>) -> Row {
     runs.sort_by(|a, b| a.key().total_cmp(&b.key()));
@@ -61,28 +123,39 @@ fn median_run(mut runs: Vec<Row>) -> Row {
 }
 
 /// The ratio over `pairs` of (row, floor) runs, and the index of the pair whose ratio is
-/// the median.
-fn summarize(pairs: &[(Row, Row)]) -> Option<(Ratio, usize)> {
-    let mut ratios: Vec<(f64, usize)> = pairs
+/// the headline's median. `fastest`: the best speed any run of this floor reached in the
+/// benchmark (a pair whose floor came within [`MODE_JUMP`] of it ran in the fast mode).
+fn summarize(pairs: &[(Row, Row)], fastest: f64) -> Option<(Ratio, usize)> {
+    let ratios: Vec<(f64, usize, bool)> = pairs
         .iter()
         .enumerate()
-        .filter_map(|(i, (r, f))| pair_ratio(r, f).map(|x| (x, i)))
+        .filter_map(|(i, (r, f))| pair_ratio(r, f).map(|x| (x, i, speed(f) * MODE_JUMP >= fastest)))
         .collect();
-    if ratios.is_empty() {
-        return None;
-    }
-    ratios.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (median, at) = ratios[ratios.len() / 2];
+    let select = |keep: fn(bool) -> bool| {
+        Spread::of(
+            ratios
+                .iter()
+                .filter(|(_, _, fast)| keep(*fast))
+                .map(|&(x, i, _)| (x, i))
+                .collect(),
+        )
+    };
+    let (all, _) = select(|_| true)?;
+    let fast = select(|fast| fast);
+    let slow = select(|fast| !fast);
     let floors: Vec<f64> = pairs.iter().map(|(_, f)| f.key()).collect();
     let (lo, hi) = floors.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
         (lo.min(x), hi.max(x))
     });
+    let at = fast.or(slow).map_or(0, |(_, at)| at);
     let ratio = Ratio {
-        median,
-        low: ratios[0].0,
-        high: ratios[ratios.len() - 1].0,
-        pairs: ratios.len(),
+        median: all.median,
+        low: all.low,
+        high: all.high,
+        pairs: all.pairs,
         mode_changed: lo > 0.0 && hi / lo > MODE_JUMP,
+        fast: fast.map(|(s, _)| s),
+        slow: slow.map(|(s, _)| s),
     };
     Some((ratio, at))
 }
@@ -138,6 +211,11 @@ pub(crate) fn run(
             pairs[i].push((row, floor_row));
         }
     }
+    // The fastest each floor ran, over every run of it: what the fast mode is.
+    let fastest: Vec<f64> = floor_runs
+        .iter()
+        .map(|runs| runs.iter().map(speed).fold(0.0, f64::max))
+        .collect();
     benches
         .iter()
         .enumerate()
@@ -148,7 +226,11 @@ pub(crate) fn run(
                     ratio: None,
                 };
             }
-            let Some((ratio, at)) = summarize(&pairs[i]) else {
+            let floor_speed = pairs[i]
+                .first()
+                .and_then(|(r, _)| floor_of.get(&shape(r)))
+                .map_or(0.0, |&f| fastest[f]);
+            let Some((ratio, at)) = summarize(&pairs[i], floor_speed) else {
                 let runs: Vec<Row> = std::mem::take(&mut pairs[i])
                     .into_iter()
                     .map(|(r, _)| r)
@@ -202,19 +284,47 @@ mod tests {
             (rtt(0.56), rtt(0.48)),
             (rtt(0.15), rtt(0.12)),
         ];
-        let (r, _) = summarize(&pairs).unwrap();
+        let (r, _) = summarize(&pairs, 1.0 / 0.12).unwrap();
         assert!((r.median - 0.14 / 0.12).abs() < 1e-9, "{r:?}");
         assert!((r.low - 0.56 / 0.48).abs() < 1e-9 && (r.high - 0.15 / 0.12).abs() < 1e-9);
         assert_eq!(r.pairs, 3);
         assert!(r.mode_changed);
         let steady = [(tput(90.0), tput(100.0)), (tput(95.0), tput(100.0))];
-        let (r, at) = summarize(&steady).unwrap();
+        let (r, at) = summarize(&steady, 100.0).unwrap();
         assert_eq!(at, 1, "the pair with the median ratio");
         assert!(!r.mode_changed);
         assert!((r.median - 0.95).abs() < 1e-9, "{r:?}");
         assert!(
-            summarize(&[(tput(1.0), rtt(1.0))]).is_none(),
+            summarize(&[(tput(1.0), rtt(1.0))], 1.0).is_none(),
             "kinds differ"
         );
+    }
+
+    /// The ratio depends on the mode: pairs are classed by their floor's speed against the
+    /// fastest floor run, and the fast mode's ratio is the headline, its median pair the
+    /// row's figures.
+    #[test]
+    fn ratios_are_reported_per_mode() {
+        // Fast mode: floor 0.12 µs, ring 0.066 (0.55×); slow: floor 0.48, ring 0.96 (2×).
+        let pairs = [
+            (rtt(0.96), rtt(0.48)),
+            (rtt(0.066), rtt(0.12)),
+            (rtt(0.072), rtt(0.125)),
+            (rtt(1.0), rtt(0.5)),
+            (rtt(0.94), rtt(0.47)),
+        ];
+        let (r, at) = summarize(&pairs, 1.0 / 0.12).unwrap();
+        let fast = r.fast.unwrap();
+        let slow = r.slow.unwrap();
+        assert_eq!((fast.pairs, slow.pairs), (2, 3));
+        assert!((fast.median - 0.072 / 0.125).abs() < 1e-9, "{fast:?}");
+        assert!((slow.median - 2.0).abs() < 1e-9, "{slow:?}");
+        assert_eq!(r.headline(), fast);
+        assert_eq!(at, 2, "the fast mode's median pair");
+        assert!(r.mode_changed);
+        // Only slow pairs in this row (the fast mode seen in another row's floor run).
+        let (r, _) = summarize(&pairs[3..], 1.0 / 0.12).unwrap();
+        assert!(r.fast.is_none());
+        assert_eq!(r.headline(), r.slow.unwrap());
     }
 }

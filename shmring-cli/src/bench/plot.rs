@@ -113,7 +113,7 @@ fn curves(area: &Area<'_>, rows: &[&Measured]) -> DrawResult {
 fn bars(area: &Area<'_>, rows: &[&Measured]) -> DrawResult {
     let ratio = |m: &Measured| {
         m.ratio
-            .map(|r| r.median)
+            .map(|r| r.headline().median)
             .unwrap_or(if m.row.is_floor() { 1.0 } else { f64::NAN })
     };
     let known: Vec<f64> = rows
