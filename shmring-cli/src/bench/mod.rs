@@ -33,7 +33,8 @@ pub struct BenchArgs {
     /// also as NAME-spin or NAME-blocking), pipe, uds, tcp, mq, ipc (or ipc-shm, ipc-uds,
     /// ipc-tcp, ipc-fifo, ipc-mq), inproc, peers (iceoryx2 publish-subscribe; built with the
     /// `peers` feature), wake (replies slower than a receiver spins:
-    /// blocking against async receive), fence (spsc rings made with `fence_every_send`).
+    /// blocking against async receive), fence (spsc rings made with `fence_every_send`),
+    /// tail (a long busy-poll round-trip run for p99.99, beside the machine's own noise).
     /// Default: all. The floor always runs.
     #[arg(long, value_delimiter = ',')]
     rows: Vec<String>,
@@ -85,6 +86,14 @@ impl Row {
     /// What the median is taken over: p50 round trip, or rate.
     fn key(&self) -> f64 {
         self.rtt.map_or_else(|| self.tput.unwrap_or(0.0), |r| r[0])
+    }
+
+    /// The round trip's p99.99 in µs (from its curve).
+    fn p9999(&self) -> Option<f64> {
+        self.curve
+            .iter()
+            .find(|(p, _)| *p == 99.99)
+            .map(|(_, us)| *us)
     }
 
     fn is_floor(&self) -> bool {
@@ -192,6 +201,33 @@ fn tput_row(name: &str, size: &'static str, bytes: usize, msgs: u64, took: Durat
         tput: Some(msgs as f64 / took.as_secs_f64()),
         bytes,
     }
+}
+
+/// The machine's own noise: a thread on each benchmark core reads the clock in a tight loop
+/// for a throughput slice; the row is the distribution of the gaps between successive
+/// readings (both threads merged). Its p99.99 and maximum are what the scheduler, interrupts
+/// and the hypervisor take from a spinning thread — the floor under any tail latency.
+fn noise_row(cfg: Config) -> Row {
+    let spin = move || {
+        let mut hist = histogram();
+        let start = Instant::now();
+        let mut last = start;
+        loop {
+            let now = Instant::now();
+            hist.record((now - last).as_nanos().max(1) as u64).unwrap();
+            last = now;
+            if now - start >= cfg.tput {
+                return hist;
+            }
+        }
+    };
+    let other = std::thread::spawn(move || {
+        pin_peer();
+        spin()
+    });
+    let mut hist = spin();
+    hist.add(other.join().expect("noise thread")).unwrap();
+    rtt_row("noise: gaps of a thread spinning on each core", "—", &hist)
 }
 
 fn histogram() -> Histogram<u64> {
@@ -305,6 +341,7 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         "inproc",
         "wake",
         "fence",
+        "tail",
         "peers",
     ];
     if !cfg!(feature = "peers") && args.rows.iter().any(|r| r == "peers") {
@@ -441,6 +478,7 @@ fn print_table(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
         "p50".into(),
         "p99".into(),
         "p99.9".into(),
+        "p99.99".into(),
         "max".into(),
         "M msgs/s".into(),
         "GB/s".into(),
@@ -458,6 +496,7 @@ fn print_table(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
                 format!("{p50:.2}"),
                 format!("{p99:.2}"),
                 format!("{p999:.2}"),
+                r.p9999().map_or(String::new(), |us| format!("{us:.2}")),
                 format!("{max:.1}"),
                 String::new(),
                 String::new(),
@@ -468,6 +507,7 @@ fn print_table(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
             (None, Some(rate)) => [
                 r.name.clone(),
                 r.size.into(),
+                String::new(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -534,7 +574,7 @@ fn print_json(rows: &[paired::Measured], setup: &str) -> Result<(), Failure> {
                 "row": r.name,
                 "size": r.size,
                 "rtt_us": r.rtt.map(|[p50, p99, p999, max]| json!({
-                    "p50": p50, "p99": p99, "p99_9": p999, "max": max,
+                    "p50": p50, "p99": p99, "p99_9": p999, "p99_99": r.p9999(), "max": max,
                     "ratio_to_floor": ratio,
                 })),
                 "throughput": r.tput.map(|rate| json!({

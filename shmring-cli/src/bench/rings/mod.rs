@@ -15,8 +15,8 @@ use shmring::spsc::{Receiver, Sender};
 use shmring::{RingKind, Segment, SegmentOptions, ShmType, WaitStrategy};
 
 use super::{
-    Config, Plan, Row, finish, histogram, round_trips, round_trips_async, rtt_row, size_label,
-    spawn_peer, tput_row, unique,
+    Config, Plan, Row, finish, histogram, noise_row, round_trips, round_trips_async, rtt_row,
+    size_label, spawn_peer, tput_row, unique,
 };
 
 /// A message of a given size whose first word carries a sequence number.
@@ -317,6 +317,25 @@ pub(super) fn add_rows(plan: &mut Plan) {
             plan.add("peers", 8, move || iceoryx2_tput(cfg, subscribers));
         }
     }
+    // Tail latency: a long busy-poll round-trip run, beside the machine's own noise (two
+    // threads spinning on the clock, one on each benchmark core, as long as a throughput
+    // slice): what the scheduler and the hypervisor take is the floor under any p99.99.
+    let long = Config {
+        rtt_iters: cfg.rtt_iters * 5,
+        ..cfg
+    };
+    plan.add("tail", 8, move || {
+        let mut row = spsc_rtt::<u64>(
+            long,
+            Mode::Spin,
+            WaitStrategy::BusyPoll,
+            RTT_CAPACITY,
+            false,
+        );
+        row.name = format!("shmring spsc (spin, {} round trips)", long.rtt_iters);
+        row
+    });
+    plan.add("tail", 8, move || noise_row(cfg));
     plan.add("inproc", 8, move || rtrb_tput(cfg));
     plan.add("inproc", 8, move || shmring_inproc_tput(cfg));
     plan.add("inproc", 8, move || crossbeam_tput(cfg));
