@@ -9,10 +9,19 @@
 //! 0.10.0 — in one process too — so it cannot be verified message by message; see
 //! docs/benchmarks.md.) `send_copy` (one copy in, as shmring's `send`) and `receive` (a loan
 //! out; the value read through it).
+//!
+//! The blocking rows pair each publish-subscribe service with an **event service**, as
+//! iceoryx2's examples of event-based communication do: the sender notifies after every
+//! send, and a receiver that finds nothing waits on its listener (`blocking_wait`) — against
+//! shmring's blocking spsc, whose waiter spins, yields and then sleeps on a futex; and once
+//! more with the echo replying only after 100 µs, so every message finds its receiver asleep
+//! (against shmring's "reply after 100 µs" row).
 
 #[allow(unused_imports)]
 use super::*;
 
+use ::iceoryx2::port::listener::Listener;
+use ::iceoryx2::port::notifier::Notifier;
 use ::iceoryx2::port::publisher::Publisher;
 use ::iceoryx2::port::subscriber::Subscriber;
 use ::iceoryx2::prelude::{
@@ -83,41 +92,130 @@ fn receive(sub: &Subscriber<ipc::Service, u64, ()>) -> u64 {
     }
 }
 
-/// Round trips through two iceoryx2 services to an echoing peer, 8 B.
-pub(super) fn iceoryx2_rtt(cfg: Config) -> Row {
+/// The event service beside publish-subscribe service `name` (made by whoever comes first).
+fn event_service(
+    node: &Node,
+    name: &str,
+) -> ::iceoryx2::service::port_factory::event::PortFactory<ipc::Service> {
+    node.service_builder(&service_name(&format!("{name}/event")))
+        .event()
+        .open_or_create()
+        .expect("iceoryx2 event service")
+}
+
+/// One direction of a round trip: a publisher (with a notifier when blocking) and the other
+/// direction's subscriber (with a listener when blocking).
+struct Direction {
+    tx: Publisher<ipc::Service, u64, ()>,
+    notifier: Option<Notifier<ipc::Service>>,
+    rx: Subscriber<ipc::Service, u64, ()>,
+    listener: Option<Listener<ipc::Service>>,
+}
+
+impl Direction {
+    /// Publishes `v`, and notifies when blocking.
+    fn send(&self, v: u64) {
+        self.tx.send_copy(v).expect("iceoryx2 send");
+        if let Some(n) = &self.notifier {
+            n.notify().expect("iceoryx2 notify");
+        }
+    }
+
+    /// The next value: busy-polling, or (blocking) waiting on the listener whenever there
+    /// is none.
+    fn recv(&self) -> u64 {
+        let Some(listener) = &self.listener else {
+            return receive(&self.rx);
+        };
+        loop {
+            if let Some(sample) = self.rx.receive().expect("iceoryx2 receive") {
+                return *sample;
+            }
+            listener.blocking_wait(|_| {}).expect("iceoryx2 wait");
+        }
+    }
+}
+
+/// Round trips through two iceoryx2 services to an echoing peer, 8 B; `mode` spin: busy-poll
+/// (iceoryx2's own benchmark), blocking: with the event services, wake: blocking with the
+/// echo replying after [`REPLY_DELAY`].
+pub(super) fn iceoryx2_rtt(cfg: Config, mode: Mode) -> Row {
     let name = unique("ice-rtt");
     let node = node();
     let (ping, pong) = (format!("{name}/ping"), format!("{name}/pong"));
     let ping_service = rtt_service(&node, &ping);
     let pong_service = rtt_service(&node, &pong);
-    let tx = publisher(&ping_service);
-    let rx = subscriber(&pong_service);
-    let child = spawn_peer(&["iceoryx2-rtt", "8", &name]);
-    // The echo is there once its subscriber is.
-    while ping_service.dynamic_config().number_of_subscribers() == 0 {
+    let blocking = mode != Mode::Spin;
+    let ping_events = blocking.then(|| event_service(&node, &ping));
+    let pong_events = blocking.then(|| event_service(&node, &pong));
+    let me = Direction {
+        tx: publisher(&ping_service),
+        notifier: ping_events
+            .as_ref()
+            .map(|e| e.notifier_builder().create().expect("iceoryx2 notifier")),
+        rx: subscriber(&pong_service),
+        listener: pong_events
+            .as_ref()
+            .map(|e| e.listener_builder().create().expect("iceoryx2 listener")),
+    };
+    let child = spawn_peer(&["iceoryx2-rtt", "8", &name, mode.arg()]);
+    // The echo is there once its subscriber (and listener) are.
+    while ping_service.dynamic_config().number_of_subscribers() == 0
+        || ping_events
+            .as_ref()
+            .is_some_and(|e| e.dynamic_config().number_of_listeners() == 0)
+    {
         std::thread::yield_now();
     }
-    let hist = round_trips(10_000, cfg.rtt_iters, |i| {
-        tx.send_copy(i).expect("iceoryx2 send");
-        assert_eq!(receive(&rx), i);
+    let hist = round_trips(10_000.min(cfg.rtt_iters), cfg.rtt_iters, |i| {
+        me.send(i);
+        assert_eq!(me.recv(), i);
     });
-    tx.send_copy(STOP).expect("iceoryx2 send");
+    me.send(STOP);
     finish(child);
-    rtt_row("iceoryx2 publish-subscribe (busy-poll)", "8 B", &hist)
+    let label = match mode {
+        Mode::Spin => "iceoryx2 publish-subscribe (busy-poll)",
+        Mode::Blocking => "iceoryx2 publish-subscribe (blocking: event service)",
+        Mode::Wake => "iceoryx2 publish-subscribe (event service, reply after 100 µs)",
+    };
+    rtt_row(label, "8 B", &hist)
 }
 
-pub(super) fn iceoryx2_echo(name: &str) {
+pub(super) fn iceoryx2_echo(name: &str, mode: Mode) {
     let node = node();
-    let rx = subscriber(&open(&node, &format!("{name}/ping")));
-    let pong = open(&node, &format!("{name}/pong"));
-    let tx = publisher(&pong);
-    while pong.dynamic_config().number_of_subscribers() == 0 {
+    let (ping, pong) = (format!("{name}/ping"), format!("{name}/pong"));
+    let blocking = mode != Mode::Spin;
+    let ping_events = blocking.then(|| event_service(&node, &ping));
+    let pong_events = blocking.then(|| event_service(&node, &pong));
+    let pong_service = open(&node, &pong);
+    let me = Direction {
+        tx: publisher(&pong_service),
+        notifier: pong_events
+            .as_ref()
+            .map(|e| e.notifier_builder().create().expect("iceoryx2 notifier")),
+        rx: subscriber(&open(&node, &ping)),
+        listener: ping_events
+            .as_ref()
+            .map(|e| e.listener_builder().create().expect("iceoryx2 listener")),
+    };
+    while pong_service.dynamic_config().number_of_subscribers() == 0
+        || pong_events
+            .as_ref()
+            .is_some_and(|e| e.dynamic_config().number_of_listeners() == 0)
+    {
         std::thread::yield_now();
     }
+    let delay = mode.reply_delay();
     echo_until_stop(
-        || receive(&rx),
+        || me.recv(),
         |v| {
-            tx.send_copy(v).expect("iceoryx2 send");
+            if let Some(d) = delay {
+                let start = Instant::now();
+                while start.elapsed() < d {
+                    std::hint::spin_loop();
+                }
+            }
+            me.send(v);
         },
     );
 }

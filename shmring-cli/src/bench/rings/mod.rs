@@ -148,7 +148,7 @@ pub(super) fn peer(args: &[String]) -> bool {
         }
         ("broadcast-sink", _) => broadcast_sink(arg(2), Mode::parse(arg(3))),
         #[cfg(feature = "peers")]
-        ("iceoryx2-rtt", _) => iceoryx2_echo(arg(2)),
+        ("iceoryx2-rtt", _) => iceoryx2_echo(arg(2), Mode::parse(arg(3))),
         #[cfg(feature = "peers")]
         ("iceoryx2-tput", _) => iceoryx2_produce(arg(2), arg(3).parse().unwrap()),
         #[cfg(feature = "peers")]
@@ -312,7 +312,9 @@ pub(super) fn add_rows(plan: &mut Plan) {
     // iceoryx2 publish-subscribe (feature `peers`): beside spsc and broadcast.
     #[cfg(feature = "peers")]
     {
-        plan.add("peers", 8, move || iceoryx2_rtt(cfg));
+        plan.add("peers", 8, move || iceoryx2_rtt(cfg, Mode::Spin));
+        plan.add("peers", 8, move || iceoryx2_rtt(cfg, Mode::Blocking));
+        plan.add("peers", 8, move || iceoryx2_rtt(wake, Mode::Wake));
         for subscribers in [1, 2] {
             plan.add("peers", 8, move || iceoryx2_tput(cfg, subscribers));
         }
