@@ -63,6 +63,17 @@ unsafe impl Send for Region {}
 // SAFETY: as for Send: `&Region` exposes no references into the memory, only raw pointers.
 unsafe impl Sync for Region {}
 
+/// Mappings up to this size are populated when mapped (the pages are already allocated by the
+/// creator's `posix_fallocate`; this fills the page tables — measured here 0.1 ms per MiB
+/// for an opener, up to 0.5 ms per MiB for the creator's first mapping: 7–34 ms at this
+/// limit). Larger ones fault their pages in as they are first touched, so a huge ring is
+/// not slow to open.
+///
+/// ```
+/// assert_eq!(shmring::region::POPULATE_LIMIT, 64 << 20);
+/// ```
+pub const POPULATE_LIMIT: usize = 64 << 20;
+
 impl Region {
     /// Zeroed, page-aligned process-local memory of `len` bytes (at least 1).
     ///
@@ -87,10 +98,17 @@ impl Region {
         }
     }
 
-    /// Maps `len` bytes of `file`, shared and writable.
+    /// Maps `len` bytes of `file`, shared and writable. Up to [`POPULATE_LIMIT`] the page
+    /// tables are filled now (`MAP_POPULATE`), so no message pays a page fault the first time
+    /// it reaches a page: a 1 MiB ring's first lap of 64-byte messages used to fault once every
+    /// ~50 messages in each process, 6–7 µs each (`shm:` round-trip p99 22× its p50).
     pub(crate) fn map(file: File, len: usize, name: &str) -> Result<Region, OpenError> {
-        let map = MmapOptions::new()
-            .len(len)
+        let mut options = MmapOptions::new();
+        options.len(len);
+        if len <= POPULATE_LIMIT {
+            options.populate();
+        }
+        let map = options
             .map_raw(&file)
             .map_err(|source| OpenError::Io {
                 name: name.to_owned(),
