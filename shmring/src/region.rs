@@ -108,13 +108,11 @@ impl Region {
         if len <= POPULATE_LIMIT {
             options.populate();
         }
-        let map = options
-            .map_raw(&file)
-            .map_err(|source| OpenError::Io {
-                name: name.to_owned(),
-                op: "mmap",
-                source,
-            })?;
+        let map = options.map_raw(&file).map_err(|source| OpenError::Io {
+            name: name.to_owned(),
+            op: "mmap",
+            source,
+        })?;
         let ptr = NonNull::new(map.as_mut_ptr()).expect("mmap never returns null");
         Ok(Region {
             ptr,

@@ -47,13 +47,21 @@ pub(super) fn copy_out(seg: &Segment, offset: usize, dst: &mut [u8]) {
 
 pub(super) const PING_BUF: usize = 256;
 
-pub(super) const PONG_BUF: usize = 256 + 2048;
+/// Where the reply of a `size`-byte round trip goes (after the request's buffer).
+fn pong_buf(size: usize) -> usize {
+    PING_BUF + size.max(2048)
+}
+
+/// The bytes of a `size`-byte round trip's segment: the flags, the request, the reply.
+fn rtt_segment_len(size: usize) -> u64 {
+    (pong_buf(size) + size.max(2048)) as u64
+}
 
 /// Round trip on one shared cache line (plus a copied payload above 8 bytes): the floor.
 pub(super) fn floor_rtt<P: Payload>(cfg: Config) -> Row {
     let size = size_of::<P>();
     let name = unique("floor-rtt");
-    let seg = raw_segment(&name, 8192, true);
+    let seg = raw_segment(&name, rtt_segment_len(size), true);
     let child = spawn_peer(&["floor-rtt", &size.to_string(), &name]);
     let flag = word(&seg, 0);
     let mut payload = vec![7u8; size];
@@ -68,7 +76,7 @@ pub(super) fn floor_rtt<P: Payload>(cfg: Config) -> Row {
             std::hint::spin_loop();
         }
         if size > 8 {
-            copy_out(&seg, PONG_BUF, &mut payload);
+            copy_out(&seg, pong_buf(size), &mut payload);
         }
     });
     flag.store(STOP, Ordering::Release);
@@ -78,7 +86,7 @@ pub(super) fn floor_rtt<P: Payload>(cfg: Config) -> Row {
 }
 
 pub(super) fn floor_echo(name: &str, size: usize) {
-    let seg = raw_segment(name, 8192, false);
+    let seg = raw_segment(name, rtt_segment_len(size), false);
     let flag = word(&seg, 0);
     let mut payload = vec![0u8; size];
     let mut seen = 0;
@@ -91,7 +99,7 @@ pub(super) fn floor_echo(name: &str, size: usize) {
             seen = v;
             if size > 8 {
                 copy_out(&seg, PING_BUF, &mut payload);
-                copy_in(&seg, PONG_BUF, &payload);
+                copy_in(&seg, pong_buf(size), &payload);
             }
             flag.store(v + 1, Ordering::Release);
         }

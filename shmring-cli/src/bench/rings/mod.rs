@@ -130,6 +130,7 @@ pub(super) fn peer(args: &[String]) -> bool {
         ("floor-tput", "1024") => floor_produce::<[u64; 128]>(arg(2), arg(3).parse().unwrap()),
         ("floor-tput", _) => floor_produce::<[u64; 8192]>(arg(2), arg(3).parse().unwrap()),
         ("spsc-rtt", "8") => spsc_echo::<u64>(arg(2), Mode::parse(arg(3))),
+        ("spsc-rtt", "65536") => spsc_echo::<[u64; 8192]>(arg(2), Mode::parse(arg(3))),
         ("spsc-rtt", _) => spsc_echo::<[u64; 128]>(arg(2), Mode::parse(arg(3))),
         ("spsc-tput", "8") => spsc_produce::<u64>(arg(2), Mode::parse(arg(3)), arg(4)),
         ("spsc-tput", _) => spsc_produce::<[u64; 8192]>(arg(2), Mode::parse(arg(3)), arg(4)),
@@ -222,6 +223,7 @@ pub(super) fn add_rows(plan: &mut Plan) {
     plan.add("floor", 8, move || floor_rtt::<u64>(cfg));
     plan.add("floor", 64, move || floor_rtt::<[u64; 8]>(cfg));
     plan.add("floor", 1024, move || floor_rtt::<[u64; 128]>(cfg));
+    plan.add("floor", 65536, move || floor_rtt::<[u64; 8192]>(cfg));
     plan.add("floor", 8, move || floor_tput::<u64>(cfg));
     plan.add("floor", 64, move || floor_tput::<[u64; 8]>(cfg));
     plan.add("floor", 1024, move || floor_tput::<[u64; 128]>(cfg));
@@ -236,6 +238,14 @@ pub(super) fn add_rows(plan: &mut Plan) {
             plan.add(&group, 1024, move || {
                 spsc_rtt::<[u64; 128]>(cfg, mode, strategy, capacity, false)
             });
+        }
+        if mode == Mode::Spin {
+            // Large-message ping-pong: two slots per direction against sixteen.
+            for capacity in [2, 16] {
+                plan.add(&group, 65536, move || {
+                    spsc_rtt::<[u64; 8192]>(cfg, mode, strategy, capacity, false)
+                });
+            }
         }
         for how in ["one", "try", "chunk"] {
             plan.add(&group, 8, move || {
