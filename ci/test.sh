@@ -10,6 +10,11 @@ if ! command -v tmux >/dev/null; then
     (apt-get update -qq && apt-get install -y -qq tmux) >/dev/null 2>&1 ||
         echo "tmux could not be installed: the live-view test of shmring top is skipped"
 fi
+# shmring-ffi's tests compile C peers with the system compiler.
+if ! command -v cc >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq gcc libc6-dev) >/dev/null 2>&1 ||
+        { echo "no C compiler and none could be installed (shmring-ffi's C tests need cc)"; exit 1; }
+fi
 # The torture suite runs on its own, with its figures: ./ci/torture.sh.
 cargo test --workspace --all-features --locked --exclude shmring-torture 2>&1 | tee "$log"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1); if ($(i) ~ /^ignored/) s += $(i-1) } }

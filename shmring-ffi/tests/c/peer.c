@@ -1,0 +1,158 @@
+/*
+ * A C process on shmring's C ABI, driven by tests/c.rs:
+ *
+ *   peer layout RING     describe Tick and two wrong versions of it; check each against RING
+ *   peer send RING N     send N byte messages (8-byte sequence number + pattern) into RING
+ *   peer recv RING N     receive N such messages from RING (as its receiver) and check them
+ *
+ * Compiled with the system cc: cc -std=c11 -Wall -Wextra -Werror -I include peer.c
+ * libshmring_ffi.a -lpthread -ldl -lm
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shmring.h"
+
+/* The Rust side's #[repr(C)] struct Tick { ts_ns: u64, price: f64, qty: i32, side: u32 }. */
+typedef struct {
+    uint64_t ts_ns;
+    double price;
+    int32_t qty;
+    uint32_t side;
+} Tick;
+
+static const shmring_field TICK_FIELDS[] = {
+    SHMRING_FIELD(Tick, ts_ns, SHMRING_U64),
+    SHMRING_FIELD(Tick, price, SHMRING_F64),
+    SHMRING_FIELD(Tick, qty, SHMRING_I32),
+    SHMRING_FIELD(Tick, side, SHMRING_U32),
+};
+static const shmring_type TICK = SHMRING_TYPE(Tick, "Tick", TICK_FIELDS);
+
+/* The same fields with qty and side swapped. */
+typedef struct {
+    uint64_t ts_ns;
+    double price;
+    uint32_t side;
+    int32_t qty;
+} TickSwapped;
+
+static const shmring_field SWAPPED_FIELDS[] = {
+    SHMRING_FIELD(TickSwapped, ts_ns, SHMRING_U64),
+    SHMRING_FIELD(TickSwapped, price, SHMRING_F64),
+    SHMRING_FIELD(TickSwapped, side, SHMRING_U32),
+    SHMRING_FIELD(TickSwapped, qty, SHMRING_I32),
+};
+static const shmring_type SWAPPED = SHMRING_TYPE(TickSwapped, "Tick", SWAPPED_FIELDS);
+
+/* A reader that takes the int32_t quantity as a uint8_t. */
+typedef struct {
+    uint64_t ts_ns;
+    double price;
+    uint8_t qty;
+    uint8_t pad[3];
+    uint32_t side;
+} TickNarrow;
+
+static const shmring_field NARROW_FIELDS[] = {
+    SHMRING_FIELD(TickNarrow, ts_ns, SHMRING_U64),
+    SHMRING_FIELD(TickNarrow, price, SHMRING_F64),
+    SHMRING_FIELD(TickNarrow, qty, SHMRING_U8),
+    SHMRING_ARRAY(TickNarrow, pad, SHMRING_U8),
+    SHMRING_FIELD(TickNarrow, side, SHMRING_U32),
+};
+static const shmring_type NARROW = SHMRING_TYPE(TickNarrow, "Tick", NARROW_FIELDS);
+
+static int fail(const char *what, shmring_status status) {
+    fprintf(stderr, "%s: status %d: %s\n", what, (int)status, shmring_last_error_message());
+    return 1;
+}
+
+/* Prints "NAME fingerprint DESCRIPTION" and "NAME check STATUS MESSAGE" for one table. */
+static int layout_line(const char *label, const shmring_type *t, const char *ring) {
+    uint64_t fp = 0;
+    char text[512];
+    size_t len = 0;
+    shmring_status s = shmring_type_fingerprint(t, &fp);
+    if (s != SHMRING_OK) return fail("fingerprint", s);
+    s = shmring_type_describe(t, text, sizeof text, &len);
+    if (s != SHMRING_OK) return fail("describe", s);
+    if (len != strlen(text)) return fail("describe length", SHMRING_INTERNAL);
+    printf("%s fingerprint %016llx %s\n", label, (unsigned long long)fp, text);
+    s = shmring_ring_check_type(ring, t);
+    printf("%s check %d %s\n", label, (int)s, s == SHMRING_OK ? "" : shmring_last_error_message());
+    return 0;
+}
+
+static int layout(const char *ring) {
+    /* A buffer too small is refused with the length needed. */
+    char small[4];
+    size_t need = 0;
+    if (shmring_type_describe(&TICK, small, sizeof small, &need) != SHMRING_TOO_LARGE || need < 10)
+        return fail("short buffer", SHMRING_INTERNAL);
+    return layout_line("tick", &TICK, ring) || layout_line("swapped", &SWAPPED, ring) ||
+           layout_line("narrow", &NARROW, ring);
+}
+
+/* Message `seq`: its 8-byte sequence number, then (seq % 200) bytes of a pattern. */
+static size_t message(uint64_t seq, unsigned char *buf) {
+    size_t len = 8 + (size_t)(seq % 200);
+    memcpy(buf, &seq, 8);
+    for (size_t i = 8; i < len; i++) buf[i] = (unsigned char)(seq * 31 + i);
+    return len;
+}
+
+static int send(const char *ring, uint64_t n) {
+    shmring_bytes_sender *tx = NULL;
+    shmring_status s = shmring_bytes_sender_open(ring, &tx);
+    if (s != SHMRING_OK) return fail("open sender", s);
+    unsigned char buf[256];
+    for (uint64_t seq = 0; seq < n; seq++) {
+        size_t len = message(seq, buf);
+        s = shmring_bytes_send(tx, buf, len);
+        if (s != SHMRING_OK) return fail("send", s);
+    }
+    printf("sent %llu\n", (unsigned long long)n);
+    fflush(stdout);
+    shmring_bytes_sender_close(tx);
+    return 0;
+}
+
+static int recv(const char *ring, uint64_t n) {
+    shmring_bytes_receiver *rx = NULL;
+    shmring_status s = shmring_bytes_receiver_open(ring, &rx);
+    if (s != SHMRING_OK) return fail("open receiver", s);
+    unsigned char want[256];
+    for (uint64_t seq = 0; seq < n; seq++) {
+        const uint8_t *data = NULL;
+        size_t len = 0;
+        s = shmring_bytes_recv_timeout(rx, 10000000000ull, &data, &len);
+        if (s != SHMRING_OK) return fail("recv", s);
+        size_t want_len = message(seq, want);
+        if (len != want_len || memcmp(data, want, len) != 0) {
+            fprintf(stderr, "message %llu: %zu bytes, not the %zu expected\n",
+                    (unsigned long long)seq, len, want_len);
+            return 1;
+        }
+    }
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    s = shmring_bytes_try_recv(rx, &data, &len);
+    printf("received %llu, then status %d\n", (unsigned long long)n, (int)s);
+    shmring_bytes_receiver_close(rx);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: peer layout RING | send RING N | recv RING N\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "layout") == 0) return layout(argv[2]);
+    uint64_t n = argc > 3 ? strtoull(argv[3], NULL, 10) : 0;
+    if (strcmp(argv[1], "send") == 0) return send(argv[2], n);
+    if (strcmp(argv[1], "recv") == 0) return recv(argv[2], n);
+    fprintf(stderr, "unknown mode %s\n", argv[1]);
+    return 2;
+}
