@@ -6,9 +6,7 @@
 
 use shmring_test_support as common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::{Unlink, unique_name};
@@ -24,50 +22,12 @@ struct Tick {
     side: u32,
 }
 
-/// The compiled C peer (built once per test binary).
-fn peer() -> &'static Path {
-    static PEER: OnceLock<PathBuf> = OnceLock::new();
-    PEER.get_or_init(|| {
-        let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-        // target/<profile>/deps/c-HASH → target/<profile>.
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap();
-        // `cargo test` builds the library only as an rlib for the tests: build the static
-        // library the C side links (the same profile and target directory, so it is quick).
-        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        build
-            .args([
-                "build",
-                "--locked",
-                "--lib",
-                "-p",
-                "shmring-ffi",
-                "--target-dir",
-            ])
-            .arg(profile_dir.parent().unwrap());
-        if profile_dir.file_name().is_some_and(|p| p == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo");
-        assert!(
-            status.success(),
-            "cargo build of the static library: {status}"
-        );
-        let lib = profile_dir.join("libshmring_ffi.a");
-        assert!(lib.exists(), "{} missing", lib.display());
-        let out = profile_dir.join("shmring-c-peer");
-        let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-I"])
-            .arg(crate_dir.join("../include"))
-            .arg(crate_dir.join("tests/c/peer.c"))
-            .arg(&lib)
-            .args(["-lpthread", "-ldl", "-lm", "-o"])
-            .arg(&out)
-            .status()
-            .expect("run cc");
-        assert!(status.success(), "cc failed: {status}");
-        out
-    })
+#[path = "c/build.rs"]
+mod build;
+
+/// The compiled C peer.
+fn peer() -> &'static std::path::Path {
+    build::c_peer()
 }
 
 /// Runs the C peer to completion; its stdout.

@@ -4,6 +4,7 @@
  *   peer layout RING     describe Tick and two wrong versions of it; check each against RING
  *   peer send RING N     send N byte messages (8-byte sequence number + pattern) into RING
  *   peer recv RING N     receive N such messages from RING (as its receiver) and check them
+ *   peer echo PING PONG  receive from PING, send each message back into PONG, until an empty one
  *
  * Compiled with the system cc: cc -std=c11 -Wall -Wextra -Werror -I include peer.c
  * libshmring_ffi.a -lpthread -ldl -lm
@@ -144,12 +145,34 @@ static int recv(const char *ring, uint64_t n) {
     return 0;
 }
 
+static int echo(const char *ping, const char *pong) {
+    shmring_bytes_receiver *rx = NULL;
+    shmring_bytes_sender *tx = NULL;
+    shmring_status s = shmring_bytes_receiver_open(ping, &rx);
+    if (s != SHMRING_OK) return fail("open receiver", s);
+    s = shmring_bytes_sender_open(pong, &tx);
+    if (s != SHMRING_OK) return fail("open sender", s);
+    for (;;) {
+        const uint8_t *data = NULL;
+        size_t len = 0;
+        s = shmring_bytes_recv(rx, &data, &len);
+        if (s != SHMRING_OK) return fail("recv", s);
+        if (len == 0) break;
+        s = shmring_bytes_send(tx, data, len);
+        if (s != SHMRING_OK) return fail("send", s);
+    }
+    shmring_bytes_sender_close(tx);
+    shmring_bytes_receiver_close(rx);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: peer layout RING | send RING N | recv RING N\n");
+        fprintf(stderr, "usage: peer layout RING | send RING N | recv RING N | echo PING PONG\n");
         return 2;
     }
     if (strcmp(argv[1], "layout") == 0) return layout(argv[2]);
+    if (strcmp(argv[1], "echo") == 0 && argc > 3) return echo(argv[2], argv[3]);
     uint64_t n = argc > 3 ? strtoull(argv[3], NULL, 10) : 0;
     if (strcmp(argv[1], "send") == 0) return send(argv[2], n);
     if (strcmp(argv[1], "recv") == 0) return recv(argv[2], n);
