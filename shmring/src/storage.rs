@@ -31,11 +31,17 @@ pub(crate) struct Geometry {
 impl Geometry {
     /// Slots that are just the payload (spsc).
     pub const fn packed<T>(control: usize) -> Geometry {
+        Geometry::packed_of(control, size_of::<T>(), align_of::<T>())
+    }
+
+    /// Bare payload slots of `size` bytes aligned to `align`: a payload type known only at
+    /// run time (`spsc::DynSender`).
+    pub const fn packed_of(control: usize, size: usize, align: usize) -> Geometry {
         Geometry {
             control,
             value_offset: 0,
-            stride: size_of::<T>(),
-            align: align_of::<T>(),
+            stride: size,
+            align,
         }
     }
 
@@ -75,6 +81,17 @@ pub(crate) fn ring_options<T: ShmType>(
     geometry: Geometry,
     location: &Location,
 ) -> Result<SegmentOptions, OpenError> {
+    ring_options_as(kind, T::layout(), capacity, geometry, location)
+}
+
+/// [`ring_options`] for a payload given by its layout (a type known at run time).
+pub(crate) fn ring_options_as(
+    kind: RingKind,
+    layout: crate::TypeLayout,
+    capacity: u64,
+    geometry: Geometry,
+    location: &Location,
+) -> Result<SegmentOptions, OpenError> {
     let invalid = |reason: String| OpenError::InvalidConfig {
         name: location.display_name(),
         reason,
@@ -99,7 +116,7 @@ pub(crate) fn ring_options<T: ShmType>(
         ))
     })?;
     Ok(SegmentOptions::new(kind)
-        .payload::<T>()
+        .payload_layout(layout)
         .capacity(rounded)
         .area_size(area))
 }
@@ -402,6 +419,44 @@ mod mapped {
                     self.slot(pos).add(self.geometry.value_offset).cast::<T>(),
                     dst,
                     1,
+                )
+            }
+        }
+
+        /// Copies `src`, one whole payload of a type known only at run time (as many bytes as
+        /// a slot's payload), into the slot of `pos`.
+        ///
+        /// # Safety
+        ///
+        /// As for [`Storage::write`]; `src.len()` is the slot's payload size.
+        #[inline]
+        pub unsafe fn write_payload(&self, pos: u64, src: &[u8]) {
+            debug_assert_eq!(src.len(), self.geometry.stride - self.geometry.value_offset);
+            // SAFETY: the payload of one slot lies inside the slot array (`slot`), `src` has
+            // its length, and is process-local memory (no overlap); the slot is the caller's.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    src.as_ptr(),
+                    self.slot(pos).add(self.geometry.value_offset),
+                    src.len(),
+                )
+            }
+        }
+
+        /// Copies the payload of the slot of `pos` into `dst` (as many bytes as a payload).
+        ///
+        /// # Safety
+        ///
+        /// As for [`Storage::read`]; `dst.len()` is the slot's payload size.
+        #[inline]
+        pub unsafe fn read_payload(&self, pos: u64, dst: &mut [u8]) {
+            debug_assert_eq!(dst.len(), self.geometry.stride - self.geometry.value_offset);
+            // SAFETY: as in `write_payload`, with source and destination swapped.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    self.slot(pos).add(self.geometry.value_offset),
+                    dst.as_mut_ptr(),
+                    dst.len(),
                 )
             }
         }

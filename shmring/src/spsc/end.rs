@@ -32,12 +32,25 @@ impl<T: ShmType> End<T> {
     /// Claims `role` in `segment` for this process.
     #[cfg(not(shmring_loom))]
     pub(crate) fn attach(segment: Arc<Segment>, role: Role) -> Result<End<T>, OpenError> {
+        End::attach_laid_out(segment, role, super::geometry::<T>())
+    }
+
+    /// [`attach`](End::attach) to slots laid out as `geometry` (the one the segment was
+    /// opened or created with).
+    #[cfg(not(shmring_loom))]
+    pub(crate) fn attach_laid_out(
+        segment: Arc<Segment>,
+        role: Role,
+        geometry: crate::storage::Geometry,
+    ) -> Result<End<T>, OpenError> {
         let name = segment.name().to_owned();
         let (capacity, fenced) = (segment.info().capacity, segment.info().fence_every_send);
-        // SAFETY: the segment's header was validated and `check_geometry` (or our own create)
-        // confirmed the area holds the control block and `capacity` slots of T; the area is
-        // page aligned; `segment` is kept alive in the End next to the Area.
-        let area = unsafe { Area::<T>::new(segment.area_ptr(), capacity, fenced) };
+        // SAFETY: the segment's header was validated and `open_ring_laid_out` (or our own
+        // create) confirmed the area holds the control block and `capacity` slots laid out as
+        // `geometry`; the area is page aligned; `segment` is kept alive in the End next to the
+        // Area.
+        let area =
+            unsafe { Area::<T>::with_geometry(segment.area_ptr(), capacity, geometry, fenced) };
         let me = liveness::identity(&name)?;
         let owner = area.owner(role);
         let mut claimed = false;
@@ -96,8 +109,9 @@ impl<T: ShmType> End<T> {
     pub(super) fn attach_with_indices(
         segment: Arc<Segment>,
         role: Role,
+        geometry: crate::storage::Geometry,
     ) -> Result<(End<T>, u64, u64), OpenError> {
-        let end = End::attach(segment, role)?;
+        let end = End::attach_laid_out(segment, role, geometry)?;
         let head = end.area.head().load(Ordering::Acquire);
         let tail = end.area.tail().load(Ordering::Acquire);
         if head > tail || tail - head > end.area.capacity() || tail >= MAX_POSITION {

@@ -125,19 +125,21 @@ impl<T> std::ops::Deref for Area<T> {
 }
 
 impl<T: Copy> Area<T> {
+    /// The spsc control block over slots laid out as `geometry` (a payload known only at
+    /// run time: [`super::DynSender`]).
+    ///
     /// # Safety
     ///
-    /// As for [`Storage::new`] with the spsc geometry: `base` is 128-byte aligned and valid
-    /// for `geometry::<T>().area_size(capacity)` bytes while in use. `fence_every_send`: the
-    /// header's flag.
+    /// As for [`Storage::new`]: `base` is 128-byte aligned and valid for
+    /// `geometry.area_size(capacity)` bytes while in use.
     #[cfg(not(shmring_loom))]
-    pub unsafe fn new(
+    pub unsafe fn with_geometry(
         base: std::ptr::NonNull<u8>,
         capacity: u64,
+        geometry: Geometry,
         fence_every_send: bool,
     ) -> Area<T> {
-        let geometry = Geometry::packed::<T>(CONTROL_SIZE);
-        // SAFETY: forwarded contract; the geometry is the one `area_size` uses.
+        // SAFETY: forwarded contract.
         Area(unsafe { Storage::new(base, capacity, geometry, fence_every_send) })
     }
 

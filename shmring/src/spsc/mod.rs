@@ -48,11 +48,15 @@ pub mod layout;
 #[allow(unused_imports)]
 use layout::*;
 mod chunks;
+#[cfg(not(shmring_loom))]
+mod dynamic;
 mod end;
 pub(crate) use end::end_core;
 mod receiver;
 mod sender;
 pub use chunks::{ReadChunk, ReadChunkIntoIter, WriteChunk};
+#[cfg(not(shmring_loom))]
+pub use dynamic::{DynReceiver, DynSender};
 pub use receiver::{Iter, TryIter};
 
 use std::fmt;

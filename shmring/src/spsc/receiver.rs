@@ -7,7 +7,16 @@ use super::*;
 impl<T: ShmType> Receiver<T> {
     #[cfg(not(shmring_loom))]
     pub(super) fn attach(segment: Arc<Segment>) -> Result<Receiver<T>, OpenError> {
-        let (end, head, tail) = End::attach_with_indices(segment, Role::Receiver)?;
+        Receiver::attach_laid_out(segment, geometry::<T>())
+    }
+
+    /// [`attach`](Receiver::attach) to slots laid out as `geometry`.
+    #[cfg(not(shmring_loom))]
+    pub(super) fn attach_laid_out(
+        segment: Arc<Segment>,
+        geometry: crate::storage::Geometry,
+    ) -> Result<Receiver<T>, OpenError> {
+        let (end, head, tail) = End::attach_with_indices(segment, Role::Receiver, geometry)?;
         Ok(Receiver { end, head, tail })
     }
 
@@ -218,10 +227,19 @@ impl<T: ShmType> Receiver<T> {
         dst: &mut T,
         deadline: Option<Instant>,
     ) -> Result<(), RecvTimeoutError> {
+        self.wait_data(deadline, |rx, force| rx.pop_into(dst, force))
+    }
+
+    /// Waits (as the wait strategy says) until `attempt` finds a message and takes it.
+    pub(super) fn wait_data(
+        &mut self,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut(&mut Self, bool) -> Result<(), TryRecvError>,
+    ) -> Result<(), RecvTimeoutError> {
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
         let done = waiter.until(&*area, area.data_event(), deadline, |force| {
-            self.pop_into(dst, force)
+            attempt(self, force)
         });
         self.end.waiter = waiter;
         done

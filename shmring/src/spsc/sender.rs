@@ -7,7 +7,16 @@ use super::*;
 impl<T: ShmType> Sender<T> {
     #[cfg(not(shmring_loom))]
     pub(super) fn attach(segment: Arc<Segment>) -> Result<Sender<T>, OpenError> {
-        let (end, head, tail) = End::attach_with_indices(segment, Role::Sender)?;
+        Sender::attach_laid_out(segment, geometry::<T>())
+    }
+
+    /// [`attach`](Sender::attach) to slots laid out as `geometry`.
+    #[cfg(not(shmring_loom))]
+    pub(super) fn attach_laid_out(
+        segment: Arc<Segment>,
+        geometry: crate::storage::Geometry,
+    ) -> Result<Sender<T>, OpenError> {
+        let (end, head, tail) = End::attach_with_indices(segment, Role::Sender, geometry)?;
         Ok(Sender { end, tail, head })
     }
 
@@ -177,10 +186,19 @@ impl<T: ShmType> Sender<T> {
         value: &T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
+        self.wait_space(deadline, |tx, force| tx.push_ref(value, force))
+    }
+
+    /// Waits (as the wait strategy says) until `attempt` finds a free slot and fills it.
+    pub(super) fn wait_space(
+        &mut self,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut(&mut Self, bool) -> Result<(), TrySendError<()>>,
+    ) -> Result<(), SendTimeoutError<()>> {
         let area = self.end.area.clone();
         let mut waiter = self.end.waiter;
         let done = waiter.until(&*area, area.space_event(), deadline, |force| {
-            self.push_ref(value, force)
+            attempt(self, force)
         });
         self.end.waiter = waiter;
         done

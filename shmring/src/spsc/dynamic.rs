@@ -1,0 +1,369 @@
+//! spsc rings whose payload type is known only at run time — a [`TypeLayout`] built from a C
+//! field table or a numpy dtype — for the language bindings. The ring is byte-for-byte the
+//! typed one (`Sender<Tick>` and a `DynSender` for `Tick::layout()` share it), the layout guard
+//! the same: the layout given is checked against the ring's header, so a payload described
+//! with fields swapped is refused naming both layouts. Each message is one payload's bytes.
+
+#[allow(unused_imports)]
+use super::*;
+use crate::TypeLayout;
+use crate::storage::Geometry;
+
+/// The slot geometry of payloads laid out as `layout`, if a ring can hold them.
+fn dyn_geometry(layout: &TypeLayout, location: &Location) -> Result<Geometry, OpenError> {
+    let (size, align) = (layout.size(), layout.align());
+    if size == 0 || !align.is_power_of_two() || align > 4096 || size % align != 0 {
+        return Err(OpenError::InvalidConfig {
+            name: location.display_name(),
+            reason: format!(
+                "payload {layout} cannot be a ring's slot (size a positive multiple of a \
+                 power-of-two alignment up to 4096)"
+            ),
+        });
+    }
+    let size = usize::try_from(size).map_err(|_| OpenError::InvalidConfig {
+        name: location.display_name(),
+        reason: format!("payload {layout} is too large"),
+    })?;
+    Ok(Geometry::packed_of(CONTROL_SIZE, size, align as usize))
+}
+
+/// The segment of a new ring for `layout`, or the existing one checked against it.
+fn segment(
+    location: Location,
+    layout: &TypeLayout,
+    create: Option<u64>,
+) -> Result<(Arc<Segment>, Geometry), OpenError> {
+    let geometry = dyn_geometry(layout, &location)?;
+    let segment = match create {
+        Some(capacity) => crate::build::create_with(
+            crate::storage::ring_options_as(
+                RingKind::Spsc,
+                layout.clone(),
+                capacity,
+                geometry,
+                &location,
+            ),
+            location,
+            &crate::RingOptions::<()>::new(),
+        )?,
+        None => {
+            crate::storage::open_ring_laid_out(RingKind::Spsc, layout.clone(), location, |_| {
+                geometry
+            })?
+        }
+    };
+    Ok((Arc::new(segment), geometry))
+}
+
+/// The sending end of an spsc ring whose payload type is given at run time.
+///
+/// ```
+/// use shmring::ShmType;
+/// use shmring::spsc::{DynReceiver, DynSender};
+/// let name = format!("shmring-doc-dyn-{}", std::process::id());
+/// let mut tx = DynSender::create(name.as_str(), 8, u32::layout())?;
+/// let mut rx = DynReceiver::open(name.as_str(), u32::layout())?;
+/// tx.send(&7u32.to_ne_bytes()).unwrap();
+/// let mut got = [0u8; 4];
+/// rx.recv_into(&mut got).unwrap();
+/// assert_eq!(u32::from_ne_bytes(got), 7);
+/// // The typed handles share the ring.
+/// let err = shmring::spsc::Receiver::<u8>::open(name.as_str()).unwrap_err();
+/// assert!(matches!(err, shmring::OpenError::IncompatibleLayout { .. }));
+/// shmring::Segment::unlink_name(&name)?;
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+#[derive(Debug)]
+pub struct DynSender {
+    tx: Sender<u8>,
+    size: usize,
+}
+
+/// The receiving end of an spsc ring whose payload type is given at run time.
+///
+/// ```
+/// use shmring::ShmType;
+/// let name = format!("shmring-doc-dynrx-{}", std::process::id());
+/// let mut tx = shmring::spsc::Sender::<u64>::create(name.as_str(), 8)?;
+/// let mut rx = shmring::spsc::DynReceiver::open(name.as_str(), u64::layout())?;
+/// tx.send(9).unwrap();
+/// let mut got = [0u8; 8];
+/// rx.try_recv_into(&mut got).unwrap();
+/// assert_eq!(u64::from_ne_bytes(got), 9);
+/// shmring::Segment::unlink_name(&name)?;
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+#[derive(Debug)]
+pub struct DynReceiver {
+    rx: Receiver<u8>,
+    size: usize,
+}
+
+/// Panics unless `len` is the payload size (a caller's mistake, as `copy_from_slice`'s).
+fn check_len(len: usize, size: usize) {
+    assert_eq!(
+        len, size,
+        "a message of this ring is one payload of {size} bytes, not {len}"
+    );
+}
+
+impl DynSender {
+    /// Creates the ring at `location` with room for `capacity` payloads laid out as `layout`
+    /// (rounded up to a power of two) and attaches as its sender.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::create`], and `InvalidConfig` for a layout no slot can have.
+    pub fn create(
+        location: impl Into<Location>,
+        capacity: u64,
+        layout: TypeLayout,
+    ) -> Result<DynSender, OpenError> {
+        let (segment, geometry) = segment(location.into(), &layout, Some(capacity))?;
+        DynSender::attach(segment, geometry, &layout)
+    }
+
+    /// Opens the ring at `location`, which must hold payloads laid out as `layout`, as its
+    /// sender.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::open`]: `IncompatibleLayout` naming both layouts when the ring holds
+    /// another type.
+    pub fn open(location: impl Into<Location>, layout: TypeLayout) -> Result<DynSender, OpenError> {
+        let (segment, geometry) = segment(location.into(), &layout, None)?;
+        DynSender::attach(segment, geometry, &layout)
+    }
+
+    fn attach(
+        segment: Arc<Segment>,
+        geometry: Geometry,
+        layout: &TypeLayout,
+    ) -> Result<DynSender, OpenError> {
+        Ok(DynSender {
+            tx: Sender::attach_laid_out(segment, geometry)?,
+            size: layout.size() as usize,
+        })
+    }
+
+    /// Bytes in one message (the payload's size).
+    pub fn payload_size(&self) -> usize {
+        self.size
+    }
+
+    /// The ring's segment (its name, header and layout).
+    pub fn segment(&self) -> &Segment {
+        self.tx.segment()
+    }
+
+    /// Sets how this handle waits when the ring is full.
+    pub fn with_wait_strategy(self, strategy: crate::WaitStrategy) -> DynSender {
+        DynSender {
+            tx: self.tx.with_wait_strategy(strategy),
+            size: self.size,
+        }
+    }
+
+    /// Sends one payload without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::try_send_ref`].
+    ///
+    /// # Panics
+    ///
+    /// If `msg` is not [`payload_size`](DynSender::payload_size) bytes long.
+    pub fn try_send(&mut self, msg: &[u8]) -> Result<(), TrySendError<()>> {
+        check_len(msg.len(), self.size);
+        self.tx.push_payload(msg, false)
+    }
+
+    /// Sends one payload, waiting while the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::send_ref`].
+    ///
+    /// # Panics
+    ///
+    /// As [`try_send`](DynSender::try_send).
+    pub fn send(&mut self, msg: &[u8]) -> Result<(), SendError<()>> {
+        self.send_until(msg, None).map_err(without_timeout)
+    }
+
+    /// Sends one payload, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::send_timeout`].
+    ///
+    /// # Panics
+    ///
+    /// As [`try_send`](DynSender::try_send).
+    pub fn send_timeout(
+        &mut self,
+        msg: &[u8],
+        timeout: Duration,
+    ) -> Result<(), SendTimeoutError<()>> {
+        self.send_until(msg, Instant::now().checked_add(timeout))
+    }
+
+    fn send_until(
+        &mut self,
+        msg: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<()>> {
+        check_len(msg.len(), self.size);
+        match self.tx.push_payload(msg, false) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(())) => self
+                .tx
+                .wait_space(deadline, |tx, force| tx.push_payload(msg, force)),
+            Err(e) => Err(try_to_timeout(e)),
+        }
+    }
+}
+
+impl DynReceiver {
+    /// Creates the ring at `location` for `capacity` payloads laid out as `layout` and attaches
+    /// as its receiver.
+    ///
+    /// # Errors
+    ///
+    /// As [`DynSender::create`].
+    pub fn create(
+        location: impl Into<Location>,
+        capacity: u64,
+        layout: TypeLayout,
+    ) -> Result<DynReceiver, OpenError> {
+        let (segment, geometry) = segment(location.into(), &layout, Some(capacity))?;
+        DynReceiver::attach(segment, geometry, &layout)
+    }
+
+    /// Opens the ring at `location`, which must hold payloads laid out as `layout`, as its
+    /// receiver.
+    ///
+    /// # Errors
+    ///
+    /// As [`DynSender::open`].
+    pub fn open(
+        location: impl Into<Location>,
+        layout: TypeLayout,
+    ) -> Result<DynReceiver, OpenError> {
+        let (segment, geometry) = segment(location.into(), &layout, None)?;
+        DynReceiver::attach(segment, geometry, &layout)
+    }
+
+    fn attach(
+        segment: Arc<Segment>,
+        geometry: Geometry,
+        layout: &TypeLayout,
+    ) -> Result<DynReceiver, OpenError> {
+        Ok(DynReceiver {
+            rx: Receiver::attach_laid_out(segment, geometry)?,
+            size: layout.size() as usize,
+        })
+    }
+
+    /// Bytes in one message (the payload's size).
+    pub fn payload_size(&self) -> usize {
+        self.size
+    }
+
+    /// The ring's segment (its name, header and layout).
+    pub fn segment(&self) -> &Segment {
+        self.rx.segment()
+    }
+
+    /// Sets how this handle waits when the ring is empty.
+    pub fn with_wait_strategy(self, strategy: crate::WaitStrategy) -> DynReceiver {
+        DynReceiver {
+            rx: self.rx.with_wait_strategy(strategy),
+            size: self.size,
+        }
+    }
+
+    /// Copies the next payload into `dst` without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::try_recv_into`].
+    ///
+    /// # Panics
+    ///
+    /// If `dst` is not [`payload_size`](DynReceiver::payload_size) bytes long.
+    pub fn try_recv_into(&mut self, dst: &mut [u8]) -> Result<(), TryRecvError> {
+        check_len(dst.len(), self.size);
+        self.rx.pop_payload(dst, false)
+    }
+
+    /// Copies the next payload into `dst`, waiting for one.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv_into`].
+    ///
+    /// # Panics
+    ///
+    /// As [`try_recv_into`](DynReceiver::try_recv_into).
+    pub fn recv_into(&mut self, dst: &mut [u8]) -> Result<(), RecvError> {
+        self.recv_until(dst, None).map_err(recv_without_timeout)
+    }
+
+    /// Copies the next payload into `dst`, waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv_into_deadline`].
+    ///
+    /// # Panics
+    ///
+    /// As [`try_recv_into`](DynReceiver::try_recv_into).
+    pub fn recv_into_deadline(
+        &mut self,
+        dst: &mut [u8],
+        deadline: Instant,
+    ) -> Result<(), RecvTimeoutError> {
+        self.recv_until(dst, Some(deadline))
+    }
+
+    fn recv_until(
+        &mut self,
+        dst: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> Result<(), RecvTimeoutError> {
+        check_len(dst.len(), self.size);
+        match self.rx.poll_quickly(|rx| rx.pop_payload(dst, false)) {
+            Ok(()) => Ok(()),
+            Err(TryRecvError::Empty) => self
+                .rx
+                .wait_data(deadline, |rx, force| rx.pop_payload(dst, force)),
+            Err(e) => Err(try_recv_to_timeout(e)),
+        }
+    }
+}
+
+impl Sender<u8> {
+    /// One attempt: publish `bytes`, one whole payload of the ring's run-time type.
+    fn push_payload(&mut self, bytes: &[u8], force: bool) -> Result<(), TrySendError<()>> {
+        self.reserve(force)?;
+        // SAFETY: `reserve` found the slot at `tail` free, this sender's until `publish`;
+        // `bytes` is one payload (its length checked against the slot's by the caller).
+        unsafe { self.end.area.write_payload(self.tail, bytes) };
+        self.publish(self.tail + 1);
+        Ok(())
+    }
+}
+
+impl Receiver<u8> {
+    /// One attempt: copy the next payload into `dst` if one is published.
+    fn pop_payload(&mut self, dst: &mut [u8], force: bool) -> Result<(), TryRecvError> {
+        self.ready(force)?;
+        // SAFETY: `ready` found head < tail (validated): the slot at `head` is published and
+        // not rewritten until `release`; `dst` is one payload long (checked by the caller).
+        unsafe { self.end.area.read_payload(self.head, dst) };
+        self.release(self.head + 1);
+        Ok(())
+    }
+}
