@@ -97,6 +97,12 @@ typedef struct shmring_bytes_receiver shmring_bytes_receiver;
 // A sending handle on a byte ring (opaque).
 typedef struct shmring_bytes_sender shmring_bytes_sender;
 
+// The receiving end of a typed spsc ring (opaque).
+typedef struct shmring_spsc_receiver shmring_spsc_receiver;
+
+// The sending end of a typed spsc ring (opaque).
+typedef struct shmring_spsc_sender shmring_spsc_sender;
+
 // One field of a C struct: what `SHMRING_FIELD`, `SHMRING_ARRAY` and `SHMRING_STRUCT_FIELD`
 // fill in from `offsetof` and `sizeof`.
 typedef struct shmring_field {
@@ -351,6 +357,115 @@ enum shmring_status shmring_type_describe(const struct shmring_type *type,
 //
 // `name` is NULL or NUL-terminated; `type` as for [`shmring_type_fingerprint`].
 enum shmring_status shmring_ring_check_type(const char *name, const struct shmring_type *type);
+
+// Creates the typed spsc ring `name` for `capacity` payloads of `type` (rounded up to a
+// power of two) and attaches as its sender; `*out` receives the handle.
+//
+// # Safety
+//
+// `name` is NULL or NUL-terminated; `type` is NULL or a valid table; `out` is NULL or
+// writable.
+enum shmring_status shmring_spsc_sender_create(const char *name,
+                                               uint64_t capacity,
+                                               const struct shmring_type *type,
+                                               struct shmring_spsc_sender **out);
+
+// Opens the typed spsc ring `name`, which must hold payloads of `type` (else
+// `SHMRING_INCOMPATIBLE_LAYOUT`, naming both layouts), as its sender.
+//
+// # Safety
+//
+// As for [`shmring_spsc_sender_create`].
+enum shmring_status shmring_spsc_sender_open(const char *name,
+                                             const struct shmring_type *type,
+                                             struct shmring_spsc_sender **out);
+
+// Creates the typed spsc ring `name` for `capacity` payloads of `type` (rounded up to a
+// power of two) and attaches as its receiver; `*out` receives the handle.
+//
+// # Safety
+//
+// `name` is NULL or NUL-terminated; `type` is NULL or a valid table; `out` is NULL or
+// writable.
+enum shmring_status shmring_spsc_receiver_create(const char *name,
+                                                 uint64_t capacity,
+                                                 const struct shmring_type *type,
+                                                 struct shmring_spsc_receiver **out);
+
+// Opens the typed spsc ring `name`, which must hold payloads of `type` (else
+// `SHMRING_INCOMPATIBLE_LAYOUT`, naming both layouts), as its receiver.
+//
+// # Safety
+//
+// As for [`shmring_spsc_receiver_create`].
+enum shmring_status shmring_spsc_receiver_open(const char *name,
+                                               const struct shmring_type *type,
+                                               struct shmring_spsc_receiver **out);
+
+// Detaches and frees the sender (`NULL` is ignored).
+//
+// # Safety
+//
+// `handle` is NULL or a live sender, not used again.
+void shmring_spsc_sender_close(struct shmring_spsc_sender *handle);
+
+// Detaches and frees the receiver (`NULL` is ignored).
+//
+// # Safety
+//
+// `handle` is NULL or a live receiver, not used again.
+void shmring_spsc_receiver_close(struct shmring_spsc_receiver *handle);
+
+// Sends one payload (`sizeof` the ring's type, read from `value`), waiting while the ring is
+// full: `SHMRING_OK`, `SHMRING_DISCONNECTED` or `SHMRING_CORRUPTED`.
+//
+// # Safety
+//
+// `tx` is NULL or a live sender; `value` is NULL or valid for one payload.
+enum shmring_status shmring_spsc_send(struct shmring_spsc_sender *tx, const uint8_t *value);
+
+// Sends without waiting: as [`shmring_spsc_send`], or `SHMRING_FULL`.
+//
+// # Safety
+//
+// As [`shmring_spsc_send`].
+enum shmring_status shmring_spsc_try_send(struct shmring_spsc_sender *tx, const uint8_t *value);
+
+// Sends, waiting at most `timeout_ns` nanoseconds: as [`shmring_spsc_send`], or
+// `SHMRING_TIMEOUT`.
+//
+// # Safety
+//
+// As [`shmring_spsc_send`].
+enum shmring_status shmring_spsc_send_timeout(struct shmring_spsc_sender *tx,
+                                              const uint8_t *value,
+                                              uint64_t timeout_ns);
+
+// Receives one payload into `out` (`sizeof` the ring's type), waiting for one:
+// `SHMRING_OK`, `SHMRING_DISCONNECTED` once the sender is gone and everything was received,
+// or `SHMRING_CORRUPTED`.
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver; `out` is NULL or writable for one payload.
+enum shmring_status shmring_spsc_recv(struct shmring_spsc_receiver *rx, uint8_t *out);
+
+// Receives without waiting: as [`shmring_spsc_recv`], or `SHMRING_EMPTY`.
+//
+// # Safety
+//
+// As [`shmring_spsc_recv`].
+enum shmring_status shmring_spsc_try_recv(struct shmring_spsc_receiver *rx, uint8_t *out);
+
+// Receives, waiting at most `timeout_ns` nanoseconds: as [`shmring_spsc_recv`], or
+// `SHMRING_TIMEOUT`.
+//
+// # Safety
+//
+// As [`shmring_spsc_recv`].
+enum shmring_status shmring_spsc_recv_timeout(struct shmring_spsc_receiver *rx,
+                                              uint8_t *out,
+                                              uint64_t timeout_ns);
 
 #ifdef __cplusplus
 }  // extern "C"

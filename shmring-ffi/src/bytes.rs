@@ -114,7 +114,7 @@ impl From<RecvTimeoutError> for Failure {
 /// # Safety
 ///
 /// `out` is NULL or writable.
-unsafe fn hand_out<H>(
+pub(crate) unsafe fn hand_out<H>(
     out: *mut *mut H,
     make: impl FnOnce() -> Result<H, Failure>,
 ) -> Result<(), Failure> {
@@ -125,12 +125,24 @@ unsafe fn hand_out<H>(
     Ok(())
 }
 
+/// Frees a handle made by [`hand_out`] (`NULL` is ignored).
+///
+/// # Safety
+///
+/// `ptr` is NULL or a live handle, not used again.
+pub(crate) unsafe fn free<H>(ptr: *mut H) {
+    if !ptr.is_null() {
+        // SAFETY: made by `hand_out` (Box::into_raw) and given back once.
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+}
+
 /// The handle behind `ptr`, or `INVALID_ARGUMENT`.
 ///
 /// # Safety
 ///
 /// `ptr` is NULL or a live handle of this type used by no other thread during the call.
-unsafe fn handle<'a, H>(ptr: *mut H, what: &str) -> Result<&'a mut H, Failure> {
+pub(crate) unsafe fn handle<'a, H>(ptr: *mut H, what: &str) -> Result<&'a mut H, Failure> {
     non_null(ptr, what)?;
     // SAFETY: a live handle made by `hand_out`, exclusively ours for the call.
     Ok(unsafe { &mut *ptr })
@@ -261,10 +273,8 @@ pub unsafe extern "C" fn shmring_bytes_sender_open(
 /// `tx` is NULL or a live sender handle, not used again.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmring_bytes_sender_close(tx: *mut shmring_bytes_sender) {
-    if !tx.is_null() {
-        // SAFETY: made by `hand_out` (Box::into_raw) and given back once.
-        drop(unsafe { Box::from_raw(tx) });
-    }
+    // SAFETY: the caller's contract.
+    unsafe { free(tx) }
 }
 
 /// Detaches and frees a receiver (`NULL` is ignored).
@@ -274,10 +284,8 @@ pub unsafe extern "C" fn shmring_bytes_sender_close(tx: *mut shmring_bytes_sende
 /// `rx` is NULL or a live receiver handle, not used again.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmring_bytes_receiver_close(rx: *mut shmring_bytes_receiver) {
-    if !rx.is_null() {
-        // SAFETY: made by `hand_out` (Box::into_raw) and given back once.
-        drop(unsafe { Box::from_raw(rx) });
-    }
+    // SAFETY: the caller's contract.
+    unsafe { free(rx) }
 }
 
 /// Sends `len` bytes from `data`, waiting while the ring is full: `SHMRING_OK`,

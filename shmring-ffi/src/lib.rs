@@ -11,6 +11,8 @@
 //!   the library turns it into the same description and fingerprint `#[derive(ShmType)]` gives
 //!   the equivalent `#[repr(C)]` Rust struct, so a C struct with fields swapped, or an `int32_t`
 //!   where the ring holds `uint8_t`, is refused naming both layouts.
+//! * **Typed spsc rings** (`shmring_spsc_*`): one sender, one receiver, payloads of a C struct
+//!   described by its field table — the same ring as Rust's `spsc::Sender<T>`/`Receiver<T>`.
 //! * **Byte rings** are the many-producer framed ring (`shmring::framed::mpsc`): any number of
 //!   sending processes, one receiver.
 //!
@@ -22,10 +24,12 @@
 mod bytes;
 mod error;
 mod layout;
+mod spsc;
 
 pub use bytes::*;
 pub use error::{shmring_last_error_message, shmring_status};
 pub use layout::*;
+pub use spsc::*;
 
 /// The library's version, `MAJOR.MINOR.PATCH` as a NUL-terminated string with static lifetime.
 ///

@@ -178,3 +178,116 @@ fn a_c_sender_killed_mid_stream_leaves_the_rust_receiver_whole() {
     }
     assert_eq!(rx.dead_senders(), 1);
 }
+
+/// Tick `i` as the C peer makes it.
+fn tick(i: u64) -> Tick {
+    Tick {
+        ts_ns: i,
+        price: i as f64 * 0.5,
+        qty: -(i as i32),
+        side: (i % 2) as u32,
+    }
+}
+
+#[test]
+fn a_c_process_receives_a_rust_tick_ring() {
+    let name = unique_name("ffi-ticks");
+    let _u = Unlink(name.clone());
+    let mut tx = shmring::spsc::Sender::<Tick>::create(name.as_str(), 64).unwrap();
+    let n = 50_000u64;
+    let child = Command::new(peer())
+        .args(["ticks", &name, &n.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for i in 0..n {
+        tx.send_timeout(tick(i), Duration::from_secs(10)).unwrap();
+    }
+    drop(tx);
+    let out = common::wait_with_watchdog(child);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every tick checked in C; then the sender's close (status 4, DISCONNECTED).
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("ticks {n}, then status 4\n")
+    );
+}
+
+#[test]
+fn a_c_process_sends_ticks_to_rust() {
+    let name = unique_name("ffi-send-ticks");
+    let _u = Unlink(name.clone());
+    let mut rx = shmring::spsc::Receiver::<Tick>::create(name.as_str(), 64).unwrap();
+    let n = 50_000u64;
+    let child = Command::new(peer())
+        .args(["send-ticks", &name, &n.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for i in 0..n {
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), tick(i));
+    }
+    let out = common::wait_with_watchdog(child);
+    assert!(out.status.success());
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)),
+        Err(shmring::RecvTimeoutError::Disconnected)
+    );
+}
+
+#[test]
+fn a_c_struct_with_other_fields_cannot_attach_to_a_tick_ring() {
+    let name = unique_name("ffi-open-as");
+    let _u = Unlink(name.clone());
+    let _tx = shmring::spsc::Sender::<Tick>::create(name.as_str(), 8).unwrap();
+    let rust = Tick::layout().to_string();
+    for (label, theirs) in [
+        ("swapped", "side: u32 @16, qty: i32 @20"),
+        ("narrow", "qty: u8 @16"),
+    ] {
+        let out = run_peer(&["open-as", label, &name]);
+        assert!(out.starts_with("11 "), "{label}: {out}");
+        assert!(
+            out.contains(&rust) && out.contains(theirs),
+            "{label}: the refusal names both layouts: {out}"
+        );
+    }
+    // The right table attaches (the receiver role is free).
+    assert_eq!(run_peer(&["open-as", "tick", &name]), "0 \n");
+}
+
+#[test]
+fn a_c_tick_sender_killed_mid_stream_leaves_the_rust_receiver_whole() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let name = unique_name("ffi-ticks-killed");
+    let _u = Unlink(name.clone());
+    let mut rx = shmring::spsc::Receiver::<Tick>::create(name.as_str(), 64).unwrap();
+    let mut child = Command::new(peer())
+        .args(["send-ticks", &name, "1000000000"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut i = 0u64;
+    while i < 5_000 {
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), tick(i));
+        i += 1;
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(t) => {
+                assert_eq!(t, tick(i), "tick {i} after the kill");
+                i += 1;
+            }
+            Err(shmring::RecvTimeoutError::Disconnected) => break,
+            Err(e) => panic!("after {i} ticks: {e}"),
+        }
+    }
+}

@@ -5,6 +5,10 @@
  *   peer send RING N     send N byte messages (8-byte sequence number + pattern) into RING
  *   peer recv RING N     receive N such messages from RING (as its receiver) and check them
  *   peer echo PING PONG  receive from PING, send each message back into PONG, until an empty one
+ *   peer ticks RING N    open RING (a typed spsc ring of Tick) as its receiver, check N ticks
+ *   peer send-ticks RING N  open RING as its sender and send N ticks
+ *   peer open-as LABEL RING  open RING as a receiver with the table LABEL (tick, swapped,
+ *                        narrow): print the status and the message
  *
  * Compiled with the system cc: cc -std=c11 -Wall -Wextra -Werror -I include peer.c
  * libshmring_ffi.a -lpthread -ldl -lm
@@ -166,16 +170,72 @@ static int echo(const char *ping, const char *pong) {
     return 0;
 }
 
+/* Tick i, as the Rust side makes it. */
+static Tick tick(uint64_t i) {
+    Tick t = {i, (double)i * 0.5, -(int32_t)i, (uint32_t)(i % 2)};
+    return t;
+}
+
+static int ticks(const char *ring, uint64_t n) {
+    shmring_spsc_receiver *rx = NULL;
+    shmring_status s = shmring_spsc_receiver_open(ring, &TICK, &rx);
+    if (s != SHMRING_OK) return fail("open", s);
+    for (uint64_t i = 0; i < n; i++) {
+        Tick t, want = tick(i);
+        s = shmring_spsc_recv_timeout(rx, (uint8_t *)&t, 10000000000ull);
+        if (s != SHMRING_OK) return fail("recv", s);
+        if (memcmp(&t, &want, sizeof t) != 0) {
+            fprintf(stderr, "tick %llu differs\n", (unsigned long long)i);
+            return 1;
+        }
+    }
+    Tick t;
+    s = shmring_spsc_recv_timeout(rx, (uint8_t *)&t, 10000000000ull);
+    printf("ticks %llu, then status %d\n", (unsigned long long)n, (int)s);
+    shmring_spsc_receiver_close(rx);
+    return 0;
+}
+
+static int send_ticks(const char *ring, uint64_t n) {
+    shmring_spsc_sender *tx = NULL;
+    shmring_status s = shmring_spsc_sender_open(ring, &TICK, &tx);
+    if (s != SHMRING_OK) return fail("open", s);
+    for (uint64_t i = 0; i < n; i++) {
+        Tick t = tick(i);
+        s = shmring_spsc_send(tx, (const uint8_t *)&t);
+        if (s != SHMRING_OK) return fail("send", s);
+    }
+    printf("sent %llu ticks\n", (unsigned long long)n);
+    fflush(stdout);
+    shmring_spsc_sender_close(tx);
+    return 0;
+}
+
+static int open_as(const char *label, const char *ring) {
+    const shmring_type *t = strcmp(label, "tick") == 0      ? &TICK
+                            : strcmp(label, "swapped") == 0 ? &SWAPPED
+                                                            : &NARROW;
+    shmring_spsc_receiver *rx = NULL;
+    shmring_status s = shmring_spsc_receiver_open(ring, t, &rx);
+    printf("%d %s\n", (int)s, s == SHMRING_OK ? "" : shmring_last_error_message());
+    shmring_spsc_receiver_close(rx);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: peer layout RING | send RING N | recv RING N | echo PING PONG\n");
+        fprintf(stderr, "usage: peer layout RING | send RING N | recv RING N | echo PING PONG | ticks RING N | "
+                "send-ticks RING N | open-as LABEL RING\n");
         return 2;
     }
     if (strcmp(argv[1], "layout") == 0) return layout(argv[2]);
     if (strcmp(argv[1], "echo") == 0 && argc > 3) return echo(argv[2], argv[3]);
+    if (strcmp(argv[1], "open-as") == 0 && argc > 3) return open_as(argv[2], argv[3]);
     uint64_t n = argc > 3 ? strtoull(argv[3], NULL, 10) : 0;
     if (strcmp(argv[1], "send") == 0) return send(argv[2], n);
     if (strcmp(argv[1], "recv") == 0) return recv(argv[2], n);
+    if (strcmp(argv[1], "ticks") == 0) return ticks(argv[2], n);
+    if (strcmp(argv[1], "send-ticks") == 0) return send_ticks(argv[2], n);
     fprintf(stderr, "unknown mode %s\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,350 @@
+//! Typed spsc rings for C: one sender, one receiver, payloads of a C struct described by a
+//! field table ([`shmring_type`]) — the same ring a Rust `spsc::Sender<T>` / `Receiver<T>`
+//! uses, with the layout checked when a handle attaches.
+
+use std::ffi::c_char;
+use std::time::{Duration, Instant};
+
+use shmring::spsc::{DynReceiver, DynSender};
+use shmring::{SendError, SendTimeoutError, TrySendError};
+
+use crate::bytes::{free, hand_out, handle};
+use crate::error::{Failure, call, non_null, text};
+use crate::layout::{shmring_type, type_layout};
+use crate::shmring_status::{self, *};
+
+/// The sending end of a typed spsc ring (opaque).
+#[derive(Debug)]
+pub struct shmring_spsc_sender {
+    tx: DynSender,
+}
+
+/// The receiving end of a typed spsc ring (opaque).
+#[derive(Debug)]
+pub struct shmring_spsc_receiver {
+    rx: DynReceiver,
+}
+
+impl From<TrySendError<()>> for Failure {
+    fn from(e: TrySendError<()>) -> Failure {
+        let status = match e {
+            TrySendError::Full(()) => SHMRING_FULL,
+            TrySendError::Disconnected(()) => SHMRING_DISCONNECTED,
+            TrySendError::Corrupted(()) => SHMRING_CORRUPTED,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+impl From<SendError<()>> for Failure {
+    fn from(e: SendError<()>) -> Failure {
+        let status = match e {
+            SendError::Disconnected(()) => SHMRING_DISCONNECTED,
+            SendError::Corrupted(()) => SHMRING_CORRUPTED,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+impl From<SendTimeoutError<()>> for Failure {
+    fn from(e: SendTimeoutError<()>) -> Failure {
+        let status = match e {
+            SendTimeoutError::Timeout(()) => SHMRING_TIMEOUT,
+            SendTimeoutError::Disconnected(()) => SHMRING_DISCONNECTED,
+            SendTimeoutError::Corrupted(()) => SHMRING_CORRUPTED,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+/// The name and layout arguments of a create or open.
+///
+/// # Safety
+///
+/// `name` is NULL or NUL-terminated; `ty` is NULL or a valid table.
+unsafe fn ring_args<'a>(
+    name: *const c_char,
+    ty: *const shmring_type,
+) -> Result<(&'a str, shmring::TypeLayout), Failure> {
+    // SAFETY: the caller's contract.
+    unsafe { Ok((text(name, "name")?, type_layout(ty)?)) }
+}
+
+/// One payload of `size` bytes at `value`.
+///
+/// # Safety
+///
+/// `value` is NULL or valid for `size` bytes.
+unsafe fn payload<'a>(value: *const u8, size: usize) -> Result<&'a [u8], Failure> {
+    non_null(value, "value")?;
+    // SAFETY: non-null, valid for one payload (the caller's contract).
+    Ok(unsafe { std::slice::from_raw_parts(value, size) })
+}
+
+/// Room for one payload of `size` bytes at `out`.
+///
+/// # Safety
+///
+/// `out` is NULL or writable for `size` bytes.
+unsafe fn room<'a>(out: *mut u8, size: usize) -> Result<&'a mut [u8], Failure> {
+    non_null(out, "out")?;
+    // SAFETY: non-null, writable for one payload (the caller's contract).
+    Ok(unsafe { std::slice::from_raw_parts_mut(out, size) })
+}
+
+/// A handle made from the name and layout arguments of a create or open, into `*out`.
+///
+/// # Safety
+///
+/// `name` is NULL or NUL-terminated; `ty` is NULL or a valid table; `out` is NULL or writable.
+unsafe fn make<H>(
+    name: *const c_char,
+    ty: *const shmring_type,
+    out: *mut *mut H,
+    attach: impl FnOnce(&str, shmring::TypeLayout) -> Result<H, Failure>,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let (name, layout) = unsafe { ring_args(name, ty)? };
+        // SAFETY: the caller's contract.
+        unsafe { hand_out(out, || attach(name, layout)) }
+    })
+}
+
+/// Creates the typed spsc ring `name` for `capacity` payloads of `type` (rounded up to a
+/// power of two) and attaches as its sender; `*out` receives the handle.
+///
+/// # Safety
+///
+/// `name` is NULL or NUL-terminated; `type` is NULL or a valid table; `out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_sender_create(
+    name: *const c_char,
+    capacity: u64,
+    r#type: *const shmring_type,
+    out: *mut *mut shmring_spsc_sender,
+) -> shmring_status {
+    // SAFETY: the caller's contract.
+    unsafe {
+        make(name, r#type, out, |name, layout| {
+            Ok(shmring_spsc_sender {
+                tx: DynSender::create(name, capacity, layout)?,
+            })
+        })
+    }
+}
+
+/// Opens the typed spsc ring `name`, which must hold payloads of `type` (else
+/// `SHMRING_INCOMPATIBLE_LAYOUT`, naming both layouts), as its sender.
+///
+/// # Safety
+///
+/// As for [`shmring_spsc_sender_create`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_sender_open(
+    name: *const c_char,
+    r#type: *const shmring_type,
+    out: *mut *mut shmring_spsc_sender,
+) -> shmring_status {
+    // SAFETY: the caller's contract.
+    unsafe {
+        make(name, r#type, out, |name, layout| {
+            Ok(shmring_spsc_sender {
+                tx: DynSender::open(name, layout)?,
+            })
+        })
+    }
+}
+
+/// Creates the typed spsc ring `name` for `capacity` payloads of `type` (rounded up to a
+/// power of two) and attaches as its receiver; `*out` receives the handle.
+///
+/// # Safety
+///
+/// `name` is NULL or NUL-terminated; `type` is NULL or a valid table; `out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_receiver_create(
+    name: *const c_char,
+    capacity: u64,
+    r#type: *const shmring_type,
+    out: *mut *mut shmring_spsc_receiver,
+) -> shmring_status {
+    // SAFETY: the caller's contract.
+    unsafe {
+        make(name, r#type, out, |name, layout| {
+            Ok(shmring_spsc_receiver {
+                rx: DynReceiver::create(name, capacity, layout)?,
+            })
+        })
+    }
+}
+
+/// Opens the typed spsc ring `name`, which must hold payloads of `type` (else
+/// `SHMRING_INCOMPATIBLE_LAYOUT`, naming both layouts), as its receiver.
+///
+/// # Safety
+///
+/// As for [`shmring_spsc_receiver_create`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_receiver_open(
+    name: *const c_char,
+    r#type: *const shmring_type,
+    out: *mut *mut shmring_spsc_receiver,
+) -> shmring_status {
+    // SAFETY: the caller's contract.
+    unsafe {
+        make(name, r#type, out, |name, layout| {
+            Ok(shmring_spsc_receiver {
+                rx: DynReceiver::open(name, layout)?,
+            })
+        })
+    }
+}
+
+/// Detaches and frees the sender (`NULL` is ignored).
+///
+/// # Safety
+///
+/// `handle` is NULL or a live sender, not used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_sender_close(handle: *mut shmring_spsc_sender) {
+    // SAFETY: the caller's contract.
+    unsafe { free(handle) }
+}
+
+/// Detaches and frees the receiver (`NULL` is ignored).
+///
+/// # Safety
+///
+/// `handle` is NULL or a live receiver, not used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_receiver_close(handle: *mut shmring_spsc_receiver) {
+    // SAFETY: the caller's contract.
+    unsafe { free(handle) }
+}
+
+/// Sends one payload (`sizeof` the ring's type, read from `value`), waiting while the ring is
+/// full: `SHMRING_OK`, `SHMRING_DISCONNECTED` or `SHMRING_CORRUPTED`.
+///
+/// # Safety
+///
+/// `tx` is NULL or a live sender; `value` is NULL or valid for one payload.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_send(
+    tx: *mut shmring_spsc_sender,
+    value: *const u8,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let tx = unsafe { handle(tx, "tx")? };
+        // SAFETY: the caller's contract.
+        let msg = unsafe { payload(value, tx.tx.payload_size())? };
+        Ok(tx.tx.send(msg)?)
+    })
+}
+
+/// Sends without waiting: as [`shmring_spsc_send`], or `SHMRING_FULL`.
+///
+/// # Safety
+///
+/// As [`shmring_spsc_send`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_try_send(
+    tx: *mut shmring_spsc_sender,
+    value: *const u8,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let tx = unsafe { handle(tx, "tx")? };
+        // SAFETY: the caller's contract.
+        let msg = unsafe { payload(value, tx.tx.payload_size())? };
+        Ok(tx.tx.try_send(msg)?)
+    })
+}
+
+/// Sends, waiting at most `timeout_ns` nanoseconds: as [`shmring_spsc_send`], or
+/// `SHMRING_TIMEOUT`.
+///
+/// # Safety
+///
+/// As [`shmring_spsc_send`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_send_timeout(
+    tx: *mut shmring_spsc_sender,
+    value: *const u8,
+    timeout_ns: u64,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let tx = unsafe { handle(tx, "tx")? };
+        // SAFETY: the caller's contract.
+        let msg = unsafe { payload(value, tx.tx.payload_size())? };
+        Ok(tx.tx.send_timeout(msg, Duration::from_nanos(timeout_ns))?)
+    })
+}
+
+/// Receives one payload into `out` (`sizeof` the ring's type), waiting for one:
+/// `SHMRING_OK`, `SHMRING_DISCONNECTED` once the sender is gone and everything was received,
+/// or `SHMRING_CORRUPTED`.
+///
+/// # Safety
+///
+/// `rx` is NULL or a live receiver; `out` is NULL or writable for one payload.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_recv(
+    rx: *mut shmring_spsc_receiver,
+    out: *mut u8,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let rx = unsafe { handle(rx, "rx")? };
+        // SAFETY: the caller's contract.
+        let dst = unsafe { room(out, rx.rx.payload_size())? };
+        Ok(rx.rx.recv_into(dst)?)
+    })
+}
+
+/// Receives without waiting: as [`shmring_spsc_recv`], or `SHMRING_EMPTY`.
+///
+/// # Safety
+///
+/// As [`shmring_spsc_recv`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_try_recv(
+    rx: *mut shmring_spsc_receiver,
+    out: *mut u8,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let rx = unsafe { handle(rx, "rx")? };
+        // SAFETY: the caller's contract.
+        let dst = unsafe { room(out, rx.rx.payload_size())? };
+        Ok(rx.rx.try_recv_into(dst)?)
+    })
+}
+
+/// Receives, waiting at most `timeout_ns` nanoseconds: as [`shmring_spsc_recv`], or
+/// `SHMRING_TIMEOUT`.
+///
+/// # Safety
+///
+/// As [`shmring_spsc_recv`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_recv_timeout(
+    rx: *mut shmring_spsc_receiver,
+    out: *mut u8,
+    timeout_ns: u64,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let rx = unsafe { handle(rx, "rx")? };
+        // SAFETY: the caller's contract.
+        let dst = unsafe { room(out, rx.rx.payload_size())? };
+        match Instant::now().checked_add(Duration::from_nanos(timeout_ns)) {
+            Some(deadline) => Ok(rx.rx.recv_into_deadline(dst, deadline)?),
+            None => Ok(rx.rx.recv_into(dst)?),
+        }
+    })
+}
