@@ -14,4 +14,5 @@ done
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then ./fuzz.sh; fi
 ./test.sh
 ./conformance.sh
+./python.sh
 ./torture.sh

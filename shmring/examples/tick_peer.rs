@@ -1,0 +1,61 @@
+//! A Rust process with a `Tick` ring, for the language bindings' tests (pytest, C):
+//!
+//! * `tick_peer describe` — prints the layout description and fingerprint of `Tick`;
+//! * `tick_peer send NAME N` — creates the spsc ring `NAME` of `Tick` and sends ticks 0..N
+//!   (`ts_ns = i`, `price = i / 2`, `qty = -i`, `side = i % 2`), then waits for the receiver
+//!   to take them all;
+//! * `tick_peer recv NAME N` — opens `NAME` as its receiver and checks N such ticks.
+//!
+//! `cargo run --release -p shmring --example tick_peer -- send ticks 1000`
+
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, shmring::ShmType, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+struct Tick {
+    ts_ns: u64,
+    price: f64,
+    qty: i32,
+    side: u32,
+}
+
+fn tick(i: u64) -> Tick {
+    Tick {
+        ts_ns: i,
+        price: i as f64 * 0.5,
+        qty: -(i as i32),
+        side: (i % 2) as u32,
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use shmring::ShmType;
+    let args: Vec<String> = std::env::args().collect();
+    let n = |i: usize| -> u64 { args.get(i).map_or(0, |a| a.parse().unwrap()) };
+    match args.get(1).map(String::as_str) {
+        Some("describe") => {
+            let l = Tick::layout();
+            println!("{l}\n{}", l.fingerprint());
+        }
+        Some("send") => {
+            let mut tx = shmring::spsc::Sender::<Tick>::create(args[2].as_str(), 1024)?;
+            for i in 0..n(3) {
+                tx.send_timeout(tick(i), Duration::from_secs(30))?;
+            }
+            // Stay until the receiver has taken everything (the ring outlives us anyway).
+            while tx.len() > 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        Some("recv") => {
+            let mut rx = shmring::spsc::Receiver::<Tick>::open(args[2].as_str())?;
+            for i in 0..n(3) {
+                let t = rx.recv_timeout(Duration::from_secs(30))?;
+                assert_eq!(t, tick(i), "tick {i}");
+            }
+            println!("received {}", n(3));
+        }
+        _ => return Err("usage: tick_peer describe | send NAME N | recv NAME N".into()),
+    }
+    Ok(())
+}
