@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tx.send_timeout(tick(i), Duration::from_secs(30))?;
             }
             // Stay until the receiver has taken everything (the ring outlives us anyway).
-            while tx.len() > 0 {
+            while !tx.is_empty() {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
