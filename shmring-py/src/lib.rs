@@ -7,6 +7,8 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use numpy::npyffi::PY_ARRAY_API;
+use numpy::{PyArrayDescr, PyArrayDescrMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
@@ -61,6 +63,14 @@ fn recv_error(e: RecvTimeoutError) -> PyErr {
         RecvTimeoutError::Timeout => PyTimeoutError::new_err(e.to_string()),
         RecvTimeoutError::Disconnected => DisconnectedError::new_err(e.to_string()),
         RecvTimeoutError::Corrupted => CorruptedError::new_err(e.to_string()),
+    }
+}
+
+/// The Python error of a failed non-blocking receive (`Empty` is not one: callers handle it).
+fn try_recv_error(e: shmring::TryRecvError) -> PyErr {
+    match e {
+        shmring::TryRecvError::Disconnected => DisconnectedError::new_err(e.to_string()),
+        _ => CorruptedError::new_err(e.to_string()),
     }
 }
 
@@ -168,10 +178,7 @@ impl ByteReceiver {
         match rx.try_recv_into(buf) {
             Ok(_) => Ok(Some(PyBytes::new(py, buf))),
             Err(shmring::TryRecvError::Empty) => Ok(None),
-            Err(shmring::TryRecvError::Disconnected) => Err(DisconnectedError::new_err(
-                shmring::TryRecvError::Disconnected.to_string(),
-            )),
-            Err(e) => Err(CorruptedError::new_err(e.to_string())),
+            Err(e) => Err(try_recv_error(e)),
         }
     }
 
@@ -428,8 +435,21 @@ fn numpy(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
 /// The receiving end of a typed ring: records of a numpy structured dtype.
 #[pyclass(module = "shmring")]
 struct Receiver {
-    rx: Slot<DynReceiver>,
+    rx: Slot<(DynReceiver, Vec<u8>)>,
     dtype: Py<PyAny>,
+    /// `numpy.frombuffer`, looked up once.
+    frombuffer: Py<PyAny>,
+}
+
+impl Receiver {
+    fn new(py: Python<'_>, rx: DynReceiver, dtype: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let np = numpy(py)?;
+        Ok(Receiver {
+            rx: Slot::new((rx, Vec::new())),
+            dtype: np.call_method1("dtype", (dtype,))?.unbind(),
+            frombuffer: np.getattr("frombuffer")?.unbind(),
+        })
+    }
 }
 
 #[pymethods]
@@ -446,10 +466,7 @@ impl Receiver {
     ) -> PyResult<Self> {
         let layout = ring_layout(dtype, name, Some(type_name))?;
         let rx = DynReceiver::create(name, capacity, layout).map_err(open_error)?;
-        Ok(Receiver {
-            rx: Slot::new(rx),
-            dtype: numpy(py)?.call_method1("dtype", (dtype,))?.unbind(),
-        })
+        Receiver::new(py, rx, dtype)
     }
 
     /// Opens the typed ring `name` as its receiver; `dtype` must have the ring's layout (else
@@ -464,10 +481,7 @@ impl Receiver {
     ) -> PyResult<Self> {
         let layout = ring_layout(dtype, name, type_name)?;
         let rx = DynReceiver::open(name, layout).map_err(open_error)?;
-        Ok(Receiver {
-            rx: Slot::new(rx),
-            dtype: numpy(py)?.call_method1("dtype", (dtype,))?.unbind(),
-        })
+        Receiver::new(py, rx, dtype)
     }
 
     /// The record dtype.
@@ -479,8 +493,34 @@ impl Receiver {
     /// The next record (a numpy structured scalar), waiting for one.
     #[pyo3(signature = (timeout = None))]
     fn recv<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        let array = self.recv_many(py, 1, timeout)?;
-        array.get_item(0)
+        let mut guard = self.rx.lock()?;
+        let (rx, scratch) = guard.as_mut().expect("checked open");
+        scratch.resize(rx.payload_size(), 0);
+        match rx.try_recv_into(scratch) {
+            Ok(()) => {}
+            Err(shmring::TryRecvError::Empty) => blocking(
+                py,
+                timeout,
+                |until| rx.recv_into_deadline(scratch, until),
+                |e| *e == RecvTimeoutError::Timeout,
+            )?
+            .map_err(recv_error)?,
+            Err(e) => return Err(try_recv_error(e)),
+        }
+        let descr = self.dtype.bind(py).cast::<PyArrayDescr>()?;
+        // SAFETY: `scratch` holds one payload of the dtype's `itemsize` bytes (the ring's
+        // payload size is the dtype's); with no base object numpy copies the bytes into the
+        // new scalar, and it does not take over the descriptor reference passed.
+        let scalar = unsafe {
+            PY_ARRAY_API.PyArray_Scalar(
+                py,
+                scratch.as_mut_ptr().cast(),
+                descr.as_dtype_ptr(),
+                std::ptr::null_mut(),
+            )
+        };
+        // SAFETY: a new reference or NULL with the Python error set.
+        unsafe { Bound::from_owned_ptr_or_err(py, scalar) }
     }
 
     /// Up to `n` records as a numpy array: waits for the first (at most `timeout` seconds),
@@ -498,31 +538,34 @@ impl Receiver {
             ));
         }
         let mut guard = self.rx.lock()?;
-        let rx = guard.as_mut().expect("checked open");
+        let (rx, _) = guard.as_mut().expect("checked open");
         let size = rx.payload_size();
         let mut buf = vec![0u8; n * size];
-        let (first, rest) = buf.split_at_mut(size);
-        blocking(
-            py,
-            timeout,
-            |until| rx.recv_into_deadline(first, until),
-            |e| *e == RecvTimeoutError::Timeout,
-        )?
-        .map_err(recv_error)?;
-        let mut got = 1;
-        py.detach(|| {
-            for slot in rest.chunks_exact_mut(size) {
-                if rx.try_recv_into(slot).is_err() {
-                    break;
+        // What is there already, without giving up the GIL; else wait for one, then take the
+        // rest of what came meanwhile.
+        let got = match rx.try_recv_many(&mut buf) {
+            Ok(k) => k,
+            Err(shmring::TryRecvError::Empty) => {
+                let (first, rest) = buf.split_at_mut(size);
+                blocking(
+                    py,
+                    timeout,
+                    |until| rx.recv_into_deadline(first, until),
+                    |e| *e == RecvTimeoutError::Timeout,
+                )?
+                .map_err(recv_error)?;
+                1 + if rest.is_empty() {
+                    0
+                } else {
+                    rx.try_recv_many(rest).unwrap_or(0) // an error shows at the next call
                 }
-                got += 1;
             }
-        });
+            Err(e) => return Err(try_recv_error(e)),
+        };
         buf.truncate(got * size);
-        numpy(py)?.call_method1(
-            "frombuffer",
-            (PyByteArray::new(py, &buf), self.dtype.bind(py)),
-        )
+        self.frombuffer
+            .bind(py)
+            .call1((PyByteArray::new(py, &buf), self.dtype.bind(py)))
     }
 
     /// Detaches.
@@ -633,21 +676,31 @@ impl Sender {
         let mut guard = self.tx.lock()?;
         let tx = guard.as_mut().expect("checked open");
         let size = tx.payload_size();
-        for record in bytes.chunks_exact(size) {
-            blocking(
-                py,
-                timeout,
-                |until| tx.send_timeout(record, until.saturating_duration_since(Instant::now())),
-                |e| e.is_timeout(),
-            )?
-            .map_err(|e| match e {
-                shmring::SendTimeoutError::Timeout(()) => PyTimeoutError::new_err(e.to_string()),
-                shmring::SendTimeoutError::Disconnected(()) => {
-                    DisconnectedError::new_err(e.to_string())
+        // The GIL is released once per slice, for as many records as go in it.
+        let mut sent = 0;
+        blocking(
+            py,
+            timeout,
+            |until| {
+                sent += tx.send_many_deadline(&bytes[sent * size..], until)?;
+                if sent * size < bytes.len() {
+                    Err(shmring::SendTimeoutError::Timeout(()))
+                } else {
+                    Ok(())
                 }
-                shmring::SendTimeoutError::Corrupted(()) => CorruptedError::new_err(e.to_string()),
-            })?;
-        }
+            },
+            |e: &shmring::SendTimeoutError<()>| e.is_timeout(),
+        )?
+        .map_err(|e| match e {
+            shmring::SendTimeoutError::Timeout(()) => PyTimeoutError::new_err(format!(
+                "{e}: {sent} of {} records sent",
+                bytes.len() / size
+            )),
+            shmring::SendTimeoutError::Disconnected(()) => {
+                DisconnectedError::new_err(e.to_string())
+            }
+            shmring::SendTimeoutError::Corrupted(()) => CorruptedError::new_err(e.to_string()),
+        })?;
         Ok(())
     }
 

@@ -136,3 +136,42 @@ fn a_message_of_another_length_is_a_caller_error() {
     let mut tx = DynSender::create(name.as_str(), 2, u64::layout()).unwrap();
     let _ = tx.try_send(&[0u8; 4]);
 }
+
+/// Batches: a sender of whole arrays and a receiver of whole arrays across the wrap, every value
+/// in order, against a ring of seven-ish slots (capacity 8) so batches split at the end.
+#[test]
+fn batches_go_across_the_wrap_in_order() {
+    let name = unique_name("dyn-many");
+    let _u = Unlink(name.clone());
+    let mut tx = DynSender::create(name.as_str(), 8, u64::layout()).unwrap();
+    let mut rx = DynReceiver::open(name.as_str(), u64::layout()).unwrap();
+    let n = 100_000u64;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let all: Vec<u8> = (0..n).flat_map(|v| v.to_ne_bytes()).collect();
+            for batch in all.chunks(8 * 13) {
+                let far = Instant::now() + Duration::from_secs(30);
+                assert_eq!(tx.send_many_deadline(batch, far), Ok(batch.len() / 8));
+            }
+        });
+        let mut next = 0u64;
+        let mut buf = [0u8; 8 * 5];
+        let give_up = Instant::now() + Duration::from_secs(30);
+        while next < n {
+            assert!(Instant::now() < give_up, "stuck at {next}");
+            match rx.try_recv_many(&mut buf) {
+                Ok(k) => {
+                    for v in buf[..k * 8].chunks_exact(8) {
+                        assert_eq!(u64::from_ne_bytes(v.try_into().unwrap()), next);
+                        next += 1;
+                    }
+                }
+                Err(shmring::TryRecvError::Empty) => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    // A deadline with no room: what fits is sent, the count says so.
+    let soon = Instant::now() + Duration::from_millis(5);
+    assert_eq!(tx.send_many_deadline(&[0u8; 8 * 10], soon), Ok(8));
+}

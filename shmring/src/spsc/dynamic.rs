@@ -209,6 +209,64 @@ impl DynSender {
         self.send_until(msg, Instant::now().checked_add(timeout))
     }
 
+    /// Sends the payloads of `msgs` (whole payloads back to back) in order, as many at a time
+    /// as there is room for — one publication per batch, not per payload — waiting for room
+    /// until `deadline`: how many were sent (all of them unless the deadline came first).
+    ///
+    /// # Errors
+    ///
+    /// [`SendTimeoutError::Disconnected`] or `Corrupted` (never `Timeout`: a deadline ends
+    /// the call with the count so far).
+    ///
+    /// # Panics
+    ///
+    /// If `msgs` is not a whole number of payloads.
+    ///
+    /// ```
+    /// use shmring::ShmType;
+    /// let name = format!("shmring-doc-dynmany-{}", std::process::id());
+    /// let mut tx = shmring::spsc::DynSender::create(name.as_str(), 4, u16::layout())?;
+    /// let later = std::time::Instant::now() + std::time::Duration::from_millis(10);
+    /// // Room for four of the five: the fifth waits until the deadline.
+    /// assert_eq!(tx.send_many_deadline(&[0u8; 10], later), Ok(4));
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn send_many_deadline(
+        &mut self,
+        msgs: &[u8],
+        deadline: Instant,
+    ) -> Result<usize, SendTimeoutError<()>> {
+        let size = self.size;
+        assert_eq!(
+            msgs.len() % size,
+            0,
+            "messages of this ring are payloads of {size} bytes; {} bytes are not a whole number",
+            msgs.len()
+        );
+        let total = msgs.len() / size;
+        let mut sent = 0;
+        while sent < total {
+            let rest = &msgs[sent * size..];
+            match self.tx.push_payloads(rest, size, false) {
+                Ok(n) => sent += n,
+                Err(TrySendError::Full(())) => {
+                    let mut batch = 0;
+                    let waited = self.tx.wait_space(Some(deadline), |tx, force| {
+                        tx.push_payloads(rest, size, force).map(|n| batch = n)
+                    });
+                    match waited {
+                        Ok(()) => sent += batch,
+                        Err(SendTimeoutError::Timeout(())) => return Ok(sent),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e) => return Err(try_to_timeout(e)),
+            }
+        }
+        Ok(sent)
+    }
+
     fn send_until(
         &mut self,
         msg: &[u8],
@@ -328,6 +386,40 @@ impl DynReceiver {
         self.recv_until(dst, Some(deadline))
     }
 
+    /// Copies as many published payloads as fit into `dst` (whole payloads back to back) without
+    /// waiting, handing their slots back with one publication: how many.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_recv_into`](DynReceiver::try_recv_into): `Empty` when none is there.
+    ///
+    /// # Panics
+    ///
+    /// If `dst` is not a whole number of payloads.
+    ///
+    /// ```
+    /// use shmring::ShmType;
+    /// let name = format!("shmring-doc-dynrxmany-{}", std::process::id());
+    /// let mut tx = shmring::spsc::Sender::<u16>::create(name.as_str(), 8)?;
+    /// let mut rx = shmring::spsc::DynReceiver::open(name.as_str(), u16::layout())?;
+    /// for v in 0..3u16 { tx.send(v).unwrap(); }
+    /// let mut buf = [0u8; 8];
+    /// assert_eq!(rx.try_recv_many(&mut buf), Ok(3));
+    /// assert_eq!(&buf[..6], &[0, 0, 1, 0, 2, 0]);
+    /// shmring::Segment::unlink_name(&name)?;
+    /// # Ok::<(), shmring::OpenError>(())
+    /// ```
+    pub fn try_recv_many(&mut self, dst: &mut [u8]) -> Result<usize, TryRecvError> {
+        let size = self.size;
+        assert_eq!(
+            dst.len() % size,
+            0,
+            "messages of this ring are payloads of {size} bytes; {} bytes are not a whole number",
+            dst.len()
+        );
+        self.rx.pop_payloads(dst, size, false)
+    }
+
     fn recv_until(
         &mut self,
         dst: &mut [u8],
@@ -354,9 +446,55 @@ impl Sender<u8> {
         self.publish(self.tail + 1);
         Ok(())
     }
+
+    /// One attempt: publish as many whole payloads of `msgs` (`size` bytes each) as there are
+    /// free slots — at least one, or an error — with one publication.
+    fn push_payloads(
+        &mut self,
+        msgs: &[u8],
+        size: usize,
+        force: bool,
+    ) -> Result<usize, TrySendError<()>> {
+        self.reserve(force)?;
+        // `reserve` validated the head it holds: the slots from `tail` up to `head +
+        // capacity` are free.
+        let free = (self.end.area.capacity() - (self.tail - self.head)) as usize;
+        let n = free.min(msgs.len() / size);
+        for (i, msg) in msgs.chunks_exact(size).take(n).enumerate() {
+            // SAFETY: slot `tail + i` is free (above) and this sender's until `publish`; `msg`
+            // is one payload.
+            unsafe { self.end.area.write_payload(self.tail + i as u64, msg) };
+        }
+        self.publish(self.tail + n as u64);
+        Ok(n)
+    }
 }
 
 impl Receiver<u8> {
+    /// One attempt: copy as many published payloads as fit in `dst` (`size` bytes each) — at
+    /// least one, or an error — and hand their slots back with one publication.
+    fn pop_payloads(
+        &mut self,
+        dst: &mut [u8],
+        size: usize,
+        force: bool,
+    ) -> Result<usize, TryRecvError> {
+        self.ready(force)?;
+        let want = (dst.len() / size) as u64;
+        if self.tail - self.head < want && !self.refresh_tail() {
+            return Err(TryRecvError::Corrupted);
+        }
+        // `ready` and `refresh_tail` validated the tail: head < tail <= head + capacity.
+        let n = (self.tail - self.head).min(want) as usize;
+        for (i, slot) in dst.chunks_exact_mut(size).take(n).enumerate() {
+            // SAFETY: slot `head + i` is published (below the validated tail) and not rewritten
+            // until `release`; `slot` is one payload long.
+            unsafe { self.end.area.read_payload(self.head + i as u64, slot) };
+        }
+        self.release(self.head + n as u64);
+        Ok(n)
+    }
+
     /// One attempt: copy the next payload into `dst` if one is published.
     fn pop_payload(&mut self, dst: &mut [u8], force: bool) -> Result<(), TryRecvError> {
         self.ready(force)?;
