@@ -197,3 +197,50 @@ def test_a_typed_ring_between_python_processes(name):
 def _send_ticks(name, n):
     with shmring.Sender.open(name, TICK) as tx:
         tx.send_many(ticks(0, n), timeout=10)
+
+
+def _broadcast_reader(name, ready, results, n):
+    with shmring.BroadcastReceiver.open(name) as rx:
+        ready.set()
+        got = [rx.recv(timeout=10) for _ in range(n)]
+    results.put([int.from_bytes(m[:8], "little") for m in got] == list(range(n))
+                and all(len(m) == 8 + i % 50 for i, m in enumerate(got)))
+
+
+def test_a_broadcast_fans_out_to_two_python_readers(name):
+    n = 5_000
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    with shmring.BroadcastSender.create(name, 256) as tx:  # cells
+        readers = []
+        for _ in range(2):
+            ready = ctx.Event()
+            p = ctx.Process(target=_broadcast_reader, args=(name, ready, results, n))
+            p.start()
+            assert ready.wait(timeout=30)
+            readers.append(p)
+        assert tx.receiver_count == 2
+        for i in range(n):
+            tx.send(i.to_bytes(8, "little") + bytes(i % 50), timeout=10)
+        assert [results.get(timeout=30), results.get(timeout=30)] == [True, True]
+        for p in readers:
+            p.join(timeout=10)
+            assert p.exitcode == 0
+
+
+def test_an_overwritten_broadcast_receiver_is_told_how_many_it_missed(name):
+    with shmring.BroadcastSender.create(name, 16, overwrite=True) as tx:  # 16 cells
+        with shmring.BroadcastReceiver.open(name) as rx:
+            for i in range(1000):
+                tx.send(i.to_bytes(8, "little"), timeout=10)
+            with pytest.raises(shmring.LaggedError) as lag:
+                rx.recv(timeout=10)
+            missed = lag.value.args[1]
+            assert missed > 0
+            # Goes on with the oldest still held, in order, up to the last.
+            first = int.from_bytes(rx.recv(timeout=10), "little")
+            assert first == missed
+            last = first
+            while last < 999:
+                last = int.from_bytes(rx.recv(timeout=10), "little")
+            assert last == 999

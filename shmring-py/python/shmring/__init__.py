@@ -1,7 +1,8 @@
 """shmring for Python: messages between processes on one Linux machine through shared memory.
 
 Byte rings (`ByteSender` / `ByteReceiver`: any number of senders, one receiver, messages of any
-length) and typed rings (`Sender` / `Receiver`: one sender, one receiver, records of a numpy
+length), broadcast rings (`BroadcastSender` / `BroadcastReceiver`: one writer, every receiver
+sees every message, lossless or overwrite with `LaggedError`) and typed rings (`Sender` / `Receiver`: one sender, one receiver, records of a numpy
 structured dtype) — the same rings Rust, C and the `shmring` command use. A typed ring's dtype
 is checked field by field against the ring's layout, the one `#[derive(ShmType)]` gives the Rust
 struct: a dtype with two fields swapped is refused with `IncompatibleLayoutError` naming both
@@ -9,11 +10,14 @@ layouts. Blocking calls release the GIL and honour Ctrl-C. docs/bindings.md has 
 """
 
 from ._shmring import (
+    BroadcastReceiver,
+    BroadcastSender,
     ByteReceiver,
     ByteSender,
     CorruptedError,
     DisconnectedError,
     IncompatibleLayoutError,
+    LaggedError,
     NotFoundError,
     Receiver,
     Sender,
@@ -22,11 +26,14 @@ from ._shmring import (
 )
 
 __all__ = [
+    "BroadcastReceiver",
+    "BroadcastSender",
     "ByteReceiver",
     "ByteSender",
     "CorruptedError",
     "DisconnectedError",
     "IncompatibleLayoutError",
+    "LaggedError",
     "NotFoundError",
     "Receiver",
     "Sender",

@@ -21,6 +21,46 @@ class DisconnectedError(ShmringError):
 class CorruptedError(ShmringError):
     """A peer damaged the ring's shared state."""
 
+class LaggedError(ShmringError):
+    """A broadcast receiver missed `args[1]` messages (overwrite rings); the next call goes on."""
+
+class BroadcastSender:
+    """The writer of a broadcast ring of byte messages."""
+
+    @staticmethod
+    def create(name: str, capacity: int, overwrite: bool = False) -> "BroadcastSender":
+        """`capacity` in 64-byte cells (a message of up to 40 bytes takes one)."""
+    @staticmethod
+    def open(name: str) -> "BroadcastSender": ...
+    def send(self, data: bytes, timeout: Optional[float] = None) -> None: ...
+    @property
+    def receiver_count(self) -> int: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> "BroadcastSender": ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None: ...
+
+class BroadcastReceiver:
+    """A receiver of a broadcast ring: sees every message from where it joined."""
+
+    @staticmethod
+    def open(name: str, from_oldest: bool = False) -> "BroadcastReceiver": ...
+    def recv(self, timeout: Optional[float] = None) -> bytes: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> "BroadcastReceiver": ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None: ...
+    def __iter__(self) -> Iterator[bytes]: ...
+    def __next__(self) -> bytes: ...
+
 class ByteReceiver:
     """The receiving end of a byte ring: messages of any length from any number of senders."""
 
