@@ -9,7 +9,7 @@ use shmring::framed::mpsc::{Receiver, Sender};
 use shmring::framed::{SendError, SendTimeoutError, TrySendError};
 use shmring::{RecvError, RecvTimeoutError, TryRecvError};
 
-use crate::error::{Failure, call, non_null, text};
+use crate::error::{Failure, call, failure_from, non_null, text};
 use crate::shmring_status::{self, *};
 
 /// A sending handle on a byte ring (opaque).
@@ -25,89 +25,37 @@ pub struct shmring_bytes_receiver {
     buf: Vec<u8>,
 }
 
-/// The status of a send refusal: its code and the Rust error's text.
-fn refused(status: shmring_status, e: impl std::fmt::Display) -> Failure {
-    Failure::new(status, e.to_string())
-}
-
-impl From<SendError> for Failure {
-    fn from(e: SendError) -> Failure {
-        refused(
-            match e {
-                SendError::TooLarge { .. } => SHMRING_TOO_LARGE,
-                SendError::Disconnected => SHMRING_DISCONNECTED,
-                SendError::Corrupted => SHMRING_CORRUPTED,
-            },
-            e,
-        )
-    }
-}
-
-impl From<TrySendError> for Failure {
-    fn from(e: TrySendError) -> Failure {
-        refused(
-            match e {
-                TrySendError::TooLarge { .. } => SHMRING_TOO_LARGE,
-                TrySendError::Full => SHMRING_FULL,
-                TrySendError::Disconnected => SHMRING_DISCONNECTED,
-                TrySendError::Corrupted => SHMRING_CORRUPTED,
-            },
-            e,
-        )
-    }
-}
-
-impl From<SendTimeoutError> for Failure {
-    fn from(e: SendTimeoutError) -> Failure {
-        refused(
-            match e {
-                SendTimeoutError::TooLarge { .. } => SHMRING_TOO_LARGE,
-                SendTimeoutError::Timeout => SHMRING_TIMEOUT,
-                SendTimeoutError::Disconnected => SHMRING_DISCONNECTED,
-                SendTimeoutError::Corrupted => SHMRING_CORRUPTED,
-            },
-            e,
-        )
-    }
-}
-
-impl From<RecvError> for Failure {
-    fn from(e: RecvError) -> Failure {
-        refused(
-            match e {
-                RecvError::Disconnected => SHMRING_DISCONNECTED,
-                RecvError::Corrupted => SHMRING_CORRUPTED,
-            },
-            e,
-        )
-    }
-}
-
-impl From<TryRecvError> for Failure {
-    fn from(e: TryRecvError) -> Failure {
-        refused(
-            match e {
-                TryRecvError::Empty => SHMRING_EMPTY,
-                TryRecvError::Disconnected => SHMRING_DISCONNECTED,
-                TryRecvError::Corrupted => SHMRING_CORRUPTED,
-            },
-            e,
-        )
-    }
-}
-
-impl From<RecvTimeoutError> for Failure {
-    fn from(e: RecvTimeoutError) -> Failure {
-        refused(
-            match e {
-                RecvTimeoutError::Timeout => SHMRING_TIMEOUT,
-                RecvTimeoutError::Disconnected => SHMRING_DISCONNECTED,
-                RecvTimeoutError::Corrupted => SHMRING_CORRUPTED,
-            },
-            e,
-        )
-    }
-}
+failure_from!(SendError {
+    SendError::TooLarge { .. } => SHMRING_TOO_LARGE,
+    SendError::Disconnected => SHMRING_DISCONNECTED,
+    SendError::Corrupted => SHMRING_CORRUPTED,
+});
+failure_from!(TrySendError {
+    TrySendError::TooLarge { .. } => SHMRING_TOO_LARGE,
+    TrySendError::Full => SHMRING_FULL,
+    TrySendError::Disconnected => SHMRING_DISCONNECTED,
+    TrySendError::Corrupted => SHMRING_CORRUPTED,
+});
+failure_from!(SendTimeoutError {
+    SendTimeoutError::TooLarge { .. } => SHMRING_TOO_LARGE,
+    SendTimeoutError::Timeout => SHMRING_TIMEOUT,
+    SendTimeoutError::Disconnected => SHMRING_DISCONNECTED,
+    SendTimeoutError::Corrupted => SHMRING_CORRUPTED,
+});
+failure_from!(RecvError {
+    RecvError::Disconnected => SHMRING_DISCONNECTED,
+    RecvError::Corrupted => SHMRING_CORRUPTED,
+});
+failure_from!(TryRecvError {
+    TryRecvError::Empty => SHMRING_EMPTY,
+    TryRecvError::Disconnected => SHMRING_DISCONNECTED,
+    TryRecvError::Corrupted => SHMRING_CORRUPTED,
+});
+failure_from!(RecvTimeoutError {
+    RecvTimeoutError::Timeout => SHMRING_TIMEOUT,
+    RecvTimeoutError::Disconnected => SHMRING_DISCONNECTED,
+    RecvTimeoutError::Corrupted => SHMRING_CORRUPTED,
+});
 
 /// Stores a new handle into `*out` (checked non-null first, so nothing leaks).
 ///

@@ -113,6 +113,23 @@ impl From<OpenError> for Failure {
     }
 }
 
+/// `impl From<ERROR> for Failure`: each pattern of the error to its status, the message the
+/// error's text (the Rust API's own words).
+macro_rules! failure_from {
+    ($err:ty { $($pat:pat => $status:ident),* $(,)? }) => {
+        impl From<$err> for $crate::error::Failure {
+            fn from(e: $err) -> $crate::error::Failure {
+                use $crate::shmring_status::*;
+                let status = match e {
+                    $($pat => $status),*
+                };
+                $crate::error::Failure::new(status, e.to_string())
+            }
+        }
+    };
+}
+pub(crate) use failure_from;
+
 /// Runs `body`, turning its failure (or a panic) into a status and this thread's message.
 pub(crate) fn call(body: impl FnOnce() -> Result<(), Failure>) -> shmring_status {
     let failure = match catch_unwind(AssertUnwindSafe(body)) {

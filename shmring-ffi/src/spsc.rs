@@ -9,9 +9,9 @@ use shmring::spsc::{DynReceiver, DynSender};
 use shmring::{SendError, SendTimeoutError, TrySendError};
 
 use crate::bytes::{free, hand_out, handle};
-use crate::error::{Failure, call, non_null, text};
+use crate::error::{Failure, call, failure_from, non_null, text};
 use crate::layout::{shmring_type, type_layout};
-use crate::shmring_status::{self, *};
+use crate::shmring_status;
 
 /// The sending end of a typed spsc ring (opaque).
 #[derive(Debug)]
@@ -25,37 +25,20 @@ pub struct shmring_spsc_receiver {
     rx: DynReceiver,
 }
 
-impl From<TrySendError<()>> for Failure {
-    fn from(e: TrySendError<()>) -> Failure {
-        let status = match e {
-            TrySendError::Full(()) => SHMRING_FULL,
-            TrySendError::Disconnected(()) => SHMRING_DISCONNECTED,
-            TrySendError::Corrupted(()) => SHMRING_CORRUPTED,
-        };
-        Failure::new(status, e.to_string())
-    }
-}
-
-impl From<SendError<()>> for Failure {
-    fn from(e: SendError<()>) -> Failure {
-        let status = match e {
-            SendError::Disconnected(()) => SHMRING_DISCONNECTED,
-            SendError::Corrupted(()) => SHMRING_CORRUPTED,
-        };
-        Failure::new(status, e.to_string())
-    }
-}
-
-impl From<SendTimeoutError<()>> for Failure {
-    fn from(e: SendTimeoutError<()>) -> Failure {
-        let status = match e {
-            SendTimeoutError::Timeout(()) => SHMRING_TIMEOUT,
-            SendTimeoutError::Disconnected(()) => SHMRING_DISCONNECTED,
-            SendTimeoutError::Corrupted(()) => SHMRING_CORRUPTED,
-        };
-        Failure::new(status, e.to_string())
-    }
-}
+failure_from!(TrySendError<()> {
+    TrySendError::Full(()) => SHMRING_FULL,
+    TrySendError::Disconnected(()) => SHMRING_DISCONNECTED,
+    TrySendError::Corrupted(()) => SHMRING_CORRUPTED,
+});
+failure_from!(SendError<()> {
+    SendError::Disconnected(()) => SHMRING_DISCONNECTED,
+    SendError::Corrupted(()) => SHMRING_CORRUPTED,
+});
+failure_from!(SendTimeoutError<()> {
+    SendTimeoutError::Timeout(()) => SHMRING_TIMEOUT,
+    SendTimeoutError::Disconnected(()) => SHMRING_DISCONNECTED,
+    SendTimeoutError::Corrupted(()) => SHMRING_CORRUPTED,
+});
 
 /// The name and layout arguments of a create or open.
 ///

@@ -135,6 +135,31 @@ where
     }
 }
 
+/// `#[pymethods]` for a handle class, with what every handle has written once: `close()`
+/// (detaches; also done when the object is collected) and the context manager that calls it.
+macro_rules! handle_methods {
+    (impl $ty:ident ($field:ident) { $($body:tt)* }) => {
+        #[pymethods]
+        impl $ty {
+            /// Detaches (also done by `with`, and when the object is collected).
+            fn close(&self) {
+                self.$field.close();
+            }
+
+            fn __enter__(slf: Py<Self>) -> Py<Self> {
+                slf
+            }
+
+            #[pyo3(signature = (*_exc))]
+            fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {
+                self.close();
+            }
+
+            $($body)*
+        }
+    };
+}
+
 // ---------------------------------------------------------------- byte rings
 
 /// The receiving end of a byte ring: messages of any length from any number of senders.
@@ -143,8 +168,8 @@ struct ByteReceiver {
     rx: Slot<(shmring::framed::mpsc::Receiver, Vec<u8>)>,
 }
 
-#[pymethods]
-impl ByteReceiver {
+handle_methods! {
+impl ByteReceiver (rx) {
     /// Creates the ring `name` (`/dev/shm/NAME`) with room for `capacity` bytes.
     #[staticmethod]
     fn create(name: &str, capacity: u64) -> PyResult<Self> {
@@ -201,19 +226,6 @@ impl ByteReceiver {
             .max_message())
     }
 
-    /// Detaches (also done by `with` and when the object is collected).
-    fn close(&self) {
-        self.rx.close();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {
-        self.close();
-    }
 
     fn __iter__(slf: Py<Self>) -> Py<Self> {
         slf
@@ -227,6 +239,7 @@ impl ByteReceiver {
             Err(e) => Err(e),
         }
     }
+}
 }
 
 /// A sending end of a byte ring.
@@ -245,8 +258,8 @@ fn send_error(e: shmring::framed::SendTimeoutError) -> PyErr {
     }
 }
 
-#[pymethods]
-impl ByteSender {
+handle_methods! {
+impl ByteSender (tx) {
     /// Creates the ring `name` with room for `capacity` bytes and attaches as a sender.
     #[staticmethod]
     fn create(name: &str, capacity: u64) -> PyResult<Self> {
@@ -293,19 +306,7 @@ impl ByteSender {
         }
     }
 
-    /// Detaches.
-    fn close(&self) {
-        self.tx.close();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {
-        self.close();
-    }
+}
 }
 
 // ---------------------------------------------------------------- broadcast
@@ -327,8 +328,8 @@ struct BroadcastSender {
     tx: Slot<shmring::framed::broadcast::Sender>,
 }
 
-#[pymethods]
-impl BroadcastSender {
+handle_methods! {
+impl BroadcastSender (tx) {
     /// Creates the broadcast ring `name` of `capacity` 64-byte cells (a message of up to 40
     /// bytes takes one, each further 56 bytes one more) and attaches as its writer. `overwrite=False` (lossless) waits for the slowest receiver; `True` never waits
     /// and a receiver that falls a ring behind gets `LaggedError`.
@@ -380,19 +381,7 @@ impl BroadcastSender {
             .receiver_count())
     }
 
-    /// Detaches.
-    fn close(&self) {
-        self.tx.close();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {
-        self.close();
-    }
+}
 }
 
 /// A receiver of a broadcast ring of byte messages (any number of them, each sees every
@@ -402,8 +391,8 @@ struct BroadcastReceiver {
     rx: Slot<(shmring::framed::broadcast::Receiver, Vec<u8>)>,
 }
 
-#[pymethods]
-impl BroadcastReceiver {
+handle_methods! {
+impl BroadcastReceiver (rx) {
     /// Joins the broadcast ring `name`: at the next message, or with `from_oldest=True` at the
     /// oldest the ring still holds.
     #[staticmethod]
@@ -437,19 +426,6 @@ impl BroadcastReceiver {
         Ok(PyBytes::new(py, buf))
     }
 
-    /// Detaches.
-    fn close(&self) {
-        self.rx.close();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {
-        self.close();
-    }
 
     fn __iter__(slf: Py<Self>) -> Py<Self> {
         slf
@@ -467,6 +443,7 @@ impl BroadcastReceiver {
             }
         }
     }
+}
 }
 
 // ---------------------------------------------------------------- numpy dtypes
@@ -620,8 +597,8 @@ impl Receiver {
     }
 }
 
-#[pymethods]
-impl Receiver {
+handle_methods! {
+impl Receiver (rx) {
     /// Creates the typed ring `name` for `capacity` records of `dtype`, whose Rust struct is
     /// called `type_name`, and attaches as its receiver.
     #[staticmethod]
@@ -736,19 +713,6 @@ impl Receiver {
             .call1((PyByteArray::new(py, &buf), self.dtype.bind(py)))
     }
 
-    /// Detaches.
-    fn close(&self) {
-        self.rx.close();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {
-        self.close();
-    }
 
     fn __iter__(slf: Py<Self>) -> Py<Self> {
         slf
@@ -762,6 +726,7 @@ impl Receiver {
         }
     }
 }
+}
 
 /// The sending end of a typed ring.
 #[pyclass(module = "shmring")]
@@ -770,8 +735,8 @@ struct Sender {
     dtype: Py<PyAny>,
 }
 
-#[pymethods]
-impl Sender {
+handle_methods! {
+impl Sender (tx) {
     /// Creates the typed ring `name` for `capacity` records of `dtype` (Rust struct
     /// `type_name`) and attaches as its sender.
     #[staticmethod]
@@ -872,19 +837,7 @@ impl Sender {
         Ok(())
     }
 
-    /// Detaches.
-    fn close(&self) {
-        self.tx.close();
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) {
-        self.close();
-    }
+}
 }
 
 /// The description and fingerprint of a structured dtype as the Rust struct `type_name`:

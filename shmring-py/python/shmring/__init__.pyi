@@ -1,10 +1,25 @@
 """Type stubs of the shmring extension module."""
 
 from types import TracebackType
-from typing import Iterator, Optional, Tuple, Type
+from typing import Iterator, Optional, Tuple, Type, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+_H = TypeVar("_H", bound="_Handle")
+
+class _Handle:
+    """What every handle has (not a runtime base class): closing, and `with` closing it."""
+
+    def close(self) -> None:
+        """Detaches (also done by `with`, and when the object is collected)."""
+    def __enter__(self: _H) -> _H: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None: ...
 
 class ShmringError(Exception):
     """Every shmring error."""
@@ -24,7 +39,7 @@ class CorruptedError(ShmringError):
 class LaggedError(ShmringError):
     """A broadcast receiver missed `args[1]` messages (overwrite rings); the next call goes on."""
 
-class BroadcastSender:
+class BroadcastSender(_Handle):
     """The writer of a broadcast ring of byte messages."""
 
     @staticmethod
@@ -35,33 +50,17 @@ class BroadcastSender:
     def send(self, data: bytes, timeout: Optional[float] = None) -> None: ...
     @property
     def receiver_count(self) -> int: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> "BroadcastSender": ...
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None: ...
 
-class BroadcastReceiver:
+class BroadcastReceiver(_Handle):
     """A receiver of a broadcast ring: sees every message from where it joined."""
 
     @staticmethod
     def open(name: str, from_oldest: bool = False) -> "BroadcastReceiver": ...
     def recv(self, timeout: Optional[float] = None) -> bytes: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> "BroadcastReceiver": ...
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None: ...
     def __iter__(self) -> Iterator[bytes]: ...
     def __next__(self) -> bytes: ...
 
-class ByteReceiver:
+class ByteReceiver(_Handle):
     """The receiving end of a byte ring: messages of any length from any number of senders."""
 
     @staticmethod
@@ -74,18 +73,10 @@ class ByteReceiver:
     def try_recv(self) -> Optional[bytes]: ...
     @property
     def max_message(self) -> int: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> "ByteReceiver": ...
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None: ...
     def __iter__(self) -> Iterator[bytes]: ...
     def __next__(self) -> bytes: ...
 
-class ByteSender:
+class ByteSender(_Handle):
     """A sending end of a byte ring."""
 
     @staticmethod
@@ -94,16 +85,8 @@ class ByteSender:
     def open(name: str) -> "ByteSender": ...
     def send(self, data: bytes, timeout: Optional[float] = None) -> None: ...
     def try_send(self, data: bytes) -> bool: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> "ByteSender": ...
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None: ...
 
-class Receiver:
+class Receiver(_Handle):
     """The receiving end of a typed ring: records of a numpy structured dtype."""
 
     @staticmethod
@@ -115,18 +98,10 @@ class Receiver:
     def recv(self, timeout: Optional[float] = None) -> np.void: ...
     def recv_many(self, n: int, timeout: Optional[float] = None) -> npt.NDArray[np.void]:
         """Up to `n` records in one call: waits for the first, then takes what is there."""
-    def close(self) -> None: ...
-    def __enter__(self) -> "Receiver": ...
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None: ...
     def __iter__(self) -> Iterator[np.void]: ...
     def __next__(self) -> np.void: ...
 
-class Sender:
+class Sender(_Handle):
     """The sending end of a typed ring."""
 
     @staticmethod
@@ -137,14 +112,6 @@ class Sender:
     def dtype(self) -> np.dtype: ...
     def send(self, record: object, timeout: Optional[float] = None) -> None: ...
     def send_many(self, array: npt.ArrayLike, timeout: Optional[float] = None) -> None: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> "Sender": ...
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None: ...
 
 def describe(dtype: npt.DTypeLike, type_name: str) -> Tuple[str, int]:
     """The layout description and fingerprint a ring of `dtype` records has."""
