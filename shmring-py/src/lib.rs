@@ -138,6 +138,27 @@ where
 /// `#[pymethods]` for a handle class, with what every handle has written once: `close()`
 /// (detaches; also done when the object is collected) and the context manager that calls it.
 macro_rules! handle_methods {
+    // A receiver: also an iterator of what `recv` returns, ending when the other side is gone
+    // and everything was received.
+    (impl $ty:ident ($field:ident) iterates $item:ident { $($body:tt)* }) => {
+        handle_methods! {
+            impl $ty ($field) {
+                fn __iter__(slf: Py<Self>) -> Py<Self> {
+                    slf
+                }
+
+                fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, $item>>> {
+                    match self.recv(py, None) {
+                        Ok(r) => Ok(Some(r)),
+                        Err(e) if e.is_instance_of::<DisconnectedError>(py) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                }
+
+                $($body)*
+            }
+        }
+    };
     (impl $ty:ident ($field:ident) { $($body:tt)* }) => {
         #[pymethods]
         impl $ty {
@@ -169,7 +190,7 @@ struct ByteReceiver {
 }
 
 handle_methods! {
-impl ByteReceiver (rx) {
+impl ByteReceiver (rx) iterates PyBytes {
     /// Creates the ring `name` (`/dev/shm/NAME`) with room for `capacity` bytes.
     #[staticmethod]
     fn create(name: &str, capacity: u64) -> PyResult<Self> {
@@ -224,20 +245,6 @@ impl ByteReceiver (rx) {
             .expect("checked open")
             .0
             .max_message())
-    }
-
-
-    fn __iter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    /// Iteration receives until every sender is gone and everything was received.
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        match self.recv(py, None) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.is_instance_of::<DisconnectedError>(py) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 }
 }
@@ -426,7 +433,6 @@ impl BroadcastReceiver (rx) {
         Ok(PyBytes::new(py, buf))
     }
 
-
     fn __iter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
@@ -598,7 +604,7 @@ impl Receiver {
 }
 
 handle_methods! {
-impl Receiver (rx) {
+impl Receiver (rx) iterates PyAny {
     /// Creates the typed ring `name` for `capacity` records of `dtype`, whose Rust struct is
     /// called `type_name`, and attaches as its receiver.
     #[staticmethod]
@@ -711,19 +717,6 @@ impl Receiver (rx) {
         self.frombuffer
             .bind(py)
             .call1((PyByteArray::new(py, &buf), self.dtype.bind(py)))
-    }
-
-
-    fn __iter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.recv(py, None) {
-            Ok(r) => Ok(Some(r)),
-            Err(e) if e.is_instance_of::<DisconnectedError>(py) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 }
 }
