@@ -94,7 +94,8 @@ typedef uint32_t shmring_kind;
 // The receiving handle of a byte ring (opaque); it keeps the last message received.
 typedef struct shmring_bytes_receiver shmring_bytes_receiver;
 
-// A sending handle on a byte ring (opaque).
+// A sending handle on a byte ring (opaque), with the message it has reserved and not yet
+// committed, if any.
 typedef struct shmring_bytes_sender shmring_bytes_sender;
 
 // The receiving end of a typed spsc ring (opaque).
@@ -227,6 +228,37 @@ enum shmring_status shmring_bytes_send_timeout(struct shmring_bytes_sender *tx,
                                                const uint8_t *data,
                                                size_t len,
                                                uint64_t timeout_ns);
+
+// Reserves room for a message of `len` bytes in the ring, waiting while it is full (or, with
+// `wait` 0, `SHMRING_FULL` at once), and points `*data` at it: write the message there, then
+// [`shmring_bytes_commit`] (or [`shmring_bytes_abandon`]). The memory is the ring's own —
+// the message is built in place, with no copy — and stays valid until the commit, the
+// abandon or the close. One reservation at a time per handle (`SHMRING_BUSY` otherwise); the
+// handle may send meanwhile.
+//
+// # Safety
+//
+// `tx` is NULL or a live sender; `data` is NULL or writable.
+enum shmring_status shmring_bytes_reserve(struct shmring_bytes_sender *tx,
+                                          size_t len,
+                                          int32_t wait,
+                                          uint8_t **data);
+
+// Publishes the message reserved by [`shmring_bytes_reserve`] (`SHMRING_INVALID_ARGUMENT`
+// if none is open).
+//
+// # Safety
+//
+// `tx` is NULL or a live sender.
+enum shmring_status shmring_bytes_commit(struct shmring_bytes_sender *tx);
+
+// Gives up the message reserved by [`shmring_bytes_reserve`]: nothing is sent (its room
+// becomes padding the receiver skips).
+//
+// # Safety
+//
+// `tx` is NULL or a live sender.
+enum shmring_status shmring_bytes_abandon(struct shmring_bytes_sender *tx);
 
 // The largest message a sender's ring carries, in bytes (0 for `NULL`).
 //

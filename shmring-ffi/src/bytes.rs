@@ -5,16 +5,19 @@ use std::ffi::c_char;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use shmring::framed::mpsc::{Receiver, Sender};
+use shmring::framed::mpsc::{Receiver, Reservation, Sender};
 use shmring::framed::{SendError, SendTimeoutError, TrySendError};
 use shmring::{RecvError, RecvTimeoutError, TryRecvError};
 
 use crate::error::{Failure, call, failure_from, non_null, text};
 use crate::shmring_status::{self, *};
 
-/// A sending handle on a byte ring (opaque).
+/// A sending handle on a byte ring (opaque), with the message it has reserved and not yet
+/// committed, if any.
 #[derive(Debug)]
 pub struct shmring_bytes_sender {
+    // Declared (so dropped) before `tx`, which it borrows.
+    open: Option<Reservation<'static>>,
     tx: Sender,
 }
 
@@ -182,6 +185,7 @@ pub unsafe extern "C" fn shmring_bytes_sender_create(
         unsafe {
             hand_out(out, || {
                 Ok(shmring_bytes_sender {
+                    open: None,
                     tx: Sender::create(name, capacity)?,
                 })
             })
@@ -206,6 +210,7 @@ pub unsafe extern "C" fn shmring_bytes_sender_open(
         unsafe {
             hand_out(out, || {
                 Ok(shmring_bytes_sender {
+                    open: None,
                     tx: Sender::open(name)?,
                 })
             })
@@ -290,6 +295,88 @@ pub unsafe extern "C" fn shmring_bytes_send_timeout(
         // SAFETY: the caller's contract.
         let (tx, msg) = unsafe { (handle(tx, "tx")?, message(data, len)?) };
         Ok(tx.tx.send_timeout(msg, Duration::from_nanos(timeout_ns))?)
+    })
+}
+
+/// Reserves room for a message of `len` bytes in the ring, waiting while it is full (or, with
+/// `wait` 0, `SHMRING_FULL` at once), and points `*data` at it: write the message there, then
+/// [`shmring_bytes_commit`] (or [`shmring_bytes_abandon`]). The memory is the ring's own —
+/// the message is built in place, with no copy — and stays valid until the commit, the
+/// abandon or the close. One reservation at a time per handle (`SHMRING_BUSY` otherwise); the
+/// handle may send meanwhile.
+///
+/// # Safety
+///
+/// `tx` is NULL or a live sender; `data` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_bytes_reserve(
+    tx: *mut shmring_bytes_sender,
+    len: usize,
+    wait: i32,
+    data: *mut *mut u8,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let handle = unsafe { handle(tx, "tx")? };
+        non_null(data, "data")?;
+        if handle.open.is_some() {
+            return Err(Failure::new(
+                SHMRING_BUSY,
+                "this sender has a reservation open: commit or abandon it first",
+            ));
+        }
+        let mut reservation = if wait != 0 {
+            handle.tx.reserve(len)?
+        } else {
+            handle.tx.try_reserve(len)?
+        };
+        let ptr = reservation.as_mut_bytes().as_mut_ptr();
+        // SAFETY: the reservation borrows `handle.tx`, which lives in the same heap-allocated
+        // handle and is neither moved nor dropped before `open` is: the handle is only freed
+        // as a whole (fields dropped in order, `open` first), and commit/abandon take `open`
+        // out before anything else happens to `tx`.
+        let reservation: Reservation<'static> = unsafe { std::mem::transmute(reservation) };
+        handle.open = Some(reservation);
+        // SAFETY: non-null and writable (the caller's contract).
+        unsafe { data.write(ptr) };
+        Ok(())
+    })
+}
+
+/// Publishes the message reserved by [`shmring_bytes_reserve`] (`SHMRING_INVALID_ARGUMENT`
+/// if none is open).
+///
+/// # Safety
+///
+/// `tx` is NULL or a live sender.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_bytes_commit(tx: *mut shmring_bytes_sender) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let handle = unsafe { handle(tx, "tx")? };
+        let open = handle.open.take();
+        open.ok_or_else(|| Failure::invalid("no reservation is open on this sender"))?
+            .commit();
+        Ok(())
+    })
+}
+
+/// Gives up the message reserved by [`shmring_bytes_reserve`]: nothing is sent (its room
+/// becomes padding the receiver skips).
+///
+/// # Safety
+///
+/// `tx` is NULL or a live sender.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_bytes_abandon(tx: *mut shmring_bytes_sender) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let handle = unsafe { handle(tx, "tx")? };
+        handle
+            .open
+            .take()
+            .map(drop)
+            .ok_or_else(|| Failure::invalid("no reservation is open on this sender"))
     })
 }
 

@@ -291,3 +291,29 @@ fn a_c_tick_sender_killed_mid_stream_leaves_the_rust_receiver_whole() {
         }
     }
 }
+
+#[test]
+fn a_c_sender_builds_messages_in_place() {
+    let name = unique_name("ffi-reserve");
+    let _u = Unlink(name.clone());
+    let mut rx = shmring::framed::mpsc::Receiver::create(name.as_str(), 1 << 14).unwrap();
+    let n = 20_000u64;
+    let child = Command::new(peer())
+        .args(["reserve", &name, &n.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every committed message arrives whole and in order; the abandoned ones never do.
+    for seq in 0..n {
+        let got = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(got, message(seq), "message {seq}");
+    }
+    let out = common::wait_with_watchdog(child);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("reserved {n}\n"));
+    assert!(matches!(
+        rx.recv_timeout(Duration::from_secs(10)),
+        Err(shmring::RecvTimeoutError::Disconnected)
+    ));
+}

@@ -7,6 +7,8 @@
  *   peer echo PING PONG  receive from PING, send each message back into PONG, until an empty one
  *   peer ticks RING N    open RING (a typed spsc ring of Tick) as its receiver, check N ticks
  *   peer send-ticks RING N  open RING as its sender and send N ticks
+ *   peer reserve RING N  send N messages built in place (reserve, write, commit), abandoning a
+ *                        reservation before every tenth
  *   peer open-as LABEL RING  open RING as a receiver with the table LABEL (tick, swapped,
  *                        narrow): print the status and the message
  *
@@ -124,6 +126,37 @@ static int send(const char *ring, uint64_t n) {
     return 0;
 }
 
+static int reserve(const char *ring, uint64_t n) {
+    shmring_bytes_sender *tx = NULL;
+    shmring_status s = shmring_bytes_sender_open(ring, &tx);
+    if (s != SHMRING_OK) return fail("open sender", s);
+    unsigned char buf[256];
+    for (uint64_t seq = 0; seq < n; seq++) {
+        uint8_t *room = NULL;
+        if (seq % 10 == 0) {
+            s = shmring_bytes_reserve(tx, 16, 1, &room);
+            if (s != SHMRING_OK) return fail("reserve", s);
+            memset(room, 0xee, 16);
+            s = shmring_bytes_abandon(tx);
+            if (s != SHMRING_OK) return fail("abandon", s);
+        }
+        size_t len = message(seq, buf);
+        s = shmring_bytes_reserve(tx, len, 1, &room);
+        if (s != SHMRING_OK) return fail("reserve", s);
+        uint8_t *other = NULL;
+        if (shmring_bytes_reserve(tx, 8, 1, &other) != SHMRING_BUSY || other != NULL)
+            return fail("a second reservation on one handle", SHMRING_INTERNAL);
+        memcpy(room, buf, len);
+        s = shmring_bytes_commit(tx);
+        if (s != SHMRING_OK) return fail("commit", s);
+    }
+    if (shmring_bytes_commit(tx) != SHMRING_INVALID_ARGUMENT) return fail("commit of nothing", s);
+    printf("reserved %llu\n", (unsigned long long)n);
+    fflush(stdout);
+    shmring_bytes_sender_close(tx);
+    return 0;
+}
+
 static int recv(const char *ring, uint64_t n) {
     shmring_bytes_receiver *rx = NULL;
     shmring_status s = shmring_bytes_receiver_open(ring, &rx);
@@ -225,7 +258,7 @@ static int open_as(const char *label, const char *ring) {
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: peer layout RING | send RING N | recv RING N | echo PING PONG | ticks RING N | "
-                "send-ticks RING N | open-as LABEL RING\n");
+                "send-ticks RING N | reserve RING N | open-as LABEL RING\n");
         return 2;
     }
     if (strcmp(argv[1], "layout") == 0) return layout(argv[2]);
@@ -236,6 +269,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "recv") == 0) return recv(argv[2], n);
     if (strcmp(argv[1], "ticks") == 0) return ticks(argv[2], n);
     if (strcmp(argv[1], "send-ticks") == 0) return send_ticks(argv[2], n);
+    if (strcmp(argv[1], "reserve") == 0) return reserve(argv[2], n);
     fprintf(stderr, "unknown mode %s\n", argv[1]);
     return 2;
 }
