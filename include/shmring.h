@@ -499,6 +499,33 @@ enum shmring_status shmring_spsc_recv_timeout(struct shmring_spsc_receiver *rx,
                                               uint8_t *out,
                                               uint64_t timeout_ns);
 
+// The typed receiver's readiness descriptor (an eventfd for `poll`/`epoll`) into `*fd`:
+// register with [`shmring_spsc_receiver_register_readiness`], wait until the descriptor is
+// readable, [`shmring_spsc_receiver_clear_readiness`], then [`shmring_spsc_try_recv`]. It
+// belongs to the handle (closed with it).
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver; `fd` is NULL or writable.
+enum shmring_status shmring_spsc_receiver_readiness_fd(struct shmring_spsc_receiver *rx,
+                                                       int32_t *fd);
+
+// Asks for the readiness descriptor to be signalled when a record may be there: `*wait` is
+// 1 if the caller should poll the descriptor first, 0 if a record is there already.
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver; `wait` is NULL or writable.
+enum shmring_status shmring_spsc_receiver_register_readiness(struct shmring_spsc_receiver *rx,
+                                                             int32_t *wait);
+
+// After the readiness descriptor was readable: resets it.
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver.
+enum shmring_status shmring_spsc_receiver_clear_readiness(struct shmring_spsc_receiver *rx);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

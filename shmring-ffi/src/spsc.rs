@@ -3,6 +3,7 @@
 //! uses, with the layout checked when a handle attaches.
 
 use std::ffi::c_char;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use shmring::spsc::{DynReceiver, DynSender};
@@ -329,5 +330,81 @@ pub unsafe extern "C" fn shmring_spsc_recv_timeout(
             Some(deadline) => Ok(rx.rx.recv_into_deadline(dst, deadline)?),
             None => Ok(rx.rx.recv_into(dst)?),
         }
+    })
+}
+
+/// The typed receiver's readiness descriptor (an eventfd for `poll`/`epoll`) into `*fd`:
+/// register with [`shmring_spsc_receiver_register_readiness`], wait until the descriptor is
+/// readable, [`shmring_spsc_receiver_clear_readiness`], then [`shmring_spsc_try_recv`]. It
+/// belongs to the handle (closed with it).
+///
+/// # Safety
+///
+/// `rx` is NULL or a live receiver; `fd` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_receiver_readiness_fd(
+    rx: *mut shmring_spsc_receiver,
+    fd: *mut i32,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let rx = unsafe { handle(rx, "rx")? };
+        non_null(fd, "fd")?;
+        let raw = rx
+            .rx
+            .readiness_fd()
+            .map_err(|e| {
+                Failure::new(
+                    shmring_status::SHMRING_OPEN_FAILED,
+                    format!("readiness descriptor: {e}"),
+                )
+            })?
+            .as_raw_fd();
+        // SAFETY: non-null and writable.
+        unsafe { fd.write(raw) };
+        Ok(())
+    })
+}
+
+/// Asks for the readiness descriptor to be signalled when a record may be there: `*wait` is
+/// 1 if the caller should poll the descriptor first, 0 if a record is there already.
+///
+/// # Safety
+///
+/// `rx` is NULL or a live receiver; `wait` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_receiver_register_readiness(
+    rx: *mut shmring_spsc_receiver,
+    wait: *mut i32,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let rx = unsafe { handle(rx, "rx")? };
+        non_null(wait, "wait")?;
+        let must_wait = rx.rx.register_readiness().map_err(|e| {
+            Failure::new(
+                shmring_status::SHMRING_OPEN_FAILED,
+                format!("readiness: {e}"),
+            )
+        })?;
+        // SAFETY: non-null and writable.
+        unsafe { wait.write(i32::from(must_wait)) };
+        Ok(())
+    })
+}
+
+/// After the readiness descriptor was readable: resets it.
+///
+/// # Safety
+///
+/// `rx` is NULL or a live receiver.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmring_spsc_receiver_clear_readiness(
+    rx: *mut shmring_spsc_receiver,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        unsafe { handle(rx, "rx")? }.rx.clear_readiness();
+        Ok(())
     })
 }

@@ -310,10 +310,41 @@ fn a_c_sender_builds_messages_in_place() {
         assert_eq!(got, message(seq), "message {seq}");
     }
     let out = common::wait_with_watchdog(child);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("reserved {n}\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("reserved {n}\n")
+    );
     assert!(matches!(
         rx.recv_timeout(Duration::from_secs(10)),
         Err(shmring::RecvTimeoutError::Disconnected)
     ));
+}
+
+#[test]
+fn a_c_event_loop_waits_on_the_readiness_descriptor() {
+    let name = unique_name("ffi-poll");
+    let _u = Unlink(name.clone());
+    let mut tx = shmring::spsc::Sender::<Tick>::create(name.as_str(), 16).unwrap();
+    let n = 2_000u64;
+    let child = Command::new(peer())
+        .args(["poll-ticks", &name, &n.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for i in 0..n {
+        tx.send_timeout(tick(i), Duration::from_secs(10)).unwrap();
+        if i % 100 == 0 {
+            // Let the C side run dry and go to poll(2), so the descriptor's wake-up is used.
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let out = common::wait_with_watchdog(child);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("polled {n} ticks\n"));
 }

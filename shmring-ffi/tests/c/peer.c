@@ -9,12 +9,14 @@
  *   peer send-ticks RING N  open RING as its sender and send N ticks
  *   peer reserve RING N  send N messages built in place (reserve, write, commit), abandoning a
  *                        reservation before every tenth
+ *   peer poll-ticks RING N  as `ticks`, waiting with poll(2) on the readiness descriptor
  *   peer open-as LABEL RING  open RING as a receiver with the table LABEL (tick, swapped,
  *                        narrow): print the status and the message
  *
  * Compiled with the system cc: cc -std=c11 -Wall -Wextra -Werror -I include peer.c
  * libshmring_ffi.a -lpthread -ldl -lm
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +231,39 @@ static int ticks(const char *ring, uint64_t n) {
     return 0;
 }
 
+static int poll_ticks(const char *ring, uint64_t n) {
+    shmring_spsc_receiver *rx = NULL;
+    shmring_status s = shmring_spsc_receiver_open(ring, &TICK, &rx);
+    if (s != SHMRING_OK) return fail("open", s);
+    int fd = -1;
+    s = shmring_spsc_receiver_readiness_fd(rx, &fd);
+    if (s != SHMRING_OK) return fail("readiness fd", s);
+    uint64_t i = 0, polls = 0;
+    while (i < n) {
+        Tick t, want = tick(i);
+        s = shmring_spsc_try_recv(rx, (uint8_t *)&t);
+        if (s == SHMRING_OK) {
+            if (memcmp(&t, &want, sizeof t) != 0) return fail("tick differs", SHMRING_INTERNAL);
+            i++;
+            continue;
+        }
+        if (s != SHMRING_EMPTY) return fail("try_recv", s);
+        int wait = 0;
+        s = shmring_spsc_receiver_register_readiness(rx, &wait);
+        if (s != SHMRING_OK) return fail("register", s);
+        if (wait) {
+            struct pollfd p = {fd, POLLIN, 0};
+            if (poll(&p, 1, 10000) != 1) return fail("poll timed out", SHMRING_TIMEOUT);
+            polls++;
+        }
+        s = shmring_spsc_receiver_clear_readiness(rx);
+        if (s != SHMRING_OK) return fail("clear", s);
+    }
+    printf("polled %llu ticks\n", (unsigned long long)n);
+    shmring_spsc_receiver_close(rx);
+    return 0;
+}
+
 static int send_ticks(const char *ring, uint64_t n) {
     shmring_spsc_sender *tx = NULL;
     shmring_status s = shmring_spsc_sender_open(ring, &TICK, &tx);
@@ -258,7 +293,7 @@ static int open_as(const char *label, const char *ring) {
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: peer layout RING | send RING N | recv RING N | echo PING PONG | ticks RING N | "
-                "send-ticks RING N | reserve RING N | open-as LABEL RING\n");
+                "send-ticks RING N | reserve RING N | poll-ticks RING N | open-as LABEL RING\n");
         return 2;
     }
     if (strcmp(argv[1], "layout") == 0) return layout(argv[2]);
@@ -270,6 +305,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "ticks") == 0) return ticks(argv[2], n);
     if (strcmp(argv[1], "send-ticks") == 0) return send_ticks(argv[2], n);
     if (strcmp(argv[1], "reserve") == 0) return reserve(argv[2], n);
+    if (strcmp(argv[1], "poll-ticks") == 0) return poll_ticks(argv[2], n);
     fprintf(stderr, "unknown mode %s\n", argv[1]);
     return 2;
 }

@@ -342,6 +342,33 @@ impl DynReceiver {
         }
     }
 
+    /// The readiness descriptor (an eventfd for `poll`/`epoll`), as
+    /// [`Receiver::readiness_fd`]: register with
+    /// [`register_readiness`](DynReceiver::register_readiness), wait for it to be readable,
+    /// [`clear_readiness`](DynReceiver::clear_readiness), then receive with the try call.
+    ///
+    /// # Errors
+    ///
+    /// Making the eventfd or its helper failed.
+    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        self.rx.readiness_fd()
+    }
+
+    /// Asks for the readiness descriptor to be signalled when a payload may be there:
+    /// `Ok(true)` if the caller should wait for it, `Ok(false)` if one is there already.
+    ///
+    /// # Errors
+    ///
+    /// As [`readiness_fd`](DynReceiver::readiness_fd).
+    pub fn register_readiness(&mut self) -> std::io::Result<bool> {
+        self.rx.register_readiness()
+    }
+
+    /// After the readiness descriptor was readable: resets it.
+    pub fn clear_readiness(&mut self) {
+        self.rx.clear_readiness();
+    }
+
     /// Copies the next payload into `dst` without waiting.
     ///
     /// # Errors
