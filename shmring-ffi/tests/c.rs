@@ -345,6 +345,13 @@ fn a_c_event_loop_waits_on_the_readiness_descriptor() {
         }
     }
     let out = common::wait_with_watchdog(child);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("polled {n} ticks\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("polled {n} ticks\n")
+    );
 }
