@@ -16,9 +16,11 @@ use crate::shmring_status::{self, *};
 /// committed, if any.
 #[derive(Debug)]
 pub struct shmring_bytes_sender {
-    // Declared (so dropped) before `tx`, which it borrows.
+    // Declared (so dropped) before `tx`, whose heap allocation it borrows.
     open: Option<Reservation<'static>>,
-    tx: Sender,
+    // Behind a pointer of its own (an `Arc`: no uniqueness asserted over it), so that taking
+    // `&mut` of the handle never covers what an open reservation borrows.
+    tx: std::sync::Arc<Sender>,
 }
 
 /// The receiving handle of a byte ring (opaque); it keeps the last message received.
@@ -186,7 +188,7 @@ pub unsafe extern "C" fn shmring_bytes_sender_create(
             hand_out(out, || {
                 Ok(shmring_bytes_sender {
                     open: None,
-                    tx: Sender::create(name, capacity)?,
+                    tx: std::sync::Arc::new(Sender::create(name, capacity)?),
                 })
             })
         }
@@ -211,7 +213,7 @@ pub unsafe extern "C" fn shmring_bytes_sender_open(
             hand_out(out, || {
                 Ok(shmring_bytes_sender {
                     open: None,
-                    tx: Sender::open(name)?,
+                    tx: std::sync::Arc::new(Sender::open(name)?),
                 })
             })
         }
@@ -331,10 +333,9 @@ pub unsafe extern "C" fn shmring_bytes_reserve(
             handle.tx.try_reserve(len)?
         };
         let ptr = reservation.as_mut_bytes().as_mut_ptr();
-        // SAFETY: the reservation borrows `handle.tx`, which lives in the same heap-allocated
-        // handle and is neither moved nor dropped before `open` is: the handle is only freed
-        // as a whole (fields dropped in order, `open` first), and commit/abandon take `open`
-        // out before anything else happens to `tx`.
+        // SAFETY: the reservation borrows the `Sender` inside `handle.tx`'s allocation, which
+        // is never replaced and outlives `open`: the handle is only freed as a whole (fields
+        // dropped in order, `open` first), and commit/abandon take `open` out first.
         let reservation: Reservation<'static> = unsafe { std::mem::transmute(reservation) };
         handle.open = Some(reservation);
         // SAFETY: non-null and writable (the caller's contract).
