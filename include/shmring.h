@@ -143,6 +143,7 @@ extern "C" {
 // The library's version, `MAJOR.MINOR.PATCH` as a NUL-terminated string with static lifetime.
 //
 // ```
+// // SAFETY: the version is a static NUL-terminated string.
 // let v = unsafe { std::ffi::CStr::from_ptr(shmring_ffi::shmring_version()) };
 // assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
 // ```
@@ -333,8 +334,10 @@ enum shmring_status shmring_bytes_receiver_clear_readiness(struct shmring_bytes_
 // use std::ffi::CStr;
 // use shmring_ffi::*;
 // let mut rx = std::ptr::null_mut();
+// // SAFETY: a NUL-terminated name and a writable handle pointer.
 // let status = unsafe { shmring_bytes_receiver_open(c"shmring-doc-nowhere".as_ptr(), &mut rx) };
 // assert_eq!(status, shmring_status::SHMRING_NOT_FOUND);
+// // SAFETY: the message is a NUL-terminated string valid until the next failing call.
 // let msg = unsafe { CStr::from_ptr(shmring_last_error_message()) };
 // assert!(msg.to_str().unwrap().contains("shmring-doc-nowhere"));
 // ```
@@ -361,6 +364,7 @@ const char *shmring_last_error_message(void);
 // ];
 // let ty = shmring_type { name: c"Pair".as_ptr(), size: 8, align: 4, fields: fields.as_ptr(), field_count: 2 };
 // let mut fp = 0;
+// // SAFETY: the table's pointers outlive the call; `fp` is writable.
 // assert_eq!(unsafe { shmring_type_fingerprint(&ty, &mut fp) }, shmring_status::SHMRING_OK);
 // assert_eq!(fp, Pair::layout().fingerprint());
 // ```

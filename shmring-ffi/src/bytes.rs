@@ -2,7 +2,6 @@
 //! sending processes, one receiver — behind opaque handles.
 
 use std::ffi::c_char;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use shmring::framed::mpsc::{Receiver, Reservation, Sender};
@@ -10,6 +9,7 @@ use shmring::framed::{SendError, SendTimeoutError, TrySendError};
 use shmring::{RecvError, RecvTimeoutError, TryRecvError};
 
 use crate::error::{Failure, call, failure_from, non_null, text};
+use crate::readiness::{Ready, write_fd, write_register};
 use crate::shmring_status::{self, *};
 
 /// A sending handle on a byte ring (opaque), with the message it has reserved and not yet
@@ -26,7 +26,7 @@ pub struct shmring_bytes_sender {
 /// The receiving handle of a byte ring (opaque); it keeps the last message received.
 #[derive(Debug)]
 pub struct shmring_bytes_receiver {
-    rx: Receiver,
+    pub(crate) rx: Receiver,
     buf: Vec<u8>,
 }
 
@@ -496,19 +496,8 @@ pub unsafe extern "C" fn shmring_bytes_receiver_readiness_fd(
     rx: *mut shmring_bytes_receiver,
     fd: *mut i32,
 ) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let rx = unsafe { handle(rx, "rx")? };
-        non_null(fd, "fd")?;
-        let raw = rx
-            .rx
-            .readiness_fd()
-            .map_err(|e| Failure::new(SHMRING_OPEN_FAILED, format!("readiness descriptor: {e}")))?
-            .as_raw_fd();
-        // SAFETY: non-null and writable.
-        unsafe { fd.write(raw) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    call(|| unsafe { write_fd(handle(rx, "rx")?, fd) })
 }
 
 /// Asks for the readiness descriptor to be signalled when a message may be there: `*wait` is
@@ -522,18 +511,8 @@ pub unsafe extern "C" fn shmring_bytes_receiver_register_readiness(
     rx: *mut shmring_bytes_receiver,
     wait: *mut i32,
 ) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let rx = unsafe { handle(rx, "rx")? };
-        non_null(wait, "wait")?;
-        let must_wait = rx
-            .rx
-            .register_readiness()
-            .map_err(|e| Failure::new(SHMRING_OPEN_FAILED, format!("readiness: {e}")))?;
-        // SAFETY: non-null and writable.
-        unsafe { wait.write(i32::from(must_wait)) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    call(|| unsafe { write_register(handle(rx, "rx")?, wait) })
 }
 
 /// After the readiness descriptor was readable: resets it (and notices a sender that died).
@@ -547,7 +526,7 @@ pub unsafe extern "C" fn shmring_bytes_receiver_clear_readiness(
 ) -> shmring_status {
     call(|| {
         // SAFETY: the caller's contract.
-        unsafe { handle(rx, "rx")? }.rx.clear_readiness();
+        unsafe { handle(rx, "rx")? }.clear();
         Ok(())
     })
 }

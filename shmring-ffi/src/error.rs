@@ -61,8 +61,10 @@ thread_local! {
 /// use std::ffi::CStr;
 /// use shmring_ffi::*;
 /// let mut rx = std::ptr::null_mut();
+/// // SAFETY: a NUL-terminated name and a writable handle pointer.
 /// let status = unsafe { shmring_bytes_receiver_open(c"shmring-doc-nowhere".as_ptr(), &mut rx) };
 /// assert_eq!(status, shmring_status::SHMRING_NOT_FOUND);
+/// // SAFETY: the message is a NUL-terminated string valid until the next failing call.
 /// let msg = unsafe { CStr::from_ptr(shmring_last_error_message()) };
 /// assert!(msg.to_str().unwrap().contains("shmring-doc-nowhere"));
 /// ```

@@ -233,6 +233,7 @@ unsafe fn layout_at(ty: *const shmring_type, depth: usize) -> Result<TypeLayout,
 /// ];
 /// let ty = shmring_type { name: c"Pair".as_ptr(), size: 8, align: 4, fields: fields.as_ptr(), field_count: 2 };
 /// let mut fp = 0;
+/// // SAFETY: the table's pointers outlive the call; `fp` is writable.
 /// assert_eq!(unsafe { shmring_type_fingerprint(&ty, &mut fp) }, shmring_status::SHMRING_OK);
 /// assert_eq!(fp, Pair::layout().fingerprint());
 /// ```

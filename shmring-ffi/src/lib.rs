@@ -24,6 +24,7 @@
 mod bytes;
 mod error;
 mod layout;
+mod readiness;
 mod spsc;
 
 pub use bytes::*;
@@ -34,6 +35,7 @@ pub use spsc::*;
 /// The library's version, `MAJOR.MINOR.PATCH` as a NUL-terminated string with static lifetime.
 ///
 /// ```
+/// // SAFETY: the version is a static NUL-terminated string.
 /// let v = unsafe { std::ffi::CStr::from_ptr(shmring_ffi::shmring_version()) };
 /// assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
 /// ```

@@ -3,7 +3,6 @@
 //! uses, with the layout checked when a handle attaches.
 
 use std::ffi::c_char;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use shmring::spsc::{DynReceiver, DynSender};
@@ -12,6 +11,7 @@ use shmring::{SendError, SendTimeoutError, TrySendError};
 use crate::bytes::{free, hand_out, handle};
 use crate::error::{Failure, call, failure_from, non_null, text};
 use crate::layout::{shmring_type, type_layout};
+use crate::readiness::{Ready, write_fd, write_register};
 use crate::shmring_status;
 
 /// The sending end of a typed spsc ring (opaque).
@@ -23,7 +23,7 @@ pub struct shmring_spsc_sender {
 /// The receiving end of a typed spsc ring (opaque).
 #[derive(Debug)]
 pub struct shmring_spsc_receiver {
-    rx: DynReceiver,
+    pub(crate) rx: DynReceiver,
 }
 
 failure_from!(TrySendError<()> {
@@ -52,6 +52,44 @@ unsafe fn ring_args<'a>(
 ) -> Result<(&'a str, shmring::TypeLayout), Failure> {
     // SAFETY: the caller's contract.
     unsafe { Ok((text(name, "name")?, type_layout(ty)?)) }
+}
+
+/// Runs `op` with the sender behind `tx` and the payload at `value` (one of the ring's).
+///
+/// # Safety
+///
+/// `tx` is NULL or a live sender; `value` is NULL or valid for one payload.
+unsafe fn with_payload(
+    tx: *mut shmring_spsc_sender,
+    value: *const u8,
+    op: impl FnOnce(&mut DynSender, &[u8]) -> Result<(), Failure>,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let tx = unsafe { handle(tx, "tx")? };
+        // SAFETY: the caller's contract.
+        let msg = unsafe { payload(value, tx.tx.payload_size())? };
+        op(&mut tx.tx, msg)
+    })
+}
+
+/// Runs `op` with the receiver behind `rx` and room for one payload at `out`.
+///
+/// # Safety
+///
+/// `rx` is NULL or a live receiver; `out` is NULL or writable for one payload.
+unsafe fn with_room(
+    rx: *mut shmring_spsc_receiver,
+    out: *mut u8,
+    op: impl FnOnce(&mut DynReceiver, &mut [u8]) -> Result<(), Failure>,
+) -> shmring_status {
+    call(|| {
+        // SAFETY: the caller's contract.
+        let rx = unsafe { handle(rx, "rx")? };
+        // SAFETY: the caller's contract.
+        let dst = unsafe { room(out, rx.rx.payload_size())? };
+        op(&mut rx.rx, dst)
+    })
 }
 
 /// One payload of `size` bytes at `value`.
@@ -220,13 +258,8 @@ pub unsafe extern "C" fn shmring_spsc_send(
     tx: *mut shmring_spsc_sender,
     value: *const u8,
 ) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let tx = unsafe { handle(tx, "tx")? };
-        // SAFETY: the caller's contract.
-        let msg = unsafe { payload(value, tx.tx.payload_size())? };
-        Ok(tx.tx.send(msg)?)
-    })
+    // SAFETY: the caller's contract.
+    unsafe { with_payload(tx, value, |tx, msg| Ok(tx.send(msg)?)) }
 }
 
 /// Sends without waiting: as [`shmring_spsc_send`], or `SHMRING_FULL`.
@@ -239,13 +272,8 @@ pub unsafe extern "C" fn shmring_spsc_try_send(
     tx: *mut shmring_spsc_sender,
     value: *const u8,
 ) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let tx = unsafe { handle(tx, "tx")? };
-        // SAFETY: the caller's contract.
-        let msg = unsafe { payload(value, tx.tx.payload_size())? };
-        Ok(tx.tx.try_send(msg)?)
-    })
+    // SAFETY: the caller's contract.
+    unsafe { with_payload(tx, value, |tx, msg| Ok(tx.try_send(msg)?)) }
 }
 
 /// Sends, waiting at most `timeout_ns` nanoseconds: as [`shmring_spsc_send`], or
@@ -260,13 +288,12 @@ pub unsafe extern "C" fn shmring_spsc_send_timeout(
     value: *const u8,
     timeout_ns: u64,
 ) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let tx = unsafe { handle(tx, "tx")? };
-        // SAFETY: the caller's contract.
-        let msg = unsafe { payload(value, tx.tx.payload_size())? };
-        Ok(tx.tx.send_timeout(msg, Duration::from_nanos(timeout_ns))?)
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_payload(tx, value, |tx, msg| {
+            Ok(tx.send_timeout(msg, Duration::from_nanos(timeout_ns))?)
+        })
+    }
 }
 
 /// Receives one payload into `out` (`sizeof` the ring's type), waiting for one:
@@ -281,13 +308,8 @@ pub unsafe extern "C" fn shmring_spsc_recv(
     rx: *mut shmring_spsc_receiver,
     out: *mut u8,
 ) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let rx = unsafe { handle(rx, "rx")? };
-        // SAFETY: the caller's contract.
-        let dst = unsafe { room(out, rx.rx.payload_size())? };
-        Ok(rx.rx.recv_into(dst)?)
-    })
+    // SAFETY: the caller's contract.
+    unsafe { with_room(rx, out, |rx, dst| Ok(rx.recv_into(dst)?)) }
 }
 
 /// Receives without waiting: as [`shmring_spsc_recv`], or `SHMRING_EMPTY`.
@@ -300,13 +322,8 @@ pub unsafe extern "C" fn shmring_spsc_try_recv(
     rx: *mut shmring_spsc_receiver,
     out: *mut u8,
 ) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let rx = unsafe { handle(rx, "rx")? };
-        // SAFETY: the caller's contract.
-        let dst = unsafe { room(out, rx.rx.payload_size())? };
-        Ok(rx.rx.try_recv_into(dst)?)
-    })
+    // SAFETY: the caller's contract.
+    unsafe { with_room(rx, out, |rx, dst| Ok(rx.try_recv_into(dst)?)) }
 }
 
 /// Receives, waiting at most `timeout_ns` nanoseconds: as [`shmring_spsc_recv`], or
@@ -321,16 +338,15 @@ pub unsafe extern "C" fn shmring_spsc_recv_timeout(
     out: *mut u8,
     timeout_ns: u64,
 ) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let rx = unsafe { handle(rx, "rx")? };
-        // SAFETY: the caller's contract.
-        let dst = unsafe { room(out, rx.rx.payload_size())? };
-        match Instant::now().checked_add(Duration::from_nanos(timeout_ns)) {
-            Some(deadline) => Ok(rx.rx.recv_into_deadline(dst, deadline)?),
-            None => Ok(rx.rx.recv_into(dst)?),
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_room(rx, out, |rx, dst| {
+            match Instant::now().checked_add(Duration::from_nanos(timeout_ns)) {
+                Some(deadline) => Ok(rx.recv_into_deadline(dst, deadline)?),
+                None => Ok(rx.recv_into(dst)?),
+            }
+        })
+    }
 }
 
 /// The typed receiver's readiness descriptor (an eventfd for `poll`/`epoll`) into `*fd`:
@@ -346,24 +362,8 @@ pub unsafe extern "C" fn shmring_spsc_receiver_readiness_fd(
     rx: *mut shmring_spsc_receiver,
     fd: *mut i32,
 ) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let rx = unsafe { handle(rx, "rx")? };
-        non_null(fd, "fd")?;
-        let raw = rx
-            .rx
-            .readiness_fd()
-            .map_err(|e| {
-                Failure::new(
-                    shmring_status::SHMRING_OPEN_FAILED,
-                    format!("readiness descriptor: {e}"),
-                )
-            })?
-            .as_raw_fd();
-        // SAFETY: non-null and writable.
-        unsafe { fd.write(raw) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    call(|| unsafe { write_fd(handle(rx, "rx")?, fd) })
 }
 
 /// Asks for the readiness descriptor to be signalled when a record may be there: `*wait` is
@@ -377,20 +377,8 @@ pub unsafe extern "C" fn shmring_spsc_receiver_register_readiness(
     rx: *mut shmring_spsc_receiver,
     wait: *mut i32,
 ) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let rx = unsafe { handle(rx, "rx")? };
-        non_null(wait, "wait")?;
-        let must_wait = rx.rx.register_readiness().map_err(|e| {
-            Failure::new(
-                shmring_status::SHMRING_OPEN_FAILED,
-                format!("readiness: {e}"),
-            )
-        })?;
-        // SAFETY: non-null and writable.
-        unsafe { wait.write(i32::from(must_wait)) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    call(|| unsafe { write_register(handle(rx, "rx")?, wait) })
 }
 
 /// After the readiness descriptor was readable: resets it.
@@ -404,7 +392,7 @@ pub unsafe extern "C" fn shmring_spsc_receiver_clear_readiness(
 ) -> shmring_status {
     call(|| {
         // SAFETY: the caller's contract.
-        unsafe { handle(rx, "rx")? }.rx.clear_readiness();
+        unsafe { handle(rx, "rx")? }.clear();
         Ok(())
     })
 }

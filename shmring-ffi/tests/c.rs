@@ -6,21 +6,11 @@
 
 use shmring_test_support as common;
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Unlink, unique_name};
+use common::{Tick, Unlink, tick, unique_name};
 use shmring::ShmType;
-
-/// The Rust side's payload.
-#[derive(Clone, Copy, Debug, PartialEq, shmring::ShmType, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
-struct Tick {
-    ts_ns: u64,
-    price: f64,
-    qty: i32,
-    side: u32,
-}
 
 #[path = "c/build.rs"]
 mod build;
@@ -30,16 +20,66 @@ fn peer() -> &'static std::path::Path {
     build::c_peer()
 }
 
-/// Runs the C peer to completion; its stdout.
-fn run_peer(args: &[&str]) -> String {
-    let out = Command::new(peer()).args(args).output().unwrap();
+/// Starts the C peer with `args`, its output captured.
+fn spawn_peer(args: &[&str]) -> Child {
+    Command::new(peer())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (under the watchdog) for a peer to succeed; its stdout.
+fn peer_output(child: Child) -> String {
+    let out = common::wait_with_watchdog(child);
     assert!(
         out.status.success(),
-        "peer {args:?}: {}\n{}",
+        "peer: {}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs the C peer to completion; its stdout.
+fn run_peer(args: &[&str]) -> String {
+    peer_output(spawn_peer(args))
+}
+
+/// Starts the C peer with `args` — a sender that would go on for ever — checks the first
+/// 5 000 values `recv` gives against `expected`, SIGKILLs the peer, then checks that whatever
+/// it committed arrives whole and in order and ends in `Disconnected` (its death noticed
+/// within the liveness period), not a torn message or a hang.
+fn killed_mid_stream<V: PartialEq + std::fmt::Debug>(
+    args: &[&str],
+    mut recv: impl FnMut() -> Result<V, shmring::RecvTimeoutError>,
+    expected: impl Fn(u64) -> V,
+) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let mut child = Command::new(peer())
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seq = 0u64;
+    while seq < 5_000 {
+        assert_eq!(recv().unwrap(), expected(seq), "message {seq}");
+        seq += 1;
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    loop {
+        match recv() {
+            Ok(got) => {
+                assert_eq!(got, expected(seq), "message {seq} after the kill");
+                seq += 1;
+            }
+            Err(shmring::RecvTimeoutError::Disconnected) => break,
+            Err(e) => panic!("after {seq} messages: {e}"),
+        }
+    }
 }
 
 /// Message `seq` as the C peer makes it.
@@ -93,21 +133,12 @@ fn a_c_sender_and_a_rust_receiver() {
     let _u = Unlink(name.clone());
     let mut rx = shmring::framed::mpsc::Receiver::create(name.as_str(), 1 << 16).unwrap();
     let n = 20_000u64;
-    let child = Command::new(peer())
-        .args(["send", &name, &n.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_peer(&["send", &name, &n.to_string()]);
     for seq in 0..n {
         let got = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(got, message(seq), "message {seq}");
     }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("sent {n}\n")
-    );
+    assert_eq!(peer_output(child), format!("sent {n}\n"));
     // The C sender closed: the receiver is told, after everything was received.
     assert!(matches!(
         rx.recv_timeout(Duration::from_secs(10)),
@@ -121,72 +152,27 @@ fn a_rust_sender_and_a_c_receiver() {
     let _u = Unlink(name.clone());
     let tx = shmring::framed::mpsc::Sender::create(name.as_str(), 1 << 16).unwrap();
     let n = 20_000u64;
-    let child = Command::new(peer())
-        .args(["recv", &name, &n.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_peer(&["recv", &name, &n.to_string()]);
     for seq in 0..n {
         // Until the C receiver attaches, sends wait (the ring has no receiver yet).
         tx.send_timeout(&message(seq), Duration::from_secs(10))
             .unwrap();
     }
-    let out = common::wait_with_watchdog(child);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // All received and checked by the C side; the ring then empty (status 2).
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("received {n}, then status 2\n")
-    );
+    assert_eq!(peer_output(child), format!("received {n}, then status 2\n"));
 }
 
 #[test]
 fn a_c_sender_killed_mid_stream_leaves_the_rust_receiver_whole() {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
     let name = unique_name("ffi-c-killed");
     let _u = Unlink(name.clone());
     let mut rx = shmring::framed::mpsc::Receiver::create(name.as_str(), 1 << 14).unwrap();
-    let mut child = Command::new(peer())
-        .args(["send", &name, "1000000000"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut seq = 0u64;
-    while seq < 5_000 {
-        let got = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!(got, message(seq), "message {seq}");
-        seq += 1;
-    }
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
-    child.wait().unwrap();
-    // Whatever it committed arrives whole and in order; then the receiver learns the only
-    // sender is dead (within the liveness period), not a torn message or a hang.
-    loop {
-        match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(got) => {
-                assert_eq!(got, message(seq), "message {seq} after the kill");
-                seq += 1;
-            }
-            Err(shmring::RecvTimeoutError::Disconnected) => break,
-            Err(e) => panic!("after {seq} messages: {e}"),
-        }
-    }
+    killed_mid_stream(
+        &["send", &name, "1000000000"],
+        || rx.recv_timeout(Duration::from_secs(10)),
+        message,
+    );
     assert_eq!(rx.dead_senders(), 1);
-}
-
-/// Tick `i` as the C peer makes it.
-fn tick(i: u64) -> Tick {
-    Tick {
-        ts_ns: i,
-        price: i as f64 * 0.5,
-        qty: -(i as i32),
-        side: (i % 2) as u32,
-    }
 }
 
 #[test]
@@ -195,27 +181,13 @@ fn a_c_process_receives_a_rust_tick_ring() {
     let _u = Unlink(name.clone());
     let mut tx = shmring::spsc::Sender::<Tick>::create(name.as_str(), 64).unwrap();
     let n = 50_000u64;
-    let child = Command::new(peer())
-        .args(["ticks", &name, &n.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_peer(&["ticks", &name, &n.to_string()]);
     for i in 0..n {
         tx.send_timeout(tick(i), Duration::from_secs(10)).unwrap();
     }
     drop(tx);
-    let out = common::wait_with_watchdog(child);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // Every tick checked in C; then the sender's close (status 4, DISCONNECTED).
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("ticks {n}, then status 4\n")
-    );
+    assert_eq!(peer_output(child), format!("ticks {n}, then status 4\n"));
 }
 
 #[test]
@@ -224,16 +196,11 @@ fn a_c_process_sends_ticks_to_rust() {
     let _u = Unlink(name.clone());
     let mut rx = shmring::spsc::Receiver::<Tick>::create(name.as_str(), 64).unwrap();
     let n = 50_000u64;
-    let child = Command::new(peer())
-        .args(["send-ticks", &name, &n.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_peer(&["send-ticks", &name, &n.to_string()]);
     for i in 0..n {
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), tick(i));
     }
-    let out = common::wait_with_watchdog(child);
-    assert!(out.status.success());
+    peer_output(child);
     assert_eq!(
         rx.recv_timeout(Duration::from_secs(10)),
         Err(shmring::RecvTimeoutError::Disconnected)
@@ -263,33 +230,14 @@ fn a_c_struct_with_other_fields_cannot_attach_to_a_tick_ring() {
 
 #[test]
 fn a_c_tick_sender_killed_mid_stream_leaves_the_rust_receiver_whole() {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
     let name = unique_name("ffi-ticks-killed");
     let _u = Unlink(name.clone());
     let mut rx = shmring::spsc::Receiver::<Tick>::create(name.as_str(), 64).unwrap();
-    let mut child = Command::new(peer())
-        .args(["send-ticks", &name, "1000000000"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut i = 0u64;
-    while i < 5_000 {
-        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), tick(i));
-        i += 1;
-    }
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
-    child.wait().unwrap();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(t) => {
-                assert_eq!(t, tick(i), "tick {i} after the kill");
-                i += 1;
-            }
-            Err(shmring::RecvTimeoutError::Disconnected) => break,
-            Err(e) => panic!("after {i} ticks: {e}"),
-        }
-    }
+    killed_mid_stream(
+        &["send-ticks", &name, "1000000000"],
+        || rx.recv_timeout(Duration::from_secs(10)),
+        tick,
+    );
 }
 
 #[test]
@@ -298,27 +246,13 @@ fn a_c_sender_builds_messages_in_place() {
     let _u = Unlink(name.clone());
     let mut rx = shmring::framed::mpsc::Receiver::create(name.as_str(), 1 << 14).unwrap();
     let n = 20_000u64;
-    let child = Command::new(peer())
-        .args(["reserve", &name, &n.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_peer(&["reserve", &name, &n.to_string()]);
     // Every committed message arrives whole and in order; the abandoned ones never do.
     for seq in 0..n {
         let got = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(got, message(seq), "message {seq}");
     }
-    let out = common::wait_with_watchdog(child);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("reserved {n}\n")
-    );
+    assert_eq!(peer_output(child), format!("reserved {n}\n"));
     assert!(matches!(
         rx.recv_timeout(Duration::from_secs(10)),
         Err(shmring::RecvTimeoutError::Disconnected)
@@ -331,12 +265,7 @@ fn a_c_event_loop_waits_on_the_readiness_descriptor() {
     let _u = Unlink(name.clone());
     let mut tx = shmring::spsc::Sender::<Tick>::create(name.as_str(), 16).unwrap();
     let n = 2_000u64;
-    let child = Command::new(peer())
-        .args(["poll-ticks", &name, &n.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_peer(&["poll-ticks", &name, &n.to_string()]);
     for i in 0..n {
         tx.send_timeout(tick(i), Duration::from_secs(10)).unwrap();
         if i % 100 == 0 {
@@ -344,14 +273,5 @@ fn a_c_event_loop_waits_on_the_readiness_descriptor() {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
-    let out = common::wait_with_watchdog(child);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("polled {n} ticks\n")
-    );
+    assert_eq!(peer_output(child), format!("polled {n} ticks\n"));
 }

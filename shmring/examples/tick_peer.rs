@@ -10,23 +10,7 @@
 
 use std::time::Duration;
 
-#[derive(Clone, Copy, Debug, PartialEq, shmring::ShmType, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
-struct Tick {
-    ts_ns: u64,
-    price: f64,
-    qty: i32,
-    side: u32,
-}
-
-fn tick(i: u64) -> Tick {
-    Tick {
-        ts_ns: i,
-        price: i as f64 * 0.5,
-        qty: -(i as i32),
-        side: (i % 2) as u32,
-    }
-}
+use shmring_test_support::{Tick, tick};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     use shmring::ShmType;

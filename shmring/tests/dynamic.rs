@@ -7,27 +7,9 @@ use shmring_test_support as common;
 
 use std::time::{Duration, Instant};
 
-use common::{Unlink, unique_name};
+use common::{Tick, Unlink, tick, unique_name};
 use shmring::spsc::{DynReceiver, DynSender, Receiver, Sender};
 use shmring::{FieldLayout, OpenError, RecvTimeoutError, ShmType, TypeLayout};
-
-#[derive(Clone, Copy, Debug, PartialEq, shmring::ShmType, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
-struct Tick {
-    ts_ns: u64,
-    price: f64,
-    qty: i32,
-    side: u32,
-}
-
-fn tick(i: u64) -> Tick {
-    Tick {
-        ts_ns: i,
-        price: i as f64 * 0.5,
-        qty: -(i as i32),
-        side: (i % 2) as u32,
-    }
-}
 
 #[test]
 fn typed_and_dynamic_handles_share_a_ring() {

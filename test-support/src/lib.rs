@@ -7,6 +7,32 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// The market tick the language bindings' tests exchange with C and Python peers, which
+/// describe it field for field (`shmring-ffi/tests/c/peer.c`, `shmring-py/tests`).
+#[derive(Clone, Copy, Debug, PartialEq, shmring::ShmType, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct Tick {
+    /// Nanoseconds.
+    pub ts_ns: u64,
+    /// Price.
+    pub price: f64,
+    /// Signed quantity.
+    pub qty: i32,
+    /// Side.
+    pub side: u32,
+}
+
+/// Tick number `i` as every peer makes it: `ts_ns = i`, `price = i / 2`, `qty = -i`,
+/// `side = i % 2`.
+pub fn tick(i: u64) -> Tick {
+    Tick {
+        ts_ns: i,
+        price: i as f64 * 0.5,
+        qty: -(i as i32),
+        side: (i % 2) as u32,
+    }
+}
+
 /// Environment variable that tells a re-executed test binary which role to play.
 pub const ROLE_VAR: &str = "SHMRING_TEST_ROLE";
 /// Environment variable carrying the segment name to a child.

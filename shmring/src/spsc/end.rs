@@ -44,13 +44,13 @@ impl<T: ShmType> End<T> {
         geometry: crate::storage::Geometry,
     ) -> Result<End<T>, OpenError> {
         let name = segment.name().to_owned();
+        let base = segment.area_ptr();
         let (capacity, fenced) = (segment.info().capacity, segment.info().fence_every_send);
         // SAFETY: the segment's header was validated and `open_ring_laid_out` (or our own
         // create) confirmed the area holds the control block and `capacity` slots laid out as
         // `geometry`; the area is page aligned; `segment` is kept alive in the End next to the
         // Area.
-        let area =
-            unsafe { Area::<T>::with_geometry(segment.area_ptr(), capacity, geometry, fenced) };
+        let area = unsafe { Area::<T>::with_geometry(base, capacity, geometry, fenced) };
         let me = liveness::identity(&name)?;
         let owner = area.owner(role);
         let mut claimed = false;

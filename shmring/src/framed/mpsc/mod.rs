@@ -100,12 +100,11 @@ fn attach(segment: Arc<Segment>, role: Role) -> Result<Participant<u8>, OpenErro
     if capacity < MIN_CAPACITY {
         return Err(bad("capacity", capacity));
     }
-    let fenced = segment.info().fence_every_send;
+    let (base, fenced) = (segment.area_ptr(), segment.info().fence_every_send);
     // SAFETY: `open_ring` (or our own create) checked that the area holds the control block
     // and `capacity` bytes (a power of two); the area is page aligned; the segment is kept
     // alive in the participant next to the area.
-    let area =
-        unsafe { Area::<u8>::with_geometry(segment.area_ptr(), capacity, geometry(), fenced) };
+    let area = unsafe { Area::<u8>::with_geometry(base, capacity, geometry(), fenced) };
     let head = area.head().load(Ordering::Acquire);
     let tail = area.tail().load(Ordering::Acquire);
     if head > tail || tail - head > capacity || (head | tail) % record::ALIGN as u64 != 0 {
