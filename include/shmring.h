@@ -13,6 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// `policy` of [`shmring_broadcast_sender_create`]: the writer waits for the slowest live
+// receiver, so nothing is ever skipped.
+#define SHMRING_POLICY_LOSSLESS 0
+
+// `policy` of [`shmring_broadcast_sender_create`]: the writer never waits; a receiver a whole
+// ring behind gets `SHMRING_LAGGED`.
+#define SHMRING_POLICY_OVERWRITE 1
+
 // What a call did. `SHMRING_OK` (0) is success; every other value comes with a message from
 // [`shmring_last_error_message`].
 typedef enum shmring_status {
@@ -51,6 +59,9 @@ typedef enum shmring_status {
   SHMRING_OPEN_FAILED = 15,
   // A bug in this library (a caught panic); please report the message.
   SHMRING_INTERNAL = 16,
+  // A broadcast receiver was overtaken by an overwriting writer: the message says how many
+  // messages it missed; the next receive goes on from the oldest one the ring holds.
+  SHMRING_LAGGED = 17,
 } shmring_status;
 
 // What a field holds: one of the primitive types, or (with [`shmring_field::nested`]) a struct.
@@ -91,12 +102,24 @@ typedef uint32_t shmring_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// A receiver of a typed broadcast ring (opaque), with the count of messages it missed.
+typedef struct shmring_broadcast_receiver shmring_broadcast_receiver;
+
+// The writer of a typed broadcast ring (opaque).
+typedef struct shmring_broadcast_sender shmring_broadcast_sender;
+
 // The receiving handle of a byte ring (opaque); it keeps the last message received.
 typedef struct shmring_bytes_receiver shmring_bytes_receiver;
 
 // A sending handle on a byte ring (opaque), with the message it has reserved and not yet
 // committed, if any.
 typedef struct shmring_bytes_sender shmring_bytes_sender;
+
+// A receiving end of a typed mpmc ring (opaque).
+typedef struct shmring_mpmc_receiver shmring_mpmc_receiver;
+
+// A sending end of a typed mpmc ring (opaque).
+typedef struct shmring_mpmc_sender shmring_mpmc_sender;
 
 // The receiving end of a typed spsc ring (opaque).
 typedef struct shmring_spsc_receiver shmring_spsc_receiver;
@@ -148,6 +171,151 @@ extern "C" {
 // assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
 // ```
 const char *shmring_version(void);
+
+// Creates the typed broadcast ring `name` for `capacity` payloads of `type` (rounded up to a
+// power of two, at least 2) under `policy` ([`SHMRING_POLICY_LOSSLESS`] or
+// [`SHMRING_POLICY_OVERWRITE`]) and attaches as its writer; `*out` receives the handle.
+//
+// # Safety
+//
+// `name` is NULL or NUL-terminated; `type` is NULL or a valid table; `out` is NULL or
+// writable.
+enum shmring_status shmring_broadcast_sender_create(const char *name,
+                                                    uint64_t capacity,
+                                                    const struct shmring_type *type,
+                                                    uint32_t policy,
+                                                    struct shmring_broadcast_sender **out);
+
+// Opens the typed broadcast ring `name`, which must hold payloads of `type` (else
+// `SHMRING_INCOMPATIBLE_LAYOUT`, naming both layouts), as its writer: `SHMRING_BUSY` while
+// another live process writes it (a dead writer is taken over).
+//
+// # Safety
+//
+// As for [`shmring_broadcast_sender_create`].
+enum shmring_status shmring_broadcast_sender_open(const char *name,
+                                                  const struct shmring_type *type,
+                                                  struct shmring_broadcast_sender **out);
+
+// Opens the typed broadcast ring `name`, which must hold payloads of `type`, as one more
+// receiver: at the next message, or (`from_oldest` non-zero) at the oldest the ring still
+// holds.
+//
+// # Safety
+//
+// As for [`shmring_broadcast_sender_create`].
+enum shmring_status shmring_broadcast_receiver_open(const char *name,
+                                                    const struct shmring_type *type,
+                                                    int32_t from_oldest,
+                                                    struct shmring_broadcast_receiver **out);
+
+// Detaches and frees the writer (`NULL` is ignored); receivers get `SHMRING_DISCONNECTED`
+// once they have read everything.
+//
+// # Safety
+//
+// `handle` is NULL or a live writer, not used again.
+void shmring_broadcast_sender_close(struct shmring_broadcast_sender *handle);
+
+// Detaches and frees the receiver (`NULL` is ignored); a lossless writer stops waiting for
+// it.
+//
+// # Safety
+//
+// `handle` is NULL or a live receiver, not used again.
+void shmring_broadcast_receiver_close(struct shmring_broadcast_receiver *handle);
+
+// Sends one payload (`sizeof` the ring's type, read from `value`) to every receiver, waiting
+// (lossless rings) while the slowest live receiver is a ring behind: `SHMRING_OK` or
+// `SHMRING_CORRUPTED`.
+//
+// # Safety
+//
+// `tx` is NULL or a live writer; `value` is NULL or valid for one payload.
+enum shmring_status shmring_broadcast_send(struct shmring_broadcast_sender *tx,
+                                           const uint8_t *value);
+
+// Sends without waiting: as [`shmring_broadcast_send`], or `SHMRING_FULL` (lossless rings).
+//
+// # Safety
+//
+// As [`shmring_broadcast_send`].
+enum shmring_status shmring_broadcast_try_send(struct shmring_broadcast_sender *tx,
+                                               const uint8_t *value);
+
+// Sends, waiting at most `timeout_ns` nanoseconds: as [`shmring_broadcast_send`], or
+// `SHMRING_TIMEOUT`.
+//
+// # Safety
+//
+// As [`shmring_broadcast_send`].
+enum shmring_status shmring_broadcast_send_timeout(struct shmring_broadcast_sender *tx,
+                                                   const uint8_t *value,
+                                                   uint64_t timeout_ns);
+
+// Receives the next message into `out` (`sizeof` the ring's type), waiting for one:
+// `SHMRING_OK`, `SHMRING_LAGGED` when the writer overtook this receiver (the message says how
+// many it missed, [`shmring_broadcast_receiver_missed`] counts them all; receive again to go
+// on from the oldest held), `SHMRING_DISCONNECTED` once the writer is gone and everything was
+// received, or `SHMRING_CORRUPTED`.
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver; `out` is NULL or writable for one payload.
+enum shmring_status shmring_broadcast_recv(struct shmring_broadcast_receiver *rx, uint8_t *out);
+
+// Receives without waiting: as [`shmring_broadcast_recv`], or `SHMRING_EMPTY`.
+//
+// # Safety
+//
+// As [`shmring_broadcast_recv`].
+enum shmring_status shmring_broadcast_try_recv(struct shmring_broadcast_receiver *rx, uint8_t *out);
+
+// Receives, waiting at most `timeout_ns` nanoseconds: as [`shmring_broadcast_recv`], or
+// `SHMRING_TIMEOUT`.
+//
+// # Safety
+//
+// As [`shmring_broadcast_recv`].
+enum shmring_status shmring_broadcast_recv_timeout(struct shmring_broadcast_receiver *rx,
+                                                   uint8_t *out,
+                                                   uint64_t timeout_ns);
+
+// How many messages this receiver has missed since it opened (the sum of every
+// `SHMRING_LAGGED`'s count) into `*missed`.
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver; `missed` is NULL or writable.
+enum shmring_status shmring_broadcast_receiver_missed(struct shmring_broadcast_receiver *rx,
+                                                      uint64_t *missed);
+
+// The receiver's readiness descriptor (an eventfd for `poll`/`epoll`) into `*fd`: register
+// with [`shmring_broadcast_receiver_register_readiness`], wait until the descriptor is
+// readable, [`shmring_broadcast_receiver_clear_readiness`], then
+// [`shmring_broadcast_try_recv`]. It belongs to the handle (closed with it).
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver; `fd` is NULL or writable.
+enum shmring_status shmring_broadcast_receiver_readiness_fd(struct shmring_broadcast_receiver *rx,
+                                                            int32_t *fd);
+
+// Asks for the readiness descriptor to be signalled when a message may be there: `*wait` is 1
+// if the caller should poll the descriptor first, 0 if one is there already.
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver; `wait` is NULL or writable.
+enum shmring_status shmring_broadcast_receiver_register_readiness(struct shmring_broadcast_receiver *rx,
+                                                                  int32_t *wait);
+
+// After the readiness descriptor was readable: resets it.
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver.
+enum shmring_status shmring_broadcast_receiver_clear_readiness(struct shmring_broadcast_receiver *rx);
 
 // Creates the byte ring `name` (`/dev/shm/NAME`) with room for `capacity` bytes (rounded up
 // to a power of two; the largest message is a quarter of it, less 8 bytes) and attaches as its
@@ -393,6 +561,143 @@ enum shmring_status shmring_type_describe(const struct shmring_type *type,
 //
 // `name` is NULL or NUL-terminated; `type` as for [`shmring_type_fingerprint`].
 enum shmring_status shmring_ring_check_type(const char *name, const struct shmring_type *type);
+
+// Creates the typed mpmc ring `name` for `capacity` payloads of `type` (rounded up to a
+// power of two, at least 2) and attaches as a sender; `*out` receives the handle.
+//
+// # Safety
+//
+// `name` is NULL or NUL-terminated; `type` is NULL or a valid table; `out` is NULL or
+// writable.
+enum shmring_status shmring_mpmc_sender_create(const char *name,
+                                               uint64_t capacity,
+                                               const struct shmring_type *type,
+                                               struct shmring_mpmc_sender **out);
+
+// Opens the typed mpmc ring `name`, which must hold payloads of `type` (else
+// `SHMRING_INCOMPATIBLE_LAYOUT`, naming both layouts), as one more sender
+// (`SHMRING_BUSY` when every participant record is taken).
+//
+// # Safety
+//
+// As for [`shmring_mpmc_sender_create`].
+enum shmring_status shmring_mpmc_sender_open(const char *name,
+                                             const struct shmring_type *type,
+                                             struct shmring_mpmc_sender **out);
+
+// Creates the typed mpmc ring `name` for `capacity` payloads of `type` and attaches as a
+// receiver; `*out` receives the handle.
+//
+// # Safety
+//
+// As for [`shmring_mpmc_sender_create`].
+enum shmring_status shmring_mpmc_receiver_create(const char *name,
+                                                 uint64_t capacity,
+                                                 const struct shmring_type *type,
+                                                 struct shmring_mpmc_receiver **out);
+
+// Opens the typed mpmc ring `name`, which must hold payloads of `type`, as one more
+// receiver.
+//
+// # Safety
+//
+// As for [`shmring_mpmc_sender_create`].
+enum shmring_status shmring_mpmc_receiver_open(const char *name,
+                                               const struct shmring_type *type,
+                                               struct shmring_mpmc_receiver **out);
+
+// Detaches and frees the sender (`NULL` is ignored).
+//
+// # Safety
+//
+// `handle` is NULL or a live sender, not used again.
+void shmring_mpmc_sender_close(struct shmring_mpmc_sender *handle);
+
+// Detaches and frees the receiver (`NULL` is ignored).
+//
+// # Safety
+//
+// `handle` is NULL or a live receiver, not used again.
+void shmring_mpmc_receiver_close(struct shmring_mpmc_receiver *handle);
+
+// Sends one payload (`sizeof` the ring's type, read from `value`), waiting while the ring is
+// full: `SHMRING_OK`, `SHMRING_DISCONNECTED` once every receiver is gone, or
+// `SHMRING_CORRUPTED`.
+//
+// # Safety
+//
+// `tx` is NULL or a live sender; `value` is NULL or valid for one payload.
+enum shmring_status shmring_mpmc_send(struct shmring_mpmc_sender *tx, const uint8_t *value);
+
+// Sends without waiting: as [`shmring_mpmc_send`], or `SHMRING_FULL`.
+//
+// # Safety
+//
+// As [`shmring_mpmc_send`].
+enum shmring_status shmring_mpmc_try_send(struct shmring_mpmc_sender *tx, const uint8_t *value);
+
+// Sends, waiting at most `timeout_ns` nanoseconds: as [`shmring_mpmc_send`], or
+// `SHMRING_TIMEOUT`.
+//
+// # Safety
+//
+// As [`shmring_mpmc_send`].
+enum shmring_status shmring_mpmc_send_timeout(struct shmring_mpmc_sender *tx,
+                                              const uint8_t *value,
+                                              uint64_t timeout_ns);
+
+// Receives one payload into `out` (`sizeof` the ring's type), waiting for one: `SHMRING_OK`,
+// `SHMRING_DISCONNECTED` once every sender is gone and everything was received, or
+// `SHMRING_CORRUPTED`.
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver; `out` is NULL or writable for one payload.
+enum shmring_status shmring_mpmc_recv(struct shmring_mpmc_receiver *rx, uint8_t *out);
+
+// Receives without waiting: as [`shmring_mpmc_recv`], or `SHMRING_EMPTY`.
+//
+// # Safety
+//
+// As [`shmring_mpmc_recv`].
+enum shmring_status shmring_mpmc_try_recv(struct shmring_mpmc_receiver *rx, uint8_t *out);
+
+// Receives, waiting at most `timeout_ns` nanoseconds: as [`shmring_mpmc_recv`], or
+// `SHMRING_TIMEOUT`.
+//
+// # Safety
+//
+// As [`shmring_mpmc_recv`].
+enum shmring_status shmring_mpmc_recv_timeout(struct shmring_mpmc_receiver *rx,
+                                              uint8_t *out,
+                                              uint64_t timeout_ns);
+
+// The receiver's readiness descriptor (an eventfd for `poll`/`epoll`) into `*fd`: register
+// with [`shmring_mpmc_receiver_register_readiness`], wait until the descriptor is readable,
+// [`shmring_mpmc_receiver_clear_readiness`], then [`shmring_mpmc_try_recv`]. It belongs to
+// the handle (closed with it).
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver; `fd` is NULL or writable.
+enum shmring_status shmring_mpmc_receiver_readiness_fd(struct shmring_mpmc_receiver *rx,
+                                                       int32_t *fd);
+
+// Asks for the readiness descriptor to be signalled when a payload may be there: `*wait` is 1
+// if the caller should poll the descriptor first, 0 if one is there already.
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver; `wait` is NULL or writable.
+enum shmring_status shmring_mpmc_receiver_register_readiness(struct shmring_mpmc_receiver *rx,
+                                                             int32_t *wait);
+
+// After the readiness descriptor was readable: resets it.
+//
+// # Safety
+//
+// `rx` is NULL or a live receiver.
+enum shmring_status shmring_mpmc_receiver_clear_readiness(struct shmring_mpmc_receiver *rx);
 
 // Creates the typed spsc ring `name` for `capacity` payloads of `type` (rounded up to a
 // power of two) and attaches as its sender; `*out` receives the handle.

@@ -47,6 +47,9 @@ pub enum shmring_status {
     SHMRING_OPEN_FAILED = 15,
     /// A bug in this library (a caught panic); please report the message.
     SHMRING_INTERNAL = 16,
+    /// A broadcast receiver was overtaken by an overwriting writer: the message says how many
+    /// messages it missed; the next receive goes on from the oldest one the ring holds.
+    SHMRING_LAGGED = 17,
 }
 
 thread_local! {

@@ -13,6 +13,11 @@
 //!   where the ring holds `uint8_t`, is refused naming both layouts.
 //! * **Typed spsc rings** (`shmring_spsc_*`): one sender, one receiver, payloads of a C struct
 //!   described by its field table — the same ring as Rust's `spsc::Sender<T>`/`Receiver<T>`.
+//! * **Typed mpmc rings** (`shmring_mpmc_*`): any number of senders and receivers, each
+//!   message taken by one receiver — Rust's `mpmc::Sender<T>`/`Receiver<T>`.
+//! * **Typed broadcast rings** (`shmring_broadcast_*`): one writer, any number of receivers,
+//!   each seeing every message (lossless, or overwriting with `SHMRING_LAGGED` reports) —
+//!   Rust's `broadcast::Sender<T>`/`Receiver<T>`.
 //! * **Byte rings** are the many-producer framed ring (`shmring::framed::mpsc`): any number of
 //!   sending processes, one receiver.
 //!
@@ -21,15 +26,20 @@
 
 #![allow(non_camel_case_types)]
 
+mod broadcast;
 mod bytes;
 mod error;
 mod layout;
+mod mpmc;
 mod readiness;
 mod spsc;
+mod typed;
 
+pub use broadcast::*;
 pub use bytes::*;
 pub use error::{shmring_last_error_message, shmring_status};
 pub use layout::*;
+pub use mpmc::*;
 pub use spsc::*;
 
 /// The library's version, `MAJOR.MINOR.PATCH` as a NUL-terminated string with static lifetime.

@@ -46,30 +46,28 @@ pub(crate) unsafe fn write_register(
     Ok(())
 }
 
-impl Ready for crate::shmring_bytes_receiver {
-    fn fd(&mut self) -> std::io::Result<i32> {
-        Ok(self.rx.readiness_fd()?.as_raw_fd())
-    }
+/// Every receiving handle's readiness is its Rust receiver's (field `rx`).
+macro_rules! ready_through_rx {
+    ($($handle:ty),* $(,)?) => {$(
+        impl Ready for $handle {
+            fn fd(&mut self) -> std::io::Result<i32> {
+                Ok(self.rx.readiness_fd()?.as_raw_fd())
+            }
 
-    fn register(&mut self) -> std::io::Result<bool> {
-        self.rx.register_readiness()
-    }
+            fn register(&mut self) -> std::io::Result<bool> {
+                self.rx.register_readiness()
+            }
 
-    fn clear(&mut self) {
-        self.rx.clear_readiness();
-    }
+            fn clear(&mut self) {
+                self.rx.clear_readiness();
+            }
+        }
+    )*};
 }
 
-impl Ready for crate::shmring_spsc_receiver {
-    fn fd(&mut self) -> std::io::Result<i32> {
-        Ok(self.rx.readiness_fd()?.as_raw_fd())
-    }
-
-    fn register(&mut self) -> std::io::Result<bool> {
-        self.rx.register_readiness()
-    }
-
-    fn clear(&mut self) {
-        self.rx.clear_readiness();
-    }
-}
+ready_through_rx!(
+    crate::shmring_bytes_receiver,
+    crate::shmring_spsc_receiver,
+    crate::shmring_mpmc_receiver,
+    crate::shmring_broadcast_receiver,
+);

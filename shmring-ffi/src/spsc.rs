@@ -3,16 +3,16 @@
 //! uses, with the layout checked when a handle attaches.
 
 use std::ffi::c_char;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shmring::spsc::{DynReceiver, DynSender};
-use shmring::{SendError, SendTimeoutError, TrySendError};
 
-use crate::bytes::{free, hand_out, handle};
-use crate::error::{Failure, call, failure_from, non_null, text};
-use crate::layout::{shmring_type, type_layout};
+use crate::bytes::{free, handle};
+use crate::error::call;
+use crate::layout::shmring_type;
 use crate::readiness::{Ready, write_fd, write_register};
 use crate::shmring_status;
+use crate::typed::{Typed, deadline_in, make, with_payload, with_room};
 
 /// The sending end of a typed spsc ring (opaque).
 #[derive(Debug)]
@@ -26,111 +26,16 @@ pub struct shmring_spsc_receiver {
     pub(crate) rx: DynReceiver,
 }
 
-failure_from!(TrySendError<()> {
-    TrySendError::Full(()) => SHMRING_FULL,
-    TrySendError::Disconnected(()) => SHMRING_DISCONNECTED,
-    TrySendError::Corrupted(()) => SHMRING_CORRUPTED,
-});
-failure_from!(SendError<()> {
-    SendError::Disconnected(()) => SHMRING_DISCONNECTED,
-    SendError::Corrupted(()) => SHMRING_CORRUPTED,
-});
-failure_from!(SendTimeoutError<()> {
-    SendTimeoutError::Timeout(()) => SHMRING_TIMEOUT,
-    SendTimeoutError::Disconnected(()) => SHMRING_DISCONNECTED,
-    SendTimeoutError::Corrupted(()) => SHMRING_CORRUPTED,
-});
-
-/// The name and layout arguments of a create or open.
-///
-/// # Safety
-///
-/// `name` is NULL or NUL-terminated; `ty` is NULL or a valid table.
-unsafe fn ring_args<'a>(
-    name: *const c_char,
-    ty: *const shmring_type,
-) -> Result<(&'a str, shmring::TypeLayout), Failure> {
-    // SAFETY: the caller's contract.
-    unsafe { Ok((text(name, "name")?, type_layout(ty)?)) }
+impl Typed for shmring_spsc_sender {
+    fn payload_size(&self) -> usize {
+        self.tx.payload_size()
+    }
 }
 
-/// Runs `op` with the sender behind `tx` and the payload at `value` (one of the ring's).
-///
-/// # Safety
-///
-/// `tx` is NULL or a live sender; `value` is NULL or valid for one payload.
-unsafe fn with_payload(
-    tx: *mut shmring_spsc_sender,
-    value: *const u8,
-    op: impl FnOnce(&mut DynSender, &[u8]) -> Result<(), Failure>,
-) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let tx = unsafe { handle(tx, "tx")? };
-        // SAFETY: the caller's contract.
-        let msg = unsafe { payload(value, tx.tx.payload_size())? };
-        op(&mut tx.tx, msg)
-    })
-}
-
-/// Runs `op` with the receiver behind `rx` and room for one payload at `out`.
-///
-/// # Safety
-///
-/// `rx` is NULL or a live receiver; `out` is NULL or writable for one payload.
-unsafe fn with_room(
-    rx: *mut shmring_spsc_receiver,
-    out: *mut u8,
-    op: impl FnOnce(&mut DynReceiver, &mut [u8]) -> Result<(), Failure>,
-) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let rx = unsafe { handle(rx, "rx")? };
-        // SAFETY: the caller's contract.
-        let dst = unsafe { room(out, rx.rx.payload_size())? };
-        op(&mut rx.rx, dst)
-    })
-}
-
-/// One payload of `size` bytes at `value`.
-///
-/// # Safety
-///
-/// `value` is NULL or valid for `size` bytes.
-unsafe fn payload<'a>(value: *const u8, size: usize) -> Result<&'a [u8], Failure> {
-    non_null(value, "value")?;
-    // SAFETY: non-null, valid for one payload (the caller's contract).
-    Ok(unsafe { std::slice::from_raw_parts(value, size) })
-}
-
-/// Room for one payload of `size` bytes at `out`.
-///
-/// # Safety
-///
-/// `out` is NULL or writable for `size` bytes.
-unsafe fn room<'a>(out: *mut u8, size: usize) -> Result<&'a mut [u8], Failure> {
-    non_null(out, "out")?;
-    // SAFETY: non-null, writable for one payload (the caller's contract).
-    Ok(unsafe { std::slice::from_raw_parts_mut(out, size) })
-}
-
-/// A handle made from the name and layout arguments of a create or open, into `*out`.
-///
-/// # Safety
-///
-/// `name` is NULL or NUL-terminated; `ty` is NULL or a valid table; `out` is NULL or writable.
-unsafe fn make<H>(
-    name: *const c_char,
-    ty: *const shmring_type,
-    out: *mut *mut H,
-    attach: impl FnOnce(&str, shmring::TypeLayout) -> Result<H, Failure>,
-) -> shmring_status {
-    call(|| {
-        // SAFETY: the caller's contract.
-        let (name, layout) = unsafe { ring_args(name, ty)? };
-        // SAFETY: the caller's contract.
-        unsafe { hand_out(out, || attach(name, layout)) }
-    })
+impl Typed for shmring_spsc_receiver {
+    fn payload_size(&self) -> usize {
+        self.rx.payload_size()
+    }
 }
 
 /// Creates the typed spsc ring `name` for `capacity` payloads of `type` (rounded up to a
@@ -259,7 +164,7 @@ pub unsafe extern "C" fn shmring_spsc_send(
     value: *const u8,
 ) -> shmring_status {
     // SAFETY: the caller's contract.
-    unsafe { with_payload(tx, value, |tx, msg| Ok(tx.send(msg)?)) }
+    unsafe { with_payload(tx, value, |tx, msg| Ok(tx.tx.send(msg)?)) }
 }
 
 /// Sends without waiting: as [`shmring_spsc_send`], or `SHMRING_FULL`.
@@ -273,7 +178,7 @@ pub unsafe extern "C" fn shmring_spsc_try_send(
     value: *const u8,
 ) -> shmring_status {
     // SAFETY: the caller's contract.
-    unsafe { with_payload(tx, value, |tx, msg| Ok(tx.try_send(msg)?)) }
+    unsafe { with_payload(tx, value, |tx, msg| Ok(tx.tx.try_send(msg)?)) }
 }
 
 /// Sends, waiting at most `timeout_ns` nanoseconds: as [`shmring_spsc_send`], or
@@ -291,7 +196,7 @@ pub unsafe extern "C" fn shmring_spsc_send_timeout(
     // SAFETY: the caller's contract.
     unsafe {
         with_payload(tx, value, |tx, msg| {
-            Ok(tx.send_timeout(msg, Duration::from_nanos(timeout_ns))?)
+            Ok(tx.tx.send_timeout(msg, Duration::from_nanos(timeout_ns))?)
         })
     }
 }
@@ -309,7 +214,7 @@ pub unsafe extern "C" fn shmring_spsc_recv(
     out: *mut u8,
 ) -> shmring_status {
     // SAFETY: the caller's contract.
-    unsafe { with_room(rx, out, |rx, dst| Ok(rx.recv_into(dst)?)) }
+    unsafe { with_room(rx, out, |rx, dst| Ok(rx.rx.recv_into(dst)?)) }
 }
 
 /// Receives without waiting: as [`shmring_spsc_recv`], or `SHMRING_EMPTY`.
@@ -323,7 +228,7 @@ pub unsafe extern "C" fn shmring_spsc_try_recv(
     out: *mut u8,
 ) -> shmring_status {
     // SAFETY: the caller's contract.
-    unsafe { with_room(rx, out, |rx, dst| Ok(rx.try_recv_into(dst)?)) }
+    unsafe { with_room(rx, out, |rx, dst| Ok(rx.rx.try_recv_into(dst)?)) }
 }
 
 /// Receives, waiting at most `timeout_ns` nanoseconds: as [`shmring_spsc_recv`], or
@@ -340,11 +245,9 @@ pub unsafe extern "C" fn shmring_spsc_recv_timeout(
 ) -> shmring_status {
     // SAFETY: the caller's contract.
     unsafe {
-        with_room(rx, out, |rx, dst| {
-            match Instant::now().checked_add(Duration::from_nanos(timeout_ns)) {
-                Some(deadline) => Ok(rx.recv_into_deadline(dst, deadline)?),
-                None => Ok(rx.recv_into(dst)?),
-            }
+        with_room(rx, out, |rx, dst| match deadline_in(timeout_ns) {
+            Some(deadline) => Ok(rx.rx.recv_into_deadline(dst, deadline)?),
+            None => Ok(rx.rx.recv_into(dst)?),
         })
     }
 }

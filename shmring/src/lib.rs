@@ -157,6 +157,8 @@
 
 pub mod broadcast;
 mod build;
+#[cfg(not(shmring_loom))]
+mod dyn_payload;
 mod error;
 pub mod framed;
 mod futex;

@@ -39,17 +39,7 @@ fn another_layout_is_refused_naming_both() {
     let name = unique_name("dyn-refuse");
     let _u = Unlink(name.clone());
     let _tx = Sender::<Tick>::create(name.as_str(), 8).unwrap();
-    let swapped = TypeLayout::structure(
-        "Tick",
-        24,
-        8,
-        vec![
-            FieldLayout::new("ts_ns", 0, u64::layout()),
-            FieldLayout::new("price", 8, f64::layout()),
-            FieldLayout::new("side", 16, u32::layout()),
-            FieldLayout::new("qty", 20, i32::layout()),
-        ],
-    );
+    let swapped = common::swapped_tick_layout();
     let err = DynReceiver::open(name.as_str(), swapped.clone()).unwrap_err();
     let text = err.to_string();
     assert!(

@@ -33,6 +33,24 @@ pub fn tick(i: u64) -> Tick {
     }
 }
 
+/// [`Tick`]'s layout with its last two fields swapped (`side` before `qty`): the same size
+/// and field types, which a name-and-size check would let through and the layout guard must
+/// refuse, naming both.
+pub fn swapped_tick_layout() -> shmring::TypeLayout {
+    use shmring::{FieldLayout, ShmType, TypeLayout};
+    TypeLayout::structure(
+        "Tick",
+        24,
+        8,
+        vec![
+            FieldLayout::new("ts_ns", 0, u64::layout()),
+            FieldLayout::new("price", 8, f64::layout()),
+            FieldLayout::new("side", 16, u32::layout()),
+            FieldLayout::new("qty", 20, i32::layout()),
+        ],
+    )
+}
+
 /// Environment variable that tells a re-executed test binary which role to play.
 pub const ROLE_VAR: &str = "SHMRING_TEST_ROLE";
 /// Environment variable carrying the segment name to a child.

@@ -10,8 +10,19 @@
  *   peer reserve RING N  send N messages built in place (reserve, write, commit), abandoning a
  *                        reservation before every tenth
  *   peer poll-ticks RING N  as `ticks`, waiting with poll(2) on the readiness descriptor
- *   peer open-as LABEL RING  open RING as a receiver with the table LABEL (tick, swapped,
- *                        narrow): print the status and the message
+ *   peer open-as LABEL RING [KIND]  open RING (KIND spsc, mpmc or broadcast; spsc if not
+ *                        given) as a receiver with the table LABEL (tick, swapped, narrow):
+ *                        print the status and the message
+ *   peer mpmc-send RING N P  open RING (a typed mpmc ring of Tick) as one more sender and send
+ *                        ticks 0..N with side = P (the producer)
+ *   peer mpmc-recv RING  open RING as one more receiver and receive ticks until every sender
+ *                        is gone: print how many and the sum of their ts_ns
+ *   peer bc-recv RING N  open RING (a typed broadcast ring of Tick) as a receiver, check ticks
+ *                        0..N in order, then the writer's departure
+ *   peer bc-send RING N  open RING as its writer and send ticks 0..N (lossless: waits for the
+ *                        slowest receiver)
+ *   peer bc-lag RING     create an overwriting broadcast ring of 8, write 20 ticks past its
+ *                        receiver: print the lag status, the missed count and what is left
  *
  * Compiled with the system cc: cc -std=c11 -Wall -Wextra -Werror -I include peer.c
  * libshmring_ffi.a -lpthread -ldl -lm
@@ -279,26 +290,145 @@ static int send_ticks(const char *ring, uint64_t n) {
     return 0;
 }
 
-static int open_as(const char *label, const char *ring) {
+static int open_as(const char *label, const char *ring, const char *kind) {
     const shmring_type *t = strcmp(label, "tick") == 0      ? &TICK
                             : strcmp(label, "swapped") == 0 ? &SWAPPED
                                                             : &NARROW;
-    shmring_spsc_receiver *rx = NULL;
-    shmring_status s = shmring_spsc_receiver_open(ring, t, &rx);
+    shmring_status s;
+    if (strcmp(kind, "mpmc") == 0) {
+        shmring_mpmc_receiver *rx = NULL;
+        s = shmring_mpmc_receiver_open(ring, t, &rx);
+        shmring_mpmc_receiver_close(rx);
+    } else if (strcmp(kind, "broadcast") == 0) {
+        shmring_broadcast_receiver *rx = NULL;
+        s = shmring_broadcast_receiver_open(ring, t, 0, &rx);
+        shmring_broadcast_receiver_close(rx);
+    } else {
+        shmring_spsc_receiver *rx = NULL;
+        s = shmring_spsc_receiver_open(ring, t, &rx);
+        shmring_spsc_receiver_close(rx);
+    }
     printf("%d %s\n", (int)s, s == SHMRING_OK ? "" : shmring_last_error_message());
-    shmring_spsc_receiver_close(rx);
+    return 0;
+}
+
+static int mpmc_send(const char *ring, uint64_t n, uint32_t producer) {
+    shmring_mpmc_sender *tx = NULL;
+    shmring_status s = shmring_mpmc_sender_open(ring, &TICK, &tx);
+    if (s != SHMRING_OK) return fail("open", s);
+    for (uint64_t i = 0; i < n; i++) {
+        Tick t = tick(i);
+        t.side = producer;
+        s = shmring_mpmc_send_timeout(tx, (const uint8_t *)&t, 30000000000ull);
+        if (s != SHMRING_OK) return fail("send", s);
+    }
+    printf("sent %llu ticks\n", (unsigned long long)n);
+    fflush(stdout);
+    shmring_mpmc_sender_close(tx);
+    return 0;
+}
+
+static int mpmc_recv(const char *ring) {
+    shmring_mpmc_receiver *rx = NULL;
+    shmring_status s = shmring_mpmc_receiver_open(ring, &TICK, &rx);
+    if (s != SHMRING_OK) return fail("open", s);
+    uint64_t count = 0, sum = 0;
+    for (;;) {
+        Tick t;
+        s = shmring_mpmc_recv_timeout(rx, (uint8_t *)&t, 30000000000ull);
+        if (s == SHMRING_DISCONNECTED) break;
+        if (s != SHMRING_OK) return fail("recv", s);
+        Tick want = tick(t.ts_ns);
+        want.side = t.side;
+        if (memcmp(&t, &want, sizeof t) != 0) return fail("torn tick", SHMRING_INTERNAL);
+        count++;
+        sum += t.ts_ns;
+    }
+    printf("received %llu sum %llu\n", (unsigned long long)count, (unsigned long long)sum);
+    shmring_mpmc_receiver_close(rx);
+    return 0;
+}
+
+static int bc_recv(const char *ring, uint64_t n) {
+    shmring_broadcast_receiver *rx = NULL;
+    shmring_status s = shmring_broadcast_receiver_open(ring, &TICK, 0, &rx);
+    if (s != SHMRING_OK) return fail("open", s);
+    for (uint64_t i = 0; i < n; i++) {
+        Tick t, want = tick(i);
+        s = shmring_broadcast_recv_timeout(rx, (uint8_t *)&t, 30000000000ull);
+        if (s != SHMRING_OK) return fail("recv", s);
+        if (memcmp(&t, &want, sizeof t) != 0) {
+            fprintf(stderr, "tick %llu differs\n", (unsigned long long)i);
+            return 1;
+        }
+    }
+    Tick t;
+    s = shmring_broadcast_recv_timeout(rx, (uint8_t *)&t, 30000000000ull);
+    printf("broadcast %llu, then status %d\n", (unsigned long long)n, (int)s);
+    shmring_broadcast_receiver_close(rx);
+    return 0;
+}
+
+static int bc_send(const char *ring, uint64_t n) {
+    shmring_broadcast_sender *tx = NULL;
+    shmring_status s = shmring_broadcast_sender_open(ring, &TICK, &tx);
+    if (s != SHMRING_OK) return fail("open", s);
+    for (uint64_t i = 0; i < n; i++) {
+        Tick t = tick(i);
+        s = shmring_broadcast_send(tx, (const uint8_t *)&t);
+        if (s != SHMRING_OK) return fail("send", s);
+    }
+    printf("sent %llu ticks\n", (unsigned long long)n);
+    fflush(stdout);
+    shmring_broadcast_sender_close(tx);
+    return 0;
+}
+
+static int bc_lag(const char *ring) {
+    shmring_broadcast_sender *tx = NULL;
+    shmring_broadcast_receiver *rx = NULL;
+    shmring_status s = shmring_broadcast_sender_create(ring, 8, &TICK, 7, &tx);
+    if (s != SHMRING_INVALID_ARGUMENT) return fail("policy 7 accepted", s);
+    s = shmring_broadcast_sender_create(ring, 8, &TICK, SHMRING_POLICY_OVERWRITE, &tx);
+    if (s != SHMRING_OK) return fail("create", s);
+    s = shmring_broadcast_receiver_open(ring, &TICK, 0, &rx);
+    if (s != SHMRING_OK) return fail("open", s);
+    for (uint64_t i = 0; i < 20; i++) {
+        Tick t = tick(i);
+        s = shmring_broadcast_try_send(tx, (const uint8_t *)&t);
+        if (s != SHMRING_OK) return fail("try_send", s);
+    }
+    Tick t;
+    s = shmring_broadcast_try_recv(rx, (uint8_t *)&t);
+    printf("status %d %s\n", (int)s, shmring_last_error_message());
+    uint64_t missed = 0, left = 0, next = 0;
+    if (shmring_broadcast_receiver_missed(rx, &missed) != SHMRING_OK) return fail("missed", s);
+    next = missed;
+    while ((s = shmring_broadcast_try_recv(rx, (uint8_t *)&t)) == SHMRING_OK) {
+        Tick want = tick(next++);
+        if (memcmp(&t, &want, sizeof t) != 0) return fail("tick after lag", SHMRING_INTERNAL);
+        left++;
+    }
+    printf("missed %llu left %llu then %d\n", (unsigned long long)missed,
+           (unsigned long long)left, (int)s);
+    shmring_broadcast_receiver_close(rx);
+    shmring_broadcast_sender_close(tx);
     return 0;
 }
 
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: peer layout RING | send RING N | recv RING N | echo PING PONG | ticks RING N | "
-                "send-ticks RING N | reserve RING N | poll-ticks RING N | open-as LABEL RING\n");
+                "send-ticks RING N | reserve RING N | poll-ticks RING N | open-as LABEL RING [KIND] | "
+                "mpmc-send RING N P | mpmc-recv RING | bc-recv RING N | bc-send RING N | bc-lag RING\n");
         return 2;
     }
     if (strcmp(argv[1], "layout") == 0) return layout(argv[2]);
     if (strcmp(argv[1], "echo") == 0 && argc > 3) return echo(argv[2], argv[3]);
-    if (strcmp(argv[1], "open-as") == 0 && argc > 3) return open_as(argv[2], argv[3]);
+    if (strcmp(argv[1], "open-as") == 0 && argc > 3)
+        return open_as(argv[2], argv[3], argc > 4 ? argv[4] : "spsc");
+    if (strcmp(argv[1], "mpmc-recv") == 0) return mpmc_recv(argv[2]);
+    if (strcmp(argv[1], "bc-lag") == 0) return bc_lag(argv[2]);
     uint64_t n = argc > 3 ? strtoull(argv[3], NULL, 10) : 0;
     if (strcmp(argv[1], "send") == 0) return send(argv[2], n);
     if (strcmp(argv[1], "recv") == 0) return recv(argv[2], n);
@@ -306,6 +436,10 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "send-ticks") == 0) return send_ticks(argv[2], n);
     if (strcmp(argv[1], "reserve") == 0) return reserve(argv[2], n);
     if (strcmp(argv[1], "poll-ticks") == 0) return poll_ticks(argv[2], n);
+    if (strcmp(argv[1], "mpmc-send") == 0 && argc > 4)
+        return mpmc_send(argv[2], n, (uint32_t)strtoul(argv[4], NULL, 10));
+    if (strcmp(argv[1], "bc-recv") == 0) return bc_recv(argv[2], n);
+    if (strcmp(argv[1], "bc-send") == 0) return bc_send(argv[2], n);
     fprintf(stderr, "unknown mode %s\n", argv[1]);
     return 2;
 }

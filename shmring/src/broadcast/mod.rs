@@ -49,9 +49,14 @@
 //! lossless writer as a receiver that stopped reading would. Never undefined behaviour, a
 //! panic or an endless loop.
 
+#[cfg(not(shmring_loom))]
+mod dynamic;
 mod error;
 mod receiver;
 mod sender;
+
+#[cfg(not(shmring_loom))]
+pub use dynamic::{DynReceiver, DynSender};
 
 #[cfg(all(feature = "tokio", not(shmring_loom)))]
 pub(crate) use error::received;
@@ -62,9 +67,9 @@ use std::sync::Arc;
 #[cfg(not(shmring_loom))]
 use std::time::{Duration, Instant};
 
-use crate::mpmc::layout::{CONTROL_SIZE, IDLE, geometry};
+use crate::mpmc::layout::{CONTROL_SIZE, IDLE};
 use crate::mpmc::{Area, Participant, Protocol, Role};
-use crate::storage::Geometry;
+use crate::storage::{Geometry, Sink, Source};
 use crate::sync::Ordering;
 use crate::wait::default_strategy;
 #[cfg(not(shmring_loom))]
@@ -208,10 +213,16 @@ fn oldest(tail: u64, capacity: u64) -> u64 {
 /// halve the cache lines a small message takes, and a receiver keeping pace with its writer
 /// pays for every line it pulls across.
 pub(crate) const fn slot_geometry<T>(overwrite: bool) -> Geometry {
+    slot_geometry_of(overwrite, size_of::<T>(), align_of::<T>())
+}
+
+/// [`slot_geometry`] for payloads of `size` bytes aligned to `align` (a type known at run
+/// time).
+pub(crate) const fn slot_geometry_of(overwrite: bool, size: usize, align: usize) -> Geometry {
     if overwrite {
-        geometry::<T>()
+        Geometry::stamped_of(CONTROL_SIZE, size, align)
     } else {
-        Geometry::packed::<T>(CONTROL_SIZE)
+        Geometry::packed_of(CONTROL_SIZE, size, align)
     }
 }
 
@@ -311,14 +322,18 @@ pub(crate) enum Slot {
 /// stamp, checked before and after the copy (the seqlock), in an overwrite ring; as it is in
 /// a lossless one, whose writer never rewrites a slot a receiver it knows has not read.
 #[inline]
-pub(crate) fn read_slot<T: ShmType>(area: &Area<T>, position: u64, dst: &mut T) -> Slot {
+pub(crate) fn read_slot<T: ShmType>(
+    area: &Area<T>,
+    position: u64,
+    dst: &mut (impl Sink<T> + ?Sized),
+) -> Slot {
     let storage = area.storage();
     if !storage.is_stamped() {
         // The lossless protocol keeps the writer off a published slot until this receiver's
         // announced cursor (never ahead of the real one) passes it; a hostile writer there
         // only changes the bytes copied (`T` is Pod).
         // SAFETY: the slot lies inside the area and is published (below the tail).
-        unsafe { storage.read_to(position, dst) };
+        unsafe { dst.take(storage, position) };
         return Slot::Copied;
     }
     let stamp = storage.stamp(position);
@@ -334,7 +349,7 @@ pub(crate) fn read_slot<T: ShmType>(area: &Area<T>, position: u64, dst: &mut T) 
     }
     // SAFETY: the slot of `position` lies inside the area; the copy may race with the
     // writer, and is discarded below unless the stamp is unchanged after it.
-    unsafe { storage.read_shared(position, dst) };
+    unsafe { dst.take_shared(storage, position) };
     crate::sync::fence(Ordering::Acquire);
     if stamp.load(Ordering::Relaxed) != before {
         return Slot::Overwritten;
@@ -344,7 +359,7 @@ pub(crate) fn read_slot<T: ShmType>(area: &Area<T>, position: u64, dst: &mut T) 
 
 /// The area of a broadcast segment, its tail checked.
 #[cfg(not(shmring_loom))]
-fn area_of<T: ShmType>(segment: &Segment) -> Result<Area<T>, OpenError> {
+fn area_of<T: ShmType>(segment: &Segment, geometry: Geometry) -> Result<Area<T>, OpenError> {
     let capacity = segment.info().capacity;
     let bad = |field: &'static str, value: u64| OpenError::Corrupted {
         name: segment.name().to_owned(),
@@ -353,11 +368,10 @@ fn area_of<T: ShmType>(segment: &Segment) -> Result<Area<T>, OpenError> {
     if capacity < 2 {
         return Err(bad("capacity", capacity));
     }
-    let geometry = slot_geometry::<T>(segment.info().overwrite);
     let fenced = segment.info().fence_every_send;
     // The segment is kept alive in the participant next to the area.
     // SAFETY: `open_segment` (or our create) checked the area holds the control block and
-    // `capacity` (a power of two) page-aligned slots of T laid out as the policy says.
+    // `capacity` (a power of two) page-aligned slots laid out as `geometry`, the policy's.
     let area = unsafe { Area::<T>::with_geometry(segment.area_ptr(), capacity, geometry, fenced) };
     let tail = area.tail().load(Ordering::Acquire);
     if tail >= MAX_POSITION {
@@ -366,10 +380,15 @@ fn area_of<T: ShmType>(segment: &Segment) -> Result<Area<T>, OpenError> {
     Ok(area)
 }
 
-/// Joins `segment` as `role` of the broadcast protocol.
+/// Joins `segment`, whose slots are laid out as `geometry`, as `role` of the broadcast
+/// protocol.
 #[cfg(not(shmring_loom))]
-fn join<T: ShmType>(segment: Arc<Segment>, role: Role) -> Result<Participant<T>, OpenError> {
-    let area = area_of::<T>(&segment)?;
+fn join<T: ShmType>(
+    segment: Arc<Segment>,
+    role: Role,
+    geometry: Geometry,
+) -> Result<Participant<T>, OpenError> {
+    let area = area_of::<T>(&segment, geometry)?;
     let name = segment.name().to_owned();
     Participant::join(area, Protocol::Cursors, role, name, Some(segment))
 }

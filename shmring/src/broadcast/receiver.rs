@@ -65,8 +65,24 @@ impl<T: ShmType> Receiver<T> {
         segment: Arc<Segment>,
         from_oldest: bool,
     ) -> Result<Receiver<T>, OpenError> {
+        let geometry = slot_geometry::<T>(segment.info().overwrite);
+        Receiver::attach_laid_out(segment, from_oldest, geometry)
+    }
+
+    /// A receiver of `segment`, whose slots are laid out as `geometry` (the payload type is
+    /// known at run time: [`DynReceiver`](super::DynReceiver)).
+    #[cfg(not(shmring_loom))]
+    pub(crate) fn attach_laid_out(
+        segment: Arc<Segment>,
+        from_oldest: bool,
+        geometry: Geometry,
+    ) -> Result<Receiver<T>, OpenError> {
         let overwrite = segment.info().overwrite;
-        Receiver::from_shared(join(segment, Role::Receiver)?, overwrite, from_oldest)
+        Receiver::from_shared(
+            join(segment, Role::Receiver, geometry)?,
+            overwrite,
+            from_oldest,
+        )
     }
 
     /// Sets how this handle waits when the ring is empty.
@@ -310,7 +326,7 @@ impl<T: ShmType> Receiver<T> {
     #[inline]
     pub(super) fn recv_into_until(
         &mut self,
-        dst: &mut T,
+        dst: &mut (impl Sink<T> + ?Sized),
         deadline: Option<std::time::Instant>,
     ) -> Result<(), RecvTimeoutError> {
         let first = self.pop(dst, false);
@@ -325,7 +341,7 @@ impl<T: ShmType> Receiver<T> {
     #[inline(never)]
     fn wait_into(
         &mut self,
-        dst: &mut T,
+        dst: &mut (impl Sink<T> + ?Sized),
         deadline: Option<std::time::Instant>,
     ) -> Result<(), RecvTimeoutError> {
         let area = self.shared.area.clone();
@@ -339,7 +355,11 @@ impl<T: ShmType> Receiver<T> {
     /// tail last read covers the cursor and the copy is whole — inline; the rest
     /// ([`pop_slow`](Receiver::pop_slow)) out of line.
     #[inline]
-    pub(super) fn pop(&mut self, dst: &mut T, force: bool) -> Result<(), TryRecvError> {
+    pub(super) fn pop(
+        &mut self,
+        dst: &mut (impl Sink<T> + ?Sized),
+        force: bool,
+    ) -> Result<(), TryRecvError> {
         let position = self.cursor;
         if position < self.tail
             && self.tail - position <= self.shared.area.capacity()
@@ -356,7 +376,11 @@ impl<T: ShmType> Receiver<T> {
     /// overtaken, or the ring is corrupted.
     #[cold]
     #[inline(never)]
-    fn pop_slow(&mut self, dst: &mut T, force: bool) -> Result<(), TryRecvError> {
+    fn pop_slow(
+        &mut self,
+        dst: &mut (impl Sink<T> + ?Sized),
+        force: bool,
+    ) -> Result<(), TryRecvError> {
         let position = self.next_position(force)?;
         match read_slot(&self.shared.area, position, dst) {
             Slot::Copied => {

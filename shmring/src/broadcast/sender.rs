@@ -48,8 +48,19 @@ impl<T: ShmType> Sender<T> {
 
     #[cfg(not(shmring_loom))]
     pub(crate) fn attach(segment: Arc<Segment>) -> Result<Sender<T>, OpenError> {
+        let geometry = slot_geometry::<T>(segment.info().overwrite);
+        Sender::attach_laid_out(segment, geometry)
+    }
+
+    /// The writer of `segment`, whose slots are laid out as `geometry` (the payload type is
+    /// known at run time: [`DynSender`](super::DynSender)).
+    #[cfg(not(shmring_loom))]
+    pub(crate) fn attach_laid_out(
+        segment: Arc<Segment>,
+        geometry: Geometry,
+    ) -> Result<Sender<T>, OpenError> {
         let overwrite = segment.info().overwrite;
-        Sender::from_shared(join(segment, Role::Sender)?, overwrite)
+        Sender::from_shared(join(segment, Role::Sender, geometry)?, overwrite)
     }
 
     /// Sets how this handle waits when a lossless ring is full.
@@ -229,7 +240,7 @@ impl<T: ShmType> Sender<T> {
     #[inline]
     pub(super) fn send_until(
         &mut self,
-        value: &T,
+        value: &(impl Source<T> + ?Sized),
         deadline: Option<std::time::Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
         let pos = self.tail;
@@ -258,7 +269,7 @@ impl<T: ShmType> Sender<T> {
     #[inline(never)]
     fn send_slow(
         &mut self,
-        value: &T,
+        value: &(impl Source<T> + ?Sized),
         deadline: Option<std::time::Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
         let pos = self.reserve_until(1, deadline)?;
@@ -309,7 +320,11 @@ impl<T: ShmType> Sender<T> {
     }
 
     /// One attempt: write `*value` at the tail, if a lossless ring's receivers left room.
-    pub(super) fn push(&mut self, value: &T, force: bool) -> Result<(), TrySendError<()>> {
+    pub(super) fn push(
+        &mut self,
+        value: &(impl Source<T> + ?Sized),
+        force: bool,
+    ) -> Result<(), TrySendError<()>> {
         let pos = self.reserve(1, force)?;
         self.write_slot(pos, value);
         self.publish(pos + 1);
@@ -337,13 +352,13 @@ impl<T: ShmType> Sender<T> {
     /// Writes `*value` into the slot of `pos` (reserved, not yet published): under its stamp
     /// in an overwrite ring; as it is in a lossless one, where no receiver reads it now.
     #[inline]
-    pub(crate) fn write_slot(&mut self, pos: u64, value: &T) {
+    pub(crate) fn write_slot(&mut self, pos: u64, value: &(impl Source<T> + ?Sized)) {
         let storage = self.shared.area.storage();
         if !storage.is_stamped() {
             // SAFETY: this handle is the ring's only writer and the slot of `pos` lies inside
             // the area; lossless, every receiver it knows has read the position this slot
             // held (`reserve`), and one joining now starts past it.
-            unsafe { storage.write_from(pos, value) };
+            unsafe { value.put(storage, pos) };
             return;
         }
         let stamp = storage.stamp(pos);
@@ -354,7 +369,7 @@ impl<T: ShmType> Sender<T> {
         // SAFETY: this handle is the ring's only writer (its role claimed in the table) and
         // the slot of `pos` lies inside the area; receivers copying it meanwhile discard
         // their copy by the stamp.
-        unsafe { storage.write_shared(pos, value) };
+        unsafe { value.put_shared(storage, pos) };
         stamp.store(written(pos), Ordering::Release);
     }
 

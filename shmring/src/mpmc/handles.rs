@@ -25,11 +25,18 @@ macro_rules! common_handle_methods {
 
             #[cfg(not(shmring_loom))]
             pub(super) fn attach(segment: Arc<Segment>) -> Result<$handle<T>, OpenError> {
-                Ok($handle::from_shared(attach(segment, $role)?))
+                $handle::attach_laid_out(segment, layout::geometry::<T>())
             }
 
-
-
+            /// Attaches to `segment`, whose slots are laid out as `geometry` (the payload
+            /// type is known at run time: [`DynSender`](super::DynSender)).
+            #[cfg(not(shmring_loom))]
+            pub(super) fn attach_laid_out(
+                segment: Arc<Segment>,
+                geometry: crate::storage::Geometry,
+            ) -> Result<$handle<T>, OpenError> {
+                Ok($handle::from_shared(attach(segment, $role, geometry)?))
+            }
 
 
             /// Sets how this handle waits (clones made afterwards inherit it).

@@ -133,22 +133,9 @@ impl<T> Clone for Area<T> {
 }
 
 impl<T: Copy> Area<T> {
-    /// # Safety
-    ///
-    /// As for [`Storage::new`] with [`geometry::<T>()`](geometry): `base` is 128-byte aligned
-    /// and valid for `geometry::<T>().area_size(capacity)` bytes while in use.
-    #[cfg(not(shmring_loom))]
-    pub unsafe fn new(
-        base: std::ptr::NonNull<u8>,
-        capacity: u64,
-        fence_every_send: bool,
-    ) -> Area<T> {
-        // SAFETY: forwarded contract.
-        unsafe { Area::with_geometry(base, capacity, geometry::<T>(), fence_every_send) }
-    }
-
-    /// The control block and table of this layout over slots laid out as `geometry` (the
-    /// many-producer framed ring: bytes).
+    /// The control block and table of this layout over slots laid out as `geometry`
+    /// ([`geometry::<T>()`](geometry) for typed rings; bytes for the many-producer framed ring;
+    /// a run-time payload's for `DynSender`).
     ///
     /// # Safety
     ///

@@ -69,6 +69,8 @@
 //! forward and stay within a capacity of each other); a violation makes the handle return
 //! `Corrupted` from then on — never undefined behaviour, a panic or an endless loop.
 
+#[cfg(not(shmring_loom))]
+mod dynamic;
 pub mod layout;
 #[allow(unused_imports)]
 use layout::*;
@@ -78,6 +80,8 @@ mod sender;
 mod table;
 mod vyukov;
 
+#[cfg(not(shmring_loom))]
+pub use dynamic::{DynReceiver, DynSender};
 #[cfg(not(shmring_loom))]
 use table::attach;
 pub(crate) use table::{LaneGuard, participant_core};

@@ -152,7 +152,7 @@ impl<T: ShmType> Receiver<T> {
 
     pub(super) fn recv_into_until(
         &self,
-        value: &mut T,
+        value: &mut (impl crate::storage::Sink<T> + ?Sized),
         deadline: Option<Instant>,
     ) -> Result<(), RecvTimeoutError> {
         let shared = &*self.shared;

@@ -127,7 +127,7 @@ impl<T: ShmType> Sender<T> {
 
     pub(super) fn send_ref_until(
         &self,
-        value: &T,
+        value: &(impl crate::storage::Source<T> + ?Sized),
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
         let shared = &*self.shared;

@@ -10,10 +10,11 @@ use crate::liveness;
 pub(super) fn attach<T: ShmType>(
     segment: Arc<Segment>,
     role: Role,
+    geometry: crate::storage::Geometry,
 ) -> Result<Participant<T>, OpenError> {
     // SAFETY: `open_ring` (or our own create) checked that the area holds the control block
-    // and `capacity` stamped slots of T; the area is page aligned; the segment is kept alive
-    // in the participant next to the area.
+    // and `capacity` stamped slots laid out as `geometry`; the area is page aligned; the
+    // segment is kept alive in the participant next to the area.
     let capacity = segment.info().capacity;
     if capacity < 2 {
         return Err(OpenError::Corrupted {
@@ -26,7 +27,7 @@ pub(super) fn attach<T: ShmType>(
     }
     let fenced = segment.info().fence_every_send;
     // SAFETY: see above; the capacity was checked to be a power of two by `open_ring`.
-    let area = unsafe { Area::<T>::new(segment.area_ptr(), capacity, fenced) };
+    let area = unsafe { Area::<T>::with_geometry(segment.area_ptr(), capacity, geometry, fenced) };
     let head = area.head().load(Ordering::Acquire);
     let tail = area.tail().load(Ordering::Acquire);
     if head > tail || tail - head > area.capacity() || tail & TOMBSTONE != 0 {

@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::storage::{Sink, Source};
 
 /// Whether the slot of position `pos`, stamped `stamp`, makes the ring full for a producer
 /// at `pos`: the previous lap's message is still unconsumed (or being consumed), or its
@@ -30,7 +31,7 @@ impl<T: ShmType> Participant<T> {
     /// load of the line the consumers write costs a round trip). A run of lost CAS races is
     /// `InFlight`.
     #[inline]
-    pub(super) fn push(&self, value: &T, exact: bool) -> Result<Found, ()> {
+    pub(super) fn push<V: Source<T> + ?Sized>(&self, value: &V, exact: bool) -> Result<Found, ()> {
         let area = &self.area;
         let cap = area.capacity();
         let lane = self.lane();
@@ -54,7 +55,7 @@ impl<T: ShmType> Participant<T> {
                     Ok(_) => {
                         // SAFETY: the CAS made this process the only writer of the slot of
                         // `pos` until its stamp says published; consumers read it only then.
-                        unsafe { area.storage().write_from(pos, value) };
+                        unsafe { value.put(area.storage(), pos) };
                         area.store_stamp(pos, pos + 1, Ordering::Release);
                         lane.set(IDLE);
                         drop(lane);
@@ -92,7 +93,7 @@ impl<T: ShmType> Participant<T> {
     /// and a slot at `head` claimed by a producer that has not published it yet (`tail` is
     /// past it) is [`Found::InFlight`]; without, both are `Nothing` and `tail` is not read (as
     /// in [`push`](Participant::push)). A run of lost CAS races is `InFlight`.
-    pub(super) fn pop(&self, dst: &mut T, exact: bool) -> Result<Found, ()> {
+    pub(super) fn pop<D: Sink<T> + ?Sized>(&self, dst: &mut D, exact: bool) -> Result<Found, ()> {
         let area = &self.area;
         let cap = area.capacity();
         let lane = self.lane();
@@ -117,7 +118,7 @@ impl<T: ShmType> Participant<T> {
                             // SAFETY: the slot is published (stamp pos + 1, Acquire) and the
                             // CAS made this process its only reader; no producer writes it
                             // until the stamp below releases it.
-                            unsafe { area.storage().read_to(pos, dst) };
+                            unsafe { dst.take(area.storage(), pos) };
                         }
                         area.store_stamp(pos, pos + cap, Ordering::Release);
                         lane.set(IDLE);
@@ -307,7 +308,7 @@ impl<T: ShmType> Participant<T> {
     /// (the waiting loops and async sends retry on their own and pass `false`).
     pub(super) fn try_send_ref<const PATIENT: bool>(
         &self,
-        value: &T,
+        value: &(impl Source<T> + ?Sized),
         force: bool,
     ) -> Result<(), TrySendError<()>> {
         if self.is_corrupted() {
@@ -336,7 +337,7 @@ impl<T: ShmType> Participant<T> {
     /// waiting out a producer in the middle of writing the slot at `head`.
     pub(super) fn try_recv_into<const PATIENT: bool>(
         &self,
-        dst: &mut T,
+        dst: &mut (impl Sink<T> + ?Sized),
         force: bool,
     ) -> Result<(), TryRecvError> {
         if self.is_corrupted() {

@@ -7,26 +7,8 @@
 #[allow(unused_imports)]
 use super::*;
 use crate::TypeLayout;
+use crate::dyn_payload::{self, Shape, check_len, whole_payloads};
 use crate::storage::Geometry;
-
-/// The slot geometry of payloads laid out as `layout`, if a ring can hold them.
-fn dyn_geometry(layout: &TypeLayout, location: &Location) -> Result<Geometry, OpenError> {
-    let (size, align) = (layout.size(), layout.align());
-    if size == 0 || !align.is_power_of_two() || align > 4096 || size % align != 0 {
-        return Err(OpenError::InvalidConfig {
-            name: location.display_name(),
-            reason: format!(
-                "payload {layout} cannot be a ring's slot (size a positive multiple of a \
-                 power-of-two alignment up to 4096)"
-            ),
-        });
-    }
-    let size = usize::try_from(size).map_err(|_| OpenError::InvalidConfig {
-        name: location.display_name(),
-        reason: format!("payload {layout} is too large"),
-    })?;
-    Ok(Geometry::packed_of(CONTROL_SIZE, size, align as usize))
-}
 
 /// The segment of a new ring for `layout`, or the existing one checked against it.
 fn segment(
@@ -34,24 +16,13 @@ fn segment(
     layout: &TypeLayout,
     create: Option<u64>,
 ) -> Result<(Arc<Segment>, Geometry), OpenError> {
-    let geometry = dyn_geometry(layout, &location)?;
+    let shape = Shape::of(layout, &location)?;
+    let geometry = Geometry::packed_of(CONTROL_SIZE, shape.size, shape.align);
     let segment = match create {
-        Some(capacity) => crate::build::create_with(
-            crate::storage::ring_options_as(
-                RingKind::Spsc,
-                layout.clone(),
-                capacity,
-                geometry,
-                &location,
-            ),
-            location,
-            &crate::RingOptions::<()>::new(),
-        )?,
-        None => {
-            crate::storage::open_ring_laid_out(RingKind::Spsc, layout.clone(), location, |_| {
-                geometry
-            })?
+        Some(capacity) => {
+            dyn_payload::create(RingKind::Spsc, location, layout, capacity, geometry, |o| o)?
         }
+        None => dyn_payload::open(RingKind::Spsc, location, layout, |_| geometry)?,
     };
     Ok((Arc::new(segment), geometry))
 }
@@ -98,14 +69,6 @@ pub struct DynSender {
 pub struct DynReceiver {
     rx: Receiver<u8>,
     size: usize,
-}
-
-/// Panics unless `len` is the payload size (a caller's mistake, as `copy_from_slice`'s).
-fn check_len(len: usize, size: usize) {
-    assert_eq!(
-        len, size,
-        "a message of this ring is one payload of {size} bytes, not {len}"
-    );
 }
 
 impl DynSender {
@@ -238,13 +201,7 @@ impl DynSender {
         deadline: Instant,
     ) -> Result<usize, SendTimeoutError<()>> {
         let size = self.size;
-        assert_eq!(
-            msgs.len() % size,
-            0,
-            "messages of this ring are payloads of {size} bytes; {} bytes are not a whole number",
-            msgs.len()
-        );
-        let total = msgs.len() / size;
+        let total = whole_payloads(msgs.len(), size);
         let mut sent = 0;
         while sent < total {
             let rest = &msgs[sent * size..];
@@ -438,12 +395,7 @@ impl DynReceiver {
     /// ```
     pub fn try_recv_many(&mut self, dst: &mut [u8]) -> Result<usize, TryRecvError> {
         let size = self.size;
-        assert_eq!(
-            dst.len() % size,
-            0,
-            "messages of this ring are payloads of {size} bytes; {} bytes are not a whole number",
-            dst.len()
-        );
+        whole_payloads(dst.len(), size);
         self.rx.pop_payloads(dst, size, false)
     }
 

@@ -233,15 +233,25 @@ impl<T: Copy> Storage<T> {
         }
     }
 
+    /// Bytes a slot has for its payload (the stride past the stamp, padding included).
+    #[inline]
+    fn payload_room(&self) -> usize {
+        self.geometry.stride - self.geometry.value_offset
+    }
+
     /// Copies `src`, one whole payload of a type known only at run time (as many bytes as
     /// a slot's payload), into the slot of `pos`.
     ///
     /// # Safety
     ///
-    /// As for [`Storage::write`]; `src.len()` is the slot's payload size.
+    /// As for [`Storage::write`]; `src.len()` is the payload size the slots were laid out
+    /// for (checked against the slot's room: a longer one panics, never overruns).
     #[inline]
     pub unsafe fn write_payload(&self, pos: u64, src: &[u8]) {
-        debug_assert_eq!(src.len(), self.geometry.stride - self.geometry.value_offset);
+        assert!(
+            src.len() <= self.payload_room(),
+            "payload larger than its slot"
+        );
         // SAFETY: the payload of one slot lies inside the slot array (`slot`), `src` has
         // its length, and is process-local memory (no overlap); the slot is the caller's.
         unsafe {
@@ -257,10 +267,14 @@ impl<T: Copy> Storage<T> {
     ///
     /// # Safety
     ///
-    /// As for [`Storage::read`]; `dst.len()` is the slot's payload size.
+    /// As for [`Storage::read`]; `dst.len()` is the payload size the slots were laid out
+    /// for (checked as in `write_payload`).
     #[inline]
     pub unsafe fn read_payload(&self, pos: u64, dst: &mut [u8]) {
-        debug_assert_eq!(dst.len(), self.geometry.stride - self.geometry.value_offset);
+        assert!(
+            dst.len() <= self.payload_room(),
+            "payload larger than its slot"
+        );
         // SAFETY: as in `write_payload`, with source and destination swapped.
         unsafe {
             std::ptr::copy_nonoverlapping(

@@ -47,15 +47,17 @@ impl Geometry {
 
     /// Slots that start with a 64-bit stamp (mpmc): `[stamp u64][payload][padding]`.
     pub const fn stamped<T>(control: usize) -> Geometry {
-        let align = if align_of::<T>() > 8 {
-            align_of::<T>()
-        } else {
-            8
-        };
+        Geometry::stamped_of(control, size_of::<T>(), align_of::<T>())
+    }
+
+    /// Stamped slots for payloads of `size` bytes aligned to `align` (a type known at run
+    /// time).
+    pub const fn stamped_of(control: usize, size: usize, align: usize) -> Geometry {
+        let align = if align > 8 { align } else { 8 };
         Geometry {
             control,
             value_offset: align,
-            stride: (align + size_of::<T>()).next_multiple_of(align),
+            stride: (align + size).next_multiple_of(align),
             align,
         }
     }
@@ -188,7 +190,10 @@ pub(crate) use mapped::Storage;
 #[cfg(shmring_loom)]
 pub(crate) use model::Storage;
 
+pub(crate) use payload::{Sink, Source};
+
 #[cfg(not(shmring_loom))]
 mod mapped;
 #[cfg(shmring_loom)]
 mod model;
+mod payload;
