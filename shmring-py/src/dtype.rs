@@ -128,3 +128,49 @@ pub(crate) fn ring_layout(
 pub(crate) fn numpy(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     py.import("numpy")
 }
+
+/// One record of `dtype` (its bytes in `payload`) as a numpy structured scalar.
+pub(crate) fn record_scalar<'py>(
+    dtype: &Bound<'py, PyAny>,
+    payload: &mut [u8],
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = dtype.py();
+    let descr = dtype.cast::<PyArrayDescr>()?;
+    // SAFETY: `payload` holds one record of the dtype's `itemsize` bytes (a ring's payload
+    // size is its dtype's); with no base object numpy copies the bytes into the new scalar,
+    // and it does not take over the descriptor reference passed.
+    let scalar = unsafe {
+        PY_ARRAY_API.PyArray_Scalar(
+            py,
+            payload.as_mut_ptr().cast(),
+            descr.as_dtype_ptr(),
+            std::ptr::null_mut(),
+        )
+    };
+    // SAFETY: a new reference or NULL with the Python error set.
+    unsafe { Bound::from_owned_ptr_or_err(py, scalar) }
+}
+
+/// `record` (a structured scalar, a tuple of field values…) as a 0-d array of `dtype`, or
+/// `ValueError` if it is many records.
+pub(crate) fn one_record<'py>(
+    record: &Bound<'py, PyAny>,
+    dtype: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let array = numpy(record.py())?.call_method1("asarray", (record, dtype))?;
+    if array.getattr("ndim")?.extract::<usize>()? != 0 {
+        return Err(PyValueError::new_err(
+            "send takes one record; send_many takes an array",
+        ));
+    }
+    Ok(array)
+}
+
+/// The bytes of `array`'s records converted to `dtype`, back to back.
+pub(crate) fn records_bytes(
+    array: &Bound<'_, PyAny>,
+    dtype: &Bound<'_, PyAny>,
+) -> PyResult<Vec<u8>> {
+    let array = numpy(array.py())?.call_method1("ascontiguousarray", (array, dtype))?;
+    array.call_method0("tobytes")?.extract()
+}

@@ -143,3 +143,27 @@ pub(crate) fn broadcast_error(e: shmring::broadcast::RecvTimeoutError) -> PyErr 
         E::Corrupted => CorruptedError::new_err(e.to_string()),
     }
 }
+
+/// The Python error of a typed send of `total` records that stopped after `sent`.
+pub(crate) fn records_send_error(
+    e: shmring::SendTimeoutError<()>,
+    sent: usize,
+    total: usize,
+) -> PyErr {
+    use shmring::SendTimeoutError as E;
+    match e {
+        E::Timeout(()) => PyTimeoutError::new_err(format!("{e}: {sent} of {total} records sent")),
+        E::Disconnected(()) => DisconnectedError::new_err(e.to_string()),
+        E::Corrupted(()) => CorruptedError::new_err(e.to_string()),
+    }
+}
+
+/// The Python error of a failed non-blocking broadcast receive (`Empty` is not one).
+pub(crate) fn broadcast_try_error(e: shmring::broadcast::TryRecvError) -> PyErr {
+    use shmring::broadcast::{RecvTimeoutError as R, TryRecvError as E};
+    broadcast_error(match e {
+        E::Lagged(n) => R::Lagged(n),
+        E::Disconnected => R::Disconnected,
+        E::Empty | E::Corrupted => R::Corrupted,
+    })
+}

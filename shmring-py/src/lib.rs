@@ -1,5 +1,6 @@
 //! The `shmring` Python package's extension module (`shmring._shmring`): byte rings (any number
-//! of senders, one receiver) and typed spsc rings whose payload is a numpy structured dtype,
+//! of senders, one receiver), byte and typed broadcast rings, and typed spsc rings whose payload
+//! is a numpy structured dtype,
 //! checked against the ring's layout like a Rust `#[derive(ShmType)]` struct. Blocking calls
 //! release the GIL and wake every 50 ms to honour Ctrl-C; errors are Python exceptions with the
 //! Rust error's message. `python/shmring/__init__.pyi` documents the API for type checkers.
@@ -67,12 +68,14 @@ mod bytes;
 mod dtype;
 mod errors;
 mod typed;
+mod typed_broadcast;
 
 use broadcast::*;
 use bytes::*;
 use dtype::*;
 use errors::*;
 use typed::*;
+use typed_broadcast::*;
 
 /// The description and fingerprint of a structured dtype as the Rust struct `type_name`:
 /// what a ring's header would hold.
@@ -91,6 +94,8 @@ fn _shmring(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Sender>()?;
     m.add_class::<BroadcastSender>()?;
     m.add_class::<BroadcastReceiver>()?;
+    m.add_class::<TypedBroadcastSender>()?;
+    m.add_class::<TypedBroadcastReceiver>()?;
     m.add_function(wrap_pyfunction!(describe, m)?)?;
     m.add("ShmringError", py.get_type::<ShmringError>())?;
     m.add(

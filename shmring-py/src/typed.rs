@@ -77,20 +77,7 @@ impl Receiver (rx) iterates PyAny {
             .map_err(recv_error)?,
             Err(e) => return Err(try_recv_error(e)),
         }
-        let descr = self.dtype.bind(py).cast::<PyArrayDescr>()?;
-        // SAFETY: `scratch` holds one payload of the dtype's `itemsize` bytes (the ring's
-        // payload size is the dtype's); with no base object numpy copies the bytes into the
-        // new scalar, and it does not take over the descriptor reference passed.
-        let scalar = unsafe {
-            PY_ARRAY_API.PyArray_Scalar(
-                py,
-                scratch.as_mut_ptr().cast(),
-                descr.as_dtype_ptr(),
-                std::ptr::null_mut(),
-            )
-        };
-        // SAFETY: a new reference or NULL with the Python error set.
-        unsafe { Bound::from_owned_ptr_or_err(py, scalar) }
+        record_scalar(self.dtype.bind(py), scratch)
     }
 
     /// Up to `n` records as a numpy array: waits for the first (at most `timeout` seconds),
@@ -199,12 +186,7 @@ impl Sender (tx) {
         record: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<()> {
-        let array = numpy(py)?.call_method1("asarray", (record, self.dtype.bind(py)))?;
-        if array.getattr("ndim")?.extract::<usize>()? != 0 {
-            return Err(PyValueError::new_err(
-                "send takes one record; send_many takes an array",
-            ));
-        }
+        let array = one_record(record, self.dtype.bind(py))?;
         self.send_many(py, &array, timeout)
     }
 
@@ -216,8 +198,7 @@ impl Sender (tx) {
         array: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<()> {
-        let array = numpy(py)?.call_method1("ascontiguousarray", (array, self.dtype.bind(py)))?;
-        let bytes: Vec<u8> = array.call_method0("tobytes")?.extract()?;
+        let bytes = records_bytes(array, self.dtype.bind(py))?;
         let mut guard = self.tx.lock()?;
         let tx = guard.as_mut().expect("checked open");
         let size = tx.payload_size();
@@ -236,16 +217,7 @@ impl Sender (tx) {
             },
             |e: &shmring::SendTimeoutError<()>| e.is_timeout(),
         )?
-        .map_err(|e| match e {
-            shmring::SendTimeoutError::Timeout(()) => PyTimeoutError::new_err(format!(
-                "{e}: {sent} of {} records sent",
-                bytes.len() / size
-            )),
-            shmring::SendTimeoutError::Disconnected(()) => {
-                DisconnectedError::new_err(e.to_string())
-            }
-            shmring::SendTimeoutError::Corrupted(()) => CorruptedError::new_err(e.to_string()),
-        })?;
+        .map_err(|e| records_send_error(e, sent, bytes.len() / size))?;
         Ok(())
     }
 

@@ -244,3 +244,67 @@ def test_an_overwritten_broadcast_receiver_is_told_how_many_it_missed(name):
             while last < 999:
                 last = int.from_bytes(rx.recv(timeout=10), "little")
             assert last == 999
+
+
+def _typed_broadcast_reader(name, results, n):
+    rx = open_when_there(lambda: shmring.TypedBroadcastReceiver.open(name, TICK))
+    with rx:
+        got, count = [], 0
+        while count < n:
+            batch = rx.recv_many(1024, timeout=10)
+            got.append(batch)
+            count += len(batch)
+        with pytest.raises(shmring.DisconnectedError):
+            rx.recv(timeout=10)
+    results.put(np.array_equal(np.concatenate(got), ticks(0, n)))
+
+
+def test_a_rust_tick_broadcast_fans_out_to_two_python_readers(name):
+    n = 20_000
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    peer = subprocess.Popen([TICK_PEER, "broadcast", name, str(n), "2"])
+    try:
+        readers = [ctx.Process(target=_typed_broadcast_reader, args=(name, results, n))
+                   for _ in range(2)]
+        for p in readers:
+            p.start()
+        assert [results.get(timeout=60), results.get(timeout=60)] == [True, True]
+        for p in readers:
+            p.join(timeout=10)
+            assert p.exitcode == 0
+        assert peer.wait(timeout=30) == 0
+    finally:
+        peer.kill()
+
+
+def test_a_typed_broadcast_refuses_a_swapped_dtype_and_reports_lag(name):
+    with shmring.TypedBroadcastSender.create(name, 8, TICK, "Tick", overwrite=True) as tx:
+        with pytest.raises(shmring.IncompatibleLayoutError) as refused:
+            shmring.TypedBroadcastReceiver.open(name, SWAPPED)
+        text = str(refused.value)
+        assert "qty: i32 @16, side: u32 @20" in text and "side: u32 @16, qty: i32 @20" in text
+        with shmring.TypedBroadcastReceiver.open(name, TICK) as rx:
+            assert tx.receiver_count == 1
+            tx.send_many(ticks(0, 3), timeout=10)
+            assert np.array_equal(rx.recv_many(10, timeout=10), ticks(0, 3))
+            # 20 more into a ring of 8: the oldest 7 are left, 13 missed.
+            tx.send_many(ticks(3, 20), timeout=10)
+            with pytest.raises(shmring.LaggedError) as lag:
+                rx.recv(timeout=10)
+            assert lag.value.args[1] == 13
+            assert rx.recv(timeout=10) == ticks(16, 1)[0]
+            assert np.array_equal(rx.recv_many(10, timeout=10), ticks(17, 6))
+            # recv_many reports a lag too, then goes on from the oldest held.
+            tx.send_many(ticks(23, 2), timeout=10)
+            assert rx.recv(timeout=10) == ticks(23, 1)[0]
+            tx.send_many(ticks(25, 30), timeout=10)
+            with pytest.raises(shmring.LaggedError) as lag:
+                rx.recv_many(10, timeout=10)
+            assert lag.value.args[1] == 48 - 24
+            assert np.array_equal(rx.recv_many(10, timeout=10), ticks(48, 7))
+            with pytest.raises(TimeoutError):
+                rx.recv(timeout=0.01)
+        # A late joiner from the oldest sees the history.
+        with shmring.TypedBroadcastReceiver.open(name, TICK, from_oldest=True) as late:
+            assert np.array_equal(late.recv_many(10, timeout=10), ticks(48, 7))

@@ -2,8 +2,9 @@
 
 Byte rings (`ByteSender` / `ByteReceiver`: any number of senders, one receiver, messages of any
 length), broadcast rings (`BroadcastSender` / `BroadcastReceiver`: one writer, every receiver
-sees every message, lossless or overwrite with `LaggedError`) and typed rings (`Sender` / `Receiver`: one sender, one receiver, records of a numpy
-structured dtype) — the same rings Rust, C and the `shmring` command use. A typed ring's dtype
+sees every message, lossless or overwrite with `LaggedError`), typed rings (`Sender` /
+`Receiver`: one sender, one receiver, records of a numpy structured dtype) and typed broadcast
+rings (`TypedBroadcastSender` / `TypedBroadcastReceiver`: records of a dtype to every receiver) — the same rings Rust, C and the `shmring` command use. A typed ring's dtype
 is checked field by field against the ring's layout, the one `#[derive(ShmType)]` gives the Rust
 struct: a dtype with two fields swapped is refused with `IncompatibleLayoutError` naming both
 layouts. Blocking calls release the GIL and honour Ctrl-C. docs/bindings.md has the walkthrough.
@@ -22,6 +23,8 @@ from ._shmring import (
     Receiver,
     Sender,
     ShmringError,
+    TypedBroadcastReceiver,
+    TypedBroadcastSender,
     describe,
 )
 
@@ -38,5 +41,7 @@ __all__ = [
     "Receiver",
     "Sender",
     "ShmringError",
+    "TypedBroadcastReceiver",
+    "TypedBroadcastSender",
     "describe",
 ]

@@ -113,5 +113,42 @@ class Sender(_Handle):
     def send(self, record: object, timeout: Optional[float] = None) -> None: ...
     def send_many(self, array: npt.ArrayLike, timeout: Optional[float] = None) -> None: ...
 
+class TypedBroadcastSender(_Handle):
+    """The writer of a typed broadcast ring: every receiver sees every record of its dtype."""
+
+    @staticmethod
+    def create(
+        name: str, capacity: int, dtype: npt.DTypeLike, type_name: str, overwrite: bool = False
+    ) -> "TypedBroadcastSender":
+        """Lossless (the default) waits for the slowest receiver; `overwrite=True` never waits."""
+    @staticmethod
+    def open(
+        name: str, dtype: npt.DTypeLike, type_name: Optional[str] = None
+    ) -> "TypedBroadcastSender": ...
+    @property
+    def dtype(self) -> np.dtype: ...
+    @property
+    def receiver_count(self) -> int: ...
+    def send(self, record: object, timeout: Optional[float] = None) -> None: ...
+    def send_many(self, array: npt.ArrayLike, timeout: Optional[float] = None) -> None: ...
+
+class TypedBroadcastReceiver(_Handle):
+    """A receiver of a typed broadcast ring: sees every record from where it joined."""
+
+    @staticmethod
+    def open(
+        name: str,
+        dtype: npt.DTypeLike,
+        type_name: Optional[str] = None,
+        from_oldest: bool = False,
+    ) -> "TypedBroadcastReceiver": ...
+    @property
+    def dtype(self) -> np.dtype: ...
+    def recv(self, timeout: Optional[float] = None) -> np.void:
+        """`LaggedError` (overwrite rings) when records were missed; the next call goes on."""
+    def recv_many(self, n: int, timeout: Optional[float] = None) -> npt.NDArray[np.void]: ...
+    def __iter__(self) -> Iterator[np.void]: ...
+    def __next__(self) -> np.void: ...
+
 def describe(dtype: npt.DTypeLike, type_name: str) -> Tuple[str, int]:
     """The layout description and fingerprint a ring of `dtype` records has."""
