@@ -86,3 +86,63 @@ pub(crate) fn whole_payloads(len: usize, size: usize) -> usize {
     );
     len / size
 }
+
+/// The methods every run-time typed handle has, written once: its payload size, segment and
+/// wait strategy over the typed handle in field `$field`; with `readiness`, also the
+/// readiness descriptor calls of a receiving handle.
+macro_rules! dyn_handle_methods {
+    ($ty:ident . $field:ident, $waits:literal) => {
+        impl $ty {
+            /// Bytes in one message (the payload's size).
+            pub fn payload_size(&self) -> usize {
+                self.size
+            }
+
+            /// The ring's segment (its name, header and layout).
+            pub fn segment(&self) -> &$crate::Segment {
+                self.$field.segment()
+            }
+
+            #[doc = concat!("Sets how this handle waits ", $waits, ".")]
+            pub fn with_wait_strategy(self, strategy: $crate::WaitStrategy) -> $ty {
+                $ty {
+                    $field: self.$field.with_wait_strategy(strategy),
+                    ..self
+                }
+            }
+        }
+    };
+    ($ty:ident . $field:ident, $waits:literal, readiness) => {
+        $crate::dyn_payload::dyn_handle_methods!($ty.$field, $waits);
+
+        impl $ty {
+            /// The readiness descriptor (an eventfd for `poll`/`epoll`), as the typed
+            /// receiver's `readiness_fd`: register with `register_readiness`, wait for it to
+            /// be readable, `clear_readiness`, then receive with the try call.
+            ///
+            /// # Errors
+            ///
+            /// Making the eventfd or its helper failed.
+            pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+                self.$field.readiness_fd()
+            }
+
+            /// Asks for the readiness descriptor to be signalled when a message may be there:
+            /// `Ok(true)` if the caller should wait for it, `Ok(false)` if one is there
+            /// already.
+            ///
+            /// # Errors
+            ///
+            /// As `readiness_fd`.
+            pub fn register_readiness(&mut self) -> std::io::Result<bool> {
+                self.$field.register_readiness()
+            }
+
+            /// After the readiness descriptor was readable: resets it.
+            pub fn clear_readiness(&mut self) {
+                self.$field.clear_readiness();
+            }
+        }
+    };
+}
+pub(crate) use dyn_handle_methods;

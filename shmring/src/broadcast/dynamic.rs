@@ -83,6 +83,9 @@ pub struct DynReceiver {
     size: usize,
 }
 
+crate::dyn_payload::dyn_handle_methods!(DynSender.tx, "when a lossless ring is full");
+crate::dyn_payload::dyn_handle_methods!(DynReceiver.rx, "when there is nothing new", readiness);
+
 impl DynSender {
     /// Creates the ring at `location` with room for `capacity` payloads laid out as `layout`
     /// (rounded up to a power of two, at least 2) under `policy`, and attaches as its writer.
@@ -123,16 +126,6 @@ impl DynSender {
         })
     }
 
-    /// Bytes in one message (the payload's size).
-    pub fn payload_size(&self) -> usize {
-        self.size
-    }
-
-    /// The ring's segment (its name, header and layout).
-    pub fn segment(&self) -> &Segment {
-        self.tx.segment()
-    }
-
     /// The ring's policy.
     pub fn policy(&self) -> Policy {
         self.tx.policy()
@@ -153,14 +146,6 @@ impl DynSender {
             rx: self.tx.subscribe()?,
             size: self.size,
         })
-    }
-
-    /// Sets how this handle waits when a lossless ring is full.
-    pub fn with_wait_strategy(self, strategy: WaitStrategy) -> DynSender {
-        DynSender {
-            tx: self.tx.with_wait_strategy(strategy),
-            size: self.size,
-        }
     }
 
     /// Sends one payload without waiting.
@@ -251,53 +236,9 @@ impl DynReceiver {
         })
     }
 
-    /// Bytes in one message (the payload's size).
-    pub fn payload_size(&self) -> usize {
-        self.size
-    }
-
-    /// The ring's segment (its name, header and layout).
-    pub fn segment(&self) -> &Segment {
-        self.rx.segment()
-    }
-
     /// The ring's policy.
     pub fn policy(&self) -> Policy {
         self.rx.policy()
-    }
-
-    /// Sets how this handle waits when there is nothing new.
-    pub fn with_wait_strategy(self, strategy: WaitStrategy) -> DynReceiver {
-        DynReceiver {
-            rx: self.rx.with_wait_strategy(strategy),
-            size: self.size,
-        }
-    }
-
-    /// The readiness descriptor, as [`Receiver::readiness_fd`]: register with
-    /// [`register_readiness`](DynReceiver::register_readiness), wait for it to be readable,
-    /// [`clear_readiness`](DynReceiver::clear_readiness), then receive with the try call.
-    ///
-    /// # Errors
-    ///
-    /// Making the eventfd or its helper failed.
-    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-        self.rx.readiness_fd()
-    }
-
-    /// Asks for the readiness descriptor to be signalled when a message may be there:
-    /// `Ok(true)` if the caller should wait for it, `Ok(false)` if one is there already.
-    ///
-    /// # Errors
-    ///
-    /// As [`readiness_fd`](DynReceiver::readiness_fd).
-    pub fn register_readiness(&mut self) -> std::io::Result<bool> {
-        self.rx.register_readiness()
-    }
-
-    /// After the readiness descriptor was readable: resets it.
-    pub fn clear_readiness(&mut self) {
-        self.rx.clear_readiness();
     }
 
     /// Copies the next message into `dst` without waiting.

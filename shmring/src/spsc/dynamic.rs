@@ -71,6 +71,9 @@ pub struct DynReceiver {
     size: usize,
 }
 
+crate::dyn_payload::dyn_handle_methods!(DynSender.tx, "when the ring is full");
+crate::dyn_payload::dyn_handle_methods!(DynReceiver.rx, "when the ring is empty", readiness);
+
 impl DynSender {
     /// Creates the ring at `location` with room for `capacity` payloads laid out as `layout`
     /// (rounded up to a power of two) and attaches as its sender.
@@ -108,24 +111,6 @@ impl DynSender {
             tx: Sender::attach_laid_out(segment, geometry)?,
             size: layout.size() as usize,
         })
-    }
-
-    /// Bytes in one message (the payload's size).
-    pub fn payload_size(&self) -> usize {
-        self.size
-    }
-
-    /// The ring's segment (its name, header and layout).
-    pub fn segment(&self) -> &Segment {
-        self.tx.segment()
-    }
-
-    /// Sets how this handle waits when the ring is full.
-    pub fn with_wait_strategy(self, strategy: crate::WaitStrategy) -> DynSender {
-        DynSender {
-            tx: self.tx.with_wait_strategy(strategy),
-            size: self.size,
-        }
     }
 
     /// Sends one payload without waiting.
@@ -279,51 +264,6 @@ impl DynReceiver {
             rx: Receiver::attach_laid_out(segment, geometry)?,
             size: layout.size() as usize,
         })
-    }
-
-    /// Bytes in one message (the payload's size).
-    pub fn payload_size(&self) -> usize {
-        self.size
-    }
-
-    /// The ring's segment (its name, header and layout).
-    pub fn segment(&self) -> &Segment {
-        self.rx.segment()
-    }
-
-    /// Sets how this handle waits when the ring is empty.
-    pub fn with_wait_strategy(self, strategy: crate::WaitStrategy) -> DynReceiver {
-        DynReceiver {
-            rx: self.rx.with_wait_strategy(strategy),
-            size: self.size,
-        }
-    }
-
-    /// The readiness descriptor (an eventfd for `poll`/`epoll`), as
-    /// [`Receiver::readiness_fd`]: register with
-    /// [`register_readiness`](DynReceiver::register_readiness), wait for it to be readable,
-    /// [`clear_readiness`](DynReceiver::clear_readiness), then receive with the try call.
-    ///
-    /// # Errors
-    ///
-    /// Making the eventfd or its helper failed.
-    pub fn readiness_fd(&mut self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
-        self.rx.readiness_fd()
-    }
-
-    /// Asks for the readiness descriptor to be signalled when a payload may be there:
-    /// `Ok(true)` if the caller should wait for it, `Ok(false)` if one is there already.
-    ///
-    /// # Errors
-    ///
-    /// As [`readiness_fd`](DynReceiver::readiness_fd).
-    pub fn register_readiness(&mut self) -> std::io::Result<bool> {
-        self.rx.register_readiness()
-    }
-
-    /// After the readiness descriptor was readable: resets it.
-    pub fn clear_readiness(&mut self) {
-        self.rx.clear_readiness();
     }
 
     /// Copies the next payload into `dst` without waiting.
