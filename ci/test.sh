@@ -10,10 +10,10 @@ if ! command -v tmux >/dev/null; then
     (apt-get update -qq && apt-get install -y -qq tmux) >/dev/null 2>&1 ||
         echo "tmux could not be installed: the live-view test of shmring top is skipped"
 fi
-# shmring-ffi's tests compile C peers with the system compiler.
-if ! command -v cc >/dev/null; then
-    (apt-get update -qq && apt-get install -y -qq gcc libc6-dev) >/dev/null 2>&1 ||
-        { echo "no C compiler and none could be installed (shmring-ffi's C tests need cc)"; exit 1; }
+# shmring-ffi's tests compile C and C++ peers with the system compilers.
+if ! command -v cc >/dev/null || ! command -v c++ >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq gcc g++ libc6-dev) >/dev/null 2>&1 ||
+        { echo "no C/C++ compiler and none could be installed (shmring-ffi's tests need cc and c++)"; exit 1; }
 fi
 # The torture suite runs on its own, with its figures: ./ci/torture.sh.
 cargo test --workspace --all-features --locked --exclude shmring-torture 2>&1 | tee "$log"

@@ -2,7 +2,8 @@
 //! compiled with the system `cc`): C and Rust producers sharing an mpmc ring, C consumers
 //! splitting one, C receivers seeing every broadcast message, a C writer fanning out to Rust
 //! receivers and SIGKILLed mid-stream, an overwriting ring's lag report, and C structs with
-//! other fields refused on both kinds naming both layouts.
+//! other fields refused on both kinds naming both layouts. The C++ layer (`include/shmring.hpp`,
+//! `tests/c/cxx.cpp` compiled with the system `c++`) on all three typed kinds.
 
 use shmring_test_support as common;
 
@@ -195,4 +196,42 @@ fn c_structs_with_other_fields_cannot_attach_to_mpmc_or_broadcast_rings() {
             "{kind}"
         );
     }
+}
+
+#[test]
+fn the_cxx_layer_on_spsc_mpmc_and_broadcast_rings() {
+    let base = unique_name("ffi-cxx");
+    let _u = ["spsc", "mpmc", "bc"].map(|k| Unlink(format!("{base}-{k}")));
+    let child = std::process::Command::new(build::cxx_peer())
+        .args(["self", &base])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(peer_output(child), "c++ ok\n");
+}
+
+#[test]
+fn a_cxx_receiver_of_a_rust_broadcast() {
+    const N: u64 = 20_000;
+    let name = unique_name("ffi-cxx-bc");
+    let _u = Unlink(name.clone());
+    let mut tx = broadcast::Sender::<Tick>::create(name.as_str(), 64).unwrap();
+    let child = std::process::Command::new(build::cxx_peer())
+        .args(["bc-recv", &name, &N.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let joined_by = Instant::now() + PATIENCE;
+    while tx.receiver_count() < 1 {
+        assert!(Instant::now() < joined_by, "the C++ receiver never joined");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for i in 0..N {
+        tx.send_deadline(tick(i), Instant::now() + PATIENCE)
+            .unwrap();
+    }
+    drop(tx);
+    assert_eq!(peer_output(child), format!("c++ broadcast {N}\n"));
 }
