@@ -80,6 +80,12 @@ enum Kind {
         name: Cow<'static, str>,
         fields: Vec<FieldLayout>,
     },
+    /// Known only by what a header or a peer recorded of it (its description and fingerprint):
+    /// a type passed through by a process that does not have it (`shmring bridge`).
+    Recorded {
+        body: String,
+        fingerprint: u64,
+    },
 }
 
 /// One field of a struct's [`TypeLayout`]: its name, byte offset and type.
@@ -188,6 +194,34 @@ impl TypeLayout {
         }
     }
 
+    /// A type known only by its recorded description (`Display` of a layout: `"Tick { ts_ns:
+    /// u64 @0, … } (size 24, align 8)"`) and fingerprint — what a ring's header or a peer's
+    /// handshake holds. It displays as that description and has that fingerprint, size and
+    /// alignment, so a process that does not have the type (a bridge between transports) can
+    /// open or announce a channel of it and pass the layout guard, which compares exactly
+    /// those. `None` when the description does not end in `(size N, align M)`.
+    ///
+    /// ```
+    /// use shmring::{ShmType, TypeLayout};
+    /// let tick = <[u32; 4]>::layout();
+    /// let seen = TypeLayout::recorded(&tick.to_string(), tick.fingerprint()).unwrap();
+    /// assert_eq!(seen.to_string(), tick.to_string());
+    /// assert_eq!((seen.fingerprint(), seen.size(), seen.align()), (tick.fingerprint(), 16, 4));
+    /// assert!(TypeLayout::recorded("u32", 1).is_none());
+    /// ```
+    pub fn recorded(description: &str, fingerprint: u64) -> Option<TypeLayout> {
+        let (body, suffix) = description.rsplit_once(" (size ")?;
+        let (size, align) = suffix.strip_suffix(')')?.split_once(", align ")?;
+        Some(TypeLayout {
+            kind: Kind::Recorded {
+                body: body.to_owned(),
+                fingerprint,
+            },
+            size: size.parse().ok()?,
+            align: align.parse().ok()?,
+        })
+    }
+
     /// Size of the type in bytes.
     ///
     /// ```
@@ -220,6 +254,9 @@ impl TypeLayout {
     /// assert_ne!(i32::layout().fingerprint(), u8::layout().fingerprint());
     /// ```
     pub fn fingerprint(&self) -> u64 {
+        if let Kind::Recorded { fingerprint, .. } = &self.kind {
+            return *fingerprint;
+        }
         let mut h = Fnv1a::new();
         h.write(b"shmring-layout-v1\0");
         self.encode(&mut h);
@@ -247,6 +284,12 @@ impl TypeLayout {
                     f.ty.encode(h);
                 }
             }
+            // Nested inside a struct only by a caller that built one around it: its recorded
+            // fingerprint stands for the tree it describes.
+            Kind::Recorded { fingerprint, .. } => {
+                h.write(b"R");
+                h.write_u64(*fingerprint);
+            }
         }
         h.write_u64(self.size);
         h.write_u64(self.align);
@@ -271,6 +314,7 @@ impl TypeLayout {
                 }
                 f.write_str(if fields.is_empty() { "}" } else { " }" })
             }
+            Kind::Recorded { body, .. } => f.write_str(body),
         }
     }
 }
