@@ -145,6 +145,8 @@ impl Receiver {
             ReceiverInner::Shm(rx) => return rx.recv_into_async(buf).await.map(|_| ()),
             ReceiverInner::Auto(rx) => return rx.ring.recv_into_async(buf).await.map(|_| ()),
             ReceiverInner::Stream(_) | ReceiverInner::Mq(_) => {}
+            #[cfg(feature = "zenoh")]
+            ReceiverInner::Zenoh(_) => {}
         }
         let mut backoff = Backoff(0);
         loop {

@@ -17,6 +17,7 @@ use crate::ConnectError;
 /// | `mq:/NAME` | a POSIX message queue |
 /// | `tcp:HOST:PORT` | a TCP connection |
 /// | `auto:NAME` | rendezvous on a Unix socket, then shared memory if both sides can ([`crate::auto`]) |
+/// | `zenoh:KEYEXPR` | publish/subscribe on a zenoh key expression, across hosts (feature `zenoh`; [`crate::zenoh_link`]) |
 ///
 /// ```
 /// use shmring_ipc::Endpoint;
@@ -42,6 +43,8 @@ pub enum Endpoint {
     Tcp(String),
     /// `auto:NAME`.
     Auto(String),
+    /// `zenoh:KEYEXPR` (checked as a zenoh key expression when used).
+    Zenoh(String),
 }
 
 impl Endpoint {
@@ -65,7 +68,7 @@ impl Endpoint {
         }
         let Some((scheme, rest)) = s.split_once(':') else {
             return Err(bad(
-                "expected SCHEME:ADDRESS with a scheme of shm, uds, fifo, mq, tcp or auto, or `pipe`",
+                "expected SCHEME:ADDRESS with a scheme of shm, uds, fifo, mq, tcp, auto or zenoh, or `pipe`",
             ));
         };
         if rest.is_empty() {
@@ -106,8 +109,18 @@ impl Endpoint {
                 }
                 Ok(Endpoint::Auto(rest.to_owned()))
             }
+            "zenoh" => {
+                let chunk_ok = |c: &str| !c.is_empty() && !c.contains(['#', '?', '$', ' ']);
+                if rest.starts_with('/') || rest.ends_with('/') || !rest.split('/').all(chunk_ok) {
+                    return Err(bad(
+                        "a zenoh key expression is chunks separated by '/', none empty, without \
+                         '#', '?', '$' or spaces (e.g. zenoh:market/ticks)",
+                    ));
+                }
+                Ok(Endpoint::Zenoh(rest.to_owned()))
+            }
             _ => Err(bad(
-                "unknown scheme; expected shm, uds, fifo, mq, tcp, auto, or `pipe`",
+                "unknown scheme; expected shm, uds, fifo, mq, tcp, auto, zenoh, or `pipe`",
             )),
         }
     }
@@ -131,6 +144,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Mq(name) => write!(f, "mq:{name}"),
             Endpoint::Tcp(addr) => write!(f, "tcp:{addr}"),
             Endpoint::Auto(name) => write!(f, "auto:{name}"),
+            Endpoint::Zenoh(key) => write!(f, "zenoh:{key}"),
         }
     }
 }

@@ -97,6 +97,17 @@ pub enum ConnectError {
         /// The limit.
         seconds: u64,
     },
+    /// The zenoh engine refused a step (its configuration, opening the session, declaring a
+    /// publisher or subscriber); the reason is zenoh's.
+    #[error("`{endpoint}`: zenoh could not {op}: {reason}")]
+    Zenoh {
+        /// The endpoint.
+        endpoint: String,
+        /// What was being done.
+        op: &'static str,
+        /// Zenoh's error.
+        reason: String,
+    },
     /// An operating-system error.
     #[error("`{endpoint}`: {op} failed: {source}")]
     Io {

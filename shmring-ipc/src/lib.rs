@@ -66,7 +66,9 @@ mod sender;
 mod stream;
 mod transport;
 pub mod typed;
-pub use options::Options;
+#[cfg(feature = "zenoh")]
+pub mod zenoh_link;
+pub use options::{Options, ZenohMode, ZenohOptions};
 pub use pubsub::{Publisher, Subscriber};
 pub use receiver::Receiver;
 pub(crate) use receiver::ReceiverInner;
@@ -87,6 +89,16 @@ use stream::{Expect, StreamReceiver, StreamSender};
 /// The largest message on the stream transports unless [`Options::max_message`] says
 /// otherwise.
 pub const DEFAULT_STREAM_MAX: u32 = 1 << 20;
+
+/// `zenoh:` in a build without the `zenoh` feature.
+#[cfg(not(feature = "zenoh"))]
+fn no_zenoh(endpoint: &Endpoint) -> ConnectError {
+    ConnectError::Unsupported {
+        endpoint: endpoint.to_string(),
+        what: "be used",
+        reason: "this build of shmring-ipc has no zenoh: transport (its `zenoh` feature)",
+    }
+}
 
 /// Typed channels over `auto:` would need the type in the rendezvous; refused clearly until
 /// then.

@@ -39,6 +39,8 @@ pub struct Options {
     /// (it goes on; the subscriber gets `Lagged(n)`). On `shm:` the ring records it when
     /// `bind` creates it.
     pub policy: shmring::broadcast::Policy,
+    /// How a `zenoh:` endpoint's session is made (feature `zenoh`).
+    pub zenoh: ZenohOptions,
     /// Publish/subscribe over `shm:`: a subscriber starts at the oldest message the ring
     /// still holds instead of the next one (history for late joiners).
     pub from_oldest: bool,
@@ -56,6 +58,7 @@ impl Default for Options {
             mode: shmring::DEFAULT_MODE,
             policy: shmring::broadcast::Policy::Lossless,
             from_oldest: false,
+            zenoh: ZenohOptions::default(),
         }
     }
 }
@@ -70,6 +73,65 @@ impl Options {
     /// ```
     pub fn policy(mut self, policy: shmring::broadcast::Policy) -> Options {
         self.policy = policy;
+        self
+    }
+
+    /// Sets the zenoh session's mode (`peer` by default, or the config file's).
+    ///
+    /// ```
+    /// use shmring_ipc::{Options, ZenohMode};
+    /// let o = Options::default().zenoh_mode(ZenohMode::Client).zenoh_connect("tcp/10.0.0.2:7447");
+    /// assert_eq!(o.zenoh.mode, Some(ZenohMode::Client));
+    /// ```
+    pub fn zenoh_mode(mut self, mode: ZenohMode) -> Options {
+        self.zenoh.mode = Some(mode);
+        self
+    }
+
+    /// Adds a zenoh endpoint the session connects to (`tcp/HOST:PORT`; a peer, or a router in
+    /// client mode).
+    ///
+    /// ```
+    /// let o = shmring_ipc::Options::default().zenoh_connect("tcp/127.0.0.1:7447");
+    /// assert_eq!(o.zenoh.connect, ["tcp/127.0.0.1:7447"]);
+    /// ```
+    pub fn zenoh_connect(mut self, endpoint: impl Into<String>) -> Options {
+        self.zenoh.connect.push(endpoint.into());
+        self
+    }
+
+    /// Adds a zenoh endpoint the session listens on (`tcp/0.0.0.0:7447`).
+    ///
+    /// ```
+    /// let o = shmring_ipc::Options::default().zenoh_listen("tcp/127.0.0.1:0");
+    /// assert_eq!(o.zenoh.listen, ["tcp/127.0.0.1:0"]);
+    /// ```
+    pub fn zenoh_listen(mut self, endpoint: impl Into<String>) -> Options {
+        self.zenoh.listen.push(endpoint.into());
+        self
+    }
+
+    /// Turns zenoh's scouting (multicast and gossip discovery of peers) on or off; off, a
+    /// session knows only the endpoints it connects to or that connect to it.
+    ///
+    /// ```
+    /// let o = shmring_ipc::Options::default().zenoh_scouting(false);
+    /// assert_eq!(o.zenoh.scouting, Some(false));
+    /// ```
+    pub fn zenoh_scouting(mut self, enabled: bool) -> Options {
+        self.zenoh.scouting = Some(enabled);
+        self
+    }
+
+    /// Starts the session from a zenoh configuration file (JSON5; the options above are
+    /// applied on top of it).
+    ///
+    /// ```
+    /// let o = shmring_ipc::Options::default().zenoh_config_file("/etc/zenoh/session.json5");
+    /// assert!(o.zenoh.config_file.is_some());
+    /// ```
+    pub fn zenoh_config_file(mut self, path: impl Into<std::path::PathBuf>) -> Options {
+        self.zenoh.config_file = Some(path.into());
         self
     }
 
@@ -139,4 +201,39 @@ impl Options {
         self.mode = mode & 0o777;
         self
     }
+}
+
+/// How a `zenoh:` endpoint's session is made (feature `zenoh`): each handle opens its own
+/// session with these settings.
+///
+/// ```
+/// let z = shmring_ipc::ZenohOptions::default();
+/// assert!(z.mode.is_none() && z.connect.is_empty() && z.scouting.is_none());
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ZenohOptions {
+    /// Peer (the default) or client of a router.
+    pub mode: Option<ZenohMode>,
+    /// Endpoints to connect to (`tcp/HOST:PORT`).
+    pub connect: Vec<String>,
+    /// Endpoints to listen on.
+    pub listen: Vec<String>,
+    /// Scouting on or off (`None`: zenoh's default, multicast on, or the config file's).
+    pub scouting: Option<bool>,
+    /// A zenoh configuration file the settings above are applied on top of.
+    pub config_file: Option<std::path::PathBuf>,
+}
+
+/// A zenoh session's mode.
+///
+/// ```
+/// assert_ne!(shmring_ipc::ZenohMode::Peer, shmring_ipc::ZenohMode::Client);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZenohMode {
+    /// Talks to other peers directly (and through routers if configured).
+    Peer,
+    /// Talks through the router(s) it connects to.
+    Client,
 }

@@ -19,6 +19,8 @@ pub(super) enum ReceiverInner {
     Stream(StreamReceiver),
     Mq(mq::MqReceiver),
     Auto(Box<auto::AutoReceiver>),
+    #[cfg(feature = "zenoh")]
+    Zenoh(Box<crate::zenoh_link::ZenohReceiver>),
 }
 
 /// One receive from a framed ring, in the shape of the stream receivers.
@@ -81,6 +83,33 @@ impl Receiver {
         Receiver::open(endpoint, options, Expect::default())
     }
 
+    /// Binds as a receiver of messages of the payload type `layout` — a type this process
+    /// may know only as a [`TypeLayout::recorded`] (a bridge passing a typed channel on):
+    /// senders are checked as for a [`typed::Receiver`](crate::typed::Receiver).
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Receiver::bind), plus [`ConnectError::IncompatibleLayout`] naming both
+    /// types when a `shm:` ring holds another.
+    ///
+    /// ```
+    /// use shmring_ipc::{Options, Receiver, ShmType};
+    /// let name = format!("shmring-ipc-doc-bindas-{}", std::process::id());
+    /// let mut rx = Receiver::bind_as(&format!("shm:{name}"), &Options::default(), &u64::layout())?;
+    /// assert_eq!(rx.peer_layout(), Some(shmring::TypeLayout::recorded(
+    ///     &u64::layout().to_string(), u64::layout().fingerprint()).unwrap()));
+    /// # drop(rx);
+    /// # shmring::Segment::unlink_name(&name).ok();
+    /// # Ok::<(), shmring_ipc::ConnectError>(())
+    /// ```
+    pub fn bind_as(
+        endpoint: &str,
+        options: &Options,
+        layout: &TypeLayout,
+    ) -> Result<Receiver, ConnectError> {
+        Receiver::open(endpoint, options, Expect::of_layout(layout))
+    }
+
     /// Binds, expecting senders of the payload type in `expect`.
     pub(crate) fn open(
         endpoint: &str,
@@ -115,6 +144,12 @@ impl Receiver {
             Endpoint::Auto(name) => {
                 ReceiverInner::Auto(Box::new(auto::bind(&endpoint, name, options)?))
             }
+            #[cfg(feature = "zenoh")]
+            Endpoint::Zenoh(key) => ReceiverInner::Zenoh(Box::new(
+                crate::zenoh_link::ZenohReceiver::bind(&endpoint, key, options, &expect)?,
+            )),
+            #[cfg(not(feature = "zenoh"))]
+            Endpoint::Zenoh(_) => return Err(crate::no_zenoh(&endpoint)),
         };
         Ok(Receiver::from_parts(inner, endpoint))
     }
@@ -157,6 +192,8 @@ impl Receiver {
             ReceiverInner::Auto(rx) => rx.ring.max_message(),
             ReceiverInner::Stream(rx) => rx.max() as usize,
             ReceiverInner::Mq(rx) => rx.max(),
+            #[cfg(feature = "zenoh")]
+            ReceiverInner::Zenoh(rx) => rx.max(),
         }
     }
 
@@ -172,6 +209,8 @@ impl Receiver {
     pub fn protocol_error(&self) -> Option<&codec::FrameError> {
         match &self.inner {
             ReceiverInner::Shm(_) | ReceiverInner::Auto(_) => None,
+            #[cfg(feature = "zenoh")]
+            ReceiverInner::Zenoh(_) => None,
             ReceiverInner::Stream(rx) => rx.error.as_ref(),
             ReceiverInner::Mq(rx) => rx.error.as_ref(),
         }
@@ -321,6 +360,14 @@ impl Receiver {
             ReceiverInner::Auto(rx) => ring_recv(&mut rx.ring, buf, wait, deadline),
             ReceiverInner::Stream(rx) => rx.recv(buf, wait, deadline),
             ReceiverInner::Mq(rx) => rx.recv(buf, wait, deadline),
+            #[cfg(feature = "zenoh")]
+            ReceiverInner::Zenoh(rx) if !wait => rx.try_recv(buf).map_err(|e| match e {
+                TryRecvError::Empty => RecvTimeoutError::Timeout,
+                TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+                TryRecvError::Corrupted => RecvTimeoutError::Corrupted,
+            }),
+            #[cfg(feature = "zenoh")]
+            ReceiverInner::Zenoh(rx) => rx.recv(buf, deadline),
         }
     }
 
@@ -338,6 +385,38 @@ impl Receiver {
             ReceiverInner::Auto(rx) => rx.ring.is_disconnected(),
             ReceiverInner::Stream(rx) => rx.is_disconnected(),
             ReceiverInner::Mq(rx) => rx.is_disconnected(),
+            #[cfg(feature = "zenoh")]
+            ReceiverInner::Zenoh(rx) => rx.is_disconnected(),
+        }
+    }
+
+    /// The payload type the senders' channel carries, where the transport records it: a
+    /// `shm:` ring's label (its header), or the type a `zenoh:` sender announces. A process
+    /// that forwards the messages (a bridge) connects its other side with
+    /// [`Sender::connect_as`](crate::Sender::connect_as) of it, so the layout guard holds
+    /// across. `None` for untyped channels and on the other transports (whose handshake names
+    /// the type per connection).
+    ///
+    /// ```
+    /// let name = format!("shmring-ipc-doc-layout-{}", std::process::id());
+    /// let mut rx = shmring_ipc::Receiver::bind(&format!("shm:{name}"))?;
+    /// assert_eq!(rx.peer_layout(), None); // untyped bytes
+    /// # drop(rx);
+    /// # shmring::Segment::unlink_name(&name).ok();
+    /// # Ok::<(), shmring_ipc::ConnectError>(())
+    /// ```
+    pub fn peer_layout(&mut self) -> Option<TypeLayout> {
+        match &mut self.inner {
+            ReceiverInner::Shm(rx) => {
+                let info = rx.segment().info();
+                let bytes = <u8 as shmring::ShmType>::layout().fingerprint();
+                (info.fingerprint != bytes && !info.description_truncated)
+                    .then(|| TypeLayout::recorded(&info.description, info.fingerprint))
+                    .flatten()
+            }
+            #[cfg(feature = "zenoh")]
+            ReceiverInner::Zenoh(rx) => rx.peer_layout(),
+            _ => None,
         }
     }
 
@@ -364,6 +443,8 @@ impl Receiver {
     pub fn readiness_fd(&mut self) -> std::io::Result<Option<std::os::fd::BorrowedFd<'_>>> {
         match &mut self.inner {
             ReceiverInner::Shm(_) | ReceiverInner::Auto(_) => Ok(None),
+            #[cfg(feature = "zenoh")]
+            ReceiverInner::Zenoh(_) => Ok(None),
             ReceiverInner::Stream(rx) => rx.readiness().map(Some),
             ReceiverInner::Mq(rx) => Ok(Some(rx.readiness())),
         }

@@ -20,6 +20,8 @@ pub(super) enum SenderInner {
     Shm(mpsc::Sender),
     Stream(StreamSender),
     Mq(mq::MqSender),
+    #[cfg(feature = "zenoh")]
+    Zenoh(Box<crate::zenoh_link::ZenohSender>),
 }
 
 impl Sender {
@@ -51,6 +53,28 @@ impl Sender {
     /// ```
     pub fn connect_with(endpoint: &str, options: &Options) -> Result<Sender, ConnectError> {
         Sender::open(endpoint, options, Expect::default())
+    }
+
+    /// Connects as a sender of messages of the payload type `layout` — a type this process
+    /// may know only as a [`TypeLayout::recorded`] (a bridge passing a typed channel on): the
+    /// receiver checks it as it checks a [`typed::Sender`](crate::typed::Sender)'s.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Sender::connect), plus [`ConnectError::IncompatibleLayout`] naming both
+    /// types.
+    ///
+    /// ```
+    /// use shmring_ipc::{Options, Sender, ShmType};
+    /// let err = Sender::connect_as("shm:shmring-doc-none", &Options::default(), &u64::layout());
+    /// assert!(matches!(err, Err(shmring_ipc::ConnectError::NotFound { .. })));
+    /// ```
+    pub fn connect_as(
+        endpoint: &str,
+        options: &Options,
+        layout: &TypeLayout,
+    ) -> Result<Sender, ConnectError> {
+        Sender::open(endpoint, options, Expect::of_layout(layout))
     }
 
     /// Connects, announcing (and, where the transport can tell, checking) the payload type.
@@ -107,6 +131,12 @@ impl Sender {
                 let (inner, selection) = auto::connect(&endpoint, name, options)?;
                 return Ok(Sender::from_parts(inner, endpoint, Some(selection)));
             }
+            #[cfg(feature = "zenoh")]
+            Endpoint::Zenoh(key) => SenderInner::Zenoh(Box::new(
+                crate::zenoh_link::ZenohSender::connect(&endpoint, key, options, &expect, true)?,
+            )),
+            #[cfg(not(feature = "zenoh"))]
+            Endpoint::Zenoh(_) => return Err(crate::no_zenoh(&endpoint)),
         };
         Ok(Sender::from_parts(inner, endpoint, None))
     }
@@ -160,6 +190,8 @@ impl Sender {
             SenderInner::Shm(tx) => tx.max_message(),
             SenderInner::Stream(tx) => tx.peer_max as usize,
             SenderInner::Mq(tx) => tx.max(),
+            #[cfg(feature = "zenoh")]
+            SenderInner::Zenoh(tx) => tx.max(),
         }
     }
 
@@ -180,6 +212,14 @@ impl Sender {
             SenderInner::Shm(tx) => tx.send(msg),
             SenderInner::Stream(tx) => tx.send(msg, true, None).map_err(Refusal::into_send),
             SenderInner::Mq(tx) => tx.send(msg, true, None).map_err(Refusal::into_send),
+            #[cfg(feature = "zenoh")]
+            SenderInner::Zenoh(tx) => tx.send(msg, true, None).map_err(|e| match e {
+                SendTimeoutError::TooLarge { len, max } => SendError::TooLarge { len, max },
+                SendTimeoutError::Corrupted => SendError::Corrupted,
+                SendTimeoutError::Timeout | SendTimeoutError::Disconnected => {
+                    SendError::Disconnected
+                }
+            }),
         }
     }
 
@@ -204,6 +244,8 @@ impl Sender {
             SenderInner::Shm(tx) => tx.try_send(msg),
             SenderInner::Stream(tx) => tx.send(msg, false, None).map_err(Refusal::into_try),
             SenderInner::Mq(tx) => tx.send(msg, false, None).map_err(Refusal::into_try),
+            #[cfg(feature = "zenoh")]
+            SenderInner::Zenoh(tx) => tx.send(msg, false, None).map_err(crate::zenoh_link::as_try),
         }
     }
 
@@ -247,6 +289,8 @@ impl Sender {
             SenderInner::Mq(tx) => tx
                 .send(msg, true, Some(deadline))
                 .map_err(Refusal::into_timeout),
+            #[cfg(feature = "zenoh")]
+            SenderInner::Zenoh(tx) => tx.send(msg, true, Some(deadline)),
         }
     }
 
@@ -265,6 +309,8 @@ impl Sender {
     pub fn flush(&mut self) -> Result<(), SendError> {
         match &mut self.inner {
             SenderInner::Shm(_) | SenderInner::Mq(_) => Ok(()),
+            #[cfg(feature = "zenoh")]
+            SenderInner::Zenoh(_) => Ok(()),
             SenderInner::Stream(tx) => tx.flush_blocking(None).map_err(Refusal::into_send),
         }
     }
@@ -281,6 +327,8 @@ impl Sender {
             SenderInner::Shm(tx) => tx.is_disconnected(),
             SenderInner::Stream(tx) => tx.is_disconnected(),
             SenderInner::Mq(tx) => tx.is_disconnected(),
+            #[cfg(feature = "zenoh")]
+            SenderInner::Zenoh(tx) => tx.is_disconnected(),
         }
     }
 
@@ -291,6 +339,8 @@ impl Sender {
         match &mut self.inner {
             SenderInner::Stream(tx) => tx.try_flush(),
             SenderInner::Shm(_) | SenderInner::Mq(_) => Ok(true),
+            #[cfg(feature = "zenoh")]
+            SenderInner::Zenoh(_) => Ok(true),
         }
     }
 
@@ -312,6 +362,8 @@ impl Sender {
     pub fn readiness_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         match &self.inner {
             SenderInner::Shm(_) => None,
+            #[cfg(feature = "zenoh")]
+            SenderInner::Zenoh(_) => None,
             SenderInner::Stream(tx) => Some(tx.readiness()),
             SenderInner::Mq(tx) => Some(tx.readiness()),
         }

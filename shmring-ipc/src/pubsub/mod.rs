@@ -64,6 +64,8 @@ pub struct Publisher {
 enum PublisherInner {
     Shm(ring::Sender),
     Fanout(Fanout),
+    #[cfg(feature = "zenoh")]
+    Zenoh(Box<crate::zenoh_link::ZenohSender>, Policy),
 }
 
 /// A subscribing end: any number per endpoint.
@@ -87,6 +89,8 @@ pub struct Subscriber {
 enum SubscriberInner {
     Shm(ring::Receiver),
     Stream(StreamSubscriber),
+    #[cfg(feature = "zenoh")]
+    Zenoh(Box<crate::zenoh_link::ZenohReceiver>, Policy),
 }
 
 /// The refusal of a transport that cannot fan out.
@@ -95,7 +99,7 @@ fn unsupported(endpoint: &Endpoint, what: &'static str) -> ConnectError {
         endpoint: endpoint.to_string(),
         what,
         reason: "a FIFO, a pipe or a message queue gives each message to one reader; \
-                 publish/subscribe needs shm:, uds: or tcp:",
+                 publish/subscribe needs shm:, uds:, tcp: or zenoh:",
     }
 }
 
@@ -140,6 +144,19 @@ impl Publisher {
             Endpoint::Uds(_) | Endpoint::Tcp(_) => {
                 PublisherInner::Fanout(Fanout::bind(&endpoint, options)?)
             }
+            #[cfg(feature = "zenoh")]
+            Endpoint::Zenoh(key) => PublisherInner::Zenoh(
+                Box::new(crate::zenoh_link::ZenohSender::connect(
+                    &endpoint,
+                    key,
+                    options,
+                    &crate::stream::Expect::default(),
+                    false,
+                )?),
+                options.policy,
+            ),
+            #[cfg(not(feature = "zenoh"))]
+            Endpoint::Zenoh(_) => return Err(crate::no_zenoh(&endpoint)),
             _ => return Err(unsupported(&endpoint, "publish")),
         };
         Ok(Publisher { inner, endpoint })
@@ -156,6 +173,8 @@ impl Publisher {
         match &self.inner {
             PublisherInner::Fanout(f) => f.endpoint(),
             PublisherInner::Shm(_) => &self.endpoint,
+            #[cfg(feature = "zenoh")]
+            PublisherInner::Zenoh(..) => &self.endpoint,
         }
     }
 
@@ -170,6 +189,8 @@ impl Publisher {
         match &self.inner {
             PublisherInner::Shm(tx) => tx.policy(),
             PublisherInner::Fanout(f) => f.policy(),
+            #[cfg(feature = "zenoh")]
+            PublisherInner::Zenoh(_, policy) => *policy,
         }
     }
 
@@ -184,6 +205,8 @@ impl Publisher {
         match &self.inner {
             PublisherInner::Shm(tx) => tx.max_message(),
             PublisherInner::Fanout(f) => f.max_message(),
+            #[cfg(feature = "zenoh")]
+            PublisherInner::Zenoh(tx, _) => tx.max(),
         }
     }
 
@@ -203,6 +226,8 @@ impl Publisher {
         match &mut self.inner {
             PublisherInner::Shm(tx) => tx.receiver_count(),
             PublisherInner::Fanout(f) => f.subscriber_count(),
+            #[cfg(feature = "zenoh")]
+            PublisherInner::Zenoh(tx, _) => tx.receiver_count(),
         }
     }
 
@@ -270,6 +295,8 @@ impl Publisher {
                 None => tx.send(msg).map_err(Refusal::from),
             },
             PublisherInner::Fanout(f) => f.publish(msg, wait, deadline),
+            #[cfg(feature = "zenoh")]
+            PublisherInner::Zenoh(tx, _) => tx.send(msg, wait, deadline).map_err(Refusal::from),
         }
     }
 }
@@ -349,6 +376,26 @@ impl Subscriber {
             Endpoint::Uds(_) | Endpoint::Tcp(_) => {
                 SubscriberInner::Stream(StreamSubscriber::connect(&endpoint, options)?)
             }
+            Endpoint::Zenoh(_) if options.from_oldest => {
+                return Err(ConnectError::Unsupported {
+                    endpoint: endpoint.to_string(),
+                    what: "start at the oldest message",
+                    reason: "a zenoh subscriber sees what is published after it subscribes; \
+                             the shm: ring keeps history",
+                });
+            }
+            #[cfg(feature = "zenoh")]
+            Endpoint::Zenoh(key) => SubscriberInner::Zenoh(
+                Box::new(crate::zenoh_link::ZenohReceiver::bind(
+                    &endpoint,
+                    key,
+                    options,
+                    &crate::stream::Expect::default(),
+                )?),
+                options.policy,
+            ),
+            #[cfg(not(feature = "zenoh"))]
+            Endpoint::Zenoh(_) => return Err(crate::no_zenoh(&endpoint)),
             _ => return Err(unsupported(&endpoint, "subscribe")),
         };
         Ok(Subscriber { inner, endpoint })
@@ -382,6 +429,8 @@ impl Subscriber {
         match &self.inner {
             SubscriberInner::Shm(rx) => rx.policy(),
             SubscriberInner::Stream(s) => s.policy(),
+            #[cfg(feature = "zenoh")]
+            SubscriberInner::Zenoh(_, policy) => *policy,
         }
     }
 
@@ -417,6 +466,12 @@ impl Subscriber {
                     RecvTimeoutError::Corrupted => TryRecvError::Corrupted,
                 })
             }
+            #[cfg(feature = "zenoh")]
+            SubscriberInner::Zenoh(rx, _) => rx.try_recv(buf).map_err(|e| match e {
+                shmring::TryRecvError::Empty => TryRecvError::Empty,
+                shmring::TryRecvError::Disconnected => TryRecvError::Disconnected,
+                shmring::TryRecvError::Corrupted => TryRecvError::Corrupted,
+            }),
         }
     }
 
@@ -453,6 +508,12 @@ impl Subscriber {
                 None => rx.recv_into(buf).map(drop).map_err(RecvTimeoutError::from),
             },
             SubscriberInner::Stream(s) => s.recv_into(buf, deadline),
+            #[cfg(feature = "zenoh")]
+            SubscriberInner::Zenoh(rx, _) => rx.recv(buf, deadline).map_err(|e| match e {
+                shmring::RecvTimeoutError::Timeout => RecvTimeoutError::Timeout,
+                shmring::RecvTimeoutError::Disconnected => RecvTimeoutError::Disconnected,
+                shmring::RecvTimeoutError::Corrupted => RecvTimeoutError::Corrupted,
+            }),
         }
     }
 

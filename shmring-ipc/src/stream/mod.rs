@@ -154,11 +154,15 @@ pub(crate) struct Expect {
 impl Expect {
     /// What a typed channel of `T` announces.
     pub(crate) fn of<T: shmring::ShmType>() -> Expect {
-        let layout = T::layout();
+        Expect::of_layout(&T::layout())
+    }
+
+    /// What a channel of the payload type `layout` announces.
+    pub(crate) fn of_layout(layout: &shmring::TypeLayout) -> Expect {
         Expect {
             fingerprint: layout.fingerprint(),
             description: layout.to_string(),
-            layout: Some(layout),
+            layout: Some(layout.clone()),
         }
     }
 
