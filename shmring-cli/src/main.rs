@@ -10,6 +10,7 @@
 #[macro_use]
 mod out;
 mod bench;
+mod bridge;
 mod cast;
 mod ops;
 mod pipe;
@@ -132,6 +133,13 @@ enum Command {
         after_help = "Examples:\n  shmring recv logs --create --follow > out.txt\n  shmring recv logs --count 10\n  shmring recv logs | head -n 5    # the rest stays in the ring\n  shmring recv applog --from-oldest --follow    # a broadcast ring: its history, then live"
     )]
     Recv(pipe::RecvArgs),
+    /// Forward every message of one endpoint to another, the payload type passed through:
+    /// a ring to a zenoh key on one host, the key into a ring on another. Ends (exit 0) when
+    /// every sender of FROM is gone and everything was forwarded.
+    #[command(
+        after_help = "Examples:\n  shmring bridge shm:ticks zenoh:market/ticks --zenoh-listen tcp/0.0.0.0:7447    # host A\n  shmring bridge zenoh:market/ticks shm:ticks --zenoh-connect tcp/hostA:7447     # host B\n  shmring bridge uds:/run/app.sock tcp:collector:9000"
+    )]
+    Bridge(bridge::BridgeArgs),
 }
 
 /// A user-facing failure: one line of explanation and an exit code.
@@ -382,6 +390,7 @@ fn main() -> ExitCode {
         Command::Completions { shell } => completions(shell),
         Command::Send(args) => pipe::send(&args, json),
         Command::Recv(args) => pipe::recv(&args, json),
+        Command::Bridge(args) => bridge::bridge(&args, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
