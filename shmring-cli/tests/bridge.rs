@@ -335,3 +335,123 @@ fn a_bridge_killed_and_restarted_mid_stream_loses_only_what_it_held() {
         assert_eq!(code, Some(143), "{stderr}");
     }
 }
+
+/// Two network namespaces joined by a veth pair (`10.77.X.1` and `10.77.X.2`), removed on
+/// drop: two hosts, as far as zenoh can tell.
+struct Hosts {
+    names: [String; 2],
+}
+
+impl Hosts {
+    /// The pair, or `None` where the machine does not allow it (not root, no `ip`).
+    fn new() -> Option<Hosts> {
+        let tag = std::process::id() % 100_000;
+        let names = [format!("shr{tag}a"), format!("shr{tag}b")];
+        let subnet = tag % 250;
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let hosts = Hosts { names };
+        let [a, b] = &hosts.names;
+        let (va, vb) = (format!("{a}v"), format!("{b}v"));
+        let (ipa, ipb) = (
+            format!("10.77.{subnet}.1/24"),
+            format!("10.77.{subnet}.2/24"),
+        );
+        let made = ip(&["netns", "add", a])
+            && ip(&["netns", "add", b])
+            && ip(&["link", "add", &va, "type", "veth", "peer", "name", &vb])
+            && ip(&["link", "set", &va, "netns", a])
+            && ip(&["link", "set", &vb, "netns", b])
+            && ip(&["-n", a, "addr", "add", &ipa, "dev", &va])
+            && ip(&["-n", b, "addr", "add", &ipb, "dev", &vb])
+            && ip(&["-n", a, "link", "set", &va, "up"])
+            && ip(&["-n", b, "link", "set", &vb, "up"])
+            && ip(&["-n", a, "link", "set", "lo", "up"])
+            && ip(&["-n", b, "link", "set", "lo", "up"]);
+        made.then_some(hosts)
+    }
+
+    /// Host A's address.
+    fn a_address(&self) -> String {
+        let tag = std::process::id() % 100_000;
+        format!("10.77.{}.1", tag % 250)
+    }
+
+    /// A bridge process in namespace `host` (0: A, 1: B).
+    fn bridge(&self, host: usize, from: &str, to: &str, zenoh: &[&str]) -> Child {
+        let binary = assert_cmd::cargo::cargo_bin("shmring");
+        Command::new("ip")
+            .args(["netns", "exec", &self.names[host]])
+            .arg(binary)
+            .args(["bridge", from, to, "--no-scouting"])
+            .args(zenoh)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", name]).status();
+        }
+    }
+}
+
+#[test]
+fn the_chain_across_two_network_namespaces() {
+    const N: u64 = 20_000;
+    let Some(hosts) = Hosts::new() else {
+        eprintln!("no network namespaces here (needs root and ip): skipped");
+        return;
+    };
+    let chain = Chain::new("netns");
+    let _u = [Unlink(chain.src.clone()), Unlink(chain.dst.clone())];
+    let listen = format!("tcp/{}:{}", hosts.a_address(), free_port());
+    let mut rx = Receiver::bind(&format!("shm:{}", chain.dst)).unwrap();
+    // Host B's bridge into the ring, host A's out of the other: /dev/shm is shared by the
+    // namespaces (as each host has its own), the network is not.
+    let far = hosts.bridge(
+        1,
+        &chain.key,
+        &format!("shm:{}", chain.dst),
+        &["--zenoh-connect", &listen],
+    );
+    let near = hosts.bridge(
+        0,
+        &format!("shm:{}", chain.src),
+        &chain.key,
+        &["--zenoh-listen", &listen],
+    );
+    let producer = std::thread::spawn({
+        let src = format!("shm:{}", chain.src);
+        move || {
+            let mut tx = connect_when_there(&src);
+            for seq in 0..N {
+                tx.send_timeout(&message(seq), PATIENCE).unwrap();
+            }
+        }
+    });
+    let mut buf = Vec::new();
+    for seq in 0..N {
+        rx.recv_into_deadline(&mut buf, Instant::now() + PATIENCE)
+            .unwrap_or_else(|e| panic!("message {seq}: {e}"));
+        assert_eq!(checked(&buf), seq);
+    }
+    producer.join().unwrap();
+    assert_eq!(
+        rx.recv_into_deadline(&mut buf, Instant::now() + PATIENCE),
+        Err(RecvTimeoutError::Disconnected)
+    );
+    for child in [near, far] {
+        let (code, _, stderr) = finish(child);
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+}
