@@ -12,6 +12,8 @@ mod ipc;
 mod paired;
 mod plot;
 mod rings;
+#[cfg(feature = "zenoh")]
+mod zenoh;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,7 +33,8 @@ pub struct BenchArgs {
     quick: bool,
     /// Row groups to run, comma-separated: floor, spsc, mpmc, framed, framed-mpsc, broadcast (each
     /// also as NAME-spin or NAME-blocking), pipe, uds, tcp, mq, ipc (or ipc-shm, ipc-uds,
-    /// ipc-tcp, ipc-fifo, ipc-mq), inproc, peers (iceoryx2 publish-subscribe; built with the
+    /// ipc-tcp, ipc-fifo, ipc-mq), inproc, zenoh (shmring-ipc zenoh: and raw zenoh
+    /// publish/subscribe over tcp/127.0.0.1; built with the `zenoh` feature), peers (iceoryx2 publish-subscribe; built with the
     /// `peers` feature), wake (replies slower than a receiver spins:
     /// blocking against async receive), fence (spsc rings made with `fence_every_send`),
     /// tail (a long busy-poll round-trip run for p99.99, beside the machine's own noise).
@@ -302,6 +305,10 @@ pub fn peer(args: &[String]) -> Result<(), Failure> {
         return Err(Failure::new(1, "the bench process is gone"));
     }
     pin_peer();
+    #[cfg(feature = "zenoh")]
+    if zenoh::peer(args) {
+        return Ok(());
+    }
     if rings::peer(args) || ipc::peer(args) {
         Ok(())
     } else {
@@ -343,7 +350,15 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         "fence",
         "tail",
         "peers",
+        "zenoh",
     ];
+    if !cfg!(feature = "zenoh") && args.rows.iter().any(|r| r == "zenoh") {
+        return Err(Failure::new(
+            2,
+            "the zenoh rows are built with the `zenoh` feature: cargo build --release -p \
+             shmring-cli --features zenoh",
+        ));
+    }
     if !cfg!(feature = "peers") && args.rows.iter().any(|r| r == "peers") {
         return Err(Failure::new(
             2,
@@ -382,6 +397,8 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
     };
     rings::add_rows(&mut plan);
     ipc::add_rows(&mut plan);
+    #[cfg(feature = "zenoh")]
+    zenoh::add_rows(&mut plan);
     let bar = ProgressBar::new(paired::steps(&plan.floor, reps));
     bar.set_style(
         ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
