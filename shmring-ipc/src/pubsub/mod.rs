@@ -112,7 +112,7 @@ impl Publisher {
     ///
     /// ```
     /// let err = shmring_ipc::Publisher::bind("fifo:/tmp/nope").unwrap_err();
-    /// assert!(err.to_string().contains("publish/subscribe needs shm:, uds: or tcp:"), "{err}");
+    /// assert!(err.to_string().contains("publish/subscribe needs shm:, uds:, tcp: or zenoh:"), "{err}");
     /// ```
     pub fn bind(endpoint: &str) -> Result<Publisher, ConnectError> {
         Publisher::bind_with(endpoint, &Options::default())
