@@ -27,6 +27,7 @@
 //! sender that raced the check), so a wrong type never reaches it as garbage.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ::zenoh::Wait;
@@ -214,18 +215,53 @@ pub(crate) fn config(
     Ok(config)
 }
 
+/// The other role's live handles whose key expression intersects ours, as their tokens come
+/// and go (kept by the liveliness subscriber's callback: nothing queues up, however long
+/// nobody looks).
+#[derive(Debug, Default)]
+struct PeerState {
+    peers: HashMap<u64, Peer>,
+    /// When each vanished peer's token went (forgotten after a while).
+    vanished: HashMap<u64, Instant>,
+    /// Whether any peer was ever seen.
+    seen: bool,
+}
+
+impl PeerState {
+    fn apply(&mut self, sample: &Sample, ours: &KeyExpr<'static>) {
+        let Some(peer) = parse_token(sample.key_expr().as_str()) else {
+            return;
+        };
+        let intersects =
+            KeyExpr::try_from(peer.key.as_str()).is_ok_and(|theirs| theirs.intersects(ours));
+        if !intersects {
+            return;
+        }
+        self.seen = true;
+        match sample.kind() {
+            SampleKind::Put => {
+                self.vanished.remove(&peer.id);
+                self.peers.insert(peer.id, peer);
+            }
+            SampleKind::Delete => {
+                if self.peers.remove(&peer.id).is_some() {
+                    self.vanished.insert(peer.id, Instant::now());
+                }
+                self.vanished.retain(|_, at| at.elapsed() < 10 * GRACE);
+            }
+        }
+    }
+}
+
 /// A handle's session, token and view of the other role's tokens.
 struct Link {
     session: ::zenoh::Session,
     key: KeyExpr<'static>,
     id: u64,
     _token: LivelinessToken,
-    /// Tokens of the other role, as zenoh reports them (put: alive, delete: gone).
-    peers_feed: Subscriber<FifoChannelHandler<Sample>>,
-    /// The other role's live handles whose key expression intersects ours.
-    peers: HashMap<u64, Peer>,
-    /// When each vanished peer's token went.
-    vanished: HashMap<u64, Instant>,
+    /// The other role's tokens, kept up to date by `_feed`'s callback.
+    state: Arc<Mutex<PeerState>>,
+    _feed: Subscriber<()>,
     endpoint: Endpoint,
 }
 
@@ -234,7 +270,7 @@ impl std::fmt::Debug for Link {
         f.debug_struct("zenoh::Link")
             .field("key", &self.key.as_str())
             .field("id", &format_args!("{:016x}", self.id))
-            .field("peers", &self.peers.len())
+            .field("peers", &self.peers().peers.len())
             .finish()
     }
 }
@@ -265,11 +301,20 @@ impl Link {
             Role::Tx => Role::Rx,
             Role::Rx => Role::Tx,
         };
-        let peers_feed = session
+        let state = Arc::new(Mutex::new(PeerState::default()));
+        let feed = session
             .liveliness()
             .declare_subscriber(format!("{TOKENS}/{}/**", other.chunk()))
             .history(true)
-            .with(FifoChannel::new(QUEUE))
+            .callback({
+                let (state, ours) = (state.clone(), key_expr.clone());
+                move |sample| {
+                    state
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .apply(&sample, &ours)
+                }
+            })
             .wait()
             .map_err(zenoh_error(endpoint, "watch its peers' liveliness"))?;
         Ok(Link {
@@ -277,43 +322,22 @@ impl Link {
             key: key_expr,
             id,
             _token: token,
-            peers_feed,
-            peers: HashMap::new(),
-            vanished: HashMap::new(),
+            state,
+            _feed: feed,
             endpoint: endpoint.clone(),
         })
     }
 
-    /// Takes in what zenoh reported of the other role's tokens since the last look.
-    fn look(&mut self) {
-        while let Ok(Some(sample)) = self.peers_feed.try_recv() {
-            let Some(peer) = parse_token(sample.key_expr().as_str()) else {
-                continue;
-            };
-            let ours = KeyExpr::try_from(peer.key.as_str())
-                .is_ok_and(|theirs| theirs.intersects(&self.key));
-            if !ours {
-                continue;
-            }
-            match sample.kind() {
-                SampleKind::Put => {
-                    self.vanished.remove(&peer.id);
-                    self.peers.insert(peer.id, peer);
-                }
-                SampleKind::Delete => {
-                    if self.peers.remove(&peer.id).is_some() {
-                        self.vanished.insert(peer.id, Instant::now());
-                    }
-                }
-            }
-        }
+    /// The other role's tokens now.
+    fn peers(&self) -> MutexGuard<'_, PeerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The first live typed peer of another type than `expect`'s (an untyped receiver takes
     /// any messages as bytes; a typed one only its own type).
-    fn mismatched(&mut self, expect: &Expect) -> Option<Peer> {
-        self.look();
-        self.peers
+    fn mismatched(&self, expect: &Expect) -> Option<Peer> {
+        self.peers()
+            .peers
             .values()
             .find(|p| p.fingerprint != 0 && p.fingerprint != expect.fingerprint)
             .cloned()
@@ -430,8 +454,7 @@ impl ZenohSender {
 
     /// Live receivers (subscribers) of the key, by their tokens.
     pub(crate) fn receiver_count(&mut self) -> usize {
-        self.link.look();
-        self.link.peers.len()
+        self.link.peers().peers.len()
     }
 
     /// Whether no receiver is subscribed now.
@@ -557,8 +580,8 @@ impl ZenohReceiver {
     /// The payload type of the live senders (the first typed one's), as a layout a process
     /// that does not have the type can announce or open a ring of.
     pub(crate) fn peer_layout(&mut self) -> Option<TypeLayout> {
-        self.link.look();
         self.link
+            .peers()
             .peers
             .values()
             .filter(|p| p.fingerprint != 0)
@@ -592,16 +615,16 @@ impl ZenohReceiver {
     /// Whether every sender seen is gone (ended, or its token vanished longer than the grace
     /// ago) and nothing is queued.
     fn all_gone(&mut self) -> bool {
-        self.link.look();
-        if !self.link.peers.is_empty() || !self.link.vanished.is_empty() {
-            self.seen = true;
-        }
-        let live = self.link.peers.keys().any(|id| !self.ended.contains(id));
-        let settling = self
-            .link
-            .vanished
-            .iter()
-            .any(|(id, at)| !self.ended.contains(id) && at.elapsed() < GRACE);
+        let (live, settling) = {
+            let state = self.link.peers();
+            self.seen |= state.seen;
+            let live = state.peers.keys().any(|id| !self.ended.contains(id));
+            let settling = state
+                .vanished
+                .iter()
+                .any(|(id, at)| !self.ended.contains(id) && at.elapsed() < GRACE);
+            (live, settling)
+        };
         self.seen && !live && !settling && self.subscriber.is_empty()
     }
 
