@@ -220,6 +220,9 @@ pub(crate) fn config(
 /// nobody looks).
 #[derive(Debug, Default)]
 struct PeerState {
+    /// A typed receiver counts only senders of its own type (a refused sender of another
+    /// type is not one of its senders); `None`: every peer counts.
+    only: Option<u64>,
     peers: HashMap<u64, Peer>,
     /// When each vanished peer's token went (forgotten after a while).
     vanished: HashMap<u64, Instant>,
@@ -234,7 +237,7 @@ impl PeerState {
         };
         let intersects =
             KeyExpr::try_from(peer.key.as_str()).is_ok_and(|theirs| theirs.intersects(ours));
-        if !intersects {
+        if !intersects || self.only.is_some_and(|fp| fp != peer.fingerprint) {
             return;
         }
         self.seen = true;
@@ -301,7 +304,11 @@ impl Link {
             Role::Tx => Role::Rx,
             Role::Rx => Role::Tx,
         };
-        let state = Arc::new(Mutex::new(PeerState::default()));
+        let only = (role == Role::Rx && expect.fingerprint != 0).then_some(expect.fingerprint);
+        let state = Arc::new(Mutex::new(PeerState {
+            only,
+            ..PeerState::default()
+        }));
         let feed = session
             .liveliness()
             .declare_subscriber(format!("{TOKENS}/{}/**", other.chunk()))
@@ -370,6 +377,8 @@ pub(crate) struct ZenohSender {
     wait_for_receiver: bool,
     /// The last time a receiver was seen subscribed (a look costs a call into zenoh).
     matched_at: Option<Instant>,
+    /// Whether `connect` succeeded (only then does dropping send the end marker).
+    connected: bool,
 }
 
 impl std::fmt::Debug for ZenohSender {
@@ -409,6 +418,7 @@ impl ZenohSender {
             max: options.stream_max() as usize,
             wait_for_receiver,
             matched_at: None,
+            connected: false,
         };
         if wait_for_receiver {
             let deadline = Instant::now() + options.handshake_timeout;
@@ -431,6 +441,7 @@ impl ZenohSender {
         if let Some(peer) = tx.link.mismatched(expect) {
             return Err(tx.link.refuse(expect, &peer));
         }
+        tx.connected = true;
         Ok(tx)
     }
 
@@ -502,6 +513,9 @@ impl ZenohSender {
 
 impl Drop for ZenohSender {
     fn drop(&mut self) {
+        if !self.connected {
+            return; // refused: it was never one of the receivers' senders
+        }
         // The end marker, behind every message this sender published.
         let _ = self
             .publisher
@@ -592,21 +606,21 @@ impl ZenohReceiver {
     /// (`false`: look again).
     fn take(&mut self, sample: Sample, buf: &mut Vec<u8>) -> bool {
         let origin = sample_origin(&sample);
-        if let Some((_, id)) = origin {
-            self.seen = true;
-            if sample.kind() == SampleKind::Delete {
-                self.ended.insert(id);
-                return false;
-            }
-        }
+        let fingerprint = origin.map_or(0, |(fp, _)| fp);
+        // A typed receiver takes only its own type; another's samples are not its senders'.
+        let foreign = self.fingerprint != 0 && fingerprint != self.fingerprint;
         if sample.kind() == SampleKind::Delete {
+            if let (Some((_, id)), false) = (origin, foreign) {
+                self.seen = true;
+                self.ended.insert(id);
+            }
             return false;
         }
-        let fingerprint = origin.map_or(0, |(fp, _)| fp);
-        if self.fingerprint != 0 && fingerprint != self.fingerprint {
+        if foreign {
             self.refused += 1;
             return false;
         }
+        self.seen |= origin.is_some();
         buf.clear();
         buf.extend_from_slice(&sample.payload().to_bytes());
         true
