@@ -194,7 +194,7 @@ fn transports_that_cannot_fan_out_refuse_clearly() {
                 "{endpoint}: {err}"
             );
             assert!(
-                err.to_string().contains("needs shm:, uds: or tcp:"),
+                err.to_string().contains("needs shm:, uds:, tcp: or zenoh:"),
                 "{err}"
             );
         }
