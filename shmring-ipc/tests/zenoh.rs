@@ -93,7 +93,10 @@ fn typed_channels_refuse_another_type_naming_both() {
     );
     // Refused senders were never this receiver's: their coming and going is no end.
     std::thread::sleep(Duration::from_millis(300));
-    assert!(!rx.is_disconnected(), "a refused sender ended the receiver's stream");
+    assert!(
+        !rx.is_disconnected(),
+        "a refused sender ended the receiver's stream"
+    );
     let mut tx = typed::Sender::<Tick>::connect_with(&endpoint, &b).unwrap();
     for i in 0..1000 {
         tx.send(&tick(i)).unwrap();
