@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use shmring_ipc::{Receiver, RecvTimeoutError, Sender, typed};
-use shmring_test_support::{Tick, tick};
+use shmring_test_support::{Tick, free_port, tick};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -26,14 +26,6 @@ fn checked(m: &[u8]) -> u64 {
     let seq = u64::from_le_bytes(m[..8].try_into().unwrap());
     assert_eq!(m, message(seq), "message {seq} damaged");
     seq
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A bridge process.
@@ -115,6 +107,36 @@ fn kill(child: &mut Child) {
     child.wait().unwrap();
 }
 
+/// Produces `n` messages into the chain's source ring, checks every one arriving at `rx` (the
+/// destination ring) in order, then the end of the stream travelling the chain and each
+/// bridge exiting 0 once its side is finished.
+fn carries(chain: &Chain, rx: &mut Receiver, n: u64, bridges: [Child; 2]) {
+    let producer = std::thread::spawn({
+        let src = format!("shm:{}", chain.src);
+        move || {
+            let mut tx = connect_when_there(&src);
+            for seq in 0..n {
+                tx.send_timeout(&message(seq), PATIENCE).unwrap();
+            }
+        }
+    });
+    let mut buf = Vec::new();
+    for seq in 0..n {
+        rx.recv_into_deadline(&mut buf, Instant::now() + PATIENCE)
+            .unwrap_or_else(|e| panic!("message {seq}: {e}"));
+        assert_eq!(checked(&buf), seq, "in order, none lost");
+    }
+    producer.join().unwrap();
+    assert_eq!(
+        rx.recv_into_deadline(&mut buf, Instant::now() + PATIENCE),
+        Err(RecvTimeoutError::Disconnected)
+    );
+    for child in bridges {
+        let (code, _, stderr) = finish(child);
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+}
+
 #[test]
 fn a_ring_zenoh_ring_chain_carries_every_byte() {
     const N: u64 = 100_000;
@@ -123,31 +145,7 @@ fn a_ring_zenoh_ring_chain_carries_every_byte() {
     let mut rx = Receiver::bind(&format!("shm:{}", chain.dst)).unwrap();
     let far = chain.far(false);
     let near = chain.near(false);
-    let producer = std::thread::spawn({
-        let src = format!("shm:{}", chain.src);
-        move || {
-            let mut tx = connect_when_there(&src);
-            for seq in 0..N {
-                tx.send_timeout(&message(seq), PATIENCE).unwrap();
-            }
-        }
-    });
-    let mut buf = Vec::new();
-    for seq in 0..N {
-        rx.recv_into_deadline(&mut buf, Instant::now() + PATIENCE)
-            .unwrap_or_else(|e| panic!("message {seq}: {e}"));
-        assert_eq!(checked(&buf), seq, "in order, none lost");
-    }
-    producer.join().unwrap();
-    // The producer's end travels the chain: each bridge exits 0 once its side is finished.
-    assert_eq!(
-        rx.recv_into_deadline(&mut buf, Instant::now() + PATIENCE),
-        Err(RecvTimeoutError::Disconnected)
-    );
-    for child in [near, far] {
-        let (code, _, stderr) = finish(child);
-        assert_eq!(code, Some(0), "{stderr}");
-    }
+    carries(&chain, &mut rx, N, [near, far]);
 }
 
 /// The test binary's child roles.
@@ -430,28 +428,5 @@ fn the_chain_across_two_network_namespaces() {
         &chain.key,
         &["--zenoh-listen", &listen],
     );
-    let producer = std::thread::spawn({
-        let src = format!("shm:{}", chain.src);
-        move || {
-            let mut tx = connect_when_there(&src);
-            for seq in 0..N {
-                tx.send_timeout(&message(seq), PATIENCE).unwrap();
-            }
-        }
-    });
-    let mut buf = Vec::new();
-    for seq in 0..N {
-        rx.recv_into_deadline(&mut buf, Instant::now() + PATIENCE)
-            .unwrap_or_else(|e| panic!("message {seq}: {e}"));
-        assert_eq!(checked(&buf), seq);
-    }
-    producer.join().unwrap();
-    assert_eq!(
-        rx.recv_into_deadline(&mut buf, Instant::now() + PATIENCE),
-        Err(RecvTimeoutError::Disconnected)
-    );
-    for child in [near, far] {
-        let (code, _, stderr) = finish(child);
-        assert_eq!(code, Some(0), "{stderr}");
-    }
+    carries(&chain, &mut rx, N, [near, far]);
 }

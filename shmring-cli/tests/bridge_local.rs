@@ -78,11 +78,7 @@ fn a_ring_forwarded_to_a_unix_socket() {
 fn a_tcp_connection_forwarded_into_a_ring() {
     let dst = unique("bridge-tcp");
     let _u = Unlink(dst.clone());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = shmring_test_support::free_port();
     forwards(
         &format!("tcp:127.0.0.1:{port}"),
         &format!("shm:{dst}"),

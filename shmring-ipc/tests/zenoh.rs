@@ -9,19 +9,10 @@ use shmring_test_support as common;
 
 use std::time::{Duration, Instant};
 
-use common::{Tick, numbered_message, tick};
+use common::{Tick, free_port, numbered_message, tick};
 use shmring_ipc::{ConnectError, Options, Publisher, Receiver, Sender, Subscriber, typed};
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A TCP port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A key no other test uses.
 fn key(tag: &str) -> String {

@@ -51,6 +51,14 @@ pub fn swapped_tick_layout() -> shmring::TypeLayout {
     )
 }
 
+/// A local TCP port nothing listens on now (for a peer to listen on next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port()
+}
+
 /// Environment variable that tells a re-executed test binary which role to play.
 pub const ROLE_VAR: &str = "SHMRING_TEST_ROLE";
 /// Environment variable carrying the segment name to a child.
