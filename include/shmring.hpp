@@ -223,11 +223,12 @@ private:
     std::uint64_t missed_ = 0;
 };
 
-// The handle a create/open call stored in `raw` (taken by reference: read after the call).
-template <class H>
-H *made(shmring_status s, H *const &raw) {
-    check(s);
-    return raw;
+// The handle of type `Handle` a create/open call of the C ABI makes: `call(args..., &raw)`.
+template <class Handle, class Raw, class Call, class... Args>
+Handle make(Call call, Args... args) {
+    Raw *raw = nullptr;
+    check(call(args..., &raw));
+    return Handle(raw);
 }
 
 }  // namespace detail
@@ -237,12 +238,12 @@ template <class T>
 struct spsc_sender : detail::sender<T, detail::spsc> {
     using detail::sender<T, detail::spsc>::sender;
     static spsc_sender create(const char *name, std::uint64_t capacity, const shmring_type &type) {
-        shmring_spsc_sender *h = nullptr;
-        return spsc_sender(detail::made(shmring_spsc_sender_create(name, capacity, &type, &h), h));
+        return detail::make<spsc_sender, shmring_spsc_sender>(
+            shmring_spsc_sender_create, name, capacity, &type);
     }
     static spsc_sender open(const char *name, const shmring_type &type) {
-        shmring_spsc_sender *h = nullptr;
-        return spsc_sender(detail::made(shmring_spsc_sender_open(name, &type, &h), h));
+        return detail::make<spsc_sender, shmring_spsc_sender>(
+            shmring_spsc_sender_open, name, &type);
     }
 };
 
@@ -250,12 +251,12 @@ template <class T>
 struct spsc_receiver : detail::receiver<T, detail::spsc> {
     using detail::receiver<T, detail::spsc>::receiver;
     static spsc_receiver create(const char *name, std::uint64_t capacity, const shmring_type &type) {
-        shmring_spsc_receiver *h = nullptr;
-        return spsc_receiver(detail::made(shmring_spsc_receiver_create(name, capacity, &type, &h), h));
+        return detail::make<spsc_receiver, shmring_spsc_receiver>(
+            shmring_spsc_receiver_create, name, capacity, &type);
     }
     static spsc_receiver open(const char *name, const shmring_type &type) {
-        shmring_spsc_receiver *h = nullptr;
-        return spsc_receiver(detail::made(shmring_spsc_receiver_open(name, &type, &h), h));
+        return detail::make<spsc_receiver, shmring_spsc_receiver>(
+            shmring_spsc_receiver_open, name, &type);
     }
 };
 
@@ -264,12 +265,12 @@ template <class T>
 struct mpmc_sender : detail::sender<T, detail::mpmc> {
     using detail::sender<T, detail::mpmc>::sender;
     static mpmc_sender create(const char *name, std::uint64_t capacity, const shmring_type &type) {
-        shmring_mpmc_sender *h = nullptr;
-        return mpmc_sender(detail::made(shmring_mpmc_sender_create(name, capacity, &type, &h), h));
+        return detail::make<mpmc_sender, shmring_mpmc_sender>(
+            shmring_mpmc_sender_create, name, capacity, &type);
     }
     static mpmc_sender open(const char *name, const shmring_type &type) {
-        shmring_mpmc_sender *h = nullptr;
-        return mpmc_sender(detail::made(shmring_mpmc_sender_open(name, &type, &h), h));
+        return detail::make<mpmc_sender, shmring_mpmc_sender>(
+            shmring_mpmc_sender_open, name, &type);
     }
 };
 
@@ -277,12 +278,12 @@ template <class T>
 struct mpmc_receiver : detail::receiver<T, detail::mpmc> {
     using detail::receiver<T, detail::mpmc>::receiver;
     static mpmc_receiver create(const char *name, std::uint64_t capacity, const shmring_type &type) {
-        shmring_mpmc_receiver *h = nullptr;
-        return mpmc_receiver(detail::made(shmring_mpmc_receiver_create(name, capacity, &type, &h), h));
+        return detail::make<mpmc_receiver, shmring_mpmc_receiver>(
+            shmring_mpmc_receiver_create, name, capacity, &type);
     }
     static mpmc_receiver open(const char *name, const shmring_type &type) {
-        shmring_mpmc_receiver *h = nullptr;
-        return mpmc_receiver(detail::made(shmring_mpmc_receiver_open(name, &type, &h), h));
+        return detail::make<mpmc_receiver, shmring_mpmc_receiver>(
+            shmring_mpmc_receiver_open, name, &type);
     }
 };
 
@@ -297,13 +298,12 @@ struct broadcast_sender : detail::sender<T, detail::broadcast> {
     using detail::sender<T, detail::broadcast>::sender;
     static broadcast_sender create(const char *name, std::uint64_t capacity, const shmring_type &type,
                                    policy p = policy::lossless) {
-        shmring_broadcast_sender *h = nullptr;
-        return broadcast_sender(detail::made(
-            shmring_broadcast_sender_create(name, capacity, &type, static_cast<std::uint32_t>(p), &h), h));
+        return detail::make<broadcast_sender, shmring_broadcast_sender>(
+            shmring_broadcast_sender_create, name, capacity, &type, static_cast<std::uint32_t>(p));
     }
     static broadcast_sender open(const char *name, const shmring_type &type) {
-        shmring_broadcast_sender *h = nullptr;
-        return broadcast_sender(detail::made(shmring_broadcast_sender_open(name, &type, &h), h));
+        return detail::make<broadcast_sender, shmring_broadcast_sender>(
+            shmring_broadcast_sender_open, name, &type);
     }
 };
 
@@ -311,9 +311,8 @@ template <class T>
 struct broadcast_receiver : detail::receiver<T, detail::broadcast> {
     using detail::receiver<T, detail::broadcast>::receiver;
     static broadcast_receiver open(const char *name, const shmring_type &type, bool from_oldest = false) {
-        shmring_broadcast_receiver *h = nullptr;
-        return broadcast_receiver(
-            detail::made(shmring_broadcast_receiver_open(name, &type, from_oldest ? 1 : 0, &h), h));
+        return detail::make<broadcast_receiver, shmring_broadcast_receiver>(
+            shmring_broadcast_receiver_open, name, &type, from_oldest ? 1 : 0);
     }
 };
 

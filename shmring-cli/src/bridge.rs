@@ -110,11 +110,7 @@ fn connect_failure(side: &str, e: ConnectError) -> Failure {
 /// with its own type.
 fn ring_layout(from: &str) -> Option<shmring::TypeLayout> {
     let name = from.strip_prefix("shm:")?;
-    let info = shmring::inspect::inspect(name).ok()?.info;
-    let bytes = <u8 as shmring::ShmType>::layout().fingerprint();
-    (info.fingerprint != bytes && !info.description_truncated)
-        .then(|| shmring::TypeLayout::recorded(&info.description, info.fingerprint))
-        .flatten()
+    shmring::framed::mpsc::label_of(&shmring::inspect::inspect(name).ok()?.info)
 }
 
 /// Runs the bridge until FROM is finished (every sender gone, everything forwarded; never with

@@ -308,11 +308,7 @@ pub unsafe extern "C" fn shmring_broadcast_recv_timeout(
         with_room(rx, out, |rx, dst| {
             let result = match deadline_in(timeout_ns) {
                 Some(deadline) => rx.rx.recv_into_deadline(dst, deadline),
-                None => rx.rx.recv_into(dst).map_err(|e| match e {
-                    RecvError::Lagged(n) => RecvTimeoutError::Lagged(n),
-                    RecvError::Disconnected => RecvTimeoutError::Disconnected,
-                    RecvError::Corrupted => RecvTimeoutError::Corrupted,
-                }),
+                None => rx.rx.recv_into(dst).map_err(RecvTimeoutError::from),
             };
             counting(&mut rx.missed, result, |e| match e {
                 RecvTimeoutError::Lagged(n) => Some(*n),

@@ -31,11 +31,7 @@ pub(super) fn ring_recv(
     deadline: Option<Instant>,
 ) -> Result<(), RecvTimeoutError> {
     let r = match (wait, deadline) {
-        (false, _) => rx.try_recv_into(buf).map_err(|e| match e {
-            TryRecvError::Empty => RecvTimeoutError::Timeout,
-            TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
-            TryRecvError::Corrupted => RecvTimeoutError::Corrupted,
-        }),
+        (false, _) => rx.try_recv_into(buf).map_err(RecvTimeoutError::from),
         (true, Some(d)) => rx.recv_into_deadline(buf, d),
         (true, None) => rx.recv_into(buf).map_err(|e| match e {
             RecvError::Disconnected => RecvTimeoutError::Disconnected,
@@ -361,11 +357,7 @@ impl Receiver {
             ReceiverInner::Stream(rx) => rx.recv(buf, wait, deadline),
             ReceiverInner::Mq(rx) => rx.recv(buf, wait, deadline),
             #[cfg(feature = "zenoh")]
-            ReceiverInner::Zenoh(rx) if !wait => rx.try_recv(buf).map_err(|e| match e {
-                TryRecvError::Empty => RecvTimeoutError::Timeout,
-                TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
-                TryRecvError::Corrupted => RecvTimeoutError::Corrupted,
-            }),
+            ReceiverInner::Zenoh(rx) if !wait => rx.try_recv(buf).map_err(RecvTimeoutError::from),
             #[cfg(feature = "zenoh")]
             ReceiverInner::Zenoh(rx) => rx.recv(buf, deadline),
         }
@@ -407,13 +399,7 @@ impl Receiver {
     /// ```
     pub fn peer_layout(&mut self) -> Option<TypeLayout> {
         match &mut self.inner {
-            ReceiverInner::Shm(rx) => {
-                let info = rx.segment().info();
-                let bytes = <u8 as shmring::ShmType>::layout().fingerprint();
-                (info.fingerprint != bytes && !info.description_truncated)
-                    .then(|| TypeLayout::recorded(&info.description, info.fingerprint))
-                    .flatten()
-            }
+            ReceiverInner::Shm(rx) => mpsc::label_of(rx.segment().info()),
             #[cfg(feature = "zenoh")]
             ReceiverInner::Zenoh(rx) => rx.peer_layout(),
             _ => None,

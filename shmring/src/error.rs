@@ -530,10 +530,18 @@ pub(crate) fn recv_without_timeout(e: RecvTimeoutError) -> RecvError {
     }
 }
 
-pub(crate) fn try_recv_to_timeout(e: TryRecvError) -> RecvTimeoutError {
-    match e {
-        TryRecvError::Empty => RecvTimeoutError::Timeout,
-        TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
-        TryRecvError::Corrupted => RecvTimeoutError::Corrupted,
+impl From<TryRecvError> for RecvTimeoutError {
+    /// `Empty` becomes `Timeout` (what a wait that ran out found).
+    ///
+    /// ```
+    /// use shmring::{RecvTimeoutError, TryRecvError};
+    /// assert_eq!(RecvTimeoutError::from(TryRecvError::Empty), RecvTimeoutError::Timeout);
+    /// ```
+    fn from(e: TryRecvError) -> RecvTimeoutError {
+        match e {
+            TryRecvError::Empty => RecvTimeoutError::Timeout,
+            TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+            TryRecvError::Corrupted => RecvTimeoutError::Corrupted,
+        }
     }
 }

@@ -305,7 +305,7 @@ impl<V> Attempt for Result<V, crate::TryRecvError> {
 
     #[inline]
     fn done(self) -> Self::Outcome {
-        self.map_err(crate::error::try_recv_to_timeout)
+        self.map_err(crate::RecvTimeoutError::from)
     }
 
     fn timed_out() -> Self::Outcome {

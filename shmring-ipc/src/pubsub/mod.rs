@@ -467,11 +467,7 @@ impl Subscriber {
                 })
             }
             #[cfg(feature = "zenoh")]
-            SubscriberInner::Zenoh(rx, _) => rx.try_recv(buf).map_err(|e| match e {
-                shmring::TryRecvError::Empty => TryRecvError::Empty,
-                shmring::TryRecvError::Disconnected => TryRecvError::Disconnected,
-                shmring::TryRecvError::Corrupted => TryRecvError::Corrupted,
-            }),
+            SubscriberInner::Zenoh(rx, _) => rx.try_recv(buf).map_err(TryRecvError::from),
         }
     }
 
@@ -509,11 +505,7 @@ impl Subscriber {
             },
             SubscriberInner::Stream(s) => s.recv_into(buf, deadline),
             #[cfg(feature = "zenoh")]
-            SubscriberInner::Zenoh(rx, _) => rx.recv(buf, deadline).map_err(|e| match e {
-                shmring::RecvTimeoutError::Timeout => RecvTimeoutError::Timeout,
-                shmring::RecvTimeoutError::Disconnected => RecvTimeoutError::Disconnected,
-                shmring::RecvTimeoutError::Corrupted => RecvTimeoutError::Corrupted,
-            }),
+            SubscriberInner::Zenoh(rx, _) => rx.recv(buf, deadline).map_err(RecvTimeoutError::from),
         }
     }
 

@@ -144,6 +144,39 @@ impl From<TryRecvError> for RecvTimeoutError {
     }
 }
 
+/// A receive of a ring without lags (the crate's own error) in a broadcast receive's shape.
+///
+/// ```
+/// use shmring::broadcast::TryRecvError;
+/// assert_eq!(TryRecvError::from(shmring::TryRecvError::Empty), TryRecvError::Empty);
+/// ```
+impl From<crate::TryRecvError> for TryRecvError {
+    fn from(e: crate::TryRecvError) -> Self {
+        match e {
+            crate::TryRecvError::Empty => TryRecvError::Empty,
+            crate::TryRecvError::Disconnected => TryRecvError::Disconnected,
+            crate::TryRecvError::Corrupted => TryRecvError::Corrupted,
+        }
+    }
+}
+
+/// As the `TryRecvError` conversion, for timed receives.
+///
+/// ```
+/// use shmring::broadcast::RecvTimeoutError;
+/// let e = RecvTimeoutError::from(shmring::RecvTimeoutError::Timeout);
+/// assert_eq!(e, RecvTimeoutError::Timeout);
+/// ```
+impl From<crate::RecvTimeoutError> for RecvTimeoutError {
+    fn from(e: crate::RecvTimeoutError) -> Self {
+        match e {
+            crate::RecvTimeoutError::Timeout => RecvTimeoutError::Timeout,
+            crate::RecvTimeoutError::Disconnected => RecvTimeoutError::Disconnected,
+            crate::RecvTimeoutError::Corrupted => RecvTimeoutError::Corrupted,
+        }
+    }
+}
+
 impl From<RecvError> for RecvTimeoutError {
     fn from(e: RecvError) -> Self {
         match e {

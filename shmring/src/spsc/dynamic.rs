@@ -350,7 +350,7 @@ impl DynReceiver {
             Err(TryRecvError::Empty) => self
                 .rx
                 .wait_data(deadline, |rx, force| rx.pop_payload(dst, force)),
-            Err(e) => Err(try_recv_to_timeout(e)),
+            Err(e) => Err(RecvTimeoutError::from(e)),
         }
     }
 }

@@ -46,10 +46,9 @@ impl<T: ShmType> End<T> {
         let name = segment.name().to_owned();
         let base = segment.area_ptr();
         let (capacity, fenced) = (segment.info().capacity, segment.info().fence_every_send);
-        // SAFETY: the segment's header was validated and `open_ring_laid_out` (or our own
-        // create) confirmed the area holds the control block and `capacity` slots laid out as
-        // `geometry`; the area is page aligned; `segment` is kept alive in the End next to the
-        // Area.
+        // SAFETY: `open_ring_laid_out` (or our create) confirmed the area holds the control
+        // block and `capacity` slots laid out as `geometry`; it is page aligned; `segment` is
+        // kept alive in the End next to the Area.
         let area = unsafe { Area::<T>::with_geometry(base, capacity, geometry, fenced) };
         let me = liveness::identity(&name)?;
         let owner = area.owner(role);

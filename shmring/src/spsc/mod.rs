@@ -65,7 +65,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) use layout::{Area, Role, geometry};
 
-use crate::error::{recv_without_timeout, try_recv_to_timeout, try_to_timeout, without_timeout};
+use crate::error::{recv_without_timeout, try_to_timeout, without_timeout};
 use crate::header::HeaderError;
 use crate::storage::{open_ring, ring_options};
 use crate::sync::Ordering;

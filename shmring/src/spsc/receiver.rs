@@ -104,7 +104,7 @@ impl<T: ShmType> Receiver<T> {
         match self.poll_quickly(|rx| rx.pop_into(dst, false)) {
             Ok(()) => Ok(()),
             Err(TryRecvError::Empty) => self.recv_wait(dst, Some(deadline)),
-            Err(e) => Err(try_recv_to_timeout(e)),
+            Err(e) => Err(RecvTimeoutError::from(e)),
         }
     }
 
@@ -137,7 +137,7 @@ impl<T: ShmType> Receiver<T> {
     ) -> Result<(), RecvError> {
         let result = match first {
             TryRecvError::Empty => self.recv_wait(dst, None),
-            e => Err(try_recv_to_timeout(e)),
+            e => Err(RecvTimeoutError::from(e)),
         };
         result.map_err(recv_without_timeout)
     }
@@ -216,7 +216,7 @@ impl<T: ShmType> Receiver<T> {
                 let mut value = T::zeroed();
                 self.recv_wait(&mut value, deadline).map(|()| value)
             }
-            e => Err(try_recv_to_timeout(e)),
+            e => Err(RecvTimeoutError::from(e)),
         }
     }
 

@@ -83,6 +83,28 @@ fn create_segment(
     .create(location)
 }
 
+/// The payload type a ring of this kind is labelled with, from its header (as
+/// [`TypeLayout::recorded`]: a process that does not have the type can open the ring with it);
+/// `None` for an unlabelled ring of plain bytes, or a description the header had to truncate.
+///
+/// ```
+/// use shmring::ShmType;
+/// use shmring::framed::mpsc::{Receiver, label_of};
+/// let name = format!("shmring-doc-label-{}", std::process::id());
+/// let rx = Receiver::options().label(u64::layout()).create(name.as_str(), 4096)?;
+/// let label = label_of(rx.segment().info()).unwrap();
+/// assert_eq!(label.fingerprint(), u64::layout().fingerprint());
+/// # shmring::Segment::unlink_name(&name)?;
+/// # Ok::<(), shmring::OpenError>(())
+/// ```
+#[cfg(not(shmring_loom))]
+pub fn label_of(info: &crate::header::HeaderInfo) -> Option<TypeLayout> {
+    let bytes = <u8 as crate::ShmType>::layout().fingerprint();
+    (info.fingerprint != bytes && !info.description_truncated)
+        .then(|| TypeLayout::recorded(&info.description, info.fingerprint))
+        .flatten()
+}
+
 #[cfg(not(shmring_loom))]
 fn open_segment(location: Location, label: Option<TypeLayout>) -> Result<Segment, OpenError> {
     let layout = label.unwrap_or_else(<u8 as crate::ShmType>::layout);
