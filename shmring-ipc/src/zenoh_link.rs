@@ -36,6 +36,7 @@ use ::zenoh::key_expr::KeyExpr;
 use ::zenoh::liveliness::LivelinessToken;
 use ::zenoh::pubsub::{Publisher, Subscriber};
 use ::zenoh::qos::CongestionControl;
+use ::zenoh::query::{QueryTarget, Queryable};
 use ::zenoh::sample::{Sample, SampleKind};
 
 use crate::stream::Expect;
@@ -52,6 +53,8 @@ const QUEUE: usize = 1024;
 const GRACE: Duration = Duration::from_millis(200);
 /// The longest single wait of a blocking call between looks at the peers.
 const SLICE: Duration = Duration::from_millis(20);
+/// How long a dropped sender waits for its receivers to have every message it sent.
+const DRAIN: Duration = Duration::from_secs(10);
 
 /// Who a handle is in the protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +136,12 @@ fn parse_token(key: &str) -> Option<Peer> {
         description,
         key,
     })
+}
+
+/// The key of a receiver's drain queryable: a query there is answered once every message
+/// published ahead of it reached the receiver's queue.
+fn drain_key(id: u64) -> String {
+    format!("{TOKENS}/drain/{id:016x}")
 }
 
 /// The 16-byte attachment of a sender's samples: its fingerprint and id.
@@ -262,6 +271,8 @@ struct Link {
     key: KeyExpr<'static>,
     id: u64,
     _token: LivelinessToken,
+    /// A receiver's drain queryable (see `ZenohSender::drain`).
+    _drain: Option<Queryable<()>>,
     /// The other role's tokens, kept up to date by `_feed`'s callback.
     state: Arc<Mutex<PeerState>>,
     _feed: Subscriber<()>,
@@ -295,6 +306,22 @@ impl Link {
             .wait()
             .map_err(zenoh_error(endpoint, "open a session"))?;
         let id = fresh_id();
+        // A receiver answers dropped senders' drain queries (`ZenohSender::drain`) from before
+        // its token is seen.
+        let drain = match role {
+            Role::Tx => None,
+            Role::Rx => Some(
+                session
+                    .declare_queryable(drain_key(id))
+                    .callback(|query| {
+                        let _ = query
+                            .reply(query.key_expr().clone(), Vec::<u8>::new())
+                            .wait();
+                    })
+                    .wait()
+                    .map_err(zenoh_error(endpoint, "declare its drain queryable"))?,
+            ),
+        };
         let token = session
             .liveliness()
             .declare_token(token_key(role, id, expect, key))
@@ -329,6 +356,7 @@ impl Link {
             key: key_expr,
             id,
             _token: token,
+            _drain: drain,
             state,
             _feed: feed,
             endpoint: endpoint.clone(),
@@ -522,6 +550,37 @@ impl Drop for ZenohSender {
             .delete()
             .attachment(&self.attachment[..])
             .wait();
+        self.drain();
+    }
+}
+
+impl ZenohSender {
+    /// Waits (up to [`DRAIN`]) until every receiver known has everything this sender
+    /// published. Closing the session does not: zenoh abandons a batch it is writing, and its
+    /// token's removal (control priority) overtakes data still queued, so a receiver would
+    /// count the sender gone with the tail of its stream in flight. A query to each
+    /// receiver's drain queryable travels behind the data on the same link and priority, and
+    /// is answered once the data before it is in the receiver's queue; a receiver that is gone
+    /// has no queryable, so its query ends at once.
+    fn drain(&mut self) {
+        let ids: Vec<u64> = self.link.peers().peers.keys().copied().collect();
+        let deadline = Instant::now() + DRAIN;
+        let pending: Vec<_> = ids
+            .into_iter()
+            .filter_map(|id| {
+                self.link
+                    .session
+                    .get(drain_key(id))
+                    .target(QueryTarget::All)
+                    .timeout(DRAIN)
+                    .wait()
+                    .ok()
+            })
+            .collect();
+        for replies in pending {
+            // A reply, the query ended without one (no such receiver), or the deadline.
+            let _ = replies.recv_deadline(deadline);
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! `tcp/127.0.0.1` with scouting off, as two hosts would be — every byte of random-length
 //! messages checked, the end of a sender's stream seen as `Disconnected`, typed channels
 //! refusing another type naming both, publish/subscribe fan-out, a configuration file, and a
-//! sender that finds no receiver refused instead of publishing into the void.
+//! sender that finds no receiver refused instead of publishing into the void, and a sender
+//! dropped with megabytes in flight to a slow receiver losing none of them.
 #![cfg(feature = "zenoh")]
 
 use shmring_test_support as common;
@@ -204,4 +205,37 @@ fn a_zenoh_config_file_configures_the_session() {
     let err =
         Receiver::bind_with(&endpoint, &Options::default().zenoh_config_file(&path)).unwrap_err();
     assert!(matches!(err, ConnectError::Zenoh { .. }), "{err:?}");
+}
+
+#[test]
+fn a_sender_dropped_with_messages_in_flight_loses_none_to_a_slow_receiver() {
+    const N: u32 = 30_000;
+    let (a, b) = hosts();
+    let endpoint = format!("zenoh:{}", key("in-flight"));
+    let mut rx = Receiver::bind_with(&endpoint, &a).unwrap();
+    let sender = std::thread::spawn({
+        let endpoint = endpoint.clone();
+        move || {
+            let mut tx = Sender::connect_with(&endpoint, &b).unwrap();
+            for i in 0..N {
+                tx.send_timeout(&numbered_message(i, 2000), PATIENCE)
+                    .unwrap();
+            }
+            // Dropped at once: megabytes are still in zenoh's queues and the socket.
+        }
+    });
+    let mut buf = Vec::new();
+    for i in 0..N {
+        if i % 64 == 0 {
+            std::thread::sleep(Duration::from_millis(5)); // a slow receiver
+        }
+        rx.recv_into_deadline(&mut buf, Instant::now() + PATIENCE)
+            .unwrap_or_else(|e| panic!("message {i}: {e}"));
+        assert_eq!(buf, numbered_message(i, 2000), "message {i}");
+    }
+    sender.join().unwrap();
+    assert_eq!(
+        rx.recv_into_deadline(&mut buf, Instant::now() + PATIENCE),
+        Err(shmring_ipc::RecvTimeoutError::Disconnected)
+    );
 }
