@@ -61,6 +61,8 @@ pub struct RingOptions<H> {
     pub(crate) from_oldest: bool,
     /// A created ring's notifiers fence after every send (header flag).
     pub(crate) fence_every_send: bool,
+    /// Event listeners: the realtime signal to be woken by.
+    pub(crate) signal: Option<i32>,
     _handle: PhantomData<fn() -> H>,
 }
 
@@ -73,6 +75,7 @@ impl<H> Clone for RingOptions<H> {
             policy: self.policy,
             from_oldest: self.from_oldest,
             fence_every_send: self.fence_every_send,
+            signal: self.signal,
             _handle: PhantomData,
         }
     }
@@ -88,6 +91,7 @@ impl<H> std::fmt::Debug for RingOptions<H> {
             .field("policy", &self.policy)
             .field("from_oldest", &self.from_oldest)
             .field("fence_every_send", &self.fence_every_send)
+            .field("signal", &self.signal)
             .finish()
     }
 }
@@ -102,6 +106,7 @@ impl<H> RingOptions<H> {
             policy: crate::broadcast::Policy::Lossless,
             from_oldest: false,
             fence_every_send: false,
+            signal: None,
             _handle: PhantomData,
         }
     }

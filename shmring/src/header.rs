@@ -82,6 +82,8 @@ pub enum RingKind {
     /// One writer, many receivers each seeing every message (byte messages in 64-byte
     /// cells: [`crate::framed::broadcast`]).
     FramedBroadcast,
+    /// Events without data: notifiers set ids, listeners take them ([`crate::event`]).
+    Event,
 }
 
 impl RingKind {
@@ -99,6 +101,7 @@ impl RingKind {
             RingKind::FramedMpsc => 5,
             RingKind::Broadcast => 6,
             RingKind::FramedBroadcast => 7,
+            RingKind::Event => 8,
         }
     }
 
@@ -140,6 +143,7 @@ impl RingKind {
             5 => RingKind::FramedMpsc,
             6 => RingKind::Broadcast,
             7 => RingKind::FramedBroadcast,
+            8 => RingKind::Event,
             _ => return None,
         })
     }
@@ -155,6 +159,7 @@ impl fmt::Display for RingKind {
             RingKind::FramedMpsc => "framed-mpsc",
             RingKind::Broadcast => "broadcast",
             RingKind::FramedBroadcast => "framed-broadcast",
+            RingKind::Event => "event",
         })
     }
 }
@@ -492,7 +497,7 @@ pub fn decode(bytes: &[u8]) -> Result<HeaderInfo, HeaderError> {
         RingKind::Broadcast | RingKind::FramedBroadcast => {
             FLAG_DESCRIPTION_TRUNCATED | FLAG_OVERWRITE | FLAG_FENCE_EVERY_SEND
         }
-        RingKind::Raw => FLAG_DESCRIPTION_TRUNCATED,
+        RingKind::Raw | RingKind::Event => FLAG_DESCRIPTION_TRUNCATED,
         _ => FLAG_DESCRIPTION_TRUNCATED | FLAG_FENCE_EVERY_SEND,
     };
     if raw.flags & !allowed != 0 {

@@ -26,6 +26,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::RingKind;
+use crate::event::board as event;
 use crate::header::{self, HEADER_SIZE, HeaderError, HeaderInfo, MAGIC};
 use crate::mpmc::layout as mpmc;
 use crate::process::{Liveness, owner_liveness};
@@ -273,9 +274,13 @@ fn open_entry(path: &Path) -> Result<(File, u64), Entry> {
     Ok((file, meta.len()))
 }
 
-/// Bytes of the area an inspection reads: the largest control block (mpmc's) and the framed
-/// rings' consumed words.
-const CONTROL_READ: usize = mpmc::CONTROL_SIZE;
+/// Bytes of the area an inspection reads: the largest control block (mpmc's, or an event
+/// segment's listener table) and the framed rings' consumed words.
+const CONTROL_READ: usize = if mpmc::CONTROL_SIZE > event::BITMAPS_OFFSET {
+    mpmc::CONTROL_SIZE
+} else {
+    event::BITMAPS_OFFSET
+};
 
 /// Inspects a copy of a segment's first bytes (`bytes`: the header, then as much of the area
 /// as there is, up to the mpmc control block's size); `file_len` is the file's length.
@@ -307,6 +312,46 @@ pub fn inspect_bytes(name: &str, bytes: &[u8], file_len: u64) -> Result<Inspecti
     let mut participants = Vec::new();
     let control = match info.kind {
         RingKind::Raw => None,
+        // An event segment: its listeners, each sleeping or not.
+        RingKind::Event => (|| {
+            let live = word(event::LIVE_OFFSET)?;
+            let mut any_waiting = false;
+            for i in 0..event::LISTENERS {
+                let at = event::TABLE_OFFSET + i * event::RECORD_SIZE;
+                let owner = word(at + event::RECORD_OWNER)?;
+                let is_live = live & (1 << i) != 0;
+                if owner <= event::RESERVED {
+                    if is_live {
+                        problems.push(format!("listener record {i} is live but has no owner"));
+                    }
+                    continue;
+                }
+                let waiting = half(at + event::RECORD_WAITING)? != 0;
+                any_waiting |= waiting && is_live;
+                let signal = half(at + event::RECORD_SIGNAL)?;
+                if signal != 0 && !(32..=64).contains(&signal) {
+                    problems.push(format!("listener record {i} asks for signal {signal}"));
+                }
+                participants.push(Participant {
+                    role: "listener",
+                    pid: (owner >> 32) as u32,
+                    start_ticks_low: owner as u32,
+                    liveness: owner_liveness(owner, word(at + event::RECORD_PID_NS)?),
+                    state: Some(match (is_live, waiting, signal != 0) {
+                        (false, _, _) => "leaving",
+                        (true, true, _) => "sleeping",
+                        (true, false, true) => "signal-woken",
+                        (true, false, false) => "awake",
+                    }),
+                    in_flight: Vec::new(),
+                    position: None,
+                });
+            }
+            Some(Control {
+                receiver_waiting: any_waiting,
+                ..Control::default()
+            })
+        })(),
         RingKind::Spsc | RingKind::Framed => (|| {
             let tail = word(spsc::TAIL_OFFSET)?;
             let head = word(spsc::HEAD_OFFSET)?;

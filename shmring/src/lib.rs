@@ -160,6 +160,7 @@ mod build;
 #[cfg(not(shmring_loom))]
 mod dyn_payload;
 mod error;
+pub mod event;
 pub mod framed;
 mod futex;
 mod handle;
