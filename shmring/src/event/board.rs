@@ -15,22 +15,43 @@ use crate::sync::{AtomicU32, AtomicU64, Ordering};
 pub const MAX_IDS: u32 = 1 << 16;
 
 /// Listener records in the table (one bit each in the `live` mask).
-pub(crate) const LISTENERS: usize = 64;
-/// The control block: `live: u64`, then reserved zeros (`max_ids` is the header's capacity).
-pub(crate) const CONTROL_SIZE: usize = 64;
-pub(crate) const LIVE_OFFSET: usize = 0;
-/// The listener table, after the control block.
-pub(crate) const TABLE_OFFSET: usize = CONTROL_SIZE;
-pub(crate) const RECORD_SIZE: usize = 128;
-pub(crate) const RECORD_OWNER: usize = 0;
-pub(crate) const RECORD_PID_NS: usize = 8;
-pub(crate) const RECORD_SEQ: usize = 16;
-pub(crate) const RECORD_WAITING: usize = 20;
-pub(crate) const RECORD_SIGNAL: usize = 24;
-/// The listeners' bitmaps, after the table.
-pub(crate) const BITMAPS_OFFSET: usize = TABLE_OFFSET + LISTENERS * RECORD_SIZE;
+pub const LISTENERS: usize = 64;
+/// Bytes of the control block: `live: u64`, then reserved zeros (`max_ids` is the header's
+/// capacity).
+pub const CONTROL_SIZE: usize = 64;
+/// Offset of `live` in the area: bit `i` set while listener record `i` is held.
+pub const LIVE_OFFSET: usize = 0;
+/// Offset of the listener table in the area (after the control block).
+pub const TABLE_OFFSET: usize = CONTROL_SIZE;
+/// Bytes per listener record.
+pub const RECORD_SIZE: usize = 128;
+/// Offset in a record of its owner word (`u64`: pid << 32 | low 32 bits of its start time;
+/// 0 free, 1 being freed).
+pub const RECORD_OWNER: usize = 0;
+/// Offset in a record of the owner's pid namespace inode (`u64`).
+pub const RECORD_PID_NS: usize = 8;
+/// Offset in a record of its futex word (`u32`, the eventcount's sequence).
+pub const RECORD_SEQ: usize = 16;
+/// Offset in a record of its waiting flag (`u32`: 1 while the listener is registered to
+/// sleep).
+pub const RECORD_WAITING: usize = 20;
+/// Offset in a record of the realtime signal its listener asked for (`u32`, 0: none).
+pub const RECORD_SIGNAL: usize = 24;
+/// Offset of the listeners' bitmaps in the area (after the table).
+pub const BITMAPS_OFFSET: usize = TABLE_OFFSET + LISTENERS * RECORD_SIZE;
 /// The owner word of a record while a reaper frees it (pid 0 is never a process).
 pub(crate) const RESERVED: u64 = 1;
+
+/// Bytes of one listener's bitmap for `max_ids` ids (`None` out of `1..=MAX_IDS`): its
+/// summary words, then its bitmap words, padded to a multiple of 64; listener `i`'s starts at
+/// `BITMAPS_OFFSET + i * stride`.
+///
+/// ```
+/// assert_eq!(shmring::event::layout::bitmap_stride(4096), Some(576));
+/// ```
+pub fn bitmap_stride(max_ids: u32) -> Option<usize> {
+    Shape::of(max_ids).map(|s| s.stride)
+}
 
 /// The sizes that follow from `max_ids`: each listener's bitmap is `summaries` summary words
 /// (bit `j` of word `k`: bitmap word `64k + j` may be non-zero) then `words` bitmap words
@@ -231,6 +252,13 @@ impl Board {
         if summary.load(Ordering::SeqCst) & sbit == 0 {
             summary.fetch_or(sbit, Ordering::SeqCst);
         }
+        // The store→load order against a listener going to sleep (its flag store, a SeqCst
+        // fence, its summary load): the bit's and summary's SeqCst operations and this SeqCst
+        // load are in the total order with the listener's fence, so one side sees the other
+        // (C++20 [atomics.order]); on x86 the locked instruction is a full barrier anyway.
+        // loom models SeqCst accesses as acquire/release only, so its model fences here.
+        #[cfg(shmring_loom)]
+        crate::sync::fence(Ordering::SeqCst);
         let waiting = self.waiting(record).load(Ordering::SeqCst) != 0;
         (newly, waiting)
     }

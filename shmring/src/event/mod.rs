@@ -44,6 +44,15 @@ pub(crate) mod board;
 mod signal;
 
 pub use board::MAX_IDS;
+
+/// The event area's byte layout (docs/layout.md, "Event area"): offsets from the start of
+/// the area (after the segment header), for tools and clients in other languages.
+pub mod layout {
+    pub use super::board::{
+        BITMAPS_OFFSET, CONTROL_SIZE, LISTENERS, LIVE_OFFSET, RECORD_OWNER, RECORD_PID_NS,
+        RECORD_SEQ, RECORD_SIGNAL, RECORD_SIZE, RECORD_WAITING, TABLE_OFFSET, bitmap_stride,
+    };
+}
 #[cfg(not(shmring_loom))]
 pub use signal::realtime_signals;
 

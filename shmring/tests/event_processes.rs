@@ -1,0 +1,328 @@
+//! Events between real processes: notifier processes and listener processes each seeing
+//! every id; a listener killed with SIGKILL (asleep) never blocking a notifier, its record
+//! freed; notifier processes SIGKILLed at random points mid-notify never losing another
+//! notifier's notification; a signal-driven listener process woken by realtime signals whose
+//! value is the id, and a full signal queue reported to the notifier while the id is kept.
+
+use shmring_test_support as common;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Rng, Unlink, child, unique_name, wait_for_line};
+use shmring::event::{Listener, Notifier, NotifyError, TryWaitError};
+
+/// The tests spin several processes; on a 2-core machine they run one at a time.
+static HEAVY: Mutex<()> = Mutex::new(());
+
+const IDS: u32 = 2048;
+const SIGNAL_OFFSET: i32 = 3;
+
+/// Bit `id` set by the signal handler of a signal-driven child (ids below 64).
+static SIGNALLED: AtomicU64 = AtomicU64::new(0);
+/// Signals the handler ran for.
+static SIGNALS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn on_signal(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler; only atomics are
+    // touched here (async-signal-safe).
+    let id = unsafe { (*info).si_value().sival_ptr } as usize as u64;
+    SIGNALLED.fetch_or(1 << (id % 64), Ordering::SeqCst);
+    SIGNALS.fetch_add(1, Ordering::SeqCst);
+}
+
+fn signal() -> i32 {
+    libc::SIGRTMIN() + SIGNAL_OFFSET
+}
+
+#[test]
+fn child_entry() {
+    common::run_child(|role, name| match role {
+        // Notifies every id in [from, to) `rounds` times, then exits.
+        "notifier" => {
+            let range: Vec<u32> = std::env::var("EVENT_RANGE")
+                .unwrap()
+                .split(',')
+                .map(|s| s.parse().unwrap())
+                .collect();
+            let n = Notifier::open(name.as_str()).unwrap();
+            for _ in 0..range[2] {
+                for id in range[0]..range[1] {
+                    n.notify(id).unwrap();
+                }
+            }
+        }
+        // Notifies ids 0..32 until killed.
+        "hammer" => {
+            let n = Notifier::open(name.as_str()).unwrap();
+            println!("READY");
+            let mut i = 0u32;
+            loop {
+                n.notify(i % 32).unwrap();
+                i = i.wrapping_add(1);
+            }
+        }
+        // Waits until it has every id, then reports how many waits that took.
+        "listener" => {
+            let mut l = Listener::open(name.as_str()).unwrap();
+            println!("READY");
+            let mut seen = vec![false; IDS as usize];
+            let mut left = IDS;
+            let mut waits = 0;
+            while left > 0 {
+                for id in l.wait_timeout(common::WATCHDOG).expect("every id comes") {
+                    assert!(!seen[id as usize] || id < IDS, "{id}");
+                    if !seen[id as usize] {
+                        seen[id as usize] = true;
+                        left -= 1;
+                    }
+                }
+                waits += 1;
+            }
+            println!("RESULT {waits}");
+        }
+        // Sleeps in a wait until killed.
+        "sleeper" => {
+            let mut l = Listener::open(name.as_str()).unwrap();
+            println!("READY");
+            let _ = l.wait_timeout(common::WATCHDOG);
+        }
+        // A signal-driven loop: the handler collects the ids signalled (0..64); once it has
+        // `EVENT_EXPECT` of them, takes the ids with try_wait and reports both.
+        "signalled" => {
+            let want: u32 = std::env::var("EVENT_EXPECT").unwrap().parse().unwrap();
+            // SAFETY: installs a handler that only touches atomics; the sigaction struct is
+            // fully initialised (zeroed, then the fields set).
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as *const () as usize;
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+                assert_eq!(libc::sigaction(signal(), &action, std::ptr::null_mut()), 0);
+            }
+            if let Ok(limit) = std::env::var("EVENT_SIGPENDING") {
+                let limit: u64 = limit.parse().unwrap();
+                let r = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                // SAFETY: a valid rlimit for the call's duration.
+                assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &r) }, 0);
+            }
+            let mut l = Listener::options()
+                .signal(signal())
+                .open(name.as_str())
+                .unwrap();
+            assert_eq!(l.signal(), Some(signal()));
+            println!("READY");
+            let until = Instant::now() + common::WATCHDOG;
+            while SIGNALLED.load(Ordering::SeqCst).count_ones() < want {
+                assert!(Instant::now() < until, "signals never came");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let taken: Vec<u32> = l.try_wait().unwrap().into_iter().collect();
+            let signalled = SIGNALLED.load(Ordering::SeqCst);
+            eprintln!(
+                "RESULT {signalled} {} {}",
+                SIGNALS.load(Ordering::SeqCst),
+                taken.iter().fold(0u64, |m, id| m | 1 << id)
+            );
+        }
+        other => panic!("unknown role {other}"),
+    });
+}
+
+fn kill(child: &mut std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn notifier_processes_reach_every_listener_process() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let name = unique_name("event-procs");
+    let _u = Unlink(name.clone());
+    let _keep = Notifier::create(name.as_str(), u64::from(IDS)).unwrap();
+    let mut listeners: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = child("child_entry", "listener", &name).spawn().unwrap();
+            wait_for_line(&mut c, "READY");
+            c
+        })
+        .collect();
+    let half = IDS / 2;
+    let notifiers: Vec<_> = [(0, half), (half, IDS)]
+        .into_iter()
+        .map(|(from, to)| {
+            child("child_entry", "notifier", &name)
+                .env("EVENT_RANGE", format!("{from},{to},3"))
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for n in notifiers {
+        common::expect_success(n);
+    }
+    for l in listeners.drain(..) {
+        let out = common::expect_success(l);
+        assert!(String::from_utf8_lossy(&out.stderr).is_empty() || out.status.success());
+    }
+}
+
+#[test]
+fn a_listener_killed_asleep_never_blocks_a_notifier_and_its_record_is_freed() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let name = unique_name("event-killed-listener");
+    let _u = Unlink(name.clone());
+    let notifier = Notifier::create(name.as_str(), 64).unwrap();
+    let mut sleepers: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = child("child_entry", "sleeper", &name).spawn().unwrap();
+            wait_for_line(&mut c, "READY");
+            c
+        })
+        .collect();
+    let mut mine = Listener::open(name.as_str()).unwrap();
+    assert_eq!(notifier.listeners(), 4);
+    // Let them fall asleep, then kill them in their sleep.
+    std::thread::sleep(Duration::from_millis(50));
+    for c in &mut sleepers {
+        kill(c);
+    }
+    // Notifying never waits; the dead listeners' records are freed within a few liveness
+    // periods of wake-ups.
+    let until = Instant::now() + common::WATCHDOG;
+    let mut rounds = 0u64;
+    while notifier.listeners() > 1 {
+        assert!(Instant::now() < until, "dead listeners never freed");
+        notifier.notify((rounds % 64) as u32).unwrap();
+        rounds += 1;
+        if rounds % 1000 == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    assert_eq!(mine.wait().unwrap().len(), rounds.min(64) as usize);
+}
+
+#[test]
+fn notifiers_killed_mid_notify_never_lose_another_notifiers_notification() {
+    const ROUNDS: u64 = 3_000;
+    const ID: u32 = 40;
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let name = unique_name("event-killed-notifier");
+    let _u = Unlink(name.clone());
+    let notifier = Notifier::create(name.as_str(), 64).unwrap();
+    let mut listener = Listener::open(name.as_str()).unwrap();
+    let taken = std::sync::Arc::new(AtomicU64::new(0));
+    // The listener thread counts the rounds in which id 40 arrived.
+    let counter = {
+        let taken = taken.clone();
+        std::thread::spawn(move || {
+            while taken.load(Ordering::Relaxed) < ROUNDS {
+                let set = listener
+                    .wait_timeout(common::WATCHDOG)
+                    .expect("a notification of id 40 was lost");
+                assert!(set.iter().all(|id| id < 32 || id == ID), "{set:?}");
+                if set.contains(ID) {
+                    taken.fetch_add(1, Ordering::Release);
+                }
+            }
+        })
+    };
+    // A hammering notifier process, killed at random moments and started again.
+    let mut rng = Rng::new();
+    let mut hammer = child("child_entry", "hammer", &name).spawn().unwrap();
+    wait_for_line(&mut hammer, "READY");
+    let mut kills = 0;
+    for round in 0..ROUNDS {
+        notifier.notify(ID).unwrap();
+        let until = Instant::now() + common::WATCHDOG;
+        while taken.load(Ordering::Acquire) <= round {
+            assert!(Instant::now() < until, "round {round}: id {ID} never taken");
+            std::thread::yield_now();
+        }
+        if rng.below(100) == 0 {
+            std::thread::sleep(Duration::from_micros(rng.below(2000)));
+            kill(&mut hammer);
+            kills += 1;
+            hammer = child("child_entry", "hammer", &name).spawn().unwrap();
+            wait_for_line(&mut hammer, "READY");
+        }
+    }
+    kill(&mut hammer);
+    counter.join().unwrap();
+    assert!(kills > 0);
+}
+
+/// The numbers of a signal-driven child's RESULT line: ids signalled (bitmask), signals
+/// handled, ids taken (bitmask).
+fn signalled_result(child: std::process::Child) -> (u64, u64, u64) {
+    let n = common::stderr_result_numbers(child);
+    (n[0], n[1], n[2])
+}
+
+#[test]
+fn a_signal_driven_listener_is_woken_with_the_id_as_the_signal_value() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let name = unique_name("event-signal");
+    let _u = Unlink(name.clone());
+    let notifier = Notifier::create(name.as_str(), 64).unwrap();
+    let mut c = child("child_entry", "signalled", &name)
+        .env("EVENT_EXPECT", "3")
+        .spawn()
+        .unwrap();
+    wait_for_line(&mut c, "READY");
+    for id in [5, 17, 5, 63] {
+        notifier.notify(id).unwrap();
+    }
+    let (signalled, signals, taken) = signalled_result(c);
+    let want = 1 << 5 | 1 << 17 | 1 << 63;
+    assert_eq!(signalled, want, "the signal values are the ids");
+    assert_eq!(signals, 3, "id 5 notified twice while pending: one signal");
+    assert_eq!(taken, want);
+}
+
+#[test]
+fn a_full_signal_queue_is_reported_and_the_ids_are_kept() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let name = unique_name("event-signal-full");
+    let _u = Unlink(name.clone());
+    let notifier = Notifier::create(name.as_str(), 64).unwrap();
+    let mut c = child("child_entry", "signalled", &name)
+        .env("EVENT_EXPECT", "2")
+        .env("EVENT_SIGPENDING", "2")
+        .spawn()
+        .unwrap();
+    wait_for_line(&mut c, "READY");
+    let pid = nix::unistd::Pid::from_raw(c.id() as i32);
+    // Stopped, the child cannot take its signals: they stay queued until the limit.
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let mut full = 0;
+    for id in 0..20 {
+        match notifier.notify(id) {
+            Ok(()) => {}
+            Err(NotifyError::SignalQueueFull { pid: p, signal: s }) => {
+                assert_eq!((p, s), (c.id(), signal()));
+                full += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let (signalled, _signals, taken) = signalled_result(c);
+    assert!(
+        full >= 10,
+        "only {full} of 20 refused with a limit of 2 queued"
+    );
+    assert!(signalled.count_ones() >= 2);
+    assert_eq!(taken, (1 << 20) - 1, "every id kept for try_wait");
+    let err = NotifyError::SignalQueueFull { pid: 1, signal: 40 };
+    assert!(err.to_string().contains("RLIMIT_SIGPENDING"), "{err}");
+}
+
+#[test]
+fn try_wait_on_an_empty_segment_is_empty() {
+    let (_n, mut l) = shmring::event::channel(8).unwrap();
+    assert_eq!(l.try_wait(), Err(TryWaitError::Empty));
+}
