@@ -7,7 +7,7 @@
 use super::*;
 
 /// Ledger word: receivers attached so far.
-const ATTACHED: usize = 9;
+pub(super) const ATTACHED: usize = 9;
 /// Set in the environment of the steady receiver (the one that records what it gets).
 const STEADY_VAR: &str = "SHMRING_TORTURE_STEADY";
 

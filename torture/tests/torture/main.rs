@@ -11,6 +11,7 @@
 
 use shmring_test_support as common;
 mod broadcast;
+mod events;
 mod exhaustion;
 mod handles;
 mod hostile;
@@ -23,8 +24,8 @@ mod soak;
 
 #[allow(unused_imports)]
 use {
-    broadcast::*, exhaustion::*, handles::*, hostile::*, kills::*, ledger::*, permissions::*,
-    processes::*, roles::*, soak::*,
+    broadcast::*, events::*, exhaustion::*, handles::*, hostile::*, kills::*, ledger::*,
+    permissions::*, processes::*, roles::*, soak::*,
 };
 
 use std::os::unix::process::{CommandExt, ExitStatusExt};

@@ -13,7 +13,7 @@ pub(super) struct Proc {
 
 /// A child process that is killed (and reaped) if the test fails and drops it while it
 /// still runs: a failing test leaves no process behind.
-pub(super) struct Guard(Child);
+pub(super) struct Guard(pub(super) Child);
 
 impl std::ops::Deref for Guard {
     type Target = Child;
