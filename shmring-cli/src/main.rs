@@ -1,6 +1,7 @@
 //! The `shmring` command: inspect, clean up and use shmring rings from the shell.
 //!
-//! `shmring bench`, `ls`, `top`, `inspect NAME`, `rm NAME`, `gc [--dry-run]`, `send NAME`, `recv NAME`;
+//! `shmring bench`, `ls`, `top`, `inspect NAME`, `rm NAME`, `gc [--dry-run]`, `send NAME`, `recv NAME`,
+//! `bridge FROM TO`, `notify NAME ID…`, `listen NAME`;
 //! `--json` anywhere for machine-readable output. Every user error is one line on stderr and
 //! a distinct exit code (see [`Failure`] and `shmring --help`).
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -12,6 +13,7 @@ mod out;
 mod bench;
 mod bridge;
 mod cast;
+mod event;
 mod ops;
 mod pipe;
 mod signals;
@@ -36,7 +38,8 @@ Exit codes:
   9  a message is larger than the ring's maximum
   10 the ring already has a receiver (recv)
   11 recv: every sender is gone, one or more of them killed or crashed without closing
-  128+N  recv stopped by signal N (SIGINT, SIGTERM, SIGHUP) after writing out all it took
+  12 listen: no event within --timeout
+  128+N  recv or listen stopped by signal N (SIGINT, SIGTERM, SIGHUP) after writing out all it took
 A closed stdout (e.g. `| head`) ends any subcommand quietly with exit 0.";
 
 #[derive(Debug, Parser)]
@@ -140,6 +143,19 @@ enum Command {
         after_help = "Examples:\n  shmring bridge shm:ticks zenoh:market/ticks --zenoh-listen tcp/0.0.0.0:7447    # host A\n  shmring bridge zenoh:market/ticks shm:ticks --zenoh-connect tcp/hostA:7447     # host B\n  shmring bridge uds:/run/app.sock tcp:collector:9000"
     )]
     Bridge(bridge::BridgeArgs),
+    /// Notify event ids on an event segment (events without data: every listener's next wait
+    /// returns the ids notified since its last one, each once). Never waits for a listener.
+    #[command(
+        after_help = "Examples:\n  shmring notify config-changed 0 --create\n  shmring notify jobs 17 42\n  shmring notify jobs 3 --json"
+    )]
+    Notify(event::NotifyArgs),
+    /// Wait for events on an event segment and print the ids of each wake-up, one per line
+    /// (`--json`: one `{\"ids\": [...]}` line per wake-up), until --count, --timeout or a
+    /// signal.
+    #[command(
+        after_help = "Examples:\n  shmring listen config-changed --create\n  shmring listen jobs --count 1 --timeout 30\n  shmring listen jobs --json | jq -c .ids"
+    )]
+    Listen(event::ListenArgs),
 }
 
 /// A user-facing failure: one line of explanation and an exit code.
@@ -391,6 +407,8 @@ fn main() -> ExitCode {
         Command::Send(args) => pipe::send(&args, json),
         Command::Recv(args) => pipe::recv(&args, json),
         Command::Bridge(args) => bridge::bridge(&args, json),
+        Command::Notify(args) => event::notify(&args, json),
+        Command::Listen(args) => event::listen(&args, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -143,6 +143,14 @@ pub(crate) fn report_json(r: &Inspection) -> Value {
     })
 }
 
+/// What a ring holds waiting (`None` for raw and event segments, which hold no messages).
+pub(crate) fn fill(r: &Inspection) -> Option<u64> {
+    if r.info.kind == shmring::RingKind::Event {
+        return None;
+    }
+    r.control.as_ref().map(|c| c.fill)
+}
+
 /// `ok` or `CORRUPT`.
 pub(crate) fn health(r: &Inspection) -> &'static str {
     if r.health == Health::Ok {
@@ -166,7 +174,9 @@ pub(crate) fn processes(r: &Inspection) -> String {
 
 /// The payload as `ls` shows it: the type's description, or bytes for framed rings.
 pub(crate) fn payload(r: &Inspection) -> String {
-    if r.info.kind.is_byte_ring() {
+    if r.info.kind == shmring::RingKind::Event {
+        "events (ids, no data)".into()
+    } else if r.info.kind.is_byte_ring() {
         "bytes".into()
     } else if r.info.kind == shmring::RingKind::FramedBroadcast {
         "bytes (64-byte cells)".into()
@@ -313,9 +323,7 @@ pub fn ls(json: bool) -> Result<(), Failure> {
                 r.info.kind.to_string(),
                 payload(r),
                 r.info.capacity.to_string(),
-                r.control
-                    .as_ref()
-                    .map_or("-".into(), |c| c.fill.to_string()),
+                fill(r).map_or("-".into(), |f| f.to_string()),
                 health(r).into(),
                 processes(r),
             ],
@@ -373,7 +381,11 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
     if i.fence_every_send {
         outln!("wake-ups        a fence on every send, no membarrier before a sleep")?;
     }
-    outln!("capacity        {}", i.capacity)?;
+    if i.kind == shmring::RingKind::Event {
+        outln!("event ids       0..{}", i.capacity)?;
+    } else {
+        outln!("capacity        {}", i.capacity)?;
+    }
     if let Some(max) = max_message(i) {
         outln!("largest message {max} bytes")?;
     }
@@ -382,15 +394,19 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
         i.slot_size,
         i.slot_align
     )?;
-    outln!(
-        "payload         {}{}",
-        i.description,
-        if i.description_truncated {
-            " (cut)"
-        } else {
-            ""
-        }
-    )?;
+    if i.kind == shmring::RingKind::Event {
+        outln!("payload         none: an event carries only its id")?;
+    } else {
+        outln!(
+            "payload         {}{}",
+            i.description,
+            if i.description_truncated {
+                " (cut)"
+            } else {
+                ""
+            }
+        )?;
+    }
     outln!("fingerprint     {:#018x}", i.fingerprint)?;
     outln!(
         "size            {} bytes (area {} at offset {}; file {})",
@@ -407,7 +423,17 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
         liveness(r.creator)
     )?;
     outln!("created         {}", utc(i.created_unix_ns))?;
-    if let Some(c) = &r.control {
+    if i.kind == shmring::RingKind::Event {
+        let asleep = r
+            .participants
+            .iter()
+            .filter(|p| p.state == Some("sleeping"))
+            .count();
+        outln!(
+            "listeners       {} attached, {asleep} asleep",
+            r.participants.len()
+        )?;
+    } else if let Some(c) = &r.control {
         outln!("tail            {}", c.tail)?;
         outln!("head            {}", c.head)?;
         outln!("fill            {} {}", c.fill, unit(i.kind))?;
@@ -437,8 +463,10 @@ fn print_report(r: &Inspection) -> Result<(), Failure> {
             p.start_ticks_low,
             liveness(p.liveness)
         );
-        if let Some(s) = p.state {
-            line.push_str(&format!(", slot {s}"));
+        match p.state {
+            Some(s) if i.kind == shmring::RingKind::Event => line.push_str(&format!(", {s}")),
+            Some(s) => line.push_str(&format!(", slot {s}")),
+            None => {}
         }
         if !p.in_flight.is_empty() {
             line.push_str(&format!(", in flight at {:?}", p.in_flight));

@@ -96,7 +96,7 @@ pub struct RecvArgs {
 }
 
 /// `--mode`: octal permission bits, at most 777.
-fn parse_mode(s: &str) -> Result<u32, String> {
+pub(crate) fn parse_mode(s: &str) -> Result<u32, String> {
     u32::from_str_radix(s, 8)
         .ok()
         .filter(|m| *m <= 0o777)
@@ -104,7 +104,7 @@ fn parse_mode(s: &str) -> Result<u32, String> {
 }
 
 /// `--wait`: a number of seconds, at least 0 and at most a year.
-fn parse_seconds(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_seconds(s: &str) -> Result<f64, String> {
     s.parse::<f64>()
         .ok()
         .filter(|w| w.is_finite() && (0.0..=3.2e7).contains(w))

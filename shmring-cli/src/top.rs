@@ -69,6 +69,9 @@ struct Rate {
 /// its monotonic `tail`. `None` when there is no earlier sample of this same ring, or when
 /// the positions are not comparable (a damaged control block).
 fn rate(before: Option<&Inspection>, now: &Inspection, seconds: f64) -> Option<Rate> {
+    if now.info.kind == RingKind::Event {
+        return None; // no messages: an event segment has no positions
+    }
     let (old, new) = (before?.control.as_ref()?, now.control.as_ref()?);
     if new.tail < old.tail || seconds <= 0.0 {
         return None;
@@ -140,13 +143,15 @@ fn frame(before: Option<&Sample>, now: &Sample) -> Vec<String> {
             details.push(Vec::new());
             continue;
         };
+        let event = r.info.kind == RingKind::Event;
         let traffic = rate(before.and_then(|b| b.find(r)), r, seconds);
-        let fill = r.control.as_ref().map(|c| c.fill);
+        let fill = crate::ops::fill(r);
         // The summary names one sender and one receiver; more get a line each.
         // Broadcast: always, for each receiver's position and lag.
         let many = (matches!(r.info.kind, RingKind::Mpmc | RingKind::FramedMpsc)
             && r.participants.len() > 2)
-            || r.info.kind.is_broadcast();
+            || r.info.kind.is_broadcast()
+            || event;
         let tail = r.control.as_ref().map(|c| c.tail);
         rows.push(vec![
             cell(name),
@@ -176,8 +181,12 @@ fn frame(before: Option<&Sample>, now: &Sample) -> Vec<String> {
                         (Some(at), Some(lag)) => format!(", at {at}, lag {lag}"),
                         _ => String::new(),
                     };
+                    let state = match p.state {
+                        Some(s) if event => format!(", {s}"),
+                        _ => String::new(),
+                    };
                     format!(
-                        "    {} {} {}{flight}{lag}",
+                        "    {} {} {}{flight}{lag}{state}",
                         p.role,
                         p.pid,
                         liveness(p.liveness)
@@ -217,7 +226,7 @@ fn summary(r: &Inspection) -> String {
         .filter(|p| p.liveness == shmring::process::Liveness::Dead)
         .count();
     let mut parts = Vec::new();
-    for role in ["sender", "receiver", "unannounced"] {
+    for role in ["sender", "receiver", "listener", "unannounced"] {
         match count(role) {
             0 => {}
             1 if r.participants.len() <= 2 => {
@@ -246,8 +255,7 @@ fn sample_json(before: &Sample, now: &Sample) -> Value {
             Ok(r) => {
                 let traffic = rate(before.find(r), r, seconds);
                 let mut v = report_json(r);
-                v["fill_percent"] =
-                    json!(r.control.as_ref().map(|c| percent(c.fill, r.info.capacity)));
+                v["fill_percent"] = json!(crate::ops::fill(r).map(|f| percent(f, r.info.capacity)));
                 v["rate"] = json!({
                     "interval_s": seconds,
                     "messages_per_s": traffic.and_then(|t| t.messages),
