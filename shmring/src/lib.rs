@@ -12,6 +12,10 @@
 //! | [`broadcast`] | 1 | any, each sees every message | `T: ShmType` | — (`send_ref`, `recv_into`) | a dead receiver stops holding a lossless writer within a liveness period; a dead writer's half-written slot is never seen |
 //! | [`framed::broadcast`] | 1 | any, each sees every message | bytes, up to `max_message` (64-byte cells) | — (`recv_into` reuses the buffer) | as broadcast; a dead writer's half-written message is never seen |
 //!
+//! And events without data: [`event`] — any number of notifiers, up to 64 listeners, each
+//! `wait` returning the set of ids notified since the last one (futex or realtime-signal
+//! wake-ups; a killed listener never blocks a notifier).
+//!
 //! Every handle has the same calls where the operation makes sense (the handle layer writes
 //! readiness, `async` and streams once for all of them):
 //!
