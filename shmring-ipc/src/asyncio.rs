@@ -144,7 +144,7 @@ impl Receiver {
         match &mut self.inner {
             ReceiverInner::Shm(rx) => return rx.recv_into_async(buf).await.map(|_| ()),
             ReceiverInner::Auto(rx) => return rx.ring.recv_into_async(buf).await.map(|_| ()),
-            ReceiverInner::Stream(_) | ReceiverInner::Mq(_) => {}
+            ReceiverInner::Stream(_) | ReceiverInner::Mq(_) | ReceiverInner::Sysv(_) => {}
             #[cfg(feature = "zenoh")]
             ReceiverInner::Zenoh(_) => {}
         }

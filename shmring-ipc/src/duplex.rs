@@ -104,12 +104,15 @@ fn derive(base: &Endpoint, id: &str, dir: &str) -> String {
         Endpoint::Shm(name) => format!("shm:{name}.{id}.{dir}"),
         Endpoint::Fifo(path) => format!("fifo:{}.{id}.{dir}", path.display()),
         Endpoint::Mq(name) => format!("mq:{name}.{id}.{dir}"),
+        Endpoint::Sysv(address) => {
+            format!("sysv:{:#x}", crate::sysv::derived_key(address, id, dir))
+        }
         other => other.to_string(),
     }
 }
 
 impl Server {
-    /// Binds `endpoint` (`uds:`, `tcp:`, `shm:`, `fifo:` or `mq:`) to accept connections.
+    /// Binds `endpoint` (`uds:`, `tcp:`, `shm:`, `fifo:`, `mq:` or `sysv:`) to accept connections.
     ///
     /// # Errors
     ///

@@ -15,6 +15,7 @@ use crate::ConnectError;
 /// | `fifo:PATH` | a named pipe at `PATH` (one sender at a time) |
 /// | `pipe` | an anonymous pipe inherited from the parent process ([`crate::pipe`]) |
 /// | `mq:/NAME` | a POSIX message queue |
+/// | `sysv:KEY`, `sysv:/PATH` | a System V message queue, by key or by `ftok(PATH, 'S')` ([`crate::sysv`]) |
 /// | `tcp:HOST:PORT` | a TCP connection |
 /// | `auto:NAME` | rendezvous on a Unix socket, then shared memory if both sides can ([`crate::auto`]) |
 /// | `zenoh:KEYEXPR` | publish/subscribe on a zenoh key expression, across hosts (feature `zenoh`; [`crate::zenoh_link`]) |
@@ -39,6 +40,8 @@ pub enum Endpoint {
     Pipe,
     /// `mq:/NAME` (the name keeps its leading slash).
     Mq(String),
+    /// `sysv:KEY` or `sysv:/PATH` (the address as given).
+    Sysv(String),
     /// `tcp:HOST:PORT`.
     Tcp(String),
     /// `auto:NAME`.
@@ -68,7 +71,7 @@ impl Endpoint {
         }
         let Some((scheme, rest)) = s.split_once(':') else {
             return Err(bad(
-                "expected SCHEME:ADDRESS with a scheme of shm, uds, fifo, mq, tcp, auto or zenoh, or `pipe`",
+                "expected SCHEME:ADDRESS with a scheme of shm, uds, fifo, mq, sysv, tcp, auto or zenoh, or `pipe`",
             ));
         };
         if rest.is_empty() {
@@ -93,6 +96,15 @@ impl Endpoint {
                     return Err(bad("a message queue name has at most 255 bytes"));
                 }
                 Ok(Endpoint::Mq(rest.to_owned()))
+            }
+            "sysv" => {
+                if !crate::sysv::valid_address(rest) {
+                    return Err(bad(
+                        "expected sysv:KEY (a non-zero 32-bit number, decimal or 0x hexadecimal) \
+                         or sysv:/ABSOLUTE/PATH",
+                    ));
+                }
+                Ok(Endpoint::Sysv(rest.to_owned()))
             }
             "tcp" => {
                 let ok = rest
@@ -120,7 +132,7 @@ impl Endpoint {
                 Ok(Endpoint::Zenoh(rest.to_owned()))
             }
             _ => Err(bad(
-                "unknown scheme; expected shm, uds, fifo, mq, tcp, auto, zenoh, or `pipe`",
+                "unknown scheme; expected shm, uds, fifo, mq, sysv, tcp, auto, zenoh, or `pipe`",
             )),
         }
     }
@@ -142,6 +154,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Fifo(path) => write!(f, "fifo:{}", path.display()),
             Endpoint::Pipe => f.write_str("pipe"),
             Endpoint::Mq(name) => write!(f, "mq:{name}"),
+            Endpoint::Sysv(address) => write!(f, "sysv:{address}"),
             Endpoint::Tcp(addr) => write!(f, "tcp:{addr}"),
             Endpoint::Auto(name) => write!(f, "auto:{name}"),
             Endpoint::Zenoh(key) => write!(f, "zenoh:{key}"),

@@ -1,6 +1,7 @@
-//! One message API over shmring shared memory, Unix sockets, pipes and FIFOs, POSIX message
-//! queues and TCP, selected by an endpoint string: `shm:NAME`, `uds:PATH`, `fifo:PATH`,
-//! `pipe`, `mq:/NAME`, `tcp:HOST:PORT` ([`Endpoint`]).
+//! One message API over shmring shared memory, Unix sockets, pipes and FIFOs, POSIX and
+//! System V message queues and TCP, selected by an endpoint string: `shm:NAME`, `uds:PATH`,
+//! `fifo:PATH`, `pipe`, `mq:/NAME`, `sysv:KEY` (or `sysv:/PATH`), `tcp:HOST:PORT`
+//! ([`Endpoint`]).
 //!
 //! A [`Receiver`] binds an endpoint; [`Sender`]s connect to it — any number of them, except
 //! on `fifo:` and `pipe` (one at a time; see [`pipe`] for handing a pipe to a child). Every transport has the same blocking, try, timeout and
@@ -57,6 +58,7 @@ pub mod codec;
 pub mod duplex;
 mod endpoint;
 mod error;
+mod lockfile;
 mod mq;
 mod options;
 pub mod pipe;
@@ -64,6 +66,7 @@ pub mod pubsub;
 mod receiver;
 mod sender;
 mod stream;
+pub mod sysv;
 mod transport;
 pub mod typed;
 #[cfg(feature = "zenoh")]

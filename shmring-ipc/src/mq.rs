@@ -2,20 +2,18 @@
 //! queue message is a one-byte tag (0: the sender's hello, 1: a message) and the payload.
 //!
 //! A message queue has no notion of its peers, so liveness uses two lock files next to the
-//! shared-memory segments, `/dev/shm/shmring-mq-NAME.receiver` (the receiver holds an
-//! exclusive `flock`) and `/dev/shm/shmring-mq-NAME.senders` (every sender holds a shared one):
-//! locks vanish with their process, so a killed peer is noticed (within
+//! shared-memory segments ([`crate::lockfile`]), `/dev/shm/shmring-mq-NAME.receiver` and
+//! `.senders`: locks vanish with their process, so a killed peer is noticed (within
 //! [`LIVENESS_PERIOD`](shmring::wait::LIVENESS_PERIOD) of waiting).
 //!
 //! Limits (`/proc/sys/fs/mqueue/msg_max` and `msgsize_max`) are read when binding: asking for
 //! more is a clear [`ConnectError::Limit`], never a failure later.
 
-use std::fs::{File, OpenOptions};
-use std::path::PathBuf;
+use std::fs::File;
 use std::time::Instant;
 
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 use nix::mqueue::{
     MQ_OFlag, MqAttr, MqdT, mq_close, mq_getattr, mq_open, mq_receive, mq_send, mq_unlink,
 };
@@ -24,6 +22,7 @@ use nix::sys::stat::Mode;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::codec::{FrameError, Hello};
+use crate::lockfile::{LockFiles, Probe};
 use crate::stream::{Expect, wait_fd};
 use crate::{ConnectError, Endpoint, Options, RecvTimeoutError, Refusal};
 
@@ -39,49 +38,9 @@ fn limit(file: &str) -> Option<u64> {
         .ok()
 }
 
-fn lock_path(name: &str, role: &str) -> PathBuf {
-    PathBuf::from(format!("/dev/shm/shmring-mq-{}.{role}", &name[1..]))
-}
-
-fn open_lock(endpoint: &Endpoint, path: &PathBuf) -> Result<File, ConnectError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| ConnectError::io(endpoint, "open the liveness lock file", e))
-}
-
-/// A lock file kept open to probe whether others hold locks on it.
-#[derive(Debug)]
-struct Probe(Option<File>);
-
-impl Probe {
-    /// Whether someone holds a lock that an exclusive (or shared) lock would conflict with.
-    fn held(&mut self, exclusive: bool) -> bool {
-        let Some(file) = self.0.take() else {
-            return false;
-        };
-        let arg = if exclusive {
-            FlockArg::LockExclusiveNonblock
-        } else {
-            FlockArg::LockSharedNonblock
-        };
-        let (file, held) = match Flock::lock(file, arg) {
-            Ok(lock) => match lock.unlock() {
-                Ok(file) => (file, false),
-                Err((lock, _)) => {
-                    // Cannot happen (unlocking our own lock); keep the probe usable anyway.
-                    drop(lock);
-                    return false;
-                }
-            },
-            Err((file, errno)) => (file, errno == Errno::EWOULDBLOCK),
-        };
-        self.0 = Some(file);
-        held
-    }
+/// The liveness files of queue `name` (with its leading `/`).
+fn lock_files(name: &str) -> LockFiles {
+    LockFiles::new(&format!("shmring-mq-{}", &name[1..]))
 }
 
 /// A queue descriptor, closed when dropped.
@@ -115,9 +74,8 @@ pub(crate) struct MqReceiver {
     ever: bool,
     /// Holds the exclusive lock that says "a receiver is here".
     _receiver_lock: Flock<File>,
-    receiver_path: PathBuf,
+    files: LockFiles,
     senders: Probe,
-    senders_path: PathBuf,
     pub(crate) error: Option<FrameError>,
 }
 
@@ -125,15 +83,13 @@ pub(crate) struct MqReceiver {
 /// held locks keep working.
 pub(crate) fn unlink(name: &str) {
     let _ = mq_unlink(name);
-    let _ = std::fs::remove_file(lock_path(name, "senders"));
-    let _ = std::fs::remove_file(lock_path(name, "receiver"));
+    lock_files(name).remove();
 }
 
 impl Drop for MqReceiver {
     fn drop(&mut self) {
         let _ = mq_unlink(self.name.as_str());
-        let _ = std::fs::remove_file(&self.senders_path);
-        let _ = std::fs::remove_file(&self.receiver_path);
+        self.files.remove();
     }
 }
 
@@ -164,38 +120,18 @@ pub(crate) fn bind(
              (/proc/sys/fs/mqueue/msg_max)"
         )));
     }
-    let receiver_path = lock_path(name, "receiver");
-    let receiver_lock = match Flock::lock(
-        open_lock(endpoint, &receiver_path)?,
-        FlockArg::LockExclusiveNonblock,
-    ) {
-        Ok(lock) => lock,
-        Err((_, Errno::EWOULDBLOCK)) => {
-            return Err(ConnectError::InUse {
-                endpoint: endpoint.to_string(),
-            });
-        }
-        Err((_, e)) => return Err(ConnectError::io(endpoint, "lock", e.into())),
-    };
+    let files = lock_files(name);
     // The lock file also carries this receiver's hello, so typed senders can check the
     // payload type when they connect.
-    {
-        use std::io::{Seek, Write};
-        let mut hello = Vec::new();
-        Hello {
+    let receiver_lock = files.lock_receiver(
+        endpoint,
+        &Hello {
             flags: 0,
             max_frame: max as u32,
             fingerprint: expect.fingerprint,
             description: expect.description.clone(),
-        }
-        .encode(&mut hello);
-        let mut file: &File = &receiver_lock;
-        let written = file
-            .set_len(0)
-            .and_then(|()| file.seek(std::io::SeekFrom::Start(0)))
-            .and_then(|_| file.write_all(&hello));
-        written.map_err(|e| ConnectError::io(endpoint, "write the receiver's hello", e))?;
-    }
+        },
+    )?;
     // No live receiver: a queue left by a dead one is stale.
     let _ = mq_unlink(name);
     let attr = MqAttr::new(0, depth as _, (max + 1) as _, 0);
@@ -212,7 +148,7 @@ pub(crate) fn bind(
     )
     .inspect_err(|_| {
         // Nothing was bound: leave no lock file behind.
-        let _ = std::fs::remove_file(&receiver_path);
+        let _ = std::fs::remove_file(&files.receiver);
     });
     let queue = queue.map_err(|e| match e {
         Errno::EMFILE | Errno::ENOSPC | Errno::ENOMEM => limit_error(format!(
@@ -238,8 +174,7 @@ pub(crate) fn bind(
         None,
     )
     .map_err(|e| ConnectError::io(endpoint, "mq_open", e.into()))?;
-    let senders_path = lock_path(name, "senders");
-    let senders = Probe(Some(open_lock(endpoint, &senders_path)?));
+    let senders = files.senders_probe(endpoint)?;
     Ok(MqReceiver {
         queue,
         wait_queue: Queue(Some(wait_queue)),
@@ -249,9 +184,8 @@ pub(crate) fn bind(
         expect,
         ever: false,
         _receiver_lock: receiver_lock,
-        receiver_path,
+        files,
         senders,
-        senders_path,
         error: None,
     })
 }
@@ -423,7 +357,8 @@ pub(crate) fn connect(
     let attr =
         mq_getattr(queue.get()).map_err(|e| ConnectError::io(endpoint, "mq_getattr", e.into()))?;
     let size = attr.msgsize().max(1) as usize;
-    let mut receiver = Probe(Some(open_lock(endpoint, &lock_path(name, "receiver"))?));
+    let files = lock_files(name);
+    let mut receiver = files.receiver_probe(endpoint)?;
     if !receiver.held(false) {
         return Err(ConnectError::NoReceiver {
             endpoint: endpoint.to_string(),
@@ -432,39 +367,9 @@ pub(crate) fn connect(
     }
     if expect.fingerprint != 0 {
         // A typed sender checks the receiver's payload type, from its lock file.
-        let bytes = std::fs::read(lock_path(name, "receiver"))
-            .map_err(|e| ConnectError::io(endpoint, "read the receiver's hello", e))?;
-        match Hello::decode(&bytes) {
-            Ok(Some((peer, _))) if peer.fingerprint == expect.fingerprint => {}
-            Ok(Some((peer, _))) => {
-                return Err(ConnectError::IncompatibleLayout {
-                    endpoint: endpoint.to_string(),
-                    ours: expect.describe(),
-                    theirs: crate::stream::describe(peer.fingerprint, &peer.description),
-                });
-            }
-            Ok(None) => {
-                return Err(ConnectError::Handshake {
-                    endpoint: endpoint.to_string(),
-                    source: FrameError::BadHello {
-                        field: "length",
-                        value: bytes.len() as u64,
-                    },
-                });
-            }
-            Err(source) => {
-                return Err(ConnectError::Handshake {
-                    endpoint: endpoint.to_string(),
-                    source,
-                });
-            }
-        }
+        files.receiver_hello(endpoint, expect)?;
     }
-    let senders = Flock::lock(
-        open_lock(endpoint, &lock_path(name, "senders"))?,
-        FlockArg::LockShared,
-    )
-    .map_err(|(_, e)| ConnectError::io(endpoint, "lock", e.into()))?;
+    let senders = files.lock_sender(endpoint)?;
     let mut tx = MqSender {
         queue,
         max: size - 1,

@@ -18,6 +18,7 @@ pub(super) enum ReceiverInner {
     Shm(mpsc::Receiver),
     Stream(StreamReceiver),
     Mq(mq::MqReceiver),
+    Sysv(crate::sysv::SysvReceiver),
     Auto(Box<auto::AutoReceiver>),
     #[cfg(feature = "zenoh")]
     Zenoh(Box<crate::zenoh_link::ZenohReceiver>),
@@ -135,6 +136,9 @@ impl Receiver {
                 ReceiverInner::Stream(transport::bind_fifo(&endpoint, path, options, expect)?)
             }
             Endpoint::Mq(name) => ReceiverInner::Mq(mq::bind(&endpoint, name, options, expect)?),
+            Endpoint::Sysv(address) => {
+                ReceiverInner::Sysv(crate::sysv::bind(&endpoint, address, options, expect)?)
+            }
             Endpoint::Pipe => ReceiverInner::Stream(pipe::bind_inherited(options)?),
             Endpoint::Auto(_) if expect.fingerprint != 0 => return Err(typed_auto(&endpoint)),
             Endpoint::Auto(name) => {
@@ -188,6 +192,7 @@ impl Receiver {
             ReceiverInner::Auto(rx) => rx.ring.max_message(),
             ReceiverInner::Stream(rx) => rx.max() as usize,
             ReceiverInner::Mq(rx) => rx.max(),
+            ReceiverInner::Sysv(rx) => rx.max(),
             #[cfg(feature = "zenoh")]
             ReceiverInner::Zenoh(rx) => rx.max(),
         }
@@ -209,6 +214,7 @@ impl Receiver {
             ReceiverInner::Zenoh(_) => None,
             ReceiverInner::Stream(rx) => rx.error.as_ref(),
             ReceiverInner::Mq(rx) => rx.error.as_ref(),
+            ReceiverInner::Sysv(rx) => rx.error.as_ref(),
         }
     }
 
@@ -356,6 +362,7 @@ impl Receiver {
             ReceiverInner::Auto(rx) => ring_recv(&mut rx.ring, buf, wait, deadline),
             ReceiverInner::Stream(rx) => rx.recv(buf, wait, deadline),
             ReceiverInner::Mq(rx) => rx.recv(buf, wait, deadline),
+            ReceiverInner::Sysv(rx) => rx.recv(buf, wait, deadline),
             #[cfg(feature = "zenoh")]
             ReceiverInner::Zenoh(rx) if !wait => rx.try_recv(buf).map_err(RecvTimeoutError::from),
             #[cfg(feature = "zenoh")]
@@ -377,6 +384,7 @@ impl Receiver {
             ReceiverInner::Auto(rx) => rx.ring.is_disconnected(),
             ReceiverInner::Stream(rx) => rx.is_disconnected(),
             ReceiverInner::Mq(rx) => rx.is_disconnected(),
+            ReceiverInner::Sysv(rx) => rx.is_disconnected(),
             #[cfg(feature = "zenoh")]
             ReceiverInner::Zenoh(rx) => rx.is_disconnected(),
         }
@@ -410,8 +418,9 @@ impl Receiver {
     /// [`try_recv`](Receiver::try_recv) may find a message or news (a sender connecting or
     /// leaving): on `uds:`/`tcp:`/`fifo:`/`pipe` an epoll set of the listener and every
     /// connection, kept up to date by this receiver; on `mq:` the queue. The descriptor stays
-    /// owned by this receiver. `Ok(None)` on `shm:` and `auto:`: a shared-memory ring has no
-    /// descriptor of its own.
+    /// owned by this receiver. `Ok(None)` on `shm:` and `auto:` (a shared-memory ring has no
+    /// descriptor of its own) and on `sysv:` (nor has a System V queue: `recv_async` polls it
+    /// with a backoff).
     ///
     /// Readiness is a hint, and frames already read into this receiver's buffer do not make
     /// the descriptor readable: always `try_recv` until `Empty` before waiting on it.
@@ -428,7 +437,7 @@ impl Receiver {
     /// ```
     pub fn readiness_fd(&mut self) -> std::io::Result<Option<std::os::fd::BorrowedFd<'_>>> {
         match &mut self.inner {
-            ReceiverInner::Shm(_) | ReceiverInner::Auto(_) => Ok(None),
+            ReceiverInner::Shm(_) | ReceiverInner::Auto(_) | ReceiverInner::Sysv(_) => Ok(None),
             #[cfg(feature = "zenoh")]
             ReceiverInner::Zenoh(_) => Ok(None),
             ReceiverInner::Stream(rx) => rx.readiness().map(Some),

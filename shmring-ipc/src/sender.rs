@@ -20,6 +20,7 @@ pub(super) enum SenderInner {
     Shm(mpsc::Sender),
     Stream(StreamSender),
     Mq(mq::MqSender),
+    Sysv(crate::sysv::SysvSender),
     #[cfg(feature = "zenoh")]
     Zenoh(Box<crate::zenoh_link::ZenohSender>),
 }
@@ -123,6 +124,9 @@ impl Sender {
                 SenderInner::Stream(transport::connect_fifo(&endpoint, path, options, &expect)?)
             }
             Endpoint::Mq(name) => SenderInner::Mq(mq::connect(&endpoint, name, &expect)?),
+            Endpoint::Sysv(address) => {
+                SenderInner::Sysv(crate::sysv::connect(&endpoint, address, &expect)?)
+            }
             Endpoint::Pipe => SenderInner::Stream(pipe::connect_inherited(options)?),
             Endpoint::Auto(_) if expect.fingerprint != 0 => {
                 return Err(typed_auto(&endpoint));
@@ -190,6 +194,7 @@ impl Sender {
             SenderInner::Shm(tx) => tx.max_message(),
             SenderInner::Stream(tx) => tx.peer_max as usize,
             SenderInner::Mq(tx) => tx.max(),
+            SenderInner::Sysv(tx) => tx.max(),
             #[cfg(feature = "zenoh")]
             SenderInner::Zenoh(tx) => tx.max(),
         }
@@ -212,6 +217,7 @@ impl Sender {
             SenderInner::Shm(tx) => tx.send(msg),
             SenderInner::Stream(tx) => tx.send(msg, true, None).map_err(Refusal::into_send),
             SenderInner::Mq(tx) => tx.send(msg, true, None).map_err(Refusal::into_send),
+            SenderInner::Sysv(tx) => tx.send(msg, true, None).map_err(Refusal::into_send),
             #[cfg(feature = "zenoh")]
             SenderInner::Zenoh(tx) => tx.send(msg, true, None).map_err(|e| match e {
                 SendTimeoutError::TooLarge { len, max } => SendError::TooLarge { len, max },
@@ -244,6 +250,7 @@ impl Sender {
             SenderInner::Shm(tx) => tx.try_send(msg),
             SenderInner::Stream(tx) => tx.send(msg, false, None).map_err(Refusal::into_try),
             SenderInner::Mq(tx) => tx.send(msg, false, None).map_err(Refusal::into_try),
+            SenderInner::Sysv(tx) => tx.send(msg, false, None).map_err(Refusal::into_try),
             #[cfg(feature = "zenoh")]
             SenderInner::Zenoh(tx) => tx.send(msg, false, None).map_err(crate::zenoh_link::as_try),
         }
@@ -289,6 +296,9 @@ impl Sender {
             SenderInner::Mq(tx) => tx
                 .send(msg, true, Some(deadline))
                 .map_err(Refusal::into_timeout),
+            SenderInner::Sysv(tx) => tx
+                .send(msg, true, Some(deadline))
+                .map_err(Refusal::into_timeout),
             #[cfg(feature = "zenoh")]
             SenderInner::Zenoh(tx) => tx.send(msg, true, Some(deadline)),
         }
@@ -308,7 +318,7 @@ impl Sender {
     /// ```
     pub fn flush(&mut self) -> Result<(), SendError> {
         match &mut self.inner {
-            SenderInner::Shm(_) | SenderInner::Mq(_) => Ok(()),
+            SenderInner::Shm(_) | SenderInner::Mq(_) | SenderInner::Sysv(_) => Ok(()),
             #[cfg(feature = "zenoh")]
             SenderInner::Zenoh(_) => Ok(()),
             SenderInner::Stream(tx) => tx.flush_blocking(None).map_err(Refusal::into_send),
@@ -327,6 +337,7 @@ impl Sender {
             SenderInner::Shm(tx) => tx.is_disconnected(),
             SenderInner::Stream(tx) => tx.is_disconnected(),
             SenderInner::Mq(tx) => tx.is_disconnected(),
+            SenderInner::Sysv(tx) => tx.is_disconnected(),
             #[cfg(feature = "zenoh")]
             SenderInner::Zenoh(tx) => tx.is_disconnected(),
         }
@@ -338,7 +349,7 @@ impl Sender {
     pub(crate) fn try_flush(&mut self) -> Result<bool, Refusal> {
         match &mut self.inner {
             SenderInner::Stream(tx) => tx.try_flush(),
-            SenderInner::Shm(_) | SenderInner::Mq(_) => Ok(true),
+            SenderInner::Shm(_) | SenderInner::Mq(_) | SenderInner::Sysv(_) => Ok(true),
             #[cfg(feature = "zenoh")]
             SenderInner::Zenoh(_) => Ok(true),
         }
@@ -347,7 +358,8 @@ impl Sender {
     /// A descriptor for `poll`/`epoll`/mio that reports writable when a
     /// [`try_send`](Sender::try_send) may succeed (the socket, FIFO, pipe or queue itself);
     /// the descriptor stays owned by this sender. `None` on `shm:` (and a sender upgraded
-    /// by `auto:`): a shared-memory ring has no descriptor of its own.
+    /// by `auto:`): a shared-memory ring has no descriptor of its own; nor has a System V
+    /// queue (`sysv:`).
     ///
     /// Readiness is a hint: after it, `try_send` may still report `Full`; wait again.
     ///
@@ -361,7 +373,7 @@ impl Sender {
     /// ```
     pub fn readiness_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         match &self.inner {
-            SenderInner::Shm(_) => None,
+            SenderInner::Shm(_) | SenderInner::Sysv(_) => None,
             #[cfg(feature = "zenoh")]
             SenderInner::Zenoh(_) => None,
             SenderInner::Stream(tx) => Some(tx.readiness()),

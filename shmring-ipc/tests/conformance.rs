@@ -22,6 +22,9 @@ const COUNT_VAR: &str = "SHMRING_IPC_TEST_COUNT";
 fn options_for(endpoint: &str) -> Options {
     if endpoint.starts_with("mq:") {
         Options::default().mq_depth(4).max_message(4095)
+    } else if endpoint.starts_with("sysv:") {
+        // Within the system's default msgmax (8192) and msgmnb (16384).
+        Options::default().max_message(4095)
     } else {
         Options::default()
             .shm_capacity(1 << 16)

@@ -56,7 +56,12 @@ fn words(seg: &Segment) -> (&AtomicU32, &AtomicU32) {
     let base = seg.area_ptr().as_ptr();
     // SAFETY: the raw segment's area holds at least 128 bytes, page-aligned; the words are
     // 64 bytes apart and only accessed atomically; the segment outlives the borrow.
-    unsafe { (&*base.cast::<AtomicU32>(), &*base.add(64).cast::<AtomicU32>()) }
+    unsafe {
+        (
+            &*base.cast::<AtomicU32>(),
+            &*base.add(64).cast::<AtomicU32>(),
+        )
+    }
 }
 
 /// One side's raw ping-pong: `n` round trips (the pinger sends first).

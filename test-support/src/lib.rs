@@ -274,7 +274,16 @@ pub fn endpoints(tag: &str) -> Vec<(String, Option<Unlink>)> {
             None,
         ),
         (format!("mq:/{name}"), None),
+        (format!("sysv:{:#010x}", sysv_key(&name)), None),
     ]
+}
+
+/// A System V IPC key for a unique name (FNV-1a folded to 32 bits, never 0).
+pub fn sysv_key(name: &str) -> u32 {
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    ((h >> 32) as u32 ^ h as u32).max(1)
 }
 
 /// Message `i` of a stream of test messages: 0 to `max_len` bytes (varying with `i`), its
