@@ -93,7 +93,8 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Remove every ring whose recorded processes are all dead.
+    /// Remove every ring whose recorded processes are all dead, and every `sysv:` queue whose
+    /// receiver died.
     #[command(
         after_help = "Examples:\n  shmring gc --dry-run\n  shmring gc\n  shmring gc --discard-unread"
     )]

@@ -586,7 +586,9 @@ fn unread(r: &Inspection) -> Option<String> {
 }
 
 /// `gc`: removes every ring whose recorded processes are all dead — but not one that still
-/// holds unread messages, unless `discard_unread`.
+/// holds unread messages, unless `discard_unread` — and every `sysv:` queue whose receiver
+/// died (with what it held: a System V queue's messages cannot be counted from outside
+/// without reading them).
 pub fn gc(dry_run: bool, discard_unread: bool, json: bool) -> Result<(), Failure> {
     let mut removed = Vec::new();
     let mut discarded = Vec::new();
@@ -620,6 +622,13 @@ pub fn gc(dry_run: bool, discard_unread: bool, json: bool) -> Result<(), Failure
             ),
         };
         kept.push(json!({ "name": name, "reason": reason }));
+    }
+    // System V queues (shmring-ipc `sysv:`) whose receiver died: nothing else removes them.
+    for queue in shmring_ipc::sysv::abandoned() {
+        let name = format!("sysv:{:#010x}", queue.key as u32);
+        if dry_run || shmring_ipc::sysv::remove(queue.key) {
+            removed.push(name);
+        }
     }
     if json {
         outln!(

@@ -131,3 +131,54 @@ fn gc_keeps_unread_messages_unless_asked() {
     assert_eq!(code, Some(0));
     assert!(out.contains(&format!("removed {name}")), "{out}");
 }
+
+/// A `sysv:` queue whose receiver (here a bridge binding it) was SIGKILLed: `gc --dry-run`
+/// lists it, `gc` removes the queue and its lock files; a live receiver's queue is kept.
+#[test]
+fn gc_removes_a_killed_receivers_sysv_queue() {
+    let _gc = GC.lock().unwrap_or_else(|e| e.into_inner());
+    let key = shmring_test_support::sysv_key(&unique("gc-sysv"));
+    let endpoint = format!("sysv:{key:#010x}");
+    let exists = || {
+        // SAFETY: msgget takes no pointers.
+        unsafe { libc::msgget(key as i32, 0) >= 0 }
+    };
+    let sock = std::env::temp_dir().join(unique("gc-sysv.sock"));
+    let mut bridge = spawn(
+        &["bridge", &endpoint, &format!("uds:{}", sock.display())],
+        Stdio::null(),
+        Stdio::null(),
+    );
+    let start = Instant::now();
+    while !exists() {
+        assert!(
+            start.elapsed() < WATCHDOG,
+            "the bridge never bound {endpoint}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (_, out, _) = run(&["gc", "--dry-run"]);
+    assert!(
+        !out.contains(&endpoint),
+        "a live receiver's queue is kept: {out}"
+    );
+    bridge.kill().unwrap();
+    bridge.wait().unwrap();
+    let (code, out, _) = run(&["gc", "--dry-run"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains(&format!("would remove {endpoint}")), "{out}");
+    assert!(exists(), "a dry run removes nothing");
+    let (code, out, _) = run(&["gc", "--json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == endpoint.as_str()),
+        "{out}"
+    );
+    assert!(!exists(), "removed");
+    assert!(!std::path::Path::new(&format!("/dev/shm/shmring-sysv-{key:08x}.receiver")).exists());
+}
