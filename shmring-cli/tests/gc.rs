@@ -137,7 +137,7 @@ fn gc_keeps_unread_messages_unless_asked() {
 #[test]
 fn gc_removes_a_killed_receivers_sysv_queue() {
     let _gc = GC.lock().unwrap_or_else(|e| e.into_inner());
-    let key = shmring_test_support::sysv_key(&unique("gc-sysv"));
+    let key = shmring_ipc::sysv::key_for(&unique("gc-sysv"));
     let endpoint = format!("sysv:{key:#010x}");
     let exists = || {
         // SAFETY: msgget takes no pointers.

@@ -669,9 +669,25 @@ impl SysvSender {
     }
 }
 
+/// A key for a name, for programs that name their queues by strings (FNV-1a of the name's
+/// bytes, folded to 32 bits, never 0): `sysv:{key_for(name):#x}`. Two names may share a key
+/// (one in four billion).
+///
+/// ```
+/// let key = shmring_ipc::sysv::key_for("market-ticks");
+/// assert_ne!(key, 0);
+/// assert_eq!(key, shmring_ipc::sysv::key_for("market-ticks"));
+/// ```
+pub fn key_for(name: &str) -> u32 {
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    ((h >> 32) as u32 ^ h as u32).max(1)
+}
+
 /// The key of a duplex connection's channel `dir` of client `id` on the server at `address`
-/// (docs/protocols.md, "Duplex connections"): FNV-1a of the server's key (little-endian) then
-/// `id` and `dir`, folded to 32 bits, never 0.
+/// (docs/protocols.md, "sysv:"): [`key_for`] of `KEY.ID.DIR`, with the server's key as 8
+/// lowercase hexadecimal digits.
 pub(crate) fn derived_key(address: &str, id: &str, dir: &str) -> u32 {
     let base = if address.starts_with('/') {
         let path = std::ffi::CString::new(address).unwrap_or_default();
@@ -680,17 +696,7 @@ pub(crate) fn derived_key(address: &str, id: &str, dir: &str) -> u32 {
     } else {
         parse_key(address).unwrap_or(0)
     };
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in (base as u32)
-        .to_le_bytes()
-        .iter()
-        .chain(id.as_bytes())
-        .chain(b".")
-        .chain(dir.as_bytes())
-    {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-    }
-    ((h >> 32) as u32 ^ h as u32).max(1)
+    key_for(&format!("{:08x}.{id}.{dir}", base as u32))
 }
 
 /// Whether `path` is a plausible `sysv:` address (a key or an absolute path).

@@ -8,7 +8,8 @@ use shmring_test_support as common;
 
 use std::time::{Duration, Instant};
 
-use common::{child, sysv_key, unique_name, wait_for_line};
+use common::{child, unique_name, wait_for_line};
+use shmring_ipc::sysv::key_for as sysv_key;
 use shmring_ipc::{ConnectError, Options, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 /// The queue of `key` (its id), if it exists.

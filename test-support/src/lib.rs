@@ -274,18 +274,16 @@ pub fn endpoints(tag: &str) -> Vec<(String, Option<Unlink>)> {
             None,
         ),
         (format!("mq:/{name}"), None),
-        (format!("sysv:{:#010x}", sysv_key(&name)), None),
+        (format!("sysv:{:#010x}", unique_sysv_key()), None),
     ]
 }
 
-/// A System V IPC key for a unique name (FNV-1a folded to 32 bits, never 0).
-pub fn sysv_key(name: &str) -> u32 {
-    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    ((h >> 32) as u32 ^ h as u32).max(1)
+/// A System V IPC key unique to this process and call (the process id, then a counter).
+pub fn unique_sysv_key() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // pid_max is at most 2^22, so bit 30 stays set: never 0.
+    0x4000_0000 ^ (std::process::id() << 8) ^ (NEXT.fetch_add(1, Ordering::Relaxed) & 0xff)
 }
-
 /// Message `i` of a stream of test messages: 0 to `max_len` bytes (varying with `i`), its
 /// number in the first four bytes when there is room, every byte determined by `i`.
 pub fn numbered_message(i: u32, max_len: usize) -> Vec<u8> {

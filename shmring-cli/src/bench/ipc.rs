@@ -1,7 +1,7 @@
 //! The shmring-ipc rows of `shmring bench`: every transport through the one API — one-way
 //! throughput (`Sender::send` in a peer process, `Receiver::recv_into` here) and round trips
-//! through a duplex connection — and the raw POSIX message queue baselines (the raw pipe,
-//! Unix socket and TCP baselines are the stream rows of [`super::rings`]).
+//! through a duplex connection — and the raw POSIX and System V message queue baselines (the
+//! raw pipe, Unix socket and TCP baselines are the stream rows of [`super::rings`]).
 
 use std::time::Instant;
 
@@ -14,9 +14,9 @@ use super::{
 };
 
 /// The transports, as `--rows` names them (`ipc-KIND`).
-const KINDS: [&str; 5] = ["shm", "uds", "tcp", "fifo", "mq"];
+const KINDS: [&str; 6] = ["shm", "uds", "tcp", "fifo", "mq", "sysv"];
 
-/// Adds the ipc rows and the raw mq baselines that `plan` selects.
+/// Adds the ipc rows and the raw mq and SysV baselines that `plan` selects.
 pub(super) fn add_rows(plan: &mut Plan) {
     let cfg = plan.cfg;
     for kind in KINDS {
@@ -29,6 +29,8 @@ pub(super) fn add_rows(plan: &mut Plan) {
     for size in [8, 64, 1024] {
         plan.add("mq", size, move || mq_rtt(cfg, size));
         plan.add("mq", size, move || mq_tput(cfg, size));
+        plan.add("sysv", size, move || sysv_rtt(cfg, size));
+        plan.add("sysv", size, move || sysv_tput(cfg, size));
     }
 }
 
@@ -41,6 +43,7 @@ fn endpoint(kind: &str) -> String {
         "tcp" => "tcp:127.0.0.1:0".to_owned(),
         "fifo" => format!("fifo:{}", dir.join(format!("{name}.fifo")).display()),
         "mq" => format!("mq:/{name}"),
+        "sysv" => format!("sysv:{:#010x}", shmring_ipc::sysv::key_for(&name)),
         _ => format!("shm:{name}"),
     }
 }
@@ -165,6 +168,94 @@ fn mq_rtt(cfg: Config, size: usize) -> Row {
     rtt_row("raw POSIX mq", size_label(size), &hist)
 }
 
+/// The raw System V calls of the baselines: a queue by key, and blocking `msgsnd`/`msgrcv`
+/// of one message type with `mtype` then the text in one buffer.
+mod raw_sysv {
+    const MTYPE: usize = std::mem::size_of::<libc::c_long>();
+
+    /// Creates (`create`) or opens the queue of `key`.
+    pub(super) fn queue(key: u32, create: bool) -> i32 {
+        let flags = if create {
+            libc::IPC_CREAT | libc::IPC_EXCL | 0o600
+        } else {
+            0
+        };
+        // SAFETY: msgget takes no pointers.
+        let qid = unsafe { libc::msgget(key as i32, flags) };
+        assert!(qid >= 0, "msgget: {}", std::io::Error::last_os_error());
+        qid
+    }
+
+    pub(super) fn remove(qid: i32) {
+        // SAFETY: IPC_RMID takes no buffer.
+        unsafe { libc::msgctl(qid, libc::IPC_RMID, std::ptr::null_mut()) };
+    }
+
+    /// A buffer for messages of `size` bytes: `mtype` 1, then the text.
+    pub(super) fn buffer(size: usize) -> Vec<u8> {
+        let mut b = vec![0x5au8; MTYPE + size];
+        b[..MTYPE].copy_from_slice(&(1 as libc::c_long).to_ne_bytes());
+        b
+    }
+
+    /// Sends `buf` (made by [`buffer`]) blocking; `false` once the queue is gone.
+    pub(super) fn send(qid: i32, buf: &[u8]) -> bool {
+        // SAFETY: `buf` is an mtype and `len - MTYPE` bytes of text.
+        unsafe { libc::msgsnd(qid, buf.as_ptr().cast(), buf.len() - MTYPE, 0) == 0 }
+    }
+
+    /// Receives into `buf` blocking: the text's length, or `None` once the queue is gone.
+    pub(super) fn recv(qid: i32, buf: &mut [u8]) -> Option<usize> {
+        // SAFETY: `buf` has room for an mtype and `len - MTYPE` bytes of text.
+        let n = unsafe { libc::msgrcv(qid, buf.as_mut_ptr().cast(), buf.len() - MTYPE, 0, 0) };
+        (n >= 0).then_some(n as usize)
+    }
+}
+
+/// Raw System V queue, one-way.
+fn sysv_tput(cfg: Config, size: usize) -> Row {
+    let key = shmring_ipc::sysv::key_for(&unique("sysv-tput"));
+    let q = raw_sysv::queue(key, true);
+    let child = spawn_peer(&["raw-sysv-send", &key.to_string(), &size.to_string()]);
+    let mut buf = raw_sysv::buffer(size);
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < cfg.tput {
+        for _ in 0..256 {
+            raw_sysv::recv(q, &mut buf).expect("msgrcv");
+        }
+        n += 256;
+    }
+    let took = start.elapsed();
+    raw_sysv::remove(q); // the peer's next send fails: it exits
+    finish(child);
+    tput_row("raw SysV msgsnd/msgrcv", size_label(size), size, n, took)
+}
+
+/// Raw System V queues, round trips (one queue each way).
+fn sysv_rtt(cfg: Config, size: usize) -> Row {
+    let (ping, pong) = (
+        shmring_ipc::sysv::key_for(&unique("sysv-ping")),
+        shmring_ipc::sysv::key_for(&unique("sysv-pong")),
+    );
+    let (tx, rx) = (raw_sysv::queue(ping, true), raw_sysv::queue(pong, true));
+    let child = spawn_peer(&[
+        "raw-sysv-echo",
+        &ping.to_string(),
+        &pong.to_string(),
+        &size.to_string(),
+    ]);
+    let mut buf = raw_sysv::buffer(size);
+    let hist = round_trips(2_000, cfg.rtt_iters / 10, |_| {
+        assert!(raw_sysv::send(tx, &buf));
+        raw_sysv::recv(rx, &mut buf).expect("msgrcv");
+    });
+    raw_sysv::remove(tx); // the peer's next receive fails: it exits
+    finish(child);
+    raw_sysv::remove(rx);
+    rtt_row("raw SysV msgsnd/msgrcv", size_label(size), &hist)
+}
+
 /// Runs the peer role `args` names; `false` if it names none of these.
 pub(super) fn peer(args: &[String]) -> bool {
     let arg = |i: usize| args.get(i).map_or("", String::as_str);
@@ -201,6 +292,25 @@ pub(super) fn peer(args: &[String]) -> bool {
                     break; // the stop message
                 }
                 mq_send(&tx, &buf[..n], 0).expect("mq_send");
+            }
+        }
+        "raw-sysv-send" => {
+            let (key, size): (u32, usize) = (arg(1).parse().unwrap(), arg(2).parse().unwrap());
+            let q = raw_sysv::queue(key, false);
+            let buf = raw_sysv::buffer(size);
+            while raw_sysv::send(q, &buf) {}
+        }
+        "raw-sysv-echo" => {
+            let (rx, tx) = (
+                raw_sysv::queue(arg(1).parse().unwrap(), false),
+                raw_sysv::queue(arg(2).parse().unwrap(), false),
+            );
+            let mut buf = raw_sysv::buffer(arg(3).parse().unwrap());
+            while let Some(n) = raw_sysv::recv(rx, &mut buf) {
+                let len = std::mem::size_of::<libc::c_long>() + n;
+                if !raw_sysv::send(tx, &buf[..len]) {
+                    break;
+                }
             }
         }
         _ => return false,

@@ -32,8 +32,8 @@ pub struct BenchArgs {
     #[arg(long)]
     quick: bool,
     /// Row groups to run, comma-separated: floor, spsc, mpmc, framed, framed-mpsc, broadcast (each
-    /// also as NAME-spin or NAME-blocking), pipe, uds, tcp, mq, ipc (or ipc-shm, ipc-uds,
-    /// ipc-tcp, ipc-fifo, ipc-mq), inproc, zenoh (shmring-ipc zenoh: and raw zenoh
+    /// also as NAME-spin or NAME-blocking), pipe, uds, tcp, mq, sysv (raw System V
+    /// msgsnd/msgrcv), ipc (or ipc-shm, ipc-uds, ipc-tcp, ipc-fifo, ipc-mq, ipc-sysv), inproc, zenoh (shmring-ipc zenoh: and raw zenoh
     /// publish/subscribe over tcp/127.0.0.1; built with the `zenoh` feature), peers (iceoryx2 publish-subscribe; built with the
     /// `peers` feature), wake (replies slower than a receiver spins:
     /// blocking against async receive), fence (spsc rings made with `fence_every_send`),
