@@ -14,7 +14,7 @@ use super::{
 };
 
 /// The transports, as `--rows` names them (`ipc-KIND`).
-const KINDS: [&str; 6] = ["shm", "uds", "tcp", "fifo", "mq", "sysv"];
+pub(super) const KINDS: [&str; 6] = ["shm", "uds", "tcp", "fifo", "mq", "sysv"];
 
 /// Adds the ipc rows and the raw mq and SysV baselines that `plan` selects.
 pub(super) fn add_rows(plan: &mut Plan) {

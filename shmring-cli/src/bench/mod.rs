@@ -344,6 +344,7 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         "uds",
         "tcp",
         "mq",
+        "sysv",
         "ipc",
         "inproc",
         "wake",
@@ -370,7 +371,7 @@ pub fn run(args: &BenchArgs, json: bool) -> Result<(), Failure> {
         let base = r.trim_end_matches("-spin").trim_end_matches("-blocking");
         let ipc_kind = r
             .strip_prefix("ipc-")
-            .is_some_and(|k| ["shm", "uds", "tcp", "fifo", "mq"].contains(&k));
+            .is_some_and(|k| ipc::KINDS.contains(&k));
         if !known.contains(&base) && !ipc_kind {
             return Err(Failure::new(2, format!("unknown row group {r:?}")));
         }
