@@ -183,6 +183,7 @@ fn transports_that_cannot_fan_out_refuse_clearly() {
         format!("fifo:{}", dir.join(format!("{name}.fifo")).display()),
         "pipe".to_owned(),
         format!("mq:/{name}"),
+        "sysv:0x5eed".to_owned(),
         format!("auto:{name}"),
     ] {
         for err in [

@@ -232,3 +232,33 @@ fn a_blocking_receive_ends_at_its_deadline() {
     let took = start.elapsed();
     assert!(took >= Duration::from_millis(30), "{took:?}");
 }
+
+/// Sends a raw queue message of type `mtype` with `text` to the queue of `key`.
+fn raw_send(key: u32, mtype: libc::c_long, text: &[u8]) {
+    let mut buf = mtype.to_ne_bytes().to_vec();
+    buf.extend_from_slice(text);
+    let qid = queue(key).unwrap();
+    // SAFETY: `buf` is an mtype then `text.len()` bytes of text.
+    let rc = unsafe { libc::msgsnd(qid, buf.as_ptr().cast(), text.len(), libc::IPC_NOWAIT) };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn foreign_queue_messages_are_protocol_errors_never_messages() {
+    // An unknown message type, and a message over the receiver's maximum, each to a fresh
+    // receiver; a stray wake-up (type 3) is skipped.
+    for (mtype, len, what) in [(9, 4, "queue message type"), (2, 101, "exceeds")] {
+        let key = sysv_key(&unique_name("sysv-foreign"));
+        let endpoint = format!("sysv:{key:#x}");
+        let mut rx = Receiver::bind_with(&endpoint, &Options::default().max_message(100)).unwrap();
+        let _tx = Sender::connect(&endpoint).unwrap();
+        raw_send(key, shmring_ipc::sysv::TYPE_WAKE, &[]);
+        raw_send(key, mtype, &vec![1u8; len]);
+        assert_eq!(rx.try_recv(), Err(shmring_ipc::TryRecvError::Corrupted));
+        let why = rx
+            .protocol_error()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(why.contains(what), "{mtype}: {why}");
+    }
+}
