@@ -58,7 +58,7 @@ pub mod codec;
 pub mod duplex;
 mod endpoint;
 mod error;
-mod lockfile;
+mod kqueue;
 mod mq;
 mod options;
 pub mod pipe;

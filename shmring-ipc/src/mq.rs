@@ -2,7 +2,7 @@
 //! queue message is a one-byte tag (0: the sender's hello, 1: a message) and the payload.
 //!
 //! A message queue has no notion of its peers, so liveness uses two lock files next to the
-//! shared-memory segments ([`crate::lockfile`]), `/dev/shm/shmring-mq-NAME.receiver` and
+//! shared-memory segments ([`crate::kqueue`]), `/dev/shm/shmring-mq-NAME.receiver` and
 //! `.senders`: locks vanish with their process, so a killed peer is noticed (within
 //! [`LIVENESS_PERIOD`](shmring::wait::LIVENESS_PERIOD) of waiting).
 //!
@@ -22,7 +22,7 @@ use nix::sys::stat::Mode;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::codec::{FrameError, Hello};
-use crate::lockfile::{LockFiles, Probe};
+use crate::kqueue::{LockFiles, Senders, check_len, meet_receiver, sender_hello};
 use crate::stream::{Expect, wait_fd};
 use crate::{ConnectError, Endpoint, Options, RecvTimeoutError, Refusal};
 
@@ -70,13 +70,10 @@ pub(crate) struct MqReceiver {
     name: String,
     max: usize,
     scratch: Vec<u8>,
-    expect: Expect,
-    ever: bool,
     /// Holds the exclusive lock that says "a receiver is here".
     _receiver_lock: Flock<File>,
     files: LockFiles,
-    senders: Probe,
-    pub(crate) error: Option<FrameError>,
+    pub(crate) senders: Senders,
 }
 
 /// Removes queue `name` (with its leading `/`) and its liveness files; open descriptors and
@@ -174,19 +171,16 @@ pub(crate) fn bind(
         None,
     )
     .map_err(|e| ConnectError::io(endpoint, "mq_open", e.into()))?;
-    let senders = files.senders_probe(endpoint)?;
+    let senders = Senders::new(expect, files.senders_probe(endpoint)?);
     Ok(MqReceiver {
         queue,
         wait_queue: Queue(Some(wait_queue)),
         name: name.to_owned(),
         max: max as usize,
         scratch: vec![0; max as usize + 1],
-        expect,
-        ever: false,
         _receiver_lock: receiver_lock,
         files,
         senders,
-        error: None,
     })
 }
 
@@ -230,39 +224,20 @@ impl MqReceiver {
                     buf.extend_from_slice(&self.scratch[1..n]);
                     return Some(Ok(()));
                 }
-                Some(&TAG_HELLO) if n >= 1 => match Hello::decode(&self.scratch[1..n]) {
-                    Ok(Some((hello, _))) if hello.fingerprint == self.expect.fingerprint => {
-                        self.ever = true;
+                Some(&TAG_HELLO) if n >= 1 => {
+                    if let Some(e) = self.senders.hello(&self.scratch[1..n]) {
+                        return Some(Err(e));
                     }
-                    Ok(Some((hello, _))) => {
-                        let mismatch = FrameError::Layout {
-                            expected: self.expect.describe(),
-                            found: crate::stream::describe(hello.fingerprint, &hello.description),
-                        };
-                        return Some(Err(self.protocol(mismatch)));
-                    }
-                    Ok(None) => {
-                        return Some(Err(self.protocol(FrameError::BadHello {
-                            field: "length",
-                            value: n as u64,
-                        })));
-                    }
-                    Err(e) => return Some(Err(self.protocol(e))),
-                },
+                }
                 _ => {
-                    return Some(Err(self.protocol(FrameError::BadHello {
+                    let tag = self.scratch.first().copied().unwrap_or(0);
+                    return Some(Err(self.senders.protocol(FrameError::BadHello {
                         field: "queue message tag",
-                        value: self.scratch.first().copied().unwrap_or(0).into(),
+                        value: tag.into(),
                     })));
                 }
             }
         }
-    }
-
-    fn protocol(&mut self, e: FrameError) -> RecvTimeoutError {
-        self.ever = true;
-        self.error = Some(e);
-        RecvTimeoutError::Corrupted
     }
 
     pub(crate) fn recv(
@@ -288,7 +263,7 @@ impl MqReceiver {
             if let Some(r) = self.take(buf, until) {
                 return r;
             }
-            if self.ever && !self.senders.held(true) {
+            if self.senders.gone() {
                 // Every sender is gone: whatever they sent is in the queue already.
                 return self
                     .take(buf, None)
@@ -301,7 +276,7 @@ impl MqReceiver {
     }
 
     pub(crate) fn is_disconnected(&mut self) -> bool {
-        self.ever && !self.senders.held(true)
+        self.senders.gone()
     }
 
     /// The queue's (non-blocking) descriptor: readable while a message waits.
@@ -335,10 +310,9 @@ pub(crate) struct MqSender {
     queue: Queue,
     max: usize,
     scratch: Vec<u8>,
-    receiver: Probe,
+    receiver: crate::kqueue::Receiver,
     /// Holds a shared lock that says "a sender is here".
     _senders: Flock<File>,
-    broken: bool,
 }
 
 pub(crate) fn connect(
@@ -358,43 +332,16 @@ pub(crate) fn connect(
         mq_getattr(queue.get()).map_err(|e| ConnectError::io(endpoint, "mq_getattr", e.into()))?;
     let size = attr.msgsize().max(1) as usize;
     let files = lock_files(name);
-    let mut receiver = files.receiver_probe(endpoint)?;
-    if !receiver.held(false) {
-        return Err(ConnectError::NoReceiver {
-            endpoint: endpoint.to_string(),
-            reason: "the queue exists but its receiver is gone".into(),
-        });
-    }
-    if expect.fingerprint != 0 {
-        // A typed sender checks the receiver's payload type, from its lock file.
-        files.receiver_hello(endpoint, expect)?;
-    }
+    let (_, receiver) = meet_receiver(endpoint, &files, expect)?;
     let senders = files.lock_sender(endpoint)?;
+    let hello = sender_hello(endpoint, expect, size - 1)?;
     let mut tx = MqSender {
         queue,
         max: size - 1,
         scratch: Vec::with_capacity(size),
         receiver,
         _senders: senders,
-        broken: false,
     };
-    let mut hello = Vec::new();
-    Hello {
-        flags: 0,
-        max_frame: 0,
-        fingerprint: expect.fingerprint,
-        description: expect.description.clone(),
-    }
-    .encode(&mut hello);
-    if hello.len() > tx.max {
-        return Err(ConnectError::Limit {
-            endpoint: endpoint.to_string(),
-            reason: format!(
-                "queue messages of {size} bytes cannot carry the {}-byte hello",
-                hello.len() + 1
-            ),
-        });
-    }
     tx.put(
         TAG_HELLO,
         &hello,
@@ -424,12 +371,7 @@ impl MqSender {
         wait: bool,
         deadline: Option<Instant>,
     ) -> Result<(), Refusal> {
-        if msg.len() > self.max {
-            return Err(Refusal::TooLarge {
-                len: msg.len(),
-                max: self.max,
-            });
-        }
+        check_len(msg.len(), self.max)?;
         self.put(TAG_MESSAGE, msg, wait, deadline)
     }
 
@@ -440,7 +382,7 @@ impl MqSender {
         wait: bool,
         deadline: Option<Instant>,
     ) -> Result<(), Refusal> {
-        if self.broken {
+        if self.receiver.is_broken() {
             return Err(Refusal::Disconnected);
         }
         self.scratch.clear();
@@ -452,10 +394,7 @@ impl MqSender {
                 Ok(()) => return Ok(()),
                 Err(Errno::EAGAIN) => {}
                 Err(Errno::EINTR) => continue,
-                Err(_) => {
-                    self.broken = true;
-                    return Err(Refusal::Disconnected);
-                }
+                Err(_) => return Err(self.receiver.broke()),
             }
             if probe && self.is_disconnected() {
                 return Err(Refusal::Disconnected);
@@ -471,9 +410,6 @@ impl MqSender {
     }
 
     pub(crate) fn is_disconnected(&mut self) -> bool {
-        if !self.broken && !self.receiver.held(false) {
-            self.broken = true;
-        }
-        self.broken
+        self.receiver.is_disconnected()
     }
 }

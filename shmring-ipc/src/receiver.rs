@@ -135,19 +135,14 @@ impl Receiver {
             Endpoint::Fifo(path) => {
                 ReceiverInner::Stream(transport::bind_fifo(&endpoint, path, options, expect)?)
             }
-            Endpoint::Mq(name) => ReceiverInner::Mq(mq::bind(&endpoint, name, options, expect)?),
-            Endpoint::Sysv(address) => {
-                ReceiverInner::Sysv(crate::sysv::bind(&endpoint, address, options, expect)?)
-            }
+            Endpoint::Mq(_) | Endpoint::Sysv(_) => kernel_queue(&endpoint, options, expect)?,
             Endpoint::Pipe => ReceiverInner::Stream(pipe::bind_inherited(options)?),
             Endpoint::Auto(_) if expect.fingerprint != 0 => return Err(typed_auto(&endpoint)),
             Endpoint::Auto(name) => {
                 ReceiverInner::Auto(Box::new(auto::bind(&endpoint, name, options)?))
             }
             #[cfg(feature = "zenoh")]
-            Endpoint::Zenoh(key) => ReceiverInner::Zenoh(Box::new(
-                crate::zenoh_link::ZenohReceiver::bind(&endpoint, key, options, &expect)?,
-            )),
+            Endpoint::Zenoh(key) => zenoh(&endpoint, key, options, &expect)?,
             #[cfg(not(feature = "zenoh"))]
             Endpoint::Zenoh(_) => return Err(crate::no_zenoh(&endpoint)),
         };
@@ -213,8 +208,8 @@ impl Receiver {
             #[cfg(feature = "zenoh")]
             ReceiverInner::Zenoh(_) => None,
             ReceiverInner::Stream(rx) => rx.error.as_ref(),
-            ReceiverInner::Mq(rx) => rx.error.as_ref(),
-            ReceiverInner::Sysv(rx) => rx.error.as_ref(),
+            ReceiverInner::Mq(rx) => rx.senders.error.as_ref(),
+            ReceiverInner::Sysv(rx) => rx.senders.error.as_ref(),
         }
     }
 
@@ -444,4 +439,36 @@ impl Receiver {
             ReceiverInner::Mq(rx) => Ok(Some(rx.readiness())),
         }
     }
+}
+
+/// The receiving end of a kernel queue (`mq:`, `sysv:`). Out of line, as [`zenoh`]: the
+/// transports' handles are built in their own frames, so `open` stays small on the stack of
+/// a thread that binds (a duplex server's accepting thread binds one per client).
+#[inline(never)]
+fn kernel_queue(
+    endpoint: &Endpoint,
+    options: &Options,
+    expect: Expect,
+) -> Result<ReceiverInner, ConnectError> {
+    Ok(match endpoint {
+        Endpoint::Mq(name) => ReceiverInner::Mq(mq::bind(endpoint, name, options, expect)?),
+        Endpoint::Sysv(address) => {
+            ReceiverInner::Sysv(crate::sysv::bind(endpoint, address, options, expect)?)
+        }
+        _ => unreachable!("called for mq: and sysv: only"),
+    })
+}
+
+/// The receiving end of `zenoh:` (see [`kernel_queue`] for why out of line).
+#[cfg(feature = "zenoh")]
+#[inline(never)]
+fn zenoh(
+    endpoint: &Endpoint,
+    key: &str,
+    options: &Options,
+    expect: &Expect,
+) -> Result<ReceiverInner, ConnectError> {
+    Ok(ReceiverInner::Zenoh(Box::new(
+        crate::zenoh_link::ZenohReceiver::bind(endpoint, key, options, expect)?,
+    )))
 }

@@ -7,7 +7,7 @@
 //! `KEY` is the queue's IPC key (decimal, or hexadecimal with `0x`; not 0, which is
 //! `IPC_PRIVATE`); `PATH` (absolute) names it through `ftok(PATH, 'S')`, so the file must
 //! exist. Liveness, as on `mq:`, through the lock files `/dev/shm/shmring-sysv-KEY.receiver`
-//! and `.senders` (`KEY` as 8 lowercase hexadecimal digits; [`crate::lockfile`]): the
+//! and `.senders` (`KEY` as 8 lowercase hexadecimal digits; [`crate::kqueue`]): the
 //! receiver's carries its hello, so a typed sender checks the payload type before it sends.
 //!
 //! Limits are the system's, read when binding: `msgmax` (`/proc/sys/kernel/msgmax`, the
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::Flock;
 
 use crate::codec::{FrameError, Hello};
-use crate::lockfile::{LockFiles, Probe};
+use crate::kqueue::{LockFiles, Senders, check_len, meet_receiver, sender_hello};
 use crate::stream::Expect;
 use crate::{ConnectError, Endpoint, Options, RecvTimeoutError, Refusal};
 
@@ -142,7 +142,7 @@ pub fn abandoned() -> Vec<Abandoned> {
                 .strip_prefix("shmring-sysv-")?
                 .strip_suffix(".receiver")?;
             let key = u32::from_str_radix(hex, 16).ok()? as i32;
-            let live = crate::lockfile::held(&e.path(), true);
+            let live = crate::kqueue::held(&e.path(), true);
             (!live).then(|| Abandoned {
                 key,
                 queue: existing(key).is_some(),
@@ -161,7 +161,7 @@ pub fn abandoned() -> Vec<Abandoned> {
 /// ```
 pub fn remove(key: libc::key_t) -> bool {
     let files = lock_files(key);
-    if crate::lockfile::held(&files.receiver, true) {
+    if crate::kqueue::held(&files.receiver, true) {
         return false;
     }
     if let Some(qid) = existing(key) {
@@ -270,13 +270,10 @@ pub(crate) struct SysvReceiver {
     max: usize,
     /// `mtype` and up to `msgmax` bytes of text (so a message over `max` is seen whole).
     scratch: Vec<u8>,
-    expect: Expect,
-    ever: bool,
     _receiver_lock: Flock<File>,
     files: LockFiles,
-    senders: Probe,
+    pub(crate) senders: Senders,
     ticker: Ticker,
-    pub(crate) error: Option<FrameError>,
 }
 
 impl Drop for SysvReceiver {
@@ -346,7 +343,7 @@ pub(crate) fn bind(
             _ => ConnectError::io(endpoint, "msgget", e),
         });
     }
-    let senders = files.senders_probe(endpoint)?;
+    let senders = Senders::new(expect, files.senders_probe(endpoint)?);
     let ticker = Ticker::start(qid).map_err(|e| {
         remove_queue(qid);
         ConnectError::io(endpoint, "start the receiver's ticker thread", e)
@@ -355,13 +352,10 @@ pub(crate) fn bind(
         qid,
         max: max as usize,
         scratch: vec![0; MTYPE + msgmax as usize],
-        expect,
-        ever: false,
         _receiver_lock: receiver_lock,
         files,
         senders,
         ticker,
-        error: None,
     })
 }
 
@@ -396,7 +390,7 @@ impl SysvReceiver {
                                 libc::IPC_NOWAIT | libc::MSG_NOERROR,
                             )
                         };
-                        Some(Err(self.protocol(FrameError::TooLong {
+                        Some(Err(self.senders.protocol(FrameError::TooLong {
                             len: text as u64 + 1,
                             max: self.max as u32,
                         })))
@@ -418,47 +412,27 @@ impl SysvReceiver {
                     return Some(Ok(()));
                 }
                 TYPE_MESSAGE => {
-                    return Some(Err(self.protocol(FrameError::TooLong {
+                    return Some(Err(self.senders.protocol(FrameError::TooLong {
                         len: n as u64,
                         max: self.max as u32,
                     })));
                 }
-                TYPE_HELLO => match Hello::decode(body) {
-                    Ok(Some((hello, _))) if hello.fingerprint == self.expect.fingerprint => {
-                        self.ever = true;
+                TYPE_HELLO => {
+                    if let Some(e) = self.senders.hello(body) {
+                        return Some(Err(e));
                     }
-                    Ok(Some((hello, _))) => {
-                        let mismatch = FrameError::Layout {
-                            expected: self.expect.describe(),
-                            found: crate::stream::describe(hello.fingerprint, &hello.description),
-                        };
-                        return Some(Err(self.protocol(mismatch)));
-                    }
-                    Ok(None) => {
-                        return Some(Err(self.protocol(FrameError::BadHello {
-                            field: "length",
-                            value: n as u64,
-                        })));
-                    }
-                    Err(e) => return Some(Err(self.protocol(e))),
-                },
+                }
                 // The ticker ended a blocking receive; a stale one is skipped.
                 TYPE_WAKE if block => return None,
                 TYPE_WAKE => continue,
                 other => {
-                    return Some(Err(self.protocol(FrameError::BadHello {
+                    return Some(Err(self.senders.protocol(FrameError::BadHello {
                         field: "queue message type",
                         value: other as u64,
                     })));
                 }
             }
         }
-    }
-
-    fn protocol(&mut self, e: FrameError) -> RecvTimeoutError {
-        self.ever = true;
-        self.error = Some(e);
-        RecvTimeoutError::Corrupted
     }
 
     pub(crate) fn recv(
@@ -471,7 +445,7 @@ impl SysvReceiver {
             if let Some(r) = self.take(buf, false) {
                 return r;
             }
-            if self.ever && !self.senders.held(true) {
+            if self.senders.gone() {
                 // Every sender is gone: whatever they sent is in the queue already.
                 return self
                     .take(buf, false)
@@ -495,7 +469,7 @@ impl SysvReceiver {
     }
 
     pub(crate) fn is_disconnected(&mut self) -> bool {
-        self.ever && !self.senders.held(true)
+        self.senders.gone()
     }
 }
 
@@ -505,9 +479,8 @@ pub(crate) struct SysvSender {
     qid: i32,
     max: usize,
     scratch: Vec<u8>,
-    receiver: Probe,
+    receiver: crate::kqueue::Receiver,
     _senders: Flock<File>,
-    broken: bool,
 }
 
 pub(crate) fn connect(
@@ -532,42 +505,18 @@ pub(crate) fn connect(
         });
     }
     let files = lock_files(key);
-    let mut receiver = files.receiver_probe(endpoint)?;
-    if !receiver.held(false) {
-        return Err(ConnectError::NoReceiver {
-            endpoint: endpoint.to_string(),
-            reason: "the queue exists but its receiver is gone".into(),
-        });
-    }
     // The receiver's hello: its payload type (a typed sender checks it) and largest message.
-    let peer = files.receiver_hello(endpoint, expect)?;
+    let (peer, receiver) = meet_receiver(endpoint, &files, expect)?;
     let senders = files.lock_sender(endpoint)?;
+    let max = peer.max_frame as usize;
+    let hello = sender_hello(endpoint, expect, max)?;
     let mut tx = SysvSender {
         qid,
-        max: peer.max_frame as usize,
-        scratch: Vec::with_capacity(MTYPE + peer.max_frame as usize),
+        max,
+        scratch: Vec::with_capacity(MTYPE + max),
         receiver,
         _senders: senders,
-        broken: false,
     };
-    let mut hello = Vec::new();
-    Hello {
-        flags: 0,
-        max_frame: 0,
-        fingerprint: expect.fingerprint,
-        description: expect.description.clone(),
-    }
-    .encode(&mut hello);
-    if hello.len() > tx.max {
-        return Err(ConnectError::Limit {
-            endpoint: endpoint.to_string(),
-            reason: format!(
-                "messages of at most {} bytes cannot carry the {}-byte hello",
-                tx.max,
-                hello.len()
-            ),
-        });
-    }
     tx.put(
         TYPE_HELLO,
         &hello,
@@ -592,12 +541,7 @@ impl SysvSender {
         wait: bool,
         deadline: Option<Instant>,
     ) -> Result<(), Refusal> {
-        if msg.len() > self.max {
-            return Err(Refusal::TooLarge {
-                len: msg.len(),
-                max: self.max,
-            });
-        }
+        check_len(msg.len(), self.max)?;
         self.put(TYPE_MESSAGE, msg, wait, deadline)
     }
 
@@ -608,7 +552,7 @@ impl SysvSender {
         wait: bool,
         deadline: Option<Instant>,
     ) -> Result<(), Refusal> {
-        if self.broken {
+        if self.receiver.is_broken() {
             return Err(Refusal::Disconnected);
         }
         self.scratch.clear();
@@ -635,10 +579,7 @@ impl SysvSender {
                 Some(libc::EINTR) => continue,
                 // EIDRM, EINVAL: the queue was removed (its receiver went); anything else
                 // leaves this sender unable to go on.
-                _ => {
-                    self.broken = true;
-                    return Err(Refusal::Disconnected);
-                }
+                _ => return Err(self.receiver.broke()),
             }
             if probe && self.is_disconnected() {
                 return Err(Refusal::Disconnected);
@@ -662,10 +603,7 @@ impl SysvSender {
     }
 
     pub(crate) fn is_disconnected(&mut self) -> bool {
-        if !self.broken && !self.receiver.held(false) {
-            self.broken = true;
-        }
-        self.broken
+        self.receiver.is_disconnected()
     }
 }
 

@@ -20,7 +20,7 @@ use shmring_ipc::{ConnectError, Options, Publisher, Subscriber};
 fn endpoints(tag: &str) -> Vec<(String, Option<Unlink>)> {
     common::endpoints(tag)
         .into_iter()
-        .filter(|(e, _)| !e.starts_with("fifo:") && !e.starts_with("mq:"))
+        .filter(|(e, _)| !["fifo:", "mq:", "sysv:"].iter().any(|k| e.starts_with(k)))
         .collect()
 }
 

@@ -1,8 +1,11 @@
-//! Liveness of the peers of a kernel queue (`mq:` and `sysv:`), which has no notion of its
-//! peers: two lock files in `/dev/shm`, `PREFIX.receiver` (the receiver holds an exclusive
-//! `flock`, and the file carries its hello: payload type and largest message) and
-//! `PREFIX.senders` (every sender holds a shared one). Locks vanish with their process, so a
-//! killed peer is noticed at the next probe (docs/protocols.md, "mq:" and "sysv:").
+//! What the two kernel message-queue transports (`mq:`, `sysv:`) share, written once.
+//!
+//! A kernel queue has no notion of its peers, so liveness uses two lock files in `/dev/shm`,
+//! `STEM.receiver` (the receiver holds an exclusive `flock`, and the file carries its hello:
+//! payload type and largest message) and `STEM.senders` (every sender holds a shared one).
+//! Locks vanish with their process, so a killed peer is noticed at the next probe. Each
+//! sender's first queue message is its hello, which the receiver checks against its own
+//! type ([`Senders`]). docs/protocols.md, "Message queues" and "System V message queues".
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -12,7 +15,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::codec::{FrameError, Hello};
 use crate::stream::Expect;
-use crate::{ConnectError, Endpoint};
+use crate::{ConnectError, Endpoint, RecvTimeoutError, Refusal};
 
 /// The two lock files of a queue: `/dev/shm/{stem}.receiver` and `.senders`.
 #[derive(Clone, Debug)]
@@ -158,5 +161,148 @@ impl Probe {
         };
         self.0 = Some(file);
         held
+    }
+}
+
+/// A receiver's view of its senders: whether one ever said hello (before that nothing is
+/// disconnected), each hello checked against the receiver's type, and the protocol error
+/// that ended the stream.
+#[derive(Debug)]
+pub(crate) struct Senders {
+    expect: Expect,
+    ever: bool,
+    probe: Probe,
+    pub(crate) error: Option<FrameError>,
+}
+
+impl Senders {
+    pub(crate) fn new(expect: Expect, probe: Probe) -> Senders {
+        Senders {
+            expect,
+            ever: false,
+            probe,
+            error: None,
+        }
+    }
+
+    /// A sender's hello (the text of a hello queue message): `None` when it is of this
+    /// receiver's type, else the protocol error to return.
+    pub(crate) fn hello(&mut self, text: &[u8]) -> Option<RecvTimeoutError> {
+        match Hello::decode(text) {
+            Ok(Some((hello, _))) if hello.fingerprint == self.expect.fingerprint => {
+                self.ever = true;
+                None
+            }
+            Ok(Some((hello, _))) => Some(self.protocol(FrameError::Layout {
+                expected: self.expect.describe(),
+                found: crate::stream::describe(hello.fingerprint, &hello.description),
+            })),
+            Ok(None) => Some(self.protocol(FrameError::BadHello {
+                field: "length",
+                value: text.len() as u64,
+            })),
+            Err(e) => Some(self.protocol(e)),
+        }
+    }
+
+    /// Ends the stream with protocol error `e`: the receive returns `Corrupted`.
+    pub(crate) fn protocol(&mut self, e: FrameError) -> RecvTimeoutError {
+        self.ever = true;
+        self.error = Some(e);
+        RecvTimeoutError::Corrupted
+    }
+
+    /// Whether every sender that said hello is gone (none holds the senders' lock).
+    pub(crate) fn gone(&mut self) -> bool {
+        self.ever && !self.probe.held(true)
+    }
+}
+
+/// A sender's view of its receiver: gone once its lock is free, or once the queue failed.
+#[derive(Debug)]
+pub(crate) struct Receiver {
+    probe: Probe,
+    broken: bool,
+}
+
+impl Receiver {
+    pub(crate) fn new(probe: Probe) -> Receiver {
+        Receiver {
+            probe,
+            broken: false,
+        }
+    }
+
+    /// The queue failed (removed, or an error the sender cannot go on after).
+    pub(crate) fn broke(&mut self) -> Refusal {
+        self.broken = true;
+        Refusal::Disconnected
+    }
+
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Whether the receiver is gone (probing its lock).
+    pub(crate) fn is_disconnected(&mut self) -> bool {
+        if !self.broken && !self.probe.held(false) {
+            self.broken = true;
+        }
+        self.broken
+    }
+}
+
+/// The checks of a sender's `connect`: a receiver holds its lock (else `NoReceiver`), and a
+/// typed sender's payload type is the receiver's (read from the lock file). The receiver's
+/// hello, and a probe of it for later.
+pub(crate) fn meet_receiver(
+    endpoint: &Endpoint,
+    files: &LockFiles,
+    expect: &Expect,
+) -> Result<(Hello, Receiver), ConnectError> {
+    let mut probe = files.receiver_probe(endpoint)?;
+    if !probe.held(false) {
+        return Err(ConnectError::NoReceiver {
+            endpoint: endpoint.to_string(),
+            reason: "the queue exists but its receiver is gone".into(),
+        });
+    }
+    let hello = files.receiver_hello(endpoint, expect)?;
+    Ok((hello, Receiver::new(probe)))
+}
+
+/// A sender's hello as its first queue message carries it (maximum 0: a sender accepts
+/// nothing), refused with `Limit` when over `max`, the largest text the queue carries.
+pub(crate) fn sender_hello(
+    endpoint: &Endpoint,
+    expect: &Expect,
+    max: usize,
+) -> Result<Vec<u8>, ConnectError> {
+    let mut hello = Vec::new();
+    Hello {
+        flags: 0,
+        max_frame: 0,
+        fingerprint: expect.fingerprint,
+        description: expect.description.clone(),
+    }
+    .encode(&mut hello);
+    if hello.len() > max {
+        return Err(ConnectError::Limit {
+            endpoint: endpoint.to_string(),
+            reason: format!(
+                "queue messages of at most {max} bytes cannot carry the {}-byte hello",
+                hello.len()
+            ),
+        });
+    }
+    Ok(hello)
+}
+
+/// `TooLarge` for a message over `max`.
+pub(crate) fn check_len(len: usize, max: usize) -> Result<(), Refusal> {
+    if len > max {
+        Err(Refusal::TooLarge { len, max })
+    } else {
+        Ok(())
     }
 }
