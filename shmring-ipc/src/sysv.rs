@@ -142,8 +142,11 @@ pub fn abandoned() -> Vec<Abandoned> {
                 .strip_prefix("shmring-sysv-")?
                 .strip_suffix(".receiver")?;
             let key = u32::from_str_radix(hex, 16).ok()? as i32;
+            // Only a receiver's file carries a hello (a sender's probe may create an empty
+            // one next to a queue shmring did not make).
+            let ours = e.metadata().is_ok_and(|m| m.len() > 0);
             let live = crate::kqueue::held(&e.path(), true);
-            (!live).then(|| Abandoned {
+            (ours && !live).then(|| Abandoned {
                 key,
                 queue: existing(key).is_some(),
             })
@@ -154,7 +157,8 @@ pub fn abandoned() -> Vec<Abandoned> {
 }
 
 /// Removes an abandoned queue and its lock files — unless a receiver bound the key again
-/// meanwhile. Whether it removed anything.
+/// meanwhile; a queue of the key that shmring did not make (no receiver's hello in the lock
+/// file) is left alone. Whether it removed anything.
 ///
 /// ```
 /// assert!(!shmring_ipc::sysv::remove(0x7fff_fff1) || true);
@@ -164,7 +168,8 @@ pub fn remove(key: libc::key_t) -> bool {
     if crate::kqueue::held(&files.receiver, true) {
         return false;
     }
-    if let Some(qid) = existing(key) {
+    let ours = std::fs::metadata(&files.receiver).is_ok_and(|m| m.len() > 0);
+    if let Some(qid) = existing(key).filter(|_| ours) {
         remove_queue(qid);
     }
     files.remove();
@@ -314,6 +319,9 @@ pub(crate) fn bind(
         )));
     }
     let files = lock_files(key);
+    // A shmring receiver leaves its hello in its lock file: only then is a queue of the key
+    // one of ours (a stale one, once its receiver is gone); anybody else's is left alone.
+    let ours = std::fs::metadata(&files.receiver).is_ok_and(|m| m.len() > 0);
     let receiver_lock = files.lock_receiver(
         endpoint,
         &Hello {
@@ -325,6 +333,18 @@ pub(crate) fn bind(
     )?;
     // No live receiver: a queue left by a dead one is stale.
     if let Some(qid) = existing(key) {
+        if !ours {
+            let _ = std::fs::remove_file(&files.receiver);
+            return Err(ConnectError::PeerRefused {
+                endpoint: endpoint.to_string(),
+                reason: format!(
+                    "a System V queue of key {:#010x} exists that shmring did not make (queue \
+                     id {qid}); remove it (`ipcrm -q {qid}`) if nothing uses it, or choose \
+                     another key",
+                    key as u32
+                ),
+            });
+        }
         remove_queue(qid);
     }
     let mode = (options.mode & 0o777) as i32;

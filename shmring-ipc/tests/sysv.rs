@@ -262,3 +262,42 @@ fn foreign_queue_messages_are_protocol_errors_never_messages() {
         assert!(why.contains(what), "{mtype}: {why}");
     }
 }
+
+#[test]
+fn a_queue_shmring_did_not_make_is_left_alone() {
+    let key = sysv_key(&unique_name("sysv-foreign-queue"));
+    // SAFETY: msgget takes no pointers.
+    let qid = unsafe { libc::msgget(key as i32, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
+    assert!(qid >= 0);
+    let endpoint = format!("sysv:{key:#x}");
+    let err = Receiver::bind(&endpoint).unwrap_err();
+    assert!(matches!(err, ConnectError::PeerRefused { .. }), "{err}");
+    assert!(err.to_string().contains("ipcrm -q"), "{err}");
+    // A sender finds no shmring receiver there (and leaves the queue alone too).
+    assert!(matches!(
+        Sender::connect(&endpoint),
+        Err(ConnectError::NoReceiver { .. })
+    ));
+    assert_eq!(queue(key), Some(qid), "untouched");
+    // Nor does `shmring gc`'s sweep count it as one of ours.
+    assert!(
+        !shmring_ipc::sysv::abandoned()
+            .iter()
+            .any(|a| a.key as u32 == key)
+    );
+    shmring_ipc::sysv::remove(key as i32);
+    assert_eq!(queue(key), Some(qid), "still untouched");
+    let err = Receiver::bind(&endpoint).unwrap_err();
+    assert!(
+        matches!(err, ConnectError::PeerRefused { .. }),
+        "still refused: {err}"
+    );
+    // SAFETY: IPC_RMID takes no buffer.
+    unsafe { libc::msgctl(qid, libc::IPC_RMID, std::ptr::null_mut()) };
+    let _ = std::fs::remove_file(format!("/dev/shm/shmring-sysv-{key:08x}.receiver"));
+    let _ = std::fs::remove_file(format!("/dev/shm/shmring-sysv-{key:08x}.senders"));
+    let mut rx = Receiver::bind(&endpoint).unwrap();
+    let mut tx = Sender::connect(&endpoint).unwrap();
+    tx.send(b"ours now").unwrap();
+    assert_eq!(rx.recv().unwrap(), b"ours now");
+}

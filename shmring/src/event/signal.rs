@@ -92,7 +92,9 @@ impl Targets {
         let owner = board.owner(record).load(crate::sync::Ordering::Acquire);
         let pid = (owner >> 32) as u32;
         let signal = signal as i32;
-        if !realtime_signals().contains(&signal) || pid == 0 || pid > i32::MAX as u32 {
+        // The kernel's realtime range (a listener in another language may use 32 or 33,
+        // which the C library keeps for itself here).
+        if !(32..=64).contains(&signal) || pid == 0 || pid > i32::MAX as u32 {
             return Err(NotifyError::Corrupted {
                 reason: format!("listener record {record} asks for signal {signal} to pid {pid}"),
             });
