@@ -7,7 +7,7 @@
 //! `KEY` is the queue's IPC key (decimal, or hexadecimal with `0x`; not 0, which is
 //! `IPC_PRIVATE`); `PATH` (absolute) names it through `ftok(PATH, 'S')`, so the file must
 //! exist. Liveness, as on `mq:`, through the lock files `/dev/shm/shmring-sysv-KEY.receiver`
-//! and `.senders` (`KEY` as 8 lowercase hexadecimal digits; [`crate::kqueue`]): the
+//! and `.senders` (`KEY` as 8 lowercase hexadecimal digits; the same lock files as `mq:`): the
 //! receiver's carries its hello, so a typed sender checks the payload type before it sends.
 //!
 //! Limits are the system's, read when binding: `msgmax` (`/proc/sys/kernel/msgmax`, the
