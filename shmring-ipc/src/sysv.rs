@@ -181,6 +181,8 @@ pub fn remove(key: libc::key_t) -> bool {
 struct TickState {
     /// The receiver is blocked in `msgrcv` until this instant (`None`: not blocked).
     until: Option<Instant>,
+    /// When the ticker wakes next by itself (a receive due earlier must wake it).
+    wakes_at: Option<Instant>,
     stop: bool,
 }
 
@@ -210,9 +212,11 @@ impl Ticker {
         let (lock, cv) = &*self.state;
         let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
         s.until = Some(until);
+        // Only a receive due before the ticker's own next look needs a wake-up (a system
+        // call); the usual one, a slice from now, does not.
+        let early = s.wakes_at.is_none_or(|w| until < w);
         drop(s);
-        // The ticker sleeps at most a slice: only an earlier instant needs it now.
-        if until < Instant::now() + SLICE {
+        if early {
             cv.notify_one();
         }
     }
@@ -252,17 +256,11 @@ fn tick(qid: i32, state: &(Mutex<TickState>, Condvar)) {
                 // SAFETY: `buf` holds an mtype and no text; msgsnd reads MTYPE bytes.
                 unsafe { libc::msgsnd(qid, buf.as_ptr().cast(), 0, libc::IPC_NOWAIT) };
             }
-            Some(until) => {
-                s = cv
-                    .wait_timeout(s, (until - now).min(SLICE))
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-            None => {
-                s = cv
-                    .wait_timeout(s, SLICE)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+            until => {
+                let nap = until.map_or(SLICE, |u| (u - now).min(SLICE));
+                s.wakes_at = Some(now + nap);
+                s = cv.wait_timeout(s, nap).unwrap_or_else(|e| e.into_inner()).0;
+                s.wakes_at = None;
             }
         }
     }
