@@ -184,8 +184,21 @@ fn a_listener_killed_asleep_never_blocks_a_notifier_and_its_record_is_freed() {
         .collect();
     let mut mine = Listener::open(name.as_str()).unwrap();
     assert_eq!(notifier.listeners(), 4);
-    // Let them fall asleep, then kill them in their sleep.
-    std::thread::sleep(Duration::from_millis(50));
+    // Kill them in their sleep (the segment's table says when all three sleep).
+    let until = Instant::now() + common::WATCHDOG;
+    loop {
+        let r = shmring::inspect::inspect(&name).unwrap();
+        let asleep = r
+            .participants
+            .iter()
+            .filter(|p| p.state == Some("sleeping"))
+            .count();
+        if asleep == 3 {
+            break;
+        }
+        assert!(Instant::now() < until, "the listeners never fell asleep");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     for c in &mut sleepers {
         kill(c);
     }
