@@ -18,9 +18,9 @@
 //! or by `shmring gc` ([`abandoned`], [`remove`]).
 //!
 //! System V queues have no descriptor to poll and `msgrcv` has no timeout, so a blocking
-//! receive sleeps in `msgrcv` itself (no busy waiting, one system call per message, as the
-//! raw calls) while a ticker thread of the receiver queues a [`TYPE_WAKE`] message when the
-//! receive's deadline or liveness slice passes. A sender whose queue is full retries with
+//! receive polls with `IPC_NOWAIT` for 20 µs, then sleeps in `msgrcv` itself (one system call
+//! per message while it sleeps, as the raw calls) while a ticker thread of the receiver queues
+//! a [`TYPE_WAKE`] message when the receive's deadline or liveness slice passes. A sender whose queue is full retries with
 //! `IPC_NOWAIT` between short sleeps.
 
 use std::fs::File;
@@ -476,6 +476,11 @@ impl SysvReceiver {
             if deadline.is_some_and(|d| now >= d) {
                 return Err(RecvTimeoutError::Timeout);
             }
+            // A reply is often a few microseconds away: look again for a moment before
+            // sleeping in msgrcv, whose wake-up costs tens of microseconds.
+            if let Some(r) = self.poll_briefly(buf) {
+                return r;
+            }
             let slice = now + SLICE;
             self.ticker.arm(deadline.map_or(slice, |d| d.min(slice)));
             let got = self.take(buf, true);
@@ -486,10 +491,27 @@ impl SysvReceiver {
         }
     }
 
+    /// Tries `IPC_NOWAIT` receives for up to [`POLL`], spinning between them.
+    fn poll_briefly(&mut self, buf: &mut Vec<u8>) -> Option<Result<(), RecvTimeoutError>> {
+        let start = Instant::now();
+        while start.elapsed() < POLL {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+            if let Some(r) = self.take(buf, false) {
+                return Some(r);
+            }
+        }
+        None
+    }
+
     pub(crate) fn is_disconnected(&mut self) -> bool {
         self.senders.gone()
     }
 }
+
+/// How long a blocking receive polls with `IPC_NOWAIT` before it sleeps in `msgrcv`.
+const POLL: Duration = Duration::from_micros(20);
 
 /// The sending end of a System V message queue.
 #[derive(Debug)]
