@@ -222,6 +222,9 @@ fn a_long_lived_receiver_follows_short_lived_senders_run_after_run() {
         );
         wait_for_ring(&name);
         let pid = recv.id();
+        // The ring outlives a run: wait for this run's receiver itself to hold it, or a probe
+        // below could take the receiver's role first and make it fail.
+        wait_for_receiver(&name, pid);
         let receiver = std::thread::spawn(move || finish(recv));
         if run_no == 1 {
             // The ring has a live receiver: a second one is refused.
@@ -268,6 +271,27 @@ fn a_long_lived_receiver_follows_short_lived_senders_run_after_run() {
     assert_eq!(code, Some(0), "{err}");
     let (code, _, err) = run(&["recv", &name]);
     assert_eq!(code, Some(0), "{err}");
+}
+
+/// Waits until process `pid` is the live receiver of ring `name` (as `inspect` reports).
+fn wait_for_receiver(name: &str, pid: u32) {
+    let start = Instant::now();
+    loop {
+        let (_, out, _) = run(&["--json", "inspect", name]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        let attached = v["participants"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["role"] == "receiver" && p["pid"] == pid && p["liveness"] == "alive")
+        });
+        if attached {
+            return;
+        }
+        assert!(
+            start.elapsed() < WATCHDOG,
+            "pid {pid} never became the receiver: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Waits until ring `name` holds `fill` bytes (as `inspect` reports).
