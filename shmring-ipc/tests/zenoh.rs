@@ -158,19 +158,29 @@ fn a_publisher_fans_out_to_every_subscriber_in_order() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    // The subscribers read while the publisher sends (a blocking publisher waits for them:
+    // with nobody reading, what zenoh and the sockets buffer would decide the outcome).
+    let readers: Vec<_> = subs
+        .into_iter()
+        .map(|mut s| {
+            std::thread::spawn(move || {
+                let mut next = 0;
+                while next < N {
+                    let m = s.recv_timeout(PATIENCE).unwrap();
+                    if m == b"hello" {
+                        continue;
+                    }
+                    assert_eq!(m, numbered_message(next, 500), "message {next}");
+                    next += 1;
+                }
+            })
+        })
+        .collect();
     for i in 0..N {
         publisher.send(&numbered_message(i, 500)).unwrap();
     }
-    for s in &mut subs {
-        let mut next = 0;
-        while next < N {
-            let m = s.recv_timeout(PATIENCE).unwrap();
-            if m == b"hello" {
-                continue;
-            }
-            assert_eq!(m, numbered_message(next, 500), "message {next}");
-            next += 1;
-        }
+    for r in readers {
+        r.join().unwrap();
     }
     // No history on zenoh: `from_oldest` is refused clearly.
     assert!(matches!(
