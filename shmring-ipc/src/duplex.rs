@@ -105,7 +105,10 @@ fn derive(base: &Endpoint, id: &str, dir: &str) -> String {
         Endpoint::Fifo(path) => format!("fifo:{}.{id}.{dir}", path.display()),
         Endpoint::Mq(name) => format!("mq:{name}.{id}.{dir}"),
         Endpoint::Sysv(address) => {
-            format!("sysv:{:#x}", crate::sysv::derived_key(address, id, dir))
+            format!(
+                "sysv:{:#x}",
+                crate::sysv::derived_key(base, address, id, dir)
+            )
         }
         other => other.to_string(),
     }

@@ -666,15 +666,10 @@ pub fn key_for(name: &str) -> u32 {
 /// The key of a duplex connection's channel `dir` of client `id` on the server at `address`
 /// (docs/protocols.md, "sysv:"): [`key_for`] of `KEY.ID.DIR`, with the server's key as 8
 /// lowercase hexadecimal digits.
-pub(crate) fn derived_key(address: &str, id: &str, dir: &str) -> u32 {
-    let base = if address.starts_with('/') {
-        let path = std::ffi::CString::new(address).unwrap_or_default();
-        // SAFETY: `path` is a valid NUL-terminated string for the call's duration.
-        unsafe { libc::ftok(path.as_ptr(), FTOK_PROJECT) }
-    } else {
-        parse_key(address).unwrap_or(0)
-    };
-    key_for(&format!("{:08x}.{id}.{dir}", base as u32))
+pub(crate) fn derived_key(base: &Endpoint, address: &str, id: &str, dir: &str) -> u32 {
+    // The server bound `address` already, so it resolves; -1 is what a failed ftok returns.
+    let key = key_of(base, address).unwrap_or(-1);
+    key_for(&format!("{:08x}.{id}.{dir}", key as u32))
 }
 
 /// Whether `path` is a plausible `sysv:` address (a key or an absolute path).
