@@ -44,8 +44,9 @@ impl RingOptions<Listener> {
     /// Blocking waits, readiness and `wait_async` still work.
     ///
     /// Limits: one integer of payload; at most `max_ids` signals queued per listener (one per
-    /// pending id), within the process's `RLIMIT_SIGPENDING` — a notifier that finds the
-    /// queue full gets [`NotifyError::SignalQueueFull`](super::NotifyError::SignalQueueFull)
+    /// pending id), within the listener process's `RLIMIT_SIGPENDING`, which the kernel
+    /// checks against the signals pending for *every* process of that process's real user —
+    /// a notifier that finds the queue full gets [`NotifyError::SignalQueueFull`](super::NotifyError::SignalQueueFull)
     /// (the id is still recorded); a signal handler may only call async-signal-safe
     /// functions, and `try_wait` allocates, so take the ids outside the handler (a flag, a
     /// self-pipe, `sigwaitinfo` or a signalfd).

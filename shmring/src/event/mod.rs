@@ -161,7 +161,8 @@ pub enum NotifyError {
         /// The segment's number of ids.
         max_ids: u32,
     },
-    /// The listener's process has as many signals queued as its `RLIMIT_SIGPENDING` allows.
+    /// The listener's process has as many signals queued as its `RLIMIT_SIGPENDING` allows
+    /// (the kernel counts the signals pending for all processes of its real user).
     #[error(
         "the realtime signal queue of listener pid {pid} is full (signal {signal} not queued; \
          RLIMIT_SIGPENDING): the id is recorded and its next wait returns it, but it was not \
