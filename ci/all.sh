@@ -6,13 +6,19 @@ cd "$(dirname "$0")"
 for component in rustfmt clippy; do
   rustup component list --installed | grep -q "^$component" || rustup component add "$component"
 done
-./fmt.sh
-./clippy.sh
-./doc.sh
-./package.sh
-./loom.sh
-if [ "${SKIP_FUZZ:-0}" != 1 ]; then ./fuzz.sh; fi
-./test.sh
-./conformance.sh
-./python.sh
-./torture.sh
+# Each step says how long it took, so a slow run shows where its time went.
+step() {
+  local start=$SECONDS
+  "$@"
+  echo "== step $1: $((SECONDS - start)) s (total $SECONDS s)"
+}
+step ./fmt.sh
+step ./clippy.sh
+step ./doc.sh
+step ./package.sh
+step ./loom.sh
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then step ./fuzz.sh; fi
+step ./test.sh
+step ./conformance.sh
+step ./python.sh
+step ./torture.sh
