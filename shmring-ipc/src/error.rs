@@ -35,7 +35,8 @@ pub enum ConnectError {
         reason: String,
     },
     /// The receiver refused this process (`auto:`: its credentials, checked with
-    /// `SO_PEERCRED`).
+    /// `SO_PEERCRED`), or the endpoint holds something shmring did not make and leaves alone
+    /// (`mq:`, `sysv:`: another program's queue).
     #[error("`{endpoint}` refused this process: {reason}")]
     PeerRefused {
         /// The endpoint.

@@ -32,6 +32,13 @@ impl LockFiles {
         }
     }
 
+    /// Whether a shmring receiver has bound here before: it leaves its hello in the receiver
+    /// file, so a queue of the name is one of ours (a dead receiver's, once nobody holds the
+    /// lock) only then; anybody else's queue is left alone. Read before taking the lock.
+    pub(crate) fn bound_before(&self) -> bool {
+        std::fs::metadata(&self.receiver).is_ok_and(|m| m.len() > 0)
+    }
+
     /// Removes both files (held locks keep working).
     pub(crate) fn remove(&self) {
         let _ = std::fs::remove_file(&self.senders);

@@ -118,6 +118,7 @@ pub(crate) fn bind(
         )));
     }
     let files = lock_files(name);
+    let ours = files.bound_before();
     // The lock file also carries this receiver's hello, so typed senders can check the
     // payload type when they connect.
     let receiver_lock = files.lock_receiver(
@@ -129,8 +130,11 @@ pub(crate) fn bind(
             description: expect.description.clone(),
         },
     )?;
-    // No live receiver: a queue left by a dead one is stale.
-    let _ = mq_unlink(name);
+    // No live receiver: a queue left by a dead one is stale; another program's queue of the
+    // name makes the exclusive open below fail, and is refused.
+    if ours {
+        let _ = mq_unlink(name);
+    }
     let attr = MqAttr::new(0, depth as _, (max + 1) as _, 0);
     let flags = MQ_OFlag::O_CREAT
         | MQ_OFlag::O_EXCL
@@ -148,6 +152,14 @@ pub(crate) fn bind(
         let _ = std::fs::remove_file(&files.receiver);
     });
     let queue = queue.map_err(|e| match e {
+        Errno::EEXIST => ConnectError::PeerRefused {
+            endpoint: endpoint.to_string(),
+            reason: format!(
+                "a POSIX message queue {name} exists that shmring did not make; remove it \
+                 (`rm /dev/mqueue{name}`, or mq_unlink) if nothing uses it, or choose another \
+                 name"
+            ),
+        },
         Errno::EMFILE | Errno::ENOSPC | Errno::ENOMEM => limit_error(format!(
             "the system refused another message queue ({e}: see /proc/sys/fs/mqueue/queues_max and RLIMIT_MSGQUEUE)"
         )),

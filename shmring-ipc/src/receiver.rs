@@ -45,12 +45,14 @@ pub(super) fn ring_recv(
 impl Receiver {
     /// Binds `endpoint` and receives from every sender that connects. `shm:` creates the
     /// ring (or takes it over from a dead receiver); `uds:` replaces a socket file nobody
-    /// listens on; `fifo:` creates the FIFO (or reuses one).
+    /// listens on; `fifo:` creates the FIFO (or reuses one); `mq:` and `sysv:` create the
+    /// queue, replacing one a dead shmring receiver left.
     ///
     /// # Errors
     ///
     /// [`ConnectError::BadEndpoint`], `InUse` (a live receiver is bound there), `Open` (the
-    /// ring: for example `RoleTaken`), `Io`.
+    /// ring: for example `RoleTaken`), `PeerRefused` (`mq:`/`sysv:`: a queue of that name or
+    /// key that another program made, left untouched), `Limit`, `Io`.
     ///
     /// ```
     /// let name = format!("shm:shmring-ipc-doc-bind-{}", std::process::id());

@@ -317,9 +317,7 @@ pub(crate) fn bind(
         )));
     }
     let files = lock_files(key);
-    // A shmring receiver leaves its hello in its lock file: only then is a queue of the key
-    // one of ours (a stale one, once its receiver is gone); anybody else's is left alone.
-    let ours = std::fs::metadata(&files.receiver).is_ok_and(|m| m.len() > 0);
+    let ours = files.bound_before();
     let receiver_lock = files.lock_receiver(
         endpoint,
         &Hello {

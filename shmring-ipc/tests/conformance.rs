@@ -114,6 +114,13 @@ fn child_entry() {
             }
             Err(e) => println!("RESULT error {e:?}"),
         },
+        // A receiver that binds and waits to be killed.
+        "idle-receiver" => {
+            let _rx = Receiver::bind_with(&endpoint, &options_for(&endpoint)).unwrap();
+            println!("READY");
+            std::io::stdout().flush().unwrap();
+            std::thread::sleep(common::WATCHDOG);
+        }
         // A duplex echo server: every message of every client comes back.
         "echo-server" => {
             let mut server =
@@ -384,6 +391,63 @@ fn mq_limits_are_clear_errors() {
     let _rx = Receiver::bind_with(&name, &Options::default().mq_depth(2)).unwrap();
     let err = Receiver::bind(&name).unwrap_err();
     assert!(matches!(err, ConnectError::InUse { .. }), "{err:?}");
+}
+
+/// A POSIX queue of the name that shmring did not make is another program's: binding refuses
+/// it and touches nothing (not its messages), a sender finds no receiver. A queue a killed
+/// shmring receiver left is stale and replaced by the next receiver.
+#[test]
+fn mq_a_queue_shmring_did_not_make_is_left_alone() {
+    use nix::mqueue::{MQ_OFlag, MqAttr, mq_close, mq_getattr, mq_open, mq_send, mq_unlink};
+    use nix::sys::stat::Mode;
+    use shmring_ipc::ConnectError;
+    let queue = format!("/{}", unique_name("conf-foreign"));
+    let endpoint = format!("mq:{queue}");
+    let attr = MqAttr::new(0, 4, 64, 0);
+    let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_RDWR;
+    let foreign = mq_open(
+        queue.as_str(),
+        flags,
+        Mode::from_bits_truncate(0o600),
+        Some(&attr),
+    )
+    .expect("a queue of another program");
+    mq_send(&foreign, b"theirs", 0).unwrap();
+    let err = Receiver::bind(&endpoint).unwrap_err();
+    assert!(matches!(err, ConnectError::PeerRefused { .. }), "{err:?}");
+    assert!(err.to_string().contains("did not make"), "{err}");
+    assert!(err.to_string().contains(&queue), "{err}");
+    let err = Sender::connect(&endpoint).unwrap_err();
+    assert!(matches!(err, ConnectError::NoReceiver { .. }), "{err:?}");
+    let err = Receiver::bind(&endpoint).unwrap_err();
+    assert!(
+        matches!(err, ConnectError::PeerRefused { .. }),
+        "still: {err:?}"
+    );
+    assert_eq!(
+        mq_getattr(&foreign).unwrap().curmsgs(),
+        1,
+        "its message is still there"
+    );
+    mq_close(foreign).unwrap();
+    mq_unlink(queue.as_str()).expect("the queue was never removed");
+    // A receiver killed leaves its queue behind: the next receiver replaces it.
+    let mut cmd = child("child_entry", "idle-receiver", "-");
+    cmd.env(ENDPOINT_VAR, &endpoint);
+    let mut killed = cmd.spawn().unwrap();
+    wait_for_line(&mut killed, "READY");
+    let mut tx = Sender::connect_with(&endpoint, &options_for(&endpoint)).unwrap();
+    tx.send(b"to the dead").unwrap();
+    let err = Receiver::bind(&endpoint).unwrap_err();
+    assert!(matches!(err, ConnectError::InUse { .. }), "{err:?}");
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    drop(tx);
+    let mut rx = Receiver::bind_with(&endpoint, &options_for(&endpoint)).unwrap();
+    let mut tx = Sender::connect_with(&endpoint, &options_for(&endpoint)).unwrap();
+    tx.send(b"to the living").unwrap();
+    let got = rx.recv_timeout(common::WATCHDOG).unwrap();
+    assert_eq!(got, b"to the living", "the stale queue's message is gone");
 }
 
 /// `pipe` both ways: a child sending on an inherited pipe (order, boundaries, then
