@@ -93,8 +93,8 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Remove every ring whose recorded processes are all dead, and every `sysv:` queue whose
-    /// receiver died.
+    /// Remove every ring whose recorded processes are all dead, and every `mq:` and `sysv:`
+    /// queue whose receiver died (saying how many queue messages it discards).
     #[command(
         after_help = "Examples:\n  shmring gc --dry-run\n  shmring gc\n  shmring gc --discard-unread"
     )]

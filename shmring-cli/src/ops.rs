@@ -586,9 +586,9 @@ fn unread(r: &Inspection) -> Option<String> {
 }
 
 /// `gc`: removes every ring whose recorded processes are all dead — but not one that still
-/// holds unread messages, unless `discard_unread` — and every `sysv:` queue whose receiver
-/// died (with what it held: a System V queue's messages cannot be counted from outside
-/// without reading them).
+/// holds unread messages, unless `discard_unread` — and every `mq:` and `sysv:` queue whose
+/// receiver died, with what it held (reported: its next receiver would replace it anyway, and
+/// no shmring command can read it).
 pub fn gc(dry_run: bool, discard_unread: bool, json: bool) -> Result<(), Failure> {
     let mut removed = Vec::new();
     let mut discarded = Vec::new();
@@ -623,10 +623,27 @@ pub fn gc(dry_run: bool, discard_unread: bool, json: bool) -> Result<(), Failure
         };
         kept.push(json!({ "name": name, "reason": reason }));
     }
-    // System V queues (shmring-ipc `sysv:`) whose receiver died: nothing else removes them.
-    for queue in shmring_ipc::sysv::abandoned() {
-        let name = format!("sysv:{:#010x}", queue.key as u32);
-        if dry_run || shmring_ipc::sysv::remove(queue.key) {
+    // Kernel queues (shmring-ipc `mq:`, `sysv:`) whose receiver died: only their next receiver
+    // would remove them.
+    type Remove = Box<dyn FnOnce() -> bool>;
+    let mq = shmring_ipc::mq::abandoned().into_iter().map(|q| {
+        let name = format!("mq:{}", q.name);
+        let remove: Remove = Box::new(move || shmring_ipc::mq::remove(&q.name));
+        (name, q.messages, remove)
+    });
+    let sysv = shmring_ipc::sysv::abandoned().into_iter().map(|q| {
+        let name = format!("sysv:{:#010x}", q.key as u32);
+        let remove: Remove = Box::new(move || shmring_ipc::sysv::remove(q.key));
+        (name, q.messages, remove)
+    });
+    for (name, messages, remove) in mq.chain(sysv) {
+        if dry_run || remove() {
+            if messages > 0 {
+                let s = if messages == 1 { "" } else { "s" };
+                discarded.push(
+                    json!({ "name": name, "unread": format!("{messages} queue message{s}") }),
+                );
+            }
             removed.push(name);
         }
     }

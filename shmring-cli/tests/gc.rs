@@ -132,20 +132,60 @@ fn gc_keeps_unread_messages_unless_asked() {
     assert!(out.contains(&format!("removed {name}")), "{out}");
 }
 
-/// A `sysv:` queue whose receiver (here a bridge binding it) was SIGKILLed: `gc --dry-run`
-/// lists it, `gc` removes the queue and its lock files; a live receiver's queue is kept.
+/// A `sysv:` queue whose receiver (a bridge) was SIGKILLed: `gc --dry-run` lists it with the
+/// message left in it, `gc` removes the queue and its lock files; a live receiver's queue is
+/// kept.
 #[test]
 fn gc_removes_a_killed_receivers_sysv_queue() {
-    let _gc = GC.lock().unwrap_or_else(|e| e.into_inner());
     let key = shmring_ipc::sysv::key_for(&unique("gc-sysv"));
-    let endpoint = format!("sysv:{key:#010x}");
-    let exists = || {
+    let qid = || {
         // SAFETY: msgget takes no pointers.
-        unsafe { libc::msgget(key as i32, 0) >= 0 }
+        unsafe { libc::msgget(key as i32, 0) }
     };
-    let sock = std::env::temp_dir().join(unique("gc-sysv.sock"));
+    gc_removes_a_killed_receivers_queue(
+        &format!("sysv:{key:#010x}"),
+        &format!("shmring-sysv-{key:08x}"),
+        &|| qid() >= 0,
+        &|| {
+            // A type-2 (message) queue message: mtype, then the payload.
+            let mut message = shmring_ipc::sysv::TYPE_MESSAGE.to_ne_bytes().to_vec();
+            message.extend_from_slice(b"left");
+            // SAFETY: the buffer holds an mtype followed by 4 bytes of text.
+            let r = unsafe { libc::msgsnd(qid(), message.as_ptr().cast(), 4, libc::IPC_NOWAIT) };
+            assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        },
+    );
+}
+
+/// The same for an `mq:` queue.
+#[test]
+fn gc_removes_a_killed_receivers_mq_queue() {
+    use nix::mqueue::{MQ_OFlag, mq_open, mq_send};
+    let name = format!("/{}", unique("gc-mq"));
+    let open = || {
+        let flags = MQ_OFlag::O_WRONLY | MQ_OFlag::O_NONBLOCK;
+        mq_open(name.as_str(), flags, nix::sys::stat::Mode::empty(), None)
+    };
+    gc_removes_a_killed_receivers_queue(
+        &format!("mq:{name}"),
+        &format!("shmring-mq-{}", &name[1..]),
+        &|| open().is_ok(),
+        &|| mq_send(&open().unwrap(), b"\x01left", 0).unwrap(),
+    );
+}
+
+/// A receiver of `endpoint` (a bridge to a socket) SIGKILLed leaves its queue (`exists`) and
+/// its lock files (`/dev/shm/{stem}.*`); `put` leaves a message in the queue.
+fn gc_removes_a_killed_receivers_queue(
+    endpoint: &str,
+    stem: &str,
+    exists: &dyn Fn() -> bool,
+    put: &dyn Fn(),
+) {
+    let _gc = GC.lock().unwrap_or_else(|e| e.into_inner());
+    let sock = std::env::temp_dir().join(unique("gc-queue.sock"));
     let mut bridge = spawn(
-        &["bridge", &endpoint, &format!("uds:{}", sock.display())],
+        &["bridge", endpoint, &format!("uds:{}", sock.display())],
         Stdio::null(),
         Stdio::null(),
     );
@@ -159,14 +199,20 @@ fn gc_removes_a_killed_receivers_sysv_queue() {
     }
     let (_, out, _) = run(&["gc", "--dry-run"]);
     assert!(
-        !out.contains(&endpoint),
+        !out.contains(endpoint),
         "a live receiver's queue is kept: {out}"
     );
     bridge.kill().unwrap();
     bridge.wait().unwrap();
+    put();
     let (code, out, _) = run(&["gc", "--dry-run"]);
     assert_eq!(code, Some(0));
-    assert!(out.contains(&format!("would remove {endpoint}")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "would remove {endpoint} (discarding 1 queue message)"
+        )),
+        "{out}"
+    );
     assert!(exists(), "a dry run removes nothing");
     let (code, out, _) = run(&["gc", "--json"]);
     assert_eq!(code, Some(0));
@@ -176,9 +222,20 @@ fn gc_removes_a_killed_receivers_sysv_queue() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r == endpoint.as_str()),
+            .any(|r| r == endpoint),
+        "{out}"
+    );
+    assert!(
+        v["discarded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["name"] == endpoint && d["unread"] == "1 queue message"),
         "{out}"
     );
     assert!(!exists(), "removed");
-    assert!(!std::path::Path::new(&format!("/dev/shm/shmring-sysv-{key:08x}.receiver")).exists());
+    for file in ["receiver", "senders"] {
+        let path = format!("/dev/shm/{stem}.{file}");
+        assert!(!std::path::Path::new(&path).exists(), "{path} removed");
+    }
 }

@@ -39,6 +39,30 @@ impl LockFiles {
         std::fs::metadata(&self.receiver).is_ok_and(|m| m.len() > 0)
     }
 
+    /// Removes the files of a receiver that is gone — and, through `remove_queue`, its queue
+    /// when a shmring receiver bound here ([`bound_before`](Self::bound_before): another
+    /// program's queue is never touched) — holding the receiver's lock meanwhile, so that no
+    /// receiver binds halfway. False when a live receiver holds the lock.
+    pub(crate) fn remove_abandoned(&self, remove_queue: impl FnOnce()) -> bool {
+        let Ok(file) = File::open(&self.receiver) else {
+            // No receiver file: nothing here is ours but a senders file.
+            let _ = std::fs::remove_file(&self.senders);
+            return true;
+        };
+        let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
+            return false;
+        };
+        if !is_at(&lock, &self.receiver) {
+            // Replaced since it was opened: a new receiver's.
+            return false;
+        }
+        if lock.metadata().is_ok_and(|m| m.len() > 0) {
+            remove_queue();
+        }
+        self.remove();
+        true
+    }
+
     /// Removes both files (held locks keep working).
     pub(crate) fn remove(&self) {
         let _ = std::fs::remove_file(&self.senders);
@@ -47,22 +71,40 @@ impl LockFiles {
 
     /// Takes the receiver's exclusive lock and writes its hello into the file:
     /// [`ConnectError::InUse`] while a live receiver holds it.
+    ///
+    /// The file may be removed between opening and locking it (by a receiver that is leaving,
+    /// or `shmring gc`): a lock on a removed file would guard nothing, so it is taken again
+    /// until the locked file is the one at the path.
     pub(crate) fn lock_receiver(
         &self,
         endpoint: &Endpoint,
         hello: &Hello,
     ) -> Result<Flock<File>, ConnectError> {
-        let lock = match Flock::lock(
-            open_lock(endpoint, &self.receiver)?,
-            FlockArg::LockExclusiveNonblock,
-        ) {
-            Ok(lock) => lock,
-            Err((_, Errno::EWOULDBLOCK)) => {
-                return Err(ConnectError::InUse {
-                    endpoint: endpoint.to_string(),
-                });
+        let mut tries = 0;
+        let lock = loop {
+            let lock = match Flock::lock(
+                open_lock(endpoint, &self.receiver)?,
+                FlockArg::LockExclusiveNonblock,
+            ) {
+                Ok(lock) => lock,
+                Err((_, Errno::EWOULDBLOCK)) => {
+                    return Err(ConnectError::InUse {
+                        endpoint: endpoint.to_string(),
+                    });
+                }
+                Err((_, e)) => return Err(ConnectError::io(endpoint, "lock", e.into())),
+            };
+            if is_at(&lock, &self.receiver) {
+                break lock;
             }
-            Err((_, e)) => return Err(ConnectError::io(endpoint, "lock", e.into())),
+            tries += 1;
+            if tries == 1000 {
+                return Err(ConnectError::io(
+                    endpoint,
+                    "lock",
+                    std::io::Error::other("the receiver's lock file kept being removed"),
+                ));
+            }
         };
         use std::io::{Seek, Write};
         let mut bytes = Vec::new();
@@ -122,6 +164,35 @@ impl LockFiles {
             Err(source) => Err(handshake(source)),
         }
     }
+}
+
+/// Whether `file` is the file at `path` now (not one removed, or replaced, since it was
+/// opened).
+fn is_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// The names (what follows `prefix` in `/dev/shm/{prefix}NAME.receiver`) of the queues whose
+/// receiver is gone: its file carries a hello (a shmring receiver bound there) and nobody
+/// holds its lock. Sorted.
+pub(crate) fn abandoned(prefix: &str) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir("/dev/shm")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().into_string().ok()?;
+            let name = file.strip_prefix(prefix)?.strip_suffix(".receiver")?;
+            let files = LockFiles::new(&format!("{prefix}{name}"));
+            (files.bound_before() && !held(&files.receiver, true)).then(|| name.to_owned())
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 fn open_lock(endpoint: &Endpoint, path: &Path) -> Result<File, ConnectError> {

@@ -59,7 +59,7 @@ pub mod duplex;
 mod endpoint;
 mod error;
 mod kqueue;
-mod mq;
+pub mod mq;
 mod options;
 pub mod pipe;
 pub mod pubsub;

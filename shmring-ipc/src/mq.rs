@@ -2,12 +2,17 @@
 //! queue message is a one-byte tag (0: the sender's hello, 1: a message) and the payload.
 //!
 //! A message queue has no notion of its peers, so liveness uses two lock files next to the
-//! shared-memory segments ([`crate::kqueue`]), `/dev/shm/shmring-mq-NAME.receiver` and
-//! `.senders`: locks vanish with their process, so a killed peer is noticed (within
+//! shared-memory segments, `/dev/shm/shmring-mq-NAME.receiver` and `.senders`: locks vanish
+//! with their process, so a killed peer is noticed (within
 //! [`LIVENESS_PERIOD`](shmring::wait::LIVENESS_PERIOD) of waiting).
 //!
 //! Limits (`/proc/sys/fs/mqueue/msg_max` and `msgsize_max`) are read when binding: asking for
 //! more is a clear [`ConnectError::Limit`], never a failure later.
+//!
+//! The transport itself is used through [`Sender`](crate::Sender) and
+//! [`Receiver`](crate::Receiver) with `mq:/NAME`; this module has what `shmring gc` uses to
+//! find and remove the queues of receivers that died ([`abandoned`], [`remove`]).
+//! docs/protocols.md, "Message queues".
 
 use std::fs::File;
 use std::time::Instant;
@@ -41,6 +46,64 @@ fn limit(file: &str) -> Option<u64> {
 /// The liveness files of queue `name` (with its leading `/`).
 fn lock_files(name: &str) -> LockFiles {
     LockFiles::new(&format!("shmring-mq-{}", &name[1..]))
+}
+
+/// An `mq:` queue whose receiver is gone (its lock file is not held), as `shmring gc` lists
+/// them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Abandoned {
+    /// The queue's name, with its leading `/` (the endpoint is `mq:` and this).
+    pub name: String,
+    /// Whether the queue itself still exists (else only its lock files are left).
+    pub queue: bool,
+    /// Queue messages waiting in it (senders' hellos included; 0 when the queue is gone):
+    /// what removing it discards.
+    pub messages: u64,
+}
+
+/// Every `mq:` queue left by a receiver that died (found by its lock files in `/dev/shm`),
+/// by name.
+///
+/// ```
+/// assert!(shmring_ipc::mq::abandoned().iter().all(|a| a.name.starts_with('/')));
+/// ```
+pub fn abandoned() -> Vec<Abandoned> {
+    crate::kqueue::abandoned("shmring-mq-")
+        .into_iter()
+        .map(|name| {
+            let name = format!("/{name}");
+            let flags = MQ_OFlag::O_RDONLY | MQ_OFlag::O_NONBLOCK | MQ_OFlag::O_CLOEXEC;
+            let queue = mq_open(name.as_str(), flags, Mode::empty(), None).ok();
+            let messages = queue
+                .as_ref()
+                .and_then(|q| mq_getattr(q).ok())
+                .map_or(0, |a| a.curmsgs() as u64);
+            let exists = queue.is_some();
+            drop(Queue(queue));
+            Abandoned {
+                name,
+                queue: exists,
+                messages,
+            }
+        })
+        .collect()
+}
+
+/// Removes an abandoned queue (`name` with its leading `/`) and its lock files — unless a
+/// receiver holds the name (bound again meanwhile); a queue of the name that shmring did not
+/// make (no receiver's hello in the lock file) is left alone. False only when a receiver
+/// holds the name, or `name` is not a queue name (nothing removed).
+///
+/// ```
+/// assert!(shmring_ipc::mq::remove("/shmring-doc-never-bound"));
+/// ```
+pub fn remove(name: &str) -> bool {
+    if !name.starts_with('/') || name.len() < 2 || name[1..].contains('/') {
+        return false;
+    }
+    lock_files(name).remove_abandoned(|| {
+        let _ = mq_unlink(name);
+    })
 }
 
 /// A queue descriptor, closed when dropped.

@@ -116,6 +116,18 @@ fn existing(key: libc::key_t) -> Option<i32> {
     (qid >= 0).then_some(qid)
 }
 
+/// The number of messages in queue `qid` (`msg_qnum`), when this process may read its state.
+fn waiting(qid: i32) -> Option<u64> {
+    let mut ds = std::mem::MaybeUninit::<libc::msqid_ds>::zeroed();
+    // SAFETY: IPC_STAT writes one msqid_ds into the buffer, which is one msqid_ds large.
+    let r = unsafe { libc::msgctl(qid, libc::IPC_STAT, ds.as_mut_ptr()) };
+    // SAFETY: zeroed is a valid msqid_ds (plain integers), and msgctl filled it on success.
+    let ds = unsafe { ds.assume_init() };
+    // msgqnum_t is u64 on x86_64, not on every target.
+    #[allow(clippy::unnecessary_cast)]
+    (r == 0).then_some(ds.msg_qnum as u64)
+}
+
 /// A `sysv:` queue whose receiver is gone (its lock file is not held), as `shmring gc` lists
 /// them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,31 +136,27 @@ pub struct Abandoned {
     pub key: libc::key_t,
     /// Whether the queue itself still exists (else only its lock files are left).
     pub queue: bool,
+    /// Queue messages waiting in it (senders' hellos included; 0 when the queue is gone):
+    /// what removing it discards.
+    pub messages: u64,
 }
 
-/// Every `sysv:` queue left by a receiver that died (found by its lock files in `/dev/shm`).
+/// Every `sysv:` queue left by a receiver that died (found by its lock files in `/dev/shm`),
+/// by key.
 ///
 /// ```
 /// assert!(shmring_ipc::sysv::abandoned().iter().all(|a| a.key != 0));
 /// ```
 pub fn abandoned() -> Vec<Abandoned> {
-    let mut found: Vec<Abandoned> = std::fs::read_dir("/dev/shm")
+    let mut found: Vec<Abandoned> = crate::kqueue::abandoned("shmring-sysv-")
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let hex = name
-                .strip_prefix("shmring-sysv-")?
-                .strip_suffix(".receiver")?;
-            let key = u32::from_str_radix(hex, 16).ok()? as i32;
-            // Only a receiver's file carries a hello (a sender's probe may create an empty
-            // one next to a queue shmring did not make).
-            let ours = e.metadata().is_ok_and(|m| m.len() > 0);
-            let live = crate::kqueue::held(&e.path(), true);
-            (ours && !live).then(|| Abandoned {
+        .filter_map(|hex| {
+            let key = u32::from_str_radix(&hex, 16).ok()? as libc::key_t;
+            let qid = existing(key);
+            Some(Abandoned {
                 key,
-                queue: existing(key).is_some(),
+                queue: qid.is_some(),
+                messages: qid.and_then(waiting).unwrap_or(0),
             })
         })
         .collect();
@@ -156,24 +164,19 @@ pub fn abandoned() -> Vec<Abandoned> {
     found
 }
 
-/// Removes an abandoned queue and its lock files — unless a receiver bound the key again
-/// meanwhile; a queue of the key that shmring did not make (no receiver's hello in the lock
-/// file) is left alone. Whether it removed anything.
+/// Removes an abandoned queue and its lock files — unless a receiver holds the key (bound
+/// again meanwhile); a queue of the key that shmring did not make (no receiver's hello in the
+/// lock file) is left alone. False only when a receiver holds the key (nothing removed).
 ///
 /// ```
 /// assert!(!shmring_ipc::sysv::remove(0x7fff_fff1) || true);
 /// ```
 pub fn remove(key: libc::key_t) -> bool {
-    let files = lock_files(key);
-    if crate::kqueue::held(&files.receiver, true) {
-        return false;
-    }
-    let ours = std::fs::metadata(&files.receiver).is_ok_and(|m| m.len() > 0);
-    if let Some(qid) = existing(key).filter(|_| ours) {
-        remove_queue(qid);
-    }
-    files.remove();
-    true
+    lock_files(key).remove_abandoned(|| {
+        if let Some(qid) = existing(key) {
+            remove_queue(qid);
+        }
+    })
 }
 
 /// When a blocked receive should be woken, shared with the ticker.

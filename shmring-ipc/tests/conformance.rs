@@ -450,6 +450,44 @@ fn mq_a_queue_shmring_did_not_make_is_left_alone() {
     assert_eq!(got, b"to the living", "the stale queue's message is gone");
 }
 
+/// Receivers binding a kernel queue while its last receiver leaves (which removes the lock
+/// files) are never half bound: each bind that succeeds holds the lock at the path, so a
+/// sender finds it and no second receiver binds beside it.
+#[test]
+fn kernel_queue_receivers_rebinding_as_the_last_one_leaves_are_never_half_bound() {
+    use shmring_ipc::ConnectError;
+    let key = common::unique_sysv_key();
+    for endpoint in [
+        format!("mq:/{}", unique_name("conf-rebind")),
+        format!("sysv:{key:#x}"),
+    ] {
+        let rounds = std::sync::atomic::AtomicU32::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    let start = Instant::now();
+                    while rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 400 {
+                        let mut rx = loop {
+                            match Receiver::bind(&endpoint) {
+                                Ok(rx) => break rx,
+                                Err(ConnectError::InUse { .. }) => {
+                                    assert!(start.elapsed() < common::WATCHDOG, "never bound");
+                                    std::thread::yield_now();
+                                }
+                                Err(e) => panic!("{endpoint}: {e}"),
+                            }
+                        };
+                        let mut tx = Sender::connect(&endpoint)
+                            .unwrap_or_else(|e| panic!("{endpoint}: half bound: {e}"));
+                        tx.send(b"here").unwrap();
+                        assert_eq!(rx.recv_timeout(common::WATCHDOG).unwrap(), b"here");
+                    }
+                });
+            }
+        });
+    }
+}
+
 /// `pipe` both ways: a child sending on an inherited pipe (order, boundaries, then
 /// `Disconnected` when it exits; then a child killed mid-stream), and a child receiving.
 #[test]
