@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Fuzz smoke: every cargo-fuzz target for FUZZ_SECONDS (default 30) on nightly.
+# Fuzz smoke: every cargo-fuzz target for FUZZ_SECONDS (default 20) on nightly.
 # Installs cargo-fuzz when it is missing. Longer local hunts: FUZZ_SECONDS=600 ci/fuzz.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${FUZZ_SECONDS:-30}"
+seconds="${FUZZ_SECONDS:-20}"
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   rustup toolchain install nightly --profile minimal
 fi
