@@ -625,27 +625,24 @@ pub fn gc(dry_run: bool, discard_unread: bool, json: bool) -> Result<(), Failure
     }
     // Kernel queues (shmring-ipc `mq:`, `sysv:`) whose receiver died: only their next receiver
     // would remove them.
-    type Remove = Box<dyn FnOnce() -> bool>;
-    let mq = shmring_ipc::mq::abandoned().into_iter().map(|q| {
-        let name = format!("mq:{}", q.name);
-        let remove: Remove = Box::new(move || shmring_ipc::mq::remove(&q.name));
-        (name, q.messages, remove)
-    });
-    let sysv = shmring_ipc::sysv::abandoned().into_iter().map(|q| {
-        let name = format!("sysv:{:#010x}", q.key as u32);
-        let remove: Remove = Box::new(move || shmring_ipc::sysv::remove(q.key));
-        (name, q.messages, remove)
-    });
-    for (name, messages, remove) in mq.chain(sysv) {
+    let mut sweep = |name: String, messages: u64, remove: &dyn Fn() -> bool| {
         if dry_run || remove() {
             if messages > 0 {
                 let s = if messages == 1 { "" } else { "s" };
-                discarded.push(
-                    json!({ "name": name, "unread": format!("{messages} queue message{s}") }),
-                );
+                let left = format!("{messages} queue message{s}");
+                discarded.push(json!({ "name": name, "unread": left }));
             }
             removed.push(name);
         }
+    };
+    for q in shmring_ipc::mq::abandoned() {
+        sweep(format!("mq:{}", q.name), q.messages, &|| {
+            shmring_ipc::mq::remove(&q.name)
+        });
+    }
+    for q in shmring_ipc::sysv::abandoned() {
+        let name = format!("sysv:{:#010x}", q.key as u32);
+        sweep(name, q.messages, &|| shmring_ipc::sysv::remove(q.key));
     }
     if json {
         outln!(

@@ -275,58 +275,42 @@ fn a_long_lived_receiver_follows_short_lived_senders_run_after_run() {
 
 /// Waits until process `pid` is the live receiver of ring `name` (as `inspect` reports).
 fn wait_for_receiver(name: &str, pid: u32) {
+    wait_for_inspect(name, &format!("pid {pid} never became the receiver"), |v| {
+        v["participants"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["role"] == "receiver" && p["pid"] == pid && p["liveness"] == "alive")
+        })
+    });
+}
+
+/// Waits until `until` holds of `shmring --json inspect NAME`'s output (`what` says what
+/// never happened when the watchdog fires).
+fn wait_for_inspect(name: &str, what: &str, until: impl Fn(&serde_json::Value) -> bool) {
     let start = Instant::now();
     loop {
         let (_, out, _) = run(&["--json", "inspect", name]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-        let attached = v["participants"].as_array().is_some_and(|ps| {
-            ps.iter()
-                .any(|p| p["role"] == "receiver" && p["pid"] == pid && p["liveness"] == "alive")
-        });
-        if attached {
+        if until(&v) {
             return;
         }
-        assert!(
-            start.elapsed() < WATCHDOG,
-            "pid {pid} never became the receiver: {out}"
-        );
+        assert!(start.elapsed() < WATCHDOG, "{what}: {out}");
         std::thread::sleep(Duration::from_millis(5));
     }
 }
 
 /// Waits until ring `name` holds `fill` bytes (as `inspect` reports).
 fn wait_for_fill(name: &str, fill: u64) {
-    let start = Instant::now();
-    loop {
-        let (_, out, _) = run(&["--json", "inspect", name]);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-        if v["control"]["fill"].as_u64() == Some(fill) {
-            return;
-        }
-        assert!(
-            start.elapsed() < WATCHDOG,
-            "fill never reached {fill}: {out}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_inspect(name, &format!("fill never reached {fill}"), |v| {
+        v["control"]["fill"].as_u64() == Some(fill)
+    });
 }
 
 /// Waits until the receiver of ring `name` has taken everything up to byte `position` (its
 /// consumed word, docs/layout.md: the published `head` may lag it).
 fn wait_for_taken(name: &str, position: u64) {
-    let start = Instant::now();
-    loop {
-        let (_, out, _) = run(&["--json", "inspect", name]);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-        if v["control"]["consumed"].as_u64() >= Some(position) {
-            return;
-        }
-        assert!(
-            start.elapsed() < WATCHDOG,
-            "never taken to {position}: {out}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_inspect(name, &format!("never taken to {position}"), |v| {
+        v["control"]["consumed"].as_u64() >= Some(position)
+    });
 }
 
 /// `recv` used to exit 0 when its sender had been SIGKILLed, as if every sender had closed.

@@ -56,7 +56,7 @@ impl LockFiles {
             // Replaced since it was opened: a new receiver's.
             return false;
         }
-        if lock.metadata().is_ok_and(|m| m.len() > 0) {
+        if self.bound_before() {
             remove_queue();
         }
         self.remove();

@@ -98,7 +98,7 @@ pub fn abandoned() -> Vec<Abandoned> {
 /// assert!(shmring_ipc::mq::remove("/shmring-doc-never-bound"));
 /// ```
 pub fn remove(name: &str) -> bool {
-    if !name.starts_with('/') || name.len() < 2 || name[1..].contains('/') {
+    if !matches!(format!("mq:{name}").parse(), Ok(Endpoint::Mq(_))) {
         return false;
     }
     lock_files(name).remove_abandoned(|| {

@@ -20,8 +20,8 @@
 //! System V queues have no descriptor to poll and `msgrcv` has no timeout, so a blocking
 //! receive polls with `IPC_NOWAIT` for 20 µs, then sleeps in `msgrcv` itself (one system call
 //! per message while it sleeps, as the raw calls) while a ticker thread of the receiver queues
-//! a [`TYPE_WAKE`] message when the receive's deadline or liveness slice passes. A sender whose queue is full retries with
-//! `IPC_NOWAIT` between short sleeps.
+//! a [`TYPE_WAKE`] message when the receive's deadline or liveness slice passes. A sender whose
+//! queue is full retries with `IPC_NOWAIT` between short sleeps.
 
 use std::fs::File;
 use std::path::Path;
